@@ -1,0 +1,1 @@
+"""pycompose: the compose side (config loading, graph, orchestration, CLI)."""

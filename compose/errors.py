@@ -1,0 +1,48 @@
+"""Error root for everything on the compose side.
+
+Errors carry where the mistake is (file, line, column, key path) so the CLI can print one
+sentence a user can act on. Only the CLI turns them into exit codes.
+"""
+from __future__ import annotations
+
+
+class ComposeError(Exception):
+    """A user-facing compose error with optional location context."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        key_path: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.key_path = key_path
+
+    def location(self) -> str:
+        """Return ``file:line:column`` (as much as is known), or an empty string."""
+        parts = [p for p in (self.file, self.line, self.column) if p is not None]
+        return ":".join(str(p) for p in parts)
+
+    def __str__(self) -> str:
+        where = self.location()
+        key = f" ({self.key_path})" if self.key_path else ""
+        return f"{where}: {self.message}{key}" if where else f"{self.message}{key}"
+
+
+class ConfigError(ComposeError):
+    """A compose file could not be loaded: syntax, schema, interpolation, references."""
+
+    exit_code = 15  # docker compose exits 15 on an invalid compose file
+
+
+class GraphError(ComposeError):
+    """The service dependency graph is invalid (cycle, unknown dependency)."""

@@ -1,0 +1,102 @@
+"""The engine's SQLite state store (one database per state root, WAL, short transactions).
+
+Each engine module owns its tables: it declares them with :func:`register_schema` at import time
+and reads/writes them through :func:`connect` and :func:`transaction`. Two CLI processes acting at
+once are safe: every write happens inside ``BEGIN IMMEDIATE`` (one writer at a time, readers never
+blocked under WAL), and the busy timeout makes the second writer wait instead of failing.
+
+Write-ahead rule for kernel objects: insert the row (state ``creating``) *before* creating the
+bridge / veth / mount / cgroup, so a cleanup after a crash finds it.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from engine.paths import ensure_dir, state_root
+
+_SCHEMAS: dict[str, str] = {}
+_local = threading.local()
+_BUSY_TIMEOUT_MS = 30_000
+
+
+def register_schema(owner: str, ddl: str) -> None:
+    """Declare the tables of one module (``CREATE TABLE IF NOT EXISTS ...`` statements)."""
+    _SCHEMAS[owner] = ddl
+
+
+def db_path(root: Path | None = None) -> Path:
+    """Return the path of the state database under ``root`` (default: the state root)."""
+    return (root or state_root()) / "state.db"
+
+
+def connect(root: Path | None = None) -> sqlite3.Connection:
+    """Return this thread's connection to the state database, creating tables as needed.
+
+    Connections are cached per thread and per database path, so the state root can change
+    between tests.
+    """
+    path = db_path(root)
+    cache: dict[str, sqlite3.Connection] = _local.__dict__.setdefault("conns", {})
+    conn = cache.get(str(path))
+    if conn is None or not path.exists():
+        ensure_dir(path.parent)
+        conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        cache[str(path)] = conn
+    _apply_schemas(conn)
+    return conn
+
+
+def _apply_schemas(conn: sqlite3.Connection) -> None:
+    done = _applied_by_conn.setdefault(id(conn), set())
+    pending = [owner for owner in _SCHEMAS if owner not in done]
+    if not pending:
+        return
+    with transaction(conn):
+        for owner in pending:
+            for stmt in _split_sql(_SCHEMAS[owner]):
+                conn.execute(stmt)
+    done.update(pending)
+
+
+# Which owners' tables exist on each cached connection (keyed by id(conn)).
+_applied_by_conn: dict[int, set[str]] = {}
+
+
+def _split_sql(ddl: str) -> list[str]:
+    return [s.strip() for s in ddl.split(";") if s.strip()]
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
+    """Run a block in one write transaction (``BEGIN IMMEDIATE``); commit or roll back."""
+    conn = conn or connect()
+    if conn.in_transaction:  # nested: join the outer transaction
+        yield conn
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def dumps(value: Any) -> str:
+    """Serialize a JSON column value (sorted keys, so equal values compare equal)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def loads(text: str | None) -> Any:
+    """Parse a JSON column value (``None`` stays ``None``)."""
+    return None if text is None else json.loads(text)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from engine import store
+
+
+def test_registered_tables_exist_and_transactions_commit(state_root: Path) -> None:
+    store.register_schema("test_store", "CREATE TABLE IF NOT EXISTS t_store (k TEXT PRIMARY KEY, v TEXT)")
+    with store.transaction() as db:
+        db.execute("INSERT INTO t_store VALUES (?, ?)", ("a", store.dumps({"x": 1})))
+    row = store.connect().execute("SELECT v FROM t_store WHERE k='a'").fetchone()
+    assert store.loads(row["v"]) == {"x": 1}
+
+
+def test_rollback_on_error(state_root: Path) -> None:
+    store.register_schema("test_store2", "CREATE TABLE IF NOT EXISTS t_store2 (k TEXT PRIMARY KEY)")
+    with pytest.raises(RuntimeError):
+        with store.transaction() as db:
+            db.execute("INSERT INTO t_store2 VALUES ('a')")
+            raise RuntimeError("boom")
+    assert store.connect().execute("SELECT count(*) FROM t_store2").fetchone()[0] == 0
+
+
+def test_concurrent_writers_do_not_lose_rows(state_root: Path) -> None:
+    store.register_schema("test_store3", "CREATE TABLE IF NOT EXISTS t_store3 (n INTEGER)")
+    store.connect()
+
+    def writer(base: int) -> None:
+        for i in range(50):
+            with store.transaction() as db:
+                db.execute("INSERT INTO t_store3 VALUES (?)", (base + i,))
+
+    threads = [threading.Thread(target=writer, args=(k * 100,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.connect().execute("SELECT count(*) FROM t_store3").fetchone()[0] == 200

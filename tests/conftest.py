@@ -50,3 +50,14 @@ def state_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root.mkdir()
     monkeypatch.setenv("PYCOMPOSE_ROOT", str(root))
     return root
+
+
+@pytest.fixture(scope="session")
+def busybox_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A shared busybox root filesystem directory. Treat it as read-only (use it as an
+    OverlayFS lower dir or copy it)."""
+    from tests.support.rootfs import busybox_available, make_busybox_rootfs
+
+    if not busybox_available():
+        pytest.skip("static busybox missing (apt-get install busybox-static)")
+    return make_busybox_rootfs(tmp_path_factory.mktemp("busybox") / "rootfs")

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine (as root) for pycompose: system packages and a virtualenv
+# with pycompose installed (editable) plus its test tools. Idempotent; fast when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  python3 python3-venv python3-dev gcc   # interpreter (the system one starts fastest) and builds
+  iptables iproute2                      # python-iptables needs libiptc/libxtables from iptables
+  libseccomp2                            # pyseccomp loads libseccomp at run time
+  busybox-static                         # base of the example and test images
+  debootstrap                            # Debian base image for the application example
+  docker-registry skopeo                 # a real registry on loopback and an independent client
+  runc crun                              # peer runtimes: compatibility tests and benchmarks
+  procps psmisc util-linux               # ps, fuser, nsenter, findmnt for tests and leak checks
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  /usr/bin/python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import compose, engine, pytest, hypothesis" 2>/dev/null \
+   || [ pyproject.toml -nt .venv/.installed ]; then
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+  touch .venv/.installed
+fi

@@ -1,0 +1,1 @@
+"""Compose Specification loader: compose files in, a frozen :class:`~compose.config.model.Project` out."""

@@ -1,0 +1,367 @@
+"""The frozen, typed project model produced by the loader.
+
+Everything past the loader works on these classes, never on raw dicts. Durations are float
+seconds, sizes are int bytes, short syntaxes are expanded to their long forms. Every spec key a
+service may carry is kept: the common ones as typed fields, and the whole normalized mapping in
+``raw`` so that the orchestrator can reject keys the engine does not implement instead of the
+loader silently dropping them.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+EMPTY: Mapping[str, Any] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class PortConfig:
+    """One published or exposed port (long syntax; a short-syntax range yields several)."""
+
+    target: int
+    published: str | None = None  # a port or a range "8000-8010"; None = ephemeral
+    host_ip: str | None = None
+    protocol: str = "tcp"
+    mode: str = "ingress"
+    name: str | None = None
+    app_protocol: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BindOptions:
+    propagation: str | None = None
+    create_host_path: bool = True
+    selinux: str | None = None
+    recursive: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeOptions:
+    nocopy: bool = False
+    subpath: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TmpfsOptions:
+    size: int | None = None  # bytes
+    mode: int | None = None  # permission bits
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeMount:
+    """A service mount: ``type`` is bind, volume, tmpfs, image, npipe or cluster."""
+
+    type: str
+    target: str
+    source: str | None = None  # absolute host path (bind), volume key (volume), None (anonymous)
+    read_only: bool = False
+    consistency: str | None = None
+    bind: BindOptions | None = None
+    volume: VolumeOptions | None = None
+    tmpfs: TmpfsOptions | None = None
+    image_subpath: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DependsOn:
+    condition: str = "service_started"  # service_started / _healthy / _completed_successfully
+    restart: bool = False
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Healthcheck:
+    test: tuple[str, ...] | None = None  # ("CMD", ...), ("CMD-SHELL", "..."), ("NONE",)
+    interval: float | None = None
+    timeout: float | None = None
+    retries: int | None = None
+    start_period: float | None = None
+    start_interval: float | None = None
+    disable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ulimit:
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True, slots=True)
+class Logging:
+    driver: str | None = None
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildConfig:
+    """``build:``; ``context`` is absolute for local paths (it may not exist: that only fails
+    at build time), or a URL kept as written."""
+
+    context: str
+    dockerfile: str | None = None
+    dockerfile_inline: str | None = None
+    args: Mapping[str, str | None] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None
+    network: str | None = None
+    shm_size: int | None = None
+    extra_hosts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    no_cache: bool = False
+    pull: bool = False
+    tags: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
+    additional_contexts: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[ServiceFileRef, ...] = ()
+    ulimits: Mapping[str, Ulimit] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceSpec:
+    cpus: float | None = None
+    memory: int | None = None  # bytes
+    pids: int | None = None
+    devices: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RestartPolicy:
+    condition: str | None = None  # none | on-failure | any
+    delay: float | None = None
+    max_attempts: int | None = None
+    window: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deploy:
+    mode: str | None = None
+    replicas: int | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    limits: ResourceSpec | None = None
+    reservations: ResourceSpec | None = None
+    restart_policy: RestartPolicy | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceNetwork:
+    """A service's attachment to one network."""
+
+    aliases: tuple[str, ...] = ()
+    ipv4_address: str | None = None
+    ipv6_address: str | None = None
+    link_local_ips: tuple[str, ...] = ()
+    mac_address: str | None = None
+    interface_name: str | None = None
+    priority: int = 0
+    gw_priority: int = 0
+    driver_opts: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceFileRef:
+    """A service's use of a top-level secret or config (long syntax)."""
+
+    source: str
+    target: str | None = None
+    uid: str | None = None
+    gid: str | None = None
+    mode: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    source: str
+    target: str
+    permissions: str = "rwm"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One service. ``raw`` is the normalized (canonical, long-syntax) mapping with every key."""
+
+    name: str
+    image: str | None = None
+    build: BuildConfig | None = None
+    command: tuple[str, ...] | None = None  # None: image default; () : explicitly empty
+    entrypoint: tuple[str, ...] | None = None
+    environment: Mapping[str, str | None] = field(default_factory=dict)  # env_file applied
+    ports: tuple[PortConfig, ...] = ()
+    expose: tuple[str, ...] = ()
+    volumes: tuple[VolumeMount, ...] = ()
+    volumes_from: tuple[str, ...] = ()
+    tmpfs: tuple[str, ...] = ()
+    depends_on: Mapping[str, DependsOn] = field(default_factory=dict)
+    links: tuple[str, ...] = ()
+    external_links: tuple[str, ...] = ()
+    healthcheck: Healthcheck | None = None
+    networks: Mapping[str, ServiceNetwork] = field(default_factory=dict)
+    network_mode: str | None = None
+    hostname: str | None = None
+    domainname: str | None = None
+    container_name: str | None = None
+    working_dir: str | None = None
+    user: str | None = None
+    restart: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    profiles: tuple[str, ...] = ()
+    scale: int | None = None
+    deploy: Deploy | None = None
+    secrets: tuple[ServiceFileRef, ...] = ()
+    configs: tuple[ServiceFileRef, ...] = ()
+    ulimits: Mapping[str, Ulimit] = field(default_factory=dict)
+    sysctls: Mapping[str, str] = field(default_factory=dict)
+    extra_hosts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_opt: tuple[str, ...] = ()
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    security_opt: tuple[str, ...] = ()
+    devices: tuple[Device, ...] = ()
+    privileged: bool = False
+    read_only: bool = False
+    init: bool | None = None
+    tty: bool = False
+    stdin_open: bool = False
+    stop_signal: str | None = None
+    stop_grace_period: float | None = None
+    pid: str | None = None
+    ipc: str | None = None
+    uts: str | None = None
+    userns_mode: str | None = None
+    cgroup: str | None = None
+    cgroup_parent: str | None = None
+    group_add: tuple[str, ...] = ()
+    mem_limit: int | None = None
+    mem_reservation: int | None = None
+    memswap_limit: int | None = None
+    shm_size: int | None = None
+    cpus: float | None = None
+    cpu_shares: int | None = None
+    pids_limit: int | None = None
+    oom_score_adj: int | None = None
+    pull_policy: str | None = None
+    platform: str | None = None
+    logging: Logging | None = None
+    mac_address: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def replicas(self) -> int:
+        """How many containers this service wants (``scale`` or ``deploy.replicas``, else 1)."""
+        if self.scale is not None:
+            return self.scale
+        if self.deploy is not None and self.deploy.replicas is not None:
+            return self.deploy.replicas
+        return 1
+
+    def dependencies(self) -> tuple[str, ...]:
+        """Services this one needs started first (depends_on, links, network_mode, volumes_from)."""
+        names = dict.fromkeys(self.depends_on)
+        for link in self.links:
+            names.setdefault(link.split(":", 1)[0])
+        if self.network_mode and self.network_mode.startswith("service:"):
+            names.setdefault(self.network_mode.split(":", 1)[1])
+        for ref in self.volumes_from:
+            if not ref.startswith("container:"):
+                names.setdefault(ref.split(":", 1)[0])
+        return tuple(names)
+
+
+@dataclass(frozen=True, slots=True)
+class IpamPool:
+    subnet: str | None = None
+    ip_range: str | None = None
+    gateway: str | None = None
+    aux_addresses: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Ipam:
+    driver: str | None = None
+    config: tuple[IpamPool, ...] = ()
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """A top-level network; ``name`` is the real engine name (``<project>_<key>`` by default)."""
+
+    key: str
+    name: str
+    driver: str | None = None
+    driver_opts: Mapping[str, str] = field(default_factory=dict)
+    ipam: Ipam | None = None
+    external: bool = False
+    internal: bool = False
+    attachable: bool = False
+    enable_ipv4: bool | None = None
+    enable_ipv6: bool | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    """A top-level named volume; ``name`` is the real engine name."""
+
+    key: str
+    name: str
+    driver: str | None = None
+    driver_opts: Mapping[str, str] = field(default_factory=dict)
+    external: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FileObject:
+    """A top-level secret or config: from ``file`` (absolute), ``environment`` or ``content``."""
+
+    key: str
+    name: str
+    file: str | None = None
+    environment: str | None = None
+    content: str | None = None
+    external: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    driver: str | None = None
+    driver_opts: Mapping[str, str] = field(default_factory=dict)
+    template_driver: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A loaded project. ``services`` holds only the services enabled by the active profiles."""
+
+    name: str
+    working_dir: str
+    services: Mapping[str, Service] = field(default_factory=dict)
+    networks: Mapping[str, Network] = field(default_factory=dict)
+    volumes: Mapping[str, Volume] = field(default_factory=dict)
+    secrets: Mapping[str, FileObject] = field(default_factory=dict)
+    configs: Mapping[str, FileObject] = field(default_factory=dict)
+    environment: Mapping[str, str] = field(default_factory=dict)  # used for interpolation
+    profiles: tuple[str, ...] = ()  # active profiles
+    all_profiles: tuple[str, ...] = ()  # every profile named in the files
+    disabled_services: tuple[str, ...] = ()
+    compose_files: tuple[str, ...] = ()
+    extensions: Mapping[str, Any] = field(default_factory=dict)  # top-level x-*
+    raw: Mapping[str, Any] = field(default_factory=dict)  # canonical mapping (what `config` prints)
+
+    def service(self, name: str) -> Service:
+        """Return the service named ``name``; KeyError if it is not enabled."""
+        return self.services[name]
+
+    def container_name(self, service: str, number: int) -> str:
+        """Replica ``number`` (1-based): ``container_name`` or ``<project>-<svc>-<n>``."""
+        svc = self.services[service]
+        if svc.container_name:
+            return svc.container_name
+        return f"{self.name}-{service}-{number}"

@@ -1,0 +1,1 @@
+"""Orchestration: plan (convergence), walk the graph (executor), supervise (health, restarts)."""

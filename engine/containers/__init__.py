@@ -1,0 +1,50 @@
+"""Containers: spec → OCI bundle → runtime, with a lifecycle state machine (docker's dockerd +
+containerd + containerd-shim roles; the runtime in ``engine.runtime`` plays runc).
+
+Public API (everything else in this package is internal):
+
+- value objects: :class:`ContainerSpec`, :class:`Mount`, :class:`MountType`, :class:`Resources`,
+  :class:`NetworkMode`, :class:`ContainerInfo`, :class:`State`, :class:`ExitStatus`,
+  :class:`LogLine`, :class:`Stats`, :class:`Process`
+- lifecycle: ``create(spec) -> ContainerInfo``, ``start(cid)``, ``stop(cid, timeout=None)``,
+  ``kill(cid, sig)``, ``pause(cid)``, ``unpause(cid)``, ``restart(cid, timeout=None)``,
+  ``wait(cid, timeout=None) -> ExitStatus``, ``delete(cid, force=False)``
+- queries: ``inspect(cid) -> ContainerInfo`` (cid may be an id, a unique id prefix or a name),
+  ``list(labels=None, all=True) -> list[ContainerInfo]``
+- ``exec(cid, argv, *, env=(), user="", workdir="", tty=False, stdin=None, stdout=None,
+  stderr=None) -> int`` (exit code; stdio are file descriptors, default /dev/null),
+  ``exec_output(...) -> tuple[int, bytes, bytes]``
+- ``logs(cid, follow=False, since=None, tail=None) -> Iterator[LogLine]``, ``stats(cid)``,
+  ``top(cid)``
+- ``run_build_step(*, layers, upper_dir, argv, env, working_dir, user, network) ->
+  tuple[int, bytes]`` for the image builder's ``RUN``.
+"""
+from __future__ import annotations
+
+from engine.containers.spec import (
+    ContainerInfo,
+    ContainerSpec,
+    ExitStatus,
+    LogLine,
+    Mount,
+    MountType,
+    NetworkMode,
+    Process,
+    Resources,
+    State,
+    Stats,
+)
+
+__all__ = [
+    "ContainerInfo",
+    "ContainerSpec",
+    "ExitStatus",
+    "LogLine",
+    "Mount",
+    "MountType",
+    "NetworkMode",
+    "Process",
+    "Resources",
+    "State",
+    "Stats",
+]

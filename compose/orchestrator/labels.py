@@ -1,0 +1,60 @@
+"""The labels every engine object created for a project carries (docker compose's names).
+
+``ps``, ``down`` and convergence find containers, networks and volumes by these labels alone.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+PROJECT = "com.docker.compose.project"
+SERVICE = "com.docker.compose.service"
+NUMBER = "com.docker.compose.container-number"
+ONEOFF = "com.docker.compose.oneoff"
+CONFIG_HASH = "com.docker.compose.config-hash"
+WORKING_DIR = "com.docker.compose.project.working_dir"
+CONFIG_FILES = "com.docker.compose.project.config_files"
+VERSION = "com.docker.compose.version"
+DEPENDS_ON = "com.docker.compose.depends_on"
+IMAGE = "com.docker.compose.image"
+NETWORK = "com.docker.compose.network"
+VOLUME = "com.docker.compose.volume"
+REPLACE = "com.docker.compose.replace"
+
+COMPOSE_VERSION = "2.29.0-pycompose"
+
+# Keys that do not change what a running container is (compose leaves them out of the hash too).
+_HASH_EXCLUDED = ("build", "pull_policy", "scale", "depends_on", "profiles")
+
+
+def config_hash(raw: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of a service's normalized config, minus scale/replicas."""
+    data = {k: v for k, v in raw.items() if k not in _HASH_EXCLUDED}
+    deploy = data.get("deploy")
+    if isinstance(deploy, Mapping) and "replicas" in deploy:
+        data["deploy"] = {k: v for k, v in deploy.items() if k != "replicas"}
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_jsonable)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    return str(value)
+
+
+def depends_on_label(depends_on: Mapping[str, Any]) -> str:
+    """``svc:condition:restart`` entries joined by commas, like docker compose writes."""
+    parts = []
+    for name, dep in depends_on.items():
+        parts.append(f"{name}:{dep.condition}:{str(bool(dep.restart)).lower()}")
+    return ",".join(parts)
+
+
+def project_filter(project: str) -> dict[str, str]:
+    """Label filter selecting every object of ``project``."""
+    return {PROJECT: project}

@@ -86,13 +86,13 @@ def probe_argv(test: Sequence[str] | str | None) -> tuple[str, ...] | None:
 
 
 def resolve_healthcheck(service: Any | None,
-                        image: Mapping[str, Any] | None) -> HealthConfig | None:
+                        image: Any) -> HealthConfig | None:
     """Combine a service ``healthcheck`` (model object) with an image ``Healthcheck`` config.
 
     Returns None when the container has no healthcheck. Image durations are nanoseconds (OCI/
     docker image config), service durations float seconds.
     """
-    image = image or {}
+    image = _image_health_dict(image)
     if service is not None and service.disable:
         return None
     img_argv = probe_argv(image.get("Test"))
@@ -117,6 +117,17 @@ def resolve_healthcheck(service: Any | None,
         start_period=pick("start_period", "StartPeriod", DEFAULT_START_PERIOD),
         start_interval=pick("start_interval", "StartInterval", DEFAULT_START_INTERVAL),
     )
+
+
+def _image_health_dict(image: Any) -> Mapping[str, Any]:
+    """Accept an image config ``Healthcheck`` as a docker-JSON mapping or an engine object."""
+    if image is None:
+        return {}
+    if isinstance(image, Mapping):
+        return image
+    return {"Test": list(image.test), "Interval": image.interval, "Timeout": image.timeout,
+            "Retries": image.retries, "StartPeriod": image.start_period,
+            "StartInterval": image.start_interval}
 
 
 def record_probe(state: HealthState, config: HealthConfig, result: ProbeResult,

@@ -1,0 +1,244 @@
+"""Service (model) + image config → engine ContainerSpec, with docker's override rules.
+
+Pure: volume paths, secret files and the network namespace are supplied by the caller.
+Every service key is either mapped here, handled by the orchestrator (networks, ports, depends_on,
+healthcheck, restart, scale ...), or rejected with a sentence naming the service and the key:
+nothing is silently ignored.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from compose.config.model import Service, VolumeMount
+from compose.errors import ComposeError
+from engine.containers import ContainerSpec, Mount, MountType, NetworkMode, Resources
+
+log = logging.getLogger(__name__)
+
+# Keys the orchestrator or this module implement (``x-*`` extensions are always allowed).
+HANDLED_KEYS = frozenset({
+    "image", "build", "command", "entrypoint", "environment", "env_file", "ports", "expose",
+    "volumes", "tmpfs", "depends_on", "links", "healthcheck", "networks", "network_mode",
+    "hostname", "domainname", "container_name", "working_dir", "user", "restart", "labels",
+    "profiles", "scale", "deploy", "secrets", "configs", "ulimits", "sysctls", "extra_hosts",
+    "dns", "dns_search", "dns_opt", "cap_add", "cap_drop", "privileged", "read_only", "init",
+    "tty", "stdin_open", "stop_signal", "stop_grace_period", "pid", "ipc", "group_add",
+    "mem_limit", "mem_reservation", "memswap_limit", "shm_size", "cpus", "cpu_shares",
+    "pids_limit", "oom_score_adj", "pull_policy", "platform", "logging", "attach", "cpuset",
+    "security_opt", "label_file", "develop", "mac_address",
+})
+_SUPPORTED_DEPLOY = frozenset({"mode", "replicas", "labels", "resources", "restart_policy"})
+_SUPPORTED_LOG_DRIVERS = (None, "json-file", "local", "none")
+_SUPPORTED_PLATFORMS = (None, "linux", "linux/amd64", "linux/x86_64")
+
+
+class TranslateError(ComposeError):
+    """A service uses something the engine cannot do."""
+
+
+def unsupported(service: str, key: str, detail: str = "") -> TranslateError:
+    """The one error shape for features pycompose does not implement."""
+    tail = f" ({detail})" if detail else ""
+    return TranslateError(f'service "{service}": key "{key}" is not supported by pycompose{tail}',
+                          key_path=f"services.{service}.{key}")
+
+
+def check_supported(svc: Service) -> None:
+    """Raise for the first key of ``svc`` pycompose cannot honour."""
+    for key in svc.raw:
+        if key.startswith("x-"):
+            continue
+        if key not in HANDLED_KEYS:
+            raise unsupported(svc.name, key)
+    _check_values(svc)
+
+
+def _check_values(svc: Service) -> None:
+    if svc.deploy is not None:
+        for key in svc.deploy.raw:
+            if key not in _SUPPORTED_DEPLOY:
+                raise unsupported(svc.name, f"deploy.{key}")
+        for res in (svc.deploy.limits, svc.deploy.reservations):
+            if res is not None and res.devices:
+                raise unsupported(svc.name, "deploy.resources.devices")
+    if svc.logging is not None and svc.logging.driver not in _SUPPORTED_LOG_DRIVERS:
+        raise unsupported(svc.name, "logging.driver", f"driver {svc.logging.driver!r}")
+    if svc.platform not in _SUPPORTED_PLATFORMS:
+        raise unsupported(svc.name, "platform", svc.platform or "")
+    if svc.pid not in (None, "host", ""):
+        raise unsupported(svc.name, "pid", f"only 'host' ({svc.pid!r} given)")
+    if svc.ipc not in (None, "", "host", "private", "shareable"):
+        raise unsupported(svc.name, "ipc", f"only host/private/shareable ({svc.ipc!r} given)")
+    for opt in svc.security_opt:
+        if opt not in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"):
+            raise unsupported(svc.name, "security_opt", opt)
+    for link in svc.links:
+        if ":" in link and link.split(":")[0] != link.split(":")[1]:
+            raise unsupported(svc.name, "links", f"link aliases ({link!r}); use network aliases")
+    if svc.network_mode and svc.network_mode.startswith("container:"):
+        raise unsupported(svc.name, "network_mode", "container:<name>")
+    for m in svc.volumes:
+        if m.type not in ("bind", "volume", "tmpfs"):
+            raise unsupported(svc.name, "volumes", f"mount type {m.type!r}")
+
+
+def command_argv(svc: Service, image_entrypoint: tuple[str, ...] | None,
+                 image_cmd: tuple[str, ...] | None) -> tuple[str, ...]:
+    """entrypoint + command with docker's rules: ``command`` replaces CMD; setting
+    ``entrypoint`` also resets CMD unless ``command`` is given."""
+    entrypoint = svc.entrypoint if svc.entrypoint is not None else (image_entrypoint or ())
+    if svc.command is not None:
+        cmd: tuple[str, ...] = svc.command
+    elif svc.entrypoint is not None:
+        cmd = ()
+    else:
+        cmd = image_cmd or ()
+    argv = tuple(entrypoint) + tuple(cmd)
+    if not argv:
+        raise TranslateError(f'service "{svc.name}": no command specified (the image has no '
+                             "CMD/ENTRYPOINT and the service sets none)")
+    return argv
+
+
+def merged_env(image_env: tuple[str, ...],
+               environment: Mapping[str, str | None]) -> tuple[str, ...]:
+    """Image Env, then the service environment (env_file already folded in by the loader);
+    variables without a value (unset in the shell) are left out, like compose."""
+    env: dict[str, str] = {}
+    for item in image_env:
+        key, _, value = item.partition("=")
+        env[key] = value
+    for key, val in environment.items():
+        if val is not None:
+            env[key] = val
+    return tuple(f"{k}={v}" for k, v in env.items())
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeRequest:
+    """A volume a container needs: ``name`` is the engine volume name, None for anonymous."""
+
+    name: str | None
+    target: str
+    nocopy: bool = False
+    subpath: str | None = None
+
+
+VolumeSource = Callable[[VolumeRequest], str]  # ensures the volume, returns its host path
+
+
+def service_mounts(svc: Service, volume_names: Mapping[str, str], image_volumes: tuple[str, ...],
+                   volume_source: VolumeSource) -> tuple[Mount, ...]:
+    """Mounts of one container: service volumes, ``tmpfs:`` entries, and an anonymous volume
+    for every image VOLUME not covered by a service mount."""
+    mounts = [_mount(svc, m, volume_names, volume_source) for m in svc.volumes]
+    for entry in svc.tmpfs:
+        target, _, opts = entry.partition(":")
+        mounts.append(Mount(MountType.TMPFS, target, tmpfs_size=_tmpfs_size(opts)))
+    covered = {m.target.rstrip("/") for m in mounts}
+    for path in image_volumes:
+        if path.rstrip("/") not in covered:
+            src = volume_source(VolumeRequest(None, path))
+            mounts.append(Mount(MountType.VOLUME, path, src))
+    return tuple(mounts)
+
+
+def _tmpfs_size(opts: str) -> int | None:
+    for opt in opts.split(","):
+        key, _, val = opt.partition("=")
+        if key == "size" and val.isdigit():
+            return int(val)
+    return None
+
+
+def _mount(svc: Service, m: VolumeMount, volume_names: Mapping[str, str],
+           volume_source: VolumeSource) -> Mount:
+    if m.type == "tmpfs":
+        opts = m.tmpfs
+        return Mount(MountType.TMPFS, m.target, read_only=m.read_only,
+                     tmpfs_size=opts.size if opts else None, tmpfs_mode=opts.mode if opts else None)
+    if m.type == "bind":
+        assert m.source is not None
+        bind = m.bind
+        return Mount(MountType.BIND, m.target, m.source, m.read_only,
+                     propagation=(bind.propagation if bind and bind.propagation else "rprivate"),
+                     create_host_path=bind.create_host_path if bind else True)
+    name = None
+    if m.source is not None:
+        if m.source not in volume_names:
+            raise TranslateError(f'service "{svc.name}" refers to undefined volume {m.source}',
+                                 key_path=f"services.{svc.name}.volumes")
+        name = volume_names[m.source]
+    vopts = m.volume
+    req = VolumeRequest(name, m.target, bool(vopts and vopts.nocopy),
+                        vopts.subpath if vopts else None)
+    return Mount(MountType.VOLUME, m.target, volume_source(req), m.read_only)
+
+
+def resources(svc: Service) -> Resources:
+    """cgroup limits: the service keys win over ``deploy.resources``."""
+    limits = svc.deploy.limits if svc.deploy is not None else None
+    reserv = svc.deploy.reservations if svc.deploy is not None else None
+    if reserv is not None and reserv.cpus:
+        log.warning("service %s: deploy.resources.reservations.cpus only matters to a "
+                    "scheduler; a single host has none (no limit applied)", svc.name)
+    return Resources(
+        memory=svc.mem_limit or (limits.memory if limits else None),
+        memory_reservation=svc.mem_reservation or (reserv.memory if reserv else None),
+        memory_swap=svc.memswap_limit,
+        cpus=svc.cpus or (limits.cpus if limits else None),
+        cpu_shares=svc.cpu_shares,
+        cpuset=svc.raw.get("cpuset"),
+        pids_limit=svc.pids_limit or (limits.pids if limits else None),
+        oom_score_adj=svc.oom_score_adj,
+    )
+
+
+def network_mode(svc: Service) -> NetworkMode:
+    """The engine network mode for services not joined to compose networks."""
+    return NetworkMode.HOST if svc.network_mode == "host" else NetworkMode.NONE
+
+
+def container_spec(svc: Service, *, name: str, image_config: Any, layers: tuple[Any, ...],
+                   labels: Mapping[str, str], mounts: tuple[Mount, ...],
+                   netns_path: str | None = None, extra_mounts: tuple[Mount, ...] = (),
+                   hostname: str | None = None) -> ContainerSpec:
+    """Build the ContainerSpec of one container of ``svc`` (call :func:`check_supported` first).
+
+    ``image_config`` is an engine ``ImageConfig``; ``extra_mounts`` carries secrets, configs and
+    the per-container resolv.conf/hosts files.
+    """
+    cfg = image_config
+    return ContainerSpec(
+        name=name,
+        argv=command_argv(svc, cfg.entrypoint, cfg.cmd),
+        layers=tuple(layers),
+        labels={**cfg.labels_dict(), **dict(svc.labels), **dict(labels)},
+        env=merged_env(cfg.env, svc.environment),
+        working_dir=svc.working_dir or cfg.working_dir or "",
+        user=svc.user if svc.user is not None else cfg.user,
+        group_add=tuple(svc.group_add),
+        hostname=hostname or svc.hostname or "",
+        domainname=svc.domainname or "",
+        mounts=mounts + extra_mounts,
+        read_only=svc.read_only,
+        privileged=svc.privileged,
+        cap_add=tuple(svc.cap_add),
+        cap_drop=tuple(svc.cap_drop),
+        sysctls=dict(svc.sysctls),
+        ulimits={k: (u.soft, u.hard) for k, u in svc.ulimits.items()},
+        init=bool(svc.init),
+        shm_size=svc.shm_size,
+        stop_signal=svc.stop_signal or cfg.stop_signal or "SIGTERM",
+        stop_grace_period=svc.stop_grace_period if svc.stop_grace_period is not None else 10.0,
+        resources=resources(svc),
+        netns_path=netns_path,
+        network_mode=network_mode(svc),
+        ipc_mode="host" if svc.ipc == "host" else "private",
+        pid_mode="host" if svc.pid == "host" else "private",
+        tty=svc.tty,
+        stdin_open=svc.stdin_open,
+    )

@@ -1,0 +1,103 @@
+"""Service → ContainerSpec translation (docker's override rules, explicit rejections)."""
+from __future__ import annotations
+
+import pytest
+
+from compose.config.model import (
+    Deploy,
+    ResourceSpec,
+    Service,
+    TmpfsOptions,
+    VolumeMount,
+    VolumeOptions,
+)
+from compose.orchestrator.translate import (
+    TranslateError,
+    VolumeRequest,
+    check_supported,
+    command_argv,
+    container_spec,
+    merged_env,
+    service_mounts,
+)
+from engine.containers import MountType
+from engine.images.model import ImageConfig
+
+IMG = ImageConfig(env=("PATH=/bin", "A=img"), cmd=("sh",), entrypoint=("/entry",),
+                  working_dir="/app", user="app", stop_signal="SIGQUIT", volumes=("/data",),
+                  labels=(("from", "image"),))
+
+
+def test_command_overrides_cmd_only() -> None:
+    assert command_argv(Service("s", command=("run",)), ("/e",), ("c",)) == ("/e", "run")
+
+
+def test_entrypoint_resets_cmd_unless_command() -> None:
+    assert command_argv(Service("s", entrypoint=("/x",)), ("/e",), ("c",)) == ("/x",)
+    assert command_argv(Service("s", entrypoint=("/x",), command=("y",)), ("/e",), ("c",)) == (
+        "/x", "y")
+    assert command_argv(Service("s"), ("/e",), ("c",)) == ("/e", "c")
+    with pytest.raises(TranslateError):  # an empty entrypoint clears the image CMD as well
+        command_argv(Service("s", entrypoint=()), ("/e",), ("c",))
+
+
+def test_no_command_is_an_error() -> None:
+    with pytest.raises(TranslateError, match='service "s": no command'):
+        command_argv(Service("s"), None, None)
+
+
+def test_env_merge_and_unset_dropped() -> None:
+    env = merged_env(("PATH=/bin", "A=img"), {"A": "svc", "B": None, "C": ""})
+    assert env == ("PATH=/bin", "A=svc", "C=")
+
+
+def test_unsupported_keys_are_named() -> None:
+    with pytest.raises(TranslateError) as err:
+        check_supported(Service("web", raw={"image": "x", "gpus": "all"}))
+    assert str(err.value).startswith('service "web": key "gpus" is not supported by pycompose')
+    check_supported(Service("web", raw={"image": "x", "x-custom": 1}))
+    with pytest.raises(TranslateError, match="deploy.placement"):
+        check_supported(Service("web", deploy=Deploy(raw={"placement": {}}),
+                                raw={"deploy": {"placement": {}}}))
+
+
+def test_mounts_named_anonymous_tmpfs_and_image_volume() -> None:
+    requests: list[VolumeRequest] = []
+
+    def source(req: VolumeRequest) -> str:
+        requests.append(req)
+        return f"/vol/{req.name or 'anon'}{req.target}"
+    svc = Service("s", volumes=(
+        VolumeMount("volume", "/var/lib/db", "dbdata", volume=VolumeOptions(nocopy=True)),
+        VolumeMount("bind", "/src", "/host/src", read_only=True),
+        VolumeMount("tmpfs", "/scratch", tmpfs=TmpfsOptions(size=1024, mode=0o1777)),
+    ), tmpfs=("/run:size=65536",))
+    mounts = service_mounts(svc, {"dbdata": "proj_dbdata"}, ("/data", "/scratch"), source)
+    kinds = [(m.type, m.target) for m in mounts]
+    assert kinds == [(MountType.VOLUME, "/var/lib/db"), (MountType.BIND, "/src"),
+                     (MountType.TMPFS, "/scratch"), (MountType.TMPFS, "/run"),
+                     (MountType.VOLUME, "/data")]
+    assert requests[0] == VolumeRequest("proj_dbdata", "/var/lib/db", nocopy=True)
+    assert requests[1] == VolumeRequest(None, "/data")
+    assert mounts[1].read_only and mounts[2].tmpfs_size == 1024 and mounts[3].tmpfs_size == 65536
+
+
+def test_undefined_volume_rejected() -> None:
+    svc = Service("s", volumes=(VolumeMount("volume", "/x", "nope"),))
+    with pytest.raises(TranslateError, match="undefined volume nope"):
+        service_mounts(svc, {}, (), lambda r: "/")
+
+
+def test_container_spec_fields() -> None:
+    svc = Service("web", command=("serve",), environment={"A": "svc"}, user="0:0",
+                  labels={"l": "1"}, mem_limit=1 << 20,
+                  deploy=Deploy(limits=ResourceSpec(cpus=0.5, memory=4 << 20, pids=64)))
+    spec = container_spec(svc, name="p-web-1", image_config=IMG, layers=(),
+                          labels={"com.docker.compose.service": "web"}, mounts=())
+    assert spec.argv == ("/entry", "serve")
+    assert spec.env == ("PATH=/bin", "A=svc")
+    assert spec.working_dir == "/app" and spec.user == "0:0" and spec.stop_signal == "SIGQUIT"
+    assert spec.labels == {"from": "image", "l": "1", "com.docker.compose.service": "web"}
+    assert spec.resources.memory == 1 << 20  # mem_limit wins over deploy limits
+    assert spec.resources.cpus == 0.5 and spec.resources.pids_limit == 64
+    assert spec.stop_grace_period == 10.0

@@ -1,0 +1,1 @@
+"""OCI distribution client: pull and push against registries (stdlib HTTP only)."""

@@ -34,7 +34,9 @@ class ComposeError(Exception):
 
     def __str__(self) -> str:
         where = self.location()
-        key = f" ({self.key_path})" if self.key_path else ""
+        # Messages that already start with "<key path>:" need no trailing repeat of it.
+        named = self.key_path and not self.message.startswith(f"{self.key_path}:")
+        key = f" ({self.key_path})" if named else ""
         return f"{where}: {self.message}{key}" if where else f"{self.message}{key}"
 
 

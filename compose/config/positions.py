@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from compose.errors import ConfigError
+
 KeyPath = tuple[str | int, ...]
 
 
@@ -59,3 +61,21 @@ def find_position(positions: PositionMap, path: KeyPath) -> Position | None:
 def rebase_positions(positions: PositionMap, prefix: KeyPath) -> PositionMap:
     """Return a copy of ``positions`` with every key path prefixed by ``prefix``."""
     return {prefix + path: pos for path, pos in positions.items()}
+
+
+def error_at(problem: str, path: KeyPath, positions: PositionMap,
+             filename: str | None = None) -> ConfigError:
+    """Build a ConfigError ``"<key path>: <problem>"`` located at ``path`` (or its nearest parent).
+
+    ``filename`` is only used when no position at all is known for the path.
+    """
+    pos = find_position(positions, path)
+    key_path = format_key_path(path)
+    message = f"{key_path}: {problem}" if key_path else problem
+    return ConfigError(
+        message,
+        file=pos.file if pos else filename,
+        line=pos.line if pos else None,
+        column=pos.column if pos else None,
+        key_path=key_path or None,
+    )

@@ -224,8 +224,9 @@ class _Builder:
 
     def fail(self, message: str, node: Node, path: KeyPath) -> ConfigError:
         pos = self.position(node)
-        return ConfigError(message, file=pos.file, line=pos.line, column=pos.column,
-                           key_path=format_key_path(path) or None)
+        where = format_key_path(path)
+        return ConfigError(f"{where}: {message}" if where else message, file=pos.file,
+                           line=pos.line, column=pos.column, key_path=where or None)
 
     def value(self, node: Node, path: KeyPath) -> Any:
         self.count += 1

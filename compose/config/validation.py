@@ -1,0 +1,209 @@
+"""Validate compose data: the JSON Schema per file, then semantic checks on the merged project.
+
+Every failure becomes one :class:`ConfigError` sentence naming the file, line, column and key
+path, e.g. ``compose.yaml:12:5: services.web: additional property 'imagee' is not allowed (did
+you mean 'image'?)``. The semantic checks live in :mod:`compose.config.semantics` and are
+re-exported here; the unit parsers (durations, sizes, ports) are in :mod:`compose.config.units`.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from compose.config.positions import (
+    KeyPath,
+    PositionMap,
+    error_at,
+    find_position,
+    format_key_path,
+)
+from compose.config.semantics import check_semantics
+from compose.config.yamlload import Override, Reset
+from compose.errors import ConfigError
+from schema import load_compose_schema
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, ValidationError
+
+__all__ = ["check_semantics", "validate_schema", "strip_markers"]
+
+_TYPE_WORDS = {
+    "string": "a string", "integer": "an integer", "number": "a number", "boolean": "a boolean",
+    "array": "a list", "object": "a mapping", "null": "empty",
+}
+_NAME_RULE = "use only letters, digits, '.', '_' and '-'"
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    """The compiled validator; built once because it sits on the start-up path.
+
+    jsonschema is imported here, not at module level: importing it costs ~45 ms, which
+    commands that never validate should not pay.
+    """
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(load_compose_schema())
+
+
+def validate_schema(data: Any, filename: str, positions: PositionMap) -> None:
+    """Check one (interpolated) compose file against the schema; raise the first error found.
+
+    "First" means earliest in the file, so fixing errors top to bottom works as expected.
+    """
+    if not isinstance(data, dict):
+        got = _TYPE_WORDS.get(_json_type(data), type(data).__name__)
+        raise error_at(f"the top level must be a mapping of compose keys, not {got}",
+                           (), positions, filename)
+    errors = list(_validator().iter_errors(strip_markers(data)))
+    if not errors:
+        return
+    path, where, message = min((_describe(e) for e in errors),
+                               key=lambda item: _sort_key(item[0], positions))
+    pos = find_position(positions, path)
+    raise ConfigError(message, file=pos.file if pos else filename,
+                      line=pos.line if pos else None, column=pos.column if pos else None,
+                      key_path=where or None)
+
+
+def strip_markers(value: Any) -> Any:
+    """Unwrap ``!override`` values and drop ``!reset`` ones so the schema sees plain data."""
+    if isinstance(value, dict):
+        return {k: strip_markers(v) for k, v in value.items() if not isinstance(v, Reset)}
+    if isinstance(value, list):
+        return [strip_markers(v) for v in value if not isinstance(v, Reset)]
+    if isinstance(value, Override):
+        return strip_markers(value.value)
+    return value
+
+
+def _sort_key(path: KeyPath, positions: PositionMap) -> tuple[int, int]:
+    pos = find_position(positions, path)
+    return (pos.line, pos.column) if pos else (0, 0)
+
+
+def _describe(error: ValidationError) -> tuple[KeyPath, str, str]:
+    """Turn one (possibly oneOf/anyOf) error into (position path, key path, message).
+
+    The message starts with the key path it is about; for an unknown or badly named key that is
+    the parent mapping, while the position path is the key itself (to point at its line).
+    """
+    error = _most_specific(error)
+    path: KeyPath = tuple(error.absolute_path)
+    where = format_key_path(path)
+    prefix = f"{where}: " if where else ""
+    kind = error.validator
+    if "propertyNames" in error.relative_schema_path:
+        name = str(error.instance)
+        return path + (name,), where, f"{prefix}{name!r} is not a valid name: {_NAME_RULE}"
+    if kind == "additionalProperties":
+        key, problem = _additional_property(error, path)
+        return path + (key,), where, prefix + problem
+    if kind == "required":
+        missing = next(iter(_missing(error)), "?")
+        return path, where, f"{prefix}missing required key '{missing}'"
+    if kind == "enum":
+        return path, where, f"{prefix}must be one of {', '.join(map(str, error.validator_value))}"
+    if kind == "type":
+        hint = error.schema.get("x-hint") if isinstance(error.schema, dict) else None
+        words = str(hint) if hint else _type_phrase(error.validator_value)
+        return path, where, f"{prefix}must be {words}"
+    if kind in ("oneOf", "anyOf"):
+        return path, where, f"{prefix}must be {_branch_types(error)}"
+    return path, where, prefix + error.message
+
+
+def _most_specific(error: ValidationError) -> ValidationError:
+    """Walk into oneOf/anyOf alternatives, keeping the branch that fits the value's type.
+
+    A branch whose errors are only a type mismatch on the value itself does not fit; if no branch
+    fits (or only a same-level enum does), the oneOf error stays and is described by what the
+    branches accept, e.g. "must be 'all' or a list".
+    """
+    while error.context:
+        fitting = [e for e in error.context if not (e.validator == "type" and not e.relative_path)]
+        if not fitting:
+            return error
+        if all(not e.relative_path and e.validator in ("enum", "const") for e in fitting):
+            return error
+        branches = {e.relative_schema_path[0] for e in fitting}
+        if len(branches) > 1 and all(not e.relative_path for e in fitting):
+            return error  # several branches fit equally badly: name the accepted types
+        error = max(fitting, key=_priority)
+    return error
+
+
+# Among errors of one branch: the deepest first, then the kind that says most to a user.
+_KIND_RANK = {"additionalProperties": 5, "propertyNames": 4, "required": 3, "enum": 2, "type": 1}
+
+
+def _priority(error: ValidationError) -> tuple[int, int]:
+    return (len(error.relative_path), _KIND_RANK.get(str(error.validator), 0))
+
+
+def _branch_types(error: ValidationError) -> str:
+    words: list[str] = []
+    for sub in error.context:
+        if sub.validator == "type" and not sub.relative_path:
+            words.extend(_type_list(sub.validator_value))
+        elif sub.validator == "enum" and not sub.relative_path:
+            words.extend(repr(v) for v in sub.validator_value)
+    return _join_words(words) if words else "valid here"
+
+
+def _type_phrase(value: str | list[str]) -> str:
+    return _join_words(_type_list(value))
+
+
+def _type_list(value: str | list[str]) -> list[str]:
+    names = [value] if isinstance(value, str) else list(value)
+    if "number" in names and "integer" in names:
+        names.remove("integer")
+    return [_TYPE_WORDS.get(n, n) for n in names if n != "null"] or ["empty"]
+
+
+def _join_words(words: Iterable[str]) -> str:
+    unique = list(dict.fromkeys(words))
+    if len(unique) == 1:
+        return unique[0]
+    return ", ".join(unique[:-1]) + " or " + unique[-1]
+
+
+def _additional_property(error: ValidationError, path: KeyPath) -> tuple[str, str]:
+    allowed = list(error.schema.get("properties", {}))
+    patterns = list(error.schema.get("patternProperties", {}))
+    extras = [k for k in error.instance
+              if k not in allowed and not any(re.search(p, k) for p in patterns)]
+    key = extras[0] if extras else "?"
+    problem = f"additional property '{key}' is not allowed"
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if close:
+        problem += f" (did you mean '{close[0]}'?)"
+    elif not path:
+        problem += "; top-level keys are " + ", ".join(allowed) + " and x-* extensions"
+    return key, problem
+
+
+def _missing(error: ValidationError) -> list[str]:
+    return [k for k in error.validator_value if k not in error.instance]
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__

@@ -1,0 +1,123 @@
+"""The CLI's side of the supervisor: start it detached if needed, send requests, subscribe.
+
+Starting is event-driven: the supervisor writes one byte on an inherited pipe once its socket
+listens, so the CLI never sleeps-and-retries.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from compose.errors import ComposeError
+from compose.orchestrator.daemon import run_dir, socket_path
+from engine.paths import ensure_dir
+
+
+class SupervisorError(ComposeError):
+    """The project supervisor could not be started or reached."""
+
+
+def _connect(project: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(socket_path(project)))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def request(project: str, op: str, **fields: Any) -> dict[str, Any]:
+    """Send one request and return the reply (raises OSError when no supervisor listens)."""
+    with _connect(project) as sock:
+        sock.sendall((json.dumps({"op": op, **fields}) + "\n").encode())
+        reply = sock.makefile("rb").readline()
+    if not reply:
+        raise OSError("supervisor closed the connection")
+    return dict(json.loads(reply))
+
+
+def is_running(project: str) -> bool:
+    """True when a supervisor answers on the project's socket."""
+    try:
+        return bool(request(project, "ping").get("ok"))
+    except OSError:
+        return False
+
+
+def ensure_supervisor(project: str) -> None:
+    """Start the project's supervisor unless one answers (double fork + setsid, detached)."""
+    if is_running(project):
+        return
+    ensure_dir(run_dir(), 0o700)
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # first child: new session, fork again so the supervisor is no session leader
+        try:
+            os.close(read_fd)
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            _exec_supervisor(project, write_fd)
+        finally:
+            os._exit(127)
+    os.close(write_fd)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_fd, "rb") as ready:
+        ok = ready.read(1)
+    if ok != b"1" or not is_running(project):
+        raise SupervisorError(f"could not start the supervisor of project {project!r} (see "
+                              f"{run_dir() / (project + '.log')})")
+
+
+def _exec_supervisor(project: str, ready_fd: int) -> None:
+    os.set_inheritable(ready_fd, True)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.chdir("/")
+    os.execv(sys.executable, [sys.executable, "-m", "compose.orchestrator.daemon", project,
+                              str(ready_fd)])
+
+
+def watch(project: str, container_id: str) -> None:
+    """Ask the supervisor to (re)read a container's row and supervise it."""
+    request(project, "watch", container=container_id)
+
+
+def stop_supervisor(project: str) -> None:
+    """Ask the supervisor to exit (containers are not touched); no-op when none runs."""
+    try:
+        request(project, "shutdown")
+    except OSError:
+        pass
+
+
+class Subscription:
+    """A stream of supervisor events; iterate it on one thread, ``close()`` from any other."""
+
+    def __init__(self, project: str) -> None:
+        self._sock = _connect(project)
+        self._sock.sendall(b'{"op": "subscribe"}\n')
+        self._stream = self._sock.makefile("rb")
+        if not self._stream.readline():  # {"ok": true}: from here on no event is missed
+            raise OSError("supervisor closed the subscription")
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        try:
+            for line in self._stream:
+                yield dict(json.loads(line))
+        except (OSError, ValueError):
+            return
+
+    def close(self) -> None:
+        """End the stream (the iterating thread sees end-of-file)."""
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()

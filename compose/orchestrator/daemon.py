@@ -1,0 +1,145 @@
+"""The supervisor process: pid file, unix socket server, re-adoption at start.
+
+Run as ``python -m compose.orchestrator.daemon <project> [<ready fd>]`` (the CLI does this
+detached, see :mod:`compose.orchestrator.client`). Files under ``<state root>/run/``:
+``<project>.sock`` (JSON lines, protocol in :mod:`compose.orchestrator.supervisor`),
+``<project>.pid`` (flock-held while alive, so a second supervisor refuses to start) and
+``<project>.log``.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import socket
+import socketserver
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from compose.orchestrator.supervisor import ContainerOps, EventHub, Supervisor
+from engine.paths import ensure_dir, state_root
+
+log = logging.getLogger(__name__)
+
+
+def run_dir() -> Path:
+    """Where sockets, pid files and supervisor logs live."""
+    return state_root() / "run"
+
+
+def socket_path(project: str) -> Path:
+    return run_dir() / f"{project}.sock"
+
+
+def pid_path(project: str) -> Path:
+    return run_dir() / f"{project}.pid"
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        for raw in self.rfile:
+            try:
+                req = json.loads(raw)
+            except ValueError:
+                self._reply({"ok": False, "error": "bad json"})
+                continue
+            if not self._dispatch(req):
+                return
+
+    def _reply(self, obj: dict[str, Any]) -> None:
+        self.wfile.write((json.dumps(obj) + "\n").encode())
+        self.wfile.flush()
+
+    def _dispatch(self, req: dict[str, Any]) -> bool:
+        op = req.get("op")
+        sup = self.server.supervisor
+        if op == "ping":
+            self._reply({"ok": True, "pid": os.getpid(), "project": sup.project})
+        elif op == "watch":
+            sup.watch(str(req["container"]))
+            self._reply({"ok": True})
+        elif op == "subscribe":
+            self._reply({"ok": True})
+            self.server.hub.add(self.connection)
+            self.server.keep.append(self.connection)
+            self.rfile.read()  # park until the subscriber goes away
+            return False
+        elif op == "shutdown":
+            self._reply({"ok": True})
+            threading.Thread(target=self.server.shutdown, daemon=True).start()
+            return False
+        else:
+            self._reply({"ok": False, "error": f"unknown op {op!r}"})
+        return True
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+    def __init__(self, path: str, supervisor: Supervisor, hub: EventHub) -> None:
+        self.supervisor = supervisor
+        self.hub = hub
+        self.keep: list[socket.socket] = []
+        super().__init__(path, _Handler)
+
+
+def serve(project: str, ops: ContainerOps, ready_fd: int | None = None) -> None:
+    """Run the supervisor of ``project`` until a ``shutdown`` request (blocking)."""
+    ensure_dir(run_dir(), 0o700)
+    lock = open(pid_path(project), "a+")  # noqa: SIM115 - held for the process lifetime
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log.info("a supervisor for %s is already running", project)
+        _signal_ready(ready_fd)
+        return
+    lock.truncate(0)
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    sock = socket_path(project)
+    sock.unlink(missing_ok=True)  # stale socket of a killed supervisor (we hold the lock)
+    hub = EventHub()
+    sup = Supervisor(project, ops, hub.publish)
+    server = _Server(str(sock), sup, hub)
+    _signal_ready(ready_fd)
+    sup.adopt_all()
+    log.info("supervisor for %s ready (pid %d)", project, os.getpid())
+    try:
+        server.serve_forever()
+    finally:
+        sup.unwatch_all()
+        server.server_close()
+        sock.unlink(missing_ok=True)
+        pid_path(project).unlink(missing_ok=True)
+        lock.close()
+
+
+def _signal_ready(fd: int | None) -> None:
+    if fd is None:
+        return
+    try:
+        os.write(fd, b"1")
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def main(argv: list[str]) -> None:
+    """Entry point of the detached supervisor process."""
+    project = argv[0]
+    ready_fd = int(argv[1]) if len(argv) > 1 else None
+    ensure_dir(run_dir(), 0o700)
+    logging.basicConfig(filename=str(run_dir() / f"{project}.log"), level=logging.INFO,
+                        format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
+    from compose.orchestrator.engine_ops import EngineContainerOps
+
+    serve(project, EngineContainerOps(), ready_fd)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

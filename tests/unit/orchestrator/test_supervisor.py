@@ -1,0 +1,162 @@
+"""Supervisor core + socket protocol, with a fake container engine (no root)."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from compose.orchestrator import client, daemon, state
+from compose.orchestrator.health import HealthConfig
+from compose.orchestrator.restart import PolicyName, RestartPolicy
+
+
+class FakeOps:
+    """Containers that run until `exit_container` is called; probes answer from a script."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.running: dict[str, bool] = {}
+        self.codes: dict[str, int] = {}
+        self.runs: dict[str, int] = {}
+        self.probe_results: list[tuple[int, str]] = []
+        self.starts: list[str] = []
+
+    def add(self, cid: str, running: bool = True) -> None:
+        with self.cond:
+            self.running[cid] = running
+            self.runs[cid] = 0
+
+    def exit_container(self, cid: str, code: int) -> None:
+        with self.cond:
+            self.running[cid] = False
+            self.codes[cid] = code
+            self.runs[cid] += 1
+            self.cond.notify_all()
+
+    def wait(self, cid: str) -> int:
+        with self.cond:
+            seen = self.runs[cid]
+            if self.running[cid]:
+                self.cond.wait_for(lambda: self.runs[cid] > seen)
+            return self.codes.get(cid, 0)
+
+    def start(self, cid: str) -> None:
+        with self.cond:
+            self.running[cid] = True
+            self.starts.append(cid)
+            self.cond.notify_all()
+
+    def is_running(self, cid: str) -> bool:
+        with self.cond:
+            return self.running[cid]
+
+    def probe(self, cid: str, argv: tuple[str, ...], timeout: float) -> tuple[int, str] | None:
+        with self.cond:
+            return self.probe_results.pop(0) if self.probe_results else (0, "ok")
+
+
+@pytest.fixture
+def supervisor(state_root: Path) -> Iterator[tuple[FakeOps, client.Subscription]]:
+    ops = FakeOps()
+    ready_r, ready_w = __import__("os").pipe()
+    t = threading.Thread(target=daemon.serve, args=("proj", ops, ready_w), daemon=True)
+    t.start()
+    assert __import__("os").read(ready_r, 1) == b"1"
+    sub = client.Subscription("proj")
+    yield ops, sub
+    sub.close()
+    client.stop_supervisor("proj")
+    t.join(5)
+    assert not t.is_alive()
+    assert not daemon.socket_path("proj").exists()
+
+
+def row(cid: str, restart: RestartPolicy = RestartPolicy(),
+        health: HealthConfig | None = None) -> state.Supervised:
+    return state.Supervised(cid, "proj", cid.split("-")[0], f"proj-{cid}", health, restart)
+
+
+def next_event(events: Iterator[dict], kind: str) -> dict:
+    for ev in events:
+        if ev["event"] == kind:
+            return ev
+    raise AssertionError(f"stream ended before {kind}")
+
+
+def test_ping_and_unknown_op(supervisor: tuple[FakeOps, client.Subscription]) -> None:
+    assert client.is_running("proj")
+    assert client.request("proj", "bogus") == {"ok": False, "error": "unknown op 'bogus'"}
+
+
+def test_health_transitions_are_published_and_stored(
+        supervisor: tuple[FakeOps, client.Subscription]) -> None:
+    ops, sub = supervisor
+    ops.add("db-1")
+    ops.probe_results = [(1, "not yet"), (0, "accepting connections")]
+    state.save(row("db-1", health=HealthConfig(("pg_isready",), interval=0.01, retries=3)))
+    client.watch("proj", "db-1")
+    events = iter(sub)
+    ev = next_event(events, "healthy")
+    assert ev["service"] == "db" and ev["detail"] == "accepting connections"
+    stored = state.get("db-1")
+    assert stored is not None and stored.health_status == "healthy"
+
+
+def test_unhealthy_after_retries_with_output(
+        supervisor: tuple[FakeOps, client.Subscription]) -> None:
+    ops, sub = supervisor
+    ops.add("db-1")
+    ops.probe_results = [(1, "refused")] * 2 + [(1, "still refused")]
+    state.save(row("db-1", health=HealthConfig(("x",), interval=0.01, retries=3)))
+    client.watch("proj", "db-1")
+    ev = next_event(iter(sub), "unhealthy")
+    assert ev["detail"] == "still refused"
+
+
+def test_exit_is_published_and_on_failure_restarts(
+        supervisor: tuple[FakeOps, client.Subscription]) -> None:
+    ops, sub = supervisor
+    ops.add("job-1")
+    state.save(row("job-1", restart=RestartPolicy(PolicyName.ON_FAILURE, 1)))
+    client.watch("proj", "job-1")
+    events = iter(sub)
+    ops.exit_container("job-1", 3)
+    assert next_event(events, "exited")["exit_code"] == 3
+    next_event(events, "started")
+    assert ops.starts == ["job-1"]
+    stored = state.get("job-1")
+    assert stored is not None and stored.restart_count == 1
+    ops.exit_container("job-1", 3)  # the one allowed retry is used up
+    assert next_event(events, "exited")["exit_code"] == 3
+    assert ops.starts == ["job-1"]
+
+
+def test_user_stop_is_not_restarted(supervisor: tuple[FakeOps, client.Subscription]) -> None:
+    ops, sub = supervisor
+    ops.add("web-1")
+    state.save(row("web-1", restart=RestartPolicy(PolicyName.ALWAYS)))
+    client.watch("proj", "web-1")
+    state.update("web-1", stopped_by_user=True)
+    events = iter(sub)
+    ops.exit_container("web-1", 0)
+    next_event(events, "exited")
+    assert ops.starts == []
+
+
+def test_readoption_restarts_exited_always_container(state_root: Path) -> None:
+    ops = FakeOps()
+    ops.add("web-1", running=False)
+    ops.add("job-1", running=False)
+    state.save(row("web-1", restart=RestartPolicy(PolicyName.ALWAYS)))
+    state.save(row("job-1", restart=RestartPolicy(PolicyName.ON_FAILURE)))
+    from compose.orchestrator.supervisor import Supervisor
+
+    events: list[dict] = []
+    sup = Supervisor("proj", ops, events.append)
+    sup.adopt_all()
+    assert ops.starts == ["web-1"]
+    assert [e["event"] for e in events] == ["started"]
+    sup.unwatch_all()
+    ops.exit_container("web-1", 0)  # releases the waiting thread

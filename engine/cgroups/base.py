@@ -1,0 +1,101 @@
+"""Types shared by the cgroup drivers: the driver protocol, stats, and resource parsing."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from engine.errors import EngineError
+
+
+@dataclass(frozen=True, slots=True)
+class CgroupStats:
+    """A snapshot of one cgroup's usage. Limits of 0 mean "no limit"."""
+
+    cpu_usage_ns: int
+    memory_usage: int
+    memory_limit: int
+    pids_current: int
+    pids_limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """The subset of OCI ``linux.resources`` the drivers apply (None = leave the default)."""
+
+    memory_limit: int | None = None
+    memory_reservation: int | None = None
+    memory_swap: int | None = None  # OCI semantics: memory + swap; -1 unlimited
+    cpu_quota: int | None = None
+    cpu_period: int | None = None
+    cpu_shares: int | None = None
+    cpuset_cpus: str | None = None
+    cpuset_mems: str | None = None
+    pids_limit: int | None = None
+    devices: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def from_oci(cls, res: dict[str, Any] | None) -> Resources:
+        """Build from an OCI ``linux.resources`` object (unknown keys are ignored)."""
+        res = res or {}
+        mem, cpu, pids = res.get("memory") or {}, res.get("cpu") or {}, res.get("pids") or {}
+        return cls(
+            memory_limit=mem.get("limit"), memory_reservation=mem.get("reservation"),
+            memory_swap=mem.get("swap"), cpu_quota=cpu.get("quota"),
+            cpu_period=cpu.get("period"), cpu_shares=cpu.get("shares"),
+            cpuset_cpus=cpu.get("cpus") or None, cpuset_mems=cpu.get("mems") or None,
+            pids_limit=pids.get("limit"), devices=tuple(res.get("devices") or ()),
+        )
+
+
+class CgroupDriver(Protocol):
+    """What the runtime and the containers helper need from a cgroup hierarchy."""
+
+    version: int
+
+    def create(self, path: str, resources: dict[str, Any]) -> None: ...
+    def add_process(self, path: str, pid: int) -> None: ...
+    def freeze(self, path: str) -> None: ...
+    def thaw(self, path: str) -> None: ...
+    def is_frozen(self, path: str) -> bool: ...
+    def kill_all(self, path: str, sig: int) -> None: ...
+    def pids(self, path: str) -> list[int]: ...
+    def stats(self, path: str) -> CgroupStats: ...
+    def oom_killed(self, path: str) -> bool: ...
+    def exists(self, path: str) -> bool: ...
+    def delete(self, path: str) -> None: ...
+    def list_paths(self, prefix: str) -> list[str]: ...
+
+
+def clean_path(path: str) -> str:
+    """Normalise a relative cgroup path and refuse escapes (``..``) and the root itself."""
+    parts = [p for p in path.strip("/").split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise EngineError("cgroup path must be relative and inside the hierarchy",
+                          step="cgroup path", obj=path)
+    return "/".join(parts)
+
+
+def walk_paths(root: Path, prefix: str) -> list[str]:
+    """Every cgroup directory under ``root/prefix`` (prefix excluded), relative to root."""
+    base = root / clean_path(prefix)
+    if not base.is_dir():
+        return []
+    out = []
+    for dirpath, dirnames, _ in os.walk(base):
+        for d in dirnames:
+            out.append(str((Path(dirpath) / d).relative_to(root)))
+    return sorted(out)
+
+
+def wait_until(predicate: Any, timeout: float, what: str, obj: str) -> None:
+    """Poll ``predicate`` (cgroupfs has no event for these) until true or raise EngineError."""
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise EngineError(f"timed out waiting for {what}", step="cgroup", obj=obj)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)

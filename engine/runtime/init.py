@@ -1,0 +1,312 @@
+"""The container init, as one readable sequence of named steps (runc's standard init).
+
+Runs in forked children of the caller (see engine.runtime.sync for the protocol):
+
+* ``bootstrap`` (process A): joins/creates namespaces, then forks the init and exits, so the init
+  is PID 1 of the new pid namespace and is re-parented to the caller's subreaper.
+* ``container_init`` (process B): rootfs, pivot_root, masked/read-only paths, hostname, sysctls,
+  rlimits, user, capabilities, no_new_privs, seccomp; reports READY; blocks on ``exec.fifo`` until
+  ``start``; execve.
+* ``exec_bootstrap`` / ``exec_init``: the same for a process joining a running container.
+
+Nothing here returns to the caller's code: every path ends in execve or ``os._exit``.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import termios
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from engine.runtime import process as proc_steps
+from engine.runtime import rootfs
+from engine.runtime import syscalls as sc
+from engine.runtime.spec import NS_FLAGS, InitPlan, ProcessPlan
+from engine.runtime.state import EXEC_ERROR, FIFO
+from engine.runtime.sync import Msg, expect, send
+
+
+@dataclass
+class InitContext:
+    """What the init steps share: the plan, the kernel, and the channels to the parent."""
+
+    plan: InitPlan
+    process: ProcessPlan
+    s: sc.Syscalls
+    sock: socket.socket | None = None
+    console: socket.socket | None = None
+    state_dir_fd: int | None = None
+    fifo_fd: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+Step = tuple[str, Callable[[InitContext], None]]
+
+
+class StepFailed(Exception):
+    """A named init step failed."""
+
+    def __init__(self, step: str, message: str, exit_code: int = 1) -> None:
+        super().__init__(f"{step}: {message}")
+        self.step, self.message, self.exit_code = step, message, exit_code
+
+
+def _seccomp(c: InitContext) -> None:
+    assert c.plan.seccomp is not None
+    c.s.load_seccomp(c.plan.seccomp, c.process.no_new_privileges)
+
+
+def _warn_oom(c: InitContext) -> None:
+    c.warnings += proc_steps.apply_oom_score_adj(c.process, c.s)
+
+
+def _network(c: InitContext) -> None:
+    if any(k == "network" and p is None for k, p in c.plan.namespaces) and c.s.__class__ \
+            is sc.LinuxSyscalls:
+        sc.set_loopback_up()
+
+
+def container_steps(plan: InitPlan) -> list[Step]:
+    """The init's steps, in order, for this plan."""
+    steps: list[Step] = [
+        ("umask", lambda c: c.s.umask(0)),  # device and mount point modes exactly as given
+        ("network", _network),
+        ("rootfs propagation", lambda c: rootfs.set_root_propagation(c.plan, c.s)),
+        ("bind rootfs", lambda c: rootfs.bind_rootfs(c.plan, c.s)),
+        ("mounts", lambda c: rootfs.mount_entries(c.plan, c.s)),
+        ("devices", lambda c: rootfs.create_devices(c.plan, c.s)),
+        ("dev symlinks", lambda c: rootfs.create_dev_symlinks(c.plan, c.s)),
+        ("pivot_root", lambda c: rootfs.pivot_root(c.plan, c.s)),
+    ]
+    if plan.process.terminal:
+        steps.append(("console", setup_console))
+    steps += [
+        ("masked paths", lambda c: rootfs.mask_paths(c.plan, c.s)),
+        ("readonly paths", lambda c: rootfs.readonly_paths(c.plan, c.s)),
+        ("readonly root", lambda c: rootfs.readonly_root(c.plan, c.s)),
+        ("hostname", lambda c: proc_steps.set_hostname(c.plan, c.s)),
+        ("sysctl", lambda c: proc_steps.apply_sysctls(c.plan, c.s)),
+    ]
+    return steps + process_steps(plan, plan.process)
+
+
+def process_steps(plan: InitPlan, proc: ProcessPlan) -> list[Step]:
+    """Steps shared by the container init and exec'd processes."""
+    steps: list[Step] = [
+        ("rlimits", lambda c: proc_steps.apply_rlimits(c.process, c.s)),
+        ("oom_score_adj", _warn_oom),
+        ("open exec fifo", open_fifo),
+    ]
+    # Without no_new_privs, seccomp must load while CAP_SYS_ADMIN is still held (like runc).
+    early_seccomp = plan.seccomp is not None and not proc.no_new_privileges
+    if early_seccomp:
+        steps.append(("seccomp", _seccomp))
+    steps += [
+        ("user", lambda c: proc_steps.set_user(c.process, c.s)),
+        ("cwd", lambda c: proc_steps.change_dir(c.process, c.s)),
+        ("capabilities", lambda c: proc_steps.apply_capabilities(c.process, c.s)),
+        ("no_new_privs", lambda c: proc_steps.set_no_new_privs(c.process, c.s)),
+    ]
+    if plan.seccomp is not None and not early_seccomp:
+        steps.append(("seccomp", _seccomp))
+    return steps
+
+
+def run_steps(steps: list[Step], ctx: InitContext) -> None:
+    """Run steps in order; the first failure becomes StepFailed naming the step."""
+    for name, fn in steps:
+        try:
+            fn(ctx)
+        except StepFailed:
+            raise
+        except OSError as e:
+            raise StepFailed(name, f"{e.strerror or e}" + (f": {e.filename}" if e.filename
+                                                            else "")) from e
+        except Exception as e:  # the init has no caller to propagate to: report everything
+            raise StepFailed(name, f"{type(e).__name__}: {e}") from e
+
+
+def open_fifo(c: InitContext) -> None:
+    """Open exec.fifo O_PATH while still privileged; it is reopened for writing at start."""
+    if c.state_dir_fd is not None:
+        c.fifo_fd = os.open(FIFO, os.O_PATH | os.O_CLOEXEC, dir_fd=c.state_dir_fd)
+
+
+def setup_console(c: InitContext) -> None:
+    """Allocate a pty in the container's devpts, hand the master to the console socket, make
+    the slave our controlling terminal, stdio and /dev/console."""
+    master, slave = os.openpty()
+    if c.console is not None:
+        socket.send_fds(c.console, [b"console"], [master])
+        c.console.close()
+    os.close(master)
+    name = os.ttyname(slave)
+    if not c.s.exists("/dev/console"):
+        c.s.touch("/dev/console")
+    c.s.mount(name, "/dev/console", "", sc.MS_BIND, "")
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    if slave > 2:
+        os.close(slave)
+
+
+def wait_for_start(c: InitContext) -> None:
+    """Block until ``start`` opens exec.fifo for reading, then tell it we go."""
+    assert c.fifo_fd is not None
+    try:
+        fd = os.open(f"/proc/self/fd/{c.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        assert c.state_dir_fd is not None
+        fd = os.open(FIFO, os.O_WRONLY | os.O_CLOEXEC, dir_fd=c.state_dir_fd)
+    os.write(fd, b"0")
+    os.close(fd)
+
+
+def report_error(c: InitContext, err: StepFailed) -> None:
+    """Tell the parent (if it still listens) why we fail."""
+    if c.sock is not None:
+        try:
+            send(c.sock, Msg.ERROR, step=err.step, message=err.message, exit_code=err.exit_code)
+        except OSError:
+            pass
+
+
+def finish(c: InitContext, wait: bool) -> None:
+    """Resolve the command, report READY, wait for start (create only), execve. Never returns."""
+    try:
+        path = proc_steps.find_executable(c.process)
+    except proc_steps.ExecLookupError as e:
+        raise StepFailed("exec", str(e), e.exit_code) from e
+    assert c.sock is not None
+    for w in c.warnings:
+        send(c.sock, Msg.WARNING, message=w)
+    send(c.sock, Msg.READY)
+    c.sock.close()
+    c.sock = None
+    if wait:
+        wait_for_start(c)
+    err_fd = None
+    if c.state_dir_fd is not None and wait:
+        err_fd = os.open(EXEC_ERROR, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600,
+                         dir_fd=c.state_dir_fd)
+    try:
+        c.s.execve(path, list(c.process.args), c.process.env)
+    except OSError as e:
+        if err_fd is not None:
+            os.write(err_fd, f"exec {path}: {e.strerror}".encode())
+        os._exit(proc_steps.EXIT_CANNOT_EXECUTE)
+
+
+def close_fds_except(keep: set[int]) -> None:
+    """Close every inherited fd except ``keep`` (the caller may have leaky fds)."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def setup_stdio(stdin: int | None, stdout: int | None, stderr: int | None) -> None:
+    """dup2 the given fds onto 0/1/2 (None: keep the caller's)."""
+    for src, dst in ((stdin, 0), (stdout, 1), (stderr, 2)):
+        if src is not None and src != dst:
+            os.dup2(src, dst)
+
+
+def enter_namespaces(plan: InitPlan, sock: socket.socket, s: sc.Syscalls, cid: str) -> None:
+    """Join namespaces given by path, create a user namespace (parent writes the maps), then
+    unshare the rest. Order: user first, so the others are owned by it."""
+    for kind, path in plan.namespaces:
+        if path is not None:
+            s.setns(path, NS_FLAGS[kind])
+    if any(k == "user" and p is None for k, p in plan.namespaces):
+        s.unshare(sc.CLONE_NEWUSER)
+        send(sock, Msg.USERNS)
+        expect(sock, Msg.MAPPED, "user namespace", cid)
+        s.setresgid(0)
+        s.setresuid(0)
+    s.unshare(plan.new_ns_flags())
+
+
+def bootstrap(ctx: InitContext, cid: str) -> None:
+    """Process A of create: never returns."""
+    assert ctx.sock is not None
+    code = 1
+    try:
+        expect(ctx.sock, Msg.GO, "bootstrap", cid)
+        try:
+            enter_namespaces(ctx.plan, ctx.sock, ctx.s, cid)
+        except OSError as e:
+            raise StepFailed("namespaces", str(e)) from e
+        pid = os.fork()
+        if pid == 0:
+            container_init(ctx)
+        send(ctx.sock, Msg.PID, pid=pid)
+        code = 0
+    except StepFailed as e:
+        report_error(ctx, e)
+    except BaseException as e:  # noqa: B036 - report, then leave without unwinding the caller
+        report_error(ctx, StepFailed("bootstrap", repr(e)))
+    finally:
+        os._exit(code)
+
+
+def container_init(ctx: InitContext) -> None:
+    """Process B of create (PID 1 in the container): never returns."""
+    code = 1
+    try:
+        os.setsid()
+        run_steps(container_steps(ctx.plan), ctx)
+        finish(ctx, wait=True)
+    except StepFailed as e:
+        code = e.exit_code
+        report_error(ctx, e)
+    except BaseException as e:  # noqa: B036
+        report_error(ctx, StepFailed("init", repr(e)))
+    finally:
+        os._exit(code)
+
+
+def exec_bootstrap(ctx: InitContext, init_pid: int, cgroup_add: Callable[[int], None]) -> None:
+    """Process A of exec: join the cgroup and every namespace of the init, fork, exit."""
+    code = 1
+    try:
+        cgroup_add(os.getpid())
+        for kind, _ in ctx.plan.namespaces:
+            proc_name = {"network": "net", "mount": "mnt"}.get(kind, kind)
+            if kind == "user" or os.readlink(f"/proc/{init_pid}/ns/{proc_name}") != \
+                    os.readlink(f"/proc/self/ns/{proc_name}"):
+                ctx.s.setns(f"/proc/{init_pid}/ns/{proc_name}", NS_FLAGS[kind])
+        pid = os.fork()
+        if pid == 0:
+            exec_init(ctx)
+        assert ctx.sock is not None
+        send(ctx.sock, Msg.PID, pid=pid)
+        code = 0
+    except BaseException as e:  # noqa: B036
+        report_error(ctx, StepFailed("exec setns", str(e)))
+    finally:
+        os._exit(code)
+
+
+def exec_init(ctx: InitContext) -> None:
+    """Process B of exec: process steps then execve; never returns."""
+    code = 1
+    try:
+        os.setsid()
+        if ctx.process.terminal and os.isatty(0):
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        run_steps(process_steps(ctx.plan, ctx.process), ctx)
+        finish(ctx, wait=False)
+    except StepFailed as e:
+        code = e.exit_code
+        report_error(ctx, e)
+    except BaseException as e:  # noqa: B036
+        report_error(ctx, StepFailed("exec", repr(e)))
+    finally:
+        os._exit(code)

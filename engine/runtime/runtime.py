@@ -1,0 +1,359 @@
+"""``BuiltinRuntime``: the OCI runtime as a library (create/start/state/kill/pause/resume/exec/
+delete), forking the container from the calling process (no interpreter start per container).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import shutil
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from engine import cgroups
+from engine.errors import Conflict, EngineError, NotFound
+from engine.paths import ensure_dir, state_root
+from engine.runtime import init as init_mod
+from engine.runtime import spec as spec_mod
+from engine.runtime import syscalls as sc
+from engine.runtime.state import (
+    EXEC_ERROR,
+    FIFO,
+    OCI_VERSION,
+    RuntimeState,
+    Status,
+    check_allowed,
+    is_alive,
+    proc_start_time,
+)
+from engine.runtime.sync import Msg, expect, pair, recv, send
+
+log = logging.getLogger(__name__)
+
+
+class ExecFailed(EngineError):
+    """The user command could not be executed; ``exit_code`` is docker's (126/127)."""
+
+    def __init__(self, message: str, *, step: str, obj: str, exit_code: int) -> None:
+        super().__init__(message, step=step, obj=obj)
+        self.exit_code = exit_code
+
+
+class BuiltinRuntime:
+    """The built-in OCI runtime. State lives in ``<root>/<id>/``."""
+
+    name = "builtin"
+
+    def __init__(self, root: Path | None = None,
+                 cgroup_driver: cgroups.CgroupDriver | None = None) -> None:
+        self.root = root or state_root() / "runtime"
+        self._cgroups = cgroup_driver
+
+    @property
+    def cgroups(self) -> cgroups.CgroupDriver:
+        if self._cgroups is None:
+            self._cgroups = cgroups.driver()
+        return self._cgroups
+
+    def _dir(self, cid: str) -> Path:
+        if not cid or "/" in cid or cid in (".", ".."):
+            raise EngineError("invalid container id", step="runtime", obj=cid)
+        return self.root / cid
+
+    # -- create / start ------------------------------------------------------------------------
+
+    def create(self, cid: str, bundle: Path, *, pid_file: Path | None = None,
+               stdin: int | None = None, stdout: int | None = None, stderr: int | None = None,
+               console_socket: Path | None = None) -> int:
+        """Set the container up and leave its init blocked before execve; return its host pid."""
+        bundle = Path(bundle).resolve()
+        config = spec_mod.load_config(bundle)
+        plan = spec_mod.plan_from_config(config, bundle, cid)
+        if not plan.has_ns("mount"):
+            raise EngineError("a mount namespace is required", step="create", obj=cid)
+        state_dir = self._dir(cid)
+        ensure_dir(self.root, 0o700)
+        try:
+            state_dir.mkdir(mode=0o711)
+        except FileExistsError as e:
+            raise Conflict("container id already in use", step="create", obj=cid) from e
+        try:
+            return self._create(cid, bundle, config, plan, state_dir, pid_file,
+                                (stdin, stdout, stderr), console_socket)
+        except BaseException:
+            self._cleanup_failed(plan.cgroup_path, state_dir)
+            raise
+
+    def _create(self, cid: str, bundle: Path, config: dict[str, Any], plan: spec_mod.InitPlan,
+                state_dir: Path, pid_file: Path | None, stdio: tuple[int | None, ...],
+                console_socket: Path | None) -> int:
+        os.mkfifo(state_dir / FIFO, 0o600)
+        os.chown(state_dir / FIFO, plan.process.uid, plan.process.gid)
+        self.cgroups.create(plan.cgroup_path, plan.resources)
+        console = _connect_console(console_socket) if plan.process.terminal else None
+        parent, child = pair()
+        dir_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        ctx = init_mod.InitContext(plan=plan, process=plan.process, s=sc.LinuxSyscalls(),
+                                   sock=child, console=console, state_dir_fd=dir_fd)
+        pid_a = _fork_child(lambda: init_mod.bootstrap(ctx, cid), stdio,
+                            {child.fileno(), dir_fd, *([console.fileno()] if console else [])})
+        child.close()
+        os.close(dir_fd)
+        if console:
+            console.close()
+        with parent:
+            init_pid = self._drive_create(cid, plan, parent, pid_a)
+        st = RuntimeState(id=cid, pid=init_pid, bundle=str(bundle), rootfs=plan.rootfs,
+                          cgroup_path=plan.cgroup_path, created=time.time(),
+                          pid_start_time=proc_start_time(init_pid) or 0,
+                          annotations=dict(config.get("annotations") or {}),
+                          namespaces=[list(n) for n in plan.namespaces])
+        st.save(state_dir)
+        if pid_file:
+            _write_pid_file(pid_file, init_pid)
+        return init_pid
+
+    def _drive_create(self, cid: str, plan: spec_mod.InitPlan, sock: socket.socket,
+                      pid_a: int) -> int:
+        init_pid = 0
+        try:
+            self.cgroups.add_process(plan.cgroup_path, pid_a)
+            send(sock, Msg.GO)
+            while True:
+                msg = recv(sock, "create", cid)
+                kind = msg["type"]
+                if kind == Msg.USERNS:
+                    _write_id_maps(pid_a, plan)
+                    send(sock, Msg.MAPPED)
+                elif kind == Msg.PID:
+                    init_pid = int(msg["pid"])
+                    _reap(pid_a)
+                elif kind == Msg.WARNING:
+                    log.warning("container %s: %s", cid, msg["message"])
+                elif kind == Msg.READY:
+                    return init_pid
+                elif kind == Msg.ERROR:
+                    raise _error_from(msg, cid)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.kill(pid_a, signal.SIGKILL)
+            _reap(pid_a)
+            if init_pid:
+                with contextlib.suppress(OSError):
+                    os.kill(init_pid, signal.SIGKILL)
+            raise
+
+    def _cleanup_failed(self, cgroup_path: str, state_dir: Path) -> None:
+        with contextlib.suppress(EngineError):
+            if self.cgroups.exists(cgroup_path):
+                self._kill_and_remove_cgroup(cgroup_path)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+    def start(self, cid: str) -> None:
+        """Let the container's init execve the user process."""
+        st = self._load(cid)
+        check_allowed("start", self._status(st), cid)
+        fifo = self._dir(cid) / FIFO
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            while not select.select([fd], [], [], 0.1)[0]:
+                if not is_alive(st):
+                    raise EngineError("container init exited before start", step="start",
+                                      obj=cid)
+            if not os.read(fd, 1):
+                raise EngineError("container init closed exec.fifo", step="start", obj=cid)
+        finally:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                fifo.unlink()
+
+    # -- inspection --------------------------------------------------------------------------
+
+    def _load(self, cid: str) -> RuntimeState:
+        return RuntimeState.load(self._dir(cid), cid)
+
+    def _status(self, st: RuntimeState) -> Status:
+        if not is_alive(st):
+            return Status.STOPPED
+        if self.cgroups.exists(st.cgroup_path) and self.cgroups.is_frozen(st.cgroup_path):
+            return Status.PAUSED
+        if (self._dir(st.id) / FIFO).exists():
+            return Status.CREATED
+        return Status.RUNNING
+
+    def state(self, cid: str) -> dict[str, Any]:
+        """OCI state of the container."""
+        st = self._load(cid)
+        status = self._status(st)
+        out: dict[str, Any] = {
+            "ociVersion": OCI_VERSION, "id": cid, "status": status.value,
+            "pid": st.pid if status != Status.STOPPED else 0, "bundle": st.bundle,
+            "rootfs": st.rootfs, "created": st.created, "annotations": st.annotations,
+        }
+        err = self._dir(cid) / EXEC_ERROR
+        if err.exists() and err.stat().st_size:
+            out["execError"] = err.read_text()
+        return out
+
+    def list(self) -> list[str]:
+        """Ids of every container with runtime state."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / "state.json").exists())
+
+    # -- signals and freezer -----------------------------------------------------------------
+
+    def kill(self, cid: str, sig: int, *, all: bool = False) -> None:
+        """Send ``sig`` to the init (or to every process in its cgroup with ``all``)."""
+        st = self._load(cid)
+        status = self._status(st)
+        if all:
+            if self.cgroups.exists(st.cgroup_path):
+                self.cgroups.kill_all(st.cgroup_path, sig)
+            return
+        check_allowed("kill", status, cid)
+        os.kill(st.pid, sig)
+
+    def pause(self, cid: str) -> None:
+        """Freeze every process of the container."""
+        st = self._load(cid)
+        check_allowed("pause", self._status(st), cid)
+        self.cgroups.freeze(st.cgroup_path)
+
+    def resume(self, cid: str) -> None:
+        """Thaw a paused container."""
+        st = self._load(cid)
+        check_allowed("resume", self._status(st), cid)
+        self.cgroups.thaw(st.cgroup_path)
+
+    # -- exec ----------------------------------------------------------------------------------
+
+    def exec(self, cid: str, process: dict[str, Any], *, stdin: int | None,
+             stdout: int | None, stderr: int | None, tty: bool = False) -> int:
+        """Run ``process`` (OCI process object) inside the container; return its host pid."""
+        st = self._load(cid)
+        check_allowed("exec", self._status(st), cid)
+        config = spec_mod.load_config(Path(st.bundle))
+        plan = spec_mod.plan_from_config(config, Path(st.bundle), cid)
+        proc = spec_mod.parse_process({**process, "terminal": tty or process.get("terminal")})
+        parent, child = pair()
+        ctx = init_mod.InitContext(plan=plan, process=proc, s=sc.LinuxSyscalls(), sock=child)
+        cg = self.cgroups
+
+        def add(pid: int) -> None:
+            cg.add_process(st.cgroup_path, pid)
+
+        pid_a = _fork_child(lambda: init_mod.exec_bootstrap(ctx, st.pid, add),
+                            (stdin, stdout, stderr), {child.fileno()})
+        child.close()
+        with parent:
+            msg = expect_pid(parent, cid, pid_a)
+            pid = int(msg["pid"])
+            while True:
+                msg = recv(parent, "exec", cid)
+                if msg["type"] == Msg.READY:
+                    return pid
+                if msg["type"] == Msg.ERROR:
+                    raise _error_from(msg, cid)
+                if msg["type"] == Msg.WARNING:
+                    log.warning("exec in %s: %s", cid, msg["message"])
+
+    # -- delete --------------------------------------------------------------------------------
+
+    def delete(self, cid: str, *, force: bool = False) -> None:
+        """Remove the container's cgroup and runtime state; ``force`` kills it first."""
+        try:
+            st = self._load(cid)
+        except NotFound:
+            if force:
+                return
+            raise
+        status = self._status(st)
+        if status in (Status.RUNNING, Status.PAUSED) and not force:
+            raise Conflict(f"container is {status.value}; stop it or use force", step="delete",
+                           obj=cid)
+        self._kill_and_remove_cgroup(st.cgroup_path)
+        shutil.rmtree(self._dir(cid), ignore_errors=True)
+
+    def _kill_and_remove_cgroup(self, path: str) -> None:
+        cg = self.cgroups
+        if not cg.exists(path):
+            return
+        if cg.pids(path):
+            if cg.is_frozen(path):
+                cg.thaw(path)
+            cg.kill_all(path, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while cg.pids(path):
+                if time.monotonic() > deadline:
+                    raise EngineError("processes did not die after SIGKILL", step="delete",
+                                      obj=path)
+                time.sleep(0.002)
+        cg.delete(path)
+
+
+def expect_pid(sock: socket.socket, cid: str, pid_a: int) -> dict[str, Any]:
+    """First reply of a bootstrap: PID (or ERROR); reaps the bootstrap process."""
+    try:
+        msg = recv(sock, "exec", cid)
+    finally:
+        _reap(pid_a)
+    if msg["type"] == Msg.ERROR:
+        raise _error_from(msg, cid)
+    if msg["type"] != Msg.PID:
+        expect(sock, Msg.PID, "exec", cid)
+    return msg
+
+
+def _fork_child(run: Any, stdio: tuple[int | None, ...], keep: set[int]) -> int:
+    """Fork; the child sets up stdio, closes stray fds and runs ``run`` (which never returns)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            init_mod.setup_stdio(*stdio)
+            init_mod.close_fds_except({0, 1, 2, *keep})
+            run()
+        finally:
+            os._exit(1)
+    return pid
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def _error_from(msg: dict[str, Any], cid: str) -> EngineError:
+    code = int(msg.get("exit_code") or 1)
+    if msg.get("step") == "exec" and code in (126, 127):
+        return ExecFailed(msg["message"], step="exec", obj=cid, exit_code=code)
+    return EngineError(msg.get("message", "failed"), step=msg.get("step"), obj=cid)
+
+
+def _connect_console(path: Path | None) -> socket.socket | None:
+    if path is None:
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+    except OSError as e:
+        sock.close()
+        raise EngineError(e.strerror or str(e), step="console socket", obj=str(path)) from e
+    return sock
+
+
+def _write_id_maps(pid: int, plan: spec_mod.InitPlan) -> None:
+    for name, maps in (("uid_map", plan.uid_mappings), ("gid_map", plan.gid_mappings)):
+        lines = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in maps)
+        with open(f"/proc/{pid}/{name}", "w") as f:
+            f.write(lines)
+
+
+def _write_pid_file(path: Path, pid: int) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(str(pid))
+    os.replace(tmp, path)

@@ -1,0 +1,73 @@
+"""OCI ``linux.seccomp`` JSON -> a libseccomp filter (pyseccomp).
+
+Imported eagerly: the container init cannot import anything after pivot_root.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+from typing import Any
+
+import pyseccomp as sc
+
+from engine.errors import EngineError
+
+log = logging.getLogger(__name__)
+
+_OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
+        "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
+
+
+def action(name: str, errno_ret: int | None = None) -> int:
+    """Translate an OCI seccomp action name into a libseccomp action value."""
+    simple = {"SCMP_ACT_KILL": sc.KILL, "SCMP_ACT_KILL_THREAD": sc.KILL_THREAD,
+              "SCMP_ACT_KILL_PROCESS": sc.KILL_PROCESS, "SCMP_ACT_TRAP": sc.TRAP,
+              "SCMP_ACT_ALLOW": sc.ALLOW, "SCMP_ACT_LOG": sc.LOG}
+    if name in simple:
+        return simple[name]
+    if name == "SCMP_ACT_ERRNO":
+        return sc.ERRNO(errno.EPERM if errno_ret is None else errno_ret)
+    if name == "SCMP_ACT_TRACE":
+        return sc.TRACE(errno.EPERM if errno_ret is None else errno_ret)
+    raise EngineError(f"unsupported seccomp action {name!r}", step="seccomp", obj=name)
+
+
+def arch(name: str) -> int:
+    """Translate ``SCMP_ARCH_X86_64``-style names into libseccomp architecture tokens."""
+    attr = name.removeprefix("SCMP_ARCH_")
+    if not hasattr(sc.Arch, attr):
+        raise EngineError(f"unknown seccomp architecture {name!r}", step="seccomp", obj=name)
+    return int(getattr(sc.Arch, attr))
+
+
+def build_filter(profile: dict[str, Any], *, set_nnp: bool) -> Any:
+    """Build (not load) a pyseccomp SyscallFilter from an OCI seccomp object.
+
+    ``set_nnp`` False leaves no_new_privs to the runtime (the filter is then loaded while the
+    process still has CAP_SYS_ADMIN, like docker without ``no-new-privileges``).
+    """
+    default = action(profile.get("defaultAction", "SCMP_ACT_ALLOW"),
+                     profile.get("defaultErrnoRet"))
+    flt = sc.SyscallFilter(default)
+    flt.set_attr(sc.Attr.CTL_NNP, 1 if set_nnp else 0)
+    for name in profile.get("architectures") or ():
+        token = arch(name)
+        if token != sc.system_arch() and not flt.exist_arch(token):
+            flt.add_arch(token)
+    for rule in profile.get("syscalls") or ():
+        act = action(rule["action"], rule.get("errnoRet"))
+        if act == default:
+            continue  # libseccomp rejects rules equal to the default action
+        args = [sc.Arg(a["index"], _OPS[a["op"]], a.get("value", 0), a.get("valueTwo", 0))
+                for a in rule.get("args") or ()]
+        for name in rule.get("names") or ([rule["name"]] if "name" in rule else []):
+            _add_rule(flt, act, name, args)
+    return flt
+
+
+def _add_rule(flt: Any, act: int, name: str, args: list[Any]) -> None:
+    try:
+        flt.add_rule(act, name, *args)
+    except (OSError, ValueError) as e:
+        # Profiles list syscalls newer or older than this kernel/libseccomp; skip those.
+        log.debug("seccomp: skipping %s: %s", name, e)

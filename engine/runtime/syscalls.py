@@ -1,0 +1,288 @@
+"""The syscall seam: every privileged call the runtime makes goes through a ``Syscalls`` object.
+
+``LinuxSyscalls`` calls the kernel (ctypes for what Python 3.11 lacks: unshare, setns, mount,
+umount2, pivot_root, prctl, capset, sethostname, setdomainname). ``RecordingSyscalls`` records
+the calls instead, so unit tests assert the ORDER of the container setup steps without root.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import resource
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from engine.runtime import seccomp
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_SYNCHRONOUS = 0x10
+MS_REMOUNT = 0x20
+MS_MANDLOCK = 0x40
+MS_DIRSYNC = 0x80
+MS_NOSYMFOLLOW = 0x100
+MS_NOATIME = 0x400
+MS_NODIRATIME = 0x800
+MS_BIND = 0x1000
+MS_MOVE = 0x2000
+MS_REC = 0x4000
+MS_SILENT = 0x8000
+MS_UNBINDABLE = 1 << 17
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+MNT_DETACH = 2
+
+PR_SET_PDEATHSIG = 1
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+_CAP_VERSION_3 = 0x20080522
+
+
+class Syscalls(Protocol):
+    """The kernel interface used by the container init (see module docstring)."""
+
+    def unshare(self, flags: int) -> None: ...
+    def setns(self, path: str, nstype: int) -> None: ...
+    def mount(self, source: str, target: str, fstype: str, flags: int, data: str) -> None: ...
+    def umount2(self, target: str, flags: int) -> None: ...
+    def pivot_root(self, new_root: str, put_old: str) -> None: ...
+    def chdir(self, path: str) -> None: ...
+    def mkdir(self, path: str, mode: int) -> None: ...
+    def touch(self, path: str) -> None: ...
+    def mknod(self, path: str, mode: int, device: int) -> None: ...
+    def symlink(self, target: str, link: str) -> None: ...
+    def chown(self, path: str, uid: int, gid: int) -> None: ...
+    def exists(self, path: str) -> bool: ...
+    def is_dir(self, path: str) -> bool: ...
+    def write_file(self, path: str, data: str) -> None: ...
+    def sethostname(self, name: str) -> None: ...
+    def setdomainname(self, name: str) -> None: ...
+    def getrlimit(self, res: int) -> tuple[int, int]: ...
+    def setrlimit(self, res: int, soft: int, hard: int) -> None: ...
+    def setgroups(self, gids: list[int]) -> None: ...
+    def setresgid(self, gid: int) -> None: ...
+    def setresuid(self, uid: int) -> None: ...
+    def umask(self, mask: int) -> None: ...
+    def prctl(self, option: int, arg2: int = 0, arg3: int = 0) -> None: ...
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None: ...
+    def capget_permitted(self) -> int: ...
+    def load_seccomp(self, profile: dict[str, Any], nnp: bool) -> None: ...
+    def execve(self, path: str, args: list[str], env: dict[str, str]) -> None: ...
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+class LinuxSyscalls:
+    """The real kernel."""
+
+    def __init__(self) -> None:
+        self.libc = _libc()
+        self.libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                                    ctypes.c_ulong, ctypes.c_char_p]
+        self.libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
+                                    ctypes.c_ulong, ctypes.c_ulong]
+
+    def _check(self, rc: int, what: str, obj: str = "") -> None:
+        if rc != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}", obj or None)
+
+    def unshare(self, flags: int) -> None:
+        self._check(self.libc.unshare(flags), "unshare")
+
+    def setns(self, path: str, nstype: int) -> None:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            self._check(self.libc.setns(fd, nstype), "setns", path)
+        finally:
+            os.close(fd)
+
+    def mount(self, source: str, target: str, fstype: str, flags: int, data: str) -> None:
+        rc = self.libc.mount(source.encode() if source else None, target.encode(),
+                             fstype.encode() if fstype else None, flags,
+                             data.encode() if data else None)
+        self._check(rc, "mount", target)
+
+    def umount2(self, target: str, flags: int) -> None:
+        self._check(self.libc.umount2(target.encode(), flags), "umount2", target)
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        # glibc has no wrapper; 155 is SYS_pivot_root on x86_64, 41 on aarch64.
+        nr = 41 if os.uname().machine == "aarch64" else 155
+        self._check(self.libc.syscall(nr, new_root.encode(), put_old.encode()), "pivot_root",
+                    new_root)
+
+    def chdir(self, path: str) -> None:
+        os.chdir(path)
+
+    def mkdir(self, path: str, mode: int) -> None:
+        os.makedirs(path, mode=mode, exist_ok=True)
+
+    def touch(self, path: str) -> None:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+
+    def mknod(self, path: str, mode: int, device: int) -> None:
+        os.mknod(path, mode, device)
+
+    def symlink(self, target: str, link: str) -> None:
+        os.symlink(target, link)
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        os.chown(path, uid, gid)
+
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(path)
+
+    def is_dir(self, path: str) -> bool:
+        return os.path.isdir(path)
+
+    def write_file(self, path: str, data: str) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, data.encode())
+        finally:
+            os.close(fd)
+
+    def sethostname(self, name: str) -> None:
+        raw = name.encode()
+        self._check(self.libc.sethostname(raw, len(raw)), "sethostname", name)
+
+    def setdomainname(self, name: str) -> None:
+        raw = name.encode()
+        self._check(self.libc.setdomainname(raw, len(raw)), "setdomainname", name)
+
+    def getrlimit(self, res: int) -> tuple[int, int]:
+        return resource.getrlimit(res)
+
+    def setrlimit(self, res: int, soft: int, hard: int) -> None:
+        resource.setrlimit(res, (soft, hard))
+
+    def setgroups(self, gids: list[int]) -> None:
+        os.setgroups(gids)
+
+    def setresgid(self, gid: int) -> None:
+        os.setresgid(gid, gid, gid)
+
+    def setresuid(self, uid: int) -> None:
+        os.setresuid(uid, uid, uid)
+
+    def umask(self, mask: int) -> None:
+        os.umask(mask)
+
+    def prctl(self, option: int, arg2: int = 0, arg3: int = 0) -> None:
+        self._check(self.libc.prctl(option, arg2, arg3, 0, 0), f"prctl({option})")
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+        data = (ctypes.c_uint32 * 6)(
+            effective & 0xFFFFFFFF, permitted & 0xFFFFFFFF, inheritable & 0xFFFFFFFF,
+            effective >> 32, permitted >> 32, inheritable >> 32)
+        self._check(self.libc.capset(header, data), "capset")
+
+    def capget_permitted(self) -> int:
+        header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+        data = (ctypes.c_uint32 * 6)()
+        self._check(self.libc.capget(header, data), "capget")
+        return int(data[1]) | (int(data[4]) << 32)
+
+    def load_seccomp(self, profile: dict[str, Any], nnp: bool) -> None:
+        seccomp.build_filter(profile, set_nnp=nnp).load()
+
+    def execve(self, path: str, args: list[str], env: dict[str, str]) -> None:
+        os.execve(path, args, env)
+
+
+@dataclass
+class RecordingSyscalls:
+    """A fake kernel that records every call as ``(name, args)`` for order assertions.
+
+    ``files`` lists paths that "exist"; ``dirs`` those that are directories.
+    """
+
+    calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    files: set[str] = field(default_factory=set)
+    dirs: set[str] = field(default_factory=set)
+    rlimits: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def _rec(self, name: str, *args: Any) -> None:
+        self.calls.append((name, args))
+
+    def names(self) -> list[str]:
+        """The recorded call names, in order."""
+        return [c[0] for c in self.calls]
+
+    def unshare(self, flags: int) -> None: self._rec("unshare", flags)
+    def setns(self, path: str, nstype: int) -> None: self._rec("setns", path, nstype)
+    def mount(self, source: str, target: str, fstype: str, flags: int, data: str) -> None:
+        self._rec("mount", source, target, fstype, flags, data)
+    def umount2(self, target: str, flags: int) -> None: self._rec("umount2", target, flags)
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        self._rec("pivot_root", new_root, put_old)
+    def chdir(self, path: str) -> None: self._rec("chdir", path)
+    def mkdir(self, path: str, mode: int) -> None:
+        self._rec("mkdir", path, mode)
+        self.dirs.add(path)
+    def touch(self, path: str) -> None:
+        self._rec("touch", path)
+        self.files.add(path)
+    def mknod(self, path: str, mode: int, device: int) -> None:
+        self._rec("mknod", path, mode, device)
+    def symlink(self, target: str, link: str) -> None: self._rec("symlink", target, link)
+    def chown(self, path: str, uid: int, gid: int) -> None: self._rec("chown", path, uid, gid)
+    def exists(self, path: str) -> bool: return path in self.files or path in self.dirs
+    def is_dir(self, path: str) -> bool: return path in self.dirs
+    def write_file(self, path: str, data: str) -> None: self._rec("write_file", path, data)
+    def sethostname(self, name: str) -> None: self._rec("sethostname", name)
+    def setdomainname(self, name: str) -> None: self._rec("setdomainname", name)
+    def getrlimit(self, res: int) -> tuple[int, int]:
+        return self.rlimits.get(res, (1024, 20000))
+    def setrlimit(self, res: int, soft: int, hard: int) -> None:
+        self._rec("setrlimit", res, soft, hard)
+    def setgroups(self, gids: list[int]) -> None: self._rec("setgroups", list(gids))
+    def setresgid(self, gid: int) -> None: self._rec("setresgid", gid)
+    def setresuid(self, uid: int) -> None: self._rec("setresuid", uid)
+    def umask(self, mask: int) -> None: self._rec("umask", mask)
+    def prctl(self, option: int, arg2: int = 0, arg3: int = 0) -> None:
+        self._rec("prctl", option, arg2, arg3)
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        self._rec("capset", effective, permitted, inheritable)
+    def capget_permitted(self) -> int:
+        return (1 << 41) - 1 - (1 << 24)  # like this host: everything but CAP_SYS_RESOURCE
+    def load_seccomp(self, profile: dict[str, Any], nnp: bool) -> None:
+        self._rec("load_seccomp", nnp)
+    def execve(self, path: str, args: list[str], env: dict[str, str]) -> None:
+        self._rec("execve", path, list(args), dict(env))
+
+
+def set_loopback_up() -> None:
+    """Bring ``lo`` up in the current (new) network namespace, like docker's none network."""
+    import fcntl
+    import socket
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sh14x", b"lo", 0)
+        flags = struct.unpack("16sh14x", fcntl.ioctl(s.fileno(), siocgifflags, req))[1]
+        fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sh14x", b"lo", flags | iff_up))

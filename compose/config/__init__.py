@@ -1,1 +1,191 @@
-"""Compose Specification loader: compose files in, a frozen :class:`~compose.config.model.Project` out."""
+"""Compose Specification loader: compose files in, a frozen ``Project`` out.
+
+:func:`load` reads like the table of contents of the pipeline: discover the files, read each
+(YAML → interpolation → schema → include → extends), merge them, pick the profiles' services,
+run the semantic checks, normalize to canonical long syntax and build the frozen model.
+Pure: no root, no engine, no subprocess.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from compose.config.discovery import (
+    STDIN,
+    discover_files,
+    project_directory,
+    resolve_project_name,
+)
+from compose.config.environment import project_environment
+from compose.config.model import Project
+from compose.config.positions import PositionMap
+from compose.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOptions:
+    """What the command line (or a test) asks the loader for."""
+
+    files: tuple[str, ...] = ()
+    project_name: str | None = None
+    project_directory: str | None = None
+    env_files: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()  # services targeted on the command line
+    working_dir: str | None = None  # default: the process's cwd
+    environ: Mapping[str, str] | None = None  # default: the process environment
+    interpolate: bool = True
+    stdin: IO[str] | None = field(default=None, compare=False)
+
+
+@dataclass(slots=True)
+class _Context:
+    """Resolved inputs shared by the pipeline steps."""
+
+    options: LoadOptions
+    cwd: Path
+    os_env: Mapping[str, str]
+    env: dict[str, str]
+    files: list[str]
+    project_dir: Path
+
+
+def load(options: LoadOptions | None = None) -> Project:
+    """Load, validate and normalize a compose project; raises ConfigError on any mistake."""
+    ctx = _prepare(options or LoadOptions())
+    merged, positions = _load_application(ctx.files, ctx.env, ctx, ())
+    name = resolve_project_name(ctx.options.project_name, ctx.env, merged.get("name"),
+                                ctx.project_dir)
+    selection = _select_profiles(merged, ctx)
+    _check_semantics(selection.data, positions, ctx)
+    canonical = _normalize(selection.data, name, ctx, positions)
+    return _build(canonical, ctx, selection)
+
+
+def _prepare(options: LoadOptions) -> _Context:
+    cwd = Path(options.working_dir or os.getcwd())
+    os_env = dict(os.environ if options.environ is None else options.environ)
+    env_files = [Path(os.path.join(cwd, f)) for f in options.env_files]
+    first_dir = Path(os.path.join(cwd, options.project_directory or "."))
+    env = project_environment(os_env, env_files, first_dir)
+    files = discover_files(list(options.files), env, cwd)
+    project_dir = project_directory(options.project_directory, files, cwd)
+    if project_dir != first_dir and not env_files:
+        env = project_environment(os_env, [], project_dir)  # the .env of the project directory
+    return _Context(options, cwd, os_env, env, files, project_dir)
+
+
+def _read_document(path: str, env: Mapping[str, str],
+                   ctx: _Context) -> tuple[dict[str, Any], PositionMap]:
+    """One file: YAML with positions → interpolation → schema validation."""
+    from compose.config.interpolation import interpolate_data
+    from compose.config.validation import validate_schema
+    from compose.config.yamlload import load_yaml
+
+    text, display = _read_text(path, ctx)
+    data, positions = load_yaml(text, display)
+    if data is None:
+        raise ConfigError("empty compose file: define at least one service", file=display)
+    if ctx.options.interpolate and isinstance(data, dict):
+        data = interpolate_data(data, env, display, positions)
+    validate_schema(data, display, positions)
+    if "version" in data:
+        log.warning("%s: the attribute `version` is obsolete, it will be ignored", display)
+        data = {k: v for k, v in data.items() if k != "version"}
+    return data, positions
+
+
+def _read_text(path: str, ctx: _Context) -> tuple[str, str]:
+    if path == STDIN:
+        stream = ctx.options.stdin or sys.stdin
+        return stream.read(), "<stdin>"
+    try:
+        return Path(path).read_text(encoding="utf-8"), path
+    except FileNotFoundError:
+        raise ConfigError(f"compose file {path} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read compose file {path}: {exc}") from None
+
+
+def _load_application(files: list[str], env: Mapping[str, str], ctx: _Context,
+                      chain: tuple[str, ...]) -> tuple[dict[str, Any], PositionMap]:
+    """Read, include, extend and merge a list of files into one mapping."""
+    from compose.config.extends import resolve_extends
+    from compose.config.include import IncludeSpec, resolve_includes
+    from compose.config.merge import merge_documents
+
+    def read(path: str) -> tuple[dict[str, Any], PositionMap]:
+        return _read_document(path, env, ctx)
+
+    def load_included(spec: IncludeSpec, sub_chain: tuple[str, ...]) -> dict[str, Any]:
+        return _load_included(spec, ctx, sub_chain)
+
+    merged: dict[str, Any] = {}
+    positions: PositionMap = {}
+    for path in files:
+        doc, doc_positions = read(path)
+        base = str(ctx.project_dir) if not chain else os.path.dirname(path)
+        doc = resolve_includes(doc, path, doc_positions, base, load_included, chain)
+        doc = resolve_extends(doc, doc_positions, path, read)
+        merged = merge_documents(merged, doc)
+        positions.update(doc_positions)
+    return merged, positions
+
+
+def _load_included(spec: Any, ctx: _Context, chain: tuple[str, ...]) -> dict[str, Any]:
+    """An included application: its own .env / env_file, paths made absolute against its
+    project directory."""
+    from compose.config.paths import rebase_document
+
+    project_dir = Path(spec.project_directory)
+    env = project_environment(ctx.os_env, [Path(f) for f in spec.env_files], project_dir)
+    env = {**env, **{k: v for k, v in ctx.env.items() if k not in env}}
+    merged, _positions = _load_application(list(spec.paths), env, ctx, chain)
+    return rebase_document(merged, str(project_dir))
+
+
+def _select_profiles(merged: dict[str, Any], ctx: _Context) -> Any:
+    from compose.config.profiles import active_profiles, select_services
+
+    active = active_profiles(ctx.options.profiles, ctx.env)
+    return select_services(merged, active, ctx.options.services)
+
+
+def _check_semantics(data: dict[str, Any], positions: PositionMap, ctx: _Context) -> None:
+    from compose.config.semantics import check_semantics
+
+    if not data.get("services") and not data.get("include"):
+        log.debug("project has no enabled services")
+    check_semantics(data, positions)
+
+
+def _normalize(data: dict[str, Any], name: str, ctx: _Context,
+               positions: PositionMap) -> dict[str, Any]:
+    from compose.config.normalize import normalize_project
+
+    return normalize_project(data, name, ctx.project_dir, ctx.env, positions,
+                             strict=ctx.options.interpolate)
+
+
+def _build(canonical: dict[str, Any], ctx: _Context, selection: Any) -> Project:
+    from compose.config.assembly import build_project
+
+    return build_project(
+        canonical,
+        working_dir=str(ctx.project_dir),
+        environment=ctx.env,
+        profiles=selection.active,
+        all_profiles=selection.all_profiles,
+        disabled_services=selection.disabled,
+        compose_files=tuple(ctx.files),
+    )
+
+
+__all__ = ["LoadOptions", "Project", "load"]

@@ -1,0 +1,114 @@
+"""Which compose files make up the project, where it lives and what it is called.
+
+Mirrors docker compose: ``-f`` files (``-`` is stdin), else ``COMPOSE_FILE`` split on
+``COMPOSE_PATH_SEPARATOR``, else the first of the default names found in the working directory
+or a parent, plus the first matching override file next to it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from compose.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+OVERRIDE_FILES = (
+    "compose.override.yaml", "compose.override.yml",
+    "docker-compose.override.yaml", "docker-compose.override.yml",
+)
+STDIN = "-"
+_INVALID_NAME_CHARS = re.compile(r"[^a-z0-9_-]")
+_VALID_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def discover_files(
+    files: list[str], env: Mapping[str, str], working_dir: Path
+) -> list[str]:
+    """Return the compose files to load, as absolute paths (``-`` kept for stdin)."""
+    if files:
+        return [f if f == STDIN else str(_absolute(f, working_dir)) for f in files]
+    from_env = env.get("COMPOSE_FILE")
+    if from_env:
+        separator = env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
+        return [str(_absolute(f, working_dir)) for f in from_env.split(separator) if f]
+    return find_default_files(working_dir)
+
+
+def find_default_files(start: Path) -> list[str]:
+    """The default compose file in ``start`` or its nearest parent, plus its override file."""
+    for directory in (start, *start.parents):
+        found = _first_existing(directory, DEFAULT_FILES)
+        if found is None:
+            continue
+        if sum((directory / n).is_file() for n in DEFAULT_FILES) > 1:
+            log.warning("Found multiple config files with supported names in %s; using %s",
+                        directory, found.name)
+        override = _first_existing(directory, OVERRIDE_FILES)
+        paths = [str(found)] + ([str(override)] if override is not None else [])
+        return paths
+    raise ConfigError(
+        f"no configuration file provided: not found (looked for {', '.join(DEFAULT_FILES)} in "
+        f"{start} and its parents)"
+    )
+
+
+def _first_existing(directory: Path, names: tuple[str, ...]) -> Path | None:
+    for name in names:
+        candidate = directory / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _absolute(path: str, base: Path) -> Path:
+    expanded = Path(os.path.expanduser(path))
+    return Path(os.path.normpath(expanded if expanded.is_absolute() else base / expanded))
+
+
+def project_directory(explicit: str | None, files: list[str], working_dir: Path) -> Path:
+    """``--project-directory``, else the directory of the first file (cwd for stdin)."""
+    if explicit:
+        return _absolute(explicit, working_dir)
+    first = files[0] if files else STDIN
+    if first == STDIN:
+        return working_dir
+    return Path(first).parent
+
+
+def normalize_project_name(name: str) -> str:
+    """Lowercase and drop characters docker compose does not allow (``[a-z0-9_-]``)."""
+    return _INVALID_NAME_CHARS.sub("", name.lower()).lstrip("_-")
+
+
+def resolve_project_name(
+    explicit: str | None,
+    env: Mapping[str, str],
+    top_level_name: str | None,
+    project_dir: Path,
+) -> str:
+    """Project name by precedence: ``-p``, ``COMPOSE_PROJECT_NAME``, ``name:``, directory."""
+    if explicit:
+        if not _VALID_NAME.match(explicit):
+            raise ConfigError(
+                f"invalid project name {explicit!r}: it must contain only lowercase letters, "
+                "digits, dashes and underscores, and start with a letter or digit"
+            )
+        return explicit
+    for candidate in (env.get("COMPOSE_PROJECT_NAME"), top_level_name):
+        if candidate:
+            return _checked(normalize_project_name(candidate), candidate)
+    return _checked(normalize_project_name(project_dir.name), project_dir.name)
+
+
+def _checked(name: str, original: str) -> str:
+    if not name:
+        raise ConfigError(
+            f"project name {original!r} has no usable characters; set one with -p or a "
+            "top-level 'name:'"
+        )
+    return name

@@ -1,0 +1,199 @@
+"""``.env`` / ``--env-file`` / ``env_file:`` parsing with docker compose's rules.
+
+A line is ``[export ]KEY=VALUE``, ``KEY`` alone (inherit from the environment) or a comment.
+Unquoted values end at the line end or at `` #``; single-quoted values are literal;
+double-quoted values may span lines, understand ``\\n``-style escapes and are interpolated, as
+are unquoted values. References see the process environment first, then the keys defined
+earlier in the same file.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from compose.config.interpolation import InterpolationError, substitute
+from compose.errors import ConfigError
+
+Lookup = Callable[[str], str | None]
+_KEY = re.compile(r"[A-Za-z0-9_.\-\[\]]+")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "a": "\a", "b": "\b",
+            "f": "\f", "v": "\v", "$": "$$"}
+
+
+def parse_dotenv(text: str, filename: str, lookup: Lookup | None = None) -> dict[str, str]:
+    """Parse ``.env`` text into a dict. ``lookup`` resolves variables not defined in the file."""
+    out: dict[str, str] = {}
+    outer = lookup or (lambda _name: None)
+
+    def resolve(name: str) -> str | None:
+        value = outer(name)
+        return value if value is not None else out.get(name)
+
+    parser = _Parser(text, filename)
+    while (entry := parser.next_entry(resolve)) is not None:
+        key, value = entry
+        if value is not None:
+            out[key] = value
+    return out
+
+
+class _Parser:
+    """A cursor over .env text; one statement per :meth:`next_entry` call."""
+
+    def __init__(self, text: str, filename: str) -> None:
+        self.text = text.replace("\r\n", "\n")
+        self.pos = 0
+        self.line = 1
+        self.filename = filename
+
+    def error(self, message: str) -> ConfigError:
+        return ConfigError(message, file=self.filename, line=self.line)
+
+    def next_entry(self, resolve: Lookup) -> tuple[str, str | None] | None:
+        """Return (key, value) of the next statement; value None for a bare unset key."""
+        self._skip_blank_and_comments()
+        if self.pos >= len(self.text):
+            return None
+        rest = self.text[self.pos :]
+        if rest.startswith("export ") or rest.startswith("export\t"):
+            self.pos += 7
+            self._skip_spaces()
+        match = _KEY.match(self.text, self.pos)
+        if match is None:
+            raise self.error(f"invalid line in env file: {self._current_line()!r}")
+        key = match.group()
+        self.pos = match.end()
+        self._skip_spaces()
+        if self.text[self.pos : self.pos + 1] in ("\n", "", "#"):
+            self._skip_to_next_line()
+            return key, resolve(key)  # bare KEY inherits from the environment
+        if self.text[self.pos] not in "=:":
+            raise self.error(f"invalid line in env file: {self._current_line()!r} (expected "
+                             "KEY=VALUE)")
+        self.pos += 1
+        self._skip_spaces()
+        return key, self._value(resolve)
+
+    def _value(self, resolve: Lookup) -> str:
+        quote = self.text[self.pos : self.pos + 1]
+        if quote in ("'", '"'):
+            return self._quoted(quote, resolve)
+        end = self.text.find("\n", self.pos)
+        end = len(self.text) if end < 0 else end
+        raw = self.text[self.pos : end]
+        self.pos = end
+        raw = raw.split(" #", 1)[0].rstrip()
+        return self._interpolate(raw, resolve)
+
+    def _quoted(self, quote: str, resolve: Lookup) -> str:
+        start_line = self.line
+        i = self.pos + 1
+        chars: list[str] = []
+        while i < len(self.text):
+            ch = self.text[i]
+            if ch == "\\" and i + 1 < len(self.text):
+                chars.append(ch + self.text[i + 1])
+                i += 2
+                continue
+            if ch == quote:
+                self.line += self.text.count("\n", self.pos, i)
+                self.pos = i + 1
+                self._skip_to_next_line()
+                body = "".join(chars)
+                if quote == "'":
+                    return body.replace("\\'", "'")
+                return self._interpolate(_unescape(body), resolve)
+            chars.append(ch)
+            i += 1
+        self.line = start_line
+        raise self.error(f"unterminated quoted value in env file: {self._current_line()!r}")
+
+    def _interpolate(self, raw: str, resolve: Lookup) -> str:
+        try:
+            return substitute(raw, resolve)
+        except InterpolationError as exc:
+            raise self.error(f"in env file: {exc}") from None
+
+    def _skip_spaces(self) -> None:
+        while self.text[self.pos : self.pos + 1] in (" ", "\t"):
+            self.pos += 1
+
+    def _skip_to_next_line(self) -> None:
+        end = self.text.find("\n", self.pos)
+        self.pos = len(self.text) if end < 0 else end
+
+    def _skip_blank_and_comments(self) -> None:
+        while self.pos < len(self.text):
+            ch = self.text[self.pos]
+            if ch == "\n":
+                self.line += 1
+                self.pos += 1
+            elif ch in " \t":
+                self.pos += 1
+            elif ch == "#":
+                self._skip_to_next_line()
+            else:
+                return
+
+    def _current_line(self) -> str:
+        end = self.text.find("\n", self.pos)
+        start = self.text.rfind("\n", 0, self.pos) + 1
+        return self.text[start : len(self.text) if end < 0 else end]
+
+
+def _unescape(body: str) -> str:
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), body)
+
+
+def parse_raw_env(text: str) -> dict[str, str]:
+    """``format: raw`` env files: ``KEY=VALUE`` taken literally (no quotes, no interpolation)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if sep:
+            out[key.strip()] = value
+    return out
+
+
+def read_env_file(
+    path: Path, lookup: Lookup | None = None, fmt: str | None = None
+) -> dict[str, str]:
+    """Read and parse one env file; a missing or unreadable file is a ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"env file {path} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read env file {path}: {exc}") from None
+    if fmt == "raw":
+        return parse_raw_env(text)
+    if fmt not in (None, "", "dotenv"):
+        raise ConfigError(f"env file {path}: unsupported format {fmt!r} (use 'raw' or omit it)")
+    return parse_dotenv(text, str(path), lookup)
+
+
+def project_environment(
+    os_env: Mapping[str, str], env_files: list[Path], default_dir: Path
+) -> dict[str, str]:
+    """The interpolation environment: ``--env-file`` files (or ``<dir>/.env``) under the
+    process environment, which wins."""
+    files = env_files or [p for p in [default_dir / ".env"] if p.is_file()]
+    merged: dict[str, str] = {}
+    for path in files:
+        if path.is_dir():
+            continue
+
+        def lookup(name: str) -> str | None:
+            return os_env.get(name, merged.get(name))
+
+        merged.update(read_env_file(path, lookup))
+    return {**merged, **os_env}
+
+
+def current_os_env() -> dict[str, str]:
+    """A copy of the process environment (tests pass their own mapping instead)."""
+    return dict(os.environ)

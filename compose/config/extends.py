@@ -1,0 +1,82 @@
+"""``extends``: a service starts from another service (same file or another file) and
+overrides it with the spec's merge rules. Chains are followed; a cycle is an error naming it."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from compose.config.interpolation import config_error_at
+from compose.config.merge import merge_value
+from compose.config.paths import absolute, rebase_document
+from compose.config.positions import PositionMap
+from compose.errors import ConfigError
+
+# path of a compose file -> (interpolated, validated document, positions)
+DocumentReader = Callable[[str], tuple[dict[str, Any], PositionMap]]
+_Key = tuple[str, str]  # (file, service)
+
+
+def resolve_extends(
+    doc: dict[str, Any], positions: PositionMap, filename: str, read: DocumentReader
+) -> dict[str, Any]:
+    """Return ``doc`` with every service's ``extends`` resolved (and removed)."""
+    services = doc.get("services")
+    if not isinstance(services, dict) or not any(
+        isinstance(s, dict) and "extends" in s for s in services.values()
+    ):
+        return doc
+    resolver = _Resolver(read)
+    resolver.documents[filename] = (doc, positions)
+    resolved = {name: resolver.service(filename, name, ()) for name in services}
+    return {**doc, "services": resolved}
+
+
+class _Resolver:
+    def __init__(self, read: DocumentReader) -> None:
+        self.read = read
+        self.documents: dict[str, tuple[dict[str, Any], PositionMap]] = {}
+        self.done: dict[_Key, dict[str, Any]] = {}
+
+    def document(self, filename: str) -> tuple[dict[str, Any], PositionMap]:
+        if filename not in self.documents:
+            doc, positions = self.read(filename)
+            self.documents[filename] = (rebase_document(doc, os.path.dirname(filename)),
+                                        positions)
+        return self.documents[filename]
+
+    def service(self, filename: str, name: str, chain: tuple[_Key, ...]) -> dict[str, Any]:
+        key = (filename, name)
+        if key in self.done:
+            return self.done[key]
+        if key in chain:
+            cycle = " -> ".join(n for _f, n in (*chain[chain.index(key):], key))
+            raise ConfigError(f"extends cycle: {cycle}", file=filename,
+                              key_path=f"services.{name}.extends")
+        doc, positions = self.document(filename)
+        svc = (doc.get("services") or {}).get(name)
+        if svc is None:
+            where = chain[-1] if chain else key
+            raise ConfigError(f"cannot extend service {name!r}: it is not defined in {filename}",
+                              file=where[0], key_path=f"services.{where[1]}.extends")
+        if not isinstance(svc, dict) or "extends" not in svc:
+            self.done[key] = svc
+            return svc
+        base_file, base_name = _target(svc["extends"], filename, positions, name)
+        base = self.service(base_file, base_name, (*chain, key))
+        local = {k: v for k, v in svc.items() if k != "extends"}
+        merged = merge_value(dict(base), local, ("services", name))
+        self.done[key] = merged
+        return merged
+
+
+def _target(spec: Any, filename: str, positions: PositionMap, name: str) -> tuple[str, str]:
+    if isinstance(spec, str):
+        return filename, spec
+    if isinstance(spec, dict) and isinstance(spec.get("service"), str):
+        other = spec.get("file")
+        path = absolute(str(other), os.path.dirname(filename)) if other else filename
+        return path, spec["service"]
+    raise config_error_at("extends must be a service name or a mapping with 'service' "
+                          "(and optionally 'file')", filename, positions,
+                          ("services", name, "extends"))

@@ -100,3 +100,10 @@ def dumps(value: Any) -> str:
 def loads(text: str | None) -> Any:
     """Parse a JSON column value (``None`` stays ``None``)."""
     return None if text is None else json.loads(text)
+
+
+def forget_connections() -> None:
+    """Drop this process's cached connections without using them (call in a forked child: an
+    SQLite connection must not cross fork)."""
+    _local.__dict__.clear()
+    _applied_by_conn.clear()

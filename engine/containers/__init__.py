@@ -21,6 +21,23 @@ Public API (everything else in this package is internal):
 """
 from __future__ import annotations
 
+from engine.containers.build import BUILD_LABEL, run_build_step
+from engine.containers.inspection import exec, exec_output, logs, stats, top
+from engine.containers.lifecycle import (
+    create,
+    delete,
+    inspect,
+    kill,
+    list_containers,
+    note_restart,
+    pause,
+    restart,
+    start,
+    stop,
+    unpause,
+    wait,
+)
+from engine.containers.runtimes import Runtime, get_runtime
 from engine.containers.spec import (
     ContainerInfo,
     ContainerSpec,
@@ -35,7 +52,31 @@ from engine.containers.spec import (
     Stats,
 )
 
+list = list_containers  # noqa: A001 - the public name mirrors `docker container ls`
+
 __all__ = [
+    "BUILD_LABEL",
+    "Runtime",
+    "create",
+    "delete",
+    "exec",
+    "exec_output",
+    "get_runtime",
+    "inspect",
+    "kill",
+    "list",
+    "list_containers",
+    "logs",
+    "note_restart",
+    "pause",
+    "restart",
+    "run_build_step",
+    "start",
+    "stats",
+    "stop",
+    "top",
+    "unpause",
+    "wait",
     "ContainerInfo",
     "ContainerSpec",
     "ExitStatus",

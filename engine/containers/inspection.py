@@ -1,0 +1,96 @@
+"""Looking into a container: exec, logs, stats, top."""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+
+from engine.containers import execution, logfile, paths, procinfo, record
+from engine.containers.lifecycle import refresh
+from engine.containers.spec import LogLine, Process, State, Stats
+from engine.errors import Conflict, EngineError
+
+log = logging.getLogger(__name__)
+
+
+def _running(ref: str, step: str) -> str:
+    info = refresh(record.get(ref).id)
+    if info.state is State.PAUSED:
+        raise Conflict("container is paused, unpause it first", step=step, obj=info.name)
+    if info.state is not State.RUNNING:
+        raise Conflict(f"container is {info.state.value}, not running", step=step,
+                       obj=info.name)
+    return info.id
+
+
+def exec(ref: str, argv: list[str] | tuple[str, ...], *, env: tuple[str, ...] = (),
+         user: str = "", workdir: str = "", tty: bool = False, stdin: int | None = None,
+         stdout: int | None = None, stderr: int | None = None) -> int:
+    """Run ``argv`` inside the running container (all its namespaces and its cgroup) and
+    return its exit code; docker's 126/127 when it cannot be started (the reason goes to
+    ``stderr``). stdio are file descriptors; None means /dev/null. ``tty`` is not supported
+    yet and is refused."""
+    cid = _running(ref, "exec")
+    if tty:
+        raise EngineError("exec with a tty is not supported yet", step="exec", obj=cid[:12])
+    process = execution.build_process(cid, list(argv), env, user, workdir)
+    try:
+        return execution.run(cid, process, stdin, stdout, stderr)
+    except Conflict:
+        raise
+    except EngineError as exc:
+        code = getattr(exc, "exit_code", None)
+        if code is None:
+            raise
+        if stderr is not None:
+            os.write(stderr, f"{exc}\n".encode())
+        return int(code)
+
+
+def exec_output(ref: str, argv: list[str] | tuple[str, ...], *, env: tuple[str, ...] = (),
+                user: str = "", workdir: str = "") -> tuple[int, bytes, bytes]:
+    """Like :func:`exec`, returning (exit code, stdout, stderr)."""
+    cid = _running(ref, "exec")
+    process = execution.build_process(cid, list(argv), env, user, workdir)
+    try:
+        return execution.run_captured(cid, process)
+    except Conflict:
+        raise
+    except EngineError as exc:
+        code = getattr(exc, "exit_code", None)
+        if code is None:
+            raise
+        return int(code), b"", f"{exc}\n".encode()
+
+
+def logs(ref: str, follow: bool = False, since: str | None = None,
+         tail: int | None = None) -> Iterator[LogLine]:
+    """The container's output lines; ``follow`` keeps yielding while it runs."""
+    cid = record.get(ref).id
+
+    def alive() -> bool:
+        row = record.raw(cid)
+        return procinfo.alive(row["shim_pid"], row["shim_start"])
+
+    return logfile.read(paths.log_file(cid), since=since, tail=tail, follow=follow, alive=alive)
+
+
+def stats(ref: str) -> Stats:
+    """CPU time, memory and pids of the running container (from its cgroup)."""
+    cid = refresh(record.get(ref).id).id
+    from engine.cgroups import driver
+
+    try:
+        s = driver().stats(paths.cgroup_path(cid))
+    except (OSError, EngineError) as exc:
+        raise Conflict(f"no statistics: {exc}", step="stats", obj=cid[:12]) from None
+    return Stats(cpu_usage_ns=s.cpu_usage_ns, memory_usage=s.memory_usage,
+                 memory_limit=s.memory_limit or None, pids_current=s.pids_current,
+                 pids_limit=s.pids_limit or None)
+
+
+def top(ref: str) -> list[Process]:
+    """The processes of the container, as host pids."""
+    cid = _running(ref, "top") if record.get(ref).state is not State.PAUSED else \
+        record.get(ref).id
+    return [p for p in map(procinfo.describe, procinfo.cgroup_pids(cid)) if p is not None]

@@ -1,0 +1,313 @@
+"""Container lifecycle: create, start, stop, kill, pause, unpause, restart, wait, delete.
+
+Every operation takes a per-container file lock (two CLI processes acting on the same container
+serialize), re-reads the row, reconciles it with the kernel (see :func:`refresh`), checks the
+transition table, then acts. Creating kernel objects always comes after the row that names them.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from engine.containers import paths, procinfo, record, rootfs, shim
+from engine.containers.bundle import HostFacts, build_config, signal_number
+from engine.containers.runtimes import Runtime, get_runtime
+from engine.containers.spec import ContainerInfo, ContainerSpec, ExitStatus, MountType, State
+from engine.containers.states import check_transition
+from engine.containers.users import resolve_user
+from engine.errors import Conflict, EngineError, NotFound
+from engine.naming import new_id
+from engine.paths import ensure_dir
+
+log = logging.getLogger(__name__)
+
+_ACTIVE = (State.RUNNING, State.PAUSED)
+_SHIM_LOST_CODE = 255
+
+
+def create(spec: ContainerSpec) -> ContainerInfo:
+    """Record a new container and prepare its directories (nothing runs yet)."""
+    _validate(spec)
+    cid = new_id()
+    info = record.insert(cid, spec)  # write-ahead: the row exists before any file or mount
+    for d in (paths.container_dir(cid), paths.bundle_dir(cid)):
+        ensure_dir(d, 0o710)
+    ensure_dir(paths.upper_dir(cid), 0o755)
+    ensure_dir(paths.work_dir(cid), 0o700)
+    return info
+
+
+def _validate(spec: ContainerSpec) -> None:
+    if not spec.argv:
+        raise EngineError("no command specified", step="create", obj=spec.name)
+    if bool(spec.layers) == (spec.rootfs is not None):
+        raise EngineError("give either image layers or a rootfs directory", step="create",
+                          obj=spec.name)
+    if not spec.name or "/" in spec.name:
+        raise EngineError(f"invalid container name {spec.name!r}", step="create", obj=spec.name)
+
+
+@contextmanager
+def locked(cid: str) -> Iterator[None]:
+    """Serialize operations on one container across processes."""
+    path = paths.container_dir(cid) / "lock"
+    ensure_dir(path.parent, 0o710)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def start(ref: str) -> ContainerInfo:
+    """Mount the rootfs, write config.json and start the container under a new shim."""
+    cid = record.get(ref).id
+    with locked(cid):
+        info = refresh(cid)
+        check_transition(info.state, State.RUNNING, info.name)
+        spec = record.spec_from_json(info.spec)
+        runtime = get_runtime()
+        _prepare_bundle(cid, spec)
+        record.update(cid, runtime=runtime.name)
+        report = shim.spawn(cid, runtime.name)
+        if not report.get("ok"):
+            code = int(report.get("exit_code", 128))
+            record.update(cid, exit_code=code, error=report.get("error", ""),
+                          finished_at=record.now())
+            err = EngineError(report.get("error", "start failed"), step="start", obj=info.name)
+            err.exit_code = code  # type: ignore[attr-defined]
+            raise err
+        return record.get(cid)
+
+
+def _prepare_bundle(cid: str, spec: ContainerSpec) -> None:
+    target = paths.rootfs_dir(cid)
+    rootfs.unmount(target)  # a leftover from a crashed shim
+    if spec.rootfs is not None:
+        rootfs.bind_rootfs(spec.rootfs, target)
+    else:
+        rootfs.mount_overlay(spec.layers, paths.upper_dir(cid), paths.work_dir(cid), target)
+    try:
+        for m in spec.mounts:
+            if m.type is not MountType.TMPFS and m.create_host_path:
+                ensure_dir(Path(m.source), 0o755)
+        user = resolve_user(target, spec.user, spec.group_add)
+        config = build_config(cid, spec, user, host_facts())
+        (paths.bundle_dir(cid) / "config.json").write_text(json.dumps(config, indent=1))
+    except BaseException:
+        rootfs.unmount(target)
+        raise
+
+
+def host_facts() -> HostFacts:
+    """Probe what the bundle depends on from this host."""
+    memsw = Path("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
+    tini = shutil.which("tini-static") or shutil.which("docker-init")
+    return HostFacts(swap_accounting=memsw, init_binary=tini)
+
+
+def refresh(cid: str) -> ContainerInfo:
+    """Reconcile the row with the kernel: a running container whose shim and init are both
+    gone (SIGKILLed shim, host crash) is marked exited and its leftovers removed."""
+    info = record.get(cid)
+    if info.state not in _ACTIVE:
+        return info
+    row = record.raw(cid)
+    if procinfo.alive(row["shim_pid"], row["shim_start"]):
+        return info
+    if procinfo.alive(row["pid"], row["pid_start"]):
+        return info  # the shim died; the container still runs (no exit code will be known)
+    log.warning("container %s: shim and init are gone; marking it exited", cid[:12])
+    _teardown_runtime(cid, info.runtime)
+    record.update(cid, state=State.EXITED, exit_code=_SHIM_LOST_CODE, pid=0,
+                  oom_killed=int(procinfo.oom_killed(cid)), finished_at=record.now(),
+                  error="the container's shim exited without recording the exit")
+    return record.get(cid)
+
+
+def _teardown_runtime(cid: str, runtime_name: str) -> None:
+    try:
+        _runtime(runtime_name).delete(cid, force=True)
+    except (NotFound, EngineError) as exc:
+        log.debug("runtime delete %s: %s", cid[:12], exc)
+    rootfs.unmount(paths.rootfs_dir(cid))
+
+
+def _runtime(name: str) -> Runtime:
+    return get_runtime(name or None)
+
+
+def wait(ref: str, timeout: float | None = None) -> ExitStatus:
+    """Block until the container is not running; return its exit status.
+
+    Raises EngineError on timeout and Conflict for a container that never started.
+    """
+    cid = record.get(ref).id
+    info = refresh(cid)
+    if info.state in _ACTIVE:
+        row = record.raw(cid)
+        if procinfo.alive(row["shim_pid"], row["shim_start"]):
+            done = procinfo.wait_exit(row["shim_pid"], row["shim_start"], timeout)
+        else:
+            done = procinfo.wait_exit(row["pid"], row["pid_start"], timeout)
+        if not done:
+            raise EngineError(f"still running after {timeout}s", step="wait", obj=info.name)
+        info = refresh(cid)
+    if info.exit_code is None:
+        raise Conflict("the container has not run yet", step="wait", obj=info.name)
+    return ExitStatus(info.exit_code, info.oom_killed, info.error)
+
+
+def kill(ref: str, sig: int | str = signal.SIGKILL) -> None:
+    """Send a signal to the container's main process."""
+    cid = record.get(ref).id
+    info = refresh(cid)
+    if info.state not in _ACTIVE:
+        raise Conflict(f"container is {info.state.value}, not running", step="kill",
+                       obj=info.name)
+    number = signal_number(sig)
+    runtime = _runtime(info.runtime)
+    runtime.kill(cid, number)
+    if info.state is State.PAUSED and number == signal.SIGKILL:
+        _resume_for_exit(cid, runtime)
+
+
+def _resume_for_exit(cid: str, runtime: Runtime) -> None:
+    """A frozen process cannot die; thaw it so a fatal signal lands (docker does the same)."""
+    try:
+        runtime.resume(cid)
+    except EngineError as exc:
+        log.debug("resume %s: %s", cid[:12], exc)
+
+
+def stop(ref: str, timeout: float | None = None) -> ExitStatus | None:
+    """Stop signal, grace period (``timeout`` or the spec's), then SIGKILL to every process.
+
+    Stopping a container that is not running is a no-op (returns None), as in docker."""
+    cid = record.get(ref).id
+    with locked(cid):
+        info = refresh(cid)
+        if info.state not in _ACTIVE:
+            return None
+        spec = record.spec_from_json(info.spec)
+        grace = spec.stop_grace_period if timeout is None else timeout
+        runtime = _runtime(info.runtime)
+        try:
+            runtime.kill(cid, signal_number(spec.stop_signal))
+            if info.state is State.PAUSED:
+                _resume_for_exit(cid, runtime)
+        except NotFound:
+            pass
+        try:
+            return wait(cid, grace)
+        except EngineError:
+            log.info("container %s ignored %s for %ss; killing it", info.name,
+                     spec.stop_signal, grace)
+        try:
+            runtime.kill(cid, signal.SIGKILL, all=True)
+        except NotFound:
+            pass
+        return wait(cid, None)
+
+
+def pause(ref: str) -> None:
+    """Freeze every process of the container."""
+    _freeze(ref, State.PAUSED)
+
+
+def unpause(ref: str) -> None:
+    """Thaw a paused container."""
+    _freeze(ref, State.RUNNING)
+
+
+def _freeze(ref: str, target: State) -> None:
+    cid = record.get(ref).id
+    with locked(cid):
+        info = refresh(cid)
+        if target is State.RUNNING and info.state is not State.PAUSED:
+            raise Conflict(f"container is {info.state.value}, not paused", step="unpause",
+                           obj=info.name)
+        check_transition(info.state, target, info.name)
+        runtime = _runtime(info.runtime)
+        (runtime.pause if target is State.PAUSED else runtime.resume)(cid)
+        record.update(cid, state=target)
+
+
+def restart(ref: str, timeout: float | None = None) -> ContainerInfo:
+    """Stop (if running) and start again."""
+    stop(ref, timeout)
+    return start(ref)
+
+
+def note_restart(ref: str) -> None:
+    """Count a restart made by a restart policy (shown as RestartCount)."""
+    info = record.get(ref)
+    record.update(info.id, restart_count=info.restart_count + 1)
+
+
+def delete(ref: str, force: bool = False) -> None:
+    """Remove the container: runtime state, rootfs mount, cgroup, bundle, upper dir, row."""
+    cid = record.get(ref).id
+    info = refresh(cid)
+    if info.state in _ACTIVE:
+        if not force:
+            raise Conflict(f"cannot remove a {info.state.value} container; stop it first or "
+                           "force the removal", step="remove", obj=info.name)
+        kill(cid, signal.SIGKILL)
+        wait(cid, None)
+    with locked(cid):
+        info = refresh(cid)
+        if info.state in _ACTIVE:
+            raise Conflict("container started again while being removed", step="remove",
+                           obj=info.name)
+        record.update(cid, state=State.REMOVING)
+        try:
+            _remove_everything(cid, info.runtime)
+        except BaseException:
+            record.update(cid, state=State.DEAD)
+            raise
+    record.remove(cid)
+
+
+def _remove_everything(cid: str, runtime_name: str) -> None:
+    if runtime_name:
+        _teardown_runtime(cid, runtime_name)
+    rootfs.unmount(paths.rootfs_dir(cid))
+    _remove_cgroup(cid)
+    shutil.rmtree(paths.container_dir(cid), ignore_errors=False)
+
+
+def _remove_cgroup(cid: str) -> None:
+    try:
+        from engine.cgroups import driver
+
+        drv = driver()
+        if drv.exists(paths.cgroup_path(cid)):
+            drv.delete(paths.cgroup_path(cid))
+    except ImportError:
+        pass
+
+
+def inspect(ref: str) -> ContainerInfo:
+    """The container's current record (reconciled with the kernel)."""
+    return refresh(record.get(ref).id)
+
+
+def list_containers(labels: dict[str, str] | None = None, all: bool = True) -> list[ContainerInfo]:
+    """Containers whose labels include ``labels``; only running/paused ones unless ``all``."""
+    out = []
+    for info in record.all_rows():
+        if labels and any(info.labels.get(k) != v for k, v in labels.items()):
+            continue
+        info = refresh(info.id)
+        if all or info.state in _ACTIVE:
+            out.append(info)
+    return out

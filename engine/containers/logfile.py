@@ -1,0 +1,110 @@
+"""Container output as timestamped JSON lines (``<container dir>/log.jsonl``): written by the
+shim as the container prints, readable (and followable) by any process while it runs."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from engine.containers.spec import LogLine
+
+MAX_LINE = 16 * 1024  # docker splits longer lines too
+
+
+def timestamp(ns: int | None = None) -> str:
+    """RFC 3339 UTC with nanoseconds."""
+    ns = time.time_ns() if ns is None else ns
+    secs, frac = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+
+
+class LineWriter:
+    """Splits one stream's bytes into lines and appends them as JSON to the log file."""
+
+    def __init__(self, fd: int, stream: str) -> None:
+        self.fd = fd
+        self.stream = stream
+        self.pending = b""
+
+    def feed(self, data: bytes) -> None:
+        """Add bytes; write every complete line (or overlong piece)."""
+        self.pending += data
+        out = []
+        while True:
+            cut = self.pending.find(b"\n")
+            if cut < 0 and len(self.pending) < MAX_LINE:
+                break
+            end = cut + 1 if cut >= 0 else MAX_LINE
+            out.append(self._encode(self.pending[:end]))
+            self.pending = self.pending[end:]
+        self._write(out)
+
+    def flush(self) -> None:
+        """Write a trailing partial line (at EOF)."""
+        if self.pending:
+            self._write([self._encode(self.pending)])
+            self.pending = b""
+
+    def _encode(self, raw: bytes) -> bytes:
+        record = {"time": timestamp(), "stream": self.stream,
+                  "log": raw.decode(errors="replace")}
+        return json.dumps(record, ensure_ascii=False).encode() + b"\n"
+
+    def _write(self, lines: list[bytes]) -> None:
+        if lines:
+            os.write(self.fd, b"".join(lines))  # O_APPEND: one write per batch stays whole
+
+
+def parse(line: str) -> LogLine | None:
+    """One JSON line → LogLine (text without its newline); None for a torn line."""
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return None
+    return LogLine(rec["time"], rec["stream"], rec["log"].removesuffix("\n"))
+
+
+def read(path: Path, *, since: str | None = None, tail: int | None = None,
+         follow: bool = False, alive: Callable[[], bool] | None = None,
+         poll: float = 0.05) -> Iterator[LogLine]:
+    """Yield log lines; with ``follow``, keep yielding new ones while ``alive()`` is true.
+
+    ``since`` is an RFC 3339 UTC timestamp (lines at or after it); ``tail`` keeps the last N.
+    Following polls the file (cgroupfs-style files have no portable change event here).
+    """
+    try:
+        f = open(path, encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return
+    with f:
+        first = _select(f.readlines(), since, tail)
+        yield from first
+        if not follow:
+            return
+        partial = ""
+        while True:
+            chunk = f.readline()
+            if chunk:
+                partial += chunk
+                if partial.endswith("\n"):
+                    parsed = parse(partial)
+                    partial = ""
+                    if parsed and (since is None or parsed.time >= since):
+                        yield parsed
+                continue
+            if alive is not None and not alive():
+                rest = f.read()
+                yield from _select((partial + rest).splitlines(), since, None)
+                return
+            time.sleep(poll)
+
+
+def _select(lines: list[str], since: str | None, tail: int | None) -> list[LogLine]:
+    parsed = [p for p in map(parse, lines) if p and (since is None or p.time >= since)]
+    if tail is not None:
+        return list(deque(parsed, maxlen=tail)) if tail > 0 else []
+    return parsed

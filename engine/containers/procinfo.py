@@ -1,0 +1,82 @@
+"""Facts about processes and cgroups that outlive the shim: identity of a pid (pid + start time,
+so a recycled pid is never mistaken for the container), waiting on a non-child, OOM and usage."""
+from __future__ import annotations
+
+import os
+import select
+
+from engine.containers import paths
+from engine.containers.spec import Process
+
+
+def start_time(pid: int) -> int:
+    """The process's start time in clock ticks since boot (0 if gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def alive(pid: int, started: int) -> bool:
+    """True when ``pid`` still is the process that started at ``started`` (and not a zombie)."""
+    if pid <= 0 or start_time(pid) != started:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_exit(pid: int, started: int, timeout: float | None) -> bool:
+    """Block until the process exits (pidfd, no polling); False on timeout."""
+    if not alive(pid, started):
+        return True
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        if not alive(pid, started):  # recycled between the check and the open
+            return True
+        ready, _, _ = select.select([fd], [], [], timeout)
+        return bool(ready)
+    finally:
+        os.close(fd)
+
+
+def _driver():  # type: ignore[no-untyped-def]
+    from engine.cgroups import driver
+
+    return driver()
+
+
+def oom_killed(cid: str) -> bool:
+    """True when the kernel's OOM killer struck inside the container's cgroup."""
+    try:
+        return bool(_driver().oom_killed(paths.cgroup_path(cid)))
+    except Exception:  # noqa: BLE001 - a missing cgroup means "no evidence of OOM"
+        return False
+
+
+def cgroup_pids(cid: str) -> list[int]:
+    """Host pids of every process in the container's cgroup."""
+    try:
+        return sorted(_driver().pids(paths.cgroup_path(cid)))
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def describe(pid: int) -> Process | None:
+    """A ``top`` row for one host pid."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            status = dict(line.split(":", 1) for line in f if ":" in line)
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return None
+    return Process(pid=pid, ppid=int(status["PPid"].strip()),
+                   uid=int(status["Uid"].split()[0]), command=cmd or status["Name"].strip())

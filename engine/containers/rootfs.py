@@ -1,0 +1,76 @@
+"""The container root filesystem on the host: an OverlayFS mount of the image layers plus a
+per-container upper and work dir, or a bind mount of a plain directory. The only module of this
+package that calls mount(2)/umount(2)."""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.errors import EngineError, MissingPrivilege
+
+log = logging.getLogger(__name__)
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MNT_DETACH = 0x2
+
+
+def _mount(source: str, target: Path, fstype: str, flags: int, data: str, step: str) -> None:
+    rc = _libc.mount(source.encode(), str(target).encode(), fstype.encode(), flags,
+                     data.encode() if data else None)
+    if rc != 0:
+        err = ctypes.get_errno()
+        if err == errno.EPERM:
+            raise MissingPrivilege("mounting needs CAP_SYS_ADMIN (run as root)", step=step,
+                                   obj=str(target))
+        raise EngineError(f"mount {fstype}: {os.strerror(err)}", step=step, obj=str(target))
+
+
+def mount_overlay(layers: Sequence[Path], upper: Path, work: Path, target: Path) -> None:
+    """Mount ``layers`` (lowest first) + ``upper`` at ``target`` (OverlayFS)."""
+    if not layers:
+        raise EngineError("an image needs at least one layer", step="mount rootfs",
+                          obj=str(target))
+    for d in (upper, work, target):
+        d.mkdir(parents=True, exist_ok=True)
+    lower = ":".join(str(p) for p in reversed(layers))  # overlayfs wants the top layer first
+    options = f"lowerdir={lower},upperdir={upper},workdir={work}"
+    if len(options) >= 4096:
+        raise EngineError(f"too many layers for one overlay mount ({len(layers)})",
+                          step="mount rootfs", obj=str(target))
+    _mount("overlay", target, "overlay", 0, options, "mount rootfs")
+
+
+def bind_rootfs(source: Path, target: Path) -> None:
+    """Bind-mount a plain directory as the root filesystem."""
+    target.mkdir(parents=True, exist_ok=True)
+    _mount(str(source), target, "", MS_BIND | MS_REC, "", "mount rootfs")
+
+
+def is_mounted(target: Path) -> bool:
+    """True when ``target`` is a mount point in this mount namespace."""
+    wanted = str(target.resolve()) if target.exists() else str(target)
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == wanted for line in f)
+
+
+def unmount(target: Path) -> None:
+    """Unmount everything stacked at ``target`` (lazily if busy); no error if not mounted."""
+    for _ in range(8):
+        if not is_mounted(target):
+            return
+        if _libc.umount2(str(target).encode(), 0) != 0:
+            err = ctypes.get_errno()
+            if err == errno.EINVAL:
+                return
+            if err == errno.EBUSY:
+                _libc.umount2(str(target).encode(), MNT_DETACH)
+            else:
+                raise EngineError(f"umount: {os.strerror(err)}", step="unmount rootfs",
+                                  obj=str(target))

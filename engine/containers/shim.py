@@ -1,0 +1,308 @@
+"""The per-container shim (containerd-shim's role): one small detached process per container run.
+
+It is a child subreaper, creates and starts the container through the runtime (so init and every
+exec'd process become its children), turns the container's stdout/stderr into timestamped log
+lines, serves exec requests on ``shim.sock``, and when init exits records exit code, OOMKilled
+and finished_at, tears down (runtime delete, rootfs unmount) and exits. Waiting for a container
+from any process is waiting for its shim to exit (pidfd), then reading the row.
+
+How it is started: :func:`spawn` forks the current Python process twice (setsid in between), so
+the shim is nobody's child the CLI must wait for and survives SIGKILL of the CLI. Forking skips
+~40 ms of interpreter start, but fork is only safe while one thread runs (another thread could
+hold an SQLite or allocator lock forever in the child); a multi-threaded caller (the orchestrator
+starting services in parallel) therefore gets a fresh interpreter instead
+(``python -m engine.containers.shim``). In the forked child every inherited descriptor except the
+report pipe is replaced by /dev/null (not closed, so a stale Python object can never close a
+reused descriptor number), and the store's cached connections are dropped.
+
+Start protocol: the shim writes one JSON object to the report pipe and closes it:
+``{"ok": true, "pid": N}`` or ``{"ok": false, "error": "...", "exit_code": 127}``.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import selectors
+import signal
+import socket
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine import store
+from engine.containers import paths, procinfo, record, rootfs
+from engine.containers.logfile import LineWriter
+from engine.containers.runtimes import Runtime, get_runtime
+from engine.containers.spec import State
+from engine.errors import EngineError
+
+log = logging.getLogger(__name__)
+
+PR_SET_CHILD_SUBREAPER = 36
+_DRAIN_AFTER_EXIT = 2.0  # seconds to wait for output pipes after init died
+
+
+def spawn(cid: str, runtime_name: str) -> dict[str, Any]:
+    """Start the shim for ``cid`` detached and return its start report."""
+    read_fd, write_fd = os.pipe()
+    single_threaded = threading.active_count() == 1
+    pid = os.fork()
+    if pid == 0:  # intermediate: new session, fork again, vanish
+        try:
+            os.close(read_fd)
+            os.setsid()
+            if os.fork() == 0:
+                _become_shim(cid, runtime_name, write_fd, single_threaded)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_fd, "rb") as pipe:
+        data = pipe.read()
+    try:
+        report: dict[str, Any] = json.loads(data)
+    except ValueError:
+        report = {"ok": False, "error": "the shim died before reporting", "exit_code": 255}
+    return report
+
+
+def _become_shim(cid: str, runtime_name: str, report_fd: int, forked_ok: bool) -> None:
+    _scrub_fds(keep={report_fd})
+    if not forked_ok:
+        os.set_inheritable(report_fd, True)
+        os.execv(sys.executable, [sys.executable, "-m", "engine.containers.shim", cid,
+                                  runtime_name, str(report_fd)])
+    store.forget_connections()
+    code = 0
+    try:
+        Shim(cid, runtime_name, report_fd).run()
+    except BaseException:  # noqa: B036 - the shim must never unwind into the caller's stack
+        log.exception("shim %s failed", cid[:12])
+        code = 1
+    os._exit(code)
+
+
+def _scrub_fds(keep: set[int]) -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd != null and fd not in keep:
+            try:
+                os.dup2(null, fd, inheritable=fd <= 2)
+            except OSError:
+                pass  # the listing's own descriptor, already closed
+    os.close(null)
+
+
+@dataclass
+class _Exec:
+    conn: socket.socket
+    pid: int
+
+
+@dataclass
+class _Status:
+    init_pid: int = 0
+    init_status: int | None = None
+    execs: dict[int, _Exec] = field(default_factory=dict)
+
+
+class Shim:
+    """One container run: create → start → pump output, serve exec, reap → record → exit."""
+
+    def __init__(self, cid: str, runtime_name: str, report_fd: int) -> None:
+        self.cid = cid
+        self.dir = paths.container_dir(cid)
+        self.runtime: Runtime = get_runtime(runtime_name)
+        self.report_fd = report_fd
+        self.sel = selectors.DefaultSelector()
+        self.status = _Status()
+        self.writers: dict[int, LineWriter] = {}
+
+    def run(self) -> None:
+        """The whole life of the shim."""
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        for sig in (signal.SIGHUP, signal.SIGPIPE, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(wake_w)
+        if not self._create_and_start():
+            return
+        self.sel.register(wake_r, selectors.EVENT_READ, "sigchld")
+        self._loop()
+        self._finish()
+
+    def _create_and_start(self) -> bool:
+        log_fd = os.open(paths.log_file(self.cid), os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                         | os.O_CLOEXEC, 0o640)
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            pid = self.runtime.create(self.cid, paths.bundle_dir(self.cid),
+                                      pid_file=self.dir / "init.pid", stdin=stdin,
+                                      stdout=out_w, stderr=err_w)
+            self.status.init_pid = pid
+            self.runtime.start(self.cid)
+        except EngineError as exc:
+            self._report({"ok": False, "error": exc.message,
+                          "exit_code": getattr(exc, "exit_code", 128)})
+            self._teardown()
+            return False
+        finally:
+            for fd in (out_w, err_w, stdin):
+                os.close(fd)
+        for fd, stream in ((out_r, "stdout"), (err_r, "stderr")):
+            self.writers[fd] = LineWriter(log_fd, stream)
+            self.sel.register(fd, selectors.EVENT_READ, "output")
+        self._listen()
+        record.update(self.cid, state=State.RUNNING, pid=pid,
+                      pid_start=procinfo.start_time(pid), shim_pid=os.getpid(),
+                      shim_start=procinfo.start_time(os.getpid()), started_at=record.now(),
+                      finished_at="", exit_code=None, oom_killed=0, error="")
+        self._report({"ok": True, "pid": pid})
+        return True
+
+    def _report(self, report: dict[str, Any]) -> None:
+        os.write(self.report_fd, json.dumps(report).encode())
+        os.close(self.report_fd)
+
+    def _listen(self) -> None:
+        sock_path = paths.shim_socket(self.cid)
+        sock_path.unlink(missing_ok=True)
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(sock_path))
+        self.server.listen(16)
+        self.sel.register(self.server, selectors.EVENT_READ, "accept")
+
+    def _loop(self) -> None:
+        while self.status.init_status is None or self.writers:
+            timeout = _DRAIN_AFTER_EXIT if self.status.init_status is not None else None
+            events = self.sel.select(timeout)
+            if not events:  # init gone and output pipes still held open: stop draining
+                break
+            for key, _ in events:
+                self._dispatch(key)
+
+    def _dispatch(self, key: selectors.SelectorKey) -> None:
+        kind = key.data
+        if kind == "sigchld":
+            while True:
+                try:
+                    if not os.read(key.fd, 512):
+                        break
+                except BlockingIOError:
+                    break
+            self._reap()
+        elif kind == "output":
+            self._pump(key.fd)
+        elif kind == "accept":
+            conn, _ = self.server.accept()
+            self._serve(conn)
+
+    def _pump(self, fd: int) -> None:
+        data = os.read(fd, 65536)
+        if data:
+            self.writers[fd].feed(data)
+            return
+        self.writers.pop(fd).flush()
+        self.sel.unregister(fd)
+        os.close(fd)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.status.init_pid:
+                self.status.init_status = status
+            elif pid in self.status.execs:
+                job = self.status.execs.pop(pid)
+                _send(job.conn, {"exit": exit_code(status)})
+                job.conn.close()
+
+    def _serve(self, conn: socket.socket) -> None:
+        from engine.containers import execution  # the exec request handler
+
+        try:
+            request, fds = execution.receive_request(conn)
+        except (OSError, ValueError) as exc:
+            _send(conn, {"error": f"bad request: {exc}", "exit_code": 126})
+            conn.close()
+            return
+        try:
+            pid = self.runtime.exec(self.cid, request["process"], stdin=fds[0], stdout=fds[1],
+                                    stderr=fds[2], tty=False)
+        except EngineError as exc:
+            _send(conn, {"error": exc.message, "exit_code": getattr(exc, "exit_code", 126)})
+            conn.close()
+            return
+        finally:
+            for fd in fds:
+                os.close(fd)
+        _send(conn, {"pid": pid})
+        self.status.execs[pid] = _Exec(conn, pid)
+        self._reap()  # it may have ended already
+
+    def _finish(self) -> None:
+        status = self.status.init_status
+        oom = procinfo.oom_killed(self.cid)
+        code = exit_code(status) if status is not None else 255
+        if oom and code == 128 + signal.SIGKILL:
+            code = 137
+        for job in self.status.execs.values():
+            _send(job.conn, {"exit": 137})
+            job.conn.close()
+        self._teardown()
+        row = record.raw(self.cid)
+        record.update(self.cid, state=State.EXITED, exit_code=code, oom_killed=int(oom),
+                      finished_at=record.now(), pid=0,
+                      **({"error": "the container's output was held open after init exited"}
+                         if self.writers else {}))
+        log.debug("container %s exited %s (was %s)", self.cid[:12], code, row["state"])
+
+    def _teardown(self) -> None:
+        try:
+            self.runtime.delete(self.cid, force=True)
+        except EngineError as exc:
+            log.warning("runtime delete %s: %s", self.cid[:12], exc)
+        paths.shim_socket(self.cid).unlink(missing_ok=True)
+        rootfs.unmount(paths.rootfs_dir(self.cid))
+
+
+def exit_code(status: int) -> int:
+    """docker's exit code for a wait status: the code, or 128+N for signal N."""
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _send(conn: socket.socket, message: dict[str, Any]) -> None:
+    try:
+        conn.sendall(json.dumps(message).encode() + b"\n")
+    except OSError:
+        pass  # the client went away; nothing to tell
+
+
+def main(argv: list[str]) -> None:
+    """Entry point for the exec'd shim: ``python -m engine.containers.shim CID RUNTIME FD``."""
+    cid, runtime_name, fd = argv[1], argv[2], int(argv[3])
+    os.set_inheritable(fd, False)
+    try:
+        Shim(cid, runtime_name, fd).run()
+    except BaseException:  # noqa: B036
+        log.exception("shim %s failed", cid[:12])
+        os._exit(1)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

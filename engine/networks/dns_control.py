@@ -1,0 +1,132 @@
+"""Client side of the DNS daemon: start it on demand and ask it to re-read the store."""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.networks.model import NetworkError
+from engine.paths import ensure_dir, state_root
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = 30.0
+
+
+def run_dir() -> Path:
+    return state_root() / "run"
+
+
+def socket_path() -> Path:
+    return run_dir() / "dnsd.sock"
+
+
+def pid_path() -> Path:
+    return run_dir() / "dnsd.pid"
+
+
+def log_path() -> Path:
+    return run_dir() / "dnsd.log"
+
+
+def request(message: dict[str, Any], *, start: bool) -> dict[str, Any] | None:
+    """Send one request; start the daemon first if ``start`` and it is not running.
+
+    Returns None when the daemon is not running and ``start`` is False.
+    """
+    for _ in range(3):  # the daemon may be exiting (last sandbox gone) as we connect
+        try:
+            return _send(message)
+        except (FileNotFoundError, ConnectionRefusedError):
+            if not start:
+                return None
+            spawn()
+    raise NetworkError("DNS daemon does not answer", step="dns", obj=str(socket_path()))
+
+
+def _send(message: dict[str, Any]) -> dict[str, Any]:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(TIMEOUT)
+        sock.connect(str(socket_path()))
+        sock.sendall(json.dumps(message).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    reply: dict[str, Any] = json.loads(data)
+    if not reply.get("ok"):
+        raise NetworkError(str(reply.get("error")), step="dns", obj="dnsd")
+    return reply
+
+
+def sync(*, start: bool) -> dict[str, Any] | None:
+    """Tell the daemon the store changed (sandboxes, endpoints, active flags)."""
+    return request({"op": "sync"}, start=start)
+
+
+def spawn() -> None:
+    """Start the daemon detached and wait until it listens (or another one already does)."""
+    ensure_dir(run_dir())
+    read_fd, write_fd = os.pipe()
+    env = {**os.environ, "PYCOMPOSE_DNSD_READY_FD": str(write_fd)}
+    with open(log_path(), "ab") as logf:
+        proc = subprocess.Popen([sys.executable, "-m", "engine.networks.dnsd"], env=env,
+                                stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                pass_fds=(write_fd,), start_new_session=True)
+    os.close(write_fd)
+    proc.wait()  # the daemon forks; this reaps the intermediate process
+    with os.fdopen(read_fd, "rb") as ready:
+        word = ready.readline().strip()
+    if word not in (b"ready", b"busy"):
+        raise NetworkError(f"DNS daemon failed to start (see {log_path()})", step="start dnsd")
+
+
+def daemon_pid() -> int | None:
+    """The running daemon's pid, if its pid file names a live process."""
+    try:
+        pid = int(pid_path().read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def stop(wait: float = 5.0) -> None:
+    """Stop the daemon (used by sweeps; SIGTERM by pid if it does not answer) and wait until
+    it has exited (it holds a flock on its pid file for its whole life)."""
+    try:
+        lock = os.open(pid_path(), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        try:
+            request({"op": "stop"}, start=False)
+        except NetworkError:
+            pid = daemon_pid()
+            if pid is not None:
+                os.kill(pid, signal.SIGTERM)
+        wait_unlocked(lock, wait)
+    finally:
+        os.close(lock)
+
+
+def wait_unlocked(fd: int, timeout: float) -> bool:
+    """Wait until nobody holds a flock on ``fd`` (the daemon has exited)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            time.sleep(0.01)
+    return False

@@ -1,0 +1,242 @@
+"""Applies :mod:`engine.networks.rules` to the legacy iptables tables (the only module that
+imports python-iptables).
+
+The interface is four functions (``replace_rules``, ``remove_tags``, ``list_tags``,
+``apply_dns_redirect``) over rule *data*, so an nftables backend can replace this module.
+
+Batches: every change to a table happens on one libiptc handle with autocommit off and is
+committed once. Concurrency: python-iptables caches one handle per table per process and is not
+thread-safe, so all use goes through one lock; other processes (our own and iptables-legacy)
+are serialised by the same flock on /run/xtables.lock that the iptables tools take.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import iptc
+
+from engine.networks.model import NetworkError
+from engine.networks.netns import run_in_netns
+from engine.networks.rules import (
+    BASE_TAG,
+    DNS_TAG,
+    OUR_CHAINS,
+    TAG_PREFIX,
+    Rule,
+    base_rules,
+    dns_redirect_rules,
+)
+
+log = logging.getLogger(__name__)
+
+XTABLES_LOCK = Path(os.environ.get("XTABLES_LOCKFILE", "/run/xtables.lock"))
+_lock = threading.Lock()
+
+
+@contextmanager
+def _locked(host: bool = True) -> Iterator[None]:
+    with _lock:
+        if not host:
+            yield
+            return
+        fd = os.open(XTABLES_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
+class _Batch:
+    """Fresh libiptc handles (one per table, autocommit off), committed together."""
+
+    def __init__(self) -> None:
+        iptc.Table._cache.clear()  # never reuse a handle from another namespace or moment
+        self.tables: dict[str, iptc.Table] = {}
+
+    def table(self, name: str) -> iptc.Table:
+        if name not in self.tables:
+            self.tables[name] = iptc.Table(name, autocommit=False)
+        return self.tables[name]
+
+    def chain(self, table: str, name: str) -> iptc.Chain:
+        tab = self.table(table)
+        if not tab.is_chain(name):
+            tab.create_chain(name)
+        return iptc.Chain(tab, name)
+
+    def commit(self) -> None:
+        try:
+            for table in self.tables.values():
+                table.commit()
+        except iptc.IPTCError as exc:
+            raise NetworkError(str(exc), step="commit iptables") from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        for table in self.tables.values():
+            table.close()
+        self.tables.clear()
+        iptc.Table._cache.clear()
+
+
+def _to_iptc(rule: Rule) -> iptc.Rule:
+    r = iptc.Rule()
+    if rule.in_if:
+        r.in_interface = rule.in_if
+    if rule.out_if:
+        r.out_interface = rule.out_if
+    if rule.src:
+        r.src = rule.src
+    if rule.dst:
+        r.dst = rule.dst
+    if rule.proto:
+        r.protocol = rule.proto
+        if rule.dport is not None:
+            m = r.create_match(rule.proto)
+            m.dport = str(rule.dport)
+    if rule.ctstate:
+        r.create_match("conntrack").ctstate = rule.ctstate
+    if rule.dst_type:
+        r.create_match("addrtype").dst_type = rule.dst_type
+    r.create_match("comment").comment = rule.tag
+    target = r.create_target(rule.target)
+    if rule.to:
+        target.to_destination = rule.to
+    return r
+
+
+def _tag_of(rule: iptc.Rule) -> str | None:
+    for match in rule.matches:
+        if match.name == "comment":
+            comment = match.comment
+            return str(comment).strip('"') if comment else None
+    return None
+
+
+def _add(batch: _Batch, rules: Iterable[Rule]) -> None:
+    for rule in rules:
+        chain = batch.chain(rule.table, rule.chain)
+        if rule.target not in ("ACCEPT", "DROP", "RETURN", "DNAT", "MASQUERADE"):
+            batch.chain(rule.table, rule.target)
+        if rule.first:
+            chain.insert_rule(_to_iptc(rule))
+        else:
+            chain.append_rule(_to_iptc(rule))
+
+
+def _delete_tagged(batch: _Batch, table: str, chains: Iterable[str],
+                   wanted: set[str] | None = None, prefix: str | None = None) -> None:
+    tab = batch.table(table)
+    for name in chains:
+        if not tab.is_chain(name):
+            continue
+        chain = iptc.Chain(tab, name)
+        for rule in list(chain.rules):
+            tag = _tag_of(rule)
+            if tag and ((wanted and tag in wanted) or (prefix and tag.startswith(prefix))):
+                chain.delete_rule(rule)
+
+
+def _has_base(batch: _Batch) -> bool:
+    return all(batch.table(t).is_chain(c) for t, chains in OUR_CHAINS.items() for c in chains)
+
+
+def replace_rules(tag: str, rules: Sequence[Rule]) -> None:
+    """Atomically per table: drop every rule tagged ``tag``, then add ``rules`` (creating our
+    chains and the jumps into them when missing)."""
+    with _locked():
+        batch = _Batch()
+        try:
+            fresh = not _has_base(batch)
+            if fresh:
+                _delete_tagged(batch, "filter", ("FORWARD",), {BASE_TAG})
+                _delete_tagged(batch, "nat", ("PREROUTING", "OUTPUT", "POSTROUTING"), {BASE_TAG})
+            for table, chains in OUR_CHAINS.items():
+                _delete_tagged(batch, table, chains, {tag})
+            _add(batch, base_rules() if fresh else ())
+            _add(batch, rules)
+        except BaseException:
+            batch.close()
+            raise
+        batch.commit()
+
+
+def remove_tags(tags: Iterable[str], *, teardown_if_empty: bool = True) -> None:
+    """Remove every rule carrying one of ``tags``; drop our chains when nothing else is left."""
+    wanted = set(tags)
+    with _locked():
+        batch = _Batch()
+        try:
+            for table, chains in OUR_CHAINS.items():
+                _delete_tagged(batch, table, chains, wanted)
+            if teardown_if_empty and _only_base_left(batch):
+                _teardown(batch)
+        except BaseException:
+            batch.close()
+            raise
+        batch.commit()
+
+
+def _only_base_left(batch: _Batch) -> bool:
+    for table, chains in OUR_CHAINS.items():
+        tab = batch.table(table)
+        for name in chains:
+            if tab.is_chain(name) and any(_tag_of(r) != BASE_TAG
+                                          for r in iptc.Chain(tab, name).rules):
+                return False
+    return True
+
+
+def _teardown(batch: _Batch) -> None:
+    _delete_tagged(batch, "filter", ("FORWARD",), {BASE_TAG})
+    _delete_tagged(batch, "nat", ("PREROUTING", "OUTPUT", "POSTROUTING"), {BASE_TAG})
+    for table, chains in OUR_CHAINS.items():
+        tab = batch.table(table)
+        for name in chains:
+            if tab.is_chain(name):
+                iptc.Chain(tab, name).flush()
+        for name in chains:
+            if tab.is_chain(name):
+                tab.delete_chain(name)
+
+
+def list_tags() -> set[str]:
+    """Every owner tag present in our chains (for sweeps and leak checks)."""
+    with _locked():
+        batch = _Batch()
+        try:
+            found: set[str] = set()
+            for table, chains in OUR_CHAINS.items():
+                tab = batch.table(table)
+                for name in chains:
+                    if tab.is_chain(name):
+                        found.update(_tag_of(r) or "" for r in iptc.Chain(tab, name).rules)
+            return {t for t in found if t.startswith(TAG_PREFIX)} - {BASE_TAG}
+        finally:
+            batch.close()
+
+
+def apply_dns_redirect(netns: Path, udp_port: int, tcp_port: int) -> None:
+    """Inside the sandbox at ``netns``: DNAT 127.0.0.11:53 (udp, tcp) to our real ports,
+    replacing an earlier redirect (a restarted DNS daemon gets new ports)."""
+
+    def body() -> None:
+        batch = _Batch()
+        try:
+            _delete_tagged(batch, "nat", ("OUTPUT",), {DNS_TAG})
+            _add(batch, dns_redirect_rules(udp_port, tcp_port))
+        except BaseException:
+            batch.close()
+            raise
+        batch.commit()
+
+    with _locked(host=False):
+        run_in_netns(netns, body)

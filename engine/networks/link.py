@@ -1,0 +1,195 @@
+"""Links, addresses and routes over netlink (the only module that imports pyroute2).
+
+Every helper is idempotent where that makes sense (``ensure_bridge``, ``delete_link``), so a
+retry after a crash converges instead of failing.
+"""
+from __future__ import annotations
+
+import errno
+import ipaddress
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from engine.networks.model import NetworkError
+from engine.networks.netns import run_in_netns
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+IFA_F_NODAD = 0x02
+Addr = tuple[str, int]  # (address, prefix length)
+
+
+@contextmanager
+def host_iproute() -> Iterator[IPRoute]:
+    """A netlink socket in the caller's (host) namespace."""
+    with IPRoute() as ipr:
+        yield ipr
+
+
+def in_netns(path: Path, fn: Callable[[IPRoute], T]) -> T:
+    """Run ``fn(ipr)`` entirely inside the namespace at ``path``.
+
+    pyroute2 0.9 opens its socket lazily, on first use: an IPRoute built in a setns'd thread
+    but used from another thread talks to the *host*. So the socket is created, used and
+    closed in the helper thread, and the thread's namespace is checked before any change.
+    """
+    want = os.stat(path).st_ino
+
+    def body() -> T:
+        if os.stat("/proc/thread-self/ns/net").st_ino != want:
+            raise NetworkError("helper thread is not in the sandbox", step="setns", obj=str(path))
+        with IPRoute() as ipr:
+            return fn(ipr)
+
+    return run_in_netns(path, body)
+
+
+def _fail(step: str, obj: str, exc: NetlinkError) -> NetworkError:
+    return NetworkError(f"{os.strerror(exc.code)} (netlink {exc.code})", step=step, obj=obj)
+
+
+def host_route_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Every destination the host routes (v4 and v6, all tables) and every interface subnet,
+    minus default routes, link-local and multicast: what a new subnet must not overlap."""
+    found: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    with host_iproute() as ipr:
+        for family in (2, 10):
+            for route in ipr.route("dump", family=family):
+                dst = route.get_attr("RTA_DST")
+                if dst is not None:
+                    found.append(ipaddress.ip_network(f"{dst}/{route['dst_len']}", strict=False))
+        for addr in ipr.addr("dump"):
+            text = addr.get_attr("IFA_ADDRESS")
+            found.append(ipaddress.ip_network(f"{text}/{addr['prefixlen']}", strict=False))
+    return [n for n in found if n.prefixlen > 0 and not (n.is_link_local or n.is_multicast
+                                                         or n.is_loopback)]
+
+
+def link_index(ipr: IPRoute, name: str) -> int | None:
+    found = ipr.link_lookup(ifname=name)
+    return found[0] if found else None
+
+
+def ensure_bridge(name: str, *, mtu: int, addrs: Sequence[Addr]) -> int:
+    """Create (if missing) the bridge ``name`` with ``addrs``, set its MTU and bring it up."""
+    with host_iproute() as ipr:
+        index = link_index(ipr, name)
+        try:
+            if index is None:
+                ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
+                index = link_index(ipr, name)
+            assert index is not None
+            for address, prefix in addrs:
+                _add_addr(ipr, index, address, prefix)
+            ipr.link("set", index=index, state="up", mtu=mtu)
+        except NetlinkError as exc:
+            raise _fail("create bridge", name, exc) from None
+    return index
+
+
+def _add_addr(ipr: IPRoute, index: int, address: str, prefix: int) -> None:
+    flags = IFA_F_NODAD if ":" in address else 0
+    try:
+        ipr.addr("add", index=index, address=address, prefixlen=prefix, flags=flags)
+    except NetlinkError as exc:
+        if exc.code != errno.EEXIST:
+            raise
+
+
+def delete_link(name: str) -> bool:
+    """Delete a host link by name; return False if it did not exist."""
+    with host_iproute() as ipr:
+        index = link_index(ipr, name)
+        if index is None:
+            return False
+        try:
+            ipr.link("del", index=index)
+        except NetlinkError as exc:
+            if exc.code != errno.ENODEV:
+                raise _fail("delete link", name, exc) from None
+            return False
+    return True
+
+
+def list_links(prefix: str) -> list[str]:
+    """Names of host links starting with ``prefix``."""
+    with host_iproute() as ipr:
+        names = (link.get_attr("IFLA_IFNAME") for link in ipr.get_links())
+        return sorted(n for n in names if n and n.startswith(prefix))
+
+
+def create_veth(host_name: str, peer_name: str, *, netns: Path, bridge: str, mtu: int) -> None:
+    """Create a veth pair: ``host_name`` enslaved to ``bridge`` and up, ``peer_name`` created
+    directly inside the namespace at ``netns`` (down, configured by :func:`configure_peer`)."""
+    fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        with host_iproute() as ipr:
+            bridge_index = link_index(ipr, bridge)
+            if bridge_index is None:
+                raise NetworkError("bridge is missing", step="create veth", obj=bridge)
+            try:
+                ipr.link("add", ifname=host_name, kind="veth", mtu=mtu,
+                         peer={"ifname": peer_name, "net_ns_fd": fd, "mtu": mtu})
+                index = link_index(ipr, host_name)
+                ipr.link("set", index=index, master=bridge_index, state="up")
+            except NetlinkError as exc:
+                raise _fail("create veth", host_name, exc) from None
+    finally:
+        os.close(fd)
+
+
+def configure_peer(netns: Path, ifname: str, *, mac: str, addrs: Sequence[Addr]) -> None:
+    """Inside the namespace: set the MAC, add the addresses and bring the interface up."""
+
+    def body(ipr: IPRoute) -> None:
+        index = link_index(ipr, ifname)
+        if index is None:
+            raise NetworkError("interface missing in sandbox", step="configure", obj=ifname)
+        try:
+            ipr.link("set", index=index, address=mac)
+            for address, prefix in addrs:
+                _add_addr(ipr, index, address, prefix)
+            ipr.link("set", index=index, state="up")
+        except NetlinkError as exc:
+            raise _fail("configure endpoint", ifname, exc) from None
+
+    in_netns(netns, body)
+
+
+def set_lo_up() -> None:
+    """Bring ``lo`` up in the calling thread's namespace."""
+    with IPRoute() as ipr:
+        ipr.link("set", index=link_index(ipr, "lo"), state="up")
+
+
+def replace_default_route(netns: Path, family: int, gateway: str | None, ifname: str) -> None:
+    """Point the namespace's default route of ``family`` (4 or 6) at ``gateway`` via
+    ``ifname``; with ``gateway`` None, remove the default route."""
+    dst = "0.0.0.0/0" if family == 4 else "::/0"
+
+    def body(ipr: IPRoute) -> None:
+        try:
+            if gateway is None:
+                for route in ipr.route("dump", family=2 if family == 4 else 10):
+                    if route["dst_len"] == 0 and route.get_attr("RTA_GATEWAY"):
+                        ipr.route("del", dst=dst, family=2 if family == 4 else 10)
+                return
+            ipr.route("replace", dst=dst, gateway=gateway, oif=link_index(ipr, ifname))
+        except NetlinkError as exc:
+            raise _fail("set default route", ifname, exc) from None
+
+    in_netns(netns, body)
+
+
+def sandbox_links(netns: Path) -> list[str]:
+    """Interface names inside a namespace."""
+    return in_netns(netns, lambda ipr: [str(link.get_attr("IFLA_IFNAME"))
+                                        for link in ipr.get_links()])

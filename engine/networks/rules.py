@@ -1,0 +1,121 @@
+"""The firewall rules of networks and published ports, as data (pure; applied by firewall.py).
+
+Layout (legacy iptables, chains of our own, each rule tagged with a comment naming its owner so
+removing a network or a container removes exactly its rules)::
+
+    filter FORWARD      -> PYCOMPOSE-FORWARD
+      PYCOMPOSE-FORWARD:     -j PYCOMPOSE-ISOLATION-1, then per network accept/drop rules
+      PYCOMPOSE-ISOLATION-1: -i <bridge> ! -o <bridge> -j PYCOMPOSE-ISOLATION-2   (per network)
+      PYCOMPOSE-ISOLATION-2: -o <bridge> -j DROP                                 (per network)
+    nat PREROUTING, OUTPUT (-m addrtype --dst-type LOCAL) -> PYCOMPOSE-DNAT   (published ports)
+    nat POSTROUTING     -> PYCOMPOSE-POSTROUTING   (MASQUERADE out, from 127/8, hairpin)
+
+Two-stage isolation keeps the rule count linear in the number of networks: traffic leaving one
+of our bridges for anything else is dropped if it enters another of our bridges.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.naming import CHAIN_PREFIX
+
+FORWARD = f"{CHAIN_PREFIX}-FORWARD"
+ISOLATION1 = f"{CHAIN_PREFIX}-ISOLATION-1"
+ISOLATION2 = f"{CHAIN_PREFIX}-ISOLATION-2"
+DNAT = f"{CHAIN_PREFIX}-DNAT"
+POSTROUTING = f"{CHAIN_PREFIX}-POSTROUTING"
+OUR_CHAINS = {"filter": (FORWARD, ISOLATION1, ISOLATION2), "nat": (DNAT, POSTROUTING)}
+TAG_PREFIX = "pycompose:"
+BASE_TAG = TAG_PREFIX + "base"
+DNS_TAG = TAG_PREFIX + "dns"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One iptables rule. Interface/address fields may start with ``!`` (negation)."""
+
+    table: str
+    chain: str
+    target: str
+    tag: str
+    in_if: str | None = None
+    out_if: str | None = None
+    src: str | None = None
+    dst: str | None = None
+    proto: str | None = None
+    dport: int | None = None
+    ctstate: str | None = None
+    dst_type: str | None = None
+    to: str | None = None  # DNAT --to-destination
+    first: bool = False  # insert at the top of the chain instead of appending
+
+
+def network_tag(network_id: str) -> str:
+    return f"{TAG_PREFIX}net:{network_id[:12]}"
+
+
+def container_tag(container_id: str) -> str:
+    return f"{TAG_PREFIX}ctr:{container_id[:12]}"
+
+
+def base_rules() -> list[Rule]:
+    """The jumps from the built-in chains into ours (inserted first, tagged ``base``)."""
+    t = BASE_TAG
+    return [
+        Rule("filter", "FORWARD", FORWARD, t, first=True),
+        Rule("filter", FORWARD, ISOLATION1, t, first=True),
+        Rule("nat", "PREROUTING", DNAT, t, dst_type="LOCAL", first=True),
+        Rule("nat", "OUTPUT", DNAT, t, dst_type="LOCAL", first=True),
+        Rule("nat", "POSTROUTING", POSTROUTING, t, first=True),
+    ]
+
+
+def network_rules(network_id: str, bridge: str, subnet4: str | None, *, internal: bool,
+                  masquerade: bool = True, icc: bool = True) -> list[Rule]:
+    """Forwarding, isolation and NAT rules of one network."""
+    t = network_tag(network_id)
+    rules = [
+        Rule("filter", ISOLATION1, ISOLATION2, t, in_if=bridge, out_if="!" + bridge),
+        Rule("filter", ISOLATION2, "DROP", t, out_if=bridge),
+        Rule("filter", FORWARD, "ACCEPT" if icc else "DROP", t, in_if=bridge, out_if=bridge),
+    ]
+    if internal:
+        return rules + [
+            Rule("filter", FORWARD, "DROP", t, in_if=bridge, out_if="!" + bridge),
+            Rule("filter", FORWARD, "DROP", t, in_if="!" + bridge, out_if=bridge),
+        ]
+    rules += [
+        Rule("filter", FORWARD, "ACCEPT", t, out_if=bridge, ctstate="RELATED,ESTABLISHED"),
+        Rule("filter", FORWARD, "ACCEPT", t, in_if=bridge, out_if="!" + bridge),
+        # host -> 127.0.0.1:published port is DNATed to the bridge: give it a routable source
+        Rule("nat", POSTROUTING, "MASQUERADE", t, src="127.0.0.0/8", out_if=bridge),
+    ]
+    if masquerade and subnet4:
+        rules.append(Rule("nat", POSTROUTING, "MASQUERADE", t, src=subnet4, out_if="!" + bridge))
+    return rules
+
+
+def port_rules(container_id: str, bridge: str, container_ip: str, *, host_ip: str,
+               host_port: int, container_port: int, protocol: str) -> list[Rule]:
+    """DNAT, forward-accept and hairpin rules of one published port."""
+    t = container_tag(container_id)
+    dst = host_ip if host_ip not in ("", "0.0.0.0") else None
+    return [
+        Rule("nat", DNAT, "DNAT", t, dst=dst, proto=protocol, dport=host_port,
+             to=f"{container_ip}:{container_port}"),
+        Rule("filter", FORWARD, "ACCEPT", t, in_if="!" + bridge, out_if=bridge,
+             dst=container_ip, proto=protocol, dport=container_port),
+        # hairpin: a container reaching its own published port through the host address
+        Rule("nat", POSTROUTING, "MASQUERADE", t, src=container_ip, dst=container_ip,
+             proto=protocol, dport=container_port),
+    ]
+
+
+def dns_redirect_rules(udp_port: int, tcp_port: int) -> list[Rule]:
+    """Inside a sandbox: 127.0.0.11:53 -> the embedded DNS sockets' real ports."""
+    return [
+        Rule("nat", "OUTPUT", "DNAT", DNS_TAG, dst="127.0.0.11/32", proto="udp", dport=53,
+             to=f"127.0.0.11:{udp_port}"),
+        Rule("nat", "OUTPUT", "DNAT", DNS_TAG, dst="127.0.0.11/32", proto="tcp", dport=53,
+             to=f"127.0.0.11:{tcp_port}"),
+    ]

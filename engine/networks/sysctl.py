@@ -1,0 +1,50 @@
+"""The few kernel knobs networking needs (/proc/sys and bridge-port sysfs writes).
+
+Host-wide changes are limited to ``net.ipv4.ip_forward=1`` (needed for outbound NAT and for
+published ports reached from other hosts; enabled only when a non-internal network is created,
+logged, never turned back off since other software may rely on it by then). Everything else is
+per interface on our own bridges and veths.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PROC = Path("/proc/sys")
+
+
+def read(key: str) -> str | None:
+    """Read a sysctl like ``net.ipv4.ip_forward`` (None when it does not exist)."""
+    try:
+        return (PROC / key.replace(".", "/")).read_text().strip()
+    except OSError:
+        return None
+
+
+def write(key: str, value: str) -> None:
+    (PROC / key.replace(".", "/")).write_text(value)
+
+
+def enable_ip_forward() -> None:
+    """Turn on IPv4 forwarding if it is off (a host change: logged)."""
+    if read("net.ipv4.ip_forward") != "1":
+        log.warning("enabling net.ipv4.ip_forward=1 (host-wide) for outbound container traffic")
+        write("net.ipv4.ip_forward", "1")
+
+
+def prepare_bridge(bridge: str) -> None:
+    """Per-bridge settings: accept 127.0.0.1-sourced (DNATed, then masqueraded) packets so the
+    host can reach published ports on localhost."""
+    write(f"net.ipv4.conf.{bridge}.route_localnet", "1")
+
+
+def set_hairpin(port: str) -> None:
+    """Let a bridge port send frames back out the port they came in on (a container reaching
+    its own published port through the host address)."""
+    path = Path(f"/sys/class/net/{port}/brport/hairpin_mode")
+    try:
+        path.write_text("1")
+    except OSError as exc:
+        log.debug("hairpin mode on %s: %s", port, exc)

@@ -27,6 +27,14 @@ OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 _usage_checks: list[Callable[[str], list[str]]] = []
 
 
+_gc_roots: list[Callable[[], set[str]]] = []
+
+
+def register_gc_root(roots: Callable[[], set[str]]) -> None:
+    """Register a function returning digests garbage collection must keep (build cache)."""
+    _gc_roots.append(roots)
+
+
 def register_usage_check(check: Callable[[str], list[str]]) -> None:
     """Register a function returning the names of containers using an image id."""
     _usage_checks.append(check)
@@ -153,6 +161,8 @@ def _tag_name_of(ref: str, image: Image) -> str | None:
 def collect_garbage() -> int:
     """Delete blobs and layer dirs no image record references; return how many."""
     used = catalog.referenced_blobs()
+    for roots in _gc_roots:
+        used |= roots()
     removed = 0
     for digest in blobstore.list_blobs():
         if digest not in used:

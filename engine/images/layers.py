@@ -155,10 +155,15 @@ def extract_tar(stream: IO[bytes], root: Path, *, obj: str) -> None:
     """Extract a (plain) layer tar stream into ``root``, converting OCI whiteouts."""
     try:
         with tarfile.open(fileobj=stream, mode="r|") as tf:
-            for member in tf:
-                _extract_member(tf, member, root, obj)
+            extract_members(tf, root, obj=obj)
     except tarfile.TarError as exc:
         raise LayerError(f"bad tar stream: {exc}", step="unpack layer", obj=obj) from exc
+
+
+def extract_members(tf: tarfile.TarFile, root: Path, *, obj: str) -> None:
+    """Extract all members of an open tar into ``root`` safely (no escaping the root)."""
+    for member in tf:
+        _extract_member(tf, member, root, obj)
 
 
 def _extract_member(tf: tarfile.TarFile, member: tarfile.TarInfo, root: Path, obj: str) -> None:

@@ -1,0 +1,1 @@
+"""Dockerfile builder for compose ``build:`` (parser, instructions, layer cache)."""

@@ -1,0 +1,36 @@
+"""RUN: execute a command in an engine container over the stage's layers."""
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.errors import EngineError
+from engine.images.builder.errors import BuildError
+from engine.images.builder.parser import Instruction
+
+log = logging.getLogger(__name__)
+OUTPUT_TAIL = 2000
+
+
+def run_step(lower: Sequence[Path], upper: Path, argv: list[str], env: list[str],
+             workdir: str, user: str, network: str, ins: Instruction, file: str) -> None:
+    """Run ``argv`` with ``lower`` as the read-only layers and ``upper`` collecting changes."""
+    containers = importlib.import_module("engine.containers")
+    run_build_step = getattr(containers, "run_build_step", None)
+    if run_build_step is None:
+        raise BuildError("RUN needs engine.containers.run_build_step, which this build of "
+                         "pycompose does not provide", line=ins.line, file=file)
+    try:
+        code, output = run_build_step(layers=list(lower), upper_dir=upper, argv=argv, env=env,
+                                      working_dir=workdir, user=user, network=network)
+    except EngineError as exc:
+        raise BuildError(f"RUN could not start: {exc}", line=ins.line, file=file) from None
+    text = output.decode("utf-8", "replace")
+    for line in text.splitlines():
+        log.info("%s:%d: %s", file, ins.line, line)
+    if code != 0:
+        tail = text[-OUTPUT_TAIL:]
+        raise BuildError(f"RUN {argv!r} exited with code {code}\n{tail}", line=ins.line,
+                         file=file)

@@ -108,7 +108,7 @@ def _check_networks(names: _Project, name: str, svc: dict) -> Iterator[Problem]:
     for key, net in _ref_names(svc.get("networks")):
         if net != "default" and net not in names.networks:
             yield ("networks", key), (
-                f"service '{name}' uses network '{net}', which is not defined under the "
+                f"service {name!r} uses network {net!r}, which is not defined under the "
                 "top-level networks key")
     mode = svc.get("network_mode")
     if mode is not None and svc.get("networks"):
@@ -117,10 +117,10 @@ def _check_networks(names: _Project, name: str, svc: dict) -> Iterator[Problem]:
     if isinstance(mode, str) and mode.startswith("service:"):
         target = mode.split(":", 1)[1]
         if target == name:
-            yield ("network_mode",), f"service '{name}' cannot use its own network stack"
+            yield ("network_mode",), f"service {name!r} cannot use its own network stack"
         elif target not in names.services and not _interpolation_left(target):
             yield ("network_mode",), (
-                f"network_mode refers to service '{target}', which is not defined")
+                f"network_mode refers to service {target!r}, which is not defined")
 
 
 def _check_resources(names: _Project, name: str, svc: dict) -> Iterator[Problem]:
@@ -129,19 +129,19 @@ def _check_resources(names: _Project, name: str, svc: dict) -> Iterator[Problem]
         for index, ref in _ref_names(svc.get(key)):
             if ref not in known:
                 yield (key, index), (
-                    f"service '{name}' uses {key[:-1]} '{ref}', which is not defined under "
+                    f"service {name!r} uses {key[:-1]} {ref!r}, which is not defined under "
                     f"the top-level {key} key")
     build = svc.get("build")
     if isinstance(build, dict):
         for index, ref in _ref_names(build.get("secrets")):
             if ref not in names.secrets:
                 yield ("build", "secrets", index), (
-                    f"the build of service '{name}' uses secret '{ref}', which is not defined "
+                    f"the build of service {name!r} uses secret {ref!r}, which is not defined "
                     "under the top-level secrets key")
     for index, ref in _ref_names(svc.get("models")):
         if ref not in names.models:
             yield ("models", index), (
-                f"service '{name}' uses model '{ref}', which is not defined under the "
+                f"service {name!r} uses model {ref!r}, which is not defined under the "
                 "top-level models key")
 
 
@@ -151,20 +151,20 @@ def _check_dependencies(names: _Project, name: str, svc: dict) -> Iterator[Probl
         spec = deps.get(dep) if isinstance(deps, dict) else None
         optional = isinstance(spec, dict) and str(spec.get("required", True)).lower() == "false"
         if dep == name:
-            yield ("depends_on", key), f"service '{name}' depends on itself"
+            yield ("depends_on", key), f"service {name!r} depends on itself"
         elif dep not in names.services and not optional:
             yield ("depends_on", key), (
-                f"service '{name}' depends on undefined service '{dep}'")
+                f"service {name!r} depends on undefined service {dep!r}")
     for index, link in _items(svc.get("links")):
         target = str(link).split(":", 1)[0]
         if target not in names.services:
-            yield ("links", index), f"service '{name}' links to undefined service '{target}'"
+            yield ("links", index), f"service {name!r} links to undefined service {target!r}"
     yield from _check_volumes_from(names, name, svc)
     extends = svc.get("extends")
     if isinstance(extends, str) or (isinstance(extends, dict) and not extends.get("file")):
         base = extends if isinstance(extends, str) else extends.get("service")
         if base not in names.services:
-            yield ("extends",), f"service '{name}' extends undefined service '{base}'"
+            yield ("extends",), f"service {name!r} extends undefined service {base!r}"
 
 
 def _check_volumes_from(names: _Project, name: str, svc: dict) -> Iterator[Problem]:
@@ -174,10 +174,10 @@ def _check_volumes_from(names: _Project, name: str, svc: dict) -> Iterator[Probl
             continue
         if parts[0] not in names.services:
             yield ("volumes_from", index), (
-                f"service '{name}' takes volumes from undefined service '{parts[0]}'")
+                f"service {name!r} takes volumes from undefined service {parts[0]!r}")
         elif len(parts) > 2 or (len(parts) == 2 and parts[1] not in ("ro", "rw")):
             yield ("volumes_from", index), (
-                f"'{entry}' is not a valid volumes_from entry; write SERVICE[:ro|rw]")
+                f"{entry!r} is not a valid volumes_from entry; write SERVICE[:ro|rw]")
 
 
 def _check_ports(names: _Project, name: str, svc: dict) -> Iterator[Problem]:
@@ -226,18 +226,18 @@ def _is_named_volume(source: str) -> bool:
 def _short_volume_problem(spec: str, names: _Project) -> str | None:
     parts = spec.split(":")
     if len(parts) > 3:
-        return f"'{spec}' is not a valid volume; write [SOURCE:]TARGET[:MODE]"
+        return f"{spec!r} is not a valid volume; write [SOURCE:]TARGET[:MODE]"
     if len(parts) == 3:
         bad = [m for m in parts[2].split(",") if m not in VOLUME_MODES]
         if bad:
-            return (f"'{bad[0]}' is not a valid volume mode in '{spec}'; "
+            return (f"{bad[0]!r} is not a valid volume mode in {spec!r}; "
                     "use ro, rw, z, Z, nocopy or a propagation mode such as rshared")
     target = parts[1] if len(parts) > 1 else parts[0]
     if not target.startswith("/") and not _interpolation_left(target):
-        return f"the mount target '{target}' in '{spec}' must be an absolute path"
+        return f"the mount target {target!r} in {spec!r} must be an absolute path"
     source = parts[0] if len(parts) > 1 else ""
     if _is_named_volume(source) and source not in names.volumes:
-        return (f"volume '{source}' is not defined under the top-level volumes key; "
+        return (f"volume {source!r} is not defined under the top-level volumes key; "
                 "declare it there or use a path starting with ./ or /")
     return None
 
@@ -245,7 +245,7 @@ def _short_volume_problem(spec: str, names: _Project) -> str | None:
 def _long_volume_problem(spec: dict, names: _Project) -> str | None:
     source, kind = spec.get("source"), spec.get("type")
     if kind == "volume" and isinstance(source, str) and source and source not in names.volumes:
-        return f"volume '{source}' is not defined under the top-level volumes key"
+        return f"volume {source!r} is not defined under the top-level volumes key"
     if kind in ("bind", "image") and not source:
         return f"a {kind} mount needs a source"
     size = _get(spec, ("tmpfs", "size"))
@@ -256,7 +256,7 @@ def _long_volume_problem(spec: dict, names: _Project) -> str | None:
             return f"tmpfs size: {exc}"
     target = spec.get("target")
     if isinstance(target, str) and not target.startswith("/") and not _interpolation_left(target):
-        return f"the mount target '{target}' must be an absolute path"
+        return f"the mount target {target!r} must be an absolute path"
     return None
 
 
@@ -307,7 +307,7 @@ def _check_container_name(names: _Project, name: str, svc: dict) -> Iterator[Pro
             continue
         if count > 1:
             yield ("container_name",), (
-                f"container_name is set, so service '{name}' cannot run {count} replicas "
+                f"container_name is set, so service {name!r} cannot run {count} replicas "
                 f"({'.'.join(path)}); remove container_name or run one replica")
 
 

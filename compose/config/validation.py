@@ -178,7 +178,7 @@ def _additional_property(error: ValidationError, path: KeyPath) -> tuple[str, st
     extras = [k for k in error.instance
               if k not in allowed and not any(re.search(p, k) for p in patterns)]
     key = extras[0] if extras else "?"
-    problem = f"additional property '{key}' is not allowed"
+    problem = f"additional property {key!r} is not allowed"
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if close:
         problem += f" (did you mean '{close[0]}'?)"

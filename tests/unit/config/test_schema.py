@@ -222,3 +222,77 @@ def test_reset_and_override_values_validate_as_their_content() -> None:
     validate_schema(data, "compose.yaml", positions)
     err = schema_error("services:\n  web:\n    ports: !override {a: 1}\n")
     assert err.message == "services.web.ports: must be a list"
+
+
+# --- robustness: mutated corpus data never produces anything but a clean ConfigError ---------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=False),
+    st.text(max_size=12), st.sampled_from(["80:80", "1m", "x-a", "service:web", "${X}"]),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.text(min_size=1, max_size=8), inner, max_size=3),
+    ),
+    max_leaves=8,
+)
+
+
+def _paths(data: object, prefix: tuple = ()) -> list[tuple]:
+    out = [prefix]
+    if isinstance(data, dict):
+        for k, v in data.items():
+            out.extend(_paths(v, prefix + (k,)))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            out.extend(_paths(v, prefix + (i,)))
+    return out
+
+
+def _replace(data: object, path: tuple, value: object) -> object:
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(data, dict):
+        return {k: (_replace(v, rest, value) if k == head else v) for k, v in data.items()}
+    assert isinstance(data, list)
+    return [(_replace(v, rest, value) if i == head else v) for i, v in enumerate(data)]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_corpus_gives_clean_errors(data: st.DataObject) -> None:
+    path = data.draw(st.sampled_from(corpus_files() + [EVERY_KEY]))
+    doc, positions = load_yaml(path.read_text(), str(path))
+    target = data.draw(st.sampled_from(_paths(doc)))
+    mutated = _replace(doc, target, data.draw(_VALUES))
+    try:
+        validate_schema(mutated, str(path), positions)
+    except ConfigError as err:
+        assert err.message and "\n" not in err.message
+        assert err.file == str(path)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_schema_valid_mutations_pass_semantics_cleanly(data: st.DataObject) -> None:
+    from compose.config.validation import check_semantics
+
+    path = data.draw(st.sampled_from(corpus_files() + [EVERY_KEY]))
+    doc, positions = load_yaml(path.read_text(), str(path))
+    target = data.draw(st.sampled_from(_paths(doc)))
+    mutated = _replace(doc, target, data.draw(_VALUES))
+    try:
+        validate_schema(mutated, str(path), positions)
+    except ConfigError:
+        return
+    assert isinstance(mutated, dict)
+    try:
+        check_semantics(mutated, positions)
+    except ConfigError as err:
+        assert err.message and "\n" not in err.message

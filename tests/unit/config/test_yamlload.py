@@ -184,3 +184,25 @@ def test_several_documents() -> None:
 def test_non_scalar_key_rejected() -> None:
     err = error("? [a, b]\n: c\n")
     assert err.line == 1
+
+
+# --- robustness: arbitrary text is either data or one clean ConfigError ---------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_YAMLISH = st.lists(
+    st.sampled_from(list("ab1:- \n\t'\"[]{},&*!<>#|%@`?~.\\")
+                    + ["<<", "&a ", "*a", "!reset", "!!int ", "\n  ", "x: ", "- "]),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_YAMLISH)
+def test_arbitrary_text_never_raises_anything_but_config_error(text: str) -> None:
+    try:
+        load_yaml(text, "fuzz.yaml")
+    except ConfigError as err:
+        assert err.file == "fuzz.yaml"
+        assert "\n" not in err.message

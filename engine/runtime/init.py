@@ -63,9 +63,8 @@ def _warn_oom(c: InitContext) -> None:
 
 
 def _network(c: InitContext) -> None:
-    if any(k == "network" and p is None for k, p in c.plan.namespaces) and c.s.__class__ \
-            is sc.LinuxSyscalls:
-        sc.set_loopback_up()
+    if any(k == "network" and p is None for k, p in c.plan.namespaces):
+        c.s.loopback_up()
 
 
 def container_steps(plan: InitPlan) -> list[Step]:

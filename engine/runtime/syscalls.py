@@ -87,6 +87,7 @@ class Syscalls(Protocol):
     def capget_permitted(self) -> int: ...
     def load_seccomp(self, profile: dict[str, Any], nnp: bool) -> None: ...
     def execve(self, path: str, args: list[str], env: dict[str, str]) -> None: ...
+    def loopback_up(self) -> None: ...
 
 
 def _libc() -> ctypes.CDLL:
@@ -212,21 +213,28 @@ class LinuxSyscalls:
     def execve(self, path: str, args: list[str], env: dict[str, str]) -> None:
         os.execve(path, args, env)
 
+    def loopback_up(self) -> None:
+        set_loopback_up()
+
 
 @dataclass
 class RecordingSyscalls:
     """A fake kernel that records every call as ``(name, args)`` for order assertions.
 
-    ``files`` lists paths that "exist"; ``dirs`` those that are directories.
+    ``files`` lists paths that "exist"; ``dirs`` those that are directories; ``fail_on`` maps a
+    call name to the exception it raises (after being recorded).
     """
 
     calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     files: set[str] = field(default_factory=set)
     dirs: set[str] = field(default_factory=set)
     rlimits: dict[int, tuple[int, int]] = field(default_factory=dict)
+    fail_on: dict[str, BaseException] = field(default_factory=dict)
 
     def _rec(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))
+        if name in self.fail_on:
+            raise self.fail_on[name]
 
     def names(self) -> list[str]:
         """The recorded call names, in order."""
@@ -273,6 +281,7 @@ class RecordingSyscalls:
         self._rec("load_seccomp", nnp)
     def execve(self, path: str, args: list[str], env: dict[str, str]) -> None:
         self._rec("execve", path, list(args), dict(env))
+    def loopback_up(self) -> None: self._rec("loopback_up")
 
 
 def set_loopback_up() -> None:

@@ -1,0 +1,1 @@
+"""The ``pycompose`` command line (typer): thin command modules over one context object."""

@@ -1,0 +1,110 @@
+"""``pycompose config``: validate and print the project in docker compose's canonical form."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from compose.cli import terminal
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``config`` command to ``app``."""
+    app.command("config", help="Parse, resolve and render the compose file in canonical format.")(
+        config_command
+    )
+
+
+def config_command(
+    ctx: typer.Context,
+    services_args: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="SERVICE...", help="Restrict the output to these services."),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", metavar="FORMAT", help="Output format: yaml or json.")
+    ] = "yaml",
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only validate.")] = False,
+    services: Annotated[bool, typer.Option("--services", help="Print the service names.")] = False,
+    volumes: Annotated[bool, typer.Option("--volumes", help="Print the volume names.")] = False,
+    networks: Annotated[bool, typer.Option("--networks", help="Print the network names.")] = False,
+    profiles: Annotated[bool, typer.Option("--profiles", help="Print the profile names.")] = False,
+    images: Annotated[bool, typer.Option("--images", help="Print the image names.")] = False,
+    no_interpolate: Annotated[
+        bool, typer.Option("--no-interpolate", help="Don't interpolate environment variables.")
+    ] = False,
+    output: Annotated[
+        str | None,
+        typer.Option("-o", "--output", metavar="PATH", help="Save to this file instead of stdout."),
+    ] = None,
+) -> None:
+    """Print the normalized project (or one of its lists)."""
+    from compose.config.canonical import render_project
+    from compose.errors import ComposeError
+
+    if fmt not in ("yaml", "json"):
+        raise typer.BadParameter("must be yaml or json", param_hint="--format")
+    targets = tuple(services_args or ())
+    project = ctx.obj.load_project(services=targets, interpolate=not no_interpolate)
+    unknown = [s for s in targets if s not in project.services]
+    if unknown:
+        raise ComposeError(f"no such service: {unknown[0]}")
+    if targets:
+        project = _restrict(project, targets)
+    if quiet:
+        return
+    text = _listing(project, services, volumes, networks, profiles, images)
+    if text is None:
+        text = render_project(project, fmt)
+    if output:
+        _save(output, text)
+    else:
+        terminal.write(text)
+
+
+def _listing(
+    project: object, services: bool, volumes: bool, networks: bool, profiles: bool, images: bool
+) -> str | None:
+    from compose.config.model import Project
+
+    assert isinstance(project, Project)
+    if services:
+        names: list[str] = list(project.services)
+    elif volumes:
+        names = list(project.volumes)
+    elif networks:
+        names = list(project.networks)
+    elif profiles:
+        names = list(project.all_profiles)
+    elif images:
+        names = [s.image or f"{project.name}-{s.name}" for s in project.services.values()]
+    else:
+        return None
+    return "".join(f"{n}\n" for n in names)
+
+
+def _restrict(project: object, targets: tuple[str, ...]) -> object:
+    """Only the targeted services (and what they depend on), like ``config SERVICE``."""
+    import dataclasses
+
+    from compose.config.model import Project
+    from compose.graph import build_graph
+
+    assert isinstance(project, Project)
+    keep = build_graph(project).with_dependencies(list(targets))
+    raw = dict(project.raw)
+    raw["services"] = {k: v for k, v in project.raw["services"].items() if k in keep}
+    return dataclasses.replace(
+        project, services={k: v for k, v in project.services.items() if k in keep}, raw=raw
+    )
+
+
+def _save(path: str, text: str) -> None:
+    from compose.errors import ComposeError
+
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise ComposeError(f"cannot write {path}: {exc.strerror}") from None

@@ -128,25 +128,31 @@ class _ComposeResolver(yaml.resolver.BaseResolver):
         return SEQ_TAG if kind is SequenceNode else MAP_TAG
 
 
+class _PyLoader(
+    yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
+    _ComposeResolver,
+):
+    """Pure-Python composition, used when PyYAML was built without libyaml."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _ComposeResolver.__init__(self)
+
+
+_Loader: type = _PyLoader
 if _HAVE_LIBYAML:
 
-    class _Loader(_Parser, _ComposeResolver):  # type: ignore[valid-type,misc]
+    class _CLoader(_Parser, _ComposeResolver):  # type: ignore[valid-type,misc]
+        """libyaml composition (several times faster); nodes are the same Python objects."""
+
         def __init__(self, stream: str) -> None:
             _Parser.__init__(self, stream)
             _ComposeResolver.__init__(self)
 
-else:  # pragma: no cover
-
-    class _Loader(  # type: ignore[no-redef]
-        yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
-        _ComposeResolver,
-    ):
-        def __init__(self, stream: str) -> None:
-            yaml.reader.Reader.__init__(self, stream)
-            yaml.scanner.Scanner.__init__(self)
-            yaml.parser.Parser.__init__(self)
-            yaml.composer.Composer.__init__(self)
-            _ComposeResolver.__init__(self)
+    _Loader = _CLoader
 
 
 def load_yaml(text: str, filename: str) -> tuple[Any, PositionMap]:
@@ -167,14 +173,18 @@ def load_yaml(text: str, filename: str) -> tuple[Any, PositionMap]:
     return docs[0]
 
 
-def load_yaml_documents(text: str, filename: str) -> list[tuple[Any, PositionMap]]:
-    """Parse every document of a YAML stream; each gets its own data and positions."""
-    nodes = _compose_nodes(text, filename)
+def load_yaml_documents(text: str, filename: str,
+                        loader: type | None = None) -> list[tuple[Any, PositionMap]]:
+    """Parse every document of a YAML stream; each gets its own data and positions.
+
+    ``loader`` picks the composer class (tests compare libyaml with pure Python).
+    """
+    nodes = _compose_nodes(text, filename, loader or _Loader)
     return [_Builder(filename).build(node) for node in nodes]
 
 
-def _compose_nodes(text: str, filename: str) -> list[Node]:
-    loader = _Loader(text)
+def _compose_nodes(text: str, filename: str, loader_class: type) -> list[Node]:
+    loader = loader_class(text)
     try:
         nodes = []
         while loader.check_node():

@@ -206,3 +206,29 @@ def test_arbitrary_text_never_raises_anything_but_config_error(text: str) -> Non
     except ConfigError as err:
         assert err.file == "fuzz.yaml"
         assert "\n" not in err.message
+
+
+def test_pure_python_composer_gives_the_same_data_and_positions() -> None:
+    from pathlib import Path
+
+    import compose.config.yamlload as yl
+
+    paths = sorted(Path("/work/shared/corpus").glob("*/*/compose.y*ml"))
+    paths.append(Path(__file__).parent / "data" / "every-key.yaml")
+    for path in paths:
+        text = path.read_text()
+        assert yl.load_yaml_documents(text, "f", yl._PyLoader) == yl.load_yaml_documents(
+            text, "f"
+        ), path
+
+
+def test_pure_python_composer_reports_syntax_errors_alike() -> None:
+    import compose.config.yamlload as yl
+
+    for text in ("a: b: c\n", "a: [\n", "a:\n\t- b\n"):
+        errors = []
+        for loader in (yl._PyLoader, None):
+            with pytest.raises(ConfigError) as info:
+                yl.load_yaml_documents(text, "f", loader)
+            errors.append((info.value.line, info.value.column))
+        assert errors[0] == errors[1], text

@@ -200,7 +200,7 @@ def namespaces(spec: ContainerSpec) -> list[dict[str, Any]]:
 
 def resources(res: Resources, privileged: bool, host: HostFacts) -> dict[str, Any]:
     """OCI ``linux.resources`` from docker-style limits."""
-    out: dict[str, Any] = {"devices": [{"allow": privileged, "access": "rwm"}]}
+    out: dict[str, Any] = {"devices": device_rules(privileged)}
     memory: dict[str, Any] = {}
     if res.memory:
         memory["limit"] = res.memory
@@ -223,6 +223,30 @@ def resources(res: Resources, privileged: bool, host: HostFacts) -> dict[str, An
     if res.pids_limit:
         out["pids"] = {"limit": res.pids_limit}
     return out
+
+
+# docker's default device cgroup rules: deny all, then mknod of anything, the usual char devices.
+_DEFAULT_DEVICES = (
+    ("c", None, None, "m"), ("b", None, None, "m"),
+    ("c", 1, 3, "rwm"), ("c", 1, 5, "rwm"), ("c", 1, 7, "rwm"), ("c", 1, 8, "rwm"),
+    ("c", 1, 9, "rwm"), ("c", 5, 0, "rwm"), ("c", 5, 1, "rwm"), ("c", 5, 2, "rwm"),
+    ("c", 136, None, "rwm"),
+)
+
+
+def device_rules(privileged: bool) -> list[dict[str, Any]]:
+    """OCI ``linux.resources.devices``: everything when privileged, docker's list otherwise."""
+    if privileged:
+        return [{"allow": True, "access": "rwm"}]
+    rules: list[dict[str, Any]] = [{"allow": False, "access": "rwm"}]
+    for kind, major, minor, access in _DEFAULT_DEVICES:
+        rule: dict[str, Any] = {"allow": True, "type": kind, "access": access}
+        if major is not None:
+            rule["major"] = major
+        if minor is not None:
+            rule["minor"] = minor
+        rules.append(rule)
+    return rules
 
 
 def _sysctls(spec: ContainerSpec) -> dict[str, str]:

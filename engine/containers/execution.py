@@ -58,7 +58,8 @@ def run(cid: str, process: dict[str, Any], stdin: int | None, stdout: int | None
         fds = [null if fd is None else fd for fd in (stdin, stdout, stderr)]
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             try:
-                sock.connect(str(paths.shim_socket(cid)))
+                with paths.short_socket_path(cid) as address:
+                    sock.connect(address)
             except (FileNotFoundError, ConnectionRefusedError):
                 raise Conflict("container is not running", step="exec", obj=cid[:12]) from None
             socket.send_fds(sock, [json.dumps({"process": process}).encode()], fds)

@@ -29,6 +29,7 @@ import signal
 import socket
 import sys
 import threading
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +72,11 @@ def spawn(cid: str, runtime_name: str) -> dict[str, Any]:
 
 def _become_shim(cid: str, runtime_name: str, report_fd: int, forked_ok: bool) -> None:
     _scrub_fds(keep={report_fd})
+    # The shim's own complaints (tracebacks, warnings) go to shim.log in the container dir.
+    err = os.open(paths.container_dir(cid) / "shim.log",
+                  os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    os.dup2(err, 2)
+    os.close(err)
     if not forked_ok:
         os.set_inheritable(report_fd, True)
         os.execv(sys.executable, [sys.executable, "-m", "engine.containers.shim", cid,
@@ -80,7 +86,7 @@ def _become_shim(cid: str, runtime_name: str, report_fd: int, forked_ok: bool) -
     try:
         Shim(cid, runtime_name, report_fd).run()
     except BaseException:  # noqa: B036 - the shim must never unwind into the caller's stack
-        log.exception("shim %s failed", cid[:12])
+        os.write(2, traceback.format_exc().encode())
         code = 1
     os._exit(code)
 
@@ -131,7 +137,15 @@ class Shim:
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(wake_w)
-        if not self._create_and_start():
+        os.chdir("/")
+        try:
+            started = self._create_and_start()
+        except Exception as exc:
+            if self.report_fd >= 0:
+                self._report({"ok": False, "error": f"shim: {exc}", "exit_code": 128})
+                self._teardown()
+            raise
+        if not started:
             return
         self.sel.register(wake_r, selectors.EVENT_READ, "sigchld")
         self._loop()
@@ -171,12 +185,13 @@ class Shim:
     def _report(self, report: dict[str, Any]) -> None:
         os.write(self.report_fd, json.dumps(report).encode())
         os.close(self.report_fd)
+        self.report_fd = -1
 
     def _listen(self) -> None:
-        sock_path = paths.shim_socket(self.cid)
-        sock_path.unlink(missing_ok=True)
+        paths.shim_socket(self.cid).unlink(missing_ok=True)
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.server.bind(str(sock_path))
+        with paths.short_socket_path(self.cid) as address:
+            self.server.bind(address)
         self.server.listen(16)
         self.sel.register(self.server, selectors.EVENT_READ, "accept")
 

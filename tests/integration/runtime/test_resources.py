@@ -1,0 +1,64 @@
+"""cgroup limits applied by the built-in runtime hold against real workloads."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from engine import cgroups
+from tests.integration.runtime.conftest import Env, wait
+
+pytestmark = pytest.mark.root
+
+
+def test_memory_limit_ends_in_oom_kill(env: Env) -> None:
+    limit = 16 << 20
+    env.write(["sh", "-c", "a=aaaaaaaaaaaaaaaa; while :; do a=$a$a; done"],
+              resources={"memory": {"limit": limit, "swap": limit}})
+    cid = env.new_id()
+    pid, _ = env.create(cid)
+    env.rt.start(cid)
+    code = wait(pid)
+    drv = cgroups.driver()
+    assert code == 137
+    assert drv.oom_killed(f"pycompose/{cid}")
+    assert drv.stats(f"pycompose/{cid}").memory_limit == limit
+    env.rt.delete(cid)
+
+
+def test_pids_limit_holds_a_fork_bomb(env: Env) -> None:
+    env.write(["sh", "-c", "b() { b | b & }; b; sleep 30"], resources={"pids": {"limit": 24}})
+    cid = env.new_id()
+    pid, out = env.create(cid)
+    env.rt.start(cid)
+    drv = cgroups.driver()
+    path = f"pycompose/{cid}"
+    deadline = time.monotonic() + 10
+    while drv.stats(path).pids_current < 24 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    st = drv.stats(path)
+    assert st.pids_limit == 24
+    assert st.pids_current == 24  # filled up to the limit, and not beyond
+    assert len(drv.pids(path)) <= 24
+    env.rt.delete(cid, force=True)
+    wait(pid)
+    assert "fork" in out.read_text().lower()  # the bomb was refused, not just slow
+
+
+def test_cpu_quota_half_a_cpu(env: Env) -> None:
+    env.write(["sh", "-c", "while :; do :; done"],
+              resources={"cpu": {"quota": 50000, "period": 100000}})
+    cid = env.new_id()
+    pid, _ = env.create(cid)
+    env.rt.start(cid)
+    drv = cgroups.driver()
+    path = f"pycompose/{cid}"
+    time.sleep(0.3)
+    u0, t0 = drv.stats(path).cpu_usage_ns, time.monotonic()
+    time.sleep(2.0)
+    u1, t1 = drv.stats(path).cpu_usage_ns, time.monotonic()
+    share = (u1 - u0) / ((t1 - t0) * 1e9)
+    env.rt.delete(cid, force=True)
+    assert wait(pid) == 137
+    assert 0.35 < share < 0.62, share

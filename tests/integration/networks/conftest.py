@@ -1,0 +1,146 @@
+"""Fixtures for network integration tests: a private state root, a fake upstream resolver,
+helpers to run commands inside sandboxes, and a finalizer that asserts nothing is left."""
+from __future__ import annotations
+
+import ipaddress
+import random
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.integration.networks.fakedns import FakeUpstream
+
+BUSYBOX = "/bin/busybox"
+
+
+def free_subnet() -> str:
+    """A random 10.213.x.0/24 that overlaps no host route (other tests may run at once)."""
+    from engine.networks import link
+
+    taken = link.host_route_networks()
+    for _ in range(200):
+        net = ipaddress.ip_network(f"10.213.{random.randrange(1, 255)}.0/24")
+        if not any(t.version == 4 and net.overlaps(t) for t in taken):
+            return str(net)
+    raise RuntimeError("no free test subnet")
+
+
+def _container_files(path: Path) -> Path:
+    """resolv.conf and hosts for a sandbox, written by the engine's own writers."""
+    from engine.networks import write_hosts, write_resolv_conf
+
+    files = path.parent / f"{path.name}.etc"
+    if not files.exists():
+        files.mkdir()
+        write_resolv_conf(files / "resolv.conf", use_embedded=True)
+        write_hosts(files / "hosts", hostname="sandbox", addresses=[])
+    return files
+
+
+def _wrap(path: Path, cmd: tuple[str, ...]) -> list[str]:
+    """Enter the sandbox's netns plus a private mount namespace in which /etc/resolv.conf is
+    the container's (so nothing ever asks the host's resolvers)."""
+    files = _container_files(path)
+    script = (f"mount --bind {files}/resolv.conf /etc/resolv.conf && "
+              f"mount --bind {files}/hosts /etc/hosts && exec \"$@\"")
+    return ["nsenter", f"--net={path}", "unshare", "-m", "--propagation", "private",
+            "sh", "-c", script, "sh", *cmd]
+
+
+def ns_run(path: Path, *cmd: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
+    """Run a command inside a sandbox's network namespace."""
+    return subprocess.run(_wrap(path, cmd), capture_output=True, text=True, timeout=timeout)
+
+
+def ns_popen(path: Path, *cmd: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(_wrap(path, cmd), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def http_get(path: Path | None, host: str, port: int) -> str:
+    """GET / with busybox nc (busybox-static's wget segfaults on this Debian build); returns
+    the body, or "" when the connection fails. ``path`` None runs on the host."""
+    script = f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | {BUSYBOX} nc -w 3 {host} {port}"
+    if path is None:
+        out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=10)
+    else:
+        out = ns_run(path, "sh", "-c", script)
+    # text mode turned CRLF into LF
+    return out.stdout.split("\n\n", 1)[1] if "\n\n" in out.stdout else ""
+
+
+@dataclass
+class NetEnv:
+    root: Path
+    upstream: FakeUpstream
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    bridges: list[str] = field(default_factory=list)
+    veths: list[str] = field(default_factory=list)
+
+    def spawn(self, path: Path, *cmd: str) -> subprocess.Popen[bytes]:
+        proc = ns_popen(path, *cmd)
+        self.procs.append(proc)
+        return proc
+
+
+def leftovers(env: NetEnv) -> list[str]:
+    """Kernel objects of this test that still exist."""
+    from engine.networks import dns_control, link
+    from engine.networks.firewall import list_tags
+
+    found = [f"link {n}" for n in link.list_links("pc") if n in env.bridges + env.veths]
+    out = subprocess.run(["iptables-legacy-save"], capture_output=True, text=True).stdout
+    found += [f"rule {line}" for line in out.splitlines()
+              if any(b in line for b in env.bridges)]
+    found += [f"tag {t}" for t in list_tags() if any(t.endswith(b[5:15]) for b in env.bridges)]
+    mounts = Path("/proc/self/mountinfo").read_text()
+    found += [f"mount {line}" for line in mounts.splitlines() if str(env.root) in line]
+    if dns_control.daemon_pid() is not None:
+        found.append("dns daemon still running")
+    return found
+
+
+@pytest.fixture
+def netenv(state_root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NetEnv]:
+    upstream = FakeUpstream()
+    monkeypatch.setenv("PYCOMPOSE_DNS_UPSTREAMS", upstream.address)
+    env = NetEnv(state_root, upstream)
+    try:
+        yield env
+    finally:
+        from engine.networks import cleanup_all, list_networks
+
+        for proc in env.procs:
+            proc.kill()
+            proc.wait()
+        env.bridges += [n.bridge for n in list_networks()]
+        env.veths += [e["host_ifname"] for e in _all_endpoints()]
+        cleanup_all()
+        upstream.close()
+        left = leftovers(env)
+        assert not left, f"left behind: {left}"
+
+
+def _all_endpoints() -> list[dict[str, str]]:
+    from engine.networks import state
+
+    return [dict(r) for r in state.db().execute("SELECT host_ifname FROM net_endpoints")]
+
+
+def wait_port(path: Path | None, port: int, proto: str = "tcp") -> None:
+    """Wait (event-free, bounded) until something listens on ``port`` in a namespace."""
+    import time
+
+    flag = "-ltn" if proto == "tcp" else "-lun"
+    cmd = ["ss", flag, f"sport = :{port}"]
+    for _ in range(200):
+        out = (ns_run(path, *cmd) if path else subprocess.run(cmd, capture_output=True,
+                                                               text=True)).stdout
+        if f":{port}" in out:
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on {port}")
+

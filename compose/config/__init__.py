@@ -179,6 +179,7 @@ def _build(canonical: dict[str, Any], ctx: _Context, selection: Any) -> Project:
 
     return build_project(
         canonical,
+        lenient=not ctx.options.interpolate,
         working_dir=str(ctx.project_dir),
         environment=ctx.env,
         profiles=selection.active,

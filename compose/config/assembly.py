@@ -8,12 +8,14 @@ from compose.config import model as m
 from compose.config.units import parse_duration, parse_size
 
 
-def build_project(canonical: Mapping[str, Any], **extra: Any) -> m.Project:
+def build_project(canonical: Mapping[str, Any], lenient: bool = False, **extra: Any) -> m.Project:
     """The Project for a canonical mapping; ``extra`` fills the non-file fields
-    (working_dir, environment, profiles, …)."""
+    (working_dir, environment, profiles, …). ``lenient`` (files read without interpolation,
+    only fit for printing) keeps a service whose values cannot be typed as raw data only."""
+    build = _lenient_service if lenient else build_service
     return m.Project(
         name=canonical["name"],
-        services={k: build_service(k, v) for k, v in canonical.get("services", {}).items()},
+        services={k: build(k, v) for k, v in canonical.get("services", {}).items()},
         networks={k: build_network(k, v) for k, v in canonical.get("networks", {}).items()},
         volumes={k: build_volume(k, v) for k, v in canonical.get("volumes", {}).items()},
         secrets={k: build_file_object(k, v) for k, v in canonical.get("secrets", {}).items()},
@@ -22,6 +24,13 @@ def build_project(canonical: Mapping[str, Any], **extra: Any) -> m.Project:
         raw=canonical,
         **extra,
     )
+
+
+def _lenient_service(name: str, s: Mapping[str, Any]) -> m.Service:
+    try:
+        return build_service(name, s)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return m.Service(name=name, image=s.get("image"), raw=s)
 
 
 def _t(value: Any) -> tuple[str, ...]:

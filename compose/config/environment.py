@@ -22,14 +22,20 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "a": "\a", "b
             "f": "\f", "v": "\v", "$": "$$"}
 
 
-def parse_dotenv(text: str, filename: str, lookup: Lookup | None = None) -> dict[str, str]:
-    """Parse ``.env`` text into a dict. ``lookup`` resolves variables not defined in the file."""
+def parse_dotenv(
+    text: str, filename: str, lookup: Lookup | None = None, fallback: Lookup | None = None
+) -> dict[str, str]:
+    """Parse ``.env`` text into a dict. References resolve through ``lookup`` (the process
+    environment) first, then keys defined earlier in the file, then ``fallback``."""
     out: dict[str, str] = {}
     outer = lookup or (lambda _name: None)
+    last = fallback or (lambda _name: None)
 
     def resolve(name: str) -> str | None:
         value = outer(name)
-        return value if value is not None else out.get(name)
+        if value is None:
+            value = out.get(name)
+        return value if value is not None else last(name)
 
     parser = _Parser(text, filename)
     while (entry := parser.next_entry(resolve)) is not None:
@@ -160,7 +166,8 @@ def parse_raw_env(text: str) -> dict[str, str]:
 
 
 def read_env_file(
-    path: Path, lookup: Lookup | None = None, fmt: str | None = None
+    path: Path, lookup: Lookup | None = None, fmt: str | None = None,
+    fallback: Lookup | None = None,
 ) -> dict[str, str]:
     """Read and parse one env file; a missing or unreadable file is a ConfigError."""
     try:
@@ -173,7 +180,7 @@ def read_env_file(
         return parse_raw_env(text)
     if fmt not in (None, "", "dotenv"):
         raise ConfigError(f"env file {path}: unsupported format {fmt!r} (use 'raw' or omit it)")
-    return parse_dotenv(text, str(path), lookup)
+    return parse_dotenv(text, str(path), lookup, fallback)
 
 
 def project_environment(
@@ -184,13 +191,8 @@ def project_environment(
     files = env_files or [p for p in [default_dir / ".env"] if p.is_file()]
     merged: dict[str, str] = {}
     for path in files:
-        if path.is_dir():
-            continue
-
-        def lookup(name: str) -> str | None:
-            return os_env.get(name, merged.get(name))
-
-        merged.update(read_env_file(path, lookup))
+        if not path.is_dir():
+            merged.update(read_env_file(path, os_env.get, None, dict(merged).get))
     return {**merged, **os_env}
 
 

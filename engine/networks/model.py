@@ -74,8 +74,8 @@ class EndpointSpec:
     """How a container joins one network.
 
     ``dns_names`` are the names the embedded DNS answers for this endpoint on this network
-    (service name, container name, hostname ...); ``aliases`` are the per-network aliases. Both
-    are answered the same way; they are kept apart only for inspect output.
+    (container name FIRST -- it is the PTR answer --, then service name, hostname ...);
+    ``aliases`` are the per-network aliases. Both are answered the same way.
     """
 
     aliases: tuple[str, ...] = ()

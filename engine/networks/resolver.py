@@ -121,7 +121,7 @@ def answer(zone: Zone, msg: dns.message.Message, rotate: int = 0) -> bytes | Non
             rrset = dns.rrset.from_text_list(qname, TTL, dns.rdataclass.IN,
                                              dns.rdatatype.RdataType(rdtype), rotated)
             response.answer.append(rrset)
-    return response.to_wire()
+    return response.to_wire(want_shuffle=False)  # our rotation, not dnspython's shuffle
 
 
 def servfail(wire: bytes) -> bytes | None:

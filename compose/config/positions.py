@@ -6,6 +6,7 @@ later (schema, semantics, interpolation) look the path up to name the exact line
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from compose.errors import ConfigError
@@ -31,18 +32,26 @@ PositionMap = dict[KeyPath, Position]
 def format_key_path(path: KeyPath) -> str:
     """Render a key path the way users read it: ``services.web.ports[0]``.
 
-    Mapping keys are joined with dots and sequence indexes are written in brackets. The empty
-    path (the document root) renders as an empty string.
+    Mapping keys are joined with dots and sequence indexes are written in brackets; keys that
+    would be unreadable bare (empty, with spaces, brackets or control characters) are written
+    as ``["my key"]``. The empty path (the document root) renders as an empty string.
     """
     out: list[str] = []
     for part in path:
         if isinstance(part, int):
             out.append(f"[{part}]")
+        elif _needs_quotes(part):
+            out.append(f"[{json.dumps(part, ensure_ascii=False)}]")
         elif out:
             out.append(f".{part}")
         else:
             out.append(str(part))
     return "".join(out)
+
+
+def _needs_quotes(key: str) -> bool:
+    """Keys that would be unreadable or ambiguous bare (empty, spaces, brackets, controls)."""
+    return not key or any(c.isspace() or c in '[]"' or not c.isprintable() for c in key)
 
 
 def find_position(positions: PositionMap, path: KeyPath) -> Position | None:

@@ -200,7 +200,7 @@ def test_duration_must_be_a_string() -> None:
 
 def test_one_of_with_no_fitting_branch_lists_the_accepted_forms() -> None:
     err = schema_error("services:\n  web:\n    gpus: some\n")
-    assert err.message == "services.web.gpus: must be 'all' or a list"
+    assert err.message == "services.web.gpus: must be 'all' or a list of device requests"
     err = schema_error("services:\n  web:\n    build: 5\n")
     assert err.message == "services.web.build: must be a string or a mapping"
 

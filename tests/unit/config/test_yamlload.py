@@ -232,3 +232,21 @@ def test_pure_python_composer_reports_syntax_errors_alike() -> None:
                 yl.load_yaml_documents(text, "f", loader)
             errors.append((info.value.line, info.value.column))
         assert errors[0] == errors[1], text
+
+
+def test_libyaml_composer_is_used_when_pyyaml_has_it() -> None:
+    import yaml
+
+    import compose.config.yamlload as yl
+
+    if not yaml.__with_libyaml__:
+        pytest.skip("PyYAML built without libyaml")
+    assert yl._Loader is not yl._PyLoader
+
+
+def test_format_key_path_quotes_odd_keys() -> None:
+    assert format_key_path(("services", "my web", "environment", "\n")) == (
+        'services["my web"].environment["\\n"]'
+    )
+    assert format_key_path(("labels", "com.example.a")) == "labels.com.example.a"
+    assert format_key_path(("", 0)) == '[""][0]'

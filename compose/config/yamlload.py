@@ -30,7 +30,7 @@ from compose.config.positions import KeyPath, Position, PositionMap, format_key_
 from compose.errors import ConfigError
 
 try:  # libyaml does the scanning and composing in C; fall back to pure Python without it.
-    from yaml import CParser as _Parser  # type: ignore[attr-defined]
+    from yaml._yaml import CParser as _Parser
 
     _HAVE_LIBYAML = True
 except ImportError:  # pragma: no cover - depends on the PyYAML build

@@ -296,3 +296,16 @@ def test_schema_valid_mutations_pass_semantics_cleanly(data: st.DataObject) -> N
         check_semantics(mutated, positions)
     except ConfigError as err:
         assert err.message and "\n" not in err.message
+
+
+def test_obsolete_version_accepted_as_string_or_number() -> None:
+    for value in ("'3.8'", "3.8", "3"):
+        data, positions = load(f"version: {value}\nservices: {{}}\n")
+        validate_schema(data, "compose.yaml", positions)
+
+
+def test_yaml_1_1_booleans_stay_strings_and_validate_where_strings_are_allowed() -> None:
+    data, positions = load("services:\n  web:\n    restart: no\n    environment:\n      A: yes\n")
+    validate_schema(data, "compose.yaml", positions)
+    assert isinstance(data, dict)
+    assert data["services"]["web"] == {"restart": "no", "environment": {"A": "yes"}}

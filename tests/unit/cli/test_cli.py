@@ -1,0 +1,123 @@
+"""The pycompose command line: global options, config, graph, exit codes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from compose.cli.main import COMMAND_MODULES, main
+from tests.unit.config.helpers import write
+
+FILE = """
+name: demo
+services:
+  web:
+    image: nginx
+    ports: ["8080:80"]
+    depends_on:
+      db: {condition: service_healthy}
+  db:
+    image: postgres
+    healthcheck: {test: pg_isready}
+    volumes: [data:/var/lib/postgresql/data]
+  dbg:
+    image: busybox
+    profiles: [debug]
+volumes:
+  data: {}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    write(tmp_path, "compose.yaml", FILE)
+    monkeypatch.chdir(tmp_path)
+    for var in ("COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "COMPOSE_PROFILES"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_config_prints_canonical_yaml(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "config")
+    assert code == 0
+    doc = yaml.safe_load(out)
+    assert list(doc) == ["name", "services", "networks", "volumes"]
+    assert doc["services"]["web"]["ports"] == [
+        {"mode": "ingress", "target": 80, "published": "8080", "protocol": "tcp"}]
+    assert doc["services"]["web"]["depends_on"] == {
+        "db": {"condition": "service_healthy", "required": True}}
+    assert doc["networks"] == {"default": {"name": "demo_default"}}
+    assert 'published: "8080"' in out and "\n      - mode: ingress" in out
+
+
+def test_config_lists(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "config", "--services")[1] == "db\nweb\n"
+    assert run(capsys, "config", "--volumes")[1] == "data\n"
+    assert run(capsys, "config", "--networks")[1] == "default\n"
+    assert run(capsys, "config", "--profiles")[1] == "debug\n"
+    assert run(capsys, "config", "--images")[1] == "postgres\nnginx\n"
+    assert run(capsys, "--profile", "debug", "config", "--services")[1] == "db\ndbg\nweb\n"
+    assert run(capsys, "config", "-q") == (0, "", "")
+
+
+def test_config_json_and_output_file(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "config", "--format", "json")
+    assert code == 0 and json.loads(out)["name"] == "demo"
+    code, out, _ = run(capsys, "-p", "other", "config", "-o", "out.yaml")
+    assert code == 0 and out == ""
+    assert yaml.safe_load((project / "out.yaml").read_text())["name"] == "other"
+
+
+def test_config_for_one_service_keeps_dependencies(project: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "config", "web")
+    assert code == 0 and set(yaml.safe_load(out)["services"]) == {"web", "db"}
+    code, _, err = run(capsys, "config", "nope")
+    assert code == 1 and "no such service: nope" in err
+
+
+def test_graph_formats(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "graph")
+    assert code == 0
+    assert out == "web\n└── db (service_healthy)\n"
+    assert "s_web -->|service_healthy| s_db" in run(capsys, "graph", "--format", "mermaid")[1]
+    assert '"web" -> "db" [label="service_healthy"];' in run(capsys, "graph", "--format",
+                                                              "dot")[1]
+
+
+def test_config_error_is_one_line_with_exit_15(project: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    write(project, "compose.yaml", "services:\n  web:\n    image: x\n    bogus: 1\n")
+    code, out, err = run(capsys, "config")
+    assert code == 15 and out == ""
+    assert err.count("\n") == 1 and "compose.yaml:4" in err and "Traceback" not in err
+
+
+def test_usage_errors(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "nosuchcommand")[0] == 2
+    assert run(capsys, "--dry-run", "config")[0] == 2
+    assert run(capsys, "config", "--format", "xml")[0] == 2
+    code, _, err = run(capsys, "-p", "Bad Name", "config")
+    assert code == 15 and "invalid project name" in err
+
+
+def test_file_option_and_env_file(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(project, "other.yml", "services:\n  x:\n    image: ${IMG}\n")
+    write(project, "vars.env", "IMG=from-vars\n")
+    code, out, _ = run(capsys, "-f", "other.yml", "--env-file", "vars.env", "config")
+    assert code == 0 and yaml.safe_load(out)["services"]["x"]["image"] == "from-vars"
+
+
+def test_help_lists_registered_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    assert "config" in COMMAND_MODULES and "graph" in COMMAND_MODULES
+    assert "config" in out and "graph" in out

@@ -68,6 +68,7 @@ class Builder:
         self.stages: list[tuple[str | None, Instruction, list[Instruction]]] = []
         self.built: dict[int, StageState] = {}
         self.step = 0
+        self._reported = False
         self._split_stages()
 
     def _split_stages(self) -> None:
@@ -142,6 +143,7 @@ class Builder:
 
     def _execute(self, state: StageState, ins: Instruction) -> None:
         label = f"[{state.name or len(self.built)}] {ins.original[:70]}"
+        self._reported = False
         if ins.cmd in METADATA:
             apply_metadata(state, ins, self.file)
             state.history.append(history_entry(ins, True, self._last_created(state)))
@@ -156,7 +158,8 @@ class Builder:
             self._run(state, ins)
         else:
             raise BuildError(f"{ins.cmd} is not supported here", line=ins.line, file=self.file)
-        self._report(label, "done")
+        if not self._reported:
+            self._report(label, "done")
 
     # --- FROM ---------------------------------------------------------------------------
 
@@ -228,7 +231,8 @@ class Builder:
         hit = None if self.spec.no_cache else cache.lookup(key)
         if hit is not None:
             lb, created = hit
-            self._report(f"[{state.name or '-'}] {ins.original[:70]}", "CACHED")
+            self._report(f"[{state.name or len(self.built)}] {ins.original[:70]}", "CACHED")
+            self._reported = True
         else:
             work = Path(tempfile.mkdtemp(prefix=".build-", dir=blobstore.tmp_dir()))
             try:

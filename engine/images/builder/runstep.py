@@ -27,6 +27,7 @@ def run_step(lower: Sequence[Path], upper: Path, argv: list[str], env: list[str]
                                       working_dir=workdir, user=user, network=network)
     except EngineError as exc:
         raise BuildError(f"RUN could not start: {exc}", line=ins.line, file=file) from None
+    _drop_mountpoints(lower, upper)
     text = output.decode("utf-8", "replace")
     for line in text.splitlines():
         log.info("%s:%d: %s", file, ins.line, line)
@@ -34,3 +35,14 @@ def run_step(lower: Sequence[Path], upper: Path, argv: list[str], env: list[str]
         tail = text[-OUTPUT_TAIL:]
         raise BuildError(f"RUN {argv!r} exited with code {code}\n{tail}", line=ins.line,
                          file=file)
+
+
+def _drop_mountpoints(lower: Sequence[Path], upper: Path) -> None:
+    """Remove the empty /proc, /sys, /dev the runtime made as mount points (not content)."""
+    from engine.images.builder import rootview
+
+    for name in ("proc", "sys", "dev"):
+        path = upper / name
+        if path.is_dir() and not path.is_symlink() and not any(path.iterdir()) and \
+                rootview.lookup(lower, name) is None:
+            path.rmdir()

@@ -1,0 +1,77 @@
+"""OCI whiteouts ↔ overlay whiteouts, and concurrent unpacking of the same layer."""
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from engine.images import blobstore, layers
+
+pytestmark = pytest.mark.root
+
+
+def _tar(entries: list[tuple[str, bytes | None]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in entries:
+            info = tarfile.TarInfo(name)
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                tf.addfile(info)
+            else:
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_whiteouts_roundtrip(state_root: Path, tmp_path: Path) -> None:
+    raw = _tar([("etc", None), ("etc/.wh.passwd", b""), ("var", None), ("var/cache", None),
+                ("var/cache/.wh..wh..opq", b""), ("var/cache/new", b"n")])
+    digest = blobstore.put_bytes(raw)
+    path = layers.ensure_unpacked(digest, digest)
+    wh = os.lstat(path / "etc/passwd")
+    assert layers.is_whiteout(wh)
+    assert layers.is_opaque(path / "var/cache")
+    assert not (path / "etc/.wh.passwd").exists()
+    # packing the dir gives the OCI form back
+    out = io.BytesIO()
+    layers.pack_dir(path, out)
+    with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as tf:
+        names = tf.getnames()
+    assert "etc/.wh.passwd" in names and "var/cache/.wh..wh..opq" in names
+    assert "etc/passwd" not in names
+
+
+def test_wrong_diff_id_rejected(state_root: Path) -> None:
+    digest = blobstore.put_bytes(_tar([("a", b"1")]))
+    with pytest.raises(blobstore.CorruptBlob, match="config says"):
+        layers.ensure_unpacked(digest, "sha256:" + "0" * 64)
+    assert os.listdir(state_root / "images/tmp") == []
+    assert not (state_root / "images/layers" / ("0" * 64)).exists()
+
+
+def test_concurrent_unpack_of_one_layer(state_root: Path) -> None:
+    raw = _tar([(f"d/f{i}", os.urandom(2048)) for i in range(300)])
+    digest = blobstore.put_bytes(raw)
+    results: list[Path] = []
+    errors: list[BaseException] = []
+
+    def unpack() -> None:
+        try:
+            results.append(layers.ensure_unpacked(digest, digest))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=unpack) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(set(results)) == 1 and len(os.listdir(results[0] / "d")) == 300
+    assert os.listdir(state_root / "images/tmp") == []

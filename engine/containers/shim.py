@@ -38,6 +38,7 @@ from engine.containers import paths, procinfo, record, rootfs
 from engine.containers.logfile import LineWriter
 from engine.containers.runtimes import Runtime, get_runtime
 from engine.containers.spec import State
+from engine.containers.stdio import ContainerIO, read_output
 from engine.errors import EngineError
 
 log = logging.getLogger(__name__)
@@ -154,24 +155,22 @@ class Shim:
     def _create_and_start(self) -> bool:
         log_fd = os.open(paths.log_file(self.cid), os.O_WRONLY | os.O_CREAT | os.O_APPEND
                          | os.O_CLOEXEC, 0o640)
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        spec = record.spec_from_json(record.get(self.cid).spec)
+        self.io = ContainerIO(self.cid, spec.tty, spec.stdin_open)
         try:
             pid = self.runtime.create(self.cid, paths.bundle_dir(self.cid),
-                                      pid_file=self.dir / "init.pid", stdin=stdin,
-                                      stdout=out_w, stderr=err_w)
+                                      pid_file=self.dir / "init.pid", **self.io.create_kwargs)
             self.status.init_pid = pid
+            self.io.after_create()
             self.runtime.start(self.cid)
-        except EngineError as exc:
-            self._report({"ok": False, "error": exc.message,
+        except (EngineError, OSError) as exc:
+            self.io.close()
+            message = exc.message if isinstance(exc, EngineError) else f"terminal: {exc}"
+            self._report({"ok": False, "error": message,
                           "exit_code": getattr(exc, "exit_code", 128)})
             self._teardown()
             return False
-        finally:
-            for fd in (out_w, err_w, stdin):
-                os.close(fd)
-        for fd, stream in ((out_r, "stdout"), (err_r, "stderr")):
+        for fd, stream in self.io.readers:
             self.writers[fd] = LineWriter(log_fd, stream)
             self.sel.register(fd, selectors.EVENT_READ, "output")
         self._listen()
@@ -221,7 +220,7 @@ class Shim:
             self._serve(conn)
 
     def _pump(self, fd: int) -> None:
-        data = os.read(fd, 65536)
+        data = read_output(fd)
         if data:
             self.writers[fd].feed(data)
             return
@@ -276,6 +275,7 @@ class Shim:
         for job in self.status.execs.values():
             _send(job.conn, {"exit": 137})
             job.conn.close()
+        self.io.close()
         self._teardown()
         row = record.raw(self.cid)
         record.update(self.cid, state=State.EXITED, exit_code=code, oom_killed=int(oom),

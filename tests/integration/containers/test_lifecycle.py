@@ -208,3 +208,23 @@ def _mounted(path: Path) -> bool:
     with open("/proc/self/mountinfo") as f:
         return any(line.split()[4] == str(path) for line in f)
 
+
+
+def test_tty_container_gets_a_terminal_and_stays_up(engine, wait_for) -> None:
+    script = "[ -t 0 ] && [ -t 1 ] && echo on-a-tty; tty; read line; echo never"
+    info = engine.run(engine.spec("tty", script, tty=True))
+    _wait_log(engine, wait_for, info.id, "/dev/pts/0")
+    out = engine.output(info.id)
+    assert "on-a-tty" in out and "never" not in out
+    assert containers.inspect(info.id).state is State.RUNNING  # read blocks on the terminal
+    containers.kill(info.id, signal.SIGKILL)
+    assert containers.wait(info.id, timeout=10).code == 137
+
+
+def test_stdin_open_keeps_stdin_open(engine) -> None:
+    info = engine.run(engine.spec("stdin", "read line; echo never", stdin_open=True))
+    with pytest.raises(Exception, match="still running"):
+        containers.wait(info.id, timeout=0.3)
+    info2 = engine.run(engine.spec("stdin-closed", "read line; echo eof=$?"))
+    assert containers.wait(info2.id, timeout=10).code == 0
+    assert "eof=1" in engine.output(info2.id)

@@ -1,0 +1,112 @@
+"""The container's standard streams as the shim sets them up.
+
+Without a tty: stdout and stderr are two pipes the shim reads; stdin is /dev/null, or with
+``stdin_open`` a pipe whose write end the shim keeps open and never writes (docker's
+``-i`` without an attached client: reads block instead of seeing EOF). With a tty: the runtime
+creates the pseudo-terminal and sends its master end over a console socket; the shim reads the
+master as one ``stdout`` stream (a terminal merges stderr), and nobody writing to it means a
+shell on it simply waits.
+"""
+from __future__ import annotations
+
+import array
+import errno
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from engine.containers import paths
+
+
+class ContainerIO:
+    """Descriptors handed to ``runtime.create`` and the ones the shim keeps."""
+
+    def __init__(self, cid: str, tty: bool, stdin_open: bool) -> None:
+        self.cid = cid
+        self.tty = tty
+        self.kept: list[int] = []  # held open for the container's lifetime
+        self.child: list[int] = []  # the container's ends, closed once it exists
+        self.readers: list[tuple[int, str]] = []
+        self.console: socket.socket | None = None
+        self.console_dir_fd = -1
+        stdin = self._stdin(stdin_open)
+        self.create_kwargs: dict[str, Any]
+        if tty:
+            self.create_kwargs = {"stdin": stdin, "stdout": None, "stderr": None,
+                                  "console_socket": self._console_listener()}
+            return
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        self.child += [out_w, err_w]
+        self.readers = [(out_r, "stdout"), (err_r, "stderr")]
+        self.create_kwargs = {"stdin": stdin, "stdout": out_w, "stderr": err_w,
+                              "console_socket": None}
+
+    def _stdin(self, stdin_open: bool) -> int:
+        if stdin_open:
+            read_end, write_end = os.pipe2(os.O_CLOEXEC)
+            self.kept.append(write_end)
+        else:
+            read_end = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        self.child.append(read_end)
+        return read_end
+
+    def _console_listener(self) -> Path:
+        name = "console.sock"
+        (paths.container_dir(self.cid) / name).unlink(missing_ok=True)
+        self.console_dir_fd = os.open(paths.container_dir(self.cid),
+                                      os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        # Short (AF_UNIX paths max 108 bytes) and valid from the runtime's process too.
+        address = Path(f"/proc/{os.getpid()}/fd/{self.console_dir_fd}/{name}")
+        self.console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.console.bind(str(address))
+        self.console.listen(1)
+        return address
+
+    def after_create(self) -> None:
+        """Close the container's ends; with a tty, collect the master from the runtime."""
+        for fd in self.child:
+            os.close(fd)
+        self.child = []
+        if self.console is None:
+            return
+        self.console.settimeout(10)
+        conn, _ = self.console.accept()
+        with conn:
+            fds = array.array("i")
+            _, ancdata, _, _ = conn.recvmsg(1024, socket.CMSG_SPACE(fds.itemsize))
+            for level, kind, data in ancdata:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+        if not fds:
+            raise OSError(errno.EPROTO, "the runtime sent no terminal on the console socket")
+        os.set_inheritable(fds[0], False)
+        self.readers = [(fds[0], "stdout")]
+        self._close_console()
+
+    def _close_console(self) -> None:
+        if self.console is not None:
+            self.console.close()
+            self.console = None
+            (paths.container_dir(self.cid) / "console.sock").unlink(missing_ok=True)
+        if self.console_dir_fd >= 0:
+            os.close(self.console_dir_fd)
+            self.console_dir_fd = -1
+
+    def close(self) -> None:
+        """Release everything still open (failed start, or the container is gone)."""
+        for fd in self.child + self.kept:
+            os.close(fd)
+        self.child, self.kept = [], []
+        self._close_console()
+
+
+def read_output(fd: int) -> bytes:
+    """Read what is there; a terminal master reports EIO once every slave is closed (EOF)."""
+    try:
+        return os.read(fd, 65536)
+    except OSError as exc:
+        if exc.errno == errno.EIO:
+            return b""
+        raise

@@ -1,10 +1,13 @@
 """Semantic checks on the merged project dict: what a JSON Schema cannot say.
 
-References between services and to top-level networks/volumes/secrets/configs/models, self
-dependencies, port numbers and ranges, durations, sizes, volume modes and conflicting keys. The
-first problem (in file order of the services) is raised as one ConfigError sentence located
-through the position map. Values still holding ``$`` (files read with interpolation off) are not
-parsed.
+This module checks references (services to services, networks, volumes, secrets, configs and
+models; self dependencies; ``network_mode``/``ipc``/``pid`` ``service:NAME``);
+:mod:`compose.config.semantic_values` checks one service's values (ports, mounts, durations,
+sizes, restart and pull policies, ulimits, container_name with replicas) and
+:mod:`compose.config.semantic_resources` the top-level resources and static addresses.
+The first problem (services in file order, then resources) is raised as one ConfigError
+sentence located through the position map. Values still holding ``$`` (files read with
+interpolation off) are not parsed.
 """
 from __future__ import annotations
 
@@ -13,39 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from compose.config.positions import KeyPath, PositionMap, error_at
-from compose.config.units import (
-    check_range_sizes,
-    parse_duration,
-    parse_port_range,
-    parse_port_spec,
-    parse_size,
-)
+from compose.config.semantic_resources import check_resources, check_static_addresses
+from compose.config.semantic_values import check_service_values
+from compose.config.walk import entries, has_interpolation
 
 Problem = tuple[KeyPath, str]
-
-DURATION_KEYS: tuple[KeyPath, ...] = (
-    ("healthcheck", "interval"), ("healthcheck", "timeout"), ("healthcheck", "start_period"),
-    ("healthcheck", "start_interval"), ("stop_grace_period",),
-    ("deploy", "restart_policy", "delay"), ("deploy", "restart_policy", "window"),
-    ("deploy", "update_config", "delay"), ("deploy", "update_config", "monitor"),
-    ("deploy", "rollback_config", "delay"), ("deploy", "rollback_config", "monitor"),
-)
-SIZE_KEYS: tuple[KeyPath, ...] = (
-    ("shm_size",), ("mem_limit",), ("mem_reservation",), ("build", "shm_size"),
-    ("deploy", "resources", "limits", "memory"), ("deploy", "resources", "reservations", "memory"),
-)
-INT_KEYS: tuple[KeyPath, ...] = (
-    ("scale",), ("deploy", "replicas"), ("pids_limit",), ("cpu_shares",), ("cpu_quota",),
-    ("cpu_period",), ("mem_swappiness",), ("oom_score_adj",), ("healthcheck", "retries"),
-)
-FLOAT_KEYS: tuple[KeyPath, ...] = (
-    ("cpus",), ("deploy", "resources", "limits", "cpus"),
-    ("deploy", "resources", "reservations", "cpus"),
-)
-VOLUME_MODES = frozenset({
-    "rw", "ro", "z", "Z", "nocopy", "copy", "consistent", "cached", "delegated",
-    "shared", "rshared", "slave", "rslave", "private", "rprivate",
-})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,38 +39,29 @@ def check_semantics(project: dict, positions: PositionMap) -> None:
     """Raise ConfigError for the first semantic mistake in the merged project dict."""
     names = _Project(*(frozenset(project.get(k) or {}) for k in (
         "services", "networks", "volumes", "secrets", "configs", "models")))
+    for path, problem in _problems(project, names):
+        raise error_at(problem, path, positions)
+
+
+def _problems(project: dict, names: _Project) -> Iterator[Problem]:
+    """Every problem as (absolute key path, sentence): services in order, then resources."""
     for name, service in (project.get("services") or {}).items():
         if not isinstance(service, dict):
             continue
         base: KeyPath = ("services", name)
         for check in _SERVICE_CHECKS:
             for path, problem in check(names, name, service):
-                raise error_at(problem, base + path, positions)
-
-
-def _get(data: Any, path: KeyPath) -> Any:
-    for part in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(part)
-    return data
-
-
-def _interpolation_left(value: Any) -> bool:
-    return isinstance(value, str) and "$" in value
-
-
-def _items(value: Any) -> Iterator[tuple[str | int, Any]]:
-    """(key, entry) pairs of a list or a mapping (as written in the file)."""
-    if isinstance(value, dict):
-        yield from value.items()
-    elif isinstance(value, list):
-        yield from enumerate(value)
+                yield base + path, problem
+        for path, problem in check_service_values(service, names.volumes):
+            yield base + path, problem
+        for path, problem in check_static_addresses(project, name, service):
+            yield base + path, problem
+    yield from check_resources(project)
 
 
 def _ref_names(value: Any) -> Iterator[tuple[str | int, str]]:
     """Names referred to by a list/map of names or of long-syntax ``{source: ...}`` items."""
-    for key, entry in _items(value):
+    for key, entry in entries(value):
         if isinstance(value, dict):
             yield key, str(key)
         elif isinstance(entry, str):
@@ -118,12 +84,12 @@ def _check_networks(names: _Project, name: str, svc: dict) -> Iterator[Problem]:
         target = mode.split(":", 1)[1]
         if target == name:
             yield ("network_mode",), f"service {name!r} cannot use its own network stack"
-        elif target not in names.services and not _interpolation_left(target):
+        elif target not in names.services and not has_interpolation(target):
             yield ("network_mode",), (
                 f"network_mode refers to service {target!r}, which is not defined")
 
 
-def _check_resources(names: _Project, name: str, svc: dict) -> Iterator[Problem]:
+def _check_references(names: _Project, name: str, svc: dict) -> Iterator[Problem]:
     tables = (("secrets", names.secrets), ("configs", names.configs))
     for key, known in tables:
         for index, ref in _ref_names(svc.get(key)):
@@ -155,7 +121,7 @@ def _check_dependencies(names: _Project, name: str, svc: dict) -> Iterator[Probl
         elif dep not in names.services and not optional:
             yield ("depends_on", key), (
                 f"service {name!r} depends on undefined service {dep!r}")
-    for index, link in _items(svc.get("links")):
+    for index, link in entries(svc.get("links")):
         target = str(link).split(":", 1)[0]
         if target not in names.services:
             yield ("links", index), f"service {name!r} links to undefined service {target!r}"
@@ -167,8 +133,20 @@ def _check_dependencies(names: _Project, name: str, svc: dict) -> Iterator[Probl
             yield ("extends",), f"service {name!r} extends undefined service {base!r}"
 
 
+def _check_namespaces(names: _Project, name: str, svc: dict) -> Iterator[Problem]:
+    """``ipc``/``pid`` may share another service's namespace with ``service:NAME``."""
+    for key in ("ipc", "pid"):
+        mode = svc.get(key)
+        if isinstance(mode, str) and mode.startswith("service:"):
+            target = mode.split(":", 1)[1]
+            if target == name:
+                yield (key,), f"service {name!r} cannot share its own {key} namespace"
+            elif target not in names.services and not has_interpolation(target):
+                yield (key,), f"{key} refers to service {target!r}, which is not defined"
+
+
 def _check_volumes_from(names: _Project, name: str, svc: dict) -> Iterator[Problem]:
-    for index, entry in _items(svc.get("volumes_from")):
+    for index, entry in entries(svc.get("volumes_from")):
         parts = str(entry).split(":")
         if parts[0] == "container":
             continue
@@ -180,138 +158,6 @@ def _check_volumes_from(names: _Project, name: str, svc: dict) -> Iterator[Probl
                 f"{entry!r} is not a valid volumes_from entry; write SERVICE[:ro|rw]")
 
 
-def _check_ports(names: _Project, name: str, svc: dict) -> Iterator[Problem]:
-    for index, port in _items(svc.get("ports")):
-        try:
-            if isinstance(port, dict):
-                _check_long_port(port)
-            elif not _interpolation_left(port):
-                parse_port_spec(port)
-        except ValueError as exc:
-            yield ("ports", index), str(exc)
-    for index, port in _items(svc.get("expose")):
-        try:
-            if not _interpolation_left(port):
-                parse_port_range(str(port).partition("/")[0])
-        except ValueError as exc:
-            yield ("expose", index), str(exc)
-
-
-def _check_long_port(port: dict) -> None:
-    target, published = port.get("target"), port.get("published")
-    if _interpolation_left(target) or _interpolation_left(published):
-        return
-    target_range = parse_port_range(target) if target is not None else None
-    published_range = parse_port_range(published) if published not in (None, "") else None
-    if target_range is not None:
-        check_range_sizes(published_range, target_range)
-
-
-def _check_volumes(names: _Project, name: str, svc: dict) -> Iterator[Problem]:
-    for index, volume in _items(svc.get("volumes")):
-        if _interpolation_left(volume):
-            continue
-        problem = (_short_volume_problem(volume, names) if isinstance(volume, str)
-                   else _long_volume_problem(volume, names) if isinstance(volume, dict)
-                   else None)
-        if problem:
-            yield ("volumes", index), problem
-
-
-def _is_named_volume(source: str) -> bool:
-    return bool(source) and not source.startswith((".", "/", "~", "\\")) and not (
-        len(source) > 1 and source[1] == ":")  # C:\ style Windows paths
-
-
-def _short_volume_problem(spec: str, names: _Project) -> str | None:
-    parts = spec.split(":")
-    if len(parts) > 3:
-        return f"{spec!r} is not a valid volume; write [SOURCE:]TARGET[:MODE]"
-    if len(parts) == 3:
-        bad = [m for m in parts[2].split(",") if m not in VOLUME_MODES]
-        if bad:
-            return (f"{bad[0]!r} is not a valid volume mode in {spec!r}; "
-                    "use ro, rw, z, Z, nocopy or a propagation mode such as rshared")
-    target = parts[1] if len(parts) > 1 else parts[0]
-    if not target.startswith("/") and not _interpolation_left(target):
-        return f"the mount target {target!r} in {spec!r} must be an absolute path"
-    source = parts[0] if len(parts) > 1 else ""
-    if _is_named_volume(source) and source not in names.volumes:
-        return (f"volume {source!r} is not defined under the top-level volumes key; "
-                "declare it there or use a path starting with ./ or /")
-    return None
-
-
-def _long_volume_problem(spec: dict, names: _Project) -> str | None:
-    source, kind = spec.get("source"), spec.get("type")
-    if kind == "volume" and isinstance(source, str) and source and source not in names.volumes:
-        return f"volume {source!r} is not defined under the top-level volumes key"
-    if kind in ("bind", "image") and not source:
-        return f"a {kind} mount needs a source"
-    size = _get(spec, ("tmpfs", "size"))
-    if size is not None and not _interpolation_left(size):
-        try:
-            parse_size(size)
-        except ValueError as exc:
-            return f"tmpfs size: {exc}"
-    target = spec.get("target")
-    if isinstance(target, str) and not target.startswith("/") and not _interpolation_left(target):
-        return f"the mount target {target!r} must be an absolute path"
-    return None
-
-
-def _check_units(names: _Project, name: str, svc: dict) -> Iterator[Problem]:
-    parsers: tuple[tuple[tuple[KeyPath, ...], Callable[[Any], Any]], ...] = (
-        (DURATION_KEYS, parse_duration), (SIZE_KEYS, parse_size),
-        (INT_KEYS, _parse_int), (FLOAT_KEYS, _parse_float),
-    )
-    for paths, parse in parsers:
-        for path in paths:
-            value = _get(svc, path)
-            if value is None or _interpolation_left(value):
-                continue
-            try:
-                parse(value)
-            except ValueError as exc:
-                yield path, str(exc)
-    swap = svc.get("memswap_limit")
-    if swap is not None and str(swap) != "-1" and not _interpolation_left(swap):
-        try:
-            parse_size(swap)
-        except ValueError as exc:
-            yield ("memswap_limit",), f"{exc} (or -1 for unlimited swap)"
-
-
-def _parse_int(value: Any) -> int:
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise ValueError(f"{value!r} is not a whole number") from None
-
-
-def _parse_float(value: Any) -> float:
-    try:
-        return float(str(value).strip())
-    except ValueError:
-        raise ValueError(f"{value!r} is not a number") from None
-
-
-def _check_container_name(names: _Project, name: str, svc: dict) -> Iterator[Problem]:
-    if not svc.get("container_name"):
-        return
-    for path in (("scale",), ("deploy", "replicas")):
-        value = _get(svc, path)
-        try:
-            count = _parse_int(value) if value is not None else 1
-        except ValueError:
-            continue
-        if count > 1:
-            yield ("container_name",), (
-                f"container_name is set, so service {name!r} cannot run {count} replicas "
-                f"({'.'.join(path)}); remove container_name or run one replica")
-
-
 _SERVICE_CHECKS: tuple[Callable[[_Project, str, dict], Iterator[Problem]], ...] = (
-    _check_networks, _check_resources, _check_dependencies, _check_ports, _check_volumes,
-    _check_units, _check_container_name,
+    _check_networks, _check_references, _check_dependencies, _check_namespaces,
 )

@@ -82,6 +82,22 @@ def svc(body: str, extra: str = "") -> str:
         ("volumes: ['./a:/b:ro,bogus']", "", 4, "'bogus' is not a valid volume mode"),
         ("volumes: ['./a:/b:ro:z']", "", 4, "is not a valid volume"),
         ("volumes: ['./a:relative']", "", 4, "must be an absolute path"),
+        ("restart: sometimes", "", 4, "'sometimes' is not a restart policy"),
+        ("restart: 'on-failure:x'", "", 4, "is not a restart policy"),
+        ("pull_policy: hourly", "", 4, "'hourly' is not a pull policy"),
+        ("healthcheck:\n  test: [curl, -f, localhost]", "", 5, "must start with NONE, CMD"),
+        ("ulimits:\n  nofile: {soft: 20, hard: 10}", "", 5, "soft limit 20 is above"),
+        ("ipc: 'service:db'", "", 4, "ipc refers to service 'db'"),
+        ("pid: 'service:web'", "", 4, "cannot share its own pid namespace"),
+        ("networks:\n  front:\n    ipv4_address: 10.1.0.300", "networks:\n  front:\n", 6,
+         "'10.1.0.300' is not an IPv4 address"),
+        ("networks:\n  front:\n    ipv4_address: fd00::5", "networks:\n  front:\n", 6,
+         "is not an IPv4 address"),
+        ("networks:\n  front:\n    ipv4_address: 10.1.0.5", "networks:\n  front:\n", 6,
+         "needs a network with a configured IPv4 subnet"),
+        ("networks:\n  front:\n    ipv4_address: 10.2.0.5",
+         "networks:\n  front:\n    ipam:\n      config:\n        - subnet: 10.1.0.0/24\n", 6,
+         "10.2.0.5 is not inside the network's subnets 10.1.0.0/24"),
     ],
 )
 def test_semantic_error_names_line_and_problem(
@@ -182,3 +198,52 @@ def test_parse_port_spec_forms() -> None:
     assert parse_port_spec("8000-9000:80").published == PortRange(8000, 9000)
     assert parse_port_spec("127.0.0.1::80").published is None
     assert parse_port_range("65535").size == 1
+
+
+def test_every_key_fixture_passes_semantics() -> None:
+    from pathlib import Path
+
+    path = Path(__file__).parent / "data" / "every-key.yaml"
+    data, positions = load_yaml(path.read_text(), str(path))
+    check_semantics(data, positions)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key_path", "fragment"),
+    [
+        ("networks:\n  n:\n    external: true\n    driver: bridge\n", 4, "networks.n.driver",
+         "network 'n' is external, so 'driver' cannot be set"),
+        ("volumes:\n  v:\n    external: {name: real}\n    driver_opts: {a: b}\n", 4,
+         "volumes.v.driver_opts", "volume 'v' is external"),
+        ("secrets:\n  s:\n    labels: {a: b}\n", 2, "secrets.s",
+         "secret 's' needs one of file, environment or driver, or external: true"),
+        ("configs:\n  c:\n    name: x\n", 2, "configs.c", "config 'c' needs one of"),
+        ("networks:\n  n:\n    ipam:\n      config:\n        - subnet: 10.0.0.0/33\n", 5,
+         "networks.n.ipam.config[0].subnet", "'10.0.0.0/33' is not a subnet in CIDR form"),
+        ("networks:\n  n:\n    ipam:\n      config:\n        - subnet: 10.0.0.0/24\n"
+         "          ip_range: 10.0.1.0/25\n", 6, "networks.n.ipam.config[0].ip_range",
+         "not inside subnet 10.0.0.0/24"),
+        ("networks:\n  n:\n    ipam:\n      config:\n        - subnet: 10.0.0.0/24\n"
+         "          gateway: 10.0.9.1\n", 6, "networks.n.ipam.config[0].gateway",
+         "gateway 10.0.9.1 is not inside subnet"),
+    ],
+)
+def test_top_level_resource_errors(text: str, line: int, key_path: str, fragment: str) -> None:
+    err = semantic_error("services: {}\n" + text)
+    assert err.line == line + 1
+    assert err.key_path == key_path
+    assert fragment in err.message
+
+
+def test_resources_that_are_fine() -> None:
+    passes(
+        "services:\n  web:\n    image: x\n    networks:\n      n:\n"
+        "        ipv4_address: 10.0.0.5\n        ipv6_address: fd12::5\n      ext:\n"
+        "        ipv4_address: 192.168.9.9\n"
+        "networks:\n  n:\n    ipam:\n      config:\n        - subnet: 10.0.0.0/24\n"
+        "          ip_range: 10.0.0.0/25\n          gateway: 10.0.0.1\n"
+        "        - subnet: fd12::/64\n  ext:\n    external: true\n    name: real\n"
+        "volumes:\n  v:\n    external: true\n    name: real\n"
+        "secrets:\n  s:\n    environment: TOKEN\n  e:\n    external: true\n"
+        "configs:\n  c:\n    content: hi\n"
+    )

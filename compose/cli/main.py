@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 COMMAND_MODULES: list[str] = [
     "config",
     "graph",
+    "images",
+    "pull",
+    "build",
+    "push",
 ]
 
 EXIT_INTERRUPTED = 130

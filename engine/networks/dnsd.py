@@ -28,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import dns.message
+
 from engine.networks import dns_control, firewall, resolver, upstream
 from engine.networks.directory import Directory, load_directory
 from engine.networks.netns import run_in_netns
@@ -37,7 +39,9 @@ log = logging.getLogger(__name__)
 
 DNS_IP = "127.0.0.11"
 MAX_VARIANTS = 16
-CACHE_LIMIT = 50_000
+# Rendered answers are cached per (sandbox, query minus id); 0 disables (to benchmark the
+# dnspython path). The cache is dropped on every sync, so it never outlives a change.
+CACHE_LIMIT = int(os.environ.get("PYCOMPOSE_DNSD_CACHE", "50000"))
 
 
 @dataclass(slots=True)
@@ -66,13 +70,23 @@ def open_sockets(path: str) -> tuple[socket.socket, socket.socket]:
     return udp, tcp
 
 
+@dataclass(slots=True)
+class Answer:
+    """A locally answered question: its rendered rotations (filled lazily)."""
+
+    query: dns.message.Message
+    zone: resolver.Zone
+    variants: list[bytes | None]
+    counter: int
+
+
 class Daemon:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
         self.sel = selectors.DefaultSelector()
         self.listeners: dict[str, Listener] = {}
         self.directory = Directory({}, {})
-        self.cache: dict[tuple[str, bytes], tuple[list[bytes], list[int]]] = {}
+        self.cache: dict[tuple[str, bytes], Answer] = {}
         self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="dns-forward")
         self.upstreams = upstream.configured_upstreams()
         self.stopping = False
@@ -162,17 +176,19 @@ class Daemon:
 
     def local_reply(self, cid: str, data: bytes) -> bytes | None:
         """Answer from the cache or the zone; None means forward upstream."""
-        key = (cid, data[2:])
-        hit = self.cache.get(key)
-        if hit is None:
-            hit = self.resolve(cid, data)
-            if hit is None:
+        entry = self.cache.get((cid, data[2:]))
+        if entry is None:
+            entry = self.resolve(cid, data)
+            if entry is None:
                 return None
-        variants, counter = hit
-        counter[0] += 1
-        return data[:2] + variants[counter[0] % len(variants)]
+        entry.counter += 1
+        k = entry.counter % len(entry.variants)
+        body = entry.variants[k]
+        if body is None:  # render each rotation once, when first needed
+            body = entry.variants[k] = resolver.answer(entry.zone, entry.query, k)[2:]  # type: ignore[index]
+        return data[:2] + body
 
-    def resolve(self, cid: str, data: bytes) -> tuple[list[bytes], list[int]] | None:
+    def resolve(self, cid: str, data: bytes) -> Answer | None:
         msg = resolver.parse_query(data)
         if msg is None:
             return None
@@ -182,12 +198,11 @@ class Daemon:
             return None
         name, rdtype = resolver.question_key(msg)
         count = min(max(zone.count(name, rdtype), 1), MAX_VARIANTS)
-        variants = [first[2:]] + [resolver.answer(zone, msg, i)[2:]  # type: ignore[index]
-                                  for i in range(1, count)]
-        if len(self.cache) >= CACHE_LIMIT:
-            self.cache.clear()
-        entry = (variants, [-1])
-        self.cache[(cid, data[2:])] = entry
+        entry = Answer(msg, zone, [first[2:]] + [None] * (count - 1), -1)
+        if CACHE_LIMIT:
+            if len(self.cache) >= CACHE_LIMIT:
+                self.cache.clear()
+            self.cache[(cid, data[2:])] = entry
         return entry
 
     def forward_udp(self, sock: socket.socket, data: bytes, addr: tuple[str, int]) -> None:

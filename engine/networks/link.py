@@ -126,9 +126,10 @@ def list_links(prefix: str) -> list[str]:
         return sorted(n for n in names if n and n.startswith(prefix))
 
 
-def create_veth(host_name: str, peer_name: str, *, netns: Path, bridge: str, mtu: int) -> None:
-    """Create a veth pair: ``host_name`` enslaved to ``bridge`` and up, ``peer_name`` created
-    directly inside the namespace at ``netns`` (down, configured by :func:`configure_peer`)."""
+def create_veth(host_name: str, peer_name: str, *, netns: Path, bridge: str, mtu: int,
+                mac: str) -> None:
+    """Create a veth pair in one request: ``host_name`` enslaved to ``bridge`` and up,
+    ``peer_name`` (with ``mac``) created directly inside the namespace at ``netns``."""
     fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
     try:
         with host_iproute() as ipr:
@@ -136,38 +137,35 @@ def create_veth(host_name: str, peer_name: str, *, netns: Path, bridge: str, mtu
             if bridge_index is None:
                 raise NetworkError("bridge is missing", step="create veth", obj=bridge)
             try:
-                ipr.link("add", ifname=host_name, kind="veth", mtu=mtu,
-                         peer={"ifname": peer_name, "net_ns_fd": fd, "mtu": mtu})
-                index = link_index(ipr, host_name)
-                ipr.link("set", index=index, master=bridge_index, state="up")
+                ipr.link("add", ifname=host_name, kind="veth", mtu=mtu, master=bridge_index,
+                         state="up", peer={"ifname": peer_name, "net_ns_fd": fd, "mtu": mtu,
+                                           "address": mac})
             except NetlinkError as exc:
                 raise _fail("create veth", host_name, exc) from None
     finally:
         os.close(fd)
 
 
-def configure_peer(netns: Path, ifname: str, *, mac: str, addrs: Sequence[Addr]) -> None:
-    """Inside the namespace: set the MAC, add the addresses and bring the interface up."""
+def configure_peer(netns: Path, ifname: str, *, addrs: Sequence[Addr],
+                   gateways: Sequence[str] = ()) -> None:
+    """Inside the namespace, in one netlink session: add the addresses, bring the interface
+    up and point the default route(s) at ``gateways`` through it."""
 
     def body(ipr: IPRoute) -> None:
         index = link_index(ipr, ifname)
         if index is None:
             raise NetworkError("interface missing in sandbox", step="configure", obj=ifname)
         try:
-            ipr.link("set", index=index, address=mac)
             for address, prefix in addrs:
                 _add_addr(ipr, index, address, prefix)
             ipr.link("set", index=index, state="up")
+            for gateway in gateways:
+                dst = "::/0" if ":" in gateway else "0.0.0.0/0"
+                ipr.route("replace", dst=dst, gateway=gateway, oif=index)
         except NetlinkError as exc:
             raise _fail("configure endpoint", ifname, exc) from None
 
     in_netns(netns, body)
-
-
-def set_lo_up() -> None:
-    """Bring ``lo`` up in the calling thread's namespace."""
-    with IPRoute() as ipr:
-        ipr.link("set", index=link_index(ipr, "lo"), state="up")
 
 
 def replace_default_route(netns: Path, family: int, gateway: str | None, ifname: str) -> None:

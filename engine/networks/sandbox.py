@@ -36,7 +36,7 @@ def create_sandbox(container_id: str) -> Path:
             raise Conflict("sandbox exists", step="create sandbox", obj=container_id)
         conn.execute("INSERT INTO net_sandboxes VALUES (?,?,?,?)",
                      (container_id, str(path), state.CREATING, os.getpid()))
-    netns.create_netns(path, link.set_lo_up)
+    netns.create_netns(path, netns.set_lo_up)
     with state.write() as conn:
         conn.execute("UPDATE net_sandboxes SET state = ? WHERE container_id = ?",
                      (state.READY, container_id))
@@ -76,12 +76,12 @@ def connect(container_id: str, network: str, spec: EndpointSpec | None = None) -
     path = Path(sbx["path"])
     try:
         link.create_veth(info.host_ifname, info.ifname, netns=path, bridge=net["bridge"],
-                         mtu=net["mtu"])
+                         mtu=net["mtu"], mac=info.mac)
         sysctl.set_hairpin(info.host_ifname)
         addrs = [(a, p) for a, p in ((info.ipv4, info.prefix4), (info.ipv6, info.prefix6))
                  if a and p is not None]
-        link.configure_peer(path, info.ifname, mac=info.mac, addrs=addrs)
-        refresh_default_route(container_id)
+        link.configure_peer(path, info.ifname, addrs=addrs,
+                            gateways=_gateways_if_preferred(container_id, net["id"]))
     except BaseException:
         link.delete_link(info.host_ifname)
         with state.write() as wconn:
@@ -153,19 +153,31 @@ def _next_ifname(taken: list[str]) -> str:
     return f"eth{n}"
 
 
+def _preferred(container_id: str) -> sqlite3.Row | None:
+    """The endpoint that should carry the default route: highest gw_priority, then the
+    earliest connected, among non-internal networks."""
+    rows = state.db().execute(
+        "SELECT e.ifname, e.network_id, n.gateway4, n.gateway6, n.spec FROM net_endpoints e"
+        " JOIN net_networks n ON n.id = e.network_id WHERE e.container_id = ?"
+        " ORDER BY e.gw_priority DESC, e.seq", (container_id,)).fetchall()
+    usable = [r for r in rows if not loads(r["spec"]).get("internal")]
+    return usable[0] if usable else None
+
+
+def _gateways_if_preferred(container_id: str, network_id: str) -> list[str]:
+    best = _preferred(container_id)
+    if best is None or best["network_id"] != network_id:
+        return []
+    return [g for g in (best["gateway4"], best["gateway6"]) if g]
+
+
 def refresh_default_route(container_id: str) -> None:
     """Point the sandbox's default routes at the preferred non-internal network
     (highest gw_priority, then the earliest connected); none if all are internal."""
-    conn = state.db()
-    sbx = state.sandbox_row(conn, container_id)
+    sbx = state.sandbox_row(state.db(), container_id)
     if sbx is None:
         return
-    rows = conn.execute(
-        "SELECT e.ifname, n.gateway4, n.gateway6, n.spec FROM net_endpoints e JOIN net_networks n"
-        " ON n.id = e.network_id WHERE e.container_id = ? ORDER BY e.gw_priority DESC, e.seq",
-        (container_id,)).fetchall()
-    usable = [r for r in rows if not loads(r["spec"]).get("internal")]
-    best = usable[0] if usable else None
+    best = _preferred(container_id)
     path = Path(sbx["path"])
     link.replace_default_route(path, 4, best["gateway4"] if best else None,
                                best["ifname"] if best else "")

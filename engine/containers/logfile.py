@@ -35,7 +35,7 @@ class LineWriter:
         self.pending += data
         out = []
         while True:
-            cut = self.pending.find(b"\n")
+            cut = self.pending.find(b"\n", 0, MAX_LINE)
             if cut < 0 and len(self.pending) < MAX_LINE:
                 break
             end = cut + 1 if cut >= 0 else MAX_LINE

@@ -42,13 +42,17 @@ def request(message: dict[str, Any], *, start: bool) -> dict[str, Any] | None:
 
     Returns None when the daemon is not running and ``start`` is False.
     """
-    for _ in range(3):  # the daemon may be exiting (last sandbox gone) as we connect
+    # The daemon may be exiting (last sandbox gone, or killed) as we connect: retry a few
+    # times; a new daemon cannot take the pid-file lock until the old one is gone.
+    for attempt in range(50):
         try:
             return _send(message)
-        except (FileNotFoundError, ConnectionRefusedError):
+        except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError,
+                BrokenPipeError):
             if not start:
                 return None
-            spawn()
+            if spawn() == "busy":
+                time.sleep(0.02 * min(attempt + 1, 5))
     raise NetworkError("DNS daemon does not answer", step="dns", obj=str(socket_path()))
 
 
@@ -74,7 +78,7 @@ def sync(*, start: bool) -> dict[str, Any] | None:
     return request({"op": "sync"}, start=start)
 
 
-def spawn() -> None:
+def spawn() -> str:
     """Start the daemon detached and wait until it listens (or another one already does)."""
     ensure_dir(run_dir())
     read_fd, write_fd = os.pipe()
@@ -89,6 +93,7 @@ def spawn() -> None:
         word = ready.readline().strip()
     if word not in (b"ready", b"busy"):
         raise NetworkError(f"DNS daemon failed to start (see {log_path()})", step="start dnsd")
+    return word.decode()
 
 
 def daemon_pid() -> int | None:

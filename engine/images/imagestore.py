@@ -160,6 +160,8 @@ def _tag_name_of(ref: str, image: Image) -> str | None:
 
 def collect_garbage() -> int:
     """Delete blobs and layer dirs no image record references; return how many."""
+    import engine.images.builder.cache  # noqa: F401  (registers the build cache's roots)
+
     used = catalog.referenced_blobs()
     for roots in _gc_roots:
         used |= roots()

@@ -55,13 +55,20 @@ def resolve_sources(root: Path, patterns: Sequence[str], matcher: Matcher | None
             found = [s for s in found if not (matcher and matcher.excluded(s.rel))]
         else:
             path = root / rel if rel else root
-            found = [Source(rel, path)] if (path.exists() or path.is_symlink()) and not (
-                matcher and rel and matcher.excluded(rel)) else []
+            present = path.exists() or path.is_symlink()
+            found = [Source(rel, path)] if present and not _hidden(matcher, rel, path) else []
         if not found:
             raise CopyError(f"{pattern!r} not found in the build context "
                             "(or excluded by .dockerignore)")
         out.extend(found)
     return out
+
+
+def _hidden(matcher: Matcher | None, rel: str, path: Path) -> bool:
+    if matcher is None or not rel or not matcher.excluded(rel):
+        return False
+    # an excluded directory can still hold '!' exceptions
+    return not (path.is_dir() and matcher.may_contain_included(rel))
 
 
 def walk_source(src: Source, matcher: Matcher | None) -> Iterator[tuple[str, Path]]:

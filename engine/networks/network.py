@@ -77,13 +77,27 @@ def create_network(spec: NetworkSpec) -> NetworkInfo:
     with host_ipam_lock():
         plan4, plan6 = _plan(spec)
         _record(spec, net_id, bridge, mtu, plan4, plan6)
-        addrs = [(str(p.gateway), p.subnet.prefixlen) for p in (plan4, plan6) if p]
-        link.ensure_bridge(bridge, mtu=mtu, addrs=addrs)
-    _configure_host(spec, net_id, bridge, plan4)
+        try:
+            addrs = [(str(p.gateway), p.subnet.prefixlen) for p in (plan4, plan6) if p]
+            link.ensure_bridge(bridge, mtu=mtu, addrs=addrs)
+        except BaseException:
+            _undo(net_id, bridge)
+            raise
+    try:
+        _configure_host(spec, net_id, bridge, plan4)
+    except BaseException:
+        _undo(net_id, bridge)
+        raise
     with state.write() as conn:
         conn.execute("UPDATE net_networks SET state = ? WHERE id = ?", (state.READY, net_id))
     log.info("created network %s (%s) on %s", spec.name, net_id[:12], bridge)
     return inspect_network(net_id)
+
+
+def _undo(net_id: str, bridge: str) -> None:
+    destroy_network_objects(net_id, bridge)
+    with state.write() as conn:
+        conn.execute("DELETE FROM net_networks WHERE id = ?", (net_id,))
 
 
 def _plan(spec: NetworkSpec) -> tuple[ipam.SubnetPlan | None, ipam.SubnetPlan | None]:

@@ -36,7 +36,13 @@ def create_sandbox(container_id: str) -> Path:
             raise Conflict("sandbox exists", step="create sandbox", obj=container_id)
         conn.execute("INSERT INTO net_sandboxes VALUES (?,?,?,?)",
                      (container_id, str(path), state.CREATING, os.getpid()))
-    netns.create_netns(path, netns.set_lo_up)
+    try:
+        netns.create_netns(path, netns.set_lo_up)
+    except BaseException:
+        netns.remove_netns(path)
+        with state.write() as conn:
+            conn.execute("DELETE FROM net_sandboxes WHERE container_id = ?", (container_id,))
+        raise
     with state.write() as conn:
         conn.execute("UPDATE net_sandboxes SET state = ? WHERE container_id = ?",
                      (state.READY, container_id))

@@ -16,6 +16,7 @@ Public API (everything else in this package is internal):
   ``exec_output(...) -> tuple[int, bytes, bytes]``
 - ``logs(cid, follow=False, since=None, tail=None) -> Iterator[LogLine]``, ``stats(cid)``,
   ``top(cid)``
+- ``sweep()``: remove what a crash left behind (rows stuck in removing, objects without a row)
 - ``run_build_step(*, layers, upper_dir, argv, env, working_dir, user, network) ->
   tuple[int, bytes]`` for the image builder's ``RUN``.
 """
@@ -51,6 +52,7 @@ from engine.containers.spec import (
     State,
     Stats,
 )
+from engine.containers.sweep import sweep
 
 list = list_containers  # noqa: A001 - the public name mirrors `docker container ls`
 
@@ -74,6 +76,7 @@ __all__ = [
     "start",
     "stats",
     "stop",
+    "sweep",
     "top",
     "unpause",
     "wait",

@@ -49,7 +49,8 @@ class Runtime(Protocol):
 
 
 class OciCliRuntime:
-    """runc or crun, one subprocess per operation, state under ``<state root>/runtime/<name>``.
+    """runc or crun, one subprocess per operation, state under ``<state root>/oci/<name>``
+    (``<state root>/runtime`` belongs to the built-in runtime).
 
     The runtime hands its own stdio to the container, so its error text is taken from
     ``--log`` (JSON lines) rather than from stderr.
@@ -62,7 +63,7 @@ class OciCliRuntime:
                                    step="runtime", obj=binary)
         self.name = binary
         self.binary = path
-        self.root = state_root() / "runtime" / binary
+        self.root = oci_root(binary)
 
     def _run(self, step: str, cid: str, args: list[str], *, log_path: Path | None = None,
              stdin: int | None = None, stdout: int | None = None,
@@ -148,6 +149,11 @@ class OciCliRuntime:
     def delete(self, cid: str, *, force: bool = False) -> None:
         """Remove the runtime's record and the container's cgroup."""
         self._run("delete", cid, ["delete", *(["--force"] if force else []), cid])
+
+
+def oci_root(binary: str) -> Path:
+    """Where runc/crun keep their container state for this engine."""
+    return state_root() / "oci" / binary
 
 
 class ExecNotFound(EngineError):

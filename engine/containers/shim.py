@@ -277,12 +277,11 @@ class Shim:
             job.conn.close()
         self.io.close()
         self._teardown()
-        row = record.raw(self.cid)
         record.update(self.cid, state=State.EXITED, exit_code=code, oom_killed=int(oom),
                       finished_at=record.now(), pid=0,
                       **({"error": "the container's output was held open after init exited"}
                          if self.writers else {}))
-        log.debug("container %s exited %s (was %s)", self.cid[:12], code, row["state"])
+        log.debug("container %s exited %s", self.cid[:12], code)
 
     def _teardown(self) -> None:
         try:

@@ -6,13 +6,14 @@ from typing import Any
 
 from compose.config import model as m
 from compose.config.units import parse_duration, parse_size
+from compose.errors import ConfigError
 
 
 def build_project(canonical: Mapping[str, Any], lenient: bool = False, **extra: Any) -> m.Project:
     """The Project for a canonical mapping; ``extra`` fills the non-file fields
     (working_dir, environment, profiles, …). ``lenient`` (files read without interpolation,
     only fit for printing) keeps a service whose values cannot be typed as raw data only."""
-    build = _lenient_service if lenient else build_service
+    build = _lenient_service if lenient else _checked_service
     return m.Project(
         name=canonical["name"],
         services={k: build(k, v) for k, v in canonical.get("services", {}).items()},
@@ -24,6 +25,16 @@ def build_project(canonical: Mapping[str, Any], lenient: bool = False, **extra: 
         raw=canonical,
         **extra,
     )
+
+
+def _checked_service(name: str, s: Mapping[str, Any]) -> m.Service:
+    # The schema and semantic checks should have caught every bad value; this is the net
+    # that keeps a value they missed from becoming a traceback.
+    try:
+        return build_service(name, s)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ConfigError(f"service {name!r} has a value pycompose cannot use: "
+                          f"{type(exc).__name__}: {exc}", key_path=f"services.{name}") from None
 
 
 def _lenient_service(name: str, s: Mapping[str, Any]) -> m.Service:

@@ -199,6 +199,8 @@ def _volumes(value: Any, base: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for entry in value:
         mount = parse_volume_short(entry) if isinstance(entry, str) else dict(entry)
+        if not mount.get("target"):
+            raise ValueError(f"volume {entry!r} has no target path")
         if mount.get("type") == "bind" and mount.get("source") is not None:
             mount["source"] = resolve_host_path(str(mount["source"]), base)
         if mount.get("type") == "volume" and mount.get("source") == "":

@@ -34,6 +34,14 @@ def config_command(
     no_interpolate: Annotated[
         bool, typer.Option("--no-interpolate", help="Don't interpolate environment variables.")
     ] = False,
+    hash_services: Annotated[
+        str | None,
+        typer.Option(
+            "--hash",
+            metavar="SERVICES",
+            help="Print the config hash of these services ('*' for all, else comma separated).",
+        ),
+    ] = None,
     output: Annotated[
         str | None,
         typer.Option("-o", "--output", metavar="PATH", help="Save to this file instead of stdout."),
@@ -55,6 +63,8 @@ def config_command(
     if quiet:
         return
     text = _listing(project, services, volumes, networks, profiles, images)
+    if hash_services is not None:
+        text = _hashes(project, hash_services)
     if text is None:
         text = render_project(project, fmt)
     if output:
@@ -82,6 +92,24 @@ def _listing(
     else:
         return None
     return "".join(f"{n}\n" for n in names)
+
+
+def _hashes(project: object, selection: str) -> str:
+    """``service hash`` lines, the hash the orchestrator labels containers with."""
+    from compose.config.model import Project
+    from compose.errors import ComposeError
+    from compose.orchestrator.labels import config_hash
+
+    assert isinstance(project, Project)
+    names = (
+        list(project.services)
+        if selection.strip() == "*"
+        else [n.strip() for n in selection.split(",") if n.strip()]
+    )
+    missing = [n for n in names if n not in project.services]
+    if missing:
+        raise ComposeError(f"no such service: {missing[0]}")
+    return "".join(f"{n} {config_hash(project.services[n].raw)}\n" for n in names)
 
 
 def _restrict(project: object, targets: tuple[str, ...]) -> object:

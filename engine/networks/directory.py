@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from engine.networks import state
 from engine.networks.resolver import EndpointRecord, Zone, build_zone
+from engine.networks.upstream import parse_upstream
 from engine.store import loads
 
 
@@ -14,6 +15,7 @@ class Directory:
 
     sandboxes: dict[str, list[str]]
     sandbox_paths: dict[str, str]
+    upstreams: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     records: list[EndpointRecord] = field(default_factory=list)
     zones: dict[str, Zone] = field(default_factory=dict)
 
@@ -31,18 +33,22 @@ def load_directory() -> Directory:
     conn = state.db()
     rows = conn.execute(
         "SELECT e.container_id, e.network_id, e.ipv4, e.ipv6, e.aliases, e.dns_names,"
-        " e.active, n.name AS network_name, s.path FROM net_endpoints e"
+        " e.active, n.name AS network_name, s.path, s.upstreams FROM net_endpoints e"
         " JOIN net_networks n ON n.id = e.network_id"
         " JOIN net_sandboxes s ON s.container_id = e.container_id"
         " WHERE e.state = ? ORDER BY e.seq", (state.READY,)).fetchall()
     sandboxes: dict[str, list[str]] = {}
     paths: dict[str, str] = {}
+    upstreams: dict[str, list[tuple[str, int]]] = {}
     records: list[EndpointRecord] = []
     for row in rows:
         sandboxes.setdefault(row["container_id"], []).append(row["network_id"])
         paths[row["container_id"]] = row["path"]
+        servers = loads(row["upstreams"])
+        if servers:
+            upstreams[row["container_id"]] = [parse_upstream(s) for s in servers]
         if row["active"]:
             names = tuple(dict.fromkeys([*loads(row["dns_names"]), *loads(row["aliases"])]))
             records.append(EndpointRecord(row["container_id"], row["network_id"],
                                           row["network_name"], names, row["ipv4"], row["ipv6"]))
-    return Directory(sandboxes, paths, records)
+    return Directory(sandboxes, paths, upstreams, records)

@@ -172,7 +172,7 @@ class Daemon:
             if reply is not None:
                 lst.udp.sendto(reply, addr)
             elif len(data) >= 12:
-                self.pool.submit(self.forward_udp, lst.udp, data, addr)
+                self.pool.submit(self.forward_udp, cid, lst.udp, data, addr)
 
     def local_reply(self, cid: str, data: bytes) -> bytes | None:
         """Answer from the cache or the zone; None means forward upstream."""
@@ -205,8 +205,14 @@ class Daemon:
             self.cache[(cid, data[2:])] = entry
         return entry
 
-    def forward_udp(self, sock: socket.socket, data: bytes, addr: tuple[str, int]) -> None:
-        reply = upstream.forward(data, self.upstreams, tcp=False) or resolver.servfail(data)
+    def upstreams_for(self, cid: str) -> list[upstream.Upstream]:
+        """The container's own ``dns`` servers, else the host's resolvers."""
+        return self.directory.upstreams.get(cid) or self.upstreams
+
+    def forward_udp(self, cid: str, sock: socket.socket, data: bytes,
+                    addr: tuple[str, int]) -> None:
+        reply = upstream.forward(data, self.upstreams_for(cid), tcp=False)
+        reply = reply or resolver.servfail(data)
         if reply is not None:
             try:
                 sock.sendto(reply, addr)
@@ -234,7 +240,7 @@ class Daemon:
                         return
                     reply = self.local_reply(cid, data)
                     if reply is None:
-                        reply = upstream.forward(data, self.upstreams, tcp=True)
+                        reply = upstream.forward(data, self.upstreams_for(cid), tcp=True)
                         reply = reply or resolver.servfail(data)
                     if reply is None:
                         return

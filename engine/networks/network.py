@@ -129,6 +129,7 @@ def _record(spec: NetworkSpec, net_id: str, bridge: str, mtu: int,
 def _configure_host(spec: NetworkSpec, net_id: str, bridge: str,
                     plan4: ipam.SubnetPlan | None) -> None:
     sysctl.prepare_bridge(bridge)
+    sysctl.ensure_bridge_netfilter()
     if not spec.internal:
         sysctl.enable_ip_forward()
     opts = spec.driver_opts

@@ -11,6 +11,7 @@ import ipaddress
 import logging
 import os
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from engine.errors import Conflict, NotFound
@@ -28,14 +29,19 @@ def sandbox_path(container_id: str) -> Path:
     return state_root() / "netns" / container_id
 
 
-def create_sandbox(container_id: str) -> Path:
-    """Create the container's network namespace (``lo`` up) and return its path."""
+def create_sandbox(container_id: str, *, dns_servers: Sequence[str] = ()) -> Path:
+    """Create the container's network namespace (``lo`` up) and return its path.
+
+    ``dns_servers`` (compose ``dns:``) become the embedded DNS's upstreams for this container,
+    as with docker; without them the host's resolvers are used.
+    """
     path = sandbox_path(container_id)
     with state.write() as conn:
         if state.sandbox_row(conn, container_id) is not None:
             raise Conflict("sandbox exists", step="create sandbox", obj=container_id)
-        conn.execute("INSERT INTO net_sandboxes VALUES (?,?,?,?)",
-                     (container_id, str(path), state.CREATING, os.getpid()))
+        conn.execute("INSERT INTO net_sandboxes VALUES (?,?,?,?,?)",
+                     (container_id, str(path), dumps(list(dns_servers)), state.CREATING,
+                      os.getpid()))
     try:
         netns.create_netns(path, netns.set_lo_up)
     except BaseException:
@@ -139,6 +145,9 @@ def _lease(subnet: str | None, gateway: str | None, cfg: IpamConfig | None,
         if static:
             raise NetworkError(f"network has no subnet for {static}", step="connect")
         return None
+    if static and (cfg is None or not cfg.subnet):  # docker's rule: stable only if configured
+        raise NetworkError(f"a static address ({static}) needs a network with a configured"
+                           " ipam subnet", step="connect")
     config = IpamConfig(subnet=subnet, gateway=gateway,
                         ip_range=cfg.ip_range if cfg else None,
                         aux_addresses=cfg.aux_addresses if cfg else {})
@@ -219,13 +228,17 @@ def set_endpoint_active(container_id: str, active: bool) -> None:
     dns_control.sync(start=False)
 
 
-def endpoints(container_id: str) -> list[EndpointInfo]:
-    """The container's endpoints in connection order."""
-    conn = state.db()
-    rows = conn.execute(
-        "SELECT e.*, n.name AS network_name, n.subnet4, n.subnet6, n.gateway4, n.gateway6"
-        " FROM net_endpoints e JOIN net_networks n ON n.id = e.network_id"
-        " WHERE e.container_id = ? ORDER BY e.seq", (container_id,)).fetchall()
+def endpoints(container_id: str | None = None, *, network: str | None = None
+              ) -> list[EndpointInfo]:
+    """Endpoints in connection order: of one container, or on one network (name or id)."""
+    sql = ("SELECT e.*, n.name AS network_name, n.subnet4, n.subnet6, n.gateway4, n.gateway6"
+           " FROM net_endpoints e JOIN net_networks n ON n.id = e.network_id WHERE ")
+    if container_id is not None:
+        rows = state.db().execute(sql + "e.container_id = ? ORDER BY e.seq",
+                                  (container_id,)).fetchall()
+    else:
+        rows = state.db().execute(sql + "(n.name = ? OR n.id = ?) ORDER BY e.seq",
+                                  (network, network)).fetchall()
     return [EndpointInfo(
         container_id=r["container_id"], network_id=r["network_id"],
         network_name=r["network_name"], ifname=r["ifname"], host_ifname=r["host_ifname"],

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS net_networks (
 CREATE TABLE IF NOT EXISTS net_sandboxes (
     container_id TEXT PRIMARY KEY,
     path TEXT NOT NULL,
+    upstreams TEXT NOT NULL DEFAULT '[]',
     state TEXT NOT NULL,
     pid INTEGER NOT NULL
 );

@@ -34,6 +34,15 @@ def enable_ip_forward() -> None:
         write("net.ipv4.ip_forward", "1")
 
 
+def ensure_bridge_netfilter() -> None:
+    """Bridged IPv4 traffic must traverse iptables (conntrack un-NATs replies between two
+    containers on one bridge after a hairpin DNAT). Docker sets the same; we only write it when
+    it is off, and say so."""
+    if read("net.bridge.bridge-nf-call-iptables") == "0":
+        log.warning("enabling net.bridge.bridge-nf-call-iptables=1 (host-wide)")
+        write("net.bridge.bridge-nf-call-iptables", "1")
+
+
 def prepare_bridge(bridge: str) -> None:
     """Per-bridge settings: accept 127.0.0.1-sourced (DNATed, then masqueraded) packets so the
     host can reach published ports on localhost."""

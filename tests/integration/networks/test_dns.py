@@ -129,3 +129,20 @@ def test_daemon_killed_is_readopted(stack: dict) -> None:  # type: ignore[type-a
     dns_control.sync(start=True)  # a new daemon re-creates every sandbox's sockets
     assert dns_control.daemon_pid() not in (None, pid)
     assert addresses(query(stack["client"], "proj-worker-1")) == [stack["eps"][0].ipv4]
+
+
+def test_container_dns_servers_are_its_upstreams(netenv: NetEnv) -> None:
+    from tests.integration.networks.fakedns import FakeUpstream
+
+    own = FakeUpstream("127.0.0.78")
+    try:
+        net = N.create_network(N.NetworkSpec(name=f"t{new_id()[:6]}_up", ipam=N.IpamSpec(
+            configs=(N.IpamConfig(subnet=free_subnet()),))))
+        cid = new_id()
+        path = N.create_sandbox(cid, dns_servers=[own.address])
+        N.connect(cid, net.name, N.EndpointSpec(dns_names=("me",)))
+        assert addresses(query(path, "a.upstream.test")) == ["10.99.0.1"]
+        assert own.udp_queries == 1 and netenv.upstream.udp_queries == 0
+        assert [e.dns_names for e in N.endpoints(network=net.name)] == [("me",)]
+    finally:
+        own.close()

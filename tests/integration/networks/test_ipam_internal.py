@@ -159,3 +159,13 @@ def test_sweep_removes_what_a_crashed_process_left(netenv: NetEnv) -> None:
     assert N.sweep() == 1
     assert row["host_ifname"] not in link.list_links("pcv")
     assert N.connect(cid, net.name).ifname == "eth0"  # and the address is free again
+
+
+def test_static_address_needs_a_configured_subnet(netenv: NetEnv) -> None:
+    net = N.create_network(N.NetworkSpec(name=f"t{new_id()[:6]}_dyn"))
+    cid = new_id()
+    N.create_sandbox(cid)
+    with pytest.raises(N.NetworkError, match="configured ipam subnet"):
+        N.connect(cid, net.name, N.EndpointSpec(ipv4_address=str(
+            ipaddress.ip_network(net.subnet4)[5])))  # type: ignore[arg-type]
+    assert N.endpoints(cid) == []

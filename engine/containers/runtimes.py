@@ -64,12 +64,13 @@ class OciCliRuntime:
         self.name = binary
         self.binary = path
         self.root = oci_root(binary)
+        self.prefix = _hide_hybrid_v2() if binary == "crun" else []
 
     def _run(self, step: str, cid: str, args: list[str], *, log_path: Path | None = None,
              stdin: int | None = None, stdout: int | None = None,
              stderr: int | None = None) -> str:
         ensure_dir(self.root, 0o700)
-        argv = [self.binary, "--root", str(self.root)]
+        argv = [*self.prefix, self.binary, "--root", str(self.root)]
         if log_path is not None:
             argv += ["--log", str(log_path), "--log-format", "json"]
         capture = stdout is None
@@ -149,6 +150,18 @@ class OciCliRuntime:
     def delete(self, cid: str, *, force: bool = False) -> None:
         """Remove the runtime's record and the container's cgroup."""
         self._run("delete", cid, ["delete", *(["--force"] if force else []), cid])
+
+
+_UNIFIED = Path("/sys/fs/cgroup/unified")
+
+
+def _hide_hybrid_v2() -> list[str]:
+    """crun refuses hybrid cgroup hosts (v1 controllers + an empty v2 mount); run it in a
+    private mount namespace without the v2 mount, where the host looks like plain v1."""
+    if not _UNIFIED.is_mount():
+        return []
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            f'umount {_UNIFIED} 2>/dev/null; exec "$0" "$@"']
 
 
 def oci_root(binary: str) -> Path:

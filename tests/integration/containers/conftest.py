@@ -1,8 +1,10 @@
-"""Fixtures for container integration tests: one engine per runtime (runc always, the built-in
-one when it works), a private state root, and a leak check after every test."""
+"""Fixtures for container integration tests: one engine per runtime (runc and crun when
+installed, the built-in one when it works), a private state root, and a leak check after every
+test."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -85,12 +87,14 @@ class Engine:
         return "".join(line.text + "\n" for line in containers.logs(cid))
 
 
-@pytest.fixture(params=["runc", "builtin"])
+@pytest.fixture(params=["runc", "builtin", "crun"])
 def engine(request: pytest.FixtureRequest, state_root: Path, busybox_rootfs: Path,
            tmp_path_factory: pytest.TempPathFactory,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     """The containers engine on runtime ``runc`` or ``builtin``, with a leak check."""
     name = request.param
+    if name != "builtin" and shutil.which(name) is None:
+        pytest.skip(f"{name} is not installed (apt-get install {name})")
     if name == "builtin":
         why = _builtin_problem(busybox_rootfs, tmp_path_factory.mktemp("probe"))
         if why:

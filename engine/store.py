@@ -52,6 +52,7 @@ def connect(root: Path | None = None) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         cache[str(path)] = conn
+        _applied_by_conn[id(conn)] = set()  # a new connection may reuse a dead one's id
     _apply_schemas(conn)
     return conn
 

@@ -44,7 +44,8 @@ class Client:
         self.actions = actions
         self._auth_header: str | None = None
         ctx = ssl.create_default_context()
-        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx))
+        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx),
+                                                   _RedirectHandler())
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -132,6 +133,17 @@ class Client:
             raise RegistryError("token endpoint answered without a token",
                                 step="fetch auth token", obj=params["realm"])
         return str(token)
+
+
+class _RedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Follow redirects (blob storage, CDNs) without leaking the registry token elsewhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urllib.parse.urlsplit(newurl).netloc != \
+                urllib.parse.urlsplit(req.full_url).netloc:
+            new.remove_header("Authorization")
+        return new
 
 
 def _b64(user: str, password: str) -> str:

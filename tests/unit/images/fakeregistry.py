@@ -24,6 +24,8 @@ class FakeRegistry:
         self.corrupt: set[str] = set()
         self.truncate: set[str] = set()
         self.requests: list[str] = []
+        self.redirect_blobs = False  # answer blob GETs with a redirect to another host
+        self.cdn_auth_seen: list[str] = []
         self.token_requests: list[str] = []
         self.port = 0
 
@@ -82,6 +84,10 @@ def _handler(reg: FakeRegistry) -> type[BaseHTTPRequestHandler]:
                     "Authorization", ""))
                 self._send(200, json.dumps({"token": "good-token"}).encode())
                 return
+            if self.path.startswith("/_cdn/"):
+                reg.cdn_auth_seen.append(self.headers.get("Authorization", ""))
+                self._send(200, reg.blobs[self.path.rsplit("/", 1)[1]])
+                return
             if not self._authorized():
                 return
             parts = self.path.split("/")
@@ -99,6 +105,8 @@ def _handler(reg: FakeRegistry) -> type[BaseHTTPRequestHandler]:
                 data = reg.blobs.get(d)
                 if data is None:
                     self._send(404, b"{}")
+                elif reg.redirect_blobs:
+                    self._send(307, b"", {"Location": f"http://localhost:{reg.port}/_cdn/{d}"})
                 elif d in reg.corrupt:
                     self._send(200, data[:-1] + bytes([data[-1] ^ 1]))
                 elif d in reg.truncate:

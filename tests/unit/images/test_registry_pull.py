@@ -103,7 +103,10 @@ def test_bearer_token_flow_with_credentials(state_root: Path, tmp_path: Path,
             {"auths": {f"http://127.0.0.1:{reg.port}": {"auth": auth}}}))
         monkeypatch.setenv("DOCKER_CONFIG", str(cfg))
         _publish(reg, "private/app", "v1")
+        reg.redirect_blobs = True
         im.pull(f"127.0.0.1:{reg.port}/private/app:v1")
+        # blobs came from the "CDN" host, and the registry token never went there
+        assert len(reg.cdn_auth_seen) == 4 and set(reg.cdn_auth_seen) == {""}
         assert reg.token_requests, "the token endpoint was never asked"
         first = reg.token_requests[0]
         assert "service=fake" in first and "repository%3Aprivate%2Fapp%3Apull" in first

@@ -45,7 +45,7 @@ def generate_services(count: int = 200) -> str:
             "    <<: *common",
             f"    image: registry.local/app{i % 7}:${{TAG:-latest}}",
             f"    command: [\"serve\", \"--port\", \"{8000 + i}\"]",
-            f"    environment: [INDEX={i}, NAME=svc{i}, MODE=${{MODE:-prod}}]",
+            f"    environment: [INDEX={i}, NAME=svc{i}, \"MODE=${{MODE:-prod}}\"]",
             f"    ports: [\"{10000 + i}:{8000 + i}\"]",
             f"    volumes: [\"data{i % 10}:/data\", \"./conf/{i}:/etc/app:ro\"]",
             "    healthcheck:",

@@ -104,6 +104,11 @@ def _add_addr(ipr: IPRoute, index: int, address: str, prefix: int) -> None:
             raise
 
 
+def link_exists(name: str) -> bool:
+    """Does a host link called ``name`` exist?"""
+    return os.path.exists(f"/sys/class/net/{name}")
+
+
 def delete_link(name: str) -> bool:
     """Delete a host link by name; return False if it did not exist."""
     with host_iproute() as ipr:

@@ -139,6 +139,21 @@ def _configure_host(spec: NetworkSpec, net_id: str, bridge: str,
         icc=opts.get(ICC_OPT, "true") != "false"))
 
 
+def restore_network(name_or_id: str) -> None:
+    """Re-create a recorded network's bridge and rules if they are gone (after a reboot or a
+    manual ``ip link del``); a no-op when they exist."""
+    row = state.find_network(state.db(), name_or_id)
+    if row is None:
+        raise NotFound("no such network", step="restore network", obj=name_or_id)
+    spec = spec_from_json(loads(row["spec"]))
+    addrs = [(row[g], ipaddress.ip_network(row[s]).prefixlen)
+             for g, s in (("gateway4", "subnet4"), ("gateway6", "subnet6")) if row[s]]
+    link.ensure_bridge(row["bridge"], mtu=row["mtu"], addrs=addrs)
+    plan4 = ipam.plan_subnet(IpamConfig(subnet=row["subnet4"], gateway=row["gateway4"]), 4, []) \
+        if row["subnet4"] else None
+    _configure_host(spec, row["id"], row["bridge"], plan4)
+
+
 def remove_network(name_or_id: str) -> None:
     """Remove a network that has no endpoints: its rules, its bridge, then its record."""
     conn = state.db()

@@ -18,7 +18,7 @@ from engine.errors import Conflict, NotFound
 from engine.naming import veth_name
 from engine.networks import dns_control, ipam, link, netns, ports, state, sysctl
 from engine.networks.model import EndpointInfo, EndpointSpec, IpamConfig, NetworkError
-from engine.networks.network import spec_from_json
+from engine.networks.network import restore_network, spec_from_json
 from engine.paths import state_root
 from engine.store import dumps, loads
 
@@ -84,6 +84,8 @@ def connect(container_id: str, network: str, spec: EndpointSpec | None = None) -
         raise NotFound("no sandbox (create_sandbox first)", step="connect", obj=container_id)
     if net is None:
         raise NotFound("no such network", step="connect", obj=network)
+    if link.link_exists(net["bridge"]) is False:
+        restore_network(net["id"])
     info = _reserve(container_id, net, spec)
     path = Path(sbx["path"])
     try:

@@ -169,3 +169,15 @@ def test_static_address_needs_a_configured_subnet(netenv: NetEnv) -> None:
         N.connect(cid, net.name, N.EndpointSpec(ipv4_address=str(
             ipaddress.ip_network(net.subnet4)[5])))  # type: ignore[arg-type]
     assert N.endpoints(cid) == []
+
+
+def test_bridge_deleted_behind_our_back_is_restored_on_connect(netenv: NetEnv) -> None:
+    net = N.create_network(N.NetworkSpec(name=f"t{new_id()[:6]}_gone", ipam=N.IpamSpec(
+        configs=(N.IpamConfig(subnet=free_subnet()),))))
+    link.delete_link(net.bridge)
+    cid = new_id()
+    path = N.create_sandbox(cid)
+    ep = N.connect(cid, net.name)
+    assert net.bridge in link.list_links("pcbr-")
+    assert ns_run(path, BUSYBOX, "ping", "-c", "1", "-W", "2", net.gateway4).returncode == 0  # type: ignore[arg-type]
+    assert ep.ipv4 is not None

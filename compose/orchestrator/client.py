@@ -21,8 +21,12 @@ class SupervisorError(ComposeError):
     """The project supervisor could not be started or reached."""
 
 
-def _connect(project: str) -> socket.socket:
+_REQUEST_TIMEOUT = 30.0  # a live supervisor answers in milliseconds; never hang the CLI
+
+
+def _connect(project: str, timeout: float | None = _REQUEST_TIMEOUT) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
     try:
         sock.connect(str(socket_path(project)))
     except OSError:
@@ -101,7 +105,7 @@ class Subscription:
     """A stream of supervisor events; iterate it on one thread, ``close()`` from any other."""
 
     def __init__(self, project: str) -> None:
-        self._sock = _connect(project)
+        self._sock = _connect(project, timeout=None)
         self._sock.sendall(b'{"op": "subscribe"}\n')
         self._stream = self._sock.makefile("rb")
         if not self._stream.readline():  # {"ok": true}: from here on no event is missed

@@ -107,7 +107,10 @@ def serve(project: str, ops: ContainerOps, ready_fd: int | None = None) -> None:
     sup = Supervisor(project, ops, hub.publish)
     server = _Server(str(sock), sup, hub)
     _signal_ready(ready_fd)
-    sup.adopt_all()
+    try:
+        sup.adopt_all()
+    except Exception:  # keep serving: the CLI can still watch containers one by one
+        log.exception("re-adopting the containers of %s failed", project)
     log.info("supervisor for %s ready (pid %d)", project, os.getpid())
     try:
         server.serve_forever()

@@ -10,51 +10,7 @@ import pytest
 from compose.orchestrator import client, daemon, state
 from compose.orchestrator.health import HealthConfig
 from compose.orchestrator.restart import PolicyName, RestartPolicy
-
-
-class FakeOps:
-    """Containers that run until `exit_container` is called; probes answer from a script."""
-
-    def __init__(self) -> None:
-        self.cond = threading.Condition()
-        self.running: dict[str, bool] = {}
-        self.codes: dict[str, int] = {}
-        self.runs: dict[str, int] = {}
-        self.probe_results: list[tuple[int, str]] = []
-        self.starts: list[str] = []
-
-    def add(self, cid: str, running: bool = True) -> None:
-        with self.cond:
-            self.running[cid] = running
-            self.runs[cid] = 0
-
-    def exit_container(self, cid: str, code: int) -> None:
-        with self.cond:
-            self.running[cid] = False
-            self.codes[cid] = code
-            self.runs[cid] += 1
-            self.cond.notify_all()
-
-    def wait(self, cid: str) -> int:
-        with self.cond:
-            seen = self.runs[cid]
-            if self.running[cid]:
-                self.cond.wait_for(lambda: self.runs[cid] > seen)
-            return self.codes.get(cid, 0)
-
-    def start(self, cid: str) -> None:
-        with self.cond:
-            self.running[cid] = True
-            self.starts.append(cid)
-            self.cond.notify_all()
-
-    def is_running(self, cid: str) -> bool:
-        with self.cond:
-            return self.running[cid]
-
-    def probe(self, cid: str, argv: tuple[str, ...], timeout: float) -> tuple[int, str] | None:
-        with self.cond:
-            return self.probe_results.pop(0) if self.probe_results else (0, "ok")
+from tests.unit.orchestrator.fakes import FakeOps
 
 
 @pytest.fixture

@@ -1,0 +1,88 @@
+"""The engine operations orchestration needs, as one interface.
+
+``up``/``down`` and the CLI commands talk to the engine only through :class:`Backend`, so the
+walk over the graph is unit-tested with a recording fake, and the real implementation
+(:mod:`compose.orchestrator.engine_backend`) is the one place that knows the engine packages.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from compose.config.model import Network, Project, Service, Volume
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What orchestration needs of an image: its id, config and layer directories."""
+
+    id: str
+    config: Any  # engine ImageConfig
+    layers: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerRef:
+    """A container as found in the engine (labels are the compose labels)."""
+
+    id: str
+    name: str
+    state: str  # created | running | paused | restarting | exited | dead
+    labels: Mapping[str, str]
+    exit_code: int | None = None
+    created: str = ""
+    started_at: str = ""
+    image: str = ""
+    command: str = ""
+    ports: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("running", "paused", "restarting")
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRequest:
+    """One container to create: the service, its replica number, name, labels, image."""
+
+    project: Project
+    service: Service
+    number: int
+    name: str
+    labels: Mapping[str, str]
+    image: ImageInfo
+    oneoff: bool = False
+    command: tuple[str, ...] | None = None  # `run` overrides
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+Progress = Callable[[str, str], None]  # (object, status text)
+
+
+class Backend(Protocol):
+    """Engine operations, all blocking; errors are EngineError/ComposeError subclasses."""
+
+    def ensure_image(self, project: Project, service: Service, *, pull: str,
+                     build: bool, progress: Progress) -> ImageInfo: ...
+    def remove_image(self, ref: str) -> None: ...
+    def ensure_network(self, project: Project, network: Network) -> None: ...
+    def remove_network(self, name: str) -> None: ...
+    def list_networks(self, project: str) -> list[str]: ...
+    def ensure_volume(self, project: Project, volume: Volume) -> None: ...
+    def remove_volume(self, name: str) -> None: ...
+    def list_volumes(self, project: str) -> list[str]: ...
+    def list_containers(self, project: str | None, all: bool = True) -> list[ContainerRef]: ...
+    def create_container(self, req: CreateRequest) -> str: ...
+    def start_container(self, cid: str) -> None: ...
+    def stop_container(self, cid: str, timeout: float | None) -> None: ...
+    def kill_container(self, cid: str, signal: str) -> None: ...
+    def remove_container(self, cid: str) -> None: ...
+    def pause_container(self, cid: str) -> None: ...
+    def unpause_container(self, cid: str) -> None: ...
+    def wait_container(self, cid: str) -> int: ...
+    def logs(self, cid: str, *, follow: bool, since: str | None,
+             tail: int | None) -> Iterator[Any]: ...
+    def exec(self, cid: str, argv: list[str], *, env: tuple[str, ...], user: str,
+             workdir: str, tty: bool, interactive: bool) -> int: ...

@@ -1,0 +1,159 @@
+"""``down`` and ``stop``: the executor in reverse over what the engine holds for the project.
+
+Works from labels alone, so it cleans up after a failed or SIGKILLed ``up`` and without the
+compose file's services (orphans included with ``--remove-orphans``). External networks and
+volumes are never touched.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from compose.config.model import Project
+from compose.errors import ComposeError
+from compose.orchestrator import client, state
+from compose.orchestrator import labels as L
+from compose.orchestrator.backend import Backend, ContainerRef
+from compose.orchestrator.executor import Dependency, Executor, Node, Outcome
+from engine.paths import state_root
+
+log = logging.getLogger(__name__)
+
+Reporter = Callable[[str, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DownOptions:
+    volumes: bool = False
+    rmi: str | None = None  # "local" | "all"
+    remove_orphans: bool = False
+    timeout: float | None = None
+
+
+def project_dir(project: str) -> str:
+    """Per-project files (secrets, configs, resolv.conf copies) the orchestrator writes."""
+    return str(state_root() / "projects" / project)
+
+
+def _nodes_from_labels(containers: Iterable[ContainerRef]) -> list[Node]:
+    """The service graph as recorded in the containers' depends_on labels."""
+    deps: dict[str, set[str]] = {}
+    for c in containers:
+        svc = c.labels.get(L.SERVICE, c.name)
+        entry = deps.setdefault(svc, set())
+        for item in filter(None, c.labels.get(L.DEPENDS_ON, "").split(",")):
+            entry.add(item.split(":", 1)[0])
+    return [Node(s, tuple(Dependency(d) for d in sorted(ds) if d in deps))
+            for s, ds in deps.items()]
+
+
+def stop_containers(backend: Backend, containers: list[ContainerRef], timeout: float | None,
+                    report: Reporter, remove: bool = False) -> list[str]:
+    """Stop (and optionally remove) containers, dependents first; returns failure reasons."""
+    by_service: dict[str, list[ContainerRef]] = {}
+    for c in containers:
+        by_service.setdefault(c.labels.get(L.SERVICE, c.name), []).append(c)
+
+    def act(service: str) -> None:
+        for c in by_service.get(service, []):
+            if c.running:
+                state.update(c.id, stopped_by_user=True)
+                report(c.name, "Stopping")
+                backend.stop_container(c.id, timeout)
+                report(c.name, "Stopped")
+            if remove:
+                report(c.name, "Removing")
+                backend.remove_container(c.id)
+                state.delete(c.id)
+                report(c.name, "Removed")
+
+    runs = Executor(_nodes_from_labels(containers), act, reverse=True).run()
+    return [r.reason for r in runs.values() if r.outcome is Outcome.FAILED]
+
+
+def run_down(project: Project | None, name: str, backend: Backend, opts: DownOptions,
+             report: Reporter | None = None) -> list[str]:
+    """Remove the project's containers, networks, (volumes, images); return failure reasons."""
+    report = report or (lambda obj, status: None)
+    containers = backend.list_containers(name)  # one-off `run` containers go too, like compose
+    if project is not None and not opts.remove_orphans:
+        known = set(project.services)
+        orphans = [c for c in containers if c.labels.get(L.SERVICE) not in known]
+        if orphans:
+            log.warning("Found orphan containers ([%s]) for this project.",
+                        ", ".join(c.name for c in orphans))
+        containers = [c for c in containers if c not in orphans]
+    failures = stop_containers(backend, containers, opts.timeout, report, remove=True)
+    remaining = backend.list_containers(name)
+    if not remaining:
+        client.stop_supervisor(name)
+    failures += _remove_networks(project, name, backend, report, busy=bool(remaining))
+    if opts.volumes:
+        failures += _remove_volumes(project, name, backend, report)
+    if opts.rmi and project is not None:
+        failures += _remove_images(project, opts.rmi, backend, report)
+    if not remaining:
+        shutil.rmtree(project_dir(name), ignore_errors=True)
+    return failures
+
+
+def _remove_networks(project: Project | None, name: str, backend: Backend, report: Reporter,
+                     busy: bool) -> list[str]:
+    if busy:
+        return []
+    external = {n.name for n in project.networks.values() if n.external} if project else set()
+    failures = []
+    for net in backend.list_networks(name):
+        if net in external:
+            continue
+        report(f"Network {net}", "Removing")
+        try:
+            backend.remove_network(net)
+            report(f"Network {net}", "Removed")
+        except Exception as exc:  # keep going: down must clean up everything it can
+            failures.append(f"network {net}: {exc}")
+    return failures
+
+
+def _remove_volumes(project: Project | None, name: str, backend: Backend,
+                    report: Reporter) -> list[str]:
+    external = {v.name for v in project.volumes.values() if v.external} if project else set()
+    failures = []
+    for vol in backend.list_volumes(name):
+        if vol in external:
+            continue
+        report(f"Volume {vol}", "Removing")
+        try:
+            backend.remove_volume(vol)
+            report(f"Volume {vol}", "Removed")
+        except Exception as exc:
+            failures.append(f"volume {vol}: {exc}")
+    return failures
+
+
+def _remove_images(project: Project, mode: str, backend: Backend, report: Reporter) -> list[str]:
+    if mode not in ("local", "all"):
+        raise ComposeError(f"invalid --rmi value {mode!r} (local or all)")
+    failures = []
+    for svc in project.services.values():
+        if mode == "local" and svc.image is not None:
+            continue
+        ref = svc.image or f"{project.name}-{svc.name}"
+        report(f"Image {ref}", "Removing")
+        try:
+            backend.remove_image(ref)
+            report(f"Image {ref}", "Removed")
+        except Exception as exc:
+            failures.append(f"image {ref}: {exc}")
+    return failures
+
+
+def select(containers: list[ContainerRef], services: Iterable[str]) -> list[ContainerRef]:
+    """Containers of the given services (all when none given)."""
+    wanted = set(services)
+    if not wanted:
+        return containers
+    return [c for c in containers if c.labels.get(L.SERVICE) in wanted]
+

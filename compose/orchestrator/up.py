@@ -1,0 +1,302 @@
+"""``up``: images → networks → volumes → convergence plan → walk the graph.
+
+Images are made ready in parallel; then the executor walks the services: each action applies
+the service's planned steps (create / recreate / start / restart) and reports ``STARTED``.
+Health and exits come from the project supervisor's event stream, aggregated per service (a
+service is healthy when all its replicas are), so a dependent starts the moment its condition
+holds.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from compose.config.model import Project
+from compose.errors import ComposeError
+from compose.orchestrator import client, state
+from compose.orchestrator import project as proj
+from compose.orchestrator.backend import Backend, CreateRequest, ImageInfo
+from compose.orchestrator.convergence import Action, Plan, RecreatePolicy, Step, plan_convergence
+from compose.orchestrator.executor import Event, EventKind, Executor, ServiceRun
+from compose.orchestrator.health import resolve_healthcheck
+from compose.orchestrator.restart import policy_for_service
+from compose.orchestrator.translate import check_supported
+
+log = logging.getLogger(__name__)
+
+Reporter = Callable[[str, str], None]  # (object name, status) → progress output
+
+
+@dataclass(frozen=True, slots=True)
+class UpOptions:
+    services: tuple[str, ...] = ()
+    no_deps: bool = False
+    build: bool = False
+    no_build: bool = False
+    pull: str = "missing"
+    recreate: RecreatePolicy = RecreatePolicy.DIVERGED
+    no_start: bool = False
+    remove_orphans: bool = False
+    scale: Mapping[str, int] = field(default_factory=dict)
+    timeout: float | None = None  # stop timeout when recreating
+    wait_timeout: float | None = None  # give up waiting for dependency conditions
+
+
+@dataclass(slots=True)
+class UpResult:
+    runs: dict[str, ServiceRun]
+    image_ready: dict[str, float]
+    created: dict[str, float]
+    containers: dict[str, list[str]]
+    plan: Plan
+    t0: float
+
+    def failures(self) -> list[str]:
+        """One reason per service that did not come up."""
+        return [r.reason for r in self.runs.values() if r.outcome and r.outcome.value != "done"]
+
+
+class _Aggregator:
+    """Turns per-container supervisor events into per-service executor events."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+        self.lock = threading.Lock()
+        self.service_of: dict[str, str] = {}
+        self.members: dict[str, set[str]] = {}
+        self.healthy: set[str] = set()
+        self.exited: dict[str, int] = {}
+
+    def register(self, service: str, cid: str) -> None:
+        with self.lock:
+            self.service_of[cid] = service
+            self.members.setdefault(service, set()).add(cid)
+
+    def feed(self, ev: Mapping[str, Any]) -> None:
+        with self.lock:
+            cid = str(ev.get("container"))
+            service = self.service_of.get(cid)
+            if service is None:
+                return
+            members = self.members[service]
+            kind = ev.get("event")
+            out: Event | None = None
+            if kind == "healthy":
+                self.healthy.add(cid)
+                if members <= self.healthy:
+                    out = Event(service, EventKind.HEALTHY)
+            elif kind == "unhealthy":
+                out = Event(service, EventKind.UNHEALTHY, detail=str(ev.get("detail") or ""))
+            elif kind == "exited":
+                self.exited[cid] = int(ev.get("exit_code") or 0)
+                if members <= set(self.exited):
+                    codes = [self.exited[m] for m in members]
+                    code = next((c for c in codes if c != 0), 0)
+                    out = Event(service, EventKind.EXITED, exit_code=code)
+            elif kind == "started":
+                self.exited.pop(cid, None)
+        if out is not None:
+            self.executor.notify(out)
+
+
+def _pump(sub: client.Subscription, agg: _Aggregator) -> None:
+    for event in sub:
+        agg.feed(event)
+
+
+class Up:
+    """One ``up`` run (construct, then :meth:`run`)."""
+
+    def __init__(self, project: Project, backend: Backend, opts: UpOptions,
+                 report: Reporter | None = None) -> None:
+        self.project = project
+        self.backend = backend
+        self.opts = opts
+        self.report = report or (lambda obj, status: None)
+        self.images: dict[str, ImageInfo] = {}
+        self.image_ready: dict[str, float] = {}
+        self.created: dict[str, float] = {}
+        self.containers: dict[str, list[str]] = {}
+        self.t0 = time.monotonic()
+
+    def service_names(self) -> list[str]:
+        names = list(self.opts.services) or list(self.project.services)
+        for n in names:
+            if n not in self.project.services:
+                raise ComposeError(f"no such service: {n}")
+        return names if self.opts.no_deps else proj.with_dependencies(self.project, names)
+
+    def run(self) -> UpResult:
+        """Bring the services up; raises ComposeError for problems found before any start."""
+        names = self.service_names()
+        for n in names:
+            check_supported(self.project.services[n])
+        self._prepare_images(names)
+        proj.check_health_dependencies(
+            self.project, names, {n: i.config.healthcheck for n, i in self.images.items()})
+        self._prepare_networks_and_volumes(names)
+        plan = self._plan(names)
+        if not self.opts.no_start:
+            client.ensure_supervisor(self.project.name)
+        nodes = proj.nodes(self.project, names)
+        if self.opts.no_start:
+            nodes = [type(n)(n.name) for n in nodes]
+        executor = Executor(nodes, lambda name: self._apply(name, plan, executor, agg))
+        agg = _Aggregator(executor)
+        sub = None if self.opts.no_start else client.Subscription(self.project.name)
+        feeder = None
+        if sub is not None:
+            feeder = threading.Thread(target=_pump, args=(sub, agg), daemon=True,
+                                      name="events")
+            feeder.start()
+        try:
+            runs = executor.run(timeout=self.opts.wait_timeout)
+        finally:
+            if sub is not None:
+                sub.close()
+        return UpResult(runs, self.image_ready, self.created, self.containers, plan, self.t0)
+
+    # -- preparation ---------------------------------------------------------------------------
+
+    def _prepare_images(self, names: list[str]) -> None:
+        def ready(name: str) -> None:
+            svc = self.project.services[name]
+            pull = svc.pull_policy or self.opts.pull
+            build = self.opts.build and svc.build is not None
+            if self.opts.no_build and svc.build is not None and pull == "build":
+                build = False
+            self.images[name] = self.backend.ensure_image(self.project, svc, pull=pull,
+                                                          build=build, progress=self.report)
+            self.image_ready[name] = time.monotonic()
+
+        with ThreadPoolExecutor(max(1, min(8, len(names))), thread_name_prefix="img") as pool:
+            errors = [f.exception() for f in [pool.submit(ready, n) for n in names]]
+        for err in errors:
+            if err is not None:
+                raise err
+
+    def _prepare_networks_and_volumes(self, names: list[str]) -> None:
+        used_nets: set[str] = set()
+        used_vols: set[str] = set()
+        for n in names:
+            svc = self.project.services[n]
+            if svc.network_mode is None:
+                used_nets.update(svc.networks or {"default": None})
+            used_vols.update(m.source for m in svc.volumes if m.type == "volume" and m.source)
+        for key, net in self.project.networks.items():
+            if key in used_nets:
+                self.backend.ensure_network(self.project, net)
+        for key, vol in self.project.volumes.items():
+            if key in used_vols:
+                self.backend.ensure_volume(self.project, vol)
+
+    def _plan(self, names: list[str]) -> Plan:
+        observed = proj.observed(self.backend.list_containers(self.project.name))
+        image_ids = {n: i.id for n, i in self.images.items()}
+        desired = proj.desired(self.project, names, image_ids, self.opts.scale)
+        plan = plan_convergence(desired, observed, recreate=self.opts.recreate,
+                                remove_orphans=self.opts.remove_orphans)
+        others = [c for c in observed if c.service in self.project.services
+                  and c.service not in names]
+        orphans = [o for o in plan.orphans if o not in others]
+        if orphans and not self.opts.remove_orphans:
+            listed = ", ".join(o.name for o in orphans)
+            log.warning("Found orphan containers ([%s]) for this project. If you removed or "
+                        "renamed this service in your compose file, you can run this command "
+                        "with the --remove-orphans flag to clean it up.", listed)
+        for step in plan.steps:
+            if step.action is Action.REMOVE and step.service not in self.project.services:
+                self._remove(step)
+        return plan
+
+    # -- the per-service action ----------------------------------------------------------------
+
+    def _apply(self, name: str, plan: Plan, executor: Executor, agg: _Aggregator) -> None:
+        cids: list[str] = []
+        for step in plan.for_service(name):
+            cid = self._apply_step(step)
+            if cid is not None:
+                agg.register(name, cid)
+                cids.append(cid)
+        self.containers[name] = cids
+        if self.opts.no_start:
+            return
+        for step in plan.for_service(name):
+            if step.action is Action.NOOP and step.container is not None:
+                self._replay_health(executor, name, step.container.id)
+        executor.notify(Event(name, EventKind.STARTED))
+
+    def _apply_step(self, step: Step) -> str | None:
+        c = step.container
+        if step.action is Action.REMOVE:
+            self._remove(step)
+            return None
+        if step.action is Action.NOOP:
+            assert c is not None
+            self.report(c.name, "Running")
+            return c.id
+        if step.action in (Action.START, Action.RESTART):
+            assert c is not None
+            if step.action is Action.RESTART:
+                self._stop(c.id, c.name)
+            self._start(step.service, c.id, c.name)
+            return c.id
+        if c is not None:  # RECREATE: the old one goes first (the engine has no rename)
+            self.report(c.name, "Recreate")
+            self._remove(step)
+        return self._create_and_start(step)
+
+    def _create_and_start(self, step: Step) -> str:
+        svc = self.project.services[step.service]
+        image = self.images[step.service]
+        name = self.project.container_name(step.service, step.number)
+        labels = proj.container_labels(self.project, svc, step.number, image.id)
+        self.report(name, "Creating")
+        cid = self.backend.create_container(CreateRequest(self.project, svc, step.number, name,
+                                                          labels, image))
+        self.created[step.service] = time.monotonic()
+        health = resolve_healthcheck(svc.healthcheck, image.config.healthcheck)
+        state.save(state.Supervised(cid, self.project.name, svc.name, name, health,
+                                    policy_for_service(svc)))
+        self.report(name, "Created")
+        if not self.opts.no_start:
+            self._start(step.service, cid, name)
+        return cid
+
+    def _start(self, service: str, cid: str, name: str) -> None:
+        self.report(name, "Starting")
+        state.update(cid, stopped_by_user=False)
+        self.backend.start_container(cid)
+        client.watch(self.project.name, cid)
+        self.report(name, "Started")
+
+    def _stop(self, cid: str, name: str) -> None:
+        state.update(cid, stopped_by_user=True)
+        self.report(name, "Stopping")
+        self.backend.stop_container(cid, self.opts.timeout)
+        self.report(name, "Stopped")
+
+    def _remove(self, step: Step) -> None:
+        c = step.container
+        assert c is not None
+        if c.running:
+            self._stop(c.id, c.name)
+        self.report(c.name, "Removing")
+        self.backend.remove_container(c.id)
+        state.delete(c.id)
+        self.report(c.name, "Removed")
+
+    def _replay_health(self, executor: Executor, service: str, cid: str) -> None:
+        """A container left running already has a health status: feed it to the executor."""
+        row = state.get(cid)
+        if row is None or row.health is None:
+            return
+        if row.health_status == "healthy":
+            executor.notify(Event(service, EventKind.HEALTHY))
+        elif row.health_status == "unhealthy":
+            executor.notify(Event(service, EventKind.UNHEALTHY, detail=row.health_output))

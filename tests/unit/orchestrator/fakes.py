@@ -1,0 +1,137 @@
+"""Fakes for orchestrator unit tests: a container engine that runs nothing."""
+from __future__ import annotations
+
+import threading
+
+
+class FakeOps:
+    """Containers that run until `exit_container` is called; probes answer from a script."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.running: dict[str, bool] = {}
+        self.codes: dict[str, int] = {}
+        self.runs: dict[str, int] = {}
+        self.probe_results: list[tuple[int, str]] = []
+        self.starts: list[str] = []
+
+    def add(self, cid: str, running: bool = True) -> None:
+        with self.cond:
+            self.running[cid] = running
+            self.runs[cid] = 0
+
+    def exit_container(self, cid: str, code: int) -> None:
+        with self.cond:
+            self.running[cid] = False
+            self.codes[cid] = code
+            self.runs[cid] += 1
+            self.cond.notify_all()
+
+    def wait(self, cid: str) -> int:
+        with self.cond:
+            seen = self.runs[cid]
+            if self.running[cid]:
+                self.cond.wait_for(lambda: self.runs[cid] > seen)
+            return self.codes.get(cid, 0)
+
+    def start(self, cid: str) -> None:
+        with self.cond:
+            self.running[cid] = True
+            self.starts.append(cid)
+            self.cond.notify_all()
+
+    def is_running(self, cid: str) -> bool:
+        with self.cond:
+            return self.running[cid]
+
+    def probe(self, cid: str, argv: tuple[str, ...], timeout: float) -> tuple[int, str] | None:
+        with self.cond:
+            return self.probe_results.pop(0) if self.probe_results else (0, "ok")
+
+
+class FakeBackend:
+    """A Backend whose containers live in FakeOps; records every call in order."""
+
+    def __init__(self, ops: FakeOps) -> None:
+        from compose.orchestrator.backend import ContainerRef, ImageInfo
+
+        self._ref = ContainerRef
+        self._image = ImageInfo
+        self.ops = ops
+        self.calls: list[tuple[str, str]] = []
+        self.containers: dict[str, dict] = {}
+        self.networks: set[str] = set()
+        self.volumes: set[str] = set()
+        self.exit_on_start: dict[str, int] = {}  # service -> exit code right after start
+        self.lock = threading.Lock()
+        self.n = 0
+
+    def _call(self, what: str, obj: str) -> None:
+        with self.lock:
+            self.calls.append((what, obj))
+
+    def ensure_image(self, project, service, *, pull, build, progress):  # type: ignore[no-untyped-def]
+        from engine.images.model import Healthcheck, ImageConfig
+
+        self._call("image", service.name)
+        hc = Healthcheck(test=("CMD", "true")) if service.name == "imgcheck" else None
+        return self._image("sha256:" + service.name, ImageConfig(cmd=("sh",), healthcheck=hc), ())
+
+    def remove_image(self, ref: str) -> None:
+        self._call("rmi", ref)
+
+    def ensure_network(self, project, network) -> None:  # type: ignore[no-untyped-def]
+        self._call("network", network.name)
+        self.networks.add(network.name)
+
+    def remove_network(self, name: str) -> None:
+        self._call("rm-network", name)
+        self.networks.discard(name)
+
+    def list_networks(self, project: str) -> list[str]:
+        return sorted(self.networks)
+
+    def ensure_volume(self, project, volume) -> None:  # type: ignore[no-untyped-def]
+        self._call("volume", volume.name)
+        self.volumes.add(volume.name)
+
+    def remove_volume(self, name: str) -> None:
+        self._call("rm-volume", name)
+        self.volumes.discard(name)
+
+    def list_volumes(self, project: str) -> list[str]:
+        return sorted(self.volumes)
+
+    def list_containers(self, project, all=True):  # type: ignore[no-untyped-def]
+        with self.lock:
+            rows = list(self.containers.values())
+        return [self._ref(r["id"], r["name"],
+                          "running" if self.ops.is_running(r["id"]) else "exited", r["labels"])
+                for r in rows]
+
+    def create_container(self, req) -> str:  # type: ignore[no-untyped-def]
+        with self.lock:
+            self.n += 1
+            cid = f"{req.service.name}-{self.n}"
+            self.containers[cid] = {"id": cid, "name": req.name, "labels": dict(req.labels),
+                                    "service": req.service.name}
+        self.ops.add(cid, running=False)
+        self._call("create", req.name)
+        return cid
+
+    def start_container(self, cid: str) -> None:
+        self._call("start", self.containers[cid]["name"])
+        self.ops.start(cid)
+        code = self.exit_on_start.get(self.containers[cid]["service"])
+        if code is not None:
+            threading.Timer(0.05, self.ops.exit_container, (cid, code)).start()
+
+    def stop_container(self, cid: str, timeout) -> None:  # type: ignore[no-untyped-def]
+        self._call("stop", self.containers[cid]["name"])
+        if self.ops.is_running(cid):
+            self.ops.exit_container(cid, 137)
+
+    def remove_container(self, cid: str) -> None:
+        self._call("rm", self.containers[cid]["name"])
+        with self.lock:
+            del self.containers[cid]

@@ -1,0 +1,127 @@
+"""up/down walks with a fake backend and a real (in-thread) supervisor over its socket."""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from compose.config.model import DependsOn, Healthcheck, Network, Project, Service, Volume
+from compose.errors import ComposeError
+from compose.orchestrator import client, daemon, state
+from compose.orchestrator.convergence import RecreatePolicy
+from compose.orchestrator.down import DownOptions, run_down
+from compose.orchestrator.executor import Outcome, critical_path
+from compose.orchestrator.up import Up, UpOptions
+from tests.unit.orchestrator.fakes import FakeBackend, FakeOps
+
+
+def svc(name: str, **kw: object) -> Service:
+    raw = {"image": "busybox", **{k: str(v) for k, v in kw.items()}}
+    return Service(name, image="busybox", raw=raw, **kw)  # type: ignore[arg-type]
+
+
+def stack(**overrides: Service) -> Project:
+    hc = Healthcheck(test=("CMD", "ready"), interval=0.01)
+    services = {
+        "db": svc("db", healthcheck=hc),
+        "migrate": svc("migrate", depends_on={"db": DependsOn("service_healthy")}),
+        "api": svc("api", depends_on={"db": DependsOn("service_healthy"),
+                                      "migrate": DependsOn("service_completed_successfully")}),
+        "web": svc("web", depends_on={"api": DependsOn()}),
+    }
+    services.update(overrides)
+    return Project("proj", "/tmp", services,
+                   networks={"default": Network("default", "proj_default")},
+                   volumes={"data": Volume("data", "proj_data"),
+                            "ext": Volume("ext", "shared", external=True)})
+
+
+@pytest.fixture
+def env(state_root: Path) -> Iterator[tuple[FakeOps, FakeBackend]]:
+    ops = FakeOps()
+    r, w = os.pipe()
+    t = threading.Thread(target=daemon.serve, args=("proj", ops, w), daemon=True)
+    t.start()
+    assert os.read(r, 1) == b"1"
+    backend = FakeBackend(ops)
+    backend.exit_on_start["migrate"] = 0
+    yield ops, backend
+    client.stop_supervisor("proj")
+    t.join(5)
+
+
+def starts(backend: FakeBackend) -> list[str]:
+    return [obj for what, obj in backend.calls if what == "start"]
+
+
+def test_up_starts_in_dependency_order(env: tuple[FakeOps, FakeBackend]) -> None:
+    ops, backend = env
+    result = Up(stack(), backend, UpOptions(wait_timeout=10)).run()
+    assert starts(backend) == ["proj-db-1", "proj-migrate-1", "proj-api-1", "proj-web-1"]
+    assert result.failures() == []
+    assert critical_path(result.runs) == ["db", "migrate", "api", "web"]
+    assert ("network", "proj_default") in backend.calls
+    rows = state.for_project("proj")
+    assert {r.service for r in rows} == {"db", "migrate", "api", "web"}
+
+
+def test_failing_migrate_blocks_api_and_web(env: tuple[FakeOps, FakeBackend]) -> None:
+    ops, backend = env
+    backend.exit_on_start["migrate"] = 1
+    result = Up(stack(), backend, UpOptions(wait_timeout=10)).run()
+    assert starts(backend) == ["proj-db-1", "proj-migrate-1"]
+    assert result.runs["api"].outcome is Outcome.BLOCKED
+    assert "migrate exited with code 1" in result.runs["api"].reason
+    assert any("migrate exited with code 1" in f for f in result.failures())
+
+
+def test_unhealthy_db_reason_carries_probe_output(env: tuple[FakeOps, FakeBackend]) -> None:
+    ops, backend = env
+    ops.probe_results = [(1, "db: connection refused")] * 3
+    result = Up(stack(), backend, UpOptions(wait_timeout=10)).run()
+    assert starts(backend) == ["proj-db-1"]
+    assert result.runs["migrate"].reason == (
+        "dependency failed: db is unhealthy: db: connection refused")
+
+
+def test_second_up_changes_nothing_and_changed_service_is_recreated(
+        env: tuple[FakeOps, FakeBackend]) -> None:
+    ops, backend = env
+    Up(stack(), backend, UpOptions(wait_timeout=10)).run()
+    backend.calls.clear()
+    again = Up(stack(), backend, UpOptions(wait_timeout=10)).run()
+    # migrate exited (a one-shot): docker compose starts it again; nothing else changes
+    assert [c for c in backend.calls if c[0] not in ("image", "network")] == [
+        ("start", "proj-migrate-1")]
+    assert again.failures() == []
+    backend.calls.clear()
+    changed = stack(web=svc("web", depends_on={"api": DependsOn()}, command=("serve", "2")))
+    Up(changed, backend, UpOptions(wait_timeout=10)).run()
+    assert [c for c in backend.calls if c[0] in ("create", "rm")] == [
+        ("rm", "proj-web-1"), ("create", "proj-web-1")]
+
+
+def test_service_healthy_without_healthcheck_fails_early(
+        env: tuple[FakeOps, FakeBackend]) -> None:
+    ops, backend = env
+    bad = stack(db=svc("db"))
+    with pytest.raises(ComposeError, match="'db' has no healthcheck"):
+        Up(bad, backend, UpOptions()).run()
+    assert starts(backend) == []
+
+
+def test_down_removes_everything_but_external(env: tuple[FakeOps, FakeBackend]) -> None:
+    ops, backend = env
+    Up(stack(), backend, UpOptions(wait_timeout=10, recreate=RecreatePolicy.DIVERGED)).run()
+    backend.volumes |= {"proj_data", "shared"}
+    backend.calls.clear()
+    failures = run_down(stack(), "proj", backend, DownOptions(volumes=True))
+    assert failures == []
+    rm = [obj for what, obj in backend.calls if what == "rm"]
+    assert rm.index("proj-web-1") < rm.index("proj-api-1") < rm.index("proj-db-1")
+    assert backend.containers == {} and backend.networks == set()
+    assert backend.volumes == {"shared"}
+    assert state.for_project("proj") == []

@@ -2,8 +2,11 @@
 shim as the container prints, readable (and followable) by any process while it runs."""
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
+import select
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -69,21 +72,19 @@ def parse(line: str) -> LogLine | None:
 
 
 def read(path: Path, *, since: str | None = None, tail: int | None = None,
-         follow: bool = False, alive: Callable[[], bool] | None = None,
-         poll: float = 0.05) -> Iterator[LogLine]:
+         follow: bool = False, alive: Callable[[], bool] | None = None) -> Iterator[LogLine]:
     """Yield log lines; with ``follow``, keep yielding new ones while ``alive()`` is true.
 
     ``since`` is an RFC 3339 UTC timestamp (lines at or after it); ``tail`` keeps the last N.
-    Following polls the file (cgroupfs-style files have no portable change event here).
+    Following sleeps on inotify (a write, or the writer closing the file when it exits).
     """
     try:
         f = open(path, encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return
-    with f:
-        first = _select(f.readlines(), since, tail)
-        yield from first
-        if not follow:
+    with f, (_FileWatch(path) if follow else contextlib.nullcontext()) as watch:
+        yield from _select(f.readlines(), since, tail)
+        if watch is None:
             return
         partial = ""
         while True:
@@ -97,10 +98,43 @@ def read(path: Path, *, since: str | None = None, tail: int | None = None,
                         yield parsed
                 continue
             if alive is not None and not alive():
-                rest = f.read()
-                yield from _select((partial + rest).splitlines(), since, None)
+                yield from _select((partial + f.read()).splitlines(), since, None)
                 return
-            time.sleep(poll)
+            watch.wait(_SAFETY_TIMEOUT)
+
+
+_SAFETY_TIMEOUT = 1.0  # re-check liveness now and then even if an event was missed
+_IN_MODIFY = 0x2
+_IN_CLOSE_WRITE = 0x8
+_IN_NONBLOCK_CLOEXEC = 0o4000 | 0o2000000
+
+
+class _FileWatch:
+    """inotify on one file: wakes on writes and on a writer closing it."""
+
+    def __init__(self, path: Path) -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(_IN_NONBLOCK_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        if libc.inotify_add_watch(self.fd, str(path).encode(), _IN_MODIFY | _IN_CLOSE_WRITE) < 0:
+            os.close(self.fd)
+            raise OSError(ctypes.get_errno(), f"inotify_add_watch {path}")
+
+    def __enter__(self) -> _FileWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+    def wait(self, timeout: float) -> None:
+        """Block until the file changes (or ``timeout``), then drain the events."""
+        select.select([self.fd], [], [], timeout)
+        try:
+            while os.read(self.fd, 4096):
+                pass
+        except BlockingIOError:
+            pass
 
 
 def _select(lines: list[str], since: str | None, tail: int | None) -> list[LogLine]:

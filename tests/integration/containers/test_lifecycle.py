@@ -228,3 +228,13 @@ def test_stdin_open_keeps_stdin_open(engine) -> None:
     info2 = engine.run(engine.spec("stdin-closed", "read line; echo eof=$?"))
     assert containers.wait(info2.id, timeout=10).code == 0
     assert "eof=1" in engine.output(info2.id)
+
+
+def test_logs_follow_streams_until_the_container_exits(engine) -> None:
+    info = engine.run(engine.spec("follower", "echo a; sleep 0.3; echo b; sleep 0.2"))
+    seen = []
+    for line in containers.logs(info.id, follow=True):
+        seen.append((line.text, containers.inspect(info.id).state))
+    assert [text for text, _ in seen] == ["a", "b"]
+    assert seen[0][1] is State.RUNNING  # delivered while it ran
+    assert containers.inspect(info.id).state is State.EXITED

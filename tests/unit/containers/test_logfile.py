@@ -43,7 +43,7 @@ def test_follow_stops_when_the_writer_is_gone(tmp_path: Path) -> None:
     w = _writer(path)
     w.feed(b"a\n")
     calls = iter([True, False])
-    it = logfile.read(path, follow=True, alive=lambda: next(calls, False), poll=0)
+    it = logfile.read(path, follow=True, alive=lambda: next(calls, False))
     assert next(it).text == "a"
     w.feed(b"b\n")
     assert [ln.text for ln in it] == ["b"]

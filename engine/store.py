@@ -47,8 +47,6 @@ def connect(root: Path | None = None) -> sqlite3.Connection:
     if conn is None or not path.exists():
         ensure_dir(path.parent)
         conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        # id() of a garbage-collected connection (a finished thread's) can be reused: forget it
-        _applied_by_conn.pop(id(conn), None)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")

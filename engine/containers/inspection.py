@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from engine.containers import execution, logfile, paths, procinfo, record
 from engine.containers.lifecycle import refresh
@@ -67,12 +67,31 @@ def logs(ref: str, follow: bool = False, since: str | None = None,
          tail: int | None = None) -> Iterator[LogLine]:
     """The container's output lines; ``follow`` keeps yielding while it runs."""
     cid = record.get(ref).id
+    row = record.raw(cid)
+    shim_pid, shim_start = row["shim_pid"], row["shim_start"]
 
     def alive() -> bool:
-        row = record.raw(cid)
-        return procinfo.alive(row["shim_pid"], row["shim_start"])
+        return procinfo.alive(shim_pid, shim_start)
 
-    return logfile.read(paths.log_file(cid), since=since, tail=tail, follow=follow, alive=alive)
+    if not follow:
+        return logfile.read(paths.log_file(cid), since=since, tail=tail)
+    return _follow(cid, since, tail, alive, shim_pid)
+
+
+def _follow(cid: str, since: str | None, tail: int | None, alive: Callable[[], bool],
+            shim_pid: int) -> Iterator[LogLine]:
+    exit_fd = None
+    if alive():
+        try:
+            exit_fd = os.pidfd_open(shim_pid)
+        except ProcessLookupError:
+            exit_fd = None
+    try:
+        yield from logfile.read(paths.log_file(cid), since=since, tail=tail, follow=True,
+                                alive=alive, exit_fd=exit_fd)
+    finally:
+        if exit_fd is not None:
+            os.close(exit_fd)
 
 
 def stats(ref: str) -> Stats:

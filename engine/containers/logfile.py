@@ -72,11 +72,12 @@ def parse(line: str) -> LogLine | None:
 
 
 def read(path: Path, *, since: str | None = None, tail: int | None = None,
-         follow: bool = False, alive: Callable[[], bool] | None = None) -> Iterator[LogLine]:
+         follow: bool = False, alive: Callable[[], bool] | None = None,
+         exit_fd: int | None = None) -> Iterator[LogLine]:
     """Yield log lines; with ``follow``, keep yielding new ones while ``alive()`` is true.
 
     ``since`` is an RFC 3339 UTC timestamp (lines at or after it); ``tail`` keeps the last N.
-    Following sleeps on inotify (a write, or the writer closing the file when it exits).
+    Following sleeps on inotify (a write) and on ``exit_fd`` (the writer's pidfd: it exited).
     """
     try:
         f = open(path, encoding="utf-8", errors="replace")
@@ -100,7 +101,7 @@ def read(path: Path, *, since: str | None = None, tail: int | None = None,
             if alive is not None and not alive():
                 yield from _select((partial + f.read()).splitlines(), since, None)
                 return
-            watch.wait(_SAFETY_TIMEOUT)
+            watch.wait(_SAFETY_TIMEOUT, exit_fd)
 
 
 _SAFETY_TIMEOUT = 1.0  # re-check liveness now and then even if an event was missed
@@ -127,9 +128,9 @@ class _FileWatch:
     def __exit__(self, *exc: object) -> None:
         os.close(self.fd)
 
-    def wait(self, timeout: float) -> None:
-        """Block until the file changes (or ``timeout``), then drain the events."""
-        select.select([self.fd], [], [], timeout)
+    def wait(self, timeout: float, exit_fd: int | None = None) -> None:
+        """Block until the file changes, ``exit_fd`` is readable or ``timeout``; drain."""
+        select.select([self.fd] + ([] if exit_fd is None else [exit_fd]), [], [], timeout)
         try:
             while os.read(self.fd, 4096):
                 pass

@@ -238,3 +238,30 @@ def test_logs_follow_streams_until_the_container_exits(engine) -> None:
     assert [text for text, _ in seen] == ["a", "b"]
     assert seen[0][1] is State.RUNNING  # delivered while it ran
     assert containers.inspect(info.id).state is State.EXITED
+
+
+def test_concurrent_starts_from_threads_one_wins(engine) -> None:
+    """Two starts at once: the per-container lock serializes them and the loser gets a
+    Conflict. Threads also force the shim through its exec (not fork-only) path."""
+    import threading
+
+    info = engine.create(engine.spec("racy", "sleep 30"))
+    results: list[str] = []
+
+    def go() -> None:
+        try:
+            containers.start(info.id)
+            results.append("started")
+        except Conflict:
+            results.append("conflict")
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(results) == ["conflict", "started"]
+    row = record.raw(info.id)
+    engine.shims.append((row["shim_pid"], row["shim_start"]))
+    assert containers.inspect(info.id).state is State.RUNNING
+    assert containers.exec_output(info.id, ["true"])[0] == 0

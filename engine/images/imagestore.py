@@ -130,7 +130,9 @@ def remove(ref: str, force: bool = False) -> list[str]:
     """
     image_id = catalog.find_image_id(ref)
     image = catalog.load_image(image_id)
-    users = [u for check in _usage_checks for u in check(image_id)]
+    stacks = _container_layer_stacks()
+    users = [name for name, stack in stacks if stack == tuple(map(str, image.layer_dirs))]
+    users += [u for check in _usage_checks for u in check(image_id)]
     by_tag = _tag_name_of(ref, image)
     done: list[str] = []
     if by_tag and len(image.repo_tags) > 1:
@@ -144,9 +146,20 @@ def remove(ref: str, force: bool = False) -> list[str]:
     done += [f"Untagged: {t}" for t in image.repo_tags]
     catalog.delete_record(image_id)
     done.append(f"Deleted: {image_id}")
-    if not users:
-        collect_garbage()
+    collect_garbage()
     return done
+
+
+def _container_layer_stacks() -> list[tuple[str, tuple[str, ...]]]:
+    """(container name, its layer dirs) for every container the engine knows."""
+    try:
+        from engine import containers
+        infos = containers.list_containers()
+    except Exception as exc:  # no container table yet, or the package is unavailable
+        log.debug("cannot list containers: %s", exc)
+        return []
+    return [(info.name, tuple(str(p) for p in info.spec.get("layers") or ()))
+            for info in infos]
 
 
 def _tag_name_of(ref: str, image: Image) -> str | None:
@@ -170,9 +183,12 @@ def collect_garbage() -> int:
         if digest not in used:
             blobstore.delete_blob(digest)
             removed += 1
+    in_use = {p for _, stack in _container_layer_stacks() for p in stack}
     ldir = layers.layers_dir()
     if ldir.is_dir():
         for path in ldir.iterdir():
+            if str(path) in in_use:  # a container's rootfs still stacks it
+                continue
             if f"sha256:{path.name}" not in used and not path.name.startswith("."):
                 shutil.rmtree(path, ignore_errors=True)
                 removed += 1

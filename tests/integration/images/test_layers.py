@@ -75,3 +75,25 @@ def test_concurrent_unpack_of_one_layer(state_root: Path) -> None:
     assert not errors
     assert len(set(results)) == 1 and len(os.listdir(results[0] / "d")) == 300
     assert os.listdir(state_root / "images/tmp") == []
+
+
+def test_image_in_use_by_container(state_root: Path, rootfs_tar: Path) -> None:
+    import engine.images as im
+    from engine import containers
+    from engine.errors import Conflict
+
+    image = im.import_rootfs(rootfs_tar, "inuse:1")
+    info = containers.create(containers.ContainerSpec(
+        name=f"inuse-{os.getpid()}", argv=("/bin/true",), layers=image.layer_dirs))
+    try:
+        with pytest.raises(Conflict, match=f"in use by inuse-{os.getpid()}"):
+            im.remove("inuse:1")
+        im.remove("inuse:1", force=True)
+        assert not im.exists("inuse:1")
+        assert all(d.is_dir() for d in image.layer_dirs)  # the container still stacks them
+    finally:
+        containers.delete(info.id, force=True)
+    from engine.images.imagestore import collect_garbage
+
+    collect_garbage()
+    assert not any(d.exists() for d in image.layer_dirs)

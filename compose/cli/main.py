@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from compose.cli import terminal
+from compose.cli import fastparams, terminal
 from compose.cli.context import CliContext
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ def _global_options(
 
 def build_app() -> typer.Typer:
     """The typer application with every command module registered."""
+    fastparams.install()
     app = typer.Typer(
         name="pycompose",
         no_args_is_help=True,

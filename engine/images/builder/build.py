@@ -62,7 +62,8 @@ class Builder:
         self.file = dockerfile.file
         self.progress = progress
         self.context = Path(spec.context)
-        self.matcher = Matcher.for_context(self.context)
+        df_path = None if spec.dockerfile_inline is not None else self.context / spec.dockerfile
+        self.matcher = Matcher.for_context(self.context, df_path)
         self.build_args = {k: v for k, v in spec.args if v is not None}
         self.meta_args: dict[str, str] = {}
         self.stages: list[tuple[str | None, Instruction, list[Instruction]]] = []

@@ -73,9 +73,15 @@ class Matcher:
         self.has_exceptions = any(not r.exclude for r in rules)
 
     @classmethod
-    def for_context(cls, context: Path) -> Matcher:
-        path = context / ".dockerignore"
-        return cls(parse_rules(path.read_text()) if path.is_file() else [])
+    def for_context(cls, context: Path, dockerfile: Path | None = None) -> Matcher:
+        """Rules of ``<Dockerfile>.dockerignore`` next to the Dockerfile when present (as
+        BuildKit does), else of the context's ``.dockerignore``."""
+        candidates = [dockerfile.with_name(dockerfile.name + ".dockerignore")] if dockerfile \
+            else []
+        for path in candidates + [context / ".dockerignore"]:
+            if path.is_file():
+                return cls(parse_rules(path.read_text()))
+        return cls([])
 
     def excluded(self, rel: str) -> bool:
         verdict = False

@@ -102,5 +102,9 @@ def test_dockerfile_from_context(state_root: Path, ctx: Path) -> None:
     (ctx / "docker/App.dockerfile").write_text("FROM scratch\nCOPY src/a.py /a\nUSER 1\n")
     image = im.build(im.BuildSpec(context=ctx, dockerfile="docker/App.dockerfile"))
     assert image.config.user == "1" and "a" in _files(image)
+    # a Dockerfile-specific ignore file wins over .dockerignore
+    (ctx / "docker/App.dockerfile.dockerignore").write_text("src/a.py\n")
+    with pytest.raises(BuildError, match="'src/a.py' not found"):
+        im.build(im.BuildSpec(context=ctx, dockerfile="docker/App.dockerfile"))
     with pytest.raises(BuildError, match="cannot read Dockerfile"):
         im.build(im.BuildSpec(context=ctx, dockerfile="missing"))

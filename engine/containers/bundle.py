@@ -187,10 +187,11 @@ def _linux(cid: str, spec: ContainerSpec, caps: list[str], host: HostFacts) -> d
 def namespaces(spec: ContainerSpec) -> list[dict[str, Any]]:
     """pid, mount, ipc, uts, cgroup and network namespaces per the spec's modes."""
     out: list[dict[str, Any]] = [{"type": "mount"}, {"type": "uts"}, {"type": "cgroup"}]
-    if spec.pid_mode != "host":
-        out.append({"type": "pid"})
-    if spec.ipc_mode != "host":
-        out.append({"type": "ipc"})
+    for kind, mode in (("pid", spec.pid_mode), ("ipc", spec.ipc_mode)):
+        if mode.startswith("/"):  # join: a namespace file, e.g. /proc/<pid>/ns/ipc
+            out.append({"type": kind, "path": mode})
+        elif mode != "host":
+            out.append({"type": kind})
     if spec.netns_path:
         out.append({"type": "network", "path": spec.netns_path})
     elif spec.network_mode is not NetworkMode.HOST:

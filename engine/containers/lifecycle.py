@@ -6,6 +6,7 @@ transition table, then acts. Creating kernel objects always comes after the row 
 """
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import logging
@@ -15,6 +16,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from engine.containers import paths, procinfo, record, rootfs, shim
 from engine.containers.bundle import HostFacts, build_config, signal_number
@@ -96,15 +98,40 @@ def _prepare_bundle(cid: str, spec: ContainerSpec) -> None:
     else:
         rootfs.mount_overlay(spec.layers, paths.upper_dir(cid), paths.work_dir(cid), target)
     try:
-        for m in spec.mounts:
-            if m.type is not MountType.TMPFS and m.create_host_path:
-                ensure_dir(Path(m.source), 0o755)
+        _check_mount_sources(spec)
+        spec = _resolve_shared_namespaces(spec)
         user = resolve_user(target, spec.user, spec.group_add)
         config = build_config(cid, spec, user, host_facts())
         (paths.bundle_dir(cid) / "config.json").write_text(json.dumps(config, indent=1))
     except BaseException:
         rootfs.unmount(target)
         raise
+
+
+def _check_mount_sources(spec: ContainerSpec) -> None:
+    for m in spec.mounts:
+        if m.type is MountType.TMPFS:
+            continue
+        if m.create_host_path:
+            ensure_dir(Path(m.source), 0o755)
+        elif not Path(m.source).exists():
+            raise EngineError(f"bind source path does not exist: {m.source}", step="mount",
+                              obj=f"{spec.name}:{m.target}")
+
+
+def _resolve_shared_namespaces(spec: ContainerSpec) -> ContainerSpec:
+    """``container:<ref>`` pid/ipc modes → the namespace files of that running container."""
+    changes: dict[str, Any] = {}
+    for field, kind in (("pid_mode", "pid"), ("ipc_mode", "ipc")):
+        mode: str = getattr(spec, field)
+        if not mode.startswith("container:"):
+            continue
+        other = refresh(record.get(mode.removeprefix("container:")).id)
+        if other.state not in _ACTIVE or not other.pid:
+            raise Conflict(f"{field.replace('_', ' ')} {mode}: that container is not running",
+                           step="start", obj=spec.name)
+        changes[field] = f"/proc/{other.pid}/ns/{kind}"
+    return dataclasses.replace(spec, **changes) if changes else spec
 
 
 def host_facts() -> HostFacts:

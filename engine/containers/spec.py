@@ -97,8 +97,8 @@ class ContainerSpec:
     resources: Resources = field(default_factory=Resources)
     netns_path: str | None = None
     network_mode: NetworkMode = NetworkMode.NONE
-    ipc_mode: str = "private"  # private | host
-    pid_mode: str = "private"  # private | host
+    ipc_mode: str = "private"  # private | host | container:<id or name> | /path/to/ns
+    pid_mode: str = "private"  # private | host | container:<id or name> | /path/to/ns
     tty: bool = False
     stdin_open: bool = False
 

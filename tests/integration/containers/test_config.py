@@ -8,6 +8,7 @@ import pytest
 
 import engine.containers as containers
 from engine.containers.spec import Mount, MountType, NetworkMode
+from engine.errors import EngineError
 
 pytestmark = pytest.mark.root
 
@@ -116,3 +117,23 @@ def test_run_build_step_keeps_only_the_upper_dir(engine, state_root: Path,
     assert code == 127
     with open("/proc/self/mountinfo") as f:
         assert str(state_root) not in f.read()
+
+
+def test_pid_and_ipc_namespaces_shared_with_another_container(engine) -> None:
+    owner = engine.run(engine.spec("ns-owner", "sleep 30"))
+    out = _run(engine, "ns-guest", "readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc; cat "
+               "/proc/1/cmdline", pid_mode=f"container:{owner.name}",
+               ipc_mode=f"container:{owner.id}")
+    import os
+
+    lines = out.splitlines()
+    assert lines[0] == os.readlink(f"/proc/{owner.pid}/ns/pid")
+    assert lines[1] == os.readlink(f"/proc/{owner.pid}/ns/ipc")
+    assert lines[2].startswith("sleep")  # PID 1 is the owner's init
+
+
+def test_missing_bind_source_is_a_clear_error(engine, tmp_path: Path) -> None:
+    info = engine.create(engine.spec("nosrc", "true", mounts=(
+        Mount(MountType.BIND, "/x", str(tmp_path / "absent")),)))
+    with pytest.raises(EngineError, match="bind source path does not exist"):
+        containers.start(info.id)

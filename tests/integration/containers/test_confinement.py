@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 import engine.containers as containers
+from engine.errors import EngineError
 
 pytestmark = pytest.mark.root
 
@@ -66,15 +67,14 @@ def test_user_by_name_with_supplementary_groups(engine) -> None:
 
 def test_unknown_user_is_an_error(engine) -> None:
     info = engine.create(engine.spec("no-such-user", "true", user="ghost"))
-    with pytest.raises(containers.EngineError if hasattr(containers, "EngineError")
-                       else Exception, match="ghost"):
+    with pytest.raises(EngineError, match="ghost"):
         containers.start(info.id)
 
 
 def test_missing_command_exits_127(engine) -> None:
     info = engine.create(containers.ContainerSpec(name="nocmd", argv=("/no/such/binary",),
                                                   layers=(engine.rootfs,)))
-    with pytest.raises(Exception) as err:
+    with pytest.raises(EngineError) as err:
         containers.start(info.id)
     assert getattr(err.value, "exit_code", None) == 127
     assert containers.inspect(info.id).exit_code == 127

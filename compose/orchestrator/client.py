@@ -75,7 +75,7 @@ def ensure_supervisor(project: str) -> None:
         ok = ready.read(1)
     if ok != b"1" or not is_running(project):
         raise SupervisorError(f"could not start the supervisor of project {project!r} (see "
-                              f"{run_dir() / (project + '.log')})")
+                              f"{run_dir() / ('project-' + project + '.log')})")
 
 
 def _exec_supervisor(project: str, ready_fd: int) -> None:

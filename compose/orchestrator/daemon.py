@@ -31,11 +31,11 @@ def run_dir() -> Path:
 
 
 def socket_path(project: str) -> Path:
-    return run_dir() / f"{project}.sock"
+    return run_dir() / f"project-{project}.sock"
 
 
 def pid_path(project: str) -> Path:
-    return run_dir() / f"{project}.pid"
+    return run_dir() / f"project-{project}.pid"
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -137,7 +137,7 @@ def main(argv: list[str]) -> None:
     project = argv[0]
     ready_fd = int(argv[1]) if len(argv) > 1 else None
     ensure_dir(run_dir(), 0o700)
-    logging.basicConfig(filename=str(run_dir() / f"{project}.log"), level=logging.INFO,
+    logging.basicConfig(filename=str(run_dir() / f"project-{project}.log"), level=logging.INFO,
                         format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
     from compose.orchestrator.engine_ops import EngineContainerOps
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import threading
 
-from engine import containers
+from engine import containers, networks
+from engine.errors import NotFound
 
 
 class EngineContainerOps:
@@ -11,14 +12,21 @@ class EngineContainerOps:
 
     def wait(self, cid: str) -> int:
         """Block until the container exits; its exit code."""
-        return int(containers.wait(cid).code)  # type: ignore[attr-defined]
+        return int(containers.wait(cid).code)
 
     def start(self, cid: str) -> None:
-        containers.start(cid)  # type: ignore[attr-defined]
+        info = containers.start(cid)
+        try:  # DNS names follow the container's running state
+            networks.set_endpoint_active(info.name, True)
+        except NotFound:
+            pass
+
+    def note_restart(self, cid: str) -> None:
+        containers.note_restart(cid)
 
     def is_running(self, cid: str) -> bool:
         try:
-            info = containers.inspect(cid)  # type: ignore[attr-defined]
+            info = containers.inspect(cid)
         except Exception:
             return False
         return bool(info.state is containers.State.RUNNING)
@@ -29,7 +37,7 @@ class EngineContainerOps:
 
         def run() -> None:
             try:
-                code, out, err = containers.exec_output(cid, list(argv))  # type: ignore[attr-defined]
+                code, out, err = containers.exec_output(cid, list(argv))
                 result.append((int(code), (out + err).decode(errors="replace")))
             except Exception as exc:  # a failing exec is a failing probe, like docker's
                 result.append((-1, str(exc)))

@@ -53,6 +53,7 @@ class ContainerOps(Protocol):
 
     def wait(self, cid: str) -> int: ...  # blocks until the container exits; exit code
     def start(self, cid: str) -> None: ...
+    def note_restart(self, cid: str) -> None: ...  # count a policy restart (RestartCount)
     def is_running(self, cid: str) -> bool: ...
     def probe(self, cid: str, argv: tuple[str, ...], timeout: float) -> tuple[int, str] | None:
         ...  # None when the probe timed out
@@ -172,6 +173,7 @@ class Supervisor:
             if row is None or row.stopped_by_user:
                 return
             state.update(row.container_id, restart_count=rs.count)
+            self.ops.note_restart(row.container_id)
             self._event(w, "restarting", detail=f"restart {rs.count}")
             self._restart_now(w)
             self._start_health(w)

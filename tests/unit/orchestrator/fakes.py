@@ -44,6 +44,9 @@ class FakeOps:
         with self.cond:
             return self.running[cid]
 
+    def note_restart(self, cid: str) -> None:
+        pass
+
     def probe(self, cid: str, argv: tuple[str, ...], timeout: float) -> tuple[int, str] | None:
         with self.cond:
             return self.probe_results.pop(0) if self.probe_results else (0, "ok")

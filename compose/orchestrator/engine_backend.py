@@ -1,0 +1,316 @@
+"""The real Backend: engine.images / volumes / networks / containers.
+
+Per container, in write-ahead order: the container row (``containers.create``) first, then its
+files (resolv.conf, hosts, secrets), its sandbox (a netns keyed by the container *name*, so the
+path is known before the id), endpoints and published ports. Removal undoes it in reverse and
+tolerates any step being already gone, so ``down`` also cleans up after a killed ``up``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from compose.cli.commands._imageutil import build_spec, image_name
+from compose.config.model import (
+    FileObject,
+    Network,
+    Project,
+    Service,
+    ServiceFileRef,
+    ServiceNetwork,
+    Volume,
+)
+from compose.errors import ComposeError
+from compose.orchestrator import labels as L
+from compose.orchestrator.backend import ContainerRef, CreateRequest, ImageInfo, Progress
+from compose.orchestrator.translate import (
+    VolumeRequest,
+    container_spec,
+    service_mounts,
+)
+from engine import containers, images, networks, volumes
+from engine.containers import Mount, MountType
+from engine.errors import NotFound
+from engine.paths import ensure_dir, state_root
+
+log = logging.getLogger(__name__)
+
+
+def files_dir(project: str, container: str) -> Path:
+    """Where a container's generated files (resolv.conf, hosts, secrets) live."""
+    return state_root() / "projects" / project / "containers" / container
+
+
+class EngineBackend:
+    """Backend over the embedded engine."""
+
+    # -- images --------------------------------------------------------------------------------
+
+    def ensure_image(self, project: Project, service: Service, *, pull: str, build: bool,
+                     progress: Progress) -> ImageInfo:
+        ref = image_name(project, service)
+        have = images.exists(ref)
+        if service.build is not None and (build or pull == "build" or not have):
+            progress(f"Image {ref}", "Building")
+            images.build(build_spec(project, service))
+            progress(f"Image {ref}", "Built")
+        elif pull == "always" or (not have and pull != "never"):
+            progress(f"Image {ref}", "Pulling")
+            images.pull(ref)
+            progress(f"Image {ref}", "Pulled")
+        elif not have:
+            raise ComposeError(f"service {service.name!r}: image {ref} not found locally "
+                               "(pull_policy: never)")
+        img = images.resolve(ref)
+        return ImageInfo(img.id, img.config, tuple(img.layer_dirs))
+
+    def remove_image(self, ref: str) -> None:
+        images.remove(ref)
+
+    # -- networks and volumes ------------------------------------------------------------------
+
+    def ensure_network(self, project: Project, network: Network) -> None:
+        if network.external:
+            if not networks.network_exists(network.name):
+                raise ComposeError(f"network {network.name} declared as external, but could "
+                                   "not be found")
+            return
+        if networks.network_exists(network.name):
+            return
+        if network.driver not in (None, "bridge"):
+            raise ComposeError(f"network {network.key}: driver {network.driver!r} is not "
+                               "supported by pycompose (bridge only)")
+        pools = network.ipam.config if network.ipam else ()
+        spec = networks.NetworkSpec(
+            name=network.name,
+            labels={**dict(network.labels), L.PROJECT: project.name, L.NETWORK: network.key,
+                    L.VERSION: L.COMPOSE_VERSION},
+            internal=network.internal, attachable=network.attachable,
+            enable_ipv4=network.enable_ipv4 is not False,
+            enable_ipv6=bool(network.enable_ipv6),
+            ipam=networks.IpamSpec(configs=tuple(
+                networks.IpamConfig(p.subnet, p.ip_range, p.gateway, dict(p.aux_addresses))
+                for p in pools)),
+            driver_opts=dict(network.driver_opts))
+        networks.create_network(spec)
+
+    def remove_network(self, name: str) -> None:
+        networks.remove_network(name)
+
+    def list_networks(self, project: str) -> list[str]:
+        return [n.name for n in networks.list_networks({L.PROJECT: project})]
+
+    def ensure_volume(self, project: Project, volume: Volume) -> None:
+        if volume.external:
+            try:
+                volumes.inspect_volume(volume.name)
+            except NotFound:
+                raise ComposeError(f"external volume {volume.name!r} not found") from None
+            return
+        volumes.create_volume(volume.name, driver=volume.driver or "local",
+                              options=dict(volume.driver_opts),
+                              labels={**dict(volume.labels), L.PROJECT: project.name,
+                                      L.VOLUME: volume.key, L.VERSION: L.COMPOSE_VERSION})
+
+    def remove_volume(self, name: str) -> None:
+        volumes.remove_volume(name, missing_ok=True)
+
+    def list_volumes(self, project: str) -> list[str]:
+        return [v.name for v in volumes.list_volumes({L.PROJECT: project})]
+
+    # -- containers ----------------------------------------------------------------------------
+
+    def list_containers(self, project: str | None, all: bool = True) -> list[ContainerRef]:
+        found = containers.list_containers({L.PROJECT: project} if project else None, all=all)
+        if not project:
+            found = [c for c in found if L.PROJECT in c.labels]
+        return [_ref(c) for c in found]
+
+    def create_container(self, req: CreateRequest) -> str:
+        svc, project = req.service, req.project
+        fdir = ensure_dir(files_dir(project.name, req.name), 0o755)
+        vol_names = {k: v.name for k, v in project.volumes.items()}
+        mounts = service_mounts(svc, vol_names, tuple(req.image.config.volumes),
+                                lambda r: self._volume_source(req, r))
+        extra = self._file_mounts(project, svc, fdir)
+        netns = self._netns_path(project, svc, req.name)
+        spec = container_spec(svc, name=req.name, image_config=req.image.config,
+                              layers=req.image.layers, labels=req.labels, mounts=mounts,
+                              netns_path=netns, extra_mounts=extra)
+        if req.command is not None:
+            spec = _replace(spec, argv=req.command)
+        info = containers.create(spec)
+        try:
+            self._plumb(project, svc, req.name, info.id, fdir)
+        except BaseException:
+            self.remove_container(info.id)
+            raise
+        return info.id
+
+    def _volume_source(self, req: CreateRequest, vr: VolumeRequest) -> str:
+        if vr.name is None:
+            vol = volumes.create_volume(labels={L.PROJECT: req.project.name,
+                                                L.SERVICE: req.service.name,
+                                                L.VOLUME: "", "container": req.name})
+            name = vol.name
+        else:
+            name = vr.name
+        path = volumes.mount_path(name)
+        if not vr.nocopy:
+            volumes.populate_volume(name, req.image.layers, vr.target)
+        if vr.subpath:
+            path = path / vr.subpath
+            path.mkdir(parents=True, exist_ok=True)
+        return str(path)
+
+    def _file_mounts(self, project: Project, svc: Service, fdir: Path) -> tuple[Mount, ...]:
+        mounts = [Mount(MountType.BIND, "/etc/resolv.conf", str(fdir / "resolv.conf")),
+                  Mount(MountType.BIND, "/etc/hosts", str(fdir / "hosts"))]
+        for ref in svc.secrets:
+            obj = _file_object(project.secrets, ref, svc, "secret")
+            target = ref.target or ref.source
+            target = target if target.startswith("/") else f"/run/secrets/{target}"
+            mounts.append(_materialize(obj, ref, fdir / "secrets", target, 0o444))
+        for ref in svc.configs:
+            obj = _file_object(project.configs, ref, svc, "config")
+            mounts.append(_materialize(obj, ref, fdir / "configs", ref.target or f"/{ref.source}",
+                                       0o444))
+        for name in ("resolv.conf", "hosts"):
+            (fdir / name).touch()
+        return tuple(mounts)
+
+    def _netns_path(self, project: Project, svc: Service, name: str) -> str | None:
+        mode = svc.network_mode
+        if mode in ("host", "none"):
+            return None
+        if mode and mode.startswith("service:"):
+            return str(networks.sandbox_path(project.container_name(mode.split(":", 1)[1], 1)))
+        return str(networks.sandbox_path(name))
+
+    def _plumb(self, project: Project, svc: Service, name: str, cid: str, fdir: Path) -> None:
+        """Sandbox, endpoints, ports and the resolv.conf/hosts contents."""
+        hostname = svc.hostname or cid[:12]
+        addresses: list[str] = []
+        own_netns = svc.network_mode is None
+        if own_netns:
+            networks.create_sandbox(name, dns_servers=tuple(svc.dns))
+            pairs: list[tuple[str, ServiceNetwork | None]] = list(svc.networks.items())
+            nets = sorted(pairs or [("default", None)],
+                          key=lambda kv: -(kv[1].priority if kv[1] else 0))
+            for key, sn in nets:
+                net = project.networks[key]
+                aliases = tuple(sn.aliases) if sn else ()
+                ep = networks.connect(name, net.name, networks.EndpointSpec(
+                    aliases=aliases, dns_names=(svc.name, name, cid[:12]),
+                    ipv4_address=sn.ipv4_address if sn else None,
+                    ipv6_address=sn.ipv6_address if sn else None,
+                    mac_address=(sn.mac_address if sn else None) or svc.mac_address,
+                    gw_priority=sn.gw_priority if sn else 0))
+                addresses += [a for a in (ep.ipv4, ep.ipv6) if a]
+            networks.publish_ports(name, _bindings(svc))
+        extra_hosts = [(h, ip) for h, ips in svc.extra_hosts.items() for ip in ips]
+        networks.write_resolv_conf(fdir / "resolv.conf", dns=(), dns_search=svc.dns_search,
+                                   dns_opt=svc.dns_opt, use_embedded=own_netns)
+        networks.write_hosts(fdir / "hosts", hostname=hostname, addresses=addresses[:1],
+                             extra_hosts=extra_hosts)
+
+    def start_container(self, cid: str) -> None:
+        info = containers.start(cid)
+        _set_active(info.name, True)
+
+    def stop_container(self, cid: str, timeout: float | None) -> None:
+        info = containers.inspect(cid)
+        containers.stop(cid, timeout)
+        _set_active(info.name, False)
+
+    def kill_container(self, cid: str, signal: str) -> None:
+        containers.kill(cid, signal)
+
+    def remove_container(self, cid: str) -> None:
+        info = containers.inspect(cid)
+        project = info.labels.get(L.PROJECT, "")
+        try:
+            networks.remove_sandbox(info.name)
+        except NotFound:
+            pass
+        containers.delete(cid, force=True)
+        if project:
+            shutil.rmtree(files_dir(project, info.name), ignore_errors=True)
+
+    def pause_container(self, cid: str) -> None:
+        containers.pause(cid)
+
+    def unpause_container(self, cid: str) -> None:
+        containers.unpause(cid)
+
+    def wait_container(self, cid: str) -> int:
+        return containers.wait(cid).code
+
+    def logs(self, cid: str, *, follow: bool, since: str | None,
+             tail: int | None) -> Iterator[Any]:
+        return containers.logs(cid, follow=follow, since=since, tail=tail)
+
+    def exec(self, cid: str, argv: list[str], *, env: tuple[str, ...], user: str,
+             workdir: str, tty: bool, interactive: bool) -> int:
+        return containers.exec(cid, argv, env=env, user=user, workdir=workdir, tty=tty,
+                               stdin=0 if interactive else None, stdout=1, stderr=2)
+
+
+def _set_active(sandbox: str, active: bool) -> None:
+    try:
+        networks.set_endpoint_active(sandbox, active)
+    except NotFound:
+        pass
+
+
+def _bindings(svc: Service) -> list[networks.PortBinding]:
+    out = []
+    for p in svc.ports:
+        host = int(p.published.split("-")[0]) if p.published else 0
+        out.append(networks.PortBinding(p.target, host, p.host_ip or "", p.protocol))
+    return out
+
+
+def _file_object(objs: Any, ref: ServiceFileRef, svc: Service, kind: str) -> FileObject:
+    obj = objs.get(ref.source)
+    if obj is None:
+        raise ComposeError(f'service "{svc.name}" refers to undefined {kind} {ref.source}')
+    if obj.external:
+        raise ComposeError(f'service "{svc.name}": external {kind}s are not supported by '
+                           "pycompose (no swarm)")
+    return obj  # type: ignore[no-any-return]
+
+
+def _materialize(obj: FileObject, ref: ServiceFileRef, where: Path, target: str,
+                 default_mode: int) -> Mount:
+    """Write a secret/config for one container (own copy: mode/uid/gid are per use)."""
+    ensure_dir(where, 0o700)
+    path = where / ref.source
+    if obj.file is not None:
+        data = Path(obj.file).read_bytes()
+    elif obj.environment is not None:
+        data = os.environ.get(obj.environment, "").encode()
+    else:
+        data = (obj.content or "").encode()
+    path.write_bytes(data)
+    os.chmod(path, ref.mode if ref.mode is not None else default_mode)
+    if os.geteuid() == 0:
+        os.chown(path, int(ref.uid or 0), int(ref.gid or 0))
+    return Mount(MountType.BIND, target, str(path), read_only=True)
+
+
+def _replace(spec: Any, **kw: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(spec, **kw)
+
+
+def _ref(c: containers.ContainerInfo) -> ContainerRef:
+    argv = c.spec.get("argv") or []
+    return ContainerRef(c.id, c.name, c.state.value, dict(c.labels), c.exit_code, c.created_at,
+                        c.started_at, c.labels.get(L.IMAGE, ""), " ".join(argv),
+                        extra={"restart_count": c.restart_count})

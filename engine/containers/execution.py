@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from engine.containers import paths
-from engine.containers.bundle import process_env
 from engine.containers.users import resolve_user
 from engine.errors import Conflict, EngineError
 
@@ -35,7 +34,7 @@ def build_process(cid: str, argv: list[str], env: tuple[str, ...], user: str,
                            **({"additionalGids": list(resolved.additional_gids)}
                               if resolved.additional_gids else {})}
         base_env = [e for e in process["env"] if not e.startswith("HOME=")]
-        base_env += process_env((), "", resolved.home, False)[1:]  # HOME of the new user
+        base_env.append(f"HOME={resolved.home}")  # the exec'd user's home, as docker does
     else:
         base_env = list(process["env"])
     process.update(args=list(argv), env=_merge_env(base_env, env), terminal=False)

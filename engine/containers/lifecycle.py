@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import signal
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ from engine.containers.runtimes import Runtime, get_runtime
 from engine.containers.spec import ContainerInfo, ContainerSpec, ExitStatus, MountType, State
 from engine.containers.states import check_transition
 from engine.containers.users import resolve_user
-from engine.errors import Conflict, EngineError, NotFound
+from engine.errors import Conflict, EngineError, MissingPrivilege, NotFound
 from engine.naming import new_id
 from engine.paths import ensure_dir
 
@@ -38,11 +39,15 @@ def create(spec: ContainerSpec) -> ContainerInfo:
     """Record a new container and prepare its directories (nothing runs yet)."""
     _validate(spec)
     cid = new_id()
-    info = record.insert(cid, spec)  # write-ahead: the row exists before any file or mount
-    for d in (paths.container_dir(cid), paths.bundle_dir(cid)):
-        ensure_dir(d, 0o710)
-    ensure_dir(paths.upper_dir(cid), 0o755)
-    ensure_dir(paths.work_dir(cid), 0o700)
+    try:
+        info = record.insert(cid, spec)  # write-ahead: the row exists before any file or mount
+        for d in (paths.container_dir(cid), paths.bundle_dir(cid)):
+            ensure_dir(d, 0o710)
+        ensure_dir(paths.upper_dir(cid), 0o755)
+        ensure_dir(paths.work_dir(cid), 0o700)
+    except (PermissionError, sqlite3.OperationalError) as exc:
+        raise MissingPrivilege(f"cannot write the engine state ({exc}); containers need root",
+                               step="create", obj=spec.name) from None
     return info
 
 

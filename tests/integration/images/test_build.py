@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 import engine.images as im
 from engine.images.builder.errors import BuildError
+from engine.images.layers import is_opaque
 
 pytestmark = pytest.mark.root
 BUSYBOX = Path("/bin/busybox")
@@ -153,3 +155,35 @@ def test_add_tarball_and_errors(state_root: Path, tmp_path: Path, rootfs_tar: Pa
             "FROM scratch\nADD rootfs.tar /\nRUN exit 3\n")))
     with pytest.raises(BuildError, match=r":1.*cannot be pulled"):
         im.build(im.BuildSpec(context=ctx, dockerfile_inline="FROM 127.0.0.1:1/none\n"))
+
+
+def test_run_replacing_a_directory_makes_it_opaque(state_root: Path, tmp_path: Path,
+                                                    context: Path) -> None:
+    base = im.build(im.BuildSpec(context=context, target="tools", tags=("tools:op",)))
+    image = im.build(im.BuildSpec(context=context, dockerfile_inline=(
+        "FROM tools:op\nRUN rm -rf /srv/app && mkdir /srv/app && echo new > /srv/app/only\n")))
+    top = image.layer_dirs[-1]
+    assert is_opaque(top / "srv/app")
+    assert len(image.layer_dirs) == len(base.layer_dirs) + 1
+    code, out = _run_in(image, tmp_path / "runs", "/bin/ls", "/srv/app")
+    assert code == 0 and out.decode().split() == ["only"]
+    # the pushed/saved form carries the OCI opaque marker
+    archive = tmp_path / "op.tar"
+    im.save([image.id], archive)
+    with tarfile.open(archive) as tf:
+        name = f"{image.diff_ids[-1].removeprefix('sha256:')}/layer.tar"
+        inner = tf.extractfile(name)
+        assert inner is not None
+        with tarfile.open(fileobj=inner) as layer:
+            assert "srv/app/.wh..wh..opq" in layer.getnames()
+
+
+def test_copy_from_an_image(state_root: Path, tmp_path: Path, rootfs_tar: Path) -> None:
+    im.import_rootfs(rootfs_tar, "src-image:1")
+    ctx = tmp_path / "fromimg"
+    ctx.mkdir()
+    image = im.build(im.BuildSpec(context=ctx, dockerfile_inline=(
+        "FROM scratch\nCOPY --from=src-image:1 /etc/passwd /etc/group /etc/\n"
+        "COPY --from=src-image:1 /bin/busybox /bin/\n")))
+    files = {p.name for d in image.layer_dirs for p in d.rglob("*")}
+    assert {"passwd", "group", "busybox"} <= files

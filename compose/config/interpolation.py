@@ -193,3 +193,35 @@ def config_error_at(message: str, filename: str, positions: PositionMap,
         column=pos.column if pos else None,
         key_path=format_key_path(path) if path else None,
     )
+
+
+def extract_variables(data: Any) -> dict[str, tuple[bool, str, str]]:
+    """Every variable referenced in ``data``'s values: name -> (required, default, alternate),
+    as ``config --variables`` lists them. Malformed templates are skipped."""
+    found: dict[str, tuple[bool, str, str]] = {}
+
+    def record(name: str) -> str | None:
+        found.setdefault(name, (False, "", ""))
+        return None
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+        elif isinstance(node, str) and "$" in node:
+            for match in re.finditer(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-?+])?([^}]*)\}", node):
+                name, op, word = match.group(1), match.group(2) or "", match.group(3)
+                required = op.endswith("?")
+                default = word if op.endswith("-") else ""
+                alternate = word if op.endswith("+") else ""
+                found[name] = (required or found.get(name, (False,))[0], default, alternate)
+            try:
+                substitute(node, record)
+            except InterpolationError:
+                pass
+
+    visit(data)
+    return dict(sorted(found.items()))

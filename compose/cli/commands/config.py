@@ -11,9 +11,9 @@ from compose.cli import terminal
 
 def register(app: typer.Typer) -> None:
     """Add the ``config`` command to ``app``."""
-    app.command("config", help="Parse, resolve and render the compose file in canonical format.")(
-        config_command
-    )
+    text = "Parse, resolve and render the compose file in canonical format."
+    app.command("config", help=text)(config_command)
+    app.command("convert", help=text, hidden=True)(config_command)  # docker compose's alias
 
 
 def config_command(
@@ -42,6 +42,12 @@ def config_command(
             help="Print the config hash of these services ('*' for all, else comma separated).",
         ),
     ] = None,
+    environment: Annotated[
+        bool, typer.Option("--environment", help="Print the environment used for interpolation.")
+    ] = False,
+    variables: Annotated[
+        bool, typer.Option("--variables", help="Print the model's variables and defaults.")
+    ] = False,
     output: Annotated[
         str | None,
         typer.Option("-o", "--output", metavar="PATH", help="Save to this file instead of stdout."),
@@ -54,6 +60,8 @@ def config_command(
     if fmt not in ("yaml", "json"):
         raise typer.BadParameter("must be yaml or json", param_hint="--format")
     targets = tuple(services_args or ())
+    if variables:
+        no_interpolate = True
     project = ctx.obj.load_project(services=targets, interpolate=not no_interpolate)
     unknown = [s for s in targets if s not in project.services]
     if unknown:
@@ -65,8 +73,14 @@ def config_command(
     text = _listing(project, services, volumes, networks, profiles, images)
     if hash_services is not None:
         text = _hashes(project, hash_services)
+    elif environment:
+        text = "".join(f"{k}={v}\n" for k, v in project.environment.items())
+    elif variables:
+        text = _variables(project)
     if text is None:
         text = render_project(project, fmt)
+        if not no_interpolate:
+            text = text.replace("$", "$$")  # the output stays a valid compose file
     if output:
         _save(output, text)
     else:
@@ -109,7 +123,21 @@ def _hashes(project: object, selection: str) -> str:
     missing = [n for n in names if n not in project.services]
     if missing:
         raise ComposeError(f"no such service: {missing[0]}")
-    return "".join(f"{n} {config_hash(project.services[n].raw)}\n" for n in names)
+    return "".join(f"{n} {config_hash(project.services[n].raw)}\n" for n in sorted(names))
+
+
+def _variables(project: object) -> str:
+    """The variables the files reference, with whether they are required and their defaults."""
+    from compose.cli.terminal import table
+    from compose.config.interpolation import extract_variables
+    from compose.config.model import Project
+
+    assert isinstance(project, Project)
+    rows = [
+        (name, str(req).lower(), default, alt)
+        for name, (req, default, alt) in extract_variables(project.raw).items()
+    ]
+    return table(("NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE"), rows)
 
 
 def _restrict(project: object, targets: tuple[str, ...]) -> object:

@@ -121,3 +121,40 @@ def test_help_lists_registered_commands(capsys: pytest.CaptureFixture[str]) -> N
     assert code == 0
     assert "config" in COMMAND_MODULES and "graph" in COMMAND_MODULES
     assert "config" in out and "graph" in out
+
+
+def test_dollar_escaped_variables_and_environment(project: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    write(project, "compose.yaml", """
+        services:
+          a:
+            image: "busybox:${TAG:-1.36}"
+            command: ["sh", "-c", "echo $$HOME"]
+            environment:
+              - NEED=${NEED:?set it}
+              - ALT=${ALT:+x}
+    """)
+    code, out, err = run(capsys, "config")
+    assert code == 15 and "NEED" in err  # required variable missing
+    write(project, ".env", "NEED=yes\n")
+    code, out, _ = run(capsys, "config")
+    assert code == 0 and "echo $$HOME" in out  # escaped again: output is a valid file
+    assert yaml.safe_load(out)["services"]["a"]["image"] == "busybox:1.36"
+    code, out, _ = run(capsys, "config", "--variables")
+    assert code == 0
+    rows = [line.split() for line in out.splitlines()]
+    assert rows[0][:2] == ["NAME", "REQUIRED"]
+    assert ["ALT", "false", "x"] in rows and ["NEED", "true"] in rows
+    assert ["TAG", "false", "1.36"] in rows
+    code, out, _ = run(capsys, "config", "--environment")
+    assert "NEED=yes" in out.splitlines()
+
+
+def test_hash_and_convert_alias(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "config", "--hash", "*")
+    names = [line.split()[0] for line in out.splitlines()]
+    assert code == 0 and names == ["db", "web"]
+    assert all(len(line.split()[1]) == 64 for line in out.splitlines())
+    code, out2, _ = run(capsys, "config", "--hash", "web")
+    assert out2 == out.splitlines()[1] + "\n"
+    assert run(capsys, "convert", "--services")[1] == "db\nweb\n"

@@ -32,7 +32,7 @@ def test_corpus_file_loads(path: Path, capsys: pytest.CaptureFixture[str],
     assert doc["name"] and doc["services"]
     # round trip: the canonical output is itself a valid compose file with the same meaning
     again = tmp_path / "compose.yaml"
-    again.write_text(out.replace("$", "$$"))
+    again.write_text(out)
     code = main(["-f", str(again), "--project-directory", str(path.parent), "config"])
     out2, err2 = capsys.readouterr()
     assert code == 0, err2

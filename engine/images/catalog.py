@@ -52,7 +52,7 @@ def save_record(*, config_bytes: bytes, manifest_digest: str, manifest_media_typ
     """Insert or update an image record and point ``tags`` at it; return the image id."""
     image_id = blobstore.put_bytes(config_bytes)
     cfg = json.loads(config_bytes)
-    size = sum(lb.size for lb in layer_blobs)
+    size = sum(layers.uncompressed_size(lb.diff_id) or lb.size for lb in layer_blobs)
     layers_json = store.dumps([_lb_dict(lb) for lb in layer_blobs])
     with store.transaction() as conn:
         conn.execute(

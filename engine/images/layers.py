@@ -20,6 +20,7 @@ from typing import IO
 
 import zstandard
 
+from engine import store
 from engine.errors import EngineError
 from engine.images import blobstore
 from engine.paths import ensure_dir
@@ -33,6 +34,23 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 class LayerError(EngineError):
     """A layer could not be unpacked or packed."""
+
+
+store.register_schema("images.layers", """
+CREATE TABLE IF NOT EXISTS layer_sizes (diff_id TEXT PRIMARY KEY, size INTEGER NOT NULL)
+""")
+
+
+def record_size(diff_id: str, size: int) -> None:
+    """Remember a layer's uncompressed size (what ``docker images`` adds up)."""
+    with store.transaction() as conn:
+        conn.execute("INSERT OR REPLACE INTO layer_sizes VALUES (?,?)", (diff_id, size))
+
+
+def uncompressed_size(diff_id: str) -> int | None:
+    row = store.connect().execute("SELECT size FROM layer_sizes WHERE diff_id=?",
+                                  (diff_id,)).fetchone()
+    return None if row is None else int(row["size"])
 
 
 def layers_dir() -> Path:
@@ -50,6 +68,7 @@ class _HashingReader(io.RawIOBase):
     def __init__(self, inner: IO[bytes]) -> None:
         self.inner = inner
         self.hash = hashlib.sha256()
+        self.count = 0
 
     def readable(self) -> bool:
         return True
@@ -57,6 +76,7 @@ class _HashingReader(io.RawIOBase):
     def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
         data = self.inner.read(len(buf))
         self.hash.update(data)
+        self.count += len(data)
         buf[: len(data)] = data
         return len(data)
 
@@ -67,6 +87,7 @@ class _HashingReader(io.RawIOBase):
     def drain_hashing(self) -> str:
         while chunk := self.inner.read(blobstore.CHUNK):
             self.hash.update(chunk)
+            self.count += len(chunk)
         return "sha256:" + self.hash.hexdigest()
 
 
@@ -110,6 +131,7 @@ def ensure_unpacked(blob_digest: str, diff_id: str) -> Path:
             raise blobstore.CorruptBlob(f"uncompressed content hashes to {got}, config says "
                                         f"{diff_id}", step="verify layer", obj=blob_digest)
         os.chmod(tmp, 0o755)
+        record_size(diff_id, reader.count)
         _rename_into(tmp, dest)
     finally:
         if tmp.exists():

@@ -77,6 +77,7 @@ def test_anonymous_pull_all_compressions(state_root: Path, registry: FakeRegistr
     assert (img.layer_dirs[2] / "c.txt").read_bytes() == b"zst"
     assert f"127.0.0.1:{registry.port}/lib/app@{info['manifest']}" in img.repo_digests
     assert any(e.status == "Pull complete" for e in events)
+    assert img.size == 3 * len(_layer("a.txt", b"x"))  # uncompressed, like docker images
     # pulling again downloads no blob
     before = len([r for r in registry.requests if "/blobs/" in r])
     im.pull(f"127.0.0.1:{registry.port}/lib/app:v1")

@@ -3,15 +3,19 @@
 Public API (everything the orchestrator needs; nothing else in this package is public):
 
 - networks:   ``create_network(NetworkSpec) -> NetworkInfo``, ``remove_network``,
-              ``inspect_network``, ``list_networks(labels)``, ``network_exists``
-- sandboxes:  ``create_sandbox(container_id) -> Path`` (netns the runtime joins by path),
-              ``remove_sandbox``
-- endpoints:  ``connect(container_id, network, EndpointSpec) -> EndpointInfo``, ``disconnect``,
-              ``set_endpoint_active(container_id, bool)`` (DNS names follow start/stop),
-              ``endpoints(container_id)``
+              ``inspect_network``, ``list_networks(labels)``, ``network_exists``,
+              ``restore_network`` (re-create a recorded bridge + rules, e.g. after a reboot)
+- sandboxes:  ``create_sandbox(key, dns_servers=()) -> Path`` (netns the runtime joins by
+              path; ``key`` is any unique id -- the container id usually does not exist yet),
+              ``remove_sandbox``, ``sandbox_path``
+- endpoints:  ``connect(key, network, EndpointSpec) -> EndpointInfo``, ``disconnect``,
+              ``set_endpoint_active(key, bool)`` (DNS names follow start/stop: connect with
+              ``EndpointSpec(active=False)`` at create, True at start, False at stop),
+              ``endpoints(key)`` / ``endpoints(network=name)``
 - ports:      ``publish_ports(container_id, [PortBinding]) -> [PortBinding]``,
               ``unpublish_ports``, ``published_ports``
-- files:      ``write_resolv_conf``, ``write_hosts``
+- files:      ``write_resolv_conf`` (``use_embedded=True`` whenever the container has an
+              endpoint), ``write_hosts`` (``host_gateway`` for ``extra_hosts: host-gateway``)
 - teardown:   ``sweep()`` (undo work of crashed processes), ``cleanup_all()``
 """
 from __future__ import annotations
@@ -32,6 +36,7 @@ from engine.networks.network import (
     list_networks,
     network_exists,
     remove_network,
+    restore_network,
 )
 from engine.networks.ports import publish_ports, published_ports, unpublish_ports
 from engine.networks.resolvconf import EMBEDDED_DNS, write_hosts, write_resolv_conf
@@ -51,6 +56,7 @@ __all__ = [
     "NetworkInfo", "NetworkSpec", "PortBinding", "cleanup_all", "connect", "create_network",
     "create_sandbox", "disconnect", "endpoints", "inspect_network", "list_networks",
     "network_exists", "publish_ports", "published_ports", "remove_network", "remove_sandbox",
+    "restore_network",
     "sandbox_path", "set_endpoint_active", "sweep", "unpublish_ports", "write_hosts",
     "write_resolv_conf",
 ]

@@ -25,6 +25,7 @@ from engine.networks.model import NetworkError
 from engine.networks.netns import run_in_netns
 from engine.networks.rules import (
     BASE_TAG,
+    DNAT,
     DNS_TAG,
     OUR_CHAINS,
     TAG_PREFIX,
@@ -220,6 +221,27 @@ def list_tags() -> set[str]:
                     if tab.is_chain(name):
                         found.update(_tag_of(r) or "" for r in iptc.Chain(tab, name).rules)
             return {t for t in found if t.startswith(TAG_PREFIX)} - {BASE_TAG}
+        finally:
+            batch.close()
+
+
+def published(protocol: str) -> set[tuple[str, int]]:
+    """(destination, host port) of every DNAT rule in our chain for ``protocol``, whoever owns
+    it (other state roots included): a port published twice would be silently shadowed."""
+    with _locked():
+        batch = _Batch()
+        try:
+            tab = batch.table("nat")
+            if not tab.is_chain(DNAT):
+                return set()
+            found = set()
+            for rule in iptc.Chain(tab, DNAT).rules:
+                if rule.protocol != protocol:
+                    continue
+                for match in rule.matches:
+                    if match.name == protocol and match.dport:
+                        found.add((rule.dst.split("/")[0], int(match.dport)))
+            return found
         finally:
             batch.close()
 

@@ -73,6 +73,10 @@ def _check_free(conn, protocol: str, host_ip: str, port: int) -> None:  # type: 
     if any(r[0] in (ANY, host_ip) or host_ip == ANY for r in rows):
         raise Conflict(f"port {host_ip}:{port}/{protocol} is already allocated",
                        step="publish ports")
+    taken = firewall.published(protocol)
+    if any(p == port and (dst in ("0.0.0.0", host_ip) or host_ip == ANY) for dst, p in taken):
+        raise Conflict(f"port {host_ip}:{port}/{protocol} is already published by another"
+                       " pycompose state root", step="publish ports")
     if not _bindable(protocol, host_ip, port):
         raise Conflict(f"port {host_ip}:{port}/{protocol} is in use on the host",
                        step="publish ports")

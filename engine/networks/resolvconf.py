@@ -5,6 +5,7 @@ import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
 
+from engine.networks.model import NetworkError
 from engine.networks.upstream import resolv_conf_nameservers
 
 EMBEDDED_DNS = "127.0.0.11"
@@ -71,18 +72,31 @@ def write_resolv_conf(path: Path, *, dns: Sequence[str] = (), dns_search: Sequen
 
 
 def render_hosts(*, hostname: str, addresses: Sequence[str],
-                 extra_hosts: Sequence[tuple[str, str]] = ()) -> str:
-    """The text of a container's /etc/hosts: localhost, extra_hosts (name, ip), own names."""
+                 extra_hosts: Sequence[tuple[str, str]] = (),
+                 host_gateway: str | None = None) -> str:
+    """The text of a container's /etc/hosts: localhost, extra_hosts (name, ip), own names.
+
+    An extra host whose ip is ``host-gateway`` gets ``host_gateway`` (the gateway of the
+    container's primary network: the host as the container sees it).
+    """
     lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
              "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes",
              "ff02::2\tip6-allrouters"]
-    lines += [f"{ip}\t{name}" for name, ip in extra_hosts]
+    for name, ip in extra_hosts:
+        if ip == "host-gateway":
+            if host_gateway is None:
+                raise NetworkError(f"extra_hosts {name}: host-gateway needs a network",
+                                   step="write hosts")
+            ip = host_gateway
+        lines.append(f"{ip}\t{name}")
     names = hostname if "." not in hostname else f"{hostname} {hostname.split('.')[0]}"
     lines += [f"{addr}\t{names}" for addr in addresses]
     return "\n".join(lines) + "\n"
 
 
 def write_hosts(path: Path, *, hostname: str, addresses: Sequence[str],
-                extra_hosts: Sequence[tuple[str, str]] = ()) -> None:
+                extra_hosts: Sequence[tuple[str, str]] = (),
+                host_gateway: str | None = None) -> None:
     """Write a container's /etc/hosts at ``path``."""
-    path.write_text(render_hosts(hostname=hostname, addresses=addresses, extra_hosts=extra_hosts))
+    path.write_text(render_hosts(hostname=hostname, addresses=addresses, extra_hosts=extra_hosts,
+                                 host_gateway=host_gateway))

@@ -65,11 +65,12 @@ def build_zone(records: Iterable[EndpointRecord], networks: Iterable[str]) -> Zo
         if rec.network_id not in wanted:
             continue
         for raw in rec.names:
-            name = raw.lower().rstrip(".")
-            zone.v4.setdefault(name, [])
-            zone.v6.setdefault(name, [])
-            _append_unique(zone.v4[name], rec.ipv4)
-            _append_unique(zone.v6[name], rec.ipv6)
+            base = raw.lower().rstrip(".")
+            for name in (base, f"{base}.{rec.network_name.lower()}"):  # also <name>.<network>
+                zone.v4.setdefault(name, [])
+                zone.v6.setdefault(name, [])
+                _append_unique(zone.v4[name], rec.ipv4)
+                _append_unique(zone.v6[name], rec.ipv6)
         if rec.names:
             target = f"{rec.names[0]}.{rec.network_name}."
             for addr in (rec.ipv4, rec.ipv6):

@@ -12,6 +12,7 @@ import pytest
 import engine.networks as N
 from engine.errors import Conflict
 from engine.naming import new_id
+from engine.networks import firewall
 from engine.networks.netns import run_in_netns
 from tests.integration.networks.conftest import (
     BUSYBOX,
@@ -82,6 +83,9 @@ def test_published_tcp_and_udp_ports(netenv: NetEnv, tmp_path: Path) -> None:
     tcp_any, udp_any, tcp_lo = (b.host_port for b in bound)
     assert all(b.host_port > 0 for b in bound) and len({tcp_any, tcp_lo}) == 2
     assert N.published_ports(web) == sorted(bound, key=lambda b: b.host_port)
+    # what another state root checks before publishing the same port
+    assert ("0.0.0.0", tcp_any) in firewall.published("tcp")
+    assert ("127.0.0.1", tcp_lo) in firewall.published("tcp")
 
     me = host_address()
     assert http_get(None, "127.0.0.1", tcp_any) == "published\n"

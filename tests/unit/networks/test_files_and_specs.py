@@ -73,3 +73,12 @@ def test_port_binding_validation() -> None:
         PortBinding(80, protocol="sctp")
     with pytest.raises(NetworkError):
         PortBinding(70000)
+
+
+def test_hosts_host_gateway() -> None:
+    text = render_hosts(hostname="web", addresses=[], extra_hosts=[("host.docker.internal",
+                                                                     "host-gateway")],
+                        host_gateway="10.213.1.1")
+    assert "10.213.1.1\thost.docker.internal" in text.splitlines()
+    with pytest.raises(NetworkError, match="host-gateway"):
+        render_hosts(hostname="web", addresses=[], extra_hosts=[("h", "host-gateway")])

@@ -71,3 +71,10 @@ def test_malformed_and_non_queries() -> None:
     assert resolver.parse_query(response.to_wire()) is None
     fail = resolver.servfail(dns.message.make_query("x.example", "A").to_wire())
     assert fail is not None and dns.message.from_wire(fail).rcode() == dns.rcode.SERVFAIL
+
+
+def test_names_qualified_by_network() -> None:
+    zone = build_zone(RECORDS, ["n1", "n2"])
+    assert addrs(ask(zone, "web.proj_default")) == ["10.0.0.2", "10.0.0.3"]
+    assert addrs(ask(zone, "db.proj_back")) == ["10.0.1.2"]
+    assert ask(zone, "db.proj_default") is None

@@ -103,8 +103,16 @@ def loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+# Connections inherited over fork(): kept referenced so they are never finalized (closing one
+# could make SQLite believe it is the last user and checkpoint/unlink the shared WAL).
+_abandoned: list[Any] = []
+
+
 def forget_connections() -> None:
-    """Drop this process's cached connections without using them (call in a forked child: an
-    SQLite connection must not cross fork)."""
+    """Stop using this process's cached connections (call in a forked child: an SQLite
+    connection must not cross fork). They are parked, never closed; the child must leave
+    with ``os._exit``."""
+    _abandoned.append(dict(_local.__dict__))
     _local.__dict__.clear()
+    _abandoned.append(dict(_applied_by_conn))
     _applied_by_conn.clear()

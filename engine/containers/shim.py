@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 PR_SET_CHILD_SUBREAPER = 36
 _DRAIN_AFTER_EXIT = 2.0  # seconds to wait for output pipes after init died
+_REQUEST_TIMEOUT = 5.0
 
 
 def spawn(cid: str, runtime_name: str) -> dict[str, Any]:
@@ -217,6 +218,7 @@ class Shim:
             self._pump(key.fd)
         elif kind == "accept":
             conn, _ = self.server.accept()
+            conn.settimeout(_REQUEST_TIMEOUT)  # a silent client must not stall the shim
             self._serve(conn)
 
     def _pump(self, fd: int) -> None:

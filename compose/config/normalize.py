@@ -105,6 +105,11 @@ def normalize_service(
     except ConfigError as exc:
         raise _error(name, "env_file", exc, positions) from None
     out.pop("env_file", None)
+    if out.get("label_file"):
+        try:
+            out["labels"] = _file_labels(out.pop("label_file"), env, out.get("labels") or {})
+        except ConfigError as exc:
+            raise _error(name, "label_file", exc, positions) from None
     if not out["environment"]:
         del out["environment"]
     if "network_mode" not in out and not out.get("networks"):
@@ -293,6 +298,14 @@ def _service_environment(
     for key, value in (as_mapping(svc.get("environment") or {}) or {}).items():
         merged[key] = env.get(key) if value is None else _scalar_str(value)
     return merged
+
+
+def _file_labels(files: list[str], env: Mapping[str, str], labels: dict[str, Any]) -> Any:
+    """Labels from ``label_file`` files (dotenv syntax) under the ``labels`` mapping."""
+    merged: dict[str, Any] = {}
+    for path in files:
+        merged.update(read_env_file(Path(path), env.get))
+    return {**merged, **labels}
 
 
 _FIXERS: dict[str, Callable[[Any, str], Any]] = {

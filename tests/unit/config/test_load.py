@@ -173,3 +173,17 @@ def test_anchors_merge_keys_and_extensions(tmp_path: Path) -> None:
     assert a.restart == "always" and a.environment == {"SHARED": "1"}
     assert a.raw["x-note"] == "kept"
     assert "x-common" in project.extensions
+
+
+def test_label_file_merged_under_labels(tmp_path: Path) -> None:
+    write(tmp_path, "labels.env", "team=core\ntier=file\n")
+    write(tmp_path, "compose.yaml", """
+        services:
+          a:
+            image: x
+            label_file: labels.env
+            labels: {tier: inline}
+    """)
+    a = load_in(tmp_path).services["a"]
+    assert a.labels == {"team": "core", "tier": "inline"}
+    assert "label_file" not in a.raw

@@ -1,0 +1,70 @@
+"""docker compose's canonical output style and the short-syntax parsers behind it."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from compose.config.canonical import render_json, render_yaml
+from compose.config.syntax import format_duration, parse_port_spec, parse_volume_short
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (0, "0s"), (10, "10s"), (90, "1m30s"), (3600, "1h0m0s"), (0.5, "500ms"),
+    (1.5, "1.5s"), (0.000002, "2µs"), (7322, "2h2m2s"),
+])
+def test_go_duration_format(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+def test_yaml_style_matches_go_yaml() -> None:
+    text = render_yaml({"a": {"list": [{"k": "v"}], "num": "8080", "flag": "true", "none": None,
+                              "plain": "hello", "multi": "x\ny", "empty": ""}})
+    assert text == (
+        "a:\n"
+        "  list:\n"
+        "    - k: v\n"
+        '  num: "8080"\n'
+        '  flag: "true"\n'
+        "  none: null\n"
+        "  plain: hello\n"
+        "  multi: |-\n"
+        "    x\n"
+        "    y\n"
+        '  empty: ""\n'
+    )
+
+
+def test_rendered_strings_read_back_as_strings() -> None:
+    data = {"v": ["1.0", "0x1f", "yes", "off", "~", "1e3", "12:30", "-1", ".inf", "a: b", "#x"]}
+    assert yaml.safe_load(render_yaml(data)) == data
+    assert render_json(data).startswith('{\n  "v": [\n')
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("80", [(None, None, 80)]),
+    ("8080:80", [(None, "8080", 80)]),
+    ("127.0.0.1::80", [("127.0.0.1", None, 80)]),
+    ("9090-9091:8080", [(None, "9090-9091", 8080)]),
+    ("3000-3001", [(None, None, 3000), (None, None, 3001)]),
+    ("[::1]:5353:53/udp", [("::1", "5353", 53)]),
+])
+def test_port_short_syntax(spec: str, expected: list[tuple[str | None, str | None, int]]) -> None:
+    got = [(p.get("host_ip"), p.get("published"), p["target"]) for p in parse_port_spec(spec)]
+    assert got == expected
+
+
+@pytest.mark.parametrize("spec", ["80-81:90-92", "x:80", "70000", "8080:80-79"])
+def test_bad_ports(spec: str) -> None:
+    with pytest.raises(ValueError):
+        parse_port_spec(spec)
+
+
+def test_volume_short_syntax() -> None:
+    assert parse_volume_short("/data") == {"type": "volume", "target": "/data", "volume": {}}
+    assert parse_volume_short("./src:/app:ro,z") == {
+        "type": "bind", "source": "./src", "target": "/app", "read_only": True,
+        "bind": {"create_host_path": True, "selinux": "z"}}
+    assert parse_volume_short("cache:/c:nocopy") == {
+        "type": "volume", "source": "cache", "target": "/c", "volume": {"nocopy": True}}
+    with pytest.raises(ValueError):
+        parse_volume_short("a:/b:bogus")

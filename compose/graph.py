@@ -105,7 +105,9 @@ def build_graph(project: Project) -> ServiceGraph:
     graph = ServiceGraph(tuple(sorted(project.services)), tuple(edges))
     cycle = find_cycle(graph)
     if cycle:
-        raise GraphError(f"dependency cycle detected: {cycle}")
+        first = cycle.split(" -> ", 1)[0]
+        kind = next((e.kind for e in graph.dependencies(first)), "depends_on")
+        raise GraphError(f"dependency cycle detected: {cycle}", key_path=f"services.{first}.{kind}")
     return graph
 
 

@@ -66,7 +66,9 @@ def load(options: LoadOptions | None = None) -> Project:
     selection = _select_profiles(merged, ctx)
     _check_semantics(selection.data, positions, ctx)
     canonical = _normalize(selection.data, name, ctx, positions)
-    return _build(canonical, ctx, selection)
+    project = _build(canonical, ctx, selection)
+    _check_graph(project, positions)
+    return project
 
 
 def _prepare(options: LoadOptions) -> _Context:
@@ -172,6 +174,21 @@ def _normalize(data: dict[str, Any], name: str, ctx: _Context,
 
     return normalize_project(data, name, ctx.project_dir, ctx.env, positions,
                              strict=ctx.options.interpolate)
+
+
+def _check_graph(project: Project, positions: PositionMap) -> None:
+    """A dependency cycle makes the project unusable: report it while loading, located."""
+    from compose.config.positions import find_position
+    from compose.errors import GraphError
+    from compose.graph import build_graph
+
+    try:
+        build_graph(project)
+    except GraphError as exc:
+        pos = find_position(positions, tuple((exc.key_path or "").split(".")))
+        if pos is not None and exc.file is None:
+            exc.file, exc.line, exc.column = pos.file, pos.line, pos.column
+        raise
 
 
 def _build(canonical: dict[str, Any], ctx: _Context, selection: Any) -> Project:

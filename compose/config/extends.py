@@ -49,11 +49,11 @@ class _Resolver:
         key = (filename, name)
         if key in self.done:
             return self.done[key]
+        doc, positions = self.document(filename)
         if key in chain:
             cycle = " -> ".join(n for _f, n in (*chain[chain.index(key):], key))
-            raise ConfigError(f"extends cycle: {cycle}", file=filename,
-                              key_path=f"services.{name}.extends")
-        doc, positions = self.document(filename)
+            raise config_error_at(f"extends cycle: {cycle}", filename, positions,
+                                  ("services", name, "extends"))
         svc = (doc.get("services") or {}).get(name)
         if svc is None:
             where = chain[-1] if chain else key

@@ -49,6 +49,7 @@ def parse_port_spec(spec: Any) -> list[dict[str, Any]]:
     targets = _port_range(target, text)
     entry: dict[str, Any] = {"mode": "ingress"}
     if host_ip:
+        _check_ip(host_ip, spec)
         entry["host_ip"] = host_ip
     if not published:
         return [{**entry, "target": t, "protocol": protocol or "tcp"} for t in targets]
@@ -60,6 +61,15 @@ def parse_port_spec(spec: Any) -> list[dict[str, Any]]:
         raise ValueError(f"port range {spec!r}: the published and container ranges differ in size")
     return [{**entry, "target": t, "published": str(p), "protocol": protocol or "tcp"}
             for t, p in zip(targets, pubs, strict=True)]
+
+
+def _check_ip(host_ip: str, spec: Any) -> None:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host_ip)
+    except ValueError:
+        raise ValueError(f"invalid port {spec!r}: {host_ip!r} is not an IP address") from None
 
 
 def _split_port(text: str) -> tuple[str, str, str]:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from compose.errors import ConfigError
+from compose.errors import ConfigError, GraphError
 
 from .helpers import load_in, write
 
@@ -129,6 +129,9 @@ def test_required_env_file_missing_is_located(tmp_path: Path) -> None:
     ("services:\n  a:\n    image: x\n    ports: ['99999:80']\n", 4, "99999"),  # port range
     ("services:\n  a:\n    image: x\n    stop_grace_period: 10 minutes\n", 4, "10 minutes"),
     ("services:\n  a:\n    image: x\n    mem_limit: lots\n", 4, "lots"),
+    ("services:\n  a:\n    image: x\n    ports: ['80:80:80:80']\n", 4, "not an IP"),
+    ("services:\n  a:\n    image: x\n    command: echo 'open\n", 4, "quotation"),
+    ("services:\n  a:\n    image: x\n    extends: a\n", 4, "a -> a"),
 ])
 def test_errors_are_located(tmp_path: Path, text: str, line: int, fragment: str) -> None:
     write(tmp_path, "compose.yaml", text)
@@ -138,6 +141,17 @@ def test_errors_are_located(tmp_path: Path, text: str, line: int, fragment: str)
     assert err.file == str(tmp_path / "compose.yaml")
     assert err.line == line, str(err)
     assert fragment in str(err)
+
+
+def test_dependency_cycle_is_located(tmp_path: Path) -> None:
+    write(tmp_path, "compose.yaml", """
+        services:
+          a: {image: x, depends_on: [b]}
+          b: {image: x, volumes_from: [a]}
+    """)
+    with pytest.raises(GraphError) as info:
+        load_in(tmp_path)
+    assert "a -> b -> a" in info.value.message and info.value.line == 3
 
 
 def test_empty_file_and_non_mapping(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ daemon and the client each get a core. Reports, for A queries of a local name:
 - throughput: a window of 64 outstanding queries for --seconds
 with the daemon's answer cache on (default) and off (every answer rendered by dnspython).
 Nothing is sent to real resolvers (upstream is pointed at a closed loopback port).
-docker's embedded DNS and aardvark-dns are not installed on this machine, so no side-by-side
-numbers are produced; where they are installed, run the same client against them.
+Side by side: aardvark-dns (podman's DNS server, Debian package aardvark-dns) when installed,
+fed the same records and queried by the same client on the bridge address; docker's embedded
+DNS needs dockerd, which is not installed here.
 """
 from __future__ import annotations
 
@@ -38,10 +39,10 @@ def make_query(name: str, qid: int) -> bytes:
     return header + labels + b"\x00" + struct.pack(">HH", 1, 1)
 
 
-def client(name: str, queries: int, seconds: float) -> dict[str, float]:
+def client(name: str, queries: int, seconds: float, server: tuple[str, int]) -> dict[str, float]:
     """Runs inside the netns: sequential latency, then windowed throughput."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.connect(("127.0.0.11", 53))
+    sock.connect(server)
     sock.settimeout(2)
     lat = []
     for i in range(queries):
@@ -89,7 +90,8 @@ def pick_subnet() -> str:
     raise SystemExit("no free subnet")
 
 
-def run(cache: bool, queries: int, seconds: float) -> dict[str, float]:
+def run(cache: bool, queries: int, seconds: float, aardvark: bool = False
+        ) -> dict[str, float]:
     os.environ["PYCOMPOSE_ROOT"] = tempfile.mkdtemp(prefix="pycompose-dnsbench-")
     os.environ["PYCOMPOSE_DNS_UPSTREAMS"] = "127.0.0.1:9"
     os.environ["PYCOMPOSE_DNSD_CACHE"] = "50000" if cache else "0"
@@ -98,37 +100,75 @@ def run(cache: bool, queries: int, seconds: float) -> dict[str, float]:
 
     net = N.create_network(N.NetworkSpec(name="dnsbench", ipam=N.IpamSpec(
         configs=(N.IpamConfig(subnet=pick_subnet()),))))
+    config: list[str] = [str(net.gateway4)]
+    aardvark_dir = Path(tempfile.mkdtemp(prefix="aardvark-bench-"))
     try:
         for i in range(3):
             cid = new_id()
             N.create_sandbox(cid)
-            N.connect(cid, net.name, N.EndpointSpec(dns_names=(f"svc-{i}", "svc")))
+            ep = N.connect(cid, net.name, N.EndpointSpec(dns_names=(f"svc-{i}", "svc")))
+            config.append(f"{cid} {ep.ipv4}  svc-{i},svc")
         me = new_id()
         path = N.create_sandbox(me)
-        N.connect(me, net.name, N.EndpointSpec(dns_names=("client",)))
+        ep = N.connect(me, net.name, N.EndpointSpec(dns_names=("client",)))
+        config.append(f"{me} {ep.ipv4}  client")
+        server = "127.0.0.11:53"
+        if aardvark:
+            server = f"{net.gateway4}:{start_aardvark(aardvark_dir, net.name, config)}"
         out = subprocess.run(
             ["nsenter", f"--net={path}", sys.executable, __file__, "--client", "svc",
-             "--queries", str(queries), "--seconds", str(seconds)],
+             "--server", server, "--queries", str(queries), "--seconds", str(seconds)],
             capture_output=True, text=True, check=True)
         return json.loads(out.stdout)  # type: ignore[no-any-return]
     finally:
+        stop_aardvark(aardvark_dir)
         N.cleanup_all()
+
+
+AARDVARK = Path("/usr/lib/podman/aardvark-dns")
+
+
+def start_aardvark(config_dir: Path, network: str, lines: list[str]) -> int:
+    """Podman's DNS server, answering the same records on the bridge address (it serves from
+    the host namespace, like podman runs it). Only A queries for names it knows are sent, so it
+    never forwards anything to the host's resolvers."""
+    (config_dir / network).write_text("\n".join(lines) + "\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    subprocess.run([str(AARDVARK), "--config", str(config_dir), "-p", str(port), "run"],
+                   check=True, capture_output=True, timeout=10)
+    return port
+
+
+def stop_aardvark(config_dir: Path) -> None:
+    pid_file = config_dir / "aardvark.pid"
+    if pid_file.exists():
+        os.kill(int(pid_file.read_text().strip()), 15)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--client")
+    parser.add_argument("--server", default="127.0.0.11:53")
     parser.add_argument("--queries", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
     if args.client:
-        print(json.dumps(client(args.client, args.queries, args.seconds)))
+        host, port = args.server.rsplit(":", 1)
+        print(json.dumps(client(args.client, args.queries, args.seconds, (host, int(port)))))
         return
     print(f"python: {sys.executable} ({sys.version.split()[0]}); client and daemon in separate "
           f"processes; {os.cpu_count()} cores")
-    for cache in (True, False):
-        res = run(cache, args.queries, args.seconds)
-        label = "answer cache on " if cache else "answer cache off"
+    runs = [("pycompose, answer cache on ", True, False),
+            ("pycompose, answer cache off", False, False)]
+    if AARDVARK.exists():
+        runs.append(("aardvark-dns 1.4 (podman)  ", True, True))
+    else:
+        print("aardvark-dns not installed: no comparison")
+    print("docker's embedded DNS: dockerd is not installed here: no comparison")
+    for label, cache, aardvark in runs:
+        res = run(cache, args.queries, args.seconds, aardvark)
         print(f"{label}: p50 {res['p50_ms']:.3f} ms  p99 {res['p99_ms']:.3f} ms  "
               f"{res['qps']:,.0f} qps (A, 3 replicas; {res['lost']} lost)")
 

@@ -24,6 +24,11 @@ COMMAND_MODULES: list[str] = [
     "pull",
     "build",
     "push",
+    # orchestration (compose/orchestrator)
+    "up",
+    "down",
+    "ps",
+    "logs",
 ]
 
 EXIT_INTERRUPTED = 130

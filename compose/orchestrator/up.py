@@ -22,7 +22,7 @@ from compose.orchestrator import client, state
 from compose.orchestrator import project as proj
 from compose.orchestrator.backend import Backend, CreateRequest, ImageInfo
 from compose.orchestrator.convergence import Action, Plan, RecreatePolicy, Step, plan_convergence
-from compose.orchestrator.executor import Event, EventKind, Executor, ServiceRun
+from compose.orchestrator.executor import Event, EventKind, Executor, Outcome, ServiceRun
 from compose.orchestrator.health import resolve_healthcheck
 from compose.orchestrator.restart import policy_for_service
 from compose.orchestrator.translate import check_supported
@@ -45,6 +45,7 @@ class UpOptions:
     scale: Mapping[str, int] = field(default_factory=dict)
     timeout: float | None = None  # stop timeout when recreating
     wait_timeout: float | None = None  # give up waiting for dependency conditions
+    wait: bool = False  # --wait: also wait for every healthchecked service to be healthy
 
 
 @dataclass(slots=True)
@@ -156,10 +157,35 @@ class Up:
             feeder.start()
         try:
             runs = executor.run(timeout=self.opts.wait_timeout)
+            if self.opts.wait and not self.opts.no_start:
+                self._wait_healthy(executor, runs, names)
         finally:
             if sub is not None:
                 sub.close()
         return UpResult(runs, self.image_ready, self.created, self.containers, plan, self.t0)
+
+    def _wait_healthy(self, executor: Executor, runs: dict[str, ServiceRun],
+                      names: list[str]) -> None:
+        """``--wait``: every started service with a healthcheck must turn healthy."""
+        checked = [n for n in names if runs[n].outcome is Outcome.DONE and resolve_healthcheck(
+            self.project.services[n].healthcheck, self.images[n].config.healthcheck)]
+
+        def settled(rs: Mapping[str, ServiceRun]) -> bool:
+            return all(rs[n].healthy_at or rs[n].unhealthy is not None or rs[n].exited_at
+                       for n in checked)
+
+        executor.wait_for(settled, self.opts.wait_timeout)
+        for n in checked:
+            run = runs[n]
+            if run.healthy_at is not None:
+                continue
+            run.outcome = Outcome.FAILED
+            if run.unhealthy is not None:
+                run.reason = f"{n} is unhealthy: {run.unhealthy}".rstrip(": ")
+            elif run.exited_at is not None:
+                run.reason = f"{n} exited with code {run.exit_code}"
+            else:
+                run.reason = f"timed out waiting for {n} to be healthy"
 
     # -- preparation ---------------------------------------------------------------------------
 

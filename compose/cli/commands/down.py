@@ -1,0 +1,37 @@
+"""``pycompose down``: stop and remove containers, networks (volumes with -v, images with --rmi)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from compose.cli import terminal
+from compose.cli.commands._orch import Progress, backend, project_and_name
+from compose.orchestrator.down import DownOptions, run_down
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``down`` command to ``app``."""
+    app.command("down", help="Stop and remove containers, networks.")(down_command)
+
+
+def down_command(
+    ctx: typer.Context,
+    volumes: Annotated[bool, typer.Option("-v", "--volumes", help="Remove named volumes "
+                                          "declared in the volumes section and anonymous "
+                                          "volumes.")] = False,
+    rmi: Annotated[str | None, typer.Option("--rmi", metavar="TYPE",
+                                            help="Remove images: local or all.")] = None,
+    remove_orphans: Annotated[bool, typer.Option("--remove-orphans", help="Remove containers "
+                                                 "for services not in the compose file.")] = False,
+    timeout: Annotated[float | None, typer.Option("-t", "--timeout", metavar="SECONDS",
+                                                  help="Shutdown timeout.")] = None,
+) -> int:
+    """Tear the project down; works from labels even without the compose file (-p NAME)."""
+    project, name = project_and_name(ctx, need_file=False)
+    failures = run_down(project, name, backend(), DownOptions(volumes, rmi, remove_orphans,
+                                                              timeout),
+                        Progress(ctx.obj.progress))
+    for f in failures:
+        terminal.error(f)
+    return 1 if failures else 0

@@ -1,0 +1,65 @@
+"""``pycompose logs``: the services' output, merged in time order, with coloured prefixes."""
+from __future__ import annotations
+
+import queue
+from typing import Annotated, Any
+
+import typer
+
+from compose.cli import terminal
+from compose.cli.commands._orch import (
+    LogPrinter,
+    backend,
+    check_services,
+    containers_of,
+    follow_logs,
+    merged_logs,
+    project_and_name,
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``logs`` command to ``app``."""
+    app.command("logs", help="View output from containers.")(logs_command)
+
+
+def logs_command(
+    ctx: typer.Context,
+    services: Annotated[list[str] | None, typer.Argument(metavar="SERVICE...")] = None,
+    follow: Annotated[bool, typer.Option("-f", "--follow", help="Follow log output.")] = False,
+    tail: Annotated[str, typer.Option("-n", "--tail", metavar="N",
+                                      help="Lines to show from the end (or 'all').")] = "all",
+    since: Annotated[str | None, typer.Option("--since", metavar="TIME",
+                                              help="Show logs since an RFC 3339 time.")] = None,
+    timestamps: Annotated[bool, typer.Option("-t", "--timestamps", help="Show timestamps.")
+                          ] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Monochrome output.")] = False,
+    no_prefix: Annotated[bool, typer.Option("--no-log-prefix", help="No service prefix.")
+                         ] = False,
+    index: Annotated[int | None, typer.Option("--index", metavar="N",
+                                              help="Replica index.")] = None,
+) -> int:
+    """Print logs (merged in time order); -f keeps following until Ctrl-C or all exit."""
+    project, name = project_and_name(ctx, services or (), need_file=False)
+    check_services(project, services or ())
+    n_tail = None if tail == "all" else int(tail)
+    be = backend()
+    cs = containers_of(be, name, services or ())
+    if index is not None:
+        cs = [c for c in cs if c.labels.get("com.docker.compose.container-number") == str(index)]
+    printer = LogPrinter(cs, colour=terminal.use_colour() and not no_color,
+                         timestamps=timestamps, prefix=not no_prefix)
+    if not follow:
+        for time, c, text in merged_logs(be, cs, since=since, tail=n_tail):
+            printer.print(c, time, text)
+        return 0
+    q: queue.Queue[Any] = queue.Queue()
+    follow_logs(be, cs, q, since=since, tail=n_tail)
+    open_streams = len(cs)
+    while open_streams:
+        item = q.get()
+        if item[0] == "eof":
+            open_streams -= 1
+        else:
+            printer.print(item[1], item[2], item[3])
+    return 0

@@ -1,0 +1,205 @@
+"""``pycompose up``: create and start the project; foreground mode streams logs until the
+containers exit or Ctrl-C (graceful stop; a second Ctrl-C kills)."""
+from __future__ import annotations
+
+import queue
+import signal
+import threading
+from typing import Annotated, Any
+
+import typer
+
+from compose.cli import terminal
+from compose.cli.commands._orch import (
+    LogPrinter,
+    Progress,
+    backend,
+    containers_of,
+    follow_logs,
+    log_prefix,
+)
+from compose.errors import ComposeError
+from compose.orchestrator import client
+from compose.orchestrator import labels as L
+from compose.orchestrator.backend import Backend, ContainerRef
+from compose.orchestrator.convergence import RecreatePolicy
+from compose.orchestrator.down import stop_containers
+from compose.orchestrator.executor import critical_path
+from compose.orchestrator.up import Up, UpOptions, UpResult
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``up`` command to ``app``."""
+    app.command("up", help="Create and start containers.")(up_command)
+
+
+def _parse_scale(values: list[str] | None) -> dict[str, int]:
+    out = {}
+    for v in values or ():
+        svc, _, n = v.partition("=")
+        if not n.isdigit():
+            raise typer.BadParameter(f"expected SERVICE=NUM, got {v!r}", param_hint="--scale")
+        out[svc] = int(n)
+    return out
+
+
+def up_command(
+    ctx: typer.Context,
+    services: Annotated[list[str] | None, typer.Argument(metavar="SERVICE...")] = None,
+    detach: Annotated[bool, typer.Option("-d", "--detach", help="Run in the background.")
+                      ] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for services to be running|"
+                                       "healthy. Implies detached mode.")] = False,
+    wait_timeout: Annotated[float | None, typer.Option("--wait-timeout", metavar="SECONDS",
+                                                       help="Maximum wait duration.")] = None,
+    abort_on_exit: Annotated[bool, typer.Option("--abort-on-container-exit",
+                                                help="Stop all if any container stops.")
+                             ] = False,
+    abort_on_failure: Annotated[bool, typer.Option("--abort-on-container-failure",
+                                                   help="Stop all if any container fails.")
+                                ] = False,
+    exit_code_from: Annotated[str | None, typer.Option("--exit-code-from", metavar="SERVICE",
+                                                       help="Return this service's exit code."
+                                                       )] = None,
+    scale: Annotated[list[str] | None, typer.Option("--scale", metavar="SERVICE=NUM")] = None,
+    build: Annotated[bool, typer.Option("--build", help="Build images first.")] = False,
+    no_build: Annotated[bool, typer.Option("--no-build", help="Don't build images.")] = False,
+    pull: Annotated[str, typer.Option("--pull", metavar="POLICY",
+                                      help="always, missing, never.")] = "missing",
+    force_recreate: Annotated[bool, typer.Option("--force-recreate")] = False,
+    no_recreate: Annotated[bool, typer.Option("--no-recreate")] = False,
+    no_deps: Annotated[bool, typer.Option("--no-deps", help="Don't start linked services.")
+                       ] = False,
+    no_start: Annotated[bool, typer.Option("--no-start", help="Only create.")] = False,
+    timeout: Annotated[float | None, typer.Option("-t", "--timeout", metavar="SECONDS")
+                       ] = None,
+    attach: Annotated[list[str] | None, typer.Option("--attach", metavar="SERVICE")] = None,
+    no_attach: Annotated[list[str] | None, typer.Option("--no-attach", metavar="SERVICE")
+                         ] = None,
+    timestamps: Annotated[bool, typer.Option("--timestamps", help="Show timestamps.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color")] = False,
+    no_log_prefix: Annotated[bool, typer.Option("--no-log-prefix")] = False,
+    remove_orphans: Annotated[bool, typer.Option("--remove-orphans")] = False,
+    timings: Annotated[bool, typer.Option("--timings", help="Report per-service timings and "
+                                          "the critical path.")] = False,
+) -> int:
+    """Converge the project and start it; stream logs unless detached."""
+    if force_recreate and no_recreate:
+        raise ComposeError("--force-recreate and --no-recreate are incompatible")
+    if exit_code_from:
+        abort_on_exit = True
+    if detach and (abort_on_exit or abort_on_failure):
+        raise ComposeError("--abort-on-container-exit and -d cannot be combined")
+    targets = tuple(services or ())
+    project = ctx.obj.load_project(services=targets)
+    if exit_code_from and exit_code_from not in project.services:
+        raise ComposeError(f"no such service: {exit_code_from}")
+    recreate = (RecreatePolicy.FORCE if force_recreate else RecreatePolicy.NEVER if no_recreate
+                else RecreatePolicy.DIVERGED)
+    opts = UpOptions(services=targets, no_deps=no_deps, build=build, no_build=no_build,
+                     pull=pull, recreate=recreate, no_start=no_start,
+                     remove_orphans=remove_orphans, scale=_parse_scale(scale), timeout=timeout,
+                     wait_timeout=wait_timeout, wait=wait)
+    be = backend()
+    progress = Progress(ctx.obj.progress)
+    result = Up(project, be, opts, progress).run()
+    if timings:
+        _print_timings(result)
+    failures = result.failures()
+    for f in failures:
+        terminal.error(f)
+    if failures:
+        return 1
+    if detach or wait or no_start:
+        return 0
+    attached = [s for s in (attach or result.containers) if s not in (no_attach or ())]
+    cs = [c for c in containers_of(be, project.name, attached)]
+    return _foreground(ctx, be, project.name, cs, timeout, abort_on_exit, abort_on_failure,
+                       exit_code_from, LogPrinter(cs, colour=terminal.use_colour() and
+                                                  not no_color, timestamps=timestamps,
+                                                  prefix=not no_log_prefix), progress)
+
+
+def _print_timings(result: UpResult) -> None:
+    """Per service: image ready, created, started, healthy (ms since up began), critical path."""
+    t0 = result.t0
+
+    def ms(t: float | None) -> str:
+        return "-" if t is None else f"{(t - t0) * 1000:.0f}"
+
+    rows = []
+    for name, run in result.runs.items():
+        gap = ""
+        if run.ready_at is not None and run.launched_at is not None:
+            gap = f"{(run.launched_at - run.ready_at) * 1000:.1f}"
+        rows.append([name, ms(result.image_ready.get(name)), ms(result.created.get(name)),
+                     ms(run.started_at), ms(run.healthy_at), ms(run.exited_at),
+                     run.gated_by or "-", gap])
+    terminal.write(terminal.table(("SERVICE", "IMAGE_READY_MS", "CREATED_MS", "STARTED_MS",
+                                   "HEALTHY_MS", "EXITED_MS", "GATED_BY", "GATE_TO_LAUNCH_MS"),
+                                  rows))
+    terminal.line("critical path: " + " -> ".join(critical_path(result.runs)))
+
+
+def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRef],
+                timeout: float | None, abort_on_exit: bool, abort_on_failure: bool,
+                exit_code_from: str | None, printer: LogPrinter, progress: Progress) -> int:
+    q: queue.Queue[Any] = queue.Queue()
+    sub = client.Subscription(name)
+    threading.Thread(target=_pump_exits, args=(sub, q), daemon=True, name="exits").start()
+    follow_logs(be, cs, q)
+    running = {c.id: c for c in cs}
+    codes: dict[str, int] = {}
+    for c in be.list_containers(name):  # exited before we subscribed
+        if c.id in running and not c.running:
+            q.put(("exit", c.id, c.exit_code or 0))
+    interrupted = False
+    try:
+        while running:
+            item = q.get()
+            if item[0] == "log":
+                printer.print(item[1], item[2], item[3])
+            elif item[0] == "exit" and item[1] in running:
+                c = running.pop(item[1])
+                codes[c.labels.get(L.SERVICE, "")] = item[2]
+                terminal.line(f"{log_prefix(c)} exited with code {item[2]}")
+                if abort_on_exit or (abort_on_failure and item[2] != 0):
+                    terminal.line("Aborting on container exit...")
+                    break
+    except KeyboardInterrupt:
+        interrupted = True
+        terminal.line("Gracefully stopping... (press Ctrl+C again to force)")
+    finally:
+        sub.close()
+    _stop_all(be, name, timeout, progress)
+    if exit_code_from:
+        return codes.get(exit_code_from, _exit_code(be, name, exit_code_from))
+    return 130 if interrupted else 0
+
+
+def _exit_code(be: Backend, name: str, service: str) -> int:
+    for c in be.list_containers(name):
+        if c.labels.get(L.SERVICE) == service and c.exit_code is not None:
+            return c.exit_code
+    return 0
+
+
+def _pump_exits(sub: client.Subscription, q: queue.Queue[Any]) -> None:
+    for ev in sub:
+        if ev.get("event") == "exited":
+            q.put(("exit", ev["container"], int(ev.get("exit_code") or 0)))
+
+
+def _stop_all(be: Backend, name: str, timeout: float | None, progress: Progress) -> None:
+    """Stop the project; a second Ctrl-C while stopping kills everything."""
+    try:
+        stop_containers(be, [c for c in be.list_containers(name) if c.running], timeout,
+                        progress)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for c in be.list_containers(name):
+            if c.running:
+                try:
+                    be.kill_container(c.id, "SIGKILL")
+                except Exception as exc:
+                    terminal.error(f"{c.name}: {exc}")

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 DNS_IP = "127.0.0.11"
 MAX_VARIANTS = 16
+ORPHAN_CHECK_S = 60.0  # idle interval after which we check that someone can still use us
 # Rendered answers are cached per (sandbox, query minus id); 0 disables (to benchmark the
 # dnspython path). The cache is dropped on every sync, so it never outlives a change.
 CACHE_LIMIT = int(os.environ.get("PYCOMPOSE_DNSD_CACHE", "50000"))
@@ -251,7 +252,11 @@ class Daemon:
     # -- main loop ---------------------------------------------------------------------------
     def serve(self) -> None:
         while not self.stopping:
-            for key, _ in self.sel.select(timeout=None):
+            events = self.sel.select(timeout=ORPHAN_CHECK_S)
+            if not events and self.orphaned():
+                log.info("state root or every sandbox is gone; exiting")
+                return
+            for key, _ in events:
                 kind, cid = key.data
                 if kind == "udp":
                     self.on_udp(cid)
@@ -259,6 +264,13 @@ class Daemon:
                     self.on_tcp_accept(cid)
                 else:
                     self.on_control()
+
+    def orphaned(self) -> bool:
+        """Nobody will ever sync us again: the state root was deleted, or every sandbox's netns
+        was unmounted without telling us (a crashed test run)."""
+        if not dns_control.socket_path().exists():
+            return True
+        return not any(Path(lst.path).exists() for lst in self.listeners.values())
 
     def shutdown(self) -> None:
         for cid in list(self.listeners):
@@ -273,6 +285,7 @@ def _daemonize() -> None:
     if os.fork() > 0:
         os._exit(0)
     os.setsid()
+    os.chdir("/")  # do not pin the spawner's working directory
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)

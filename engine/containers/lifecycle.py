@@ -21,7 +21,7 @@ from typing import Any
 
 from engine.containers import paths, procinfo, record, rootfs, shim
 from engine.containers.bundle import HostFacts, build_config, signal_number
-from engine.containers.runtimes import Runtime, get_runtime
+from engine.containers.runtimes import Runtime, get_runtime, runtime_knows
 from engine.containers.spec import ContainerInfo, ContainerSpec, ExitStatus, MountType, State
 from engine.containers.states import check_transition
 from engine.containers.users import resolve_user
@@ -166,10 +166,11 @@ def refresh(cid: str) -> ContainerInfo:
 
 
 def _teardown_runtime(cid: str, runtime_name: str) -> None:
-    try:
-        _runtime(runtime_name).delete(cid, force=True)
-    except (NotFound, EngineError) as exc:
-        log.debug("runtime delete %s: %s", cid[:12], exc)
+    if runtime_knows(runtime_name, cid):  # the shim normally did this already
+        try:
+            _runtime(runtime_name).delete(cid, force=True)
+        except EngineError as exc:
+            log.debug("runtime delete %s: %s", cid[:12], exc)
     rootfs.unmount(paths.rootfs_dir(cid))
 
 

@@ -169,6 +169,13 @@ def oci_root(binary: str) -> Path:
     return state_root() / "oci" / binary
 
 
+def runtime_knows(name: str, cid: str) -> bool:
+    """True while runtime ``name`` still has state for ``cid`` (so delete has work to do)."""
+    if name == "builtin":
+        return (state_root() / "runtime" / cid).exists()
+    return (oci_root(name) / cid).exists()
+
+
 class ExecNotFound(EngineError):
     """The process to run does not exist in the container (docker exit code 127)."""
 

@@ -12,7 +12,7 @@ import shutil
 import signal
 
 from engine.containers import lifecycle, paths, record, rootfs
-from engine.containers.runtimes import get_runtime, oci_root
+from engine.containers.runtimes import get_runtime, runtime_knows
 from engine.containers.spec import State
 from engine.errors import EngineError
 from engine.naming import CGROUP_PARENT
@@ -59,8 +59,7 @@ def _owned(cid: str) -> bool:
 
 
 def _runtimes_knowing(cid: str) -> list[str]:
-    found = ["builtin"] if (state_root() / "runtime" / cid).exists() else []
-    return found + [name for name in ("runc", "crun") if (oci_root(name) / cid).exists()]
+    return [name for name in ("builtin", "runc", "crun") if runtime_knows(name, cid)]
 
 
 def _remove_orphan(cid: str) -> None:

@@ -111,8 +111,11 @@ def _global_options(
     )
 
 
-def build_app() -> typer.Typer:
-    """The typer application with every command module registered."""
+def build_app(argv: list[str] | None = None) -> typer.Typer:
+    """The typer application. With ``argv``, only the invoked command is built: typer turns
+    every registered command into a click command on each run (~2 ms each) and command modules
+    may import more than they should, so a plain ``pycompose config`` imports and builds the
+    config command alone. ``--help``, no command or an unknown name register everything."""
     fastparams.install()
     app = typer.Typer(
         name="pycompose",
@@ -123,9 +126,54 @@ def build_app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(_global_options)
+    wanted = invoked_command(argv) if argv is not None else None
+    if wanted in COMMAND_MODULES:
+        importlib.import_module(f"compose.cli.commands.{wanted}").register(app)
+        if _keep_only(app, wanted):
+            return app
     for name in COMMAND_MODULES:
         importlib.import_module(f"compose.cli.commands.{name}").register(app)
+    if wanted is not None:
+        _keep_only(app, wanted)
     return app
+
+
+# Global options that take a value (the others are flags).
+_VALUE_OPTIONS = frozenset({"-f", "--file", "-p", "--project-name", "--env-file", "--profile",
+                            "--project-directory", "--progress", "--ansi", "--parallel"})
+
+
+def invoked_command(argv: list[str]) -> str | None:
+    """The command name in ``argv`` (after the global options), or None for help/none."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-h", "--help"):
+            return None
+        if not arg.startswith("-") or arg == "-":
+            return arg
+        i += 2 if arg in _VALUE_OPTIONS else 1
+    return None
+
+
+def _keep_only(app: typer.Typer, name: str) -> bool:
+    """Drop every registered command or group not called ``name``; False if none matches."""
+    commands = [c for c in app.registered_commands if _command_name(c) == name]
+    groups = [g for g in app.registered_groups if _group_name(g) == name]
+    if not commands and not groups:
+        return False
+    app.registered_commands, app.registered_groups = commands, groups
+    return True
+
+
+def _command_name(info: typer.models.CommandInfo) -> str:
+    callback = getattr(info.callback, "__name__", "")
+    return info.name or callback.replace("_", "-")
+
+
+def _group_name(info: typer.models.TyperInfo) -> str | None:
+    instance = info.typer_instance
+    return info.name or (instance.info.name if instance is not None else None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     verbose = "-v" in args or "--verbose" in args
     try:
-        result = build_app()(args=args, prog_name="pycompose", standalone_mode=False)
+        result = build_app(args)(args=args, prog_name="pycompose", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except KeyboardInterrupt:
         terminal.error("interrupted")

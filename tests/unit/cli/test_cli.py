@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compose.cli.main import COMMAND_MODULES, main
+from compose.cli.main import COMMAND_MODULES, build_app, invoked_command, main
 from tests.unit.config.helpers import write
 
 FILE = """
@@ -158,3 +158,22 @@ def test_hash_and_convert_alias(project: Path, capsys: pytest.CaptureFixture[str
     code, out2, _ = run(capsys, "config", "--hash", "web")
     assert out2 == out.splitlines()[1] + "\n"
     assert run(capsys, "convert", "--services")[1] == "db\nweb\n"
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["config"], "config"),
+    (["-f", "a.yml", "-p", "x", "--env-file", "e", "up", "-d"], "up"),
+    (["--file=a.yml", "-v", "graph", "--format", "dot"], "graph"),
+    (["--profile", "debug", "--ansi", "never", "ps"], "ps"),
+    (["-f", "a.yml"], None),
+    (["--help", "config"], None),
+])
+def test_invoked_command(argv: list[str], expected: str | None) -> None:
+    assert invoked_command(argv) == expected
+
+
+def test_only_the_invoked_command_is_built() -> None:
+    app = build_app(["-f", "x.yml", "graph"])
+    assert [c.name for c in app.registered_commands] == ["graph"]
+    everything = build_app(["--help"])
+    assert {"config", "graph"} <= {c.name for c in everything.registered_commands}

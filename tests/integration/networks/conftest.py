@@ -16,14 +16,20 @@ from tests.integration.networks.fakedns import FakeUpstream
 BUSYBOX = "/bin/busybox"
 
 
+_handed_out: set[str] = set()
+
+
 def free_subnet() -> str:
-    """A random 10.213.x.0/24 that overlaps no host route (other tests may run at once)."""
+    """A random 10.217.x.0/24 that overlaps no host route and was not handed out before in this
+    run (other test runs may create networks at once; the /16 is one other suites don't use)."""
     from engine.networks import link
 
     taken = link.host_route_networks()
-    for _ in range(200):
-        net = ipaddress.ip_network(f"10.213.{random.randrange(1, 255)}.0/24")
-        if not any(t.version == 4 and net.overlaps(t) for t in taken):
+    for _ in range(500):
+        net = ipaddress.ip_network(f"10.217.{random.randrange(0, 256)}.0/24")
+        if str(net) not in _handed_out and not any(
+                t.version == 4 and net.overlaps(t) for t in taken):
+            _handed_out.add(str(net))
             return str(net)
     raise RuntimeError("no free test subnet")
 

@@ -75,6 +75,10 @@ def project_document(project: Project) -> dict[str, Any]:
 
 
 def render_project(project: Project, fmt: str = "yaml") -> str:
-    """``project`` as YAML or JSON text."""
+    """``project`` as YAML or JSON text. Like docker compose, the JSON form has its top-level
+    keys sorted (it is a map there, not a struct) and escapes ``<``, ``>`` and ``&``."""
     doc = project_document(project)
-    return render_json(doc) if fmt == "json" else render_yaml(doc)
+    if fmt != "json":
+        return render_yaml(doc)
+    text = render_json(dict(sorted(doc.items())))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -26,10 +26,10 @@ ANY = "0.0.0.0"
 def publish_ports(container_id: str, bindings: Sequence[PortBinding]) -> list[PortBinding]:
     """Publish ``bindings`` for the container; return them with the host ports actually used."""
     target = _target_endpoint(container_id)
-    if target is None:
+    if target is None:  # only internal networks (or none): nothing can reach it, like docker
         if bindings:
-            raise NetworkError("container has no endpoint on a non-internal IPv4 network",
-                               step="publish ports", obj=container_id[:12])
+            log.warning("%s: ports not published: no endpoint on a non-internal IPv4 network",
+                        container_id[:12])
         return []
     opts = loads(target["spec"]).get("driver_opts", {})
     result: list[PortBinding] = []

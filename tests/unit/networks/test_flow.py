@@ -126,3 +126,31 @@ def test_remove_sandbox_closes_dns_before_unmounting(rec: Recorder) -> None:
     N.remove_sandbox("c3")
     assert rec.names() == ["delete_link", "dns_sync", "remove_netns"]
     assert state.sandbox_row(state.db(), "c3") is None
+
+
+def test_ports_of_internal_only_container_are_not_published(rec: Recorder) -> None:
+    N.create_network(N.NetworkSpec(name="p_int", internal=True))
+    N.create_sandbox("c4")
+    N.connect("c4", "p_int")
+    rec.calls.clear()
+    assert N.publish_ports("c4", [N.PortBinding(80, 8080)]) == []
+    assert rec.names() == [] and N.published_ports("c4") == []
+
+
+def test_publish_records_ports_and_applies_one_batch(rec: Recorder,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.networks import ports
+
+    monkeypatch.setattr(ports, "_bindable", lambda *a: True)
+    N.create_network(N.NetworkSpec(name="p_pub"))
+    N.create_sandbox("c5")
+    ep = N.connect("c5", "p_pub")
+    rec.calls.clear()
+    got = N.publish_ports("c5", [N.PortBinding(80, 8080), N.PortBinding(53, 5353, protocol="udp")])
+    assert [(b.host_port, b.protocol) for b in got] == [(8080, "tcp"), (5353, "udp")]
+    assert rec.names() == ["replace_rules"]  # both ports in one batch
+    tag, rules = rec.calls[0][1][0]
+    assert tag == "pycompose:ctr:c5" and {r.to for r in rules if r.to} == {
+        f"{ep.ipv4}:80", f"{ep.ipv4}:53"}
+    with pytest.raises(Conflict, match="already allocated"):
+        N.publish_ports("c5", [N.PortBinding(81, 8080)])

@@ -7,14 +7,16 @@ The process inherits the container's capabilities, no_new_privs, rlimits and env
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.containers import paths
+from engine.containers import paths, terminal
 from engine.containers.users import resolve_user
 from engine.errors import Conflict, EngineError
 
@@ -55,23 +57,53 @@ def run(cid: str, process: dict[str, Any], stdin: int | None, stdout: int | None
     null = os.open(os.devnull, os.O_RDWR)
     try:
         fds = [null if fd is None else fd for fd in (stdin, stdout, stderr)]
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            try:
-                with paths.short_socket_path(cid) as address:
-                    sock.connect(address)
-            except (FileNotFoundError, ConnectionRefusedError):
-                raise Conflict("container is not running", step="exec", obj=cid[:12]) from None
-            socket.send_fds(sock, [json.dumps({"process": process}).encode()], fds)
+        with _request(cid, process, fds) as sock:
             reader = sock.makefile("rb")
-            first = json.loads(reader.readline() or b'{"error": "shim went away"}')
-            if "pid" not in first:
-                err = EngineError(first.get("error", "exec failed"), step="exec", obj=cid[:12])
-                err.exit_code = first.get("exit_code", 126)  # type: ignore[attr-defined]
-                raise err
+            _check_started(cid, reader.readline())
             done = json.loads(reader.readline() or b'{"exit": 137}')
             return int(done["exit"])
     finally:
         os.close(null)
+
+
+def run_with_pty(cid: str, process: dict[str, Any], stdin: int | None,
+                 stdout: int | None) -> int:
+    """Exec with a pseudo-terminal allocated here: the process gets the slave as its stdio,
+    this side relays ``stdin`` → master → ``stdout`` (the caller's terminal in raw mode).
+    The terminal is not the process's controlling tty, so ^C reaches it as a byte only."""
+    master, slave = os.openpty()
+    try:
+        terminal.copy_window_size(stdout if stdout is not None else 1, slave)
+        with _request(cid, process, [slave, slave, slave]) as sock:
+            os.close(slave)
+            slave = -1
+            with terminal.raw(stdin):
+                return terminal.relay(sock, master, stdin, stdout,
+                                      lambda line: _check_started(cid, line))
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+
+
+@contextlib.contextmanager
+def _request(cid: str, process: dict[str, Any], fds: list[int]) -> Iterator[socket.socket]:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            with paths.short_socket_path(cid) as address:
+                sock.connect(address)
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise Conflict("container is not running", step="exec", obj=cid[:12]) from None
+        socket.send_fds(sock, [json.dumps({"process": process}).encode()], fds)
+        yield sock
+
+
+def _check_started(cid: str, line: bytes) -> None:
+    first = json.loads(line or b'{"error": "the shim went away"}')
+    if "pid" not in first:
+        err = EngineError(first.get("error", "exec failed"), step="exec", obj=cid[:12])
+        err.exit_code = first.get("exit_code", 126)  # type: ignore[attr-defined]
+        raise err
 
 
 def receive_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:

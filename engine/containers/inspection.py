@@ -28,13 +28,15 @@ def exec(ref: str, argv: list[str] | tuple[str, ...], *, env: tuple[str, ...] = 
          stdout: int | None = None, stderr: int | None = None) -> int:
     """Run ``argv`` inside the running container (all its namespaces and its cgroup) and
     return its exit code; docker's 126/127 when it cannot be started (the reason goes to
-    ``stderr``). stdio are file descriptors; None means /dev/null. ``tty`` is not supported
-    yet and is refused."""
+    ``stderr``). stdio are file descriptors; None means /dev/null. With ``tty`` the process
+    gets a pseudo-terminal relayed to ``stdin``/``stdout`` (see execution.run_with_pty)."""
     cid = _running(ref, "exec")
-    if tty:
-        raise EngineError("exec with a tty is not supported yet", step="exec", obj=cid[:12])
+    if tty and not any(e.startswith("TERM=") for e in env):
+        env = (*env, "TERM=xterm")
     process = execution.build_process(cid, list(argv), env, user, workdir)
     try:
+        if tty:
+            return execution.run_with_pty(cid, process, stdin, stdout)
         return execution.run(cid, process, stdin, stdout, stderr)
     except Conflict:
         raise

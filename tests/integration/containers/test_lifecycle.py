@@ -265,3 +265,19 @@ def test_concurrent_starts_from_threads_one_wins(engine) -> None:
     engine.shims.append((row["shim_pid"], row["shim_start"]))
     assert containers.inspect(info.id).state is State.RUNNING
     assert containers.exec_output(info.id, ["true"])[0] == 0
+
+
+def test_exec_with_a_tty_relays_through_a_pseudo_terminal(engine, tmp_path: Path) -> None:
+    info = engine.run(engine.spec("exec-tty", "sleep 30"))
+    out_path = tmp_path / "out"
+    r, w = os.pipe()
+    os.write(w, b"hello\n")
+    os.close(w)
+    with open(out_path, "wb") as out:
+        code = containers.exec(info.id, ["sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo tty=yes;"
+                                         " read x; echo got=$x; echo $TERM; exit 5"],
+                               tty=True, stdin=r, stdout=out.fileno())
+    os.close(r)
+    text = out_path.read_bytes().replace(b"\r\n", b"\n").decode()
+    assert code == 5
+    assert "tty=yes" in text and "got=hello" in text and "xterm" in text

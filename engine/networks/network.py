@@ -165,7 +165,8 @@ def remove_network(name_or_id: str) -> None:
         raise Conflict(f"network has {len(users)} active endpoint(s)", step="remove network",
                        obj=row["name"])
     with state.write() as wconn:
-        wconn.execute("UPDATE net_networks SET state = ? WHERE id = ?", (state.REMOVING, row["id"]))
+        wconn.execute("UPDATE net_networks SET state = ?, pid = ? WHERE id = ?",
+                      (state.REMOVING, os.getpid(), row["id"]))
     destroy_network_objects(row["id"], row["bridge"])
     with state.write() as wconn:
         wconn.execute("DELETE FROM net_networks WHERE id = ?", (row["id"],))

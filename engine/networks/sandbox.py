@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +26,14 @@ from engine.store import dumps, loads
 log = logging.getLogger(__name__)
 
 
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
 def sandbox_path(container_id: str) -> Path:
+    """Where the sandbox of ``container_id`` (any unique key) is bind-mounted."""
+    if not _KEY.fullmatch(container_id):
+        raise NetworkError("sandbox key must be 1-128 of [A-Za-z0-9_.-]", step="sandbox",
+                           obj=container_id)
     return state_root() / "netns" / container_id
 
 
@@ -61,13 +69,14 @@ def remove_sandbox(container_id: str) -> None:
     row = state.sandbox_row(conn, container_id)
     if row is None:
         raise NotFound("no such sandbox", step="remove sandbox", obj=container_id)
+    with state.write() as wconn:  # write-ahead: a sweep finishes this if we die midway
+        wconn.execute("UPDATE net_sandboxes SET state = ?, pid = ? WHERE container_id = ?",
+                      (state.REMOVING, os.getpid(), container_id))
     ports.unpublish_ports(container_id)
     for ep in state.endpoints_of(conn, container_id):
         link.delete_link(ep["host_ifname"])
     with state.write() as wconn:
         wconn.execute("DELETE FROM net_endpoints WHERE container_id = ?", (container_id,))
-        wconn.execute("UPDATE net_sandboxes SET state = ? WHERE container_id = ?",
-                      (state.REMOVING, container_id))
     dns_control.sync(start=False)  # closes the daemon's sockets in this netns
     netns.remove_netns(Path(row["path"]))
     with state.write() as wconn:

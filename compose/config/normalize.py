@@ -6,6 +6,7 @@ is folded into ``environment``, the ``default`` network and real resource names 
 """
 from __future__ import annotations
 
+import posixpath
 import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -112,8 +113,15 @@ def normalize_service(
             raise _error(name, "label_file", exc, positions) from None
     if not out["environment"]:
         del out["environment"]
-    if "network_mode" not in out and not out.get("networks"):
+    if "network_mode" not in out and "provider" not in out and not out.get("networks"):
         out["networks"] = {"default": None}
+    if out.get("pull_policy") == "if_not_present":
+        out["pull_policy"] = "missing"
+    implicit = _implicit_dependencies(out)
+    if implicit:
+        out["depends_on"] = {**implicit, **(out.get("depends_on") or {})}
+    if isinstance(out.get("build"), dict) and isinstance(out["build"].get("args"), dict):
+        out["build"]["args"] = _resolved_args(out["build"]["args"], env)
     try:
         for key in SIZE_KEYS:
             if out.get(key) is not None:
@@ -126,7 +134,35 @@ def normalize_service(
     for key in LIST_KEYS:
         if isinstance(out.get(key), str):
             out[key] = [out[key]]
+    for key in _SORTED_MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = dict(sorted(out[key].items()))
     return sort_service_keys(out)
+
+
+def _implicit_dependencies(svc: Mapping[str, Any]) -> dict[str, Any]:
+    """depends_on entries docker compose adds for links, ``service:`` namespaces and
+    volumes_from (explicit depends_on entries win)."""
+    found: dict[str, Any] = {}
+    for link in svc.get("links") or ():
+        found.setdefault(str(link).split(":", 1)[0],
+                         {"condition": "service_started", "restart": True, "required": True})
+    for key in ("network_mode", "ipc", "pid", "uts", "cgroup"):
+        ref = svc.get(key)
+        if isinstance(ref, str) and ref.startswith("service:"):
+            found.setdefault(ref[len("service:"):],
+                             {"condition": "service_started", "restart": True, "required": True})
+    for ref in svc.get("volumes_from") or ():
+        if isinstance(ref, str) and not ref.startswith("container:"):
+            found.setdefault(ref.split(":", 1)[0],
+                             {"condition": "service_started", "required": True})
+    return found
+
+
+def _resolved_args(args: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """Build args without a value take it from the environment, or are dropped."""
+    return {k: (v if v is not None else env[k]) for k, v in args.items()
+            if v is not None or k in env}
 
 
 def _build(value: Any, base: str) -> dict[str, Any]:
@@ -140,6 +176,8 @@ def _build(value: Any, base: str) -> dict[str, Any]:
     for key in ("args", "labels"):
         if key in build:
             build[key] = _string_map(as_mapping(build[key]), keep_none=True)
+            if isinstance(build[key], dict):
+                build[key] = dict(sorted(build[key].items()))
     if "extra_hosts" in build:
         build["extra_hosts"] = _hosts(build["extra_hosts"], base)
     for key in ("shm_size",):
@@ -206,6 +244,7 @@ def _volumes(value: Any, base: str) -> list[dict[str, Any]]:
         mount = parse_volume_short(entry) if isinstance(entry, str) else dict(entry)
         if not mount.get("target"):
             raise ValueError(f"volume {entry!r} has no target path")
+        mount["target"] = posixpath.normpath(str(mount["target"]))
         if mount.get("type") == "bind" and mount.get("source") is not None:
             mount["source"] = resolve_host_path(str(mount["source"]), base)
         if mount.get("type") == "volume" and mount.get("source") == "":
@@ -331,6 +370,10 @@ _FIXERS: dict[str, Callable[[Any, str], Any]] = {
     "label_file": lambda v, b: [resolve_host_path(p, b)
                                 for p in ([v] if isinstance(v, str) else v)],
 }
+
+# Mappings docker compose prints with sorted keys (Go maps).
+_SORTED_MAPS = ("environment", "labels", "annotations", "depends_on", "networks", "sysctls",
+                "ulimits", "storage_opt")
 
 _PORT_ORDER = ("name", "mode", "host_ip", "target", "published", "protocol", "app_protocol")
 _VOLUME_ORDER = ("type", "source", "target", "read_only", "consistency", "bind", "volume",

@@ -32,8 +32,9 @@ def test_edges_from_all_sources(tmp_path: Path) -> None:
                           ("sidecar", "db")}
     assert edges[("web", "db")].condition == "service_healthy" and edges[("web", "db")].restart
     assert not edges[("web", "cache")].required
-    assert edges[("sidecar", "web")].kind == "network_mode"
-    assert edges[("sidecar", "db")].kind == "volumes_from"
+    # like docker compose, links / service: namespaces / volumes_from become depends_on entries
+    assert edges[("sidecar", "web")].condition == "service_started"
+    assert edges[("sidecar", "web")].restart and not edges[("sidecar", "db")].restart
 
 
 def test_generations_and_orders(tmp_path: Path) -> None:

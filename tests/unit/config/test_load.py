@@ -201,3 +201,28 @@ def test_label_file_merged_under_labels(tmp_path: Path) -> None:
     a = load_in(tmp_path).services["a"]
     assert a.labels == {"team": "core", "tier": "inline"}
     assert "label_file" not in a.raw
+
+
+def test_docker_compose_normalizations(tmp_path: Path) -> None:
+    write(tmp_path, "compose.yaml", """
+        services:
+          app:
+            build:
+              context: .
+              args: [FROM_ENV, MISSING, SET=1]
+            pull_policy: if_not_present
+            links: [db:database]
+            volumes_from: [data]
+            ipc: "service:db"
+            volumes: ["/x/../y/:/a/b/../c/"]
+            environment: {Z: "1", A: "2"}
+          db: {image: db}
+          data: {image: data}
+    """)
+    app = load_in(tmp_path, {"FROM_ENV": "env"}).services["app"]
+    assert app.pull_policy == "missing"
+    assert app.build is not None and app.build.args == {"FROM_ENV": "env", "SET": "1"}
+    assert app.depends_on["db"].restart and app.depends_on["db"].required
+    assert not app.depends_on["data"].restart
+    assert app.volumes[0].target == "/a/c" and app.volumes[0].source == "/y"
+    assert list(app.raw["environment"]) == ["A", "Z"]  # Go maps print sorted

@@ -12,8 +12,11 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from compose.config.interpolation import InterpolationError, substitute
+from compose.config.merge import as_mapping
+from compose.config.syntax import resolve_host_path
 from compose.errors import ConfigError
 
 Lookup = Callable[[str], str | None]
@@ -199,3 +202,41 @@ def project_environment(
 def current_os_env() -> dict[str, str]:
     """A copy of the process environment (tests pass their own mapping instead)."""
     return dict(os.environ)
+
+
+def service_environment(
+    svc: Mapping[str, Any], base: str, env: Mapping[str, str]
+) -> dict[str, str | None]:
+    """env_file entries in order, then ``environment`` (which wins); bare keys resolve from
+    the project environment."""
+    merged: dict[str, str | None] = {}
+    env_files = svc.get("env_file") or []
+    for entry in [env_files] if isinstance(env_files, (str, dict)) else env_files:
+        spec = {"path": entry} if isinstance(entry, str) else dict(entry)
+        path = Path(resolve_host_path(str(spec["path"]), base))
+        if not path.exists() and spec.get("required", True) is False:
+            continue
+        merged.update(read_env_file(path, env.get, spec.get("format")))
+    for key, value in (as_mapping(svc.get("environment") or {}) or {}).items():
+        merged[key] = env.get(key) if value is None else _scalar_str(value)
+    return merged
+
+
+def file_labels(files: list[str], env: Mapping[str, str], labels: dict[str, Any]) -> Any:
+    """Labels from ``label_file`` files (dotenv syntax) under the ``labels`` mapping."""
+    merged: dict[str, Any] = {}
+    for path in files:
+        merged.update(read_env_file(Path(path), env.get))
+    return {**merged, **labels}
+
+
+def resolve_build_args(args: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """Build args without a value take it from the environment, or are dropped."""
+    return {k: (v if v is not None else env[k]) for k, v in args.items()
+            if v is not None or k in env}
+
+
+def _scalar_str(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from compose.config.environment import read_env_file
+from compose.config.environment import file_labels, resolve_build_args, service_environment
 from compose.config.interpolation import config_error_at
 from compose.config.merge import as_mapping
 from compose.config.positions import PositionMap
@@ -102,13 +102,13 @@ def normalize_service(
             if strict:
                 raise _error(name, key, exc, positions) from None
     try:
-        out["environment"] = _service_environment(svc, base, env)
+        out["environment"] = service_environment(svc, base, env)
     except ConfigError as exc:
         raise _error(name, "env_file", exc, positions) from None
     out.pop("env_file", None)
     if out.get("label_file"):
         try:
-            out["labels"] = _file_labels(out.pop("label_file"), env, out.get("labels") or {})
+            out["labels"] = file_labels(out.pop("label_file"), env, out.get("labels") or {})
         except ConfigError as exc:
             raise _error(name, "label_file", exc, positions) from None
     if not out["environment"]:
@@ -121,7 +121,7 @@ def normalize_service(
     if implicit:
         out["depends_on"] = {**implicit, **(out.get("depends_on") or {})}
     if isinstance(out.get("build"), dict) and isinstance(out["build"].get("args"), dict):
-        out["build"]["args"] = _resolved_args(out["build"]["args"], env)
+        out["build"]["args"] = resolve_build_args(out["build"]["args"], env)
     try:
         for key in SIZE_KEYS:
             if out.get(key) is not None:
@@ -159,12 +159,6 @@ def _implicit_dependencies(svc: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-def _resolved_args(args: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    """Build args without a value take it from the environment, or are dropped."""
-    return {k: (v if v is not None else env[k]) for k, v in args.items()
-            if v is not None or k in env}
-
-
 def _build(value: Any, base: str) -> dict[str, Any]:
     build = {"context": value} if isinstance(value, str) else dict(value)
     context = str(build.get("context", "."))
@@ -175,9 +169,8 @@ def _build(value: Any, base: str) -> dict[str, Any]:
         build.setdefault("dockerfile", "Dockerfile")
     for key in ("args", "labels"):
         if key in build:
-            build[key] = _string_map(as_mapping(build[key]), keep_none=True)
-            if isinstance(build[key], dict):
-                build[key] = dict(sorted(build[key].items()))
+            values = _string_map(as_mapping(build[key]), keep_none=True)
+            build[key] = dict(sorted(values.items())) if isinstance(values, dict) else values
     if "extra_hosts" in build:
         build["extra_hosts"] = _hosts(build["extra_hosts"], base)
     for key in ("shm_size",):
@@ -319,32 +312,6 @@ def _resource(spec: dict[str, Any]) -> dict[str, Any]:
     if out.get("cpus") is not None:
         out["cpus"] = float(out["cpus"])
     return out
-
-
-def _service_environment(
-    svc: Mapping[str, Any], base: str, env: Mapping[str, str]
-) -> dict[str, str | None]:
-    """env_file entries in order, then ``environment`` (which wins); bare keys resolve from
-    the project environment."""
-    merged: dict[str, str | None] = {}
-    env_files = svc.get("env_file") or []
-    for entry in [env_files] if isinstance(env_files, (str, dict)) else env_files:
-        spec = {"path": entry} if isinstance(entry, str) else dict(entry)
-        path = Path(resolve_host_path(str(spec["path"]), base))
-        if not path.exists() and spec.get("required", True) is False:
-            continue
-        merged.update(read_env_file(path, env.get, spec.get("format")))
-    for key, value in (as_mapping(svc.get("environment") or {}) or {}).items():
-        merged[key] = env.get(key) if value is None else _scalar_str(value)
-    return merged
-
-
-def _file_labels(files: list[str], env: Mapping[str, str], labels: dict[str, Any]) -> Any:
-    """Labels from ``label_file`` files (dotenv syntax) under the ``labels`` mapping."""
-    merged: dict[str, Any] = {}
-    for path in files:
-        merged.update(read_env_file(Path(path), env.get))
-    return {**merged, **labels}
 
 
 _FIXERS: dict[str, Callable[[Any, str], Any]] = {

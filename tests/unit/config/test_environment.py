@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compose.config.environment import parse_dotenv, project_environment, read_env_file
 from compose.errors import ConfigError
@@ -82,3 +84,12 @@ def test_project_environment_precedence(tmp_path: Path) -> None:
     env = project_environment({}, [one, two], tmp_path)
     # --env-file replaces .env; later files win and see earlier values
     assert env == {"B": "one", "C": "two", "D": "one-two"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("AB_=$ {}:-?+'\"\\#\n\texport0")), max_size=40))
+def test_parser_never_crashes(text: str) -> None:
+    try:
+        parse(text, {"A": "1"})
+    except ConfigError as exc:
+        assert exc.line is not None and exc.line >= 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compose.config.interpolation import InterpolationError, interpolate_data, substitute
 from compose.config.positions import Position
@@ -93,3 +95,13 @@ def test_error_names_file_line_key_path_and_variable() -> None:
     assert (err.file, err.line, err.column) == ("c.yaml", 4, 12)
     assert err.key_path == "services.web.image"
     assert "TAG" in err.message and "set TAG first" in err.message
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("SET_B${}:-?+ab")), max_size=30))
+def test_substitute_only_raises_interpolation_errors(template: str) -> None:
+    try:
+        result = sub(template)
+    except InterpolationError:
+        return
+    assert isinstance(result, str)

@@ -138,7 +138,11 @@ def test_cpus_half_holds_a_busy_loop_near_50_percent(engine, wait_for) -> None:
     first, t0 = containers.stats(info.id).cpu_usage_ns, time.monotonic()
     time.sleep(1.0)
     used = (containers.stats(info.id).cpu_usage_ns - first) / 1e9 / (time.monotonic() - t0)
-    assert 0.35 <= used <= 0.6, used
+    # The quota caps it near 0.5 CPU; no lower bound: other load on 2 cores may starve it.
+    assert used <= 0.6, used
+    stat = Path("/sys/fs/cgroup/cpu") / paths.cgroup_path(info.id) / "cpu.stat"
+    if stat.exists():  # cgroup v1: the kernel throttled it, so the quota is what held it
+        assert int(dict(ln.split() for ln in stat.read_text().splitlines())["nr_throttled"]) > 0
 
 
 def test_shim_survives_sigkill_of_the_creating_process(engine, state_root: Path) -> None:

@@ -48,6 +48,12 @@ _RESTART = re.compile(r"no|always|unless-stopped|on-failure(:\d+)?")
 _PULL_POLICY = re.compile(
     r"always|never|missing|if_not_present|build|daily|weekly|every_(\d+[wdhms])+")
 _HEALTH_KINDS = ("NONE", "CMD", "CMD-SHELL")
+# Bounds the kernel or docker enforce; checked here so the error points at the line.
+INT_BOUNDS: tuple[tuple[KeyPath, int, int], ...] = (
+    (("oom_score_adj",), -1000, 1000), (("mem_swappiness",), -1, 100),
+    (("blkio_config", "weight"), 10, 1000), (("cpu_shares",), 0, 2**18),
+    (("scale",), 0, 2**31), (("deploy", "replicas"), 0, 2**31),
+)
 
 
 def check_service_values(svc: dict, volumes: frozenset[str]) -> Iterator[Problem]:
@@ -156,6 +162,14 @@ def _check_units(svc: dict) -> Iterator[Problem]:
                 parse(value)
             except ValueError as exc:
                 yield path, str(exc)
+    for path, low, high in INT_BOUNDS:
+        value = get_in(svc, path)
+        try:
+            number = parse_int(value) if value is not None else None
+        except ValueError:
+            continue  # reported above (or left for interpolation)
+        if number is not None and not low <= number <= high:
+            yield path, f"{number} is out of range {low}..{high}"
     swap = svc.get("memswap_limit")
     if swap is not None and str(swap) != "-1" and not has_interpolation(swap):
         try:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from engine.runtime import process as proc_steps
 from engine.runtime import rootfs
 from engine.runtime import syscalls as sc
-from engine.runtime.spec import NS_FLAGS, InitPlan, ProcessPlan
+from engine.runtime.spec import NS_FLAGS, NS_PROC_NAMES, InitPlan, ProcessPlan
 from engine.runtime.state import EXEC_ERROR, FIFO
 from engine.runtime.sync import Msg, expect, send
 
@@ -242,7 +242,7 @@ def bootstrap(ctx: InitContext, cid: str) -> None:
             enter_namespaces(ctx.plan, ctx.sock, ctx.s, cid)
         except OSError as e:
             raise StepFailed("namespaces", str(e)) from e
-        pid = os.fork()
+        pid = os.fork()  # the child is PID 1 of the new pid namespace
         if pid == 0:
             container_init(ctx)
         send(ctx.sock, Msg.PID, pid=pid)
@@ -276,11 +276,9 @@ def exec_bootstrap(ctx: InitContext, init_pid: int, cgroup_add: Callable[[int], 
     code = 1
     try:
         cgroup_add(os.getpid())
-        for kind, _ in ctx.plan.namespaces:
-            proc_name = {"network": "net", "mount": "mnt"}.get(kind, kind)
-            if kind == "user" or os.readlink(f"/proc/{init_pid}/ns/{proc_name}") != \
-                    os.readlink(f"/proc/self/ns/{proc_name}"):
-                ctx.s.setns(f"/proc/{init_pid}/ns/{proc_name}", NS_FLAGS[kind])
+        for fd, nstype in open_namespaces(ctx.plan, init_pid):
+            ctx.s.setns(fd, nstype)
+            os.close(fd)
         pid = os.fork()
         if pid == 0:
             exec_init(ctx)
@@ -291,6 +289,18 @@ def exec_bootstrap(ctx: InitContext, init_pid: int, cgroup_add: Callable[[int], 
         report_error(ctx, StepFailed("exec setns", str(e)))
     finally:
         os._exit(code)
+
+
+def open_namespaces(plan: InitPlan, init_pid: int) -> list[tuple[int, int]]:
+    """Open the init's namespaces that differ from ours, all before joining any (after the
+    mount namespace switch, the host's /proc is gone)."""
+    out = []
+    for kind, _ in plan.namespaces:
+        name = NS_PROC_NAMES[kind]
+        theirs = f"/proc/{init_pid}/ns/{name}"
+        if os.readlink(theirs) != os.readlink(f"/proc/self/ns/{name}"):
+            out.append((os.open(theirs, os.O_RDONLY | os.O_CLOEXEC), NS_FLAGS[kind]))
+    return out
 
 
 def exec_init(ctx: InitContext) -> None:

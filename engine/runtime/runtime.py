@@ -145,6 +145,7 @@ class BuiltinRuntime:
             if init_pid:
                 with contextlib.suppress(OSError):
                     os.kill(init_pid, signal.SIGKILL)
+                _reap(init_pid)
             raise
 
     def _cleanup_failed(self, cgroup_path: str, state_dir: Path) -> None:
@@ -253,14 +254,16 @@ class BuiltinRuntime:
         with parent:
             msg = expect_pid(parent, cid, pid_a)
             pid = int(msg["pid"])
-            while True:
-                msg = recv(parent, "exec", cid)
-                if msg["type"] == Msg.READY:
-                    return pid
-                if msg["type"] == Msg.ERROR:
-                    raise _error_from(msg, cid)
-                if msg["type"] == Msg.WARNING:
-                    log.warning("exec in %s: %s", cid, msg["message"])
+            try:
+                _wait_ready(parent, cid)
+                return pid
+            except BaseException:
+                # A zombie inside the container's pid namespace would keep its init from ever
+                # finishing exit; reap the failed process if it became our child.
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                _reap(pid)
+                raise
 
     # -- delete --------------------------------------------------------------------------------
 
@@ -294,6 +297,17 @@ class BuiltinRuntime:
                                       obj=path)
                 time.sleep(0.002)
         cg.delete(path)
+
+
+def _wait_ready(sock: socket.socket, cid: str) -> int:
+    while True:
+        msg = recv(sock, "exec", cid)
+        if msg["type"] == Msg.READY:
+            return 0
+        if msg["type"] == Msg.ERROR:
+            raise _error_from(msg, cid)
+        if msg["type"] == Msg.WARNING:
+            log.warning("exec in %s: %s", cid, msg["message"])
 
 
 def expect_pid(sock: socket.socket, cid: str, pid_a: int) -> dict[str, Any]:

@@ -61,7 +61,7 @@ class Syscalls(Protocol):
     """The kernel interface used by the container init (see module docstring)."""
 
     def unshare(self, flags: int) -> None: ...
-    def setns(self, path: str, nstype: int) -> None: ...
+    def setns(self, target: str | int, nstype: int) -> None: ...
     def mount(self, source: str, target: str, fstype: str, flags: int, data: str) -> None: ...
     def umount2(self, target: str, flags: int) -> None: ...
     def pivot_root(self, new_root: str, put_old: str) -> None: ...
@@ -112,10 +112,14 @@ class LinuxSyscalls:
     def unshare(self, flags: int) -> None:
         self._check(self.libc.unshare(flags), "unshare")
 
-    def setns(self, path: str, nstype: int) -> None:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    def setns(self, target: str | int, nstype: int) -> None:
+        """Join a namespace given by path or by an open fd."""
+        if isinstance(target, int):
+            self._check(self.libc.setns(target, nstype), "setns", str(target))
+            return
+        fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            self._check(self.libc.setns(fd, nstype), "setns", path)
+            self._check(self.libc.setns(fd, nstype), "setns", target)
         finally:
             os.close(fd)
 
@@ -241,7 +245,7 @@ class RecordingSyscalls:
         return [c[0] for c in self.calls]
 
     def unshare(self, flags: int) -> None: self._rec("unshare", flags)
-    def setns(self, path: str, nstype: int) -> None: self._rec("setns", path, nstype)
+    def setns(self, target: str | int, nstype: int) -> None: self._rec("setns", target, nstype)
     def mount(self, source: str, target: str, fstype: str, flags: int, data: str) -> None:
         self._rec("mount", source, target, fstype, flags, data)
     def umount2(self, target: str, flags: int) -> None: self._rec("umount2", target, flags)
@@ -295,3 +299,24 @@ def set_loopback_up() -> None:
         req = struct.pack("16sh14x", b"lo", 0)
         flags = struct.unpack("16sh14x", fcntl.ioctl(s.fileno(), siocgifflags, req))[1]
         fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sh14x", b"lo", flags | iff_up))
+
+
+def fork_sibling() -> int:
+    """fork(), but the child's parent is OUR parent (clone with CLONE_PARENT), like runc's
+    nsexec: the container init and exec'd processes become children of the runtime's caller,
+    which can then waitpid() them, instead of orphans of a pid namespace's init.
+
+    Returns 0 in the child and the child's pid in the parent. Only for single-threaded callers
+    (the bootstrap processes are): the raw syscall skips Python's after-fork hooks.
+    """
+    clone_parent, sigchld = 0x00008000, 17
+    nr = 220 if os.uname().machine == "aarch64" else 56
+    libc = _libc()
+    libc.syscall.restype = ctypes.c_long
+    pid = int(libc.syscall(ctypes.c_long(nr), ctypes.c_ulong(clone_parent | sigchld),
+                           ctypes.c_void_p(0), ctypes.c_void_p(0), ctypes.c_void_p(0),
+                           ctypes.c_ulong(0)))
+    if pid < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"clone: {os.strerror(err)}")
+    return pid

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.root
 
 SCRIPT = r"""
 echo "pid=$$"
-ps -o pid,comm | sed 's/^ */PS /' 
+ps -o pid,comm | sed 's/^ */PS /'
 echo "hostname=$(hostname)"
 touch /sys/x 2>/dev/null && echo sys=rw || echo sys=ro
 echo "timer_list=$(wc -c < /proc/timer_list)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 from engine.containers import execution, logfile, paths, procinfo, record
 from engine.containers.lifecycle import refresh
@@ -65,10 +66,15 @@ def exec_output(ref: str, argv: list[str] | tuple[str, ...], *, env: tuple[str, 
         return int(code), b"", f"{exc}\n".encode()
 
 
-def logs(ref: str, follow: bool = False, since: str | None = None,
+def logs(ref: str, follow: bool = False, since: str | float | datetime | None = None,
          tail: int | None = None) -> Iterator[LogLine]:
-    """The container's output lines; ``follow`` keeps yielding while it runs."""
+    """The container's output lines; ``follow`` keeps yielding while it runs. ``since``
+    takes docker's forms (RFC 3339, unix time, or a duration like ``10m``)."""
     cid = record.get(ref).id
+    try:
+        since = logfile.normalize_since(since)
+    except ValueError as exc:
+        raise EngineError(str(exc), step="logs", obj=ref) from None
     row = record.raw(cid)
     shim_pid, shim_start = row["shim_pid"], row["shim_start"]
 

@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import select
 import time
 from collections import deque
@@ -60,6 +61,35 @@ class LineWriter:
     def _write(self, lines: list[bytes]) -> None:
         if lines:
             os.write(self.fd, b"".join(lines))  # O_APPEND: one write per batch stays whole
+
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)")
+
+
+def normalize_since(value: str | float | datetime | None, now_ns: int | None = None) -> str | None:
+    """docker's ``--since`` forms → an RFC 3339 UTC timestamp comparable with log lines:
+    RFC 3339 / ISO 8601 text, a unix timestamp (``1700000000.5``), a relative duration
+    (``10m``, ``1h30m``), a float or a datetime."""
+    if value is None or value == "":
+        return None
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    if isinstance(value, datetime):
+        stamp = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return timestamp(int(stamp.timestamp() * 1e9))
+    if isinstance(value, (int, float)):
+        return timestamp(int(value * 1e9))
+    text = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return timestamp(int(float(text) * 1e9))
+    if _DURATION.fullmatch(text) or re.fullmatch(r"(\d+(\.\d+)?(ns|us|ms|s|m|h))+", text):
+        seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(text))
+        return timestamp(now_ns - int(seconds * 1e9))
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"invalid --since value {value!r}") from None
+    return normalize_since(parsed)
 
 
 def parse(line: str) -> LogLine | None:

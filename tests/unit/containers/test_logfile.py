@@ -55,3 +55,21 @@ def test_timestamp_format() -> None:
 
 def test_missing_file_reads_as_empty(tmp_path: Path) -> None:
     assert list(logfile.read(tmp_path / "none")) == []
+
+
+def test_since_accepts_dockers_forms() -> None:
+    from datetime import UTC, datetime
+
+    import pytest
+
+    now = 1_700_000_000 * 10**9
+    assert logfile.normalize_since(None) is None
+    assert logfile.normalize_since("1700000000") == "2023-11-14T22:13:20.000000000Z"
+    assert logfile.normalize_since(1700000000.5) == "2023-11-14T22:13:20.500000000Z"
+    assert logfile.normalize_since("10m", now) == "2023-11-14T22:03:20.000000000Z"
+    assert logfile.normalize_since("1h30m", now) == "2023-11-14T20:43:20.000000000Z"
+    assert logfile.normalize_since("2023-11-14T22:13:20Z") == "2023-11-14T22:13:20.000000000Z"
+    assert logfile.normalize_since(datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)) == \
+        "2023-11-14T22:13:20.000000000Z"
+    with pytest.raises(ValueError, match="since"):
+        logfile.normalize_since("yesterday")

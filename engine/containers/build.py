@@ -22,6 +22,9 @@ def run_build_step(*, layers: Sequence[Path], upper_dir: Path, argv: Sequence[st
     if not layers:
         raise EngineError("a build step needs at least one layer", step="build",
                           obj=" ".join(argv))
+    if network not in ("none", "host"):
+        raise EngineError(f"build steps run with network none or host, not {network!r}",
+                          step="build", obj=" ".join(argv))
     upper_dir.mkdir(parents=True, exist_ok=True)
     work = upper_dir.parent / (upper_dir.name + ".work")  # overlay: same filesystem as upper
     work.mkdir(exist_ok=True)

@@ -103,12 +103,17 @@ def _sort_key(path: KeyPath, positions: PositionMap) -> tuple[int, int]:
 
 
 def _describe(error: ValidationError) -> tuple[KeyPath, str, str]:
-    """Turn one (possibly oneOf/anyOf) error into (position path, key path, message).
+    """Turn one error into (position path, key path, message).
 
     The message starts with the key path it is about; for an unknown or badly named key that is
     the parent mapping, while the position path is the key itself (to point at its line).
+    The schema merges alternatives by JSON type instead of using oneOf, so errors are direct;
+    should a oneOf/anyOf appear, jsonschema's best_match picks the branch error.
     """
-    error = _most_specific(error)
+    if error.context:
+        from jsonschema.exceptions import best_match
+
+        error = best_match([error]) or error
     path: KeyPath = tuple(error.absolute_path)
     where = format_key_path(path)
     prefix = f"{where}: " if where else ""
@@ -128,47 +133,7 @@ def _describe(error: ValidationError) -> tuple[KeyPath, str, str]:
     if kind == "type" or (kind == "pattern" and hint):
         words = str(hint) if hint else _type_phrase(error.validator_value)
         return path, where, f"{prefix}must be {words}"
-    if kind in ("oneOf", "anyOf"):
-        return path, where, f"{prefix}must be {_branch_types(error)}"
     return path, where, prefix + error.message
-
-
-def _most_specific(error: ValidationError) -> ValidationError:
-    """Walk into oneOf/anyOf alternatives, keeping the branch that fits the value's type.
-
-    A branch whose errors are only a type mismatch on the value itself does not fit; if no branch
-    fits (or only a same-level enum does), the oneOf error stays and is described by what the
-    branches accept, e.g. "must be 'all' or a list".
-    """
-    while error.context:
-        fitting = [e for e in error.context if not (e.validator == "type" and not e.relative_path)]
-        if not fitting:
-            return error
-        if all(not e.relative_path and e.validator in ("enum", "const") for e in fitting):
-            return error
-        branches = {e.relative_schema_path[0] for e in fitting}
-        if len(branches) > 1 and all(not e.relative_path for e in fitting):
-            return error  # several branches fit equally badly: name the accepted types
-        error = max(fitting, key=_priority)
-    return error
-
-
-# Among errors of one branch: the deepest first, then the kind that says most to a user.
-_KIND_RANK = {"additionalProperties": 5, "propertyNames": 4, "required": 3, "enum": 2, "type": 1}
-
-
-def _priority(error: ValidationError) -> tuple[int, int]:
-    return (len(error.relative_path), _KIND_RANK.get(str(error.validator), 0))
-
-
-def _branch_types(error: ValidationError) -> str:
-    words: list[str] = []
-    for sub in error.context:
-        if sub.validator == "type" and not sub.relative_path:
-            words.extend(_type_list(sub.validator_value))
-        elif sub.validator == "enum" and not sub.relative_path:
-            words.extend(repr(v) for v in sub.validator_value)
-    return _join_words(words) if words else "valid here"
 
 
 def _type_phrase(value: str | list[str]) -> str:

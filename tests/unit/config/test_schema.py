@@ -309,3 +309,17 @@ def test_yaml_1_1_booleans_stay_strings_and_validate_where_strings_are_allowed()
     validate_schema(data, "compose.yaml", positions)
     assert isinstance(data, dict)
     assert data["services"]["web"] == {"restart": "no", "environment": {"A": "yes"}}
+
+
+def test_schema_has_no_one_of_and_a_one_of_error_would_still_be_described() -> None:
+    import json
+
+    from compose.config.validation import _describe
+
+    assert '"oneOf"' not in json.dumps(load_compose_schema())
+    schema = {"oneOf": [{"type": "string"},
+                        {"type": "object", "properties": {"a": {"type": "integer"}},
+                         "additionalProperties": False}]}
+    (error,) = Draft202012Validator(schema).iter_errors({"a": 1, "b": 2})
+    path, where, message = _describe(error)
+    assert path == ("b",) and message == "additional property 'b' is not allowed"

@@ -146,8 +146,20 @@ def _delete_tagged(batch: _Batch, table: str, chains: Iterable[str],
                 chain.delete_rule(rule)
 
 
+_BASE_CHAINS = {"filter": ("FORWARD", *OUR_CHAINS["filter"]),
+                "nat": ("PREROUTING", "OUTPUT", "POSTROUTING", *OUR_CHAINS["nat"])}
+
+
 def _has_base(batch: _Batch) -> bool:
-    return all(batch.table(t).is_chain(c) for t, chains in OUR_CHAINS.items() for c in chains)
+    """Do our chains and every base rule exist (an older or half-made base is rebuilt)?"""
+    if not all(batch.table(t).is_chain(c) for t, chains in OUR_CHAINS.items() for c in chains):
+        return False
+    count = 0
+    for table, chains in _BASE_CHAINS.items():
+        tab = batch.table(table)
+        for name in chains:
+            count += sum(_tag_of(r) == BASE_TAG for r in iptc.Chain(tab, name).rules)
+    return count == len(base_rules())
 
 
 def replace_rules(tag: str, rules: Sequence[Rule]) -> None:
@@ -157,9 +169,9 @@ def replace_rules(tag: str, rules: Sequence[Rule]) -> None:
         batch = _Batch()
         try:
             fresh = not _has_base(batch)
-            if fresh:
-                _delete_tagged(batch, "filter", ("FORWARD",), {BASE_TAG})
-                _delete_tagged(batch, "nat", ("PREROUTING", "OUTPUT", "POSTROUTING"), {BASE_TAG})
+            if fresh:  # (re)build the base: drop half-made jumps, keep other owners' rules
+                for table, chains in _BASE_CHAINS.items():
+                    _delete_tagged(batch, table, chains, {BASE_TAG})
             for table, chains in OUR_CHAINS.items():
                 _delete_tagged(batch, table, chains, {tag})
             _add(batch, base_rules() if fresh else ())

@@ -10,7 +10,9 @@ removing a network or a container removes exactly its rules)::
     nat PREROUTING, OUTPUT (-m addrtype --dst-type LOCAL) -> PYCOMPOSE-DNAT   (published ports)
     nat POSTROUTING     -> PYCOMPOSE-POSTROUTING   (MASQUERADE out, from 127/8, hairpin)
 
-Two-stage isolation keeps the rule count linear in the number of networks: traffic leaving one
+Published ports stay reachable from other networks through the host address (conntrack state
+DNAT returns from the isolation chain first). Two-stage isolation keeps the rule count linear
+in the number of networks: traffic leaving one
 of our bridges for anything else is dropped if it enters another of our bridges.
 """
 from __future__ import annotations
@@ -64,6 +66,9 @@ def base_rules() -> list[Rule]:
     return [
         Rule("filter", "FORWARD", FORWARD, t, first=True),
         Rule("filter", FORWARD, ISOLATION1, t, first=True),
+        # a published port is public: reaching it through the host address from another
+        # network is allowed (the packet was DNATed), everything else between bridges is not
+        Rule("filter", ISOLATION1, "RETURN", t, ctstate="DNAT", first=True),
         Rule("nat", "PREROUTING", DNAT, t, dst_type="LOCAL", first=True),
         Rule("nat", "OUTPUT", DNAT, t, dst_type="LOCAL", first=True),
         Rule("nat", "POSTROUTING", POSTROUTING, t, first=True),

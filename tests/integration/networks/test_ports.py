@@ -69,7 +69,7 @@ def test_published_tcp_and_udp_ports(netenv: NetEnv, tmp_path: Path) -> None:
     web, peer = new_id(), new_id()
     path = N.create_sandbox(web)
     peer_path = N.create_sandbox(peer)
-    N.connect(web, net.name, N.EndpointSpec(dns_names=("web",)))
+    web_ip = str(N.connect(web, net.name, N.EndpointSpec(dns_names=("web",))).ipv4)
     N.connect(peer, net.name, N.EndpointSpec(dns_names=("peer",)))
     docroot = tmp_path / "www"
     docroot.mkdir()
@@ -96,6 +96,15 @@ def test_published_tcp_and_udp_ports(netenv: NetEnv, tmp_path: Path) -> None:
     assert udp_ask(me, udp_any) == b"echo:ping"
     # hairpin: a container on the same bridge through the host address
     assert http_get(peer_path, me, tcp_any) == "published\n"
+    # a published port is public: a container on another network reaches it through the host
+    # address, though it cannot reach the container's own address
+    other = N.create_network(N.NetworkSpec(name=f"t{new_id()[:6]}_other", ipam=N.IpamSpec(
+        configs=(N.IpamConfig(subnet=free_subnet()),))))
+    stranger = new_id()
+    stranger_path = N.create_sandbox(stranger)
+    N.connect(stranger, other.name)
+    assert http_get(stranger_path, me, tcp_any) == "published\n"
+    assert http_get(stranger_path, web_ip, 80) == ""
 
     with pytest.raises(Conflict, match="already allocated"):
         N.publish_ports(peer, [N.PortBinding(80, tcp_any)])

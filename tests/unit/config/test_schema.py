@@ -322,4 +322,4 @@ def test_schema_has_no_one_of_and_a_one_of_error_would_still_be_described() -> N
                          "additionalProperties": False}]}
     (error,) = Draft202012Validator(schema).iter_errors({"a": 1, "b": 2})
     path, where, message = _describe(error)
-    assert path == ("b",) and message == "additional property 'b' is not allowed"
+    assert path == ("b",) and message.startswith("additional property 'b' is not allowed")

@@ -19,6 +19,21 @@ Public API (everything else in this package is internal):
 - ``sweep()``: remove what a crash left behind (rows stuck in removing, objects without a row)
 - ``run_build_step(*, layers, upper_dir, argv, env, working_dir, user, network) ->
   tuple[int, bytes]`` for the image builder's ``RUN``.
+
+Design notes (details in each module's docstring):
+
+- ``create`` only records (docker semantics); ``start`` mounts the OverlayFS rootfs, writes
+  ``config.json`` and spawns a detached per-container shim (:mod:`.shim`) that creates and starts
+  the container through the runtime (:mod:`.runtimes`: builtin, runc or crun), logs its output,
+  serves exec and records the exit. Waiting is waiting for the shim (pidfd), from any process.
+- The runtime is chosen by ``PYCOMPOSE_RUNTIME`` (builtin|runc|crun) at ``start`` and recorded in
+  the row; later operations use the recorded one.
+- ``init: true`` bind-mounts Debian's ``tini-static`` at /sbin/docker-init (what docker does
+  with its docker-init), so no binary has to exist in the image.
+- Confinement (:mod:`.security`): docker's 14 capabilities, masked/read-only paths, device
+  rules, and a deny-list seccomp profile whose groups are lifted by the matching cap_add.
+- Every kernel object is named from the container id, so :func:`sweep` can clean up after a
+  crash without any record of what was created.
 """
 from __future__ import annotations
 

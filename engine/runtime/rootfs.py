@@ -114,9 +114,10 @@ def mount_cgroup(m: MountSpec, dest: str, s: sc.Syscalls) -> None:
             continue
         sub = os.path.join(dest, name)
         s.mkdir(sub, 0o755)
-        s.mount("cgroup", sub, "cgroup", flags, "none,name=systemd" if name == "systemd" else name)
-    if flags & sc.MS_RDONLY:
-        s.mount("", dest, "", sc.MS_REMOUNT | flags, "mode=755")
+        named = name == "systemd"  # a named hierarchy without controllers
+        s.mount(name if named else "cgroup", sub, "cgroup", flags,
+                "none,name=systemd" if named else name)
+    # Like runc, the tmpfs holding the hierarchies stays rw; the hierarchies themselves are ro.
 
 
 def create_devices(plan: InitPlan, s: sc.Syscalls) -> None:

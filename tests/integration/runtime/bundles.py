@@ -47,7 +47,8 @@ def make_config(args: list[str], *, rootfs: str = "rootfs", hostname: str = "box
                 resources: dict[str, Any] | None = None, readonly: bool = False,
                 extra_mounts: list[dict[str, Any]] | None = None,
                 user: dict[str, Any] | None = None,
-                namespaces: list[str] | None = None) -> dict[str, Any]:
+                namespaces: list[str] | None = None,
+                nofile: int = 1048576) -> dict[str, Any]:
     """An OCI config.json like the one docker generates for ``docker run busybox ARGS``."""
     caps = list(DOCKER_DEFAULT)
     ns = namespaces or ["pid", "network", "ipc", "uts", "mount", "cgroup"]
@@ -68,7 +69,7 @@ def make_config(args: list[str], *, rootfs: str = "rootfs", hostname: str = "box
                     "HOME=/root"],
             "cwd": "/",
             "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1048576, "soft": 1048576}],
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": nofile, "soft": nofile}],
             "noNewPrivileges": no_new_privs,
         },
         "root": {"path": rootfs, "readonly": readonly},

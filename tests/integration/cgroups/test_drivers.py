@@ -1,0 +1,92 @@
+"""cgroup drivers on the real kernel: v1 here, v2 on the controller-less unified hierarchy."""
+from __future__ import annotations
+
+import secrets
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine import cgroups
+from engine.cgroups import V1Driver, V2Driver
+
+pytestmark = pytest.mark.root
+
+UNIFIED = Path("/sys/fs/cgroup/unified")
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.fixture
+def cg_path() -> Iterator[str]:
+    path = f"pycompose/test-{secrets.token_hex(5)}"
+    yield path
+    for drv in (cgroups.driver(), *([V2Driver(UNIFIED)] if UNIFIED.is_dir() else [])):
+        if drv.exists(path):
+            drv.kill_all(path, signal.SIGKILL)
+            time.sleep(0.05)
+            drv.delete(path)
+    assert path not in cgroups.list_paths()
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(["sleep", "60"])
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def test_v1_driver_real(cg_path: str, sleeper: subprocess.Popen[bytes]) -> None:
+    drv = cgroups.driver()
+    if not isinstance(drv, V1Driver):
+        pytest.skip("host is not cgroup v1")
+    drv.create(cg_path, {"memory": {"limit": 64 << 20, "reservation": 32 << 20},
+                         "cpu": {"quota": 20000, "period": 100000, "shares": 512,
+                                 "cpus": "0"},
+                         "pids": {"limit": 50}})
+    root = drv.root
+    assert (root / "memory" / cg_path / "memory.limit_in_bytes").read_text().strip() == \
+        str(64 << 20)
+    assert (root / "cpu" / cg_path / "cpu.cfs_quota_us").read_text().strip() == "20000"
+    assert (root / "cpu" / cg_path / "cpu.shares").read_text().strip() == "512"
+    assert (root / "cpuset" / cg_path / "cpuset.cpus").read_text().strip() == "0"
+    drv.add_process(cg_path, sleeper.pid)
+    assert drv.pids(cg_path) == [sleeper.pid]
+    assert f"pids:/{cg_path}" in Path(f"/proc/{sleeper.pid}/cgroup").read_text()
+    st = drv.stats(cg_path)
+    assert st.memory_limit == 64 << 20 and st.pids_limit == 50 and st.pids_current == 1
+    assert not drv.oom_killed(cg_path)
+    drv.freeze(cg_path)
+    assert drv.is_frozen(cg_path)
+    drv.thaw(cg_path)
+    assert not drv.is_frozen(cg_path)
+    assert cg_path in cgroups.list_paths()
+    drv.kill_all(cg_path, signal.SIGTERM)  # v1 path: freeze, signal each task, thaw
+    assert sleeper.wait(timeout=5) == -signal.SIGTERM
+    drv.delete(cg_path)
+    assert not drv.exists(cg_path)
+
+
+def test_v2_driver_on_unified_hierarchy(cg_path: str, sleeper: subprocess.Popen[bytes]) -> None:
+    if not (UNIFIED / "cgroup.procs").exists():
+        pytest.skip("no unified hierarchy mounted")
+    drv = V2Driver(UNIFIED)
+    drv.create(cg_path, {})  # no controllers here: only tracking, freezing and killing
+    drv.add_process(cg_path, sleeper.pid)
+    assert drv.pids(cg_path) == [sleeper.pid]
+    drv.freeze(cg_path)
+    assert drv.is_frozen(cg_path)
+    time.sleep(0.05)
+    assert _state(sleeper.pid) in ("S", "D")
+    drv.thaw(cg_path)
+    assert not drv.is_frozen(cg_path)
+    drv.kill_all(cg_path, signal.SIGKILL)  # cgroup.kill
+    assert sleeper.wait(timeout=5) == -signal.SIGKILL
+    drv.delete(cg_path)
+    assert not drv.exists(cg_path)

@@ -170,7 +170,8 @@ def load_yaml(text: str, filename: str) -> tuple[Any, PositionMap]:
             "the file holds more than one YAML document; put each in its own file",
             file=filename, line=second.line if second else None,
         )
-    return docs[0]
+    data, positions = docs[0]
+    return (None, {}) if data is None else (data, positions)
 
 
 def load_yaml_documents(text: str, filename: str,
@@ -192,7 +193,12 @@ def _compose_nodes(text: str, filename: str, loader_class: type) -> list[Node]:
         return nodes
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, filename) from None
-    except yaml.YAMLError as exc:  # reader errors (bad characters) carry no mark
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow; no mark
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise ConfigError(f"invalid YAML: character {exc.character!r} is not allowed",
+                          file=filename, line=line, column=column) from None
+    except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {_one_line(str(exc))}", file=filename) from None
     finally:
         loader.dispose()

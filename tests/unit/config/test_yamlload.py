@@ -250,3 +250,19 @@ def test_format_key_path_quotes_odd_keys() -> None:
     )
     assert format_key_path(("labels", "com.example.a")) == "labels.com.example.a"
     assert format_key_path(("", 0)) == '[""][0]'
+
+
+def test_forbidden_character_is_located() -> None:
+    err = error("a: 1\nb: x\x00y\n")
+    assert (err.line, err.column) == (2, 5)
+    assert "not allowed" in err.message
+
+
+def test_bom_and_crlf_line_endings() -> None:
+    data, pos = load_yaml("\ufeffservices:\r\n  web:\r\n    image: x\r\n", "c.yaml")
+    assert data == {"services": {"web": {"image": "x"}}}
+    assert pos[("services", "web", "image")] == Position("c.yaml", 3, 5)
+
+
+def test_document_marker_only_is_empty() -> None:
+    assert load_yaml("---\n", "c.yaml") == (None, {})

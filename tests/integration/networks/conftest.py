@@ -85,6 +85,7 @@ class NetEnv:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     bridges: list[str] = field(default_factory=list)
     veths: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
 
     def spawn(self, path: Path, *cmd: str) -> subprocess.Popen[bytes]:
         proc = ns_popen(path, *cmd)
@@ -101,7 +102,7 @@ def leftovers(env: NetEnv) -> list[str]:
     out = subprocess.run(["iptables-legacy-save"], capture_output=True, text=True).stdout
     found += [f"rule {line}" for line in out.splitlines()
               if any(b in line for b in env.bridges)]
-    found += [f"tag {t}" for t in list_tags() if any(t.endswith(b[5:15]) for b in env.bridges)]
+    found += [f"tag {t}" for t in list_tags() if t in env.tags]
     mounts = Path("/proc/self/mountinfo").read_text()
     found += [f"mount {line}" for line in mounts.splitlines() if str(env.root) in line]
     if dns_control.daemon_pid() is not None:
@@ -124,10 +125,21 @@ def netenv(state_root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NetEnv
             proc.wait()
         env.bridges += [n.bridge for n in list_networks()]
         env.veths += [e["host_ifname"] for e in _all_endpoints()]
+        env.tags += _our_tags()
         cleanup_all()
         upstream.close()
         left = leftovers(env)
         assert not left, f"left behind: {left}"
+
+
+def _our_tags() -> list[str]:
+    """Firewall owner tags of this test's networks and sandboxes."""
+    from engine.networks import rules, state
+
+    conn = state.db()
+    return ([rules.network_tag(r[0]) for r in conn.execute("SELECT id FROM net_networks")]
+            + [rules.container_tag(r[0]) for r in conn.execute(
+                "SELECT container_id FROM net_sandboxes")])
 
 
 def _all_endpoints() -> list[dict[str, str]]:

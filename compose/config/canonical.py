@@ -12,47 +12,116 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from compose.config.model import Project
 
 # Plain scalars that YAML 1.1 or 1.2 would read as something other than a string.
 _NEEDS_QUOTES = re.compile(
-    r"""^(?:[-+]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|0[xXoObB][\da-fA-F_]+
+    r"""^(?:[-+]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d+)(?:[eE][-+]?\d+)?|0[xXoObB][\da-fA-F_]+
         |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)
         |y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE
-        |on|On|ON|off|Off|OFF|null|Null|NULL|~|\d+:\d+(?::\d+)*|)$""",
+        |on|On|ON|off|Off|OFF|null|Null|NULL|~|[-+]?\d+(?::[0-5]?\d)+(?:\.\d*)?
+        |\d{4}-\d\d?-\d\d?.*|<<|=|)$""",
     re.VERBOSE,
 )
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
 
 
-class _Dumper(yaml.SafeDumper):
-    """Sequences indented under their parent key, like go-yaml's encoder."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        super().increase_indent(flow, False)
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    if _NEEDS_QUOTES.match(value):
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+def _plain_ok(text: str) -> bool:
+    """Whether ``text`` can be written as a plain (unquoted) block scalar and read back as
+    the same string."""
+    if _NEEDS_QUOTES.match(text) or text != text.strip() or "\n" in text:
+        return False
+    first = text[0]
+    if first in _INDICATORS and not (first in "-?:" and len(text) > 1 and text[1] != " "):
+        return False
+    if ": " in text or " #" in text or text.endswith(":") or "\t" in text:
+        return False
+    return text.isprintable()
 
 
-def _represent_none(dumper: yaml.SafeDumper, _value: None) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:null", "null")
+def _quoted(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif not ch.isprintable():
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000
+                       else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
 
 
-_Dumper.add_representer(str, _represent_str)
-_Dumper.add_representer(type(None), _represent_none)
+def _literal_ok(text: str) -> bool:
+    lines = text.rstrip("\n").split("\n")
+    return (text.isprintable() or all(c.isprintable() or c == "\n" for c in text)) and all(
+        line == line.rstrip() for line in lines) and not text.startswith((" ", "\n"))
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value:
+            return ".nan"
+        if value in (float("inf"), float("-inf")):
+            return ".inf" if value > 0 else "-.inf"
+        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    text = str(value)
+    return text if text and _plain_ok(text) else _quoted(text)
+
+
+def _emit(value: Any, indent: int, out: list[str]) -> None:
+    """Append the block-style lines of a mapping or sequence ``value`` at ``indent``."""
+    pad = " " * indent
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _emit_entry(f"{pad}{_scalar(str(key))}:", item, indent, out)
+    else:
+        for item in value:
+            if isinstance(item, Mapping) and item:
+                sub: list[str] = []
+                _emit(item, indent + 2, sub)
+                sub[0] = f"{pad}- " + sub[0][indent + 2 :]
+                out.extend(sub)
+            else:
+                _emit_entry(f"{pad}-", item, indent, out)
+
+
+def _emit_entry(head: str, item: Any, indent: int, out: list[str]) -> None:
+    if isinstance(item, (Mapping, list, tuple)):
+        if not item:
+            out.append(f"{head} {'{}' if isinstance(item, Mapping) else '[]'}")
+            return
+        out.append(head)
+        _emit(item, indent + 2, out)
+    elif isinstance(item, str) and "\n" in item and _literal_ok(item):
+        chomp = "-" if not item.endswith("\n") else "" if not item.endswith("\n\n") else "+"
+        out.append(f"{head} |{chomp}")
+        body = item[:-1] if item.endswith("\n") else item
+        out.extend((" " * (indent + 2) + line) if line else "" for line in body.split("\n"))
+    else:
+        out.append(f"{head} {_scalar(item)}")
 
 
 def render_yaml(data: Any) -> str:
-    """YAML text in docker compose's output style."""
-    return yaml.dump(_plain(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                     default_flow_style=False, width=1 << 30, indent=2)
+    """YAML text in docker compose's output style (go-yaml v3 with two-space indentation):
+    block style, sequences indented under their key, double quotes where a plain scalar would
+    read back as another type or not at all, literal blocks for multi-line strings."""
+    if not isinstance(data, (Mapping, list, tuple)) or not data:
+        return _scalar(data) + "\n" if not isinstance(data, (Mapping, list, tuple)) else (
+            "{}\n" if isinstance(data, Mapping) else "[]\n")
+    out: list[str] = []
+    _emit(data, 0, out)
+    return "\n".join(out) + "\n"
 
 
 def render_json(data: Any) -> str:

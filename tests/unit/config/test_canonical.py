@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compose.config.canonical import render_json, render_yaml
 from compose.config.syntax import format_duration, parse_port_spec, parse_volume_short
+from compose.config.yamlload import load_yaml
 
 
 @pytest.mark.parametrize(("seconds", "text"), [
@@ -68,3 +71,21 @@ def test_volume_short_syntax() -> None:
         "type": "volume", "source": "cache", "target": "/c", "volume": {"nocopy": True}}
     with pytest.raises(ValueError):
         parse_volume_short("a:/b:bogus")
+
+
+_keys = st.text(min_size=1, max_size=8)
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.text(max_size=20),
+                     st.sampled_from(["1.0", "0x1f", "yes", "- a", "a: b", "#x", "x #y", "'q'",
+                                      "\"d\"", "a\nb\n", "\ttab", "2024-01-02", "<<", "=",
+                                      "line \nspace", "€uro", "\x07bell", "- ", "?", ":x"]))
+_trees = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(_keys, inner, max_size=4)), max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_keys, _trees, max_size=5))
+def test_render_yaml_round_trips(data: dict) -> None:
+    text = render_yaml(data)
+    assert yaml.safe_load(text) == (data or {})
+    loaded, _ = load_yaml(text, "x.yaml")
+    assert (loaded or {}) == data

@@ -25,7 +25,7 @@ from engine.containers.runtimes import Runtime, get_runtime, runtime_knows
 from engine.containers.spec import ContainerInfo, ContainerSpec, ExitStatus, MountType, State
 from engine.containers.states import check_transition
 from engine.containers.users import resolve_user
-from engine.errors import Conflict, EngineError, MissingPrivilege, NotFound
+from engine.errors import Conflict, EngineError, MissingPrivilege
 from engine.naming import new_id
 from engine.paths import ensure_dir
 
@@ -208,7 +208,10 @@ def kill(ref: str, sig: int | str = signal.SIGKILL) -> None:
                        obj=info.name)
     number = signal_number(sig)
     runtime = _runtime(info.runtime)
-    runtime.kill(cid, number)
+    try:
+        _signal_unless_gone(cid, runtime, number, all=False)
+    except EngineError as exc:
+        raise EngineError(exc.message, step="kill", obj=info.name) from None
     if info.state is State.PAUSED and number == signal.SIGKILL:
         _resume_for_exit(cid, runtime)
 
@@ -233,22 +236,27 @@ def stop(ref: str, timeout: float | None = None) -> ExitStatus | None:
         spec = record.spec_from_json(info.spec)
         grace = spec.stop_grace_period if timeout is None else timeout
         runtime = _runtime(info.runtime)
-        try:
-            runtime.kill(cid, signal_number(spec.stop_signal))
-            if info.state is State.PAUSED:
-                _resume_for_exit(cid, runtime)
-        except NotFound:
-            pass
+        _signal_unless_gone(cid, runtime, signal_number(spec.stop_signal), all=False)
+        if info.state is State.PAUSED:
+            _resume_for_exit(cid, runtime)
         try:
             return wait(cid, grace)
         except EngineError:
             log.info("container %s ignored %s for %ss; killing it", info.name,
                      spec.stop_signal, grace)
-        try:
-            runtime.kill(cid, signal.SIGKILL, all=True)
-        except NotFound:
-            pass
+        _signal_unless_gone(cid, runtime, signal.SIGKILL, all=True)
         return wait(cid, None)
+
+
+def _signal_unless_gone(cid: str, runtime: Runtime, sig: int, *, all: bool) -> None:
+    """Signal the container; a runtime error is fine if init has exited meanwhile (racing
+    with its own exit), otherwise it is raised."""
+    try:
+        runtime.kill(cid, sig, all=all)
+    except EngineError:
+        row = record.raw(cid)
+        if procinfo.alive(row["pid"], row["pid_start"]):
+            raise
 
 
 def pause(ref: str) -> None:

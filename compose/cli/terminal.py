@@ -74,7 +74,10 @@ class _Formatter(logging.Formatter):
         level = {"WARNING": "WARN"}.get(record.levelname, record.levelname)
         colour = "yellow" if record.levelno >= logging.WARNING else "dim"
         prefix = paint(level, "red" if record.levelno >= logging.ERROR else colour, sys.stderr)
-        return f"{prefix} {record.getMessage()}"
+        text = f"{prefix} {record.getMessage()}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
 
 
 def setup_logging(verbose: bool) -> None:

@@ -177,3 +177,9 @@ def test_only_the_invoked_command_is_built() -> None:
     assert [c.name for c in app.registered_commands] == ["graph"]
     everything = build_app(["--help"])
     assert {"config", "graph"} <= {c.name for c in everything.registered_commands}
+
+
+def test_verbose_shows_the_traceback(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(project, "compose.yaml", "services:\n  web:\n    image: x\n    bogus: 1\n")
+    code, _, err = run(capsys, "-v", "config")
+    assert code == 15 and "Traceback" in err and "bogus" in err.splitlines()[-1]

@@ -58,6 +58,10 @@ def test_exec_runs_in_the_same_namespaces(engine) -> None:
     for ns in ("pid", "net", "mnt", "uts", "ipc"):
         code, out, _ = containers.exec_output(info.id, ["readlink", f"/proc/self/ns/{ns}"])
         assert out.strip().decode() == os.readlink(f"/proc/{info.pid}/ns/{ns}")
+    code, out, _ = containers.exec_output(info.id, ["sh", "-c", "cat /proc/self/cgroup; echo --;"
+                                                    "cat /proc/1/cgroup"])
+    mine, init = out.decode().split("--\n")
+    assert mine.strip() and mine == init  # the exec'd process sits in the container's cgroups
     code, _, err = containers.exec_output(info.id, ["/nonexistent"])
     assert code == 127 and err
     assert containers.exec_output(info.id, ["sh", "-c", "exit 7"])[0] == 7

@@ -84,6 +84,9 @@ def setup_logging(verbose: bool) -> None:
     """Log warnings (everything with ``-v``) to stderr, one line each."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
+    handler.set_name("pycompose")
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    for old in [h for h in root.handlers if h.get_name() == "pycompose"]:
+        root.removeHandler(old)  # a second run in the same process (tests) replaces ours only
+    root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)

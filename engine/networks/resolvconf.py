@@ -28,11 +28,12 @@ def host_search_and_options(text: str) -> tuple[list[str], list[str]]:
 
 
 def render_resolv_conf(*, dns: Sequence[str], dns_search: Sequence[str], dns_opt: Sequence[str],
-                       use_embedded: bool, host_text: str) -> str:
+                       use_embedded: bool, host_text: str, host_network: bool = False) -> str:
     """The text of a container's resolv.conf.
 
     Embedded (user-defined networks): ``nameserver 127.0.0.11`` and ``ndots:0`` like docker;
-    otherwise the ``dns`` servers or the host's non-loopback resolvers.
+    otherwise the ``dns`` servers or the host's resolvers -- without loopback ones unless the
+    container shares the host's network namespace (``network_mode: host``), where they work.
     """
     host_search, host_opts = host_search_and_options(host_text)
     search = list(dns_search) or host_search
@@ -43,7 +44,7 @@ def render_resolv_conf(*, dns: Sequence[str], dns_search: Sequence[str], dns_opt
             options = list(dns_opt)
     else:
         servers = list(dns) or [s for s in resolv_conf_nameservers(host_text)
-                                if not _is_loopback(s)] or list(FALLBACK_DNS)
+                                if host_network or not _is_loopback(s)] or list(FALLBACK_DNS)
         options = list(dns_opt) or host_opts
     lines = [f"nameserver {s}" for s in servers]
     if search:
@@ -61,14 +62,17 @@ def _is_loopback(text: str) -> bool:
 
 
 def write_resolv_conf(path: Path, *, dns: Sequence[str] = (), dns_search: Sequence[str] = (),
-                      dns_opt: Sequence[str] = (), use_embedded: bool) -> None:
-    """Write a container's resolv.conf at ``path``."""
+                      dns_opt: Sequence[str] = (), use_embedded: bool,
+                      host_network: bool = False) -> None:
+    """Write a container's resolv.conf at ``path`` (``use_embedded`` when the container has an
+    endpoint on a network; ``host_network`` for ``network_mode: host``)."""
     try:
         host_text = HOST_RESOLV_CONF.read_text()
     except OSError:
         host_text = ""
     path.write_text(render_resolv_conf(dns=dns, dns_search=dns_search, dns_opt=dns_opt,
-                                       use_embedded=use_embedded, host_text=host_text))
+                                       use_embedded=use_embedded, host_text=host_text,
+                                       host_network=host_network))
 
 
 def render_hosts(*, hostname: str, addresses: Sequence[str],

@@ -82,3 +82,9 @@ def test_hosts_host_gateway() -> None:
     assert "10.213.1.1\thost.docker.internal" in text.splitlines()
     with pytest.raises(NetworkError, match="host-gateway"):
         render_hosts(hostname="web", addresses=[], extra_hosts=[("h", "host-gateway")])
+
+
+def test_host_network_keeps_loopback_resolvers() -> None:
+    text = render_resolv_conf(dns=[], dns_search=[], dns_opt=[], use_embedded=False,
+                              host_text=HOST, host_network=True)
+    assert text.startswith("nameserver 127.0.0.53\nnameserver 10.1.1.1\n")

@@ -78,7 +78,7 @@ def mutated_documents(draw: st.DrawFn) -> Any:
 
 
 @pytest.mark.skipif(not DOCS, reason=f"no corpus at {CORPUS}")
-@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(doc=mutated_documents())
 def test_mutated_corpus_never_crashes(doc: Any) -> None:
     with tempfile.TemporaryDirectory() as tmp:

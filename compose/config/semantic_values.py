@@ -64,6 +64,10 @@ def check_service_values(svc: dict, volumes: frozenset[str]) -> Iterator[Problem
     yield from _check_policies(svc)
     yield from _check_ulimits(svc)
     yield from _check_container_name(svc)
+    yield from _check_image_source(svc)
+    yield from _check_duplicate_settings(svc)
+    yield from _check_mount_targets(svc)
+    yield from _check_watch(svc)
 
 
 def _check_ports(svc: dict) -> Iterator[Problem]:
@@ -236,3 +240,76 @@ def _check_container_name(svc: dict) -> Iterator[Problem]:
             yield ("container_name",), (
                 f"container_name is set, so the service cannot run {count} replicas "
                 f"({'.'.join(path)}); remove container_name or run one replica")
+
+
+def _check_image_source(svc: dict) -> Iterator[Problem]:
+    if not svc.get("image") and svc.get("build") is None and svc.get("provider") is None:
+        yield (), "the service has neither an image nor a build; set one of them"
+    build = svc.get("build")
+    if not isinstance(build, dict):
+        return
+    if build.get("dockerfile") and build.get("dockerfile_inline"):
+        yield ("build", "dockerfile_inline"), (
+            "dockerfile and dockerfile_inline cannot both be set; keep one")
+    platform, platforms = svc.get("platform"), build.get("platforms")
+    if platform and isinstance(platforms, list) and platforms and platform not in platforms:
+        yield ("build", "platforms"), (
+            f"build.platforms must include the service platform {platform!r}")
+
+
+# (service key, deploy key): compose refuses two different values for the same setting.
+_SAME_SETTING: tuple[tuple[KeyPath, KeyPath, Callable[[Any], Any]], ...] = (
+    (("cpus",), ("deploy", "resources", "limits", "cpus"), lambda v: float(str(v))),
+    (("mem_limit",), ("deploy", "resources", "limits", "memory"), parse_size),
+    (("mem_reservation",), ("deploy", "resources", "reservations", "memory"), parse_size),
+    (("pids_limit",), ("deploy", "resources", "limits", "pids"), parse_int),
+    (("scale",), ("deploy", "replicas"), parse_int),
+)
+
+
+def _check_duplicate_settings(svc: dict) -> Iterator[Problem]:
+    for short, long, parse in _SAME_SETTING:
+        first, second = get_in(svc, short), get_in(svc, long)
+        if first is None or second is None:
+            continue
+        try:
+            differ = parse(first) != parse(second)
+        except ValueError:
+            continue  # reported by the unit checks, or interpolation left
+        if differ:
+            yield short, (f"{short[0]} ({first}) and {'.'.join(map(str, long))} ({second}) "
+                          "differ; set only one of them")
+
+
+def _check_mount_targets(svc: dict) -> Iterator[Problem]:
+    seen: dict[str, str] = {}
+    tmpfs = svc.get("tmpfs")
+    for index, entry in entries([tmpfs] if isinstance(tmpfs, str) else tmpfs):
+        target = str(entry).split(":", 1)[0]
+        seen.setdefault(target, f"tmpfs[{index}]")
+    for index, volume in entries(svc.get("volumes")):
+        mount = _mount_target(volume)
+        if mount is None or has_interpolation(mount):
+            continue
+        if mount in seen:
+            yield ("volumes", index), f"{mount} is already mounted by {seen[mount]}"
+        seen.setdefault(mount, f"volumes[{index}]")
+
+
+def _mount_target(volume: Any) -> str | None:
+    if isinstance(volume, dict):
+        target = volume.get("target")
+        return target.rstrip("/") or "/" if isinstance(target, str) else None
+    if isinstance(volume, str):
+        parts = volume.split(":")
+        target = parts[1] if len(parts) > 1 else parts[0]
+        return target.rstrip("/") or "/"
+    return None
+
+
+def _check_watch(svc: dict) -> Iterator[Problem]:
+    for index, watch in entries(get_in(svc, ("develop", "watch"))):
+        if isinstance(watch, dict) and not watch.get("target") and watch.get("action") not in (
+                "rebuild", "restart"):
+            yield ("develop", "watch", index), (
+                f"action {watch.get('action')!r} needs a target path in the container")

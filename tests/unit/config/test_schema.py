@@ -66,7 +66,7 @@ def _keys(objects: list[dict]) -> set[str]:
     ("definition", "pick"),
     [
         ("service", lambda d: list(d["services"].values())),
-        ("build", lambda d: [d["services"]["web"]["build"]]),
+        ("build", lambda d: [s.get("build") for s in d["services"].values()]),
         ("deploy", lambda d: [d["services"]["web"]["deploy"]]),
         ("healthcheck", lambda d: [d["services"]["web"]["healthcheck"]]),
         ("service_volume", lambda d: d["services"]["web"]["volumes"]),

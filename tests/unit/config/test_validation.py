@@ -85,6 +85,20 @@ def svc(body: str, extra: str = "") -> str:
         ("oom_score_adj: 2000", "", 4, "2000 is out of range -1000..1000"),
         ("mem_swappiness: 101", "", 4, "out of range -1..100"),
         ("scale: -1", "", 4, "out of range"),
+        ("build:\n  dockerfile: a\n  dockerfile_inline: FROM scratch", "", 6,
+         "cannot both be set"),
+        ("platform: linux/arm64\nbuild:\n  platforms: [linux/amd64]", "", 6,
+         "must include the service platform 'linux/arm64'"),
+        ("cpus: 1\ndeploy:\n  resources:\n    limits:\n      cpus: '0.5'", "", 4,
+         "cpus (1) and deploy.resources.limits.cpus (0.5) differ"),
+        ("mem_limit: 1g\ndeploy:\n  resources:\n    limits:\n      memory: 512m", "", 4,
+         "differ; set only one"),
+        ("scale: 2\ndeploy:\n  replicas: 3", "", 4, "scale (2) and deploy.replicas (3) differ"),
+        ("tmpfs: /data\nvolumes: ['./d:/data']", "", 5, "/data is already mounted by tmpfs[0]"),
+        ("volumes:\n  - ./a:/x\n  - type: bind\n    source: ./b\n    target: /x/", "", 6,
+         "/x is already mounted by volumes[0]"),
+        ("develop:\n  watch:\n    - path: ./src\n      action: sync", "", 6,
+         "action 'sync' needs a target path"),
         ("restart: sometimes", "", 4, "'sometimes' is not a restart policy"),
         ("restart: 'on-failure:x'", "", 4, "is not a restart policy"),
         ("pull_policy: hourly", "", 4, "'hourly' is not a pull policy"),
@@ -250,3 +264,15 @@ def test_resources_that_are_fine() -> None:
         "secrets:\n  s:\n    environment: TOKEN\n  e:\n    external: true\n"
         "configs:\n  c:\n    content: hi\n"
     )
+
+
+def test_service_needs_an_image_a_build_or_a_provider() -> None:
+    err = semantic_error("services:\n  web:\n    command: x\n")
+    assert err.line == 2 and err.key_path == "services.web"
+    assert "neither an image nor a build" in err.message
+    passes("services:\n  a:\n    build: .\n  b:\n    provider:\n      type: cloud\n")
+
+
+def test_same_setting_in_both_places_with_equal_values_is_fine() -> None:
+    passes(svc("cpus: 0.5\nmem_limit: 512m\nscale: 2\ndeploy:\n  replicas: 2\n  resources:\n"
+               "    limits:\n      cpus: '0.50'\n      memory: 536870912"))

@@ -29,6 +29,23 @@ COMMAND_MODULES: list[str] = [
     "down",
     "ps",
     "logs",
+    "exec",
+    "run",
+    "create",
+    "start",
+    "stop",
+    "restart",
+    "kill",
+    "rm",
+    "pause",
+    "unpause",
+    "top",
+    "port",
+    "wait",
+    "events",
+    "cp",
+    "ls",
+    "stats",
 ]
 
 EXIT_INTERRUPTED = 130

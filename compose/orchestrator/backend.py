@@ -56,6 +56,8 @@ class CreateRequest:
     oneoff: bool = False
     command: tuple[str, ...] | None = None  # `run` overrides
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    use_aliases: bool = True  # a one-off `run` container answers to the service name only
+                              # with --use-aliases, like docker compose
 
 
 Progress = Callable[[str, str], None]  # (object, status text)

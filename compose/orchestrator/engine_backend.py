@@ -145,7 +145,7 @@ class EngineBackend:
             spec = _replace(spec, argv=req.command)
         info = containers.create(spec)
         try:
-            self._plumb(project, svc, req.name, info.id, fdir)
+            self._plumb(project, svc, req.name, info.id, fdir, req.use_aliases)
         except BaseException:
             self.remove_container(info.id)
             raise
@@ -191,7 +191,8 @@ class EngineBackend:
             return str(networks.sandbox_path(project.container_name(mode.split(":", 1)[1], 1)))
         return str(networks.sandbox_path(name))
 
-    def _plumb(self, project: Project, svc: Service, name: str, cid: str, fdir: Path) -> None:
+    def _plumb(self, project: Project, svc: Service, name: str, cid: str, fdir: Path,
+               use_aliases: bool = True) -> None:
         """Sandbox, endpoints, ports and the resolv.conf/hosts contents."""
         hostname = svc.hostname or cid[:12]
         addresses: list[str] = []
@@ -203,9 +204,10 @@ class EngineBackend:
                           key=lambda kv: -(kv[1].priority if kv[1] else 0))
             for key, sn in nets:
                 net = project.networks[key]
-                aliases = tuple(sn.aliases) if sn else ()
+                aliases = tuple(sn.aliases) if sn and use_aliases else ()
+                names = (svc.name, name, cid[:12]) if use_aliases else (name, cid[:12])
                 ep = networks.connect(name, net.name, networks.EndpointSpec(
-                    aliases=aliases, dns_names=(svc.name, name, cid[:12]),
+                    aliases=aliases, dns_names=names,
                     ipv4_address=sn.ipv4_address if sn else None,
                     ipv6_address=sn.ipv6_address if sn else None,
                     mac_address=(sn.mac_address if sn else None) or svc.mac_address,

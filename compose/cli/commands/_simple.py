@@ -1,0 +1,41 @@
+"""Building blocks shared by the small lifecycle commands (start, stop, kill, ...)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import typer
+
+from compose.cli.commands._orch import Progress, backend, check_services, containers_of
+from compose.cli.commands._orch import project_and_name as _load
+from compose.errors import ComposeError
+from compose.orchestrator.backend import Backend, ContainerRef
+
+
+def targets(ctx: typer.Context, services: list[str] | None, *, running: bool | None = None,
+            need_file: bool = False) -> tuple[Backend, str, list[ContainerRef], Progress]:
+    """Backend, project name, the selected containers and a progress printer."""
+    project, name = _load(ctx, services or (), need_file=need_file)
+    check_services(project, services or ())
+    be = backend()
+    cs = containers_of(be, name, services or ())
+    if running is True:
+        cs = [c for c in cs if c.running]
+    elif running is False:
+        cs = [c for c in cs if not c.running]
+    return be, name, cs, Progress(ctx.obj.progress)
+
+
+def each(cs: list[ContainerRef], verb: str, past: str, fn: Callable[[ContainerRef], None],
+         progress: Progress) -> int:
+    """Apply ``fn`` to every container with docker-style progress; 1 if any failed."""
+    failed = False
+    for c in cs:
+        progress(c.name, verb)
+        try:
+            fn(c)
+        except (ComposeError, Exception) as exc:  # report and go on with the others
+            progress(c.name, f"Error: {exc}")
+            failed = True
+            continue
+        progress(c.name, past)
+    return 1 if failed else 0

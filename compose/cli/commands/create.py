@@ -1,0 +1,42 @@
+"""``pycompose create``: create the containers without starting them."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from compose.cli import terminal
+from compose.cli.commands._orch import Progress, backend
+from compose.errors import ComposeError
+from compose.orchestrator.convergence import RecreatePolicy
+from compose.orchestrator.up import Up, UpOptions
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``create`` command to ``app``."""
+    app.command("create", help="Creates containers for a service.")(create_command)
+
+
+def create_command(
+    ctx: typer.Context,
+    services: Annotated[list[str] | None, typer.Argument(metavar="SERVICE...")] = None,
+    build: Annotated[bool, typer.Option("--build")] = False,
+    no_build: Annotated[bool, typer.Option("--no-build")] = False,
+    pull: Annotated[str, typer.Option("--pull", metavar="POLICY")] = "missing",
+    force_recreate: Annotated[bool, typer.Option("--force-recreate")] = False,
+    no_recreate: Annotated[bool, typer.Option("--no-recreate")] = False,
+    remove_orphans: Annotated[bool, typer.Option("--remove-orphans")] = False,
+) -> int:
+    """Converge without starting anything (``up --no-start``)."""
+    if force_recreate and no_recreate:
+        raise ComposeError("--force-recreate and --no-recreate are incompatible")
+    targets = tuple(services or ())
+    project = ctx.obj.load_project(services=targets)
+    recreate = (RecreatePolicy.FORCE if force_recreate else RecreatePolicy.NEVER if no_recreate
+                else RecreatePolicy.DIVERGED)
+    opts = UpOptions(services=targets, build=build, no_build=no_build, pull=pull,
+                     recreate=recreate, no_start=True, remove_orphans=remove_orphans)
+    result = Up(project, backend(), opts, Progress(ctx.obj.progress)).run()
+    for f in result.failures():
+        terminal.error(f)
+    return 1 if result.failures() else 0

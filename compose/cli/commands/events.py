@@ -1,0 +1,57 @@
+"""``pycompose events``: container events of the project, streamed from its supervisor."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated
+
+import typer
+
+from compose.cli import terminal
+from compose.cli.commands._orch import project_and_name
+from compose.orchestrator import client
+
+# supervisor event → docker's container action
+_ACTIONS = {"started": "start", "exited": "die", "healthy": "health_status: healthy",
+            "unhealthy": "health_status: unhealthy", "restarting": "restart"}
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``events`` command to ``app``."""
+    app.command("events", help="Receive real time events from containers.")(events_command)
+
+
+def events_command(
+    ctx: typer.Context,
+    services: Annotated[list[str] | None, typer.Argument(metavar="SERVICE...")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> int:
+    """Stream events until interrupted (starts the supervisor if none runs)."""
+    _project, name = project_and_name(ctx, services or (), need_file=False)
+    client.ensure_supervisor(name)
+    sub = client.Subscription(name)
+    wanted = set(services or ())
+    try:
+        for ev in sub:
+            if wanted and ev.get("service") not in wanted:
+                continue
+            _print(ev, as_json)
+    finally:
+        sub.close()
+    return 0
+
+
+def _print(ev: dict[str, object], as_json: bool) -> None:
+    when = dt.datetime.fromtimestamp(float(str(ev.get("time") or 0)), dt.UTC)
+    action = _ACTIONS.get(str(ev.get("event")), str(ev.get("event")))
+    attrs = {"name": ev.get("name"), "service": ev.get("service")}
+    if ev.get("exit_code") is not None:
+        attrs["exitCode"] = ev.get("exit_code")
+    if as_json:
+        terminal.line(json.dumps({"time": when.isoformat(), "type": "container",
+                                  "action": action, "id": ev.get("container"),
+                                  "service": ev.get("service"), "attributes": attrs}))
+        return
+    detail = ", ".join(f"{k}={v}" for k, v in attrs.items())
+    terminal.line(f"{when:%Y-%m-%d %H:%M:%S.%f} container {action} {ev.get('container')} "
+                  f"({detail})")

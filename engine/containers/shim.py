@@ -24,6 +24,7 @@ import ctypes
 import json
 import logging
 import os
+import select
 import selectors
 import signal
 import socket
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 PR_SET_CHILD_SUBREAPER = 36
 _DRAIN_AFTER_EXIT = 2.0  # seconds to wait for output pipes after init died
 _REQUEST_TIMEOUT = 5.0
+_REPORT_TIMEOUT = 120.0
 
 
 def spawn(cid: str, runtime_name: str) -> dict[str, Any]:
@@ -65,6 +67,10 @@ def spawn(cid: str, runtime_name: str) -> dict[str, Any]:
     os.close(write_fd)
     os.waitpid(pid, 0)
     with os.fdopen(read_fd, "rb") as pipe:
+        ready, _, _ = select.select([pipe], [], [], _REPORT_TIMEOUT)
+        if not ready:  # the runtime hangs; the shim records the outcome if it ever finishes
+            return {"ok": False, "exit_code": 128,
+                    "error": f"the runtime did not start the container in {_REPORT_TIMEOUT}s"}
         data = pipe.read()
     try:
         report: dict[str, Any] = json.loads(data)

@@ -33,12 +33,19 @@ class _Project:
     secrets: frozenset[str]
     configs: frozenset[str]
     models: frozenset[str]
+    buildable: frozenset[str]  # services with a build section
 
 
 def check_semantics(project: dict, positions: PositionMap) -> None:
     """Raise ConfigError for the first semantic mistake in the merged project dict."""
-    names = _Project(*(frozenset(project.get(k) or {}) for k in (
-        "services", "networks", "volumes", "secrets", "configs", "models")))
+    services = project.get("services") or {}
+    buildable = frozenset(k for k, v in services.items()
+                          if isinstance(v, dict) and v.get("build") is not None)
+    def keys(kind: str) -> frozenset[str]:
+        return frozenset(project.get(kind) or {})
+
+    names = _Project(keys("services"), keys("networks"), keys("volumes"), keys("secrets"),
+                     keys("configs"), keys("models"), buildable)
     for path, problem in _problems(project, names):
         raise error_at(problem, path, positions)
 
@@ -104,11 +111,29 @@ def _check_references(names: _Project, name: str, svc: dict) -> Iterator[Problem
                 yield ("build", "secrets", index), (
                     f"the build of service {name!r} uses secret {ref!r}, which is not defined "
                     "under the top-level secrets key")
+        yield from _check_build_contexts(names, build)
     for index, ref in _ref_names(svc.get("models")):
         if ref not in names.models:
             yield ("models", index), (
                 f"service {name!r} uses model {ref!r}, which is not defined under the "
                 "top-level models key")
+
+
+def _check_build_contexts(names: _Project, build: dict) -> Iterator[Problem]:
+    """``additional_contexts`` values ``service:NAME`` need a service that is built."""
+    contexts = build.get("additional_contexts")
+    pairs = (entries(contexts) if isinstance(contexts, dict) else
+             ((i, str(v).partition("=")[2]) for i, v in entries(contexts)))
+    for key, value in pairs:
+        if not isinstance(value, str) or not value.startswith("service:"):
+            continue
+        target = value.removeprefix("service:")
+        if target not in names.services:
+            yield ("build", "additional_contexts", key), (
+                f"additional context {key!r} refers to undefined service {target!r}")
+        elif target not in names.buildable:
+            yield ("build", "additional_contexts", key), (
+                f"additional context {key!r} refers to service {target!r}, which has no build")
 
 
 def _check_dependencies(names: _Project, name: str, svc: dict) -> Iterator[Problem]:

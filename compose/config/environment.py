@@ -8,7 +8,6 @@ earlier in the same file.
 """
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -197,11 +196,6 @@ def project_environment(
         if not path.is_dir():
             merged.update(read_env_file(path, os_env.get, None, dict(merged).get))
     return {**merged, **os_env}
-
-
-def current_os_env() -> dict[str, str]:
-    """A copy of the process environment (tests pass their own mapping instead)."""
-    return dict(os.environ)
 
 
 def service_environment(

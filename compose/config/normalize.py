@@ -46,11 +46,11 @@ def normalize_project(
         for key, svc in sorted((data.get("services") or {}).items())
     }
     out: dict[str, Any] = {"name": name, "services": services}
-    networks = _named_resources(data.get("networks"), name)
+    networks = _named_resources(data.get("networks"), name, _NETWORK_ORDER)
     if any("default" in (s.get("networks") or {}) for s in services.values()):
         networks.setdefault("default", {"name": f"{name}_default"})
     for key, section in (("networks", networks),
-                         ("volumes", _named_resources(data.get("volumes"), name)),
+                         ("volumes", _named_resources(data.get("volumes"), name, _VOLUME_KEYS)),
                          ("secrets", _file_objects(data.get("secrets"), name, base)),
                          ("configs", _file_objects(data.get("configs"), name, base))):
         if section:
@@ -59,7 +59,9 @@ def normalize_project(
     return out
 
 
-def _named_resources(section: Any, project: str) -> dict[str, Any]:
+def _named_resources(section: Any, project: str, order: tuple[str, ...]) -> dict[str, Any]:
+    """Top-level resources with their real names (``<project>_<key>`` unless ``name`` is set
+    or the resource is external, then the key) and keys in docker compose's order."""
     out: dict[str, Any] = {}
     for key, value in (section or {}).items():
         res = dict(value or {})
@@ -69,23 +71,18 @@ def _named_resources(section: Any, project: str) -> dict[str, Any]:
             res["external"] = True
         if not res.get("name"):
             res["name"] = key if res.get("external") else f"{project}_{key}"
-        for labels in ("labels",):
-            if labels in res:
-                res[labels] = _string_map(as_mapping(res[labels]))
-        out[key] = _ordered({"name": res.pop("name"), **res})
+        if "labels" in res:
+            res["labels"] = _string_map(as_mapping(res["labels"]))
+        out[key] = _sorted_by(res, order)
     return out
 
 
 def _file_objects(section: Any, project: str, base: str) -> dict[str, Any]:
-    out = _named_resources(section, project)
+    out = _named_resources(section, project, _FILE_OBJECT_ORDER)
     for res in out.values():
         if res.get("file"):
             res["file"] = resolve_host_path(str(res["file"]), base)
     return out
-
-
-def _ordered(mapping: dict[str, Any]) -> dict[str, Any]:
-    return mapping
 
 
 def normalize_service(
@@ -342,6 +339,11 @@ _FIXERS: dict[str, Callable[[Any, str], Any]] = {
 _SORTED_MAPS = ("environment", "labels", "annotations", "depends_on", "networks", "sysctls",
                 "ulimits", "storage_opt")
 
+_NETWORK_ORDER = ("name", "driver", "driver_opts", "ipam", "external", "internal", "attachable",
+                  "labels", "enable_ipv4", "enable_ipv6")
+_VOLUME_KEYS = ("name", "driver", "driver_opts", "external", "labels")
+_FILE_OBJECT_ORDER = ("name", "file", "environment", "content", "external", "labels", "driver",
+                      "driver_opts", "template_driver")
 _PORT_ORDER = ("name", "mode", "host_ip", "target", "published", "protocol", "app_protocol")
 _VOLUME_ORDER = ("type", "source", "target", "read_only", "consistency", "bind", "volume",
                  "tmpfs", "image")

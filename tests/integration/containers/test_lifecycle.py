@@ -289,3 +289,16 @@ def test_exec_with_a_tty_relays_through_a_pseudo_terminal(engine, tmp_path: Path
     text = out_path.read_bytes().replace(b"\r\n", b"\n").decode()
     assert code == 5
     assert "tty=yes" in text and "got=hello" in text and "xterm" in text
+
+
+def test_stop_and_delete_of_a_paused_container(engine, wait_for) -> None:
+    info = engine.run(engine.spec("paused-stop", "echo up; sleep 30", stop_grace_period=0.2))
+    _wait_log(engine, wait_for, info.id, "up")
+    containers.pause(info.id)
+    status = containers.stop(info.id)  # thawed so the signals land
+    assert status is not None and status.code == 137
+    other = engine.run(engine.spec("paused-rm", "sleep 30"))
+    containers.pause(other.id)
+    containers.delete(other.id, force=True)
+    with pytest.raises(NotFound):
+        containers.inspect(other.id)

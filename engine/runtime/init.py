@@ -169,8 +169,14 @@ def report_error(c: InitContext, err: StepFailed) -> None:
     if c.sock is not None:
         try:
             send(c.sock, Msg.ERROR, step=err.step, message=err.message, exit_code=err.exit_code)
+            return
         except OSError:
             pass
+    # Nobody listens any more (after READY): the container's stderr is the only witness.
+    try:
+        os.write(2, f"container init: {err.step}: {err.message}\n".encode())
+    except OSError:
+        pass
 
 
 def finish(c: InitContext, wait: bool) -> None:
@@ -189,8 +195,10 @@ def finish(c: InitContext, wait: bool) -> None:
         wait_for_start(c)
     err_fd = None
     if c.state_dir_fd is not None and wait:
-        err_fd = os.open(EXEC_ERROR, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600,
-                         dir_fd=c.state_dir_fd)
+        try:
+            err_fd = os.open(EXEC_ERROR, os.O_WRONLY | os.O_CLOEXEC, dir_fd=c.state_dir_fd)
+        except OSError:
+            err_fd = None  # best effort: the exit code (126) still tells the story
     try:
         c.s.execve(path, list(c.process.args), c.process.env)
     except OSError as e:

@@ -59,7 +59,7 @@ def mount_entries(plan: InitPlan, s: sc.Syscalls) -> None:
     for m in plan.mounts:
         dest = resolve_in_root(plan.rootfs, m.destination)
         if m.type == "cgroup" or m.type == "cgroup2":
-            mount_cgroup(m, dest, s)
+            mount_cgroup(m, dest, s, plan.cgroup_path)
         elif m.is_bind:
             mount_bind(m, dest, s)
         else:
@@ -101,7 +101,7 @@ def mount_bind(m: MountSpec, dest: str, s: sc.Syscalls) -> None:
         s.mount("", dest, "", sc.MS_BIND | sc.MS_REMOUNT | extra, "")
 
 
-def mount_cgroup(m: MountSpec, dest: str, s: sc.Syscalls) -> None:
+def mount_cgroup(m: MountSpec, dest: str, s: sc.Syscalls, cgroup_path: str) -> None:
     """Mount the cgroup filesystem(s): cgroup2 on unified hosts, tmpfs + each v1 hierarchy."""
     make_mountpoint(dest, True, s)
     flags = (m.flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC) & ~sc.MS_BIND
@@ -115,8 +115,14 @@ def mount_cgroup(m: MountSpec, dest: str, s: sc.Syscalls) -> None:
         sub = os.path.join(dest, name)
         s.mkdir(sub, 0o755)
         named = name == "systemd"  # a named hierarchy without controllers
-        s.mount(name if named else "cgroup", sub, "cgroup", flags,
-                "none,name=systemd" if named else name)
+        try:
+            s.mount(name if named else "cgroup", sub, "cgroup", flags,
+                    "none,name=systemd" if named else name)
+        except PermissionError:
+            # v1 hierarchies cannot be mounted from a user namespace: bind the container's
+            # own cgroup directory from the host view instead.
+            s.mount(f"/sys/fs/cgroup/{name}/{cgroup_path}", sub, "", sc.MS_BIND | sc.MS_REC, "")
+            s.mount("", sub, "", sc.MS_BIND | sc.MS_REMOUNT | flags, "")
     # Like runc, the tmpfs holding the hierarchies stays rw; the hierarchies themselves are ro.
 
 

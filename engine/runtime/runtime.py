@@ -92,7 +92,10 @@ class BuiltinRuntime:
                 state_dir: Path, pid_file: Path | None, stdio: tuple[int | None, ...],
                 console_socket: Path | None) -> int:
         os.mkfifo(state_dir / FIFO, 0o600)
-        os.chown(state_dir / FIFO, plan.process.uid, plan.process.gid)
+        (state_dir / EXEC_ERROR).touch(0o600)
+        for name in (FIFO, EXEC_ERROR):  # the init opens them after dropping privileges
+            os.chown(state_dir / name, _host_id(plan.uid_mappings, plan.process.uid),
+                     _host_id(plan.gid_mappings, plan.process.gid))
         self.cgroups.create(plan.cgroup_path, plan.resources)
         console = _connect_console(console_socket) if plan.process.terminal else None
         parent, child = pair()
@@ -365,6 +368,14 @@ def _write_id_maps(pid: int, plan: spec_mod.InitPlan) -> None:
         lines = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in maps)
         with open(f"/proc/{pid}/{name}", "w") as f:
             f.write(lines)
+
+
+def _host_id(mappings: tuple[dict[str, int], ...], cid: int) -> int:
+    """Translate a container uid/gid to the host's through the user namespace mappings."""
+    for m in mappings:
+        if m["containerID"] <= cid < m["containerID"] + m["size"]:
+            return m["hostID"] + cid - m["containerID"]
+    return cid
 
 
 def _write_pid_file(path: Path, pid: int) -> None:

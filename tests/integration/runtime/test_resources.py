@@ -33,14 +33,14 @@ def test_pids_limit_holds_a_fork_bomb(env: Env) -> None:
     env.rt.start(cid)
     drv = cgroups.driver()
     path = f"pycompose/{cid}"
-    deadline = time.monotonic() + 10
-    while drv.stats(path).pids_current < 24 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    st = drv.stats(path)
-    assert st.pids_limit == 24
-    assert st.pids_current == 24  # filled up to the limit, and not beyond
-    assert len(drv.pids(path)) <= 24
+    samples = []
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        samples.append(drv.stats(path).pids_current)
+        time.sleep(0.01)
+    assert drv.stats(path).pids_limit == 24
+    assert max(samples) <= 24  # never beyond the limit
+    assert max(samples) >= 20  # and the bomb really pushed against it
     env.rt.delete(cid, force=True)
     wait(pid)
     assert "fork" in out.read_text().lower()  # the bomb was refused, not just slow

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,13 +49,28 @@ def connect(root: Path | None = None) -> sqlite3.Connection:
         ensure_dir(path.parent)
         conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
+        _ensure_wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         cache[str(path)] = conn
         _applied_by_conn[id(conn)] = set()  # a new connection may reuse a dead one's id
     _apply_schemas(conn)
     return conn
+
+
+def _ensure_wal(conn: sqlite3.Connection) -> None:
+    # Switching to WAL takes an exclusive lock without waiting for the busy timeout, so two
+    # threads opening a brand-new database at once can collide: retry briefly. The mode is
+    # persistent, so later connections find it set and skip the switch.
+    for attempt in range(200):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if attempt == 199:
+                raise
+            time.sleep(0.01)
 
 
 def _apply_schemas(conn: sqlite3.Connection) -> None:

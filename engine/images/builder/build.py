@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import logging
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from engine.errors import NotFound
 from engine.images import blobstore, catalog, imagestore, layers
@@ -68,7 +66,6 @@ class Builder:
         self.meta_args: dict[str, str] = {}
         self.stages: list[tuple[str | None, Instruction, list[Instruction]]] = []
         self.built: dict[int, StageState] = {}
-        self.step = 0
         self._reported = False
         self._split_stages()
 
@@ -137,7 +134,6 @@ class Builder:
         name, from_ins, body = self.stages[idx]
         state = self._from(from_ins, name, idx)
         for ins in body:
-            self.step += 1
             self._execute(state, ins)
         self.built[idx] = state
         return state
@@ -186,7 +182,7 @@ class Builder:
         return self._from_image(state, base, ins)
 
     def _from_image(self, state: StageState, ref: str, ins: Instruction) -> StageState:
-        image_id = self._image_id(ref, ins)
+        image_id = self.image_id_for(ref, ins)
         doc = json.loads(catalog.config_bytes_of(image_id))
         state.layers = catalog.layer_blobs_of(image_id)
         for lb in state.layers:
@@ -199,7 +195,7 @@ class Builder:
             log.warning("%s:%d: ONBUILD triggers of %s are ignored", self.file, ins.line, ref)
         return state
 
-    def _image_id(self, ref: str, ins: Instruction) -> str:
+    def image_id_for(self, ref: str, ins: Instruction) -> str:
         from engine.images.registry.pull import pull
 
         try:
@@ -224,7 +220,7 @@ class Builder:
                 return str(h["created"])
         return "1970-01-01T00:00:00Z"
 
-    def _layer_step(self, state: StageState, ins: Instruction, text: str, extra: str,
+    def layer_step(self, state: StageState, ins: Instruction, text: str, extra: str,
                     fill: Callable[[Path], object]) -> None:
         """Make a layer with ``fill`` unless the cache has one for the same inputs."""
         key = cache.cache_key(state.diff_ids, state.config, text,
@@ -259,7 +255,7 @@ class Builder:
             state.history.append(history_entry(ins, True, self._last_created(state)))
             return
         lower = state.layer_dirs
-        self._layer_step(state, ins, f"WORKDIR {path}", "", lambda root: copier._ensure_dir(
+        self.layer_step(state, ins, f"WORKDIR {path}", "", lambda root: copier._ensure_dir(
             root, path, lower, None))
 
     def _copy(self, state: StageState, ins: Instruction) -> None:
@@ -277,14 +273,6 @@ class Builder:
         env = state.run_env()
         workdir = state.config.get("WorkingDir") or "/"
         user = state.config.get("User") or ""
-        self._layer_step(state, ins, "RUN " + json.dumps(argv) + f" net={network}", "",
+        self.layer_step(state, ins, "RUN " + json.dumps(argv) + f" net={network}", "",
                          lambda upper: run_step(lower, upper, argv, env, workdir, user,
                                                 network, ins, self.file))
-
-    def config_for_cache(self, state: StageState) -> dict[str, Any]:
-        return state.config
-
-
-def containers_api() -> Any:
-    """The containers module, which provides ``run_build_step`` (imported late)."""
-    return importlib.import_module("engine.containers")

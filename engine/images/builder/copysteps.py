@@ -65,7 +65,7 @@ def _from_layers(builder: Builder, ref: str, ins: Instruction) -> tuple[list[Pat
     if idx is not None:
         src_state = builder.build_stage(idx)
         return src_state.layer_dirs, ",".join(src_state.diff_ids)
-    image_id = builder._image_id(ref, ins)
+    image_id = builder.image_id_for(ref, ins)
     blobs = catalog.layer_blobs_of(image_id)
     for lb in blobs:
         layers.ensure_unpacked(lb.digest, lb.diff_id)
@@ -99,7 +99,7 @@ def run_copy(builder: Builder, state: StageState, ins: Instruction) -> None:
                         hash_sources(sources, matcher))
         lower = state.layer_dirs
         text = f"{ins.cmd} {ins.flags} {patterns} {dest}"
-        builder._layer_step(state, ins, text, extra, lambda layer_root: copy_sources(
+        builder.layer_step(state, ins, text, extra, lambda layer_root: copy_sources(
             sources, dest, layer_root, lower, matcher, opts))
     except CopyError as exc:
         raise BuildError(f"{ins.cmd} failed: {exc}", line=ins.line, file=builder.file) from None

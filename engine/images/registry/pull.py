@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from engine import store
 from engine.images import blobstore, catalog, layers
 from engine.images.catalog import LayerBlob
 from engine.images.model import Image, Progress
@@ -97,6 +98,7 @@ def _pull_from(client: Client, ref: Reference, progress: ProgressFn | None,
                             step="pull", obj=obj)
     blobs = [LayerBlob(d["digest"], d.get("mediaType", ""), int(d.get("size", 0)), diff)
              for d, diff in zip(ldescs, diff_ids, strict=True)]
+    store.connect()  # create the database here, not racing in the download threads
     with ThreadPoolExecutor(PARALLEL_DOWNLOADS) as pool:
         list(pool.map(lambda lb: _fetch_layer(client, lb, progress), blobs))
     blobstore.put_bytes(body)

@@ -63,7 +63,7 @@ def load(options: LoadOptions | None = None) -> Project:
     merged, positions = _load_application(ctx.files, ctx.env, ctx, ())
     name = resolve_project_name(ctx.options.project_name, ctx.env, merged.get("name"),
                                 ctx.project_dir)
-    selection = _select_profiles(merged, ctx)
+    selection = _select_profiles(merged, ctx, positions)
     _check_semantics(selection.data, positions, ctx)
     canonical = _normalize(selection.data, name, ctx, positions)
     project = _build(canonical, ctx, selection)
@@ -153,11 +153,11 @@ def _load_included(spec: Any, ctx: _Context, chain: tuple[str, ...]) -> dict[str
     return rebase_document(merged, str(project_dir))
 
 
-def _select_profiles(merged: dict[str, Any], ctx: _Context) -> Any:
+def _select_profiles(merged: dict[str, Any], ctx: _Context, positions: PositionMap) -> Any:
     from compose.config.profiles import active_profiles, select_services
 
     active = active_profiles(ctx.options.profiles, ctx.env)
-    return select_services(merged, active, ctx.options.services)
+    return select_services(merged, active, ctx.options.services, positions)
 
 
 def _check_semantics(data: dict[str, Any], positions: PositionMap, ctx: _Context) -> None:

@@ -10,8 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from compose.config.interpolation import config_error_at
 from compose.config.merge import as_mapping
-from compose.errors import ConfigError
+from compose.config.positions import PositionMap
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,8 @@ def active_profiles(cli_profiles: Iterable[str], env: Mapping[str, str]) -> list
 
 
 def select_services(
-    data: dict[str, Any], active: Iterable[str], targets: Iterable[str] = ()
+    data: dict[str, Any], active: Iterable[str], targets: Iterable[str] = (),
+    positions: PositionMap | None = None,
 ) -> ProfileSelection:
     """Keep the enabled services and drop optional dependencies on disabled ones."""
     active_set, target_set = set(active), set(targets)
@@ -47,10 +49,44 @@ def select_services(
             enabled[name] = svc
         else:
             disabled.append(name)
-    for name, svc in enabled.items():
-        enabled[name] = _prune_dependencies(name, svc or {}, enabled, services)
+    try:
+        for name, svc in enabled.items():
+            enabled[name] = _prune_dependencies(name, svc or {}, enabled, services)
+            _check_references(name, svc or {}, enabled, services)
+    except _Disabled as exc:
+        raise config_error_at(str(exc), "", positions or {}, exc.path) from None
     return ProfileSelection({**data, "services": enabled}, tuple(sorted(active_set)),
                             tuple(everything), tuple(disabled))
+
+
+def _check_references(name: str, svc: Mapping[str, Any], enabled: Mapping[str, Any],
+                      defined: Mapping[str, Any]) -> None:
+    """links, ``service:`` namespaces and volumes_from may not point at a disabled service."""
+    refs: list[tuple[str, str]] = []
+    refs += [("links", str(link).split(":", 1)[0]) for link in svc.get("links") or ()]
+    for key in ("network_mode", "ipc", "pid", "uts", "cgroup"):
+        value = svc.get(key)
+        if isinstance(value, str) and value.startswith("service:"):
+            refs.append((key, value[len("service:"):]))
+    refs += [("volumes_from", str(ref).split(":", 1)[0]) for ref in svc.get("volumes_from") or ()
+             if not str(ref).startswith("container:")]
+    for key, ref in refs:
+        if ref in defined and ref not in enabled:
+            raise _disabled_error(name, ref, defined, key)
+
+
+class _Disabled(Exception):
+    def __init__(self, message: str, path: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def _disabled_error(name: str, dep: str, defined: Mapping[str, Any], key: str) -> _Disabled:
+    profiles = ", ".join((defined[dep] or {}).get("profiles") or [])
+    return _Disabled(
+        f"service {name!r} needs service {dep!r} ({key}), which is disabled: enable one of "
+        f"its profiles ({profiles}) with --profile or COMPOSE_PROFILES",
+        ("services", name, key))
 
 
 def _prune_dependencies(name: str, svc: dict[str, Any], enabled: Mapping[str, Any],
@@ -65,9 +101,5 @@ def _prune_dependencies(name: str, svc: dict[str, Any], enabled: Mapping[str, An
             continue
         required = not isinstance(spec, dict) or spec.get("required", True) is not False
         if required:
-            profiles = ", ".join((defined[dep] or {}).get("profiles") or [])
-            raise ConfigError(
-                f"service {name!r} depends on service {dep!r}, which is disabled: enable one "
-                f"of its profiles ({profiles}) with --profile or COMPOSE_PROFILES",
-                key_path=f"services.{name}.depends_on")
+            raise _disabled_error(name, dep, defined, "depends_on")
     return {**svc, "depends_on": kept}

@@ -69,3 +69,21 @@ def test_optional_dependency_on_disabled_service_is_dropped(tmp_path: Path) -> N
     """)
     project = load_in(tmp_path)
     assert project.services["app"].depends_on == {}
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("links", "[db]"), ("network_mode", '"service:db"'), ("volumes_from", "[db]"),
+    ("depends_on", "[db]"),
+])
+def test_reference_to_disabled_service_is_located(tmp_path: Path, key: str, value: str) -> None:
+    write(tmp_path, "compose.yaml", f"""
+        services:
+          app:
+            image: app
+            {key}: {value}
+          db: {{image: db, profiles: [storage]}}
+    """)
+    with pytest.raises(ConfigError) as info:
+        load_in(tmp_path)
+    assert "disabled" in info.value.message and "storage" in info.value.message
+    assert info.value.line == 5 and info.value.key_path == f"services.app.{key}"

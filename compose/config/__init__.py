@@ -74,14 +74,21 @@ def load(options: LoadOptions | None = None) -> Project:
 def _prepare(options: LoadOptions) -> _Context:
     cwd = Path(options.working_dir or os.getcwd())
     os_env = dict(os.environ if options.environ is None else options.environ)
-    env_files = [Path(os.path.join(cwd, f)) for f in options.env_files]
+    names = list(options.env_files) or [
+        f for f in os_env.get("COMPOSE_ENV_FILES", "").split(",") if f.strip()]
+    env_files = [Path(os.path.join(cwd, f.strip())) for f in names]
+    use_dotenv = not env_files and not _truthy(os_env.get("COMPOSE_DISABLE_ENV_FILE"))
     first_dir = Path(os.path.join(cwd, options.project_directory or "."))
-    env = project_environment(os_env, env_files, first_dir)
+    env = project_environment(os_env, env_files, first_dir, use_dotenv)
     files = discover_files(list(options.files), env, cwd)
     project_dir = project_directory(options.project_directory, files, cwd)
-    if project_dir != first_dir and not env_files:
+    if project_dir != first_dir and use_dotenv:
         env = project_environment(os_env, [], project_dir)  # the .env of the project directory
     return _Context(options, cwd, os_env, env, files, project_dir)
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _read_document(path: str, env: Mapping[str, str],

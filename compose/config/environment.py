@@ -186,11 +186,11 @@ def read_env_file(
 
 
 def project_environment(
-    os_env: Mapping[str, str], env_files: list[Path], default_dir: Path
+    os_env: Mapping[str, str], env_files: list[Path], default_dir: Path, dotenv: bool = True
 ) -> dict[str, str]:
-    """The interpolation environment: ``--env-file`` files (or ``<dir>/.env``) under the
-    process environment, which wins."""
-    files = env_files or [p for p in [default_dir / ".env"] if p.is_file()]
+    """The interpolation environment: ``--env-file`` files (or ``<dir>/.env`` unless
+    ``dotenv`` is off) under the process environment, which wins."""
+    files = env_files or [p for p in [default_dir / ".env"] if dotenv and p.is_file()]
     merged: dict[str, str] = {}
     for path in files:
         if not path.is_dir():

@@ -226,3 +226,12 @@ def test_docker_compose_normalizations(tmp_path: Path) -> None:
     assert not app.depends_on["data"].restart
     assert app.volumes[0].target == "/a/c" and app.volumes[0].source == "/y"
     assert list(app.raw["environment"]) == ["A", "Z"]  # Go maps print sorted
+
+
+def test_compose_env_files_and_disable_env_file(tmp_path: Path) -> None:
+    write(tmp_path, ".env", "TAG=dotenv\n")
+    write(tmp_path, "a.env", "TAG=a\n")
+    write(tmp_path, "compose.yaml", "services:\n  s:\n    image: x:${TAG:-none}\n")
+    assert load_in(tmp_path, {"COMPOSE_ENV_FILES": "a.env"}).services["s"].image == "x:a"
+    env = {"COMPOSE_DISABLE_ENV_FILE": "true"}
+    assert load_in(tmp_path, env).services["s"].image == "x:none"

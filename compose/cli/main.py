@@ -90,14 +90,29 @@ def _global_options(
     progress: Annotated[
         str,
         typer.Option(
-            "--progress", metavar="MODE", help="Progress output: auto, tty, plain, json, quiet."
+            "--progress",
+            metavar="MODE",
+            envvar="COMPOSE_PROGRESS",
+            help="Progress output: auto, tty, plain, json, quiet.",
         ),
     ] = "auto",
     ansi: Annotated[
-        str, typer.Option("--ansi", metavar="MODE", help="Control characters: auto, never, always.")
+        str,
+        typer.Option(
+            "--ansi",
+            metavar="MODE",
+            envvar="COMPOSE_ANSI",
+            help="Control characters: auto, never, always.",
+        ),
     ] = "auto",
     parallel: Annotated[
-        int, typer.Option("--parallel", metavar="N", help="Maximum parallelism, -1 for unlimited.")
+        int,
+        typer.Option(
+            "--parallel",
+            metavar="N",
+            envvar="COMPOSE_PARALLEL_LIMIT",
+            help="Maximum parallelism, -1 for unlimited.",
+        ),
     ] = -1,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Not supported by pycompose (rejected).")
@@ -156,8 +171,20 @@ def build_app(argv: list[str] | None = None) -> typer.Typer:
 
 
 # Global options that take a value (the others are flags).
-_VALUE_OPTIONS = frozenset({"-f", "--file", "-p", "--project-name", "--env-file", "--profile",
-                            "--project-directory", "--progress", "--ansi", "--parallel"})
+_VALUE_OPTIONS = frozenset(
+    {
+        "-f",
+        "--file",
+        "-p",
+        "--project-name",
+        "--env-file",
+        "--profile",
+        "--project-directory",
+        "--progress",
+        "--ansi",
+        "--parallel",
+    }
+)
 
 
 def invoked_command(argv: list[str]) -> str | None:

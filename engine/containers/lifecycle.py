@@ -289,9 +289,13 @@ def restart(ref: str, timeout: float | None = None) -> ContainerInfo:
 
 
 def note_restart(ref: str) -> None:
-    """Count a restart made by a restart policy (shown as RestartCount)."""
-    info = record.get(ref)
-    record.update(info.id, restart_count=info.restart_count + 1)
+    """Count a restart made by a restart policy (RestartCount); an exited container shows
+    ``restarting`` until the policy's :func:`start` runs it again."""
+    info = refresh(record.get(ref).id)
+    fields: dict[str, Any] = {"restart_count": info.restart_count + 1}
+    if info.state is State.EXITED:
+        fields["state"] = State.RESTARTING
+    record.update(info.id, **fields)
 
 
 def delete(ref: str, force: bool = False) -> None:
@@ -349,6 +353,6 @@ def list_containers(labels: dict[str, str] | None = None, all: bool = True) -> l
         if labels and any(info.labels.get(k) != v for k, v in labels.items()):
             continue
         info = refresh(info.id)
-        if all or info.state in _ACTIVE:
+        if all or info.state in (*_ACTIVE, State.RESTARTING):
             out.append(info)
     return out

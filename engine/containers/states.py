@@ -15,7 +15,7 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     S.CREATED: frozenset({S.RUNNING, S.EXITED, S.REMOVING}),
     S.RUNNING: frozenset({S.PAUSED, S.EXITED, S.RESTARTING}),
     S.PAUSED: frozenset({S.RUNNING, S.EXITED}),
-    S.RESTARTING: frozenset({S.RUNNING, S.EXITED}),
+    S.RESTARTING: frozenset({S.RUNNING, S.EXITED, S.REMOVING}),
     S.EXITED: frozenset({S.RUNNING, S.RESTARTING, S.REMOVING}),
     S.REMOVING: frozenset({S.DEAD}),
     S.DEAD: frozenset({S.REMOVING}),

@@ -302,3 +302,15 @@ def test_stop_and_delete_of_a_paused_container(engine, wait_for) -> None:
     containers.delete(other.id, force=True)
     with pytest.raises(NotFound):
         containers.inspect(other.id)
+
+
+def test_policy_restart_is_counted_and_shown_as_restarting(engine) -> None:
+    info = engine.run(engine.spec("flappy", "exit 1"))
+    assert containers.wait(info.id, timeout=10).code == 1
+    containers.note_restart(info.id)
+    assert containers.inspect(info.id).state is State.RESTARTING
+    assert [c.id for c in containers.list(all=False)] == [info.id]
+    containers.start(info.id)
+    assert containers.wait(info.id, timeout=10).code == 1
+    after = containers.inspect(info.id)
+    assert (after.state, after.restart_count) == (State.EXITED, 1)

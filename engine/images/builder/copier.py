@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.images import layers
-from engine.images.builder import rootview
+from engine.images.builder import filehash, rootview
 from engine.images.builder.dockerignore import Matcher
 
 _GLOB_CHARS = set("*?[")
@@ -105,9 +105,7 @@ def hash_sources(sources: Sequence[Source], matcher: Matcher | None) -> str:
             if stat.S_ISLNK(st.st_mode):
                 h.update(os.readlink(path).encode())
             elif stat.S_ISREG(st.st_mode):
-                with open(path, "rb") as f:
-                    while chunk := f.read(1 << 20):
-                        h.update(chunk)
+                h.update(filehash.file_digest(path, st).encode())
     return "sha256:" + h.hexdigest()
 
 

@@ -80,6 +80,11 @@ def test_cache_key_follows_content_and_args(state_root: Path, ctx: Path) -> None
     events.clear()
     _build(ctx, text, events, args=(("V", "2"),))
     assert [e.status for e in events if "COPY" in e.what] == ["done"]
+    (ctx / "src/a.py").write_text("CHANGED")  # same size: the memoized hash must not hide it
+    events.clear()
+    image = _build(ctx, text, events, args=(("V", "2"),))
+    assert [e.status for e in events if "COPY" in e.what] == ["done"]
+    assert (image.layer_dirs[-1] / "a").read_text() == "CHANGED"
 
 
 @pytest.mark.parametrize(("text", "kw", "match"), [

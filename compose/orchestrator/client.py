@@ -5,15 +5,17 @@ listens, so the CLI never sleeps-and-retries.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 from compose.errors import ComposeError
-from compose.orchestrator.daemon import run_dir, socket_path
+from compose.orchestrator.daemon import pid_path, run_dir, socket_path
 from engine.paths import ensure_dir
 
 
@@ -93,12 +95,24 @@ def watch(project: str, container_id: str) -> None:
     request(project, "watch", container=container_id)
 
 
-def stop_supervisor(project: str) -> None:
-    """Ask the supervisor to exit (containers are not touched); no-op when none runs."""
+def stop_supervisor(project: str, timeout: float = 10.0) -> None:
+    """Ask the supervisor to exit and wait until it has (it holds a lock on its pid file
+    until the very end); containers are not touched. No-op when none runs."""
+    try:
+        lock = open(pid_path(project), "rb")  # noqa: SIM115 - closed below
+    except OSError:
+        lock = None
     try:
         request(project, "shutdown")
     except OSError:
         pass
+    if lock is None:
+        return
+    with lock:
+        waiter = threading.Thread(target=fcntl.flock, args=(lock.fileno(), fcntl.LOCK_EX),
+                                  daemon=True)
+        waiter.start()
+        waiter.join(timeout)
 
 
 class Subscription:

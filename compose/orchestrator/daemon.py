@@ -113,7 +113,7 @@ def serve(project: str, ops: ContainerOps, ready_fd: int | None = None) -> None:
         log.exception("re-adopting the containers of %s failed", project)
     log.info("supervisor for %s ready (pid %d)", project, os.getpid())
     try:
-        server.serve_forever()
+        server.serve_forever(poll_interval=0.1)  # only bounds how long shutdown takes
     finally:
         sup.unwatch_all()
         server.server_close()

@@ -86,19 +86,22 @@ class _Aggregator:
                 return
             members = self.members[service]
             kind = ev.get("event")
+            # when it happened in the supervisor, on this process's monotonic clock
+            at = time.monotonic() - max(0.0, time.time() - float(ev.get("time") or time.time()))
             out: Event | None = None
             if kind == "healthy":
                 self.healthy.add(cid)
                 if members <= self.healthy:
-                    out = Event(service, EventKind.HEALTHY)
+                    out = Event(service, EventKind.HEALTHY, at=at)
             elif kind == "unhealthy":
-                out = Event(service, EventKind.UNHEALTHY, detail=str(ev.get("detail") or ""))
+                out = Event(service, EventKind.UNHEALTHY, detail=str(ev.get("detail") or ""),
+                            at=at)
             elif kind == "exited":
                 self.exited[cid] = int(ev.get("exit_code") or 0)
                 if members <= set(self.exited):
                     codes = [self.exited[m] for m in members]
                     code = next((c for c in codes if c != 0), 0)
-                    out = Event(service, EventKind.EXITED, exit_code=code)
+                    out = Event(service, EventKind.EXITED, exit_code=code, at=at)
             elif kind == "started":
                 self.exited.pop(cid, None)
         if out is not None:

@@ -17,8 +17,8 @@ from compose.cli.commands._orch import (
     status_text,
 )
 from compose.config.model import Project
+from compose.orchestrator import client, state
 from compose.orchestrator import labels as L
-from compose.orchestrator import state
 from compose.orchestrator.backend import ContainerRef
 
 _STATES = ("paused", "restarting", "removing", "running", "dead", "created", "exited")
@@ -48,6 +48,8 @@ def ps_command(
         if st not in _STATES:
             raise typer.BadParameter(f"invalid status {st!r}", param_hint="--status")
     cs = containers_of(backend(), name, services or (), all=True)
+    if any(c.running for c in cs):
+        client.ensure_supervisor(name)  # re-adopt after a killed supervisor
     if status:
         cs = [c for c in cs if c.state in status]
     elif not all_:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import struct
 import termios
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -146,6 +147,9 @@ def setup_console(c: InitContext) -> None:
         c.s.touch("/dev/console")
     c.s.mount(name, "/dev/console", "", sc.MS_BIND, "")
     fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    if c.process.console_size:
+        rows, cols = c.process.console_size
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     for fd in (0, 1, 2):
         os.dup2(slave, fd)
     if slave > 2:

@@ -105,6 +105,7 @@ class ProcessPlan:
     capabilities: Capabilities | None = None
     rlimits: tuple[tuple[int, int, int], ...] = ()
     oom_score_adj: int | None = None
+    console_size: tuple[int, int] | None = None  # (rows, columns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +224,9 @@ def parse_process(proc: dict[str, Any]) -> ProcessPlan:
         capabilities=parse_capabilities(proc.get("capabilities")),
         rlimits=clamp_rlimits(proc.get("rlimits") or []),
         oom_score_adj=proc.get("oomScoreAdj"),
+        console_size=(int(proc["consoleSize"].get("height", 0)),
+                      int(proc["consoleSize"].get("width", 0)))
+        if proc.get("consoleSize") else None,
     )
 
 

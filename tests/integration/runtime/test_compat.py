@@ -76,6 +76,11 @@ def test_oci_command_line(env: Env) -> None:
     assert state["ociVersion"] and state["bundle"] == str(env.bundle)
     assert _cli(root, "start", cid).returncode == 0
     assert json.loads(_cli(root, "state", cid).stdout)["status"] == "running"
+    ex = _cli(root, "exec", cid, "sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '")
+    assert ex.returncode == 0 and ex.stdout.startswith("box\nsh -c echo started"), ex
+    assert _cli(root, "exec", cid, "sh", "-c", "exit 5").returncode == 5
+    missing_cmd = _cli(root, "exec", cid, "nosuch")
+    assert missing_cmd.returncode == 127 and "not found" in missing_cmd.stderr
     busy = _cli(root, "delete", cid)
     assert busy.returncode == 1 and "running" in busy.stderr and "Traceback" not in busy.stderr
     time.sleep(0.2)

@@ -1,6 +1,7 @@
 """process.terminal with --console-socket: the pty master is handed over SCM_RIGHTS like runc."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 
@@ -30,7 +31,10 @@ def test_console_socket_receives_pty_master(env: Env) -> None:
     server.bind(str(sock_path))
     server.listen(1)
     env.write(["sh", "-c", "tty; [ -c /dev/console ] && echo console-ok; "
-                           "[ -t 0 ] && echo stdin-is-tty; echo $$"], terminal=True)
+                           "[ -t 0 ] && echo stdin-is-tty; echo $$; stty size"], terminal=True)
+    config = json.loads((env.bundle / "config.json").read_text())
+    config["process"]["consoleSize"] = {"height": 33, "width": 111}
+    (env.bundle / "config.json").write_text(json.dumps(config))
     cid = env.new_id()
     pid = env.rt.create(cid, env.bundle, console_socket=sock_path)
     env.pids.append(pid)
@@ -47,3 +51,4 @@ def test_console_socket_receives_pty_master(env: Env) -> None:
     lines = out.replace("\r", "").splitlines()
     assert lines[0].startswith("/dev/pts/")
     assert "console-ok" in lines and "stdin-is-tty" in lines and "1" in lines
+    assert "33 111" in lines  # process.consoleSize

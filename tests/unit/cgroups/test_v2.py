@@ -121,3 +121,24 @@ def test_v1_layout_against_fake_tree(tmp_path: Path) -> None:
     assert (root / "cpuset/pycompose/cpuset.cpus").read_text() == "0-1"
     assert (root / "cpuset/pycompose/x/cpuset.mems").read_text() == "0"
     assert drv.list_paths("pycompose") == ["pycompose/x"]
+
+
+def test_v1_device_rules(tmp_path: Path) -> None:
+    root = tmp_path / "v1"
+    (root / "devices").mkdir(parents=True)
+    (root / "devices" / "cgroup.procs").write_text("")
+    writes: list[tuple[str, str]] = []
+    drv = V1Driver(root)
+    import engine.cgroups.fs as cgfs
+
+    orig = cgfs.write_value
+    try:
+        cgfs.write_value = lambda p, v: writes.append((p.name, str(v)))  # type: ignore[assignment]
+        drv.create("pycompose/d", {"devices": [
+            {"allow": False, "access": "rwm"},
+            {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+            {"allow": True, "type": "c", "major": 136, "minor": -1, "access": "rw"}]})
+    finally:
+        cgfs.write_value = orig
+    assert writes == [("devices.deny", "a"), ("devices.allow", "c 1:3 rwm"),
+                      ("devices.allow", "c 136:* rw")]

@@ -73,14 +73,14 @@ class EngineBackend:
 
     # -- networks and volumes ------------------------------------------------------------------
 
-    def ensure_network(self, project: Project, network: Network) -> None:
+    def ensure_network(self, project: Project, network: Network) -> bool:
         if network.external:
             if not networks.network_exists(network.name):
                 raise ComposeError(f"network {network.name} declared as external, but could "
                                    "not be found")
-            return
+            return False
         if networks.network_exists(network.name):
-            return
+            return False
         if network.driver not in (None, "bridge"):
             raise ComposeError(f"network {network.key}: driver {network.driver!r} is not "
                                "supported by pycompose (bridge only)")
@@ -97,6 +97,7 @@ class EngineBackend:
                 for p in pools)),
             driver_opts=dict(network.driver_opts))
         networks.create_network(spec)
+        return True
 
     def remove_network(self, name: str) -> None:
         networks.remove_network(name)
@@ -104,17 +105,19 @@ class EngineBackend:
     def list_networks(self, project: str) -> list[str]:
         return [n.name for n in networks.list_networks({L.PROJECT: project})]
 
-    def ensure_volume(self, project: Project, volume: Volume) -> None:
+    def ensure_volume(self, project: Project, volume: Volume) -> bool:
         if volume.external:
             try:
                 volumes.inspect_volume(volume.name)
             except NotFound:
                 raise ComposeError(f"external volume {volume.name!r} not found") from None
-            return
+            return False
+        existed = any(v.name == volume.name for v in volumes.list_volumes())
         volumes.create_volume(volume.name, driver=volume.driver or "local",
                               options=dict(volume.driver_opts),
                               labels={**dict(volume.labels), L.PROJECT: project.name,
                                       L.VOLUME: volume.key, L.VERSION: L.COMPOSE_VERSION})
+        return not existed
 
     def remove_volume(self, name: str) -> None:
         volumes.remove_volume(name, missing_ok=True)

@@ -101,6 +101,7 @@ class ServiceRun:
 
 
 Action = Callable[[str], None]
+_PREFIX = "dependency failed: "
 
 
 class Executor:
@@ -224,8 +225,8 @@ class Executor:
             target = self._runs.get(dep.service)
             state = _condition_state(dep, target)
             if isinstance(state, str):
-                if dep.required:
-                    return f"dependency failed: {state}"
+                if dep.required:  # a reason inherited from further up keeps its one prefix
+                    return state if state.startswith(_PREFIX) else f"{_PREFIX}{state}"
                 warning = f"optional dependency {dep.service} not satisfied: {state}"
                 if warning not in run.warnings:
                     run.warnings.append(warning)

@@ -219,10 +219,12 @@ class Up:
             used_vols.update(m.source for m in svc.volumes if m.type == "volume" and m.source)
         for key, net in self.project.networks.items():
             if key in used_nets:
-                self.backend.ensure_network(self.project, net)
+                if self.backend.ensure_network(self.project, net):
+                    self.report(f"Network {net.name}", "Created")
         for key, vol in self.project.volumes.items():
             if key in used_vols:
-                self.backend.ensure_volume(self.project, vol)
+                if self.backend.ensure_volume(self.project, vol):
+                    self.report(f"Volume {vol.name}", "Created")
 
     def _plan(self, names: list[str]) -> Plan:
         observed = proj.observed(self.backend.list_containers(self.project.name))

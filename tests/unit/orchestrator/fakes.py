@@ -83,9 +83,11 @@ class FakeBackend:
     def remove_image(self, ref: str) -> None:
         self._call("rmi", ref)
 
-    def ensure_network(self, project, network) -> None:  # type: ignore[no-untyped-def]
+    def ensure_network(self, project, network) -> bool:  # type: ignore[no-untyped-def]
         self._call("network", network.name)
+        created = network.name not in self.networks
         self.networks.add(network.name)
+        return created
 
     def remove_network(self, name: str) -> None:
         self._call("rm-network", name)
@@ -94,9 +96,11 @@ class FakeBackend:
     def list_networks(self, project: str) -> list[str]:
         return sorted(self.networks)
 
-    def ensure_volume(self, project, volume) -> None:  # type: ignore[no-untyped-def]
+    def ensure_volume(self, project, volume) -> bool:  # type: ignore[no-untyped-def]
         self._call("volume", volume.name)
+        created = volume.name not in self.volumes
         self.volumes.add(volume.name)
+        return created
 
     def remove_volume(self, name: str) -> None:
         self._call("rm-volume", name)

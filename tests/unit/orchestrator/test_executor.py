@@ -76,7 +76,7 @@ def test_failing_migrate_blocks_dependents_with_reason() -> None:
     assert runs["api"].outcome is Outcome.BLOCKED
     assert "migrate exited with code 1" in runs["api"].reason
     assert runs["web"].outcome is Outcome.BLOCKED
-    assert "migrate exited with code 1" in runs["web"].reason
+    assert runs["web"].reason == "dependency failed: migrate exited with code 1"
 
 
 def test_unhealthy_dependency_reason_has_probe_output() -> None:

@@ -1,0 +1,111 @@
+"""Volumes, restart policies and Ctrl-C of a foreground ``up``, through the CLI as root."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.integration.orchestrator.conftest import IMAGE, SLEEPER, Stack
+
+
+def _engine(stack: Stack, code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], env=stack.env(), capture_output=True,
+                          text=True, check=True).stdout
+
+
+@pytest.mark.root
+def test_volumes_copy_up_and_down_v_spares_external(stack: Stack) -> None:
+    ext = f"{stack.name}-ext"
+    _engine(stack, f"from engine import volumes; volumes.create_volume({ext!r})")
+    stack.write(f"""
+services:
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo kept > /data/x; echo ext > /ext/y; {SLEEPER}"]
+    volumes:
+      - seeded:/etc
+      - data:/data
+      - ext:/ext
+      - type: tmpfs
+        target: /scratch
+volumes:
+  seeded:
+  data:
+  ext:
+    external: true
+    name: {ext}
+""")
+    up = stack.run("up", "-d", "--wait")
+    assert f"Volume {stack.name}_data  Created" in up.stderr
+    # a new named volume is first filled from the image's content at its mount path
+    passwd = stack.run("exec", "-T", "app", "cat", "/etc/passwd").stdout
+    assert passwd.startswith("root:x:0:0:")
+    mounts = stack.run("exec", "-T", "app", "cat", "/proc/mounts").stdout
+    assert " /scratch tmpfs " in mounts
+    stack.run("down", "-t", "1")  # without -v volumes stay, data with them
+    listed = _engine(stack, "from engine import volumes; "
+                     "print(' '.join(v.name for v in volumes.list_volumes()))").split()
+    assert {f"{stack.name}_data", f"{stack.name}_seeded", ext} <= set(listed)
+    stack.run("up", "-d", "--wait")
+    assert stack.run("exec", "-T", "app", "cat", "/data/x").stdout == "kept\n"
+    stack.run("down", "-v", "-t", "1")
+    listed = _engine(stack, "from engine import volumes; "
+                     "print(' '.join(v.name for v in volumes.list_volumes()))").split()
+    assert listed == [ext]  # external volumes are never removed
+    _engine(stack, f"from engine import volumes; volumes.remove_volume({ext!r})")
+
+
+@pytest.mark.root
+def test_on_failure_restarts_are_counted(stack: Stack) -> None:
+    stack.write(f"""
+services:
+  flaky:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo try; exit 3"]
+    restart: on-failure:2
+""")
+    events = subprocess.Popen([sys.executable, "-m", "compose.cli.main", "-p", stack.name,
+                               "events", "--json"], cwd=stack.dir, env=stack.env(),
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        stack.run("up", "-d")
+        deaths = 0
+        assert events.stdout is not None
+        for line in events.stdout:  # event-driven: 1 run + 2 restarts = 3 exits
+            if json.loads(line)["action"] == "die":
+                deaths += 1
+                if deaths == 3:
+                    break
+    finally:
+        events.send_signal(signal.SIGINT)
+        events.wait(10)
+    row = json.loads(stack.run("ps", "-a", "--format", "json").stdout.splitlines()[0])
+    assert row["State"] == "exited" and row["ExitCode"] == 3
+    assert row["RestartCount"] == 2
+    assert stack.run("logs", "--no-log-prefix").stdout.count("try") == 3
+
+
+@pytest.mark.root
+def test_sigint_stops_foreground_up(stack: Stack) -> None:
+    stack.write(f"""
+services:
+  web:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo web up; {SLEEPER}"]
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "compose.cli.main", "-p", stack.name, "up"],
+                            cwd=stack.dir, env=stack.env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "web up" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "Gracefully stopping..." in out
+    assert f"Container {stack.name}-web-1  Stopped" in err
+    assert stack.run("ps").stdout.splitlines()[1:] == []

@@ -37,13 +37,19 @@ class Client:
     """Talks to ``endpoint`` (``http://host:port`` or ``https://host``) about ``repo``."""
 
     def __init__(self, endpoint: str, repo: str, *, credentials: tuple[str, str] | None = None,
-                 actions: str = "pull") -> None:
+                 actions: str = "pull", insecure: bool = False) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.repo = repo
         self.credentials = credentials
         self.actions = actions
+        # An insecure registry, like docker's: https without certificate checks, and plain
+        # http when https cannot be spoken at all.
+        self.insecure = insecure
         self._auth_header: str | None = None
         ctx = ssl.create_default_context()
+        if insecure:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
         self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx),
                                                    _RedirectHandler())
 
@@ -57,7 +63,8 @@ class Client:
                 obj: str | None = None) -> HTTPResponse:
         """Send a request, authenticating on a 401 challenge; raise RegistryError on failure."""
         url = self.url(path)
-        for attempt in range(2):
+        authenticated = False
+        for _ in range(3):
             hdrs = dict(headers or {})
             if self._auth_header:
                 hdrs["Authorization"] = self._auth_header
@@ -66,19 +73,31 @@ class Client:
                 return self._opener.open(req, timeout=TIMEOUT)  # type: ignore[no-any-return]
             except urllib.error.HTTPError as exc:
                 challenge = exc.headers.get("WWW-Authenticate", "")
-                if exc.code == 401 and attempt == 0 and challenge:
+                if exc.code == 401 and not authenticated and challenge:
                     exc.close()
                     self._authenticate(challenge)
-                    if hasattr(data, "seek"):
-                        data.seek(0)  # type: ignore[union-attr]
+                    authenticated = True
+                    _rewind(data)
                     continue
                 raise self._error(exc, step, obj or url) from None
             except (urllib.error.URLError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
+                if self._fall_back_to_http(url):
+                    url = "http://" + url.removeprefix("https://")
+                    _rewind(data)
+                    continue
                 raise RegistryError(f"cannot reach registry {self.endpoint}: {reason}",
                                     step=step, obj=obj or url) from None
         raise RegistryError("authentication failed (still 401 after login)", step=step,
                             obj=obj or url, status=401)
+
+    def _fall_back_to_http(self, url: str) -> bool:
+        if not (self.insecure and self.endpoint.startswith("https://") and
+                url.startswith(self.endpoint)):
+            return False
+        log.info("%s does not speak https; using http (insecure registry)", self.endpoint)
+        self.endpoint = "http://" + self.endpoint.removeprefix("https://")
+        return True
 
     def _error(self, exc: urllib.error.HTTPError, step: str, obj: str) -> RegistryError:
         try:
@@ -144,6 +163,11 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
                 urllib.parse.urlsplit(req.full_url).netloc:
             new.remove_header("Authorization")
         return new
+
+
+def _rewind(data: object) -> None:
+    if hasattr(data, "seek"):
+        data.seek(0)
 
 
 def _b64(user: str, password: str) -> str:

@@ -9,8 +9,9 @@ Settings file (first found): ``$PYCOMPOSE_REGISTRIES``, ``<state root>/registrie
     }
 
 Mirrors are tried in order before the registry itself (pulls only). Insecure registries are
-spoken to over plain http. Loopback registries (localhost, 127.0.0.0/8, ::1) are insecure by
-default, like docker.
+spoken to over https without certificate checks, falling back to plain http when https fails,
+like docker's ``insecure-registries``. Loopback registries (localhost, 127.0.0.0/8, ::1) are
+insecure by default and spoken to over plain http directly.
 
 Credentials come from a docker ``config.json`` (``$DOCKER_CONFIG/config.json`` or
 ``~/.docker/config.json``): ``{"auths": {"host:port": {"auth": base64("user:password")}}}``.

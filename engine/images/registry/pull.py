@@ -13,7 +13,7 @@ from engine import store
 from engine.images import blobstore, catalog, layers
 from engine.images.catalog import LayerBlob
 from engine.images.model import Image, Progress
-from engine.images.reference import Reference, normalize_reference
+from engine.images.reference import Reference, is_loopback, normalize_reference
 from engine.images.registry import config as regconfig
 from engine.images.registry.client import Client, RegistryError
 from engine.images.registry.platform import select_platform
@@ -35,13 +35,18 @@ def endpoints_for(ref: Reference, *, for_push: bool = False) -> list[str]:
     """Base URLs to try for a reference: configured mirrors first (pulls only), then origin."""
     settings = regconfig.load_settings()
     mirrors = [] if for_push else list(settings.mirrors.get(ref.domain, ()))
-    scheme = "http" if regconfig.is_insecure(ref.domain, settings) else "https"
+    # Loopback registries are plain http (docker's default); other insecure ones try https
+    # without certificate checks first (see make_client).
+    scheme = "http" if is_loopback(ref.domain) else "https"
     return mirrors + [f"{scheme}://{regconfig.api_host(ref.domain)}"]
 
 
 def make_client(endpoint: str, ref: Reference, actions: str = "pull") -> Client:
+    settings = regconfig.load_settings()
+    origin = endpoint.split("://", 1)[-1] == regconfig.api_host(ref.domain)
+    insecure = origin and ref.domain in settings.insecure
     return Client(endpoint, ref.path, credentials=regconfig.credentials_for(ref.domain),
-                  actions=actions)
+                  actions=actions, insecure=insecure)
 
 
 def pull(ref: str, *, progress: ProgressFn | None = None, platform: str | None = None) -> Image:

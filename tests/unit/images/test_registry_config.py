@@ -24,7 +24,7 @@ def test_endpoints_default_insecure_and_mirrors(state_root: Path) -> None:
     (state_root / "registries.json").write_text(json.dumps({
         "mirrors": {"docker.io": ["http://127.0.0.1:9"]}, "insecure": ["reg.example:5000"]}))
     assert endpoints_for(normalize_reference("reg.example:5000/x")) == [
-        "http://reg.example:5000"]
+        "https://reg.example:5000"]  # insecure: https unverified first, http as fallback
     assert endpoints_for(normalize_reference("busybox")) == [
         "http://127.0.0.1:9", "https://registry-1.docker.io"]
     # pushes never go to a mirror
@@ -90,3 +90,26 @@ def test_multi_image_archive(state_root: Path, tmp_path: Path,
     loaded = im.load(out)
     assert [i.id for i in loaded] == [a.id, b.id]
     assert im.resolve("multi/b:1").id == b.id
+
+
+def test_insecure_registry_falls_back_to_http(state_root: Path) -> None:
+    """An insecure registry gets https without certificate checks first; when it cannot
+    speak https at all (the plain-http fake here), the client switches to http."""
+    with serve(FakeRegistry()) as reg:
+        _publish(reg, "app", "v1")
+        host = f"127.0.0.1:{reg.port}"
+        ref = normalize_reference(f"{host}/app:v1")
+        (state_root / "registries.json").write_text(json.dumps({"insecure": [host]}))
+        from engine.images.registry.pull import make_client
+
+        client = make_client(f"https://{host}", ref)
+        assert client.insecure
+        with client.request("GET", "/v2/app/manifests/v1",
+                            headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}):
+            pass
+        assert client.endpoint == f"http://{host}"
+        # a registry not listed as insecure never drops to http
+        (state_root / "registries.json").write_text("{}")
+        strict = make_client(f"https://{host}", ref)
+        with pytest.raises(im.RegistryError, match="cannot reach registry https://"):
+            strict.request("GET", "/v2/")

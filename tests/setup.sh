@@ -12,6 +12,7 @@ PACKAGES=(
   debootstrap                            # Debian base image for the application example
   docker-registry skopeo                 # a real registry on loopback and an independent client
   runc crun                              # peer runtimes: compatibility tests and benchmarks
+  tini                                   # init: true (a reaping PID 1, bind-mounted like docker-init)
   procps psmisc util-linux               # ps, fuser, nsenter, findmnt for tests and leak checks
 )
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from compose.config.discovery import (
     STDIN,
@@ -25,6 +25,10 @@ from compose.config.environment import project_environment
 from compose.config.model import Project
 from compose.config.positions import PositionMap
 from compose.errors import ConfigError
+
+if TYPE_CHECKING:
+    from compose.config.include import IncludeSpec
+    from compose.config.profiles import ProfileSelection
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +68,7 @@ def load(options: LoadOptions | None = None) -> Project:
     name = resolve_project_name(ctx.options.project_name, ctx.env, merged.get("name"),
                                 ctx.project_dir)
     selection = _select_profiles(merged, ctx, positions)
-    _check_semantics(selection.data, positions, ctx)
+    _check_semantics(selection.data, positions)
     canonical = _normalize(selection.data, name, ctx, positions)
     project = _build(canonical, ctx, selection)
     _check_graph(project, positions)
@@ -127,7 +131,7 @@ def _load_application(files: list[str], env: Mapping[str, str], ctx: _Context,
                       chain: tuple[str, ...]) -> tuple[dict[str, Any], PositionMap]:
     """Read, include, extend and merge a list of files into one mapping."""
     from compose.config.extends import resolve_extends
-    from compose.config.include import IncludeSpec, resolve_includes
+    from compose.config.include import resolve_includes
     from compose.config.merge import merge_documents
 
     def read(path: str) -> tuple[dict[str, Any], PositionMap]:
@@ -148,7 +152,7 @@ def _load_application(files: list[str], env: Mapping[str, str], ctx: _Context,
     return merged, positions
 
 
-def _load_included(spec: Any, ctx: _Context, chain: tuple[str, ...]) -> dict[str, Any]:
+def _load_included(spec: IncludeSpec, ctx: _Context, chain: tuple[str, ...]) -> dict[str, Any]:
     """An included application: its own .env / env_file, paths made absolute against its
     project directory."""
     from compose.config.paths import rebase_document
@@ -160,18 +164,18 @@ def _load_included(spec: Any, ctx: _Context, chain: tuple[str, ...]) -> dict[str
     return rebase_document(merged, str(project_dir))
 
 
-def _select_profiles(merged: dict[str, Any], ctx: _Context, positions: PositionMap) -> Any:
+def _select_profiles(
+    merged: dict[str, Any], ctx: _Context, positions: PositionMap
+) -> ProfileSelection:
     from compose.config.profiles import active_profiles, select_services
 
     active = active_profiles(ctx.options.profiles, ctx.env)
     return select_services(merged, active, ctx.options.services, positions)
 
 
-def _check_semantics(data: dict[str, Any], positions: PositionMap, ctx: _Context) -> None:
+def _check_semantics(data: dict[str, Any], positions: PositionMap) -> None:
     from compose.config.semantics import check_semantics
 
-    if not data.get("services") and not data.get("include"):
-        log.debug("project has no enabled services")
     check_semantics(data, positions)
 
 
@@ -198,7 +202,7 @@ def _check_graph(project: Project, positions: PositionMap) -> None:
         raise
 
 
-def _build(canonical: dict[str, Any], ctx: _Context, selection: Any) -> Project:
+def _build(canonical: dict[str, Any], ctx: _Context, selection: ProfileSelection) -> Project:
     from compose.config.assembly import build_project
 
     return build_project(

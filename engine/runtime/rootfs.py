@@ -59,7 +59,7 @@ def mount_entries(plan: InitPlan, s: sc.Syscalls) -> None:
     for m in plan.mounts:
         dest = resolve_in_root(plan.rootfs, m.destination)
         if m.type == "cgroup" or m.type == "cgroup2":
-            mount_cgroup(m, dest, s, plan.cgroup_path)
+            mount_cgroup(m, dest, s, plan.cgroup_path, plan.has_ns("cgroup"))
         elif m.is_bind:
             mount_bind(m, dest, s)
         else:
@@ -101,12 +101,20 @@ def mount_bind(m: MountSpec, dest: str, s: sc.Syscalls) -> None:
         s.mount("", dest, "", sc.MS_BIND | sc.MS_REMOUNT | extra, "")
 
 
-def mount_cgroup(m: MountSpec, dest: str, s: sc.Syscalls, cgroup_path: str) -> None:
-    """Mount the cgroup filesystem(s): cgroup2 on unified hosts, tmpfs + each v1 hierarchy."""
+def mount_cgroup(m: MountSpec, dest: str, s: sc.Syscalls, cgroup_path: str,
+                 own_ns: bool = True) -> None:
+    """Mount the cgroup filesystem(s): cgroup2 on unified hosts, tmpfs + each v1 hierarchy.
+
+    Without a cgroup namespace (or where mounting is refused, as in a user namespace) the
+    container's own cgroup directories are bind-mounted instead, so it never sees the host's.
+    """
     make_mountpoint(dest, True, s)
     flags = (m.flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC) & ~sc.MS_BIND
     if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
-        s.mount("cgroup2", dest, "cgroup2", flags, "")
+        if own_ns:
+            s.mount("cgroup2", dest, "cgroup2", flags, "")
+        else:
+            _bind_cgroup(f"/sys/fs/cgroup/{cgroup_path}", dest, flags, s)
         return
     s.mount("tmpfs", dest, "tmpfs", (flags & ~sc.MS_RDONLY), "mode=755")
     for name in sorted(os.listdir("/sys/fs/cgroup")):
@@ -116,14 +124,18 @@ def mount_cgroup(m: MountSpec, dest: str, s: sc.Syscalls, cgroup_path: str) -> N
         s.mkdir(sub, 0o755)
         named = name == "systemd"  # a named hierarchy without controllers
         try:
+            if not own_ns:
+                raise PermissionError
             s.mount(name if named else "cgroup", sub, "cgroup", flags,
                     "none,name=systemd" if named else name)
         except PermissionError:
-            # v1 hierarchies cannot be mounted from a user namespace: bind the container's
-            # own cgroup directory from the host view instead.
-            s.mount(f"/sys/fs/cgroup/{name}/{cgroup_path}", sub, "", sc.MS_BIND | sc.MS_REC, "")
-            s.mount("", sub, "", sc.MS_BIND | sc.MS_REMOUNT | flags, "")
+            _bind_cgroup(f"/sys/fs/cgroup/{name}/{cgroup_path}", sub, flags, s)
     # Like runc, the tmpfs holding the hierarchies stays rw; the hierarchies themselves are ro.
+
+
+def _bind_cgroup(source: str, dest: str, flags: int, s: sc.Syscalls) -> None:
+    s.mount(source, dest, "", sc.MS_BIND | sc.MS_REC, "")
+    s.mount("", dest, "", sc.MS_BIND | sc.MS_REMOUNT | flags, "")
 
 
 def create_devices(plan: InitPlan, s: sc.Syscalls) -> None:

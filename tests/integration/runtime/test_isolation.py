@@ -105,3 +105,13 @@ def test_user_env_cwd(env: Env) -> None:
     assert code == 0, out
     assert "uid=1000(app) gid=1000(app) groups=10(wheel)" in out
     assert "\n/\n" in out
+
+
+@pytest.mark.parametrize("cgroupns", [True, False])
+def test_container_sees_its_own_cgroup(env: Env, cgroupns: bool) -> None:
+    ns = ["pid", "network", "ipc", "uts", "mount"] + (["cgroup"] if cgroupns else [])
+    code, out = env.run(["sh", "-c", "cat /sys/fs/cgroup/pids/pids.max; "
+                                     "ls /sys/fs/cgroup/pids | grep -c pycompose"],
+                        namespaces=ns, resources={"pids": {"limit": 77}})
+    assert code == 1, out  # grep -c finds no host "pycompose" directory: exit 1
+    assert out.split() == ["77", "0"]

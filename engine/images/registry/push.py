@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from engine.images import blobstore, catalog
 from engine.images.model import Progress
-from engine.images.reference import normalize_reference
+from engine.images.reference import InvalidReference, Reference, normalize_reference
 from engine.images.registry.client import Client, RegistryError
 from engine.images.registry.pull import endpoints_for, make_client
 
@@ -24,9 +24,10 @@ def push(ref: str, *, progress: ProgressFn | None = None, source: str | None = N
     image_id = catalog.find_image_id(source or ref)
     client = make_client(endpoints_for(norm, for_push=True)[-1], norm, actions="pull,push")
     manifest_digest, media_type = catalog.manifest_of(image_id)
+    mount_from = _sibling_repo(image_id, norm)
     for lb in catalog.layer_blobs_of(image_id):
-        upload_blob(client, lb.digest, progress)
-    upload_blob(client, image_id, progress)
+        upload_blob(client, lb.digest, progress, mount_from)
+    upload_blob(client, image_id, progress, mount_from)
     body = blobstore.read_blob(manifest_digest)
     with client.request("PUT", f"/v2/{norm.path}/manifests/{norm.reference}",
                         headers={"Content-Type": media_type}, data=body,
@@ -41,6 +42,32 @@ def push(ref: str, *, progress: ProgressFn | None = None, source: str | None = N
     return manifest_digest
 
 
+def _sibling_repo(image_id: str, target: Reference) -> str | None:
+    """Another repository on the same registry known to hold this image (for blob mounts)."""
+    image = catalog.load_image(image_id)
+    for name in image.repo_digests + image.repo_tags:
+        try:
+            ref = normalize_reference(name)
+        except InvalidReference:
+            continue
+        if ref.domain == target.domain and ref.path != target.path:
+            return ref.path
+    return None
+
+
+def _try_mount(client: Client, digest: str, mount_from: str) -> str | None:
+    """Ask the registry to link the blob from ``mount_from``; None when mounted, else the
+    upload location it opened instead."""
+    query = urllib.parse.urlencode({"mount": digest, "from": mount_from})
+    try:
+        with client.request("POST", f"/v2/{client.repo}/blobs/uploads/?{query}", data=b"",
+                            step="mount blob", obj=digest) as resp:
+            return None if resp.status == 201 else resp.headers["Location"]
+    except RegistryError as exc:  # mounting is an optimisation: fall back to uploading
+        log.info("cannot mount %s from %s: %s", digest, mount_from, exc)
+        return ""
+
+
 def blob_exists(client: Client, digest: str) -> bool:
     try:
         with client.request("HEAD", f"/v2/{client.repo}/blobs/{digest}", step="check blob",
@@ -52,16 +79,24 @@ def blob_exists(client: Client, digest: str) -> bool:
         raise
 
 
-def upload_blob(client: Client, digest: str, progress: ProgressFn | None) -> None:
-    """Upload one stored blob unless the registry has it (monolithic or chunked)."""
+def upload_blob(client: Client, digest: str, progress: ProgressFn | None,
+                mount_from: str | None = None) -> None:
+    """Upload one stored blob unless the registry has it (mounted from a sibling repository
+    when possible, else monolithic or chunked)."""
     size = blobstore.blob_size(digest)
     if blob_exists(client, digest):
         if progress:
             progress(Progress(digest, "Layer already exists", size, size))
         return
-    with client.request("POST", f"/v2/{client.repo}/blobs/uploads/", data=b"",
-                        step="start upload", obj=digest) as resp:
-        location = resp.headers["Location"]
+    location = _try_mount(client, digest, mount_from) if mount_from else ""
+    if location is None:
+        if progress:
+            progress(Progress(digest, f"Mounted from {mount_from}", size, size))
+        return
+    if not location:
+        with client.request("POST", f"/v2/{client.repo}/blobs/uploads/", data=b"",
+                            step="start upload", obj=digest) as resp:
+            location = resp.headers["Location"]
     if size > CHUNK_THRESHOLD:
         location = _upload_chunks(client, location, digest, size, progress)
         data: object = b""

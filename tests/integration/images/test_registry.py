@@ -100,3 +100,14 @@ def test_damaged_blob_rejected(state_root: Path, rootfs_tar: Path, registry: Reg
 def _layer_digest(registry: Registry, repo: str) -> str:
     out = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/{repo}")
     return str(json.loads(out)["layers"][0]["digest"])
+
+
+def test_push_to_second_repository_mounts_blobs(state_root: Path, rootfs_tar: Path,
+                                                registry: Registry) -> None:
+    img = im.import_rootfs(rootfs_tar, "bb:mount")
+    im.push(f"{registry.host}/first/bb:1", source="bb:mount")
+    events: list[im.Progress] = []
+    digest = im.push(f"{registry.host}/second/bb:1", source="bb:mount", progress=events.append)
+    statuses = {e.status for e in events if e.what.startswith("sha256:")}
+    assert statuses == {"Mounted from first/bb"}
+    assert digest == img.manifest_digest == _remote_digest(registry, "second/bb:1")

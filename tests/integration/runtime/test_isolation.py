@@ -115,3 +115,16 @@ def test_container_sees_its_own_cgroup(env: Env, cgroupns: bool) -> None:
                         namespaces=ns, resources={"pids": {"limit": 77}})
     assert code == 1, out  # grep -c finds no host "pycompose" directory: exit 1
     assert out.split() == ["77", "0"]
+
+
+def test_engine_default_seccomp_profile_loads(env: Env) -> None:
+    security = pytest.importorskip("engine.containers.security")
+    from engine.runtime.capabilities import DOCKER_DEFAULT
+
+    profile = security.seccomp_profile(list(DOCKER_DEFAULT))
+    code, out = env.run(["sh", "-c", "grep Seccomp: /proc/self/status; "
+                                     "unshare -U true 2>&1; echo unshare=$?; "
+                                     "echo forked-$(echo ok)"],
+                        seccomp=profile, no_new_privs=False)
+    assert code == 0, out
+    assert "Seccomp:\t2" in out and "unshare=1" in out and "forked-ok" in out

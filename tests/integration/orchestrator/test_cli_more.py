@@ -109,3 +109,71 @@ services:
     assert "Gracefully stopping..." in out
     assert f"Container {stack.name}-web-1  Stopped" in err
     assert stack.run("ps").stdout.splitlines()[1:] == []
+
+
+@pytest.mark.root
+def test_secrets_configs_and_dns_by_service_name(stack: Stack) -> None:
+    (stack.dir / "token.txt").write_text("s3cret\n")
+    stack.write(f"""
+services:
+  api:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+  web:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+    depends_on: [api]
+    secrets:
+      - token
+    configs:
+      - source: motd
+        target: /etc/motd
+        mode: 0440
+secrets:
+  token:
+    file: ./token.txt
+configs:
+  motd:
+    content: hello from config
+""")
+    stack.run("up", "-d", "--wait")
+    assert stack.run("exec", "-T", "web", "cat", "/run/secrets/token").stdout == "s3cret\n"
+    out = stack.run("exec", "-T", "web", "stat", "-c", "%a %n", "/etc/motd").stdout
+    assert out.strip() == "440 /etc/motd"
+    assert stack.run("exec", "-T", "web", "cat", "/etc/motd").stdout == "hello from config"
+    api_ip = stack.run("exec", "-T", "api", "hostname", "-i").stdout.split()[0]
+    ans = stack.run("exec", "-T", "web", "nslookup", "api", check=False)
+    assert ans.returncode == 0, ans.stdout + ans.stderr
+    assert f"Address: {api_ip}" in ans.stdout  # the embedded DNS answers by service name
+
+
+@pytest.mark.root
+def test_down_cleans_after_sigkill_mid_up(stack: Stack) -> None:
+    stack.write(f"""
+services:
+  db:
+    image: {IMAGE}
+    command: ["sh", "-c", "sleep 30"]
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 1s
+      retries: 100
+  api:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+    depends_on:
+      db: {{condition: service_healthy}}
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "compose.cli.main", "-p", stack.name, "up",
+                             "-d"], cwd=stack.dir, env=stack.env(), stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # the CLI is waiting for db to turn healthy: kill it there
+        if f"{stack.name}-db-1  Started" in line:
+            break
+    proc.kill()
+    proc.wait(10)
+    ps = stack.run("ps", "-a", "--format", "json").stdout.splitlines()
+    assert [json.loads(r)["Service"] for r in ps] == ["db"]
+    down = stack.run("down", "-v", "-t", "1")
+    assert f"Container {stack.name}-db-1  Removed" in down.stderr

@@ -6,6 +6,7 @@ import json
 import queue
 import sys
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -81,6 +82,10 @@ def pick_container(be: Backend, name: str, service: str, index: int | None) -> C
     return found[0]
 
 
+_DONE = frozenset({"Started", "Created", "Running", "Removed", "Stopped", "Healthy", "Pulled",
+                   "Built", "Killed", "Paused", "Unpaused", "Restarted"})
+
+
 class Progress:
     """Progress output: ``plain`` lines like docker compose, ``json`` lines, or nothing."""
 
@@ -99,9 +104,31 @@ class Progress:
         with self.lock:
             if self.mode == "json":
                 sys.stderr.write(json.dumps({"id": f"{kind} {rest}", "status": status}) + "\n")
+            elif self.mode == "tty":
+                self._redraw(f"{kind} {rest}", status)
             else:
                 sys.stderr.write(f" {kind} {rest}  {status}\n")
             sys.stderr.flush()
+
+    def _redraw(self, key: str, status: str) -> None:
+        """The live view: one line per object with its state and elapsed time, redrawn in
+        place on every change (cursor up + clear line)."""
+        now = time.monotonic()
+        items: dict[str, list[Any]] = self.__dict__.setdefault("_items", {})
+        entry = items.setdefault(key, [status, now, now])
+        entry[0], entry[2] = status, now
+        done = sum(1 for st, _, _ in items.values() if st in _DONE)
+        width = max(len(k) for k in items)
+        lines = [f"[+] Running {done}/{len(items)}"]
+        for k, (st, began, last) in items.items():
+            mark = "\u2714" if st in _DONE else ("\u2718" if st.startswith("Error") else
+                                                  "\u283f")
+            lines.append(f" {mark} {k.ljust(width)}  {st:<12} {last - began:5.1f}s")
+        drawn = int(self.__dict__.get("_drawn", 0))
+        if drawn:
+            sys.stderr.write(f"\x1b[{drawn}A")
+        sys.stderr.write("".join(f"\x1b[2K{ln}\n" for ln in lines))
+        self.__dict__["_drawn"] = len(lines)
 
 
 def log_prefix(c: ContainerRef) -> str:

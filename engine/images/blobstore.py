@@ -25,6 +25,10 @@ class CorruptBlob(EngineError):
     """A blob's content does not match its digest or announced size."""
 
 
+class TruncatedBlob(CorruptBlob):
+    """Fewer bytes arrived than announced (a cut connection, or a truncated source)."""
+
+
 def images_root() -> Path:
     """The image store directory under the state root."""
     return state_root() / "images"
@@ -107,7 +111,8 @@ def ingest_chunks(chunks: Iterable[bytes], *, expected_digest: str | None = None
         size = os.stat(tmp_name).st_size
         where = expected_digest or digest
         if expected_size is not None and expected_size >= 0 and size != expected_size:
-            raise CorruptBlob(f"size mismatch: got {size} bytes, expected {expected_size} "
+            kind = TruncatedBlob if size < expected_size else CorruptBlob
+            raise kind(f"size mismatch: got {size} bytes, expected {expected_size} "
                               "(truncated or oversized download)", step="verify blob", obj=where)
         if expected_digest is not None and digest != expected_digest:
             raise CorruptBlob(f"digest mismatch: content hashes to {digest}",

@@ -5,6 +5,7 @@ import hashlib
 import http.client
 import json
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -27,6 +28,8 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 INDEX_TYPES = (DOCKER_LIST, OCI_INDEX)
 ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 PARALLEL_DOWNLOADS = 3
+DOWNLOAD_ATTEMPTS = 3
+RETRY_DELAY = 0.2
 
 ProgressFn = Callable[[Progress], None]
 
@@ -126,11 +129,29 @@ def _fetch_layer(client: Client, lb: LayerBlob, progress: ProgressFn | None) -> 
 
 
 def fetch_blob(client: Client, digest: str, size: int, progress: ProgressFn | None) -> None:
-    """Download a blob into the store unless present; verify digest and size."""
+    """Download a blob into the store unless present; verify digest and size.
+
+    A dropped connection or a cut-off body is retried (a few times, short backoff); content
+    that arrives whole but hashes wrong is not: the registry holds bad data.
+    """
     if blobstore.has_blob(digest):
         if progress:
             progress(Progress(digest, "Already exists", size, size))
         return
+    for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+        try:
+            _download(client, digest, size, progress)
+            return
+        except (blobstore.TruncatedBlob, RegistryError) as exc:
+            transient = isinstance(exc, blobstore.TruncatedBlob) or exc.status is None or \
+                (exc.status or 0) >= 500
+            if not transient or attempt == DOWNLOAD_ATTEMPTS:
+                raise
+            log.info("retrying %s after: %s", digest, exc)
+            time.sleep(RETRY_DELAY * attempt)
+
+
+def _download(client: Client, digest: str, size: int, progress: ProgressFn | None) -> None:
     done = 0
 
     def tick(n: int) -> None:
@@ -145,6 +166,6 @@ def fetch_blob(client: Client, digest: str, size: int, progress: ProgressFn | No
             blobstore.ingest_chunks(iter(lambda: resp.read(blobstore.CHUNK), b""),
                                     expected_digest=digest, expected_size=size,
                                     on_progress=tick)
-        except http.client.IncompleteRead as exc:
-            raise blobstore.CorruptBlob(f"truncated download ({len(exc.partial)} bytes short "
-                                        "of a chunk)", step="fetch blob", obj=digest) from None
+        except (http.client.IncompleteRead, ConnectionError) as exc:
+            raise blobstore.TruncatedBlob(f"truncated download: connection ended early "
+                                          f"({exc!r})", step="fetch blob", obj=digest) from None

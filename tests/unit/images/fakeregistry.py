@@ -23,6 +23,7 @@ class FakeRegistry:
         self.manifests: dict[tuple[str, str], tuple[bytes, str]] = {}
         self.corrupt: set[str] = set()
         self.truncate: set[str] = set()
+        self.truncate_times = 10**9  # how many GETs of a truncated blob are cut off
         self.requests: list[str] = []
         self.redirect_blobs = False  # answer blob GETs with a redirect to another host
         self.cdn_auth_seen: list[str] = []
@@ -109,7 +110,8 @@ def _handler(reg: FakeRegistry) -> type[BaseHTTPRequestHandler]:
                     self._send(307, b"", {"Location": f"http://localhost:{reg.port}/_cdn/{d}"})
                 elif d in reg.corrupt:
                     self._send(200, data[:-1] + bytes([data[-1] ^ 1]))
-                elif d in reg.truncate:
+                elif d in reg.truncate and reg.truncate_times > 0:
+                    reg.truncate_times -= 1
                     self.send_response(200)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()

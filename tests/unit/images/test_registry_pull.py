@@ -152,3 +152,12 @@ def test_mirror_is_tried_first(state_root: Path, registry: FakeRegistry,
     img = im.pull("busybox")  # docker.io is unreachable here: only the mirror can answer
     assert "docker.io/library/busybox:latest" in img.repo_tags
     assert any(r.startswith("/v2/library/busybox/manifests/") for r in registry.requests)
+
+
+def test_cut_connection_is_retried(state_root: Path, registry: FakeRegistry) -> None:
+    info = _publish(registry, "flaky", "v1")
+    registry.truncate.add(info["gz"])
+    registry.truncate_times = 1  # the first GET is cut off, the retry succeeds
+    img = im.pull(f"127.0.0.1:{registry.port}/flaky:v1")
+    assert blobstore.has_blob(info["gz"]) and img.manifest_digest == info["manifest"]
+    assert len([r for r in registry.requests if r.endswith(info["gz"])]) == 2

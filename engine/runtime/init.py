@@ -70,7 +70,10 @@ def _network(c: InitContext) -> None:
 
 def container_steps(plan: InitPlan) -> list[Step]:
     """The init's steps, in order, for this plan."""
-    steps: list[Step] = [
+    steps: list[Step] = []
+    if any(plan.hooks.get(k) for k in ("createRuntime", "prestart")):
+        steps.append(("hooks", wait_for_hooks))
+    steps += [
         ("umask", lambda c: c.s.umask(0)),  # device and mount point modes exactly as given
         ("network", _network),
         ("rootfs propagation", lambda c: rootfs.set_root_propagation(c.plan, c.s)),
@@ -126,6 +129,13 @@ def run_steps(steps: list[Step], ctx: InitContext) -> None:
                                                             else "")) from e
         except Exception as e:  # the init has no caller to propagate to: report everything
             raise StepFailed(name, f"{type(e).__name__}: {e}") from e
+
+
+def wait_for_hooks(c: InitContext) -> None:
+    """Let the parent run createRuntime/prestart hooks now that our namespaces exist."""
+    assert c.sock is not None
+    send(c.sock, Msg.HOOKS)
+    expect(c.sock, Msg.GO, "hooks", "init")
 
 
 def open_fifo(c: InitContext) -> None:

@@ -20,6 +20,7 @@ from engine.paths import ensure_dir, state_root
 from engine.runtime import init as init_mod
 from engine.runtime import spec as spec_mod
 from engine.runtime import syscalls as sc
+from engine.runtime.hooks import early_hooks, run_hooks
 from engine.runtime.state import (
     EXEC_ERROR,
     FIFO,
@@ -109,7 +110,7 @@ class BuiltinRuntime:
         if console:
             console.close()
         with parent:
-            init_pid = self._drive_create(cid, plan, parent, pid_a)
+            init_pid = self._drive_create(cid, plan, parent, pid_a, bundle)
         st = RuntimeState(id=cid, pid=init_pid, bundle=str(bundle), rootfs=plan.rootfs,
                           cgroup_path=plan.cgroup_path, created=time.time(),
                           pid_start_time=proc_start_time(init_pid) or 0,
@@ -121,8 +122,9 @@ class BuiltinRuntime:
         return init_pid
 
     def _drive_create(self, cid: str, plan: spec_mod.InitPlan, sock: socket.socket,
-                      pid_a: int) -> int:
+                      pid_a: int, bundle: Path) -> int:
         init_pid = 0
+        hooks_pending = False
         try:
             self.cgroups.add_process(plan.cgroup_path, pid_a)
             send(sock, Msg.GO)
@@ -135,7 +137,13 @@ class BuiltinRuntime:
                 elif kind == Msg.PID:
                     init_pid = int(msg["pid"])
                     _reap(pid_a)
-                elif kind == Msg.WARNING:
+                elif kind == Msg.HOOKS:
+                    hooks_pending = True
+                if hooks_pending and init_pid:  # HOOKS may overtake PID: need both
+                    hooks_pending = False
+                    self._run_early_hooks(cid, plan, init_pid, bundle)
+                    send(sock, Msg.GO)
+                if kind == Msg.WARNING:
                     log.warning("container %s: %s", cid, msg["message"])
                 elif kind == Msg.READY:
                     return init_pid
@@ -150,6 +158,13 @@ class BuiltinRuntime:
                     os.kill(init_pid, signal.SIGKILL)
                 _reap(init_pid)
             raise
+
+    @staticmethod
+    def _run_early_hooks(cid: str, plan: spec_mod.InitPlan, pid: int, bundle: Path) -> None:
+        state = {"ociVersion": OCI_VERSION, "id": cid, "status": "creating", "pid": pid,
+                 "bundle": str(bundle)}
+        for kind, hooks in early_hooks(plan.hooks):
+            run_hooks(kind, hooks, state, fatal=True)
 
     def _cleanup_failed(self, cgroup_path: str, state_dir: Path) -> None:
         with contextlib.suppress(EngineError):
@@ -174,6 +189,17 @@ class BuiltinRuntime:
             os.close(fd)
             with contextlib.suppress(FileNotFoundError):
                 fifo.unlink()
+        self._late_hooks(st, "poststart", "running")
+
+    def _late_hooks(self, st: RuntimeState, kind: str, status: str) -> None:
+        try:
+            hooks = (spec_mod.load_config(Path(st.bundle)).get("hooks") or {}).get(kind)
+        except EngineError:
+            return  # the bundle is gone: nothing to run
+        if hooks:
+            state = {"ociVersion": OCI_VERSION, "id": st.id, "status": status, "pid": st.pid,
+                     "bundle": st.bundle, "annotations": st.annotations}
+            run_hooks(kind, list(hooks), state, fatal=False)
 
     # -- inspection --------------------------------------------------------------------------
 
@@ -283,6 +309,7 @@ class BuiltinRuntime:
             raise Conflict(f"container is {status.value}; stop it or use force", step="delete",
                            obj=cid)
         self._kill_and_remove_cgroup(st.cgroup_path)
+        self._late_hooks(st, "poststop", "stopped")
         shutil.rmtree(self._dir(cid), ignore_errors=True)
 
     def _kill_and_remove_cgroup(self, path: str) -> None:

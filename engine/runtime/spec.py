@@ -129,6 +129,7 @@ class InitPlan:
     seccomp: dict[str, Any] | None = None
     cgroup_path: str = ""
     resources: dict[str, Any] = field(default_factory=dict)
+    hooks: dict[str, Any] = field(default_factory=dict)
 
     def has_ns(self, kind: str) -> bool:
         return any(k == kind for k, _ in self.namespaces)
@@ -266,4 +267,5 @@ def plan_from_config(config: dict[str, Any], bundle: Path, cid: str) -> InitPlan
         sysctl=dict(linux.get("sysctl") or {}), seccomp=linux.get("seccomp"),
         cgroup_path=(linux.get("cgroupsPath") or f"{CGROUP_PARENT}/{cid}").strip("/"),
         resources=dict(linux.get("resources") or {}),
+        hooks=dict(config.get("hooks") or {}),
     )

@@ -11,6 +11,9 @@ create::
       write uid_map/gid_map
       send MAPPED ─────────────────▶ unshare(rest), fork B ─────────▶
                       ◀──────────── PID {pid: B}; exit 0
+                      ◀──────────────────────────────────────────── HOOKS (only with createRuntime
+      run createRuntime/prestart hooks                                   or prestart hooks)
+      send GO ─────────────────────────────────────────────────────▶ (then rootfs, pivot_root...)
                       ◀──────────────────────────────────────────── WARNING {message} (0..n)
                       ◀──────────────────────────────────────────── READY | ERROR {step, message,
                                                                            exit_code}
@@ -36,6 +39,7 @@ class Msg(StrEnum):
     USERNS = "userns"
     MAPPED = "mapped"
     PID = "pid"
+    HOOKS = "hooks"
     WARNING = "warning"
     READY = "ready"
     ERROR = "error"

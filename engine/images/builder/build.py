@@ -50,6 +50,16 @@ def build_image(spec: BuildSpec, *, progress: ProgressFn | None = None) -> Image
     return Builder(spec, parse(text, name), progress).run()
 
 
+def platform_args() -> dict[str, str]:
+    """BuildKit's automatic platform ARGs; build and target are both this host."""
+    arch = imagestore.host_arch()
+    out = {}
+    for prefix in ("BUILD", "TARGET"):
+        out.update({f"{prefix}PLATFORM": f"linux/{arch}", f"{prefix}OS": "linux",
+                    f"{prefix}ARCH": arch, f"{prefix}VARIANT": ""})
+    return out
+
+
 class Builder:
     """Builds the stages of one Dockerfile on demand (the target and what it needs)."""
 
@@ -63,7 +73,7 @@ class Builder:
         df_path = None if spec.dockerfile_inline is not None else self.context / spec.dockerfile
         self.matcher = Matcher.for_context(self.context, df_path)
         self.build_args = {k: v for k, v in spec.args if v is not None}
-        self.meta_args: dict[str, str] = {}
+        self.meta_args: dict[str, str] = platform_args()
         self.stages: list[tuple[str | None, Instruction, list[Instruction]]] = []
         self.built: dict[int, StageState] = {}
         self._reported = False
@@ -161,7 +171,8 @@ class Builder:
     # --- FROM ---------------------------------------------------------------------------
 
     def _from(self, ins: Instruction, name: str | None, idx: int) -> StageState:
-        platform = ins.flags.get("platform")
+        platform = shellvars.expand(ins.flags.get("platform") or "", self.meta_args,
+                                    self.df.escape)
         if platform and platform.split("/")[1:2] != [imagestore.host_arch()]:
             raise BuildError(f"FROM --platform={platform}: only the host platform "
                              f"(linux/{imagestore.host_arch()}) can be built",

@@ -113,3 +113,11 @@ def test_dockerfile_from_context(state_root: Path, ctx: Path) -> None:
         im.build(im.BuildSpec(context=ctx, dockerfile="docker/App.dockerfile"))
     with pytest.raises(BuildError, match="cannot read Dockerfile"):
         im.build(im.BuildSpec(context=ctx, dockerfile="missing"))
+
+
+def test_platform_args(state_root: Path, ctx: Path) -> None:
+    from engine.images.imagestore import host_arch
+
+    image = _build(ctx, "FROM --platform=$BUILDPLATFORM scratch\nARG TARGETARCH\n"
+                        "ARG TARGETOS\nENV ARCH=$TARGETOS/$TARGETARCH\n")
+    assert image.config.env == (f"ARCH=linux/{host_arch()}",)

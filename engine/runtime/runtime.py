@@ -269,7 +269,7 @@ class BuiltinRuntime:
         check_allowed("exec", self._status(st), cid)
         config = spec_mod.load_config(Path(st.bundle))
         plan = spec_mod.plan_from_config(config, Path(st.bundle), cid)
-        proc = spec_mod.parse_process({**process, "terminal": tty or process.get("terminal")})
+        proc = spec_mod.parse_process(spec_mod.exec_process(config, process, tty))
         parent, child = pair()
         ctx = init_mod.InitContext(plan=plan, process=proc, s=sc.LinuxSyscalls(), sock=child)
         cg = self.cgroups

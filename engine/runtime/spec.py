@@ -231,6 +231,15 @@ def parse_process(proc: dict[str, Any]) -> ProcessPlan:
     )
 
 
+def exec_process(config: dict[str, Any], process: dict[str, Any], tty: bool) -> dict[str, Any]:
+    """The process object for an exec: what the caller gives, the container's process for the
+    rest, so an exec never holds more privilege (capabilities, no_new_privs, rlimits) than the
+    container when the caller leaves a key out."""
+    base = {k: v for k, v in (config.get("process") or {}).items()
+            if k not in ("args", "terminal", "consoleSize")}
+    return {**base, **process, "terminal": bool(tty or process.get("terminal"))}
+
+
 def parse_device(d: dict[str, Any]) -> DeviceSpec:
     """Decode one ``linux.devices`` entry."""
     return DeviceSpec(path=d["path"], type=d.get("type", "c"), major=int(d.get("major", 0)),

@@ -120,3 +120,22 @@ def test_state_table() -> None:
                        ("exec", Status.STOPPED)):
         with pytest.raises(EngineError, match=status.value):
             check_allowed(op, status, "c")
+
+
+def test_exec_process_inherits_container_privileges() -> None:
+    from engine.runtime.spec import exec_process
+
+    config = make_config(["sleep", "60"], user={"uid": 1000, "gid": 1000})
+    proc = parse_process_for(exec_process(config, {"args": ["id"], "env": ["A=1"]}, False))
+    assert proc.args == ("id",) and proc.env == {"A": "1"}
+    assert proc.uid == 1000 and proc.no_new_privileges
+    assert proc.capabilities is not None and proc.capabilities.bounding == 0xa80425fb
+    assert not proc.terminal
+    root = parse_process_for(exec_process(config, {"args": ["id"], "user": {"uid": 0}}, True))
+    assert root.uid == 0 and root.terminal
+
+
+def parse_process_for(process: dict) -> ProcessPlan:  # type: ignore[type-arg]
+    from engine.runtime.spec import parse_process
+
+    return parse_process(process)

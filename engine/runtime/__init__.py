@@ -5,6 +5,7 @@ engine.runtime`` is the runc-compatible command line.
 """
 from __future__ import annotations
 
-from engine.runtime.runtime import BuiltinRuntime, ExecFailed
+from engine.runtime.children import ExecFailed
+from engine.runtime.runtime import BuiltinRuntime
 
 __all__ = ["BuiltinRuntime", "ExecFailed"]

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import EngineError
-from engine.runtime.runtime import BuiltinRuntime, ExecFailed
+from engine.runtime.children import ExecFailed
+from engine.runtime.runtime import BuiltinRuntime
 
 PR_SET_CHILD_SUBREAPER = 36
 

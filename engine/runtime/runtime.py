@@ -20,6 +20,14 @@ from engine.paths import ensure_dir, state_root
 from engine.runtime import init as init_mod
 from engine.runtime import spec as spec_mod
 from engine.runtime import syscalls as sc
+from engine.runtime.children import (
+    ExecFailed,
+    error_from,
+    expect_pid,
+    fork_child,
+    reap,
+    wait_ready,
+)
 from engine.runtime.hooks import early_hooks, run_hooks
 from engine.runtime.state import (
     EXEC_ERROR,
@@ -31,17 +39,12 @@ from engine.runtime.state import (
     is_alive,
     proc_start_time,
 )
-from engine.runtime.sync import Msg, expect, pair, recv, send
+from engine.runtime.sync import Msg, pair, recv, send
+
+__all__ = ["BuiltinRuntime", "ExecFailed"]
 
 log = logging.getLogger(__name__)
 
-
-class ExecFailed(EngineError):
-    """The user command could not be executed; ``exit_code`` is docker's (126/127)."""
-
-    def __init__(self, message: str, *, step: str, obj: str, exit_code: int) -> None:
-        super().__init__(message, step=step, obj=obj)
-        self.exit_code = exit_code
 
 
 class BuiltinRuntime:
@@ -103,7 +106,7 @@ class BuiltinRuntime:
         dir_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         ctx = init_mod.InitContext(plan=plan, process=plan.process, s=sc.LinuxSyscalls(),
                                    sock=child, console=console, state_dir_fd=dir_fd)
-        pid_a = _fork_child(lambda: init_mod.bootstrap(ctx, cid), stdio,
+        pid_a = fork_child(lambda: init_mod.bootstrap(ctx, cid), stdio,
                             {child.fileno(), dir_fd, *([console.fileno()] if console else [])})
         child.close()
         os.close(dir_fd)
@@ -136,7 +139,7 @@ class BuiltinRuntime:
                     send(sock, Msg.MAPPED)
                 elif kind == Msg.PID:
                     init_pid = int(msg["pid"])
-                    _reap(pid_a)
+                    reap(pid_a)
                 elif kind == Msg.HOOKS:
                     hooks_pending = True
                 if hooks_pending and init_pid:  # HOOKS may overtake PID: need both
@@ -148,15 +151,15 @@ class BuiltinRuntime:
                 elif kind == Msg.READY:
                     return init_pid
                 elif kind == Msg.ERROR:
-                    raise _error_from(msg, cid)
+                    raise error_from(msg, cid)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.kill(pid_a, signal.SIGKILL)
-            _reap(pid_a)
+            reap(pid_a)
             if init_pid:
                 with contextlib.suppress(OSError):
                     os.kill(init_pid, signal.SIGKILL)
-                _reap(init_pid)
+                reap(init_pid)
             raise
 
     @staticmethod
@@ -277,21 +280,21 @@ class BuiltinRuntime:
         def add(pid: int) -> None:
             cg.add_process(st.cgroup_path, pid)
 
-        pid_a = _fork_child(lambda: init_mod.exec_bootstrap(ctx, st.pid, add),
+        pid_a = fork_child(lambda: init_mod.exec_bootstrap(ctx, st.pid, add),
                             (stdin, stdout, stderr), {child.fileno()})
         child.close()
         with parent:
             msg = expect_pid(parent, cid, pid_a)
             pid = int(msg["pid"])
             try:
-                _wait_ready(parent, cid)
+                wait_ready(parent, cid)
                 return pid
             except BaseException:
                 # A zombie inside the container's pid namespace would keep its init from ever
                 # finishing exit; reap the failed process if it became our child.
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
-                _reap(pid)
+                reap(pid)
                 raise
 
     # -- delete --------------------------------------------------------------------------------
@@ -329,53 +332,14 @@ class BuiltinRuntime:
         cg.delete(path)
 
 
-def _wait_ready(sock: socket.socket, cid: str) -> int:
-    while True:
-        msg = recv(sock, "exec", cid)
-        if msg["type"] == Msg.READY:
-            return 0
-        if msg["type"] == Msg.ERROR:
-            raise _error_from(msg, cid)
-        if msg["type"] == Msg.WARNING:
-            log.warning("exec in %s: %s", cid, msg["message"])
 
 
-def expect_pid(sock: socket.socket, cid: str, pid_a: int) -> dict[str, Any]:
-    """First reply of a bootstrap: PID (or ERROR); reaps the bootstrap process."""
-    try:
-        msg = recv(sock, "exec", cid)
-    finally:
-        _reap(pid_a)
-    if msg["type"] == Msg.ERROR:
-        raise _error_from(msg, cid)
-    if msg["type"] != Msg.PID:
-        expect(sock, Msg.PID, "exec", cid)
-    return msg
 
 
-def _fork_child(run: Any, stdio: tuple[int | None, ...], keep: set[int]) -> int:
-    """Fork; the child sets up stdio, closes stray fds and runs ``run`` (which never returns)."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            init_mod.setup_stdio(*stdio)
-            init_mod.close_fds_except({0, 1, 2, *keep})
-            run()
-        finally:
-            os._exit(1)
-    return pid
 
 
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
 
 
-def _error_from(msg: dict[str, Any], cid: str) -> EngineError:
-    code = int(msg.get("exit_code") or 1)
-    if msg.get("step") == "exec" and code in (126, 127):
-        return ExecFailed(msg["message"], step="exec", obj=cid, exit_code=code)
-    return EngineError(msg.get("message", "failed"), step=msg.get("step"), obj=cid)
 
 
 def _connect_console(path: Path | None) -> socket.socket | None:

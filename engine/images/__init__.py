@@ -5,7 +5,7 @@ Public API (other engine modules and the CLI use only these names)::
     normalize_reference(ref) -> Reference
     resolve(ref) -> Image            exists(ref) -> bool
     pull(ref, progress=, platform=) -> Image       push(ref, progress=) -> str (digest)
-    tag(src, dst)   remove(ref, force=)   list_images()   history(ref)
+    tag(src, dst)   remove(ref, force=)   list_images()   history(ref)   prune(all_unused=)
     save(refs, path, format=)   load(path) -> list[Image]   import_rootfs(tar, ref) -> Image
     build(BuildSpec, progress=) -> Image
 
@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING
 
 from engine.images.archive import ArchiveError, import_rootfs, load, save
 from engine.images.blobstore import CorruptBlob
-from engine.images.imagestore import exists, history, list_images, remove, resolve, tag
+from engine.images.imagestore import (
+    exists,
+    history,
+    list_images,
+    prune,
+    remove,
+    resolve,
+    tag,
+)
 from engine.images.model import (
     BuildSpec,
     Healthcheck,
@@ -47,6 +55,7 @@ def build(spec: BuildSpec, *, progress: Callable[[Progress], None] | None = None
 __all__ = [
     "ArchiveError", "BuildSpec", "CorruptBlob", "Healthcheck", "HistoryEntry", "Image",
     "ImageConfig", "InvalidReference", "Progress", "Reference", "RegistryError", "build",
-    "exists", "history", "import_rootfs", "list_images", "load", "normalize_reference", "pull",
+    "exists", "history", "import_rootfs", "list_images", "load", "normalize_reference", "prune",
+    "pull",
     "push", "remove", "resolve", "save", "tag",
 ]

@@ -155,14 +155,38 @@ def _write_oci_archive(tf: tarfile.TarFile, wanted: list[tuple[str, str]]) -> No
 # --- load ---------------------------------------------------------------------------------
 
 
+class _DirArchive:
+    """An unpacked archive (an OCI layout directory, as ``skopeo copy ... oci:DIR`` writes)
+    read through the few TarFile methods the loaders use."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def getnames(self) -> list[str]:
+        return [str(p.relative_to(self.root)) for p in self.root.rglob("*")]
+
+    def extractfile(self, name: str) -> IO[bytes]:
+        path = self.root / name
+        if ".." in Path(name).parts or not path.is_file():
+            raise KeyError(name)
+        return open(path, "rb")
+
+    def __enter__(self) -> _DirArchive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 def load(path: Path, tag: str | None = None) -> list[Image]:
-    """Load every image of a docker-archive or OCI-layout tarball; return them.
+    """Load every image of a docker-archive or OCI-layout tarball (or OCI layout directory);
+    return them.
 
     ``tag`` names the image when the archive carries no usable name (an OCI layout whose
     ``ref.name`` is only a tag, as skopeo writes).
     """
     try:
-        tf = tarfile.open(path, "r:*")
+        tf: Any = _DirArchive(path) if path.is_dir() else tarfile.open(path, "r:*")
     except (OSError, tarfile.TarError) as exc:
         raise ArchiveError(f"cannot read archive: {exc}", step="load images",
                            obj=str(path)) from exc

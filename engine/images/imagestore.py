@@ -193,3 +193,19 @@ def collect_garbage() -> int:
                 shutil.rmtree(path, ignore_errors=True)
                 removed += 1
     return removed
+
+
+def prune(*, all_unused: bool = False) -> list[str]:
+    """Delete dangling images (no tag), or with ``all_unused`` every image no container
+    uses; return the deleted ids. Layers nothing references any more are freed."""
+    stacks = {stack for _, stack in _container_layer_stacks()}
+    deleted = []
+    for image in list_images():
+        if image.repo_tags and not all_unused:
+            continue
+        if tuple(map(str, image.layer_dirs)) in stacks:
+            continue
+        catalog.delete_record(image.id)
+        deleted.append(image.id)
+    collect_garbage()
+    return deleted

@@ -35,6 +35,7 @@ def register(app: typer.Typer) -> None:
     group.command("pull", help="Pull an image from a registry.")(pull_command)
     group.command("push", help="Push an image to a registry.")(push_command)
     group.command("build", help="Build an image from a Dockerfile.")(build_command)
+    group.command("prune", help="Remove unused images (and the build cache).")(prune_command)
     app.add_typer(group, name="image")
 
 
@@ -225,3 +226,20 @@ def build_command(
                      tags=tuple(tags or ()), no_cache=no_cache)
     img = build(spec, progress=progress_printer("", quiet))
     terminal.line(img.id)
+
+
+def prune_command(
+    all_unused: Annotated[bool, typer.Option("-a", "--all",
+                                             help="Every image no container uses.")] = False,
+    build_cache: Annotated[bool, typer.Option("--build-cache",
+                                              help="Forget the build cache too.")] = False,
+) -> None:
+    """Remove dangling images (``-a``: all unused ones), like ``docker image prune``."""
+    from engine.images import prune
+
+    for image_id in prune(all_unused=all_unused):
+        terminal.line(f"Deleted: {image_id}")
+    if build_cache:
+        from engine.images.builder import cache
+
+        terminal.line(f"Build cache entries removed: {cache.prune()}")

@@ -47,3 +47,18 @@ def test_we_load_skopeo_archives(state_root: Path, tmp_path: Path, rootfs_tar: P
     expected_tag = "docker.io/src/bb:1" if fmt == "docker-archive" else "docker.io/loaded/bb:v1"
     assert loaded.repo_tags == (expected_tag,)
     assert (loaded.layer_dirs[0] / "bin/busybox").is_file()
+
+
+def test_we_load_skopeo_oci_layout_dir(state_root: Path, tmp_path: Path, rootfs_tar: Path,
+                                       registry: Registry,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    img = im.import_rootfs(rootfs_tar, "bb:dir")
+    im.push(f"{registry.host}/src/dir:1", source="bb:dir")
+    layout = tmp_path / "layout"
+    skopeo("copy", "--src-tls-verify=false", f"docker://{registry.host}/src/dir:1",
+           f"oci:{layout}:v1")
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    monkeypatch.setenv("PYCOMPOSE_ROOT", str(fresh))
+    (loaded,) = im.load(layout, tag="fromdir:v1")
+    assert loaded.id == img.id and loaded.repo_tags == ("docker.io/library/fromdir:v1",)

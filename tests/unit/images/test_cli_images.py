@@ -78,3 +78,17 @@ def test_errors_are_one_line(state_root: Path, project: Path,
     assert "Dockerfile:2" in err and "not found" in err
     assert main(["image", "pull", "127.0.0.1:1/none"]) == 1
     assert "cannot reach registry" in capsys.readouterr().err
+
+
+def test_prune(state_root: Path, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import engine.images as im
+
+    assert _cli(project, "build", "-q") == 0
+    web = im.resolve("proj-web")
+    assert main(["image", "prune"]) == 0  # nothing dangling yet
+    assert "Deleted" not in capsys.readouterr().out
+    im.remove("proj-web")  # example/named:2 stays, tagged: only -a removes it
+    assert main(["image", "prune", "-a", "--build-cache"]) == 0
+    out = capsys.readouterr().out
+    assert "Build cache entries removed" in out
+    assert im.list_images() == [] and not any(d.exists() for d in web.layer_dirs)

@@ -279,6 +279,8 @@ def pack_dir(root: Path, out: IO[bytes]) -> None:
                 tf.addfile(info)
                 continue
             info = tf.gettarinfo(str(path), arcname=arc)
+            if info is None:  # sockets cannot be stored in a tar (docker drops them too)
+                continue
             info.uname = info.gname = ""
             if info.isreg():
                 with open(path, "rb") as f:

@@ -97,3 +97,26 @@ def test_image_in_use_by_container(state_root: Path, rootfs_tar: Path) -> None:
 
     collect_garbage()
     assert not any(d.exists() for d in image.layer_dirs)
+
+
+def test_pack_skips_sockets_keeps_hardlinks_and_devices(state_root: Path, tmp_path: Path) -> None:
+    import socket
+
+    root = tmp_path / "upper"
+    root.mkdir()
+    (root / "a").write_text("x")
+    os.link(root / "a", root / "b")
+    os.mknod(root / "null", 0o666 | 0o020000, os.makedev(1, 3))
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(root / "sock"))
+    try:
+        out = io.BytesIO()
+        layers.pack_dir(root, out)
+    finally:
+        sock.close()
+    with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as tf:
+        members = {m.name: m for m in tf.getmembers()}
+    assert "sock" not in members
+    assert members["b"].islnk() and members["b"].linkname == "a"
+    assert members["null"].ischr() and (members["null"].devmajor, members["null"].devminor) == (
+        1, 3)

@@ -85,12 +85,13 @@ def container_steps(plan: InitPlan) -> list[Step]:
     ]
     if plan.process.terminal:
         steps.append(("console", setup_console))
+    # sysctls are written before /proc/sys becomes read-only (runc's order, too)
     steps += [
-        ("masked paths", lambda c: rootfs.mask_paths(c.plan, c.s)),
-        ("readonly paths", lambda c: rootfs.readonly_paths(c.plan, c.s)),
-        ("readonly root", lambda c: rootfs.readonly_root(c.plan, c.s)),
         ("hostname", lambda c: proc_steps.set_hostname(c.plan, c.s)),
         ("sysctl", lambda c: proc_steps.apply_sysctls(c.plan, c.s)),
+        ("readonly paths", lambda c: rootfs.readonly_paths(c.plan, c.s)),
+        ("masked paths", lambda c: rootfs.mask_paths(c.plan, c.s)),
+        ("readonly root", lambda c: rootfs.readonly_root(c.plan, c.s)),
     ]
     return steps + process_steps(plan, plan.process)
 

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import errno
+import json
 
 import pytest
 
 from tests.integration.runtime.bundles import DENY_PROFILE
-from tests.integration.runtime.conftest import Env
+from tests.integration.runtime.conftest import Env, wait
 
 pytestmark = pytest.mark.root
 
@@ -97,6 +98,21 @@ def test_readonly_root_tmpfs_and_bind_mounts(env: Env) -> None:
     assert "from host" in out and "data=ro" in out and "root=ro" in out and "tmp=rw" in out
     assert "1777" in out and "size=1024" in out
     assert not (host_dir / "x").exists()
+
+
+def test_namespaced_sysctl_then_readonly_proc_sys(env: Env) -> None:
+    env.write(["sh", "-c", "cat /proc/sys/net/ipv4/ip_forward; "
+                           "echo 0 > /proc/sys/net/ipv4/ip_forward || echo ro"])
+    config = json.loads((env.bundle / "config.json").read_text())
+    config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    (env.bundle / "config.json").write_text(json.dumps(config))
+    cid = env.new_id()
+    pid, out = env.create(cid)
+    env.rt.start(cid)
+    assert wait(pid) == 0
+    env.rt.delete(cid)
+    assert out.read_text().splitlines()[0] == "1"
+    assert out.read_text().splitlines()[-1] == "ro"
 
 
 def test_user_env_cwd(env: Env) -> None:

@@ -48,10 +48,11 @@ def test_steps_run_in_runc_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         _first(calls, lambda c: c[0] == "mknod"),
         _first(calls, lambda c: c[0] == "pivot_root"),
         _first(calls, lambda c: c[0] == "umount2"),
-        _first(calls, lambda c: c[0] == "mount" and c[1][0] == "/dev/null"),  # masked file
-        _first(calls, lambda c: c[0] == "mount" and c[1][1] == "/proc/sys"),  # readonly
         _first(calls, lambda c: c[0] == "sethostname"),
+        # sysctls go in before /proc/sys is made read-only (runc's order)
         _first(calls, lambda c: c[0] == "write_file" and "ip_forward" in c[1][0]),
+        _first(calls, lambda c: c[0] == "mount" and c[1][1] == "/proc/sys"),  # readonly
+        _first(calls, lambda c: c[0] == "mount" and c[1][0] == "/dev/null"),  # masked file
         _first(calls, lambda c: c[0] == "setrlimit"),
         _first(calls, lambda c: c[0] == "setresuid"),
         _first(calls, lambda c: c[0] == "capset"),

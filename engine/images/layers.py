@@ -267,6 +267,24 @@ def iter_tree(root: Path) -> Iterator[Path]:
             yield base / name
 
 
+def _xattr_headers(path: Path) -> dict[str, str]:
+    """File capabilities and other xattrs as PAX records (overlay's own ones excluded)."""
+    out: dict[str, str] = {}
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return out
+    for name in names:
+        if name.startswith("trusted.overlay."):
+            continue
+        try:
+            value = os.getxattr(path, name, follow_symlinks=False)
+        except OSError:
+            continue
+        out[f"SCHILY.xattr.{name}"] = value.decode("utf-8", "surrogateescape")
+    return out
+
+
 def pack_dir(root: Path, out: IO[bytes]) -> None:
     """Write ``root`` as a layer tar to ``out``; overlay whiteouts become OCI whiteouts."""
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
@@ -282,6 +300,7 @@ def pack_dir(root: Path, out: IO[bytes]) -> None:
             if info is None:  # sockets cannot be stored in a tar (docker drops them too)
                 continue
             info.uname = info.gname = ""
+            info.pax_headers = _xattr_headers(path)
             if info.isreg():
                 with open(path, "rb") as f:
                     tf.addfile(info, f)

@@ -120,3 +120,17 @@ def test_pack_skips_sockets_keeps_hardlinks_and_devices(state_root: Path, tmp_pa
     assert members["b"].islnk() and members["b"].linkname == "a"
     assert members["null"].ischr() and (members["null"].devmajor, members["null"].devminor) == (
         1, 3)
+
+
+def test_file_capabilities_survive_pack_and_unpack(state_root: Path, tmp_path: Path) -> None:
+    root = tmp_path / "caps"
+    root.mkdir()
+    (root / "ping").write_bytes(b"\x7fELF")
+    # a VFS_CAP_REVISION_2 blob granting cap_net_raw (binary, not valid UTF-8)
+    cap = bytes.fromhex("01000002" "00200000" "00000000" "00000000" "00000000")
+    os.setxattr(root / "ping", "security.capability", cap)
+    out = io.BytesIO()
+    layers.pack_dir(root, out)
+    digest = blobstore.put_bytes(out.getvalue())
+    unpacked = layers.ensure_unpacked(digest, digest)
+    assert os.getxattr(unpacked / "ping", "security.capability") == cap

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import cgroups
-from engine.errors import Conflict, EngineError, NotFound
+from engine.errors import Conflict, EngineError, MissingPrivilege, NotFound
 from engine.paths import ensure_dir, state_root
 from engine.runtime import init as init_mod
 from engine.runtime import spec as spec_mod
@@ -74,6 +74,9 @@ class BuiltinRuntime:
                stdin: int | None = None, stdout: int | None = None, stderr: int | None = None,
                console_socket: Path | None = None) -> int:
         """Set the container up and leave its init blocked before execve; return its host pid."""
+        if os.geteuid() != 0:
+            raise MissingPrivilege("the built-in runtime needs root (CAP_SYS_ADMIN) to create "
+                                   "namespaces, mounts and cgroups", step="create", obj=cid)
         bundle = Path(bundle).resolve()
         config = spec_mod.load_config(bundle)
         plan = spec_mod.plan_from_config(config, bundle, cid)

@@ -34,3 +34,14 @@ def test_unknown_container_is_one_line_exit_1(tmp_path: Path,
     assert main(["--root", str(tmp_path), "state", "ghost"]) == 1
     err = capsys.readouterr().err
     assert err.strip() == "engine.runtime: state: ghost: no such container"
+
+
+def test_create_without_root_says_what_is_missing(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.errors import MissingPrivilege
+    from engine.runtime import BuiltinRuntime
+
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    with pytest.raises(MissingPrivilege, match="needs root"):
+        BuiltinRuntime(root=tmp_path).create("c", tmp_path)
+    assert list(tmp_path.iterdir()) == []

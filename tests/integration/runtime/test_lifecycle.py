@@ -49,14 +49,22 @@ def test_exec_joins_namespaces_and_cgroup(env: Env) -> None:
     pid, _ = env.create(cid)
     env.rt.start(cid)
     r, w = os.pipe()
-    epid = env.rt.exec(cid, {"args": ["sh", "-c", "hostname; cat /proc/1/cmdline; echo; "
+    epid = env.rt.exec(cid, {"args": ["sh", "-c", "hostname; sleep 0.3; cat /proc/1/cmdline; echo; "
                                       "echo $$; cat /proc/self/cgroup | grep pids"],
                              "env": ["PATH=/bin"], "cwd": "/tmp"},
                        stdin=None, stdout=w, stderr=w)
     os.close(w)
     with os.fdopen(r) as f:
-        out = f.read()
+        first = f.readline()  # the exec'd shell is alive until we read its output
+        namespaces = {ns: os.readlink(f"/proc/{epid}/ns/{ns}")
+                      for ns in ("pid", "mnt", "uts", "ipc", "net", "cgroup")}
+        cgroup = Path(f"/proc/{epid}/cgroup").read_text()
+        out = first + f.read()
     assert wait(epid) == 0
+    for ns, link in namespaces.items():
+        assert link == os.readlink(f"/proc/{pid}/ns/{ns}"), ns
+        assert link != os.readlink(f"/proc/self/ns/{ns}"), ns
+    assert f"pids:/pycompose/{cid}" in cgroup and f"memory:/pycompose/{cid}" in cgroup
     lines = out.splitlines()
     assert lines[0] == "exectest"
     assert lines[1].startswith("sleep")

@@ -16,6 +16,7 @@ from engine.images.builder.dockerignore import Matcher
 from engine.images.builder.errors import BuildError
 from engine.images.builder.parser import Dockerfile, Instruction, parse
 from engine.images.builder.stage import (
+    DEFAULT_PATH,
     METADATA,
     StageState,
     apply_metadata,
@@ -181,6 +182,7 @@ class Builder:
         state = StageState(name=name, architecture=imagestore.host_arch(),
                            escape=self.df.escape)
         if base.lower() == "scratch":
+            state.config["Env"] = [DEFAULT_PATH]  # as BuildKit does for images from scratch
             return state
         prev = self.stage_index(base)
         if prev is not None and prev < idx:

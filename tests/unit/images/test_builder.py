@@ -9,6 +9,7 @@ import pytest
 import engine.images as im
 from engine.images.builder import cache
 from engine.images.builder.errors import BuildError
+from engine.images.builder.stage import DEFAULT_PATH
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def test_copy_semantics_and_dockerignore(state_root: Path, ctx: Path) -> None:
     assert {"py/a.py", "py/b.py", "single", "b/keep.txt"} <= files
     assert "b/out.o" not in files  # 'build' excluded, only the '!' exception comes in
     assert image.config.working_dir == "/rel/deeper"
-    assert image.config.env == ("D=/opt/app",)
+    assert image.config.env == (DEFAULT_PATH, "D=/opt/app")  # PATH: BuildKit's default
 
 
 def test_cache_survives_image_removal_until_pruned(state_root: Path, ctx: Path) -> None:
@@ -120,4 +121,4 @@ def test_platform_args(state_root: Path, ctx: Path) -> None:
 
     image = _build(ctx, "FROM --platform=$BUILDPLATFORM scratch\nARG TARGETARCH\n"
                         "ARG TARGETOS\nENV ARCH=$TARGETOS/$TARGETARCH\n")
-    assert image.config.env == (f"ARCH=linux/{host_arch()}",)
+    assert image.config.env == (DEFAULT_PATH, f"ARCH=linux/{host_arch()}")

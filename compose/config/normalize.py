@@ -6,6 +6,7 @@ is folded into ``environment``, the ``default`` network and real resource names 
 """
 from __future__ import annotations
 
+import functools
 import posixpath
 import shlex
 from collections.abc import Callable, Mapping
@@ -351,7 +352,7 @@ _BUILD_ORDER = ("context", "dockerfile", "dockerfile_inline", "entitlements", "a
                 "labels", "cache_from", "cache_to", "no_cache", "additional_contexts",
                 "network", "provenance", "sbom", "pull", "target", "shm_size", "extra_hosts",
                 "isolation", "privileged", "secrets", "tags", "ulimits", "platforms")
-SERVICE_ORDER = (
+SERVICE_ORDER = tuple((
     "profiles annotations attach build develop blkio_config cap_add cap_drop cgroup_parent cgroup "
     "cpu_count cpu_percent cpu_period cpu_quota cpu_rt_period cpu_rt_runtime cpus cpuset "
     "cpu_shares command configs container_name credential_spec depends_on deploy "
@@ -364,14 +365,20 @@ SERVICE_ORDER = (
     "stdin_open stop_grace_period stop_signal storage_opt sysctls tmpfs tty ulimits "
     "use_api_socket user userns_mode uts volume_driver volumes volumes_from working_dir "
     "pre_start post_start pre_stop"
-).split()
+).split())
 
 
-def _sorted_by(mapping: dict[str, Any], order: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    rank = {k: i for i, k in enumerate(order)}
+@functools.cache
+def _ranks(order: tuple[str, ...]) -> dict[str, int]:
+    return {k: i for i, k in enumerate(order)}
+
+
+def _sorted_by(mapping: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
+    """``mapping`` with its keys in ``order``; unknown keys after them by name, ``x-*`` last."""
+    rank = _ranks(order)
+    last = len(rank)
     return dict(sorted(mapping.items(),
-                       key=lambda kv: (kv[0].startswith("x-"), rank.get(kv[0], len(rank)),
-                                       kv[0])))
+                       key=lambda kv: (kv[0].startswith("x-"), rank.get(kv[0], last), kv[0])))
 
 
 def sort_service_keys(svc: dict[str, Any]) -> dict[str, Any]:

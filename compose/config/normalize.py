@@ -56,6 +56,9 @@ def normalize_project(
                          ("configs", _file_objects(data.get("configs"), name, base))):
         if section:
             out[key] = dict(sorted(section.items()))
+    # Anything else the schema allowed (e.g. top-level `models`) is kept, never dropped.
+    handled = {"name", "services", "networks", "volumes", "secrets", "configs", "include"}
+    out.update({k: v for k, v in data.items() if k not in handled and not k.startswith("x-")})
     out.update({k: v for k, v in data.items() if k.startswith("x-")})
     return out
 

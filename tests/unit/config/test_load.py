@@ -235,3 +235,15 @@ def test_compose_env_files_and_disable_env_file(tmp_path: Path) -> None:
     assert load_in(tmp_path, {"COMPOSE_ENV_FILES": "a.env"}).services["s"].image == "x:a"
     env = {"COMPOSE_DISABLE_ENV_FILE": "true"}
     assert load_in(tmp_path, env).services["s"].image == "x:none"
+
+
+def test_other_top_level_keys_are_kept(tmp_path: Path) -> None:
+    write(tmp_path, "compose.yaml", """
+        services:
+          a: {image: x}
+        models:
+          llm: {model: ai/smollm2}
+        x-tail: 1
+    """)
+    project = load_in(tmp_path)
+    assert list(project.raw) == ["name", "services", "networks", "models", "x-tail"]

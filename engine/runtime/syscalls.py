@@ -90,8 +90,15 @@ class Syscalls(Protocol):
     def loopback_up(self) -> None: ...
 
 
+_LIBC: ctypes.CDLL | None = None
+
+
 def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    # Loaded once: find_library() forks ldconfig, a millisecond per container otherwise.
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return _LIBC
 
 
 class LinuxSyscalls:

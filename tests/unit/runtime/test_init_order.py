@@ -123,3 +123,19 @@ def test_failing_step_is_named(tmp_path: Path) -> None:
         init_mod.run_steps(init_mod.container_steps(plan), ctx)
     assert info.value.step == "pivot_root"
     assert "sethostname" not in fake.names()
+
+
+def test_prestart_hooks_pause_the_init_before_any_mount(tmp_path: Path) -> None:
+    config = make_config(["true"])
+    config["hooks"] = {"prestart": [{"path": "/bin/true"}]}
+    (tmp_path / "rootfs").mkdir()
+    plan = plan_from_config(config, tmp_path, "c1")
+    steps = init_mod.container_steps(plan)
+    assert steps[0][0] == "hooks"
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    fake = sc.RecordingSyscalls()
+    ctx = init_mod.InitContext(plan=plan, process=plan.process, s=fake, sock=child)
+    parent.send(b'{"type": "go"}')
+    init_mod.run_steps(steps[:1], ctx)
+    assert parent.recv(100) == b'{"type": "hooks"}'
+    assert fake.calls == []  # nothing mounted before the hooks ran

@@ -63,7 +63,15 @@ class _Context:
 
 def load(options: LoadOptions | None = None) -> Project:
     """Load, validate and normalize a compose project; raises ConfigError on any mistake."""
-    ctx = _prepare(options or LoadOptions())
+    try:
+        return _load(options or LoadOptions())
+    except RecursionError:
+        # Every step walks the data recursively; absurd nesting is a user error, not a crash.
+        raise ConfigError("the compose file nests too deeply to be processed") from None
+
+
+def _load(options: LoadOptions) -> Project:
+    ctx = _prepare(options)
     merged, positions = _load_application(ctx.files, ctx.env, ctx, ())
     name = resolve_project_name(ctx.options.project_name, ctx.env, merged.get("name"),
                                 ctx.project_dir)

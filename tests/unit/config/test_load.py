@@ -247,3 +247,10 @@ def test_other_top_level_keys_are_kept(tmp_path: Path) -> None:
     """)
     project = load_in(tmp_path)
     assert list(project.raw) == ["name", "services", "networks", "models", "x-tail"]
+
+
+def test_absurd_nesting_is_a_config_error(tmp_path: Path) -> None:
+    write(tmp_path, "compose.yaml",
+          "services:\n  a:\n    image: x\n    x-deep: " + "[" * 3000 + "]" * 3000 + "\n")
+    with pytest.raises(ConfigError, match="nests too deeply"):
+        load_in(tmp_path)

@@ -18,6 +18,7 @@ from engine import cgroups
 from engine.errors import Conflict, EngineError, MissingPrivilege, NotFound
 from engine.paths import ensure_dir, state_root
 from engine.runtime import init as init_mod
+from engine.runtime import seccomp
 from engine.runtime import spec as spec_mod
 from engine.runtime import syscalls as sc
 from engine.runtime.children import (
@@ -82,6 +83,8 @@ class BuiltinRuntime:
         plan = spec_mod.plan_from_config(config, bundle, cid)
         if not plan.has_ns("mount"):
             raise EngineError("a mount namespace is required", step="create", obj=cid)
+        if plan.seccomp is not None:
+            seccomp.compile_bpf(plan.seccomp)  # errors here, and the init only loads it
         state_dir = self._dir(cid)
         ensure_dir(self.root, 0o700)
         try:
@@ -276,6 +279,8 @@ class BuiltinRuntime:
         config = spec_mod.load_config(Path(st.bundle))
         plan = spec_mod.plan_from_config(config, Path(st.bundle), cid)
         proc = spec_mod.parse_process(spec_mod.exec_process(config, process, tty))
+        if plan.seccomp is not None:
+            seccomp.compile_bpf(plan.seccomp)
         parent, child = pair()
         ctx = init_mod.InitContext(plan=plan, process=proc, s=sc.LinuxSyscalls(), sock=child)
         cg = self.cgroups

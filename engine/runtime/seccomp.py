@@ -4,8 +4,12 @@ Imported eagerly: the container init cannot import anything after pivot_root.
 """
 from __future__ import annotations
 
+import ctypes
 import errno
+import json
 import logging
+import os
+import tempfile
 from typing import Any
 
 import pyseccomp as sc
@@ -71,3 +75,38 @@ def _add_rule(flt: Any, act: int, name: str, args: list[Any]) -> None:
     except (OSError, ValueError) as e:
         # Profiles list syscalls newer or older than this kernel/libseccomp; skip those.
         log.debug("seccomp: skipping %s: %s", name, e)
+
+
+_CACHE: dict[str, bytes] = {}
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+
+
+def compile_bpf(profile: dict[str, Any]) -> bytes:
+    """The profile's BPF program (cached per profile). The runtime compiles it in the parent,
+    before forking, so a bad profile is a clean error and the init only has to load it."""
+    key = json.dumps(profile, sort_keys=True)
+    data = _CACHE.get(key)
+    if data is None:
+        flt = build_filter(profile, set_nnp=False)
+        with tempfile.TemporaryFile() as f:
+            flt.export_bpf(f)
+            f.seek(0)
+            data = f.read()
+        if len(_CACHE) >= 16:
+            _CACHE.clear()
+        _CACHE[key] = data
+    return data
+
+
+class _Fprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def load_bpf(data: bytes, libc: ctypes.CDLL) -> None:
+    """Install a compiled filter on the calling thread (needs no_new_privs or CAP_SYS_ADMIN)."""
+    buf = ctypes.create_string_buffer(data, len(data))
+    prog = _Fprog(len(data) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"seccomp: {os.strerror(err)}")

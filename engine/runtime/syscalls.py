@@ -219,7 +219,8 @@ class LinuxSyscalls:
         return int(data[1]) | (int(data[4]) << 32)
 
     def load_seccomp(self, profile: dict[str, Any], nnp: bool) -> None:
-        seccomp.build_filter(profile, set_nnp=nnp).load()
+        # nnp is already set by then when wanted; the filter never sets it on its own.
+        seccomp.load_bpf(seccomp.compile_bpf(profile), self.libc)
 
     def execve(self, path: str, args: list[str], env: dict[str, str]) -> None:
         os.execve(path, args, env)

@@ -43,3 +43,24 @@ def test_arg_conditions_and_unknown_syscalls() -> None:
     text = _pfc(profile)
     assert "personality" in text and "read" in text
     assert "no_such_syscall_xyz" not in text
+
+
+def test_bad_profile_fails_create_before_anything_is_made(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from engine.runtime import BuiltinRuntime
+    from tests.integration.runtime.bundles import make_config, write_bundle
+
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    bundle = write_bundle(tmp_path / "b", make_config(
+        ["true"], seccomp={"defaultAction": "SCMP_ACT_BOGUS"}))
+    with pytest.raises(EngineError, match="unsupported seccomp action 'SCMP_ACT_BOGUS'"):
+        BuiltinRuntime(root=tmp_path / "state").create("c", bundle)
+    assert not (tmp_path / "state").exists()
+
+
+def test_compiled_program_is_cached_bpf() -> None:
+    from engine.runtime.seccomp import compile_bpf
+
+    a = compile_bpf(DENY_PROFILE)
+    assert a is compile_bpf(dict(DENY_PROFILE))
+    assert len(a) % 8 == 0 and len(a) > 8 * 10  # whole sock_filter instructions

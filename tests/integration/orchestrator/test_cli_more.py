@@ -177,3 +177,26 @@ services:
     assert [json.loads(r)["Service"] for r in ps] == ["db"]
     down = stack.run("down", "-v", "-t", "1")
     assert f"Container {stack.name}-db-1  Removed" in down.stderr
+
+
+@pytest.mark.root
+def test_run_one_off_with_deps_and_rm(stack: Stack) -> None:
+    stack.write(f"""
+services:
+  api:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+  job:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo default"]
+    depends_on: [api]
+""")
+    proc = stack.run("run", "--rm", "-e", "FOO=bar", "job", "sh", "-c", "echo $FOO; exit 5",
+                     check=False)
+    assert proc.returncode == 5, proc.stderr
+    assert proc.stdout == "bar\n"
+    rows = [json.loads(r) for r in stack.run("ps", "--format", "json").stdout.splitlines()]
+    assert [r["Service"] for r in rows] == ["api"]  # the dependency was started
+    names = _engine(stack, "from engine import containers; "
+                    "print(' '.join(c.name for c in containers.list_containers()))").split()
+    assert names == [f"{stack.name}-api-1"]  # --rm removed the one-off container

@@ -91,3 +91,37 @@ def test_mutated_corpus_never_crashes(doc: Any) -> None:
             build_graph(project)
         except ComposeError as exc:
             assert exc.message and "\n" not in exc.message.strip("\n")
+
+
+@st.composite
+def overrides(draw: st.DrawFn) -> tuple[Any, Any]:
+    """A corpus document and an override built from (mutated) pieces of another one."""
+    base = copy.deepcopy(draw(st.sampled_from(DOCS)))
+    donor = draw(mutated_documents())
+    services = list((base.get("services") or {}).keys()) if isinstance(base, dict) else []
+    donor_services = (donor.get("services") or {}) if isinstance(donor, dict) else {}
+    override: dict[str, Any] = {"services": {}}
+    if isinstance(donor_services, dict):
+        for name, svc in list(donor_services.items())[:2]:
+            target = draw(st.sampled_from(services)) if services else name
+            override["services"][target] = svc
+    for key in ("volumes", "networks", "secrets"):
+        if isinstance(donor, dict) and key in donor and draw(st.booleans()):
+            override[key] = donor[key]
+    return base, override
+
+
+@pytest.mark.skipif(not DOCS, reason=f"no corpus at {CORPUS}")
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(pair=overrides())
+def test_merged_mutations_never_crash(pair: tuple[Any, Any]) -> None:
+    base, override = pair
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "compose.yaml").write_text(yaml.safe_dump(base, allow_unicode=True))
+        (Path(tmp) / "compose.override.yaml").write_text(
+            yaml.safe_dump(override, allow_unicode=True))
+        try:
+            project = load(LoadOptions(working_dir=tmp, environ={}))
+            render_project(project, "yaml")
+        except ComposeError as exc:
+            assert exc.message and "\n" not in exc.message.strip("\n")

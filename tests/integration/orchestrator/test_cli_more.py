@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -200,3 +201,38 @@ services:
     names = _engine(stack, "from engine import containers; "
                     "print(' '.join(c.name for c in containers.list_containers()))").split()
     assert names == [f"{stack.name}-api-1"]  # --rm removed the one-off container
+
+
+@pytest.mark.root
+def test_build_scale_and_remove_orphans(stack: Stack) -> None:
+    (stack.dir / "app").mkdir()
+    (stack.dir / "app" / "Dockerfile").write_text(
+        f"FROM {IMAGE}\nRUN echo built > /built\nCMD [\"sh\", \"-c\", \"{SLEEPER}\"]\n")
+    stack.write("""
+services:
+  web:
+    build: ./app
+  old:
+    build: ./app
+""")
+    up = stack.run("up", "-d", "--scale", "web=3")
+    assert "Built" in up.stderr
+    assert stack.run("exec", "-T", "--index", "3", "web", "cat", "/built").stdout == "built\n"
+    names = sorted(json.loads(r)["Name"] for r in stack.run(
+        "ps", "--format", "json").stdout.splitlines())
+    assert names == [f"{stack.name}-old-1"] + [f"{stack.name}-web-{i}" for i in (1, 2, 3)]
+    stack.write("""
+services:
+  web:
+    build: ./app
+""")
+    down_scale = stack.run("up", "-d", "--remove-orphans")  # scale back to 1, drop `old`
+    removed = set(re.findall(r"Container (\S+)\s+Removed", down_scale.stderr))
+    assert removed == {f"{stack.name}-old-1", f"{stack.name}-web-2", f"{stack.name}-web-3"}
+    names = [json.loads(r)["Name"] for r in stack.run("ps", "--format", "json"
+                                                      ).stdout.splitlines()]
+    assert names == [f"{stack.name}-web-1"]
+    stack.run("down", "-t", "1", "--rmi", "local")
+    images = _engine(stack, "from engine import images; "
+                     "print(' '.join(t for i in images.list_images() for t in i.repo_tags))")
+    assert f"{stack.name}-web" not in images

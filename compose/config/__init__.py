@@ -105,22 +105,36 @@ def _truthy(value: str | None) -> bool:
 
 def _read_document(path: str, env: Mapping[str, str],
                    ctx: _Context) -> tuple[dict[str, Any], PositionMap]:
-    """One file: YAML with positions → interpolation → schema validation."""
-    from compose.config.interpolation import interpolate_data
-    from compose.config.validation import validate_schema
-    from compose.config.yamlload import load_yaml
+    """One file: YAML with positions → interpolation → schema validation. A file holding
+    several YAML documents is read like several files, merged in order (as compose does)."""
+    from compose.config.merge import merge_documents
+    from compose.config.yamlload import load_yaml_documents
 
     text, display = _read_text(path, ctx)
-    data, positions = load_yaml(text, display)
-    if data is None:
+    documents = [(d, p) for d, p in load_yaml_documents(text, display) if d is not None]
+    if not documents:
         raise ConfigError("empty compose file: define at least one service", file=display)
+    merged: dict[str, Any] = {}
+    positions: PositionMap = {}
+    for data, doc_positions in documents:
+        checked = _check_document(data, doc_positions, display, env, ctx)
+        merged = checked if len(documents) == 1 else merge_documents(merged, checked)
+        positions.update(doc_positions)
+    return merged, positions
+
+
+def _check_document(data: Any, positions: PositionMap, display: str, env: Mapping[str, str],
+                    ctx: _Context) -> dict[str, Any]:
+    from compose.config.interpolation import interpolate_data
+    from compose.config.validation import validate_schema
+
     if ctx.options.interpolate and isinstance(data, dict):
         data = interpolate_data(data, env, display, positions)
     validate_schema(data, display, positions)
     if "version" in data:
         log.warning("%s: the attribute `version` is obsolete, it will be ignored", display)
         data = {k: v for k, v in data.items() if k != "version"}
-    return data, positions
+    return dict(data)
 
 
 def _read_text(path: str, ctx: _Context) -> tuple[str, str]:

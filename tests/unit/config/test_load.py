@@ -254,3 +254,25 @@ def test_absurd_nesting_is_a_config_error(tmp_path: Path) -> None:
           "services:\n  a:\n    image: x\n    x-deep: " + "[" * 3000 + "]" * 3000 + "\n")
     with pytest.raises(ConfigError, match="nests too deeply"):
         load_in(tmp_path)
+
+
+def test_several_documents_in_one_file_merge_in_order(tmp_path: Path) -> None:
+    write(tmp_path, "compose.yaml", """
+        services:
+          a: {image: x, environment: {A: "1"}}
+        ---
+        services:
+          a: {user: nobody, environment: {B: "2"}, bogus_key: 1}
+    """)
+    with pytest.raises(ConfigError) as info:
+        load_in(tmp_path)
+    assert info.value.line == 6  # each document is validated on its own, located
+    write(tmp_path, "compose.yaml", """
+        services:
+          a: {image: x, environment: {A: "1"}}
+        ---
+        services:
+          a: {user: nobody, environment: {B: "2"}}
+    """)
+    a = load_in(tmp_path).services["a"]
+    assert (a.image, a.user, a.environment) == ("x", "nobody", {"A": "1", "B": "2"})

@@ -42,7 +42,16 @@ def logs_command(
     """Print logs (merged in time order); -f keeps following until Ctrl-C or all exit."""
     project, name = project_and_name(ctx, services or (), need_file=False)
     check_services(project, services or ())
-    n_tail = None if tail == "all" else int(tail)
+    if tail != "all" and not tail.lstrip("-").isdigit():
+        raise typer.BadParameter(f"invalid value {tail!r}", param_hint="--tail")
+    n_tail = None if tail == "all" or int(tail) < 0 else int(tail)
+    if since is not None:
+        from engine.containers.logfile import normalize_since
+
+        try:
+            since = normalize_since(since)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--since") from None
     be = backend()
     cs = containers_of(be, name, services or ())
     if index is not None:

@@ -112,7 +112,9 @@ def up_command(
         return 1
     if detach or wait or no_start:
         return 0
-    attached = [s for s in (attach or result.containers) if s not in (no_attach or ())]
+    # `attach: false` in the file keeps a service's logs out of the foreground, like compose
+    default = [s for s in result.containers if project.services[s].raw.get("attach") is not False]
+    attached = [s for s in (attach or default) if s not in (no_attach or ())]
     cs = [c for c in containers_of(be, project.name, attached)]
     return _foreground(ctx, be, project.name, cs, timeout, abort_on_exit, abort_on_failure,
                        exit_code_from, LogPrinter(cs, colour=terminal.use_colour() and

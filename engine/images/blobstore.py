@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -160,3 +162,27 @@ def list_blobs() -> list[str]:
     """Digests of all stored blobs."""
     d = blobs_dir()
     return sorted("sha256:" + p.name for p in d.iterdir()) if d.is_dir() else []
+
+
+def sweep_tmp(max_age: float = 3600.0) -> int:
+    """Remove scratch files and dirs a killed pull, load or build left in ``images/tmp``.
+
+    Only entries older than ``max_age`` seconds go, so work in progress elsewhere is safe.
+    """
+    tmp = images_root() / "tmp"
+    if not tmp.is_dir():
+        return 0
+    removed = 0
+    cutoff = time.time() - max_age
+    for entry in tmp.iterdir():
+        try:
+            if entry.lstat().st_mtime >= cutoff:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink()
+            removed += 1
+        except FileNotFoundError:
+            continue
+    return removed

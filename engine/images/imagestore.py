@@ -175,10 +175,10 @@ def collect_garbage() -> int:
     """Delete blobs and layer dirs no image record references; return how many."""
     import engine.images.builder.cache  # noqa: F401  (registers the build cache's roots)
 
+    removed = blobstore.sweep_tmp()
     used = catalog.referenced_blobs()
     for roots in _gc_roots:
         used |= roots()
-    removed = 0
     for digest in blobstore.list_blobs():
         if digest not in used:
             blobstore.delete_blob(digest)

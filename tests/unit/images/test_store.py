@@ -148,3 +148,18 @@ def test_load_rejects_garbage(state_root: Path, tmp_path: Path) -> None:
         im.load(bad)
     with pytest.raises(im.ArchiveError, match="unknown format"):
         im.save([], tmp_path / "x.tar", format="zip")
+
+
+def test_sweep_removes_only_stale_scratch(state_root: Path) -> None:
+    tmp = blobstore.tmp_dir()
+    stale_dir = tmp / ".build-old"
+    stale_dir.mkdir()
+    (stale_dir / "f").write_text("x")
+    stale_file = tmp / ".ingest-old"
+    stale_file.write_text("partial")
+    fresh = tmp / ".ingest-now"
+    fresh.write_text("in progress")
+    for p in (stale_dir, stale_file):
+        os.utime(p, (0, 0))
+    assert blobstore.sweep_tmp() == 2
+    assert sorted(os.listdir(tmp)) == [".ingest-now"]

@@ -160,7 +160,7 @@ def _load_application(files: list[str], env: Mapping[str, str], ctx: _Context,
         return _read_document(path, env, ctx)
 
     def load_included(spec: IncludeSpec, sub_chain: tuple[str, ...]) -> dict[str, Any]:
-        return _load_included(spec, ctx, sub_chain)
+        return _load_included(spec, ctx, sub_chain, env)
 
     merged: dict[str, Any] = {}
     positions: PositionMap = {}
@@ -174,14 +174,15 @@ def _load_application(files: list[str], env: Mapping[str, str], ctx: _Context,
     return merged, positions
 
 
-def _load_included(spec: IncludeSpec, ctx: _Context, chain: tuple[str, ...]) -> dict[str, Any]:
-    """An included application: its own .env / env_file, paths made absolute against its
-    project directory."""
+def _load_included(spec: IncludeSpec, ctx: _Context, chain: tuple[str, ...],
+                   parent_env: Mapping[str, str]) -> dict[str, Any]:
+    """An included application: its own .env / env_file (adding to the including project's
+    environment, which wins), paths made absolute against its project directory."""
     from compose.config.paths import rebase_document
 
     project_dir = Path(spec.project_directory)
-    env = project_environment(ctx.os_env, [Path(f) for f in spec.env_files], project_dir)
-    env = {**env, **{k: v for k, v in ctx.env.items() if k not in env}}
+    own = project_environment(ctx.os_env, [Path(f) for f in spec.env_files], project_dir)
+    env = {**own, **parent_env}
     merged, _positions = _load_application(list(spec.paths), env, ctx, chain)
     return rebase_document(merged, str(project_dir))
 

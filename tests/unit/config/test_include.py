@@ -71,3 +71,13 @@ def test_include_missing_file(tmp_path: Path) -> None:
     write(tmp_path, "compose.yaml", "include: [gone.yml]\nservices: {}\n")
     with pytest.raises(ConfigError, match="gone.yml"):
         load_in(tmp_path)
+
+
+def test_including_environment_wins_over_included_env(tmp_path: Path) -> None:
+    write(tmp_path, ".env", "TAG=parent\n")
+    write(tmp_path, "sub/.env", "TAG=child\nONLY_CHILD=yes\n")
+    write(tmp_path, "sub/compose.yaml",
+          "services:\n  s:\n    image: x:${TAG}\n    user: ${ONLY_CHILD}\n")
+    write(tmp_path, "compose.yaml", "include: [sub/compose.yaml]\nservices: {}\n")
+    s = load_in(tmp_path).services["s"]
+    assert (s.image, s.user) == ("x:parent", "yes")

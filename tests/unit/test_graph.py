@@ -66,3 +66,29 @@ def test_cycle_is_named_in_full(tmp_path: Path) -> None:
 def test_find_cycle_none_for_dag(tmp_path: Path) -> None:
     g = graph_of(tmp_path, "  a: {image: x, depends_on: [b]}\n  b: {image: x}\n")
     assert find_cycle(g) is None
+
+
+def test_renderers_label_every_edge(tmp_path: Path) -> None:
+    from compose.cli.commands.graph import render_dot, render_mermaid, render_text
+
+    g = graph_of(tmp_path, """
+      web:
+        image: x
+        depends_on:
+          api: {condition: service_healthy, restart: true}
+          cache: {condition: service_started, required: false}
+      api: {image: x, depends_on: {db: {condition: service_completed_successfully}}}
+      cache: {image: x}
+      db: {image: x}
+    """)
+    assert render_text(g) == (
+        "web\n"
+        "├── api (service_healthy, restart)\n"
+        "│   └── db (service_completed_successfully)\n"
+        "└── cache (service_started, optional)\n"
+    )
+    mermaid = render_mermaid(g)
+    assert "s_web -->|service_healthy, restart| s_api" in mermaid
+    assert "s_api -->|service_completed_successfully| s_db" in mermaid
+    dot = render_dot(g, "demo")
+    assert dot.startswith('digraph "demo" {') and dot.count("->") == 3

@@ -81,7 +81,7 @@ services:
                 if deaths == 3:
                     break
     finally:
-        events.send_signal(signal.SIGINT)
+        events.terminate()
         events.wait(10)
     row = json.loads(stack.run("ps", "-a", "--format", "json").stdout.splitlines()[0])
     assert row["State"] == "exited" and row["ExitCode"] == 3

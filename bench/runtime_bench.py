@@ -10,7 +10,8 @@ by side in one run. Measured as wall-clock per container, median and p90 over N 
 * crun: ``crun run`` from a child process living in a private mount namespace where the empty
   cgroup v2 mount (/sys/fs/cgroup/unified) is unmounted -- crun rejects hybrid hosts.
 
-Needs root. Usage: ``.venv/bin/python bench/runtime_bench.py [-n 30] [--seccomp docker|small|none]``
+Needs root. Usage:
+``.venv/bin/python bench/runtime_bench.py [-n 30] [--rounds 3] [--seccomp docker|small|none]``
 """
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def time_runs(n: int, one: Callable[[str], None], prefix: str) -> list[float]:
     return out
 
 
-def bench_builtin(bundle: Path, state: Path, n: int) -> list[float]:
+def bench_builtin(bundle: Path, state: Path, n: int, rnd: str = "") -> list[float]:
     rt = BuiltinRuntime(root=state / "builtin")
     ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # subreaper, like the engine's shim
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -72,7 +73,7 @@ def bench_builtin(bundle: Path, state: Path, n: int) -> list[float]:
         assert os.waitstatus_to_exitcode(status) == 0
         rt.delete(cid)
 
-    return time_runs(n, one, "bi")
+    return time_runs(n, one, "bi" + rnd)
 
 
 def bench_cli(cmd: list[str], bundle: Path, n: int, prefix: str) -> list[float]:
@@ -82,7 +83,7 @@ def bench_cli(cmd: list[str], bundle: Path, n: int, prefix: str) -> list[float]:
     return time_runs(n, one, prefix)
 
 
-def bench_crun(bundle: Path, state: Path, n: int) -> list[float]:
+def bench_crun(bundle: Path, state: Path, n: int, rnd: str = "") -> list[float]:
     """Time crun from a forked child that hid the hybrid v2 mount in its own mount ns."""
     r, w = os.pipe()
     pid = os.fork()
@@ -93,7 +94,7 @@ def bench_crun(bundle: Path, state: Path, n: int) -> list[float]:
             s.unshare(sc.CLONE_NEWNS)
             s.mount("", "/", "", sc.MS_REC | sc.MS_PRIVATE, "")
             s.umount2(UNIFIED, sc.MNT_DETACH)
-            times = bench_cli(["crun", "--root", str(state / "crun")], bundle, n, "cr")
+            times = bench_cli(["crun", "--root", str(state / "crun")], bundle, n, "cr" + rnd)
             os.write(w, json.dumps(times).encode())
         finally:
             os._exit(0)
@@ -117,6 +118,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=30)
     ap.add_argument("--seccomp", choices=("docker", "small", "none"), default="docker")
+    ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="rtbench-"))
     try:
@@ -125,16 +127,23 @@ def main() -> None:
         config = make_config(["/bin/true"], seccomp=seccomp_for(a.seccomp), nofile=20000)
         (bundle / "config.json").write_text(json.dumps(config))
         state = tmp / "state"
-        results = {
-            "builtin (library, in-process)": bench_builtin(bundle, state, a.n),
-            "builtin (CLI run)": bench_cli([sys.executable, "-m", "engine.runtime", "--root",
-                                            str(state / "cli")], bundle, a.n, "cl"),
+        runners: dict[str, Callable[[int, str], list[float]]] = {
+            "builtin (library, in-process)": lambda k, r: bench_builtin(bundle, state, k, r),
+            "builtin (CLI run)": lambda k, r: bench_cli(
+                [sys.executable, "-m", "engine.runtime", "--root", str(state / "cli")],
+                bundle, k, "cl" + r),
         }
         if shutil.which("runc"):
-            results["runc run"] = bench_cli(["runc", "--root", str(state / "runc")], bundle,
-                                            a.n, "rc")
+            runners["runc run"] = lambda k, r: bench_cli(
+                ["runc", "--root", str(state / "runc")], bundle, k, "rc" + r)
         if shutil.which("crun"):
-            results["crun run (private mnt ns)"] = bench_crun(bundle, state, a.n)
+            runners["crun run (private mnt ns)"] = lambda k, r: bench_crun(bundle, state, k, r)
+        # Rounds interleave the runtimes so load changes on the host hit all of them alike.
+        results: dict[str, list[float]] = {name: [] for name in runners}
+        per_round = max(1, a.n // a.rounds)
+        for rnd in range(a.rounds):
+            for name, run in runners.items():
+                results[name] += run(per_round, str(rnd))
         print(f"create+start+exit+delete of /bin/true, busybox rootfs, seccomp={a.seccomp}, "
               f"kernel {os.uname().release}, {os.cpu_count()} cpus")
         print(f"CLI interpreter: {sys.executable} (python {sys.version.split()[0]})")

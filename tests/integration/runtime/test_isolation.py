@@ -89,14 +89,18 @@ def test_readonly_root_tmpfs_and_bind_mounts(env: Env) -> None:
          "options": ["rbind", "ro"]},
         {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
          "options": ["nosuid", "size=1m", "mode=1777"]},
+        {"destination": "/etc/app/custom.conf", "type": "bind",
+         "source": str(host_dir / "hello"), "options": ["bind", "ro"]},
     ]
     script = ("cat /data/hello; touch /data/x 2>/dev/null || echo data=ro; "
               "touch /rootfile 2>/dev/null || echo root=ro; echo ok > /scratch/f && echo tmp=rw; "
-              "stat -c '%a' /scratch; df -k /scratch | tail -1 | awk '{print \"size=\"$2}'")
+              "stat -c '%a' /scratch; df -k /scratch | tail -1 | awk '{print \"size=\"$2}'; "
+              "cat /etc/app/custom.conf")
     code, out = env.run(["sh", "-c", script], readonly=True, extra_mounts=mounts)
     assert code == 0, out
     assert "from host" in out and "data=ro" in out and "root=ro" in out and "tmp=rw" in out
     assert "1777" in out and "size=1024" in out
+    assert out.count("from host") == 2  # the single-file bind mount too
     assert not (host_dir / "x").exists()
 
 

@@ -55,18 +55,41 @@ class CgroupDriver(Protocol):
 
     version: int
 
-    def create(self, path: str, resources: dict[str, Any]) -> None: ...
-    def add_process(self, path: str, pid: int) -> None: ...
-    def freeze(self, path: str) -> None: ...
-    def thaw(self, path: str) -> None: ...
-    def is_frozen(self, path: str) -> bool: ...
-    def kill_all(self, path: str, sig: int) -> None: ...
-    def pids(self, path: str) -> list[int]: ...
-    def stats(self, path: str) -> CgroupStats: ...
-    def oom_killed(self, path: str) -> bool: ...
-    def exists(self, path: str) -> bool: ...
-    def delete(self, path: str) -> None: ...
-    def list_paths(self, prefix: str) -> list[str]: ...
+    def create(self, path: str, resources: dict[str, Any]) -> None:
+        """Create ``path`` (relative, e.g. ``pycompose/<id>``) and apply OCI resources."""
+
+    def add_process(self, path: str, pid: int) -> None:
+        """Move ``pid`` into the cgroup."""
+
+    def freeze(self, path: str) -> None:
+        """Freeze every task and return once the kernel reports the cgroup frozen."""
+
+    def thaw(self, path: str) -> None:
+        """Undo freeze() and return once thawed."""
+
+    def is_frozen(self, path: str) -> bool:
+        """True while frozen (or freezing)."""
+
+    def kill_all(self, path: str, sig: int) -> None:
+        """Send ``sig`` to every process in the cgroup."""
+
+    def pids(self, path: str) -> list[int]:
+        """Every process (tgid) in the cgroup."""
+
+    def stats(self, path: str) -> CgroupStats:
+        """CPU, memory and pids usage and limits."""
+
+    def oom_killed(self, path: str) -> bool:
+        """True once the kernel OOM killer has killed a task of this cgroup."""
+
+    def exists(self, path: str) -> bool:
+        """True if the cgroup exists."""
+
+    def delete(self, path: str) -> None:
+        """Remove the cgroup (its processes must be gone)."""
+
+    def list_paths(self, prefix: str) -> list[str]:
+        """Every cgroup below ``prefix``, relative to the hierarchy root."""
 
 
 def clean_path(path: str) -> str:

@@ -69,5 +69,6 @@ def fork_child(run: Any, stdio: tuple[int | None, ...], keep: set[int]) -> int:
 
 
 def reap(pid: int) -> None:
+    """waitpid() a child if it is ours (someone else may have reaped it already)."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)

@@ -60,6 +60,7 @@ class BuiltinRuntime:
 
     @property
     def cgroups(self) -> cgroups.CgroupDriver:
+        """The host's cgroup driver (probed on first use)."""
         if self._cgroups is None:
             self._cgroups = cgroups.driver()
         return self._cgroups

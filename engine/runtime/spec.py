@@ -62,6 +62,7 @@ class MountSpec:
 
     @property
     def is_bind(self) -> bool:
+        """True for bind mounts (type "bind" or a bind/rbind option)."""
         return bool(self.flags & sc.MS_BIND) or self.type == "bind"
 
 
@@ -132,6 +133,7 @@ class InitPlan:
     hooks: dict[str, Any] = field(default_factory=dict)
 
     def has_ns(self, kind: str) -> bool:
+        """True when the config lists namespace ``kind`` (new or joined)."""
         return any(k == kind for k, _ in self.namespaces)
 
     def new_ns_flags(self) -> int:

@@ -32,6 +32,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import compose, engine, pytest, hypothesis" 2>/dev/null \
    || [ pyproject.toml -nt .venv/.installed ]; then
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+  # pip's build backend is chatty even with -q: keep its output unless the install fails.
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' >.venv/pip.log 2>&1 \
+    || { cat .venv/pip.log; exit 1; }
   touch .venv/.installed
 fi

@@ -9,7 +9,9 @@ from engine import store
 
 
 def test_registered_tables_exist_and_transactions_commit(state_root: Path) -> None:
-    store.register_schema("test_store", "CREATE TABLE IF NOT EXISTS t_store (k TEXT PRIMARY KEY, v TEXT)")
+    store.register_schema(
+        "test_store", "CREATE TABLE IF NOT EXISTS t_store (k TEXT PRIMARY KEY, v TEXT)"
+    )
     with store.transaction() as db:
         db.execute("INSERT INTO t_store VALUES (?, ?)", ("a", store.dumps({"x": 1})))
     row = store.connect().execute("SELECT v FROM t_store WHERE k='a'").fetchone()

@@ -108,6 +108,27 @@ class _Aggregator:
             self.executor.notify(out)
 
 
+class _Background(threading.Thread):
+    """Run one call on a thread; ``join()`` re-raises its exception on the caller."""
+
+    def __init__(self, fn: Callable[..., object], *args: object) -> None:
+        super().__init__(daemon=True, name="background")
+        self._call = (fn, args)
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        fn, args = self._call
+        try:
+            fn(*args)
+        except BaseException as exc:  # handed to join()
+            self._error = exc
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self._error is not None:
+            raise self._error
+
+
 def _pump(sub: client.Subscription, agg: _Aggregator) -> None:
     for event in sub:
         agg.feed(event)
@@ -140,13 +161,16 @@ class Up:
         names = self.service_names()
         for n in names:
             check_supported(self.project.services[n])
+        supervisor = _Background(client.ensure_supervisor, self.project.name)
+        if not self.opts.no_start:  # ~0.3 s of interpreter start: overlap it with the images
+            supervisor.start()
         self._prepare_images(names)
         proj.check_health_dependencies(
             self.project, names, {n: i.config.healthcheck for n, i in self.images.items()})
         self._prepare_networks_and_volumes(names)
         plan = self._plan(names)
         if not self.opts.no_start:
-            client.ensure_supervisor(self.project.name)
+            supervisor.join()
         nodes = proj.nodes(self.project, names)
         if self.opts.no_start:
             nodes = [type(n)(n.name) for n in nodes]

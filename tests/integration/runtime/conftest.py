@@ -70,6 +70,16 @@ class Env:
         return code, out.read_text()
 
 
+def wait_for_text(path: Path, text: str, timeout: float = 10.0) -> None:
+    """Wait until a container's output file contains ``text`` (e.g. "trap installed")."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text():
+        assert time.monotonic() < deadline, f"{text!r} never appeared in {path}"
+        time.sleep(0.01)
+
+
 def wait(pid: int) -> int:
     """waitpid a container process (our child through the subreaper) -> shell exit code."""
     _, status = os.waitpid(pid, 0)

@@ -13,7 +13,7 @@ import pytest
 
 from engine import cgroups
 from tests.integration.runtime.bundles import DENY_PROFILE
-from tests.integration.runtime.conftest import Env
+from tests.integration.runtime.conftest import Env, wait_for_text
 
 pytestmark = pytest.mark.root
 
@@ -62,7 +62,7 @@ def test_oci_command_line(env: Env) -> None:
     root = env.tmp / "cli-state"
     cid = env.new_id()
     env.rt.root = root  # so the env finalizer checks (and cleans) this root
-    env.write(["sh", "-c", "echo started; trap 'exit 7' TERM; sleep 60 & wait"])
+    env.write(["sh", "-c", "trap 'exit 7' TERM; echo started; sleep 60 & wait"])
     out = env.tmp / "cli.out"
     with open(out, "w") as f:
         r = subprocess.run([sys.executable, "-m", "engine.runtime", "--root", str(root),
@@ -77,13 +77,13 @@ def test_oci_command_line(env: Env) -> None:
     assert _cli(root, "start", cid).returncode == 0
     assert json.loads(_cli(root, "state", cid).stdout)["status"] == "running"
     ex = _cli(root, "exec", cid, "sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '")
-    assert ex.returncode == 0 and ex.stdout.startswith("box\nsh -c echo started"), ex
+    assert ex.returncode == 0 and ex.stdout.startswith("box\nsh -c trap"), ex
     assert _cli(root, "exec", cid, "sh", "-c", "exit 5").returncode == 5
     missing_cmd = _cli(root, "exec", cid, "nosuch")
     assert missing_cmd.returncode == 127 and "not found" in missing_cmd.stderr
     busy = _cli(root, "delete", cid)
     assert busy.returncode == 1 and "running" in busy.stderr and "Traceback" not in busy.stderr
-    time.sleep(0.2)
+    wait_for_text(out, "started")  # the trap is installed: SIGTERM now ends PID 1
     assert _cli(root, "kill", cid, "TERM").returncode == 0
     deadline = time.monotonic() + 5
     while json.loads(_cli(root, "state", cid).stdout)["status"] != "stopped":

@@ -12,7 +12,7 @@ import pytest
 from engine import cgroups
 from engine.errors import Conflict
 from engine.runtime import ExecFailed
-from tests.integration.runtime.conftest import Env, mounts_under, wait
+from tests.integration.runtime.conftest import Env, mounts_under, wait, wait_for_text
 
 pytestmark = pytest.mark.root
 
@@ -22,9 +22,9 @@ def _proc_state(pid: int) -> str:
 
 
 def test_state_transitions_and_kill(env: Env) -> None:
-    env.write(["sh", "-c", "trap 'exit 3' TERM; sleep 60 & wait"])
+    env.write(["sh", "-c", "trap 'exit 3' TERM; echo trapped; sleep 60 & wait"])
     cid = env.new_id()
-    pid, _ = env.create(cid, pid_file=env.tmp / "pid")
+    pid, out = env.create(cid, pid_file=env.tmp / "pid")
     st = env.rt.state(cid)
     assert st["status"] == "created" and st["pid"] == pid and st["id"] == cid
     assert (env.tmp / "pid").read_text() == str(pid)
@@ -35,7 +35,7 @@ def test_state_transitions_and_kill(env: Env) -> None:
         env.rt.start(cid)
     with pytest.raises(Conflict):
         env.rt.delete(cid)
-    time.sleep(0.1)  # let the shell install its trap
+    wait_for_text(out, "trapped")  # PID 1 ignores SIGTERM until it has a handler
     env.rt.kill(cid, signal.SIGTERM)
     assert wait(pid) == 3
     assert env.rt.state(cid)["status"] == "stopped"
@@ -94,8 +94,10 @@ def test_pause_freezes_and_resume_resumes(env: Env) -> None:
     assert drv.stats(path).cpu_usage_ns == u0  # no CPU used while frozen
     env.rt.resume(cid)
     assert env.rt.state(cid)["status"] == "running"
-    time.sleep(0.3)
-    assert drv.stats(path).cpu_usage_ns > u0 + 50_000_000
+    deadline = time.monotonic() + 5  # generous: the host may be busy
+    while drv.stats(path).cpu_usage_ns < u0 + 50_000_000:
+        assert time.monotonic() < deadline, "no CPU used after resume"
+        time.sleep(0.05)
     env.rt.pause(cid)
     env.rt.delete(cid, force=True)  # a paused container can be force-deleted
     assert wait(pid) == 137

@@ -33,9 +33,9 @@ def test_pids_limit_holds_a_fork_bomb(env: Env) -> None:
     env.rt.start(cid)
     drv = cgroups.driver()
     path = f"pycompose/{cid}"
-    samples = []
+    samples: list[int] = []
     deadline = time.monotonic() + 1.5
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline or (max(samples) < 20 and time.monotonic() < deadline + 5):
         samples.append(drv.stats(path).pids_current)
         time.sleep(0.01)
     assert drv.stats(path).pids_limit == 24
@@ -61,4 +61,6 @@ def test_cpu_quota_half_a_cpu(env: Env) -> None:
     share = (u1 - u0) / ((t1 - t0) * 1e9)
     env.rt.delete(cid, force=True)
     assert wait(pid) == 137
-    assert 0.35 < share < 0.62, share
+    # The upper bound is the quota at work; the lower one only shows the loop ran (a busy
+    # 2-core host may give it less than its half).
+    assert 0.2 < share < 0.62, share

@@ -4,9 +4,10 @@ Runs in forked children of the caller (see engine.runtime.sync for the protocol)
 
 * ``bootstrap`` (process A): joins/creates namespaces, then forks the init and exits, so the init
   is PID 1 of the new pid namespace and is re-parented to the caller's subreaper.
-* ``container_init`` (process B): rootfs, pivot_root, masked/read-only paths, hostname, sysctls,
-  rlimits, user, capabilities, no_new_privs, seccomp; reports READY; blocks on ``exec.fifo`` until
-  ``start``; execve.
+* ``container_init`` (process B): [wait for createRuntime/prestart hooks], mounts, devices,
+  pivot_root, hostname, sysctls, read-only then masked paths, read-only root, rlimits, user,
+  capabilities, no_new_privs, seccomp (before the user switch when no_new_privs is off, like
+  runc); reports READY; blocks on ``exec.fifo`` until ``start``; execve.
 * ``exec_bootstrap`` / ``exec_init``: the same for a process joining a running container.
 
 Nothing here returns to the caller's code: every path ends in execve or ``os._exit``.

@@ -2,84 +2,14 @@
 that runs ``down -v`` and asserts nothing of the project is left on the host."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-IMAGE = "pctest/busybox:1"
-SLEEPER = "trap 'exit 0' TERM; sleep 300 & wait"  # exits at once on SIGTERM
+from tests.e2e.cli import IMAGE, SLEEPER, Stack, import_busybox, leftovers
 
-
-@dataclass
-class Stack:
-    """One project directory + state root; ``run`` invokes the CLI like a user."""
-
-    dir: Path
-    root: Path
-    name: str
-
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "PYCOMPOSE_ROOT": str(self.root), "NO_COLOR": "1"}
-
-    def run(self, *args: str, check: bool = True, timeout: float = 90
-            ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([sys.executable, "-m", "compose.cli.main", "-p", self.name,
-                               *args], cwd=self.dir, env=self.env(), capture_output=True,
-                              text=True, timeout=timeout)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"pycompose {' '.join(args)} -> {proc.returncode}\n"
-                                 f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
-        return proc
-
-    def write(self, text: str) -> None:
-        (self.dir / "compose.yaml").write_text(text)
-
-
-def _import_busybox(root: Path, rootfs: Path, work: Path) -> None:
-    tar = work / "rootfs.tar"
-    with tarfile.open(tar, "w") as tf:
-        tf.add(rootfs, arcname=".")
-    code = ("import sys; from pathlib import Path; from engine import images; "
-            f"images.import_rootfs(Path({str(tar)!r}), {IMAGE!r}, changes={{'Cmd': ['sh']}})")
-    subprocess.run([sys.executable, "-c", code], check=True,
-                   env={**os.environ, "PYCOMPOSE_ROOT": str(root)})
-
-
-def _leftovers(stack: Stack) -> list[str]:
-    """Everything of the project still on the host."""
-    left = []
-    mounts = Path("/proc/self/mounts").read_text()
-    left += [ln for ln in mounts.splitlines() if str(stack.root) in ln]
-    pidfile = stack.root / "run" / f"project-{stack.name}.pid"
-    if pidfile.exists():
-        left.append(f"supervisor pid file {pidfile}")
-    netns = stack.root / "netns"
-    if netns.exists():
-        left += [f"netns {p}" for p in netns.iterdir()]
-    code = ("import json; from engine import containers, networks, volumes; "
-            "print(json.dumps([c.name for c in containers.list_containers()] + "
-            "[n.name for n in networks.list_networks()] + "
-            "[v.name for v in volumes.list_volumes()]))")
-    out = subprocess.run([sys.executable, "-c", code], env=stack.env(), capture_output=True,
-                         text=True, check=True).stdout
-    left += [f"engine object {n}" for n in __import__("json").loads(out)]
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                env = Path(f"/proc/{pid}/environ").read_bytes()
-            except OSError:
-                continue
-            if f"PYCOMPOSE_ROOT={stack.root}".encode() in env and int(pid) != os.getpid():
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-                if b"dnsd" not in cmd:  # the engine-wide DNS daemon is not the project's
-                    left.append(f"process {pid}: {cmd[:80]!r}")
-    return left
+__all__ = ["IMAGE", "SLEEPER", "Stack"]
 
 
 @pytest.fixture
@@ -90,8 +20,8 @@ def stack(tmp_path: Path, busybox_rootfs: Path, request: pytest.FixtureRequest
     proj = tmp_path / "p"
     proj.mkdir()
     name = "t" + request.node.name.lower().replace("_", "")[-20:]
-    _import_busybox(root, busybox_rootfs, tmp_path)
+    import_busybox(root, busybox_rootfs, tmp_path)
     st = Stack(proj, root, name)
     yield st
     st.run("down", "-v", "-t", "1", check=False)
-    assert _leftovers(st) == []
+    assert leftovers(st) == []

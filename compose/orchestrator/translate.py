@@ -66,12 +66,17 @@ def _check_values(svc: Service) -> None:
                 raise unsupported(svc.name, "deploy.resources.devices")
     if svc.logging is not None and svc.logging.driver not in _SUPPORTED_LOG_DRIVERS:
         raise unsupported(svc.name, "logging.driver", f"driver {svc.logging.driver!r}")
+    if svc.logging is not None and svc.logging.options:
+        log.warning("service %s: logging.options %s are not applied (the engine keeps one "
+                    "unrotated JSON-lines log per container)", svc.name,
+                    sorted(svc.logging.options))
     if svc.platform not in _SUPPORTED_PLATFORMS:
         raise unsupported(svc.name, "platform", svc.platform or "")
     if svc.pid not in (None, "host", ""):
         raise unsupported(svc.name, "pid", f"only 'host' ({svc.pid!r} given)")
     if svc.ipc not in (None, "", "host", "private", "shareable"):
         raise unsupported(svc.name, "ipc", f"only host/private/shareable ({svc.ipc!r} given)")
+    # no-new-privileges is what the engine always does for unprivileged containers
     for opt in svc.security_opt:
         if opt not in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"):
             raise unsupported(svc.name, "security_opt", opt)

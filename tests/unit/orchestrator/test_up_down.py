@@ -125,3 +125,22 @@ def test_down_removes_everything_but_external(env: tuple[FakeOps, FakeBackend]) 
     assert backend.containers == {} and backend.networks == set()
     assert backend.volumes == {"shared"}
     assert state.for_project("proj") == []
+
+
+def test_recreated_dependency_restarts_restart_true_dependents(
+        env: tuple[FakeOps, FakeBackend]) -> None:
+    ops, backend = env
+    base = stack(api=svc("api", depends_on={"db": DependsOn("service_healthy", restart=True)}))
+    Up(base, backend, UpOptions(wait_timeout=10)).run()
+    backend.calls.clear()
+    hc = Healthcheck(test=("CMD", "ready"), interval=0.01)
+    changed = stack(db=svc("db", healthcheck=hc, command=("new",)),
+                    api=svc("api", depends_on={"db": DependsOn("service_healthy",
+                                                               restart=True)}))
+    result = Up(changed, backend, UpOptions(wait_timeout=10)).run()
+    assert result.failures() == []
+    calls = [c for c in backend.calls if c[0] in ("create", "rm", "stop", "start")]
+    assert ("create", "proj-db-1") in calls and ("rm", "proj-db-1") in calls
+    assert ("stop", "proj-api-1") in calls and ("start", "proj-api-1") in calls
+    assert ("rm", "proj-api-1") not in calls  # restarted, not recreated
+    assert calls.index(("create", "proj-db-1")) < calls.index(("start", "proj-api-1"))

@@ -17,6 +17,7 @@ from compose.orchestrator import client, state
 from compose.orchestrator import labels as L
 from compose.orchestrator.backend import Backend, ContainerRef
 from compose.orchestrator.executor import Dependency, Executor, Node, Outcome
+from compose.orchestrator.lock import project_lock
 from engine.paths import state_root
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,12 @@ def stop_containers(backend: Backend, containers: list[ContainerRef], timeout: f
 def run_down(project: Project | None, name: str, backend: Backend, opts: DownOptions,
              report: Reporter | None = None) -> list[str]:
     """Remove the project's containers, networks, (volumes, images); return failure reasons."""
-    report = report or (lambda obj, status: None)
+    with project_lock(name):
+        return _run_down(project, name, backend, opts, report or (lambda obj, status: None))
+
+
+def _run_down(project: Project | None, name: str, backend: Backend, opts: DownOptions,
+              report: Reporter) -> list[str]:
     containers = backend.list_containers(name)  # one-off `run` containers go too, like compose
     if project is not None and not opts.remove_orphans:
         known = set(project.services)

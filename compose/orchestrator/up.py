@@ -24,6 +24,7 @@ from compose.orchestrator.backend import Backend, CreateRequest, ImageInfo
 from compose.orchestrator.convergence import Action, Plan, RecreatePolicy, Step, plan_convergence
 from compose.orchestrator.executor import Event, EventKind, Executor, Outcome, ServiceRun
 from compose.orchestrator.health import resolve_healthcheck
+from compose.orchestrator.lock import project_lock
 from compose.orchestrator.restart import policy_for_service
 from compose.orchestrator.translate import check_supported
 
@@ -158,6 +159,10 @@ class Up:
 
     def run(self) -> UpResult:
         """Bring the services up; raises ComposeError for problems found before any start."""
+        with project_lock(self.project.name):
+            return self._run()
+
+    def _run(self) -> UpResult:
         names = self.service_names()
         for n in names:
             check_supported(self.project.services[n])

@@ -35,13 +35,22 @@ class Stack:
 
     def run(self, *args: str, check: bool = True, timeout: float = 90
             ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([sys.executable, "-m", "compose.cli.main", "-p", self.name,
-                               *args], cwd=self.dir, env=self.env(), capture_output=True,
-                              text=True, timeout=timeout)
+        try:
+            proc = subprocess.run([sys.executable, "-m", "compose.cli.main", "-p", self.name,
+                                   *args], cwd=self.dir, env=self.env(), capture_output=True,
+                                  text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:  # show how far it got
+            raise AssertionError(f"pycompose {' '.join(args)} timed out after {timeout}s\n"
+                                 f"stdout:\n{exc.stdout!r}\nstderr:\n{exc.stderr!r}\n"
+                                 f"supervisor log:\n{self.supervisor_log()}") from None
         if check and proc.returncode != 0:
             raise AssertionError(f"pycompose {' '.join(args)} -> {proc.returncode}\n"
                                  f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
         return proc
+
+    def supervisor_log(self) -> str:
+        path = self.root / "run" / f"project-{self.name}.log"
+        return path.read_text()[-3000:] if path.exists() else "(none)"
 
     def write(self, text: str) -> None:
         (self.dir / "compose.yaml").write_text(text)

@@ -18,6 +18,7 @@ services:
     healthcheck:
       test: ["CMD", "test", "-e", "/tmp/ready"]
       interval: 100ms
+      timeout: 3s
       retries: 50
   migrate:
     image: {IMAGE}

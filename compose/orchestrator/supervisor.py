@@ -139,6 +139,9 @@ class Supervisor:
             began = time.time()
             res = self.ops.probe(w.row.container_id, cfg.argv, cfg.timeout)
             ended = time.time()
+            if res is None:
+                log.warning("%s: health probe still running after %gs", w.row.name,
+                            cfg.timeout)
             result = (timeout_result(cfg, began, ended) if res is None
                       else ProbeResult(res[0], res[1], began, ended))
             if stop.is_set():
@@ -146,6 +149,7 @@ class Supervisor:
             before = hs.status
             hs = record_probe(hs, cfg, result, w.started)
             if hs.status is not before:
+                log.info("%s: %s (%s)", w.row.name, hs.status.value, hs.last_output()[:200])
                 state.update(w.row.container_id, health_status=hs.status.value,
                              health_output=hs.last_output())
                 self._event(w, hs.status.value, detail=hs.last_output())
@@ -159,6 +163,7 @@ class Supervisor:
                 w.health_stop.set()
             if w.stop.is_set():
                 return
+            log.info("%s exited with code %d after %.1fs", w.row.name, code, ran_for)
             self._event(w, "exited", exit_code=code)
             row = state.get(w.row.container_id)
             if row is None:

@@ -48,10 +48,15 @@ def expect_pid(sock: socket.socket, cid: str, pid_a: int) -> dict[str, Any]:
         msg = recv(sock, "exec", cid)
     finally:
         reap(pid_a)
+    # The exec'd process may report a WARNING before the bootstrap reports its PID (they are
+    # two processes writing to one socket): log those and keep reading.
+    while msg["type"] == Msg.WARNING:
+        log.warning("exec in %s: %s", cid, msg["message"])
+        msg = recv(sock, "exec", cid)
     if msg["type"] == Msg.ERROR:
         raise error_from(msg, cid)
     if msg["type"] != Msg.PID:
-        expect(sock, Msg.PID, "exec", cid)
+        return expect(sock, Msg.PID, "exec", cid)
     return msg
 
 

@@ -117,9 +117,11 @@ def _check_mount_sources(spec: ContainerSpec) -> None:
     for m in spec.mounts:
         if m.type is MountType.TMPFS:
             continue
+        if Path(m.source).exists():  # a directory or a single file (docker binds both)
+            continue
         if m.create_host_path:
             ensure_dir(Path(m.source), 0o755)
-        elif not Path(m.source).exists():
+        else:
             raise EngineError(f"bind source path does not exist: {m.source}", step="mount",
                               obj=f"{spec.name}:{m.target}")
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psycopg2
@@ -78,6 +80,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    # As a container's PID 1, Python gets no default action for SIGTERM: without a handler
+    # `stop`/`down` would wait the whole grace period and then SIGKILL.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server = ThreadingHTTPServer(("0.0.0.0", 8000), Handler)
     print("web: listening on :8000", flush=True)
     server.serve_forever()

@@ -19,7 +19,8 @@ events until the client disconnects)::
     {"op": "watch", "container": ID}        -> {"ok": true}   (re-reads the store row)
     {"op": "subscribe"}                     -> {"ok": true}, then event lines:
         {"event": "started|healthy|unhealthy|exited|restarting", "container": ID,
-         "service": S, "name": N, "exit_code": C, "detail": TEXT, "time": EPOCH}
+         "service": S, "name": N, "exit_code": C, "detail": TEXT, "time": EPOCH,
+         "will_restart": BOOL}   (on "exited": the restart policy will start it again)
     {"op": "shutdown"}                      -> {"ok": true}   (the process exits)
 """
 from __future__ import annotations
@@ -117,10 +118,11 @@ class Supervisor:
                     w.health_stop.set()
             self._watches.clear()
 
-    def _event(self, w: _Watch, kind: str, exit_code: int | None = None, detail: str = "") -> None:
+    def _event(self, w: _Watch, kind: str, exit_code: int | None = None, detail: str = "",
+               will_restart: bool = False) -> None:
         self.publish({"event": kind, "container": w.row.container_id, "service": w.row.service,
                       "name": w.row.name, "exit_code": exit_code, "detail": detail,
-                      "time": time.time()})
+                      "will_restart": will_restart, "time": time.time()})
 
     def _start_health(self, w: _Watch) -> None:
         if w.row.health is None:
@@ -164,12 +166,12 @@ class Supervisor:
             if w.stop.is_set():
                 return
             log.info("%s exited with code %d after %.1fs", w.row.name, code, ran_for)
-            self._event(w, "exited", exit_code=code)
             row = state.get(w.row.container_id)
-            if row is None:
-                return
-            decision = decide_restart(row.restart, rs, code, ran_for, row.stopped_by_user)
-            if not decision.restart:
+            decision = (decide_restart(row.restart, rs, code, ran_for, row.stopped_by_user)
+                        if row is not None else None)
+            will_restart = decision is not None and decision.restart
+            self._event(w, "exited", exit_code=code, will_restart=will_restart)
+            if decision is None or not decision.restart:
                 return
             rs = decision.state
             if w.stop.wait(decision.delay):

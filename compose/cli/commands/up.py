@@ -2,6 +2,7 @@
 containers exit or Ctrl-C (graceful stop; a second Ctrl-C kills)."""
 from __future__ import annotations
 
+import datetime as dt
 import queue
 import signal
 import threading
@@ -167,7 +168,7 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
     codes: dict[str, int] = {}
     for c in be.list_containers(name):  # exited before we subscribed
         if c.id in running and not c.running:
-            q.put(("exit", c.id, c.exit_code or 0))
+            q.put(("exit", c.id, c.exit_code or 0, False))
     interrupted = False
     try:
         while running:
@@ -175,12 +176,17 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
             if item[0] == "log":
                 printer.print(item[1], item[2], item[3])
             elif item[0] == "exit" and item[1] in running:
-                c = running.pop(item[1])
+                c = running[item[1]]
                 codes[c.labels.get(L.SERVICE, "")] = item[2]
                 terminal.line(f"{log_prefix(c)} exited with code {item[2]}")
                 if abort_on_exit or (abort_on_failure and item[2] != 0):
                     terminal.line("Aborting on container exit...")
                     break
+                if not item[3]:  # a restart policy brings it back: stay attached
+                    del running[item[1]]
+            elif item[0] == "started" and item[1] in running:
+                since = dt.datetime.fromtimestamp(item[2], dt.UTC).isoformat()
+                follow_logs(be, [running[item[1]]], q, since=since)
     except KeyboardInterrupt:
         interrupted = True
         terminal.line("Gracefully stopping... (press Ctrl+C again to force)")
@@ -202,7 +208,10 @@ def _exit_code(be: Backend, name: str, service: str) -> int:
 def _pump_exits(sub: client.Subscription, q: queue.Queue[Any]) -> None:
     for ev in sub:
         if ev.get("event") == "exited":
-            q.put(("exit", ev["container"], int(ev.get("exit_code") or 0)))
+            q.put(("exit", ev["container"], int(ev.get("exit_code") or 0),
+                   bool(ev.get("will_restart"))))
+        elif ev.get("event") == "started":
+            q.put(("started", ev["container"], float(ev.get("time") or 0)))
 
 
 def _stop_all(be: Backend, name: str, timeout: float | None, progress: Progress) -> None:

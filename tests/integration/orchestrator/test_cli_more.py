@@ -236,3 +236,18 @@ services:
     images = _engine(stack, "from engine import images; "
                      "print(' '.join(t for i in images.list_images() for t in i.repo_tags))")
     assert f"{stack.name}-web" not in images
+
+
+@pytest.mark.root
+def test_foreground_up_stays_attached_across_restarts(stack: Stack) -> None:
+    stack.write(f"""
+services:
+  flaky:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo try; exit 3"]
+    restart: on-failure:1
+""")
+    proc = stack.run("up", check=False, timeout=60)
+    assert proc.stdout.count("flaky-1  | try") == 2, proc.stdout  # the restart's log too
+    assert proc.stdout.count("flaky-1 exited with code 3") == 2
+    assert proc.returncode == 0

@@ -1,6 +1,7 @@
 """``pycompose exec``: run a command in a running service container."""
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -21,7 +22,8 @@ def exec_command(
     detach: Annotated[bool, typer.Option("-d", "--detach", help="Run in the background.")
                       ] = False,
     no_tty: Annotated[bool, typer.Option("-T", "--no-TTY", help="Disable pseudo-TTY "
-                                         "allocation (pycompose never allocates one).")] = False,
+                                         "allocation (default: a TTY when stdin is one).")
+                      ] = False,
     user: Annotated[str, typer.Option("-u", "--user", metavar="USER")] = "",
     workdir: Annotated[str, typer.Option("-w", "--workdir", metavar="DIR")] = "",
     env: Annotated[list[str] | None, typer.Option("-e", "--env", metavar="KEY=VAL")] = None,
@@ -41,5 +43,6 @@ def exec_command(
             env=tuple(env or ()), user=user, workdir=workdir, tty=False,
             interactive=False)).start()
         return 0
+    tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
     return be.exec(c.id, list(command), env=tuple(env or ()), user=user, workdir=workdir,
-                   tty=False, interactive=interactive)
+                   tty=tty, interactive=interactive)

@@ -7,7 +7,8 @@
 #
 # The Debian rootfs is cached in $PYCOMPOSE_EXAMPLES_CACHE (default
 # /var/cache/pycompose/examples), keyed by the suite, the mirror and the package list, so only
-# the first run on a machine pays for debootstrap; later runs link or copy the cached tarball.
+# the first run on a machine pays for debootstrap (about a minute); later runs link or copy the
+# cached tarball (instant). Older tarballs in the cache are not pruned: remove them by hand.
 #
 # Usage: examples/images/prepare.sh [busybox|debian|all]     (default: all; needs root)
 # Then:  pycompose build (the example stacks name these directories as their build contexts).
@@ -15,6 +16,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 WHAT="${1:-all}"
 SUITE=bookworm
+RECIPE=2   # bump when build_rootfs/slim_rootfs change what goes into the tarball (cache key)
 CACHE="${PYCOMPOSE_EXAMPLES_CACHE:-/var/cache/pycompose/examples}"
 
 say() { echo "prepare: $*" >&2; }
@@ -48,7 +50,8 @@ package_list() {
   grep -v -e '^\s*#' -e '^\s*$' "$HERE/debian/packages" | tr -d ' \t' | sort -u | paste -sd, -
 }
 
-# Drop what a container never needs: docs, man pages, translations, apt's caches, and
+# Drop what a container never needs: docs, man pages, translations, locale sources (C.UTF-8
+# is built in; nothing runs locale-gen), apt's caches, and
 # postgres' optional LLVM JIT (libLLVM + libz3 are ~130 MB; without the plugin postgres simply
 # runs with jit unavailable).
 slim_rootfs() {
@@ -57,6 +60,7 @@ slim_rootfs() {
          "$root"/usr/share/locale/* "$root"/usr/share/lintian "$root"/var/cache/apt/* \
          "$root"/var/lib/apt/lists/* "$root"/var/cache/debconf/*-old \
          "$root"/var/log/*.log "$root"/var/log/apt/* \
+         "$root"/usr/share/i18n/charmaps "$root"/usr/share/i18n/locales \
          "$root"/usr/lib/postgresql/*/lib/llvmjit* "$root"/usr/lib/postgresql/*/lib/bitcode
   rm -f "$root"/usr/lib/*/libLLVM-*.so* "$root"/usr/lib/*/libz3.so*  # libz3: only LLVM uses it
   # The package's post-install script created a cluster; the example stacks run initdb into
@@ -93,8 +97,12 @@ prepare_debian() {
   local mirror packages key tar dest="$HERE/debian/debian-rootfs.tar"
   mirror="$(apt_mirror)"
   packages="$(package_list)"
-  key="$(printf '%s\n' "$SUITE" "$mirror" "$packages" | sha256sum | cut -c1-16)"
+  key="$(printf '%s\n' "$RECIPE" "$SUITE" "$mirror" "$packages" | sha256sum | cut -c1-16)"
   mkdir -p "$CACHE"
+  # One debootstrap at a time per cache (parallel test runs, two terminals): the second waits
+  # and then finds the tarball cached.
+  exec 9>"$CACHE/.lock"
+  flock 9
   tar="$CACHE/debian-rootfs-$SUITE-$key.tar"
   if [ ! -s "$tar" ]; then
     build_rootfs "$tar" "$mirror" "$packages"

@@ -58,17 +58,17 @@ def kernel_objects(stack: Stack) -> KernelObjects:
     """The bridges, veths and firewall tags of the project's networks and containers."""
     code = ("import json; from engine import containers, networks; "
             "print(json.dumps({'nets': [n.id for n in networks.list_networks()], "
-            "'ctrs': [c.id for c in containers.list_containers()]}))")
+            "'ctrs': [k for c in containers.list_containers() for k in (c.id, c.name)]}))")
     out = subprocess.run([sys.executable, "-c", code], env=stack.env(), capture_output=True,
                          text=True, check=True).stdout
-    ids = json.loads(out)
+    ids = json.loads(out)  # endpoints are keyed by whatever the caller connected: id or name
     from engine import naming
     from engine.networks import rules
 
     links = {naming.bridge_name(n) for n in ids["nets"]}
     links |= {naming.veth_name(c, n) for c in ids["ctrs"] for n in ids["nets"]}
     tags = {rules.network_tag(n) for n in ids["nets"]}
-    tags |= {rules.container_tag(c) for c in ids["ctrs"]}
+    tags |= {rules.container_tag(c) for c in ids["ctrs"] if len(c) == 64}
     return KernelObjects(frozenset(links), frozenset(tags))
 
 

@@ -111,7 +111,9 @@ def test_app_stack_serves_persists_and_leaves_nothing(app: tuple[Stack, str]) ->
     assert len(resolved.splitlines()) == 2, resolved
 
     # down keeps the named volume: the rows survive, the (unpersisted) redis counter does not.
+    first_round = kernel_objects(stack)
     stack.run("down", "-t", "5")
+    assert kernel_leftovers(first_round) == []
     _up(stack)
     again = _get(url + "/")
     assert [m["body"] for m in again["messages"]] == [  # type: ignore[attr-defined]
@@ -119,7 +121,10 @@ def test_app_stack_serves_persists_and_leaves_nothing(app: tuple[Stack, str]) ->
     assert again["visits"] == 1
 
     objs = kernel_objects(stack)
-    assert objs.links, "the project's bridges and veths should be visible while it runs"
+    live = kernel_leftovers(objs)  # while up, the check must see the project's objects
+    assert sum(x.startswith("link pcbr-") for x in live) == 2, live  # front and back
+    assert any(x.startswith("link pcv") for x in live), live
+    assert any("pycompose:net:" in x for x in live), live
     stack.run("down", "-v", "-t", "5")
     assert leftovers(stack) == []
     assert kernel_leftovers(objs) == []

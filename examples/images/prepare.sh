@@ -32,7 +32,9 @@ prepare_busybox() {
 
 # The first http(s) URI of the Debian main archive in this machine's apt sources (deb822 or
 # one-line format): package mirrors are the only network this kind of machine can reach.
+# PYCOMPOSE_DEBIAN_MIRROR overrides it.
 apt_mirror() {
+  if [ -n "${PYCOMPOSE_DEBIAN_MIRROR:-}" ]; then echo "$PYCOMPOSE_DEBIAN_MIRROR"; return; fi
   local uri
   uri="$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null \
           | awk 'tolower($1)=="uris:" {for (i = 2; i <= NF; i++) print $i}' \

@@ -9,7 +9,7 @@ from typing import Any
 
 from engine.errors import EngineError
 from engine.runtime import init as init_mod
-from engine.runtime.sync import Msg, expect, recv
+from engine.runtime.sync import Msg, recv
 
 log = logging.getLogger(__name__)
 
@@ -30,34 +30,32 @@ def error_from(msg: dict[str, Any], cid: str) -> EngineError:
     return EngineError(msg.get("message", "failed"), step=msg.get("step"), obj=cid)
 
 
-def wait_ready(sock: socket.socket, cid: str) -> None:
-    """Wait for an exec'd process to report READY (logging its warnings) or raise its error."""
-    while True:
-        msg = recv(sock, "exec", cid)
-        if msg["type"] == Msg.READY:
-            return
-        if msg["type"] == Msg.ERROR:
-            raise error_from(msg, cid)
-        if msg["type"] == Msg.WARNING:
-            log.warning("exec in %s: %s", cid, msg["message"])
-
-
-def expect_pid(sock: socket.socket, cid: str, pid_a: int) -> dict[str, Any]:
-    """First reply of a bootstrap: PID (or ERROR); reaps the bootstrap process."""
+def wait_pid_and_ready(sock: socket.socket, cid: str,
+                       pid_a: int) -> tuple[int, EngineError | None]:
+    """Collect an exec bootstrap's PID and its process's READY or ERROR, in whichever order
+    they arrive (two processes send them); reap the bootstrap. Returns (pid, error): the pid
+    is known even when the process failed, so the caller can reap it."""
+    pid = 0
+    outcome: EngineError | None = None
+    ready = False
     try:
-        msg = recv(sock, "exec", cid)
+        while not (pid and (ready or outcome)):
+            try:
+                msg = recv(sock, "exec", cid)
+            except EngineError as e:  # every sender is gone
+                return pid, outcome or e
+            if msg["type"] == Msg.PID:
+                pid = int(msg["pid"])
+                reap(pid_a)
+            elif msg["type"] == Msg.READY:
+                ready = True
+            elif msg["type"] == Msg.ERROR:
+                outcome = error_from(msg, cid)
+            elif msg["type"] == Msg.WARNING:
+                log.warning("exec in %s: %s", cid, msg["message"])
     finally:
         reap(pid_a)
-    # The exec'd process may report a WARNING before the bootstrap reports its PID (they are
-    # two processes writing to one socket): log those and keep reading.
-    while msg["type"] == Msg.WARNING:
-        log.warning("exec in %s: %s", cid, msg["message"])
-        msg = recv(sock, "exec", cid)
-    if msg["type"] == Msg.ERROR:
-        raise error_from(msg, cid)
-    if msg["type"] != Msg.PID:
-        return expect(sock, Msg.PID, "exec", cid)
-    return msg
+    return pid, outcome
 
 
 def fork_child(run: Any, stdio: tuple[int | None, ...], keep: set[int]) -> int:

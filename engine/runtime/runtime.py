@@ -24,10 +24,9 @@ from engine.runtime import syscalls as sc
 from engine.runtime.children import (
     ExecFailed,
     error_from,
-    expect_pid,
     fork_child,
     reap,
-    wait_ready,
+    wait_pid_and_ready,
 )
 from engine.runtime.hooks import early_hooks, run_hooks
 from engine.runtime.state import (
@@ -134,7 +133,7 @@ class BuiltinRuntime:
     def _drive_create(self, cid: str, plan: spec_mod.InitPlan, sock: socket.socket,
                       pid_a: int, bundle: Path) -> int:
         init_pid = 0
-        hooks_pending = False
+        hooks_pending = ready = False
         try:
             self.cgroups.add_process(plan.cgroup_path, pid_a)
             send(sock, Msg.GO)
@@ -156,9 +155,11 @@ class BuiltinRuntime:
                 if kind == Msg.WARNING:
                     log.warning("container %s: %s", cid, msg["message"])
                 elif kind == Msg.READY:
-                    return init_pid
+                    ready = True
                 elif kind == Msg.ERROR:
                     raise error_from(msg, cid)
+                if ready and init_pid:  # A's PID and B's READY come from two processes:
+                    return init_pid    # either may arrive first
         except BaseException:
             with contextlib.suppress(OSError):
                 os.kill(pid_a, signal.SIGKILL)
@@ -293,18 +294,16 @@ class BuiltinRuntime:
                             (stdin, stdout, stderr), {child.fileno()})
         child.close()
         with parent:
-            msg = expect_pid(parent, cid, pid_a)
-            pid = int(msg["pid"])
-            try:
-                wait_ready(parent, cid)
-                return pid
-            except BaseException:
-                # A zombie inside the container's pid namespace would keep its init from ever
-                # finishing exit; reap the failed process if it became our child.
+            pid, error = wait_pid_and_ready(parent, cid, pid_a)
+        if error is not None:
+            # A zombie inside the container's pid namespace would keep its init from ever
+            # finishing exit; reap the failed process if it became our child.
+            if pid:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
                 reap(pid)
-                raise
+            raise error
+        return pid
 
     # -- delete --------------------------------------------------------------------------------
 

@@ -112,7 +112,11 @@ def cmd_run(rt: BuiltinRuntime, a: argparse.Namespace) -> int:
     """create + start (+ wait + delete unless detached)."""
     become_subreaper()
     pid = rt.create(a.id, a.bundle, pid_file=a.pid_file, console_socket=a.console_socket)
-    rt.start(a.id)
+    try:
+        rt.start(a.id)
+    except EngineError:
+        rt.delete(a.id, force=True)  # never leave an init blocked before exec behind
+        raise
     if a.detach:
         return 0
     forward_signals(pid)

@@ -18,14 +18,16 @@ from compose.cli.commands._orch import (
     containers_of,
     follow_logs,
     log_prefix,
+    parse_time,
 )
 from compose.errors import ComposeError
-from compose.orchestrator import client
+from compose.orchestrator import client, state
 from compose.orchestrator import labels as L
 from compose.orchestrator.backend import Backend, ContainerRef
 from compose.orchestrator.convergence import RecreatePolicy
 from compose.orchestrator.down import stop_containers
 from compose.orchestrator.executor import ServiceRun, critical_path
+from compose.orchestrator.restart import RestartState, decide_restart
 from compose.orchestrator.up import Up, UpOptions, UpResult
 
 
@@ -166,15 +168,19 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
     follow_logs(be, cs, q)
     running = {c.id: c for c in cs}
     codes: dict[str, int] = {}
+    exited_at: dict[str, float] = {}
     for c in be.list_containers(name):  # exited before we subscribed
         if c.id in running and not c.running:
-            q.put(("exit", c.id, c.exit_code or 0, False))
+            q.put(("exit", c.id, c.exit_code or 0, _will_restart(c), _finished(c)))
     interrupted = False
+    streams = len(cs)  # log followers still open: drained before returning
     try:
-        while running:
+        while running or streams:
             item = q.get()
             if item[0] == "log":
                 printer.print(item[1], item[2], item[3])
+            elif item[0] == "eof":
+                streams -= 1
             elif item[0] == "exit" and item[1] in running:
                 c = running[item[1]]
                 codes[c.labels.get(L.SERVICE, "")] = item[2]
@@ -184,9 +190,14 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
                     break
                 if not item[3]:  # a restart policy brings it back: stay attached
                     del running[item[1]]
+                exited_at[item[1]] = item[4]
             elif item[0] == "started" and item[1] in running:
-                since = dt.datetime.fromtimestamp(item[2], dt.UTC).isoformat()
+                # the new run's lines are those after the previous exit (the container may
+                # print before the "started" event is even published)
+                when = exited_at.get(item[1]) or item[2]
+                since = dt.datetime.fromtimestamp(when, dt.UTC).isoformat()
                 follow_logs(be, [running[item[1]]], q, since=since)
+                streams += 1
     except KeyboardInterrupt:
         interrupted = True
         terminal.line("Gracefully stopping... (press Ctrl+C again to force)")
@@ -196,6 +207,20 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
     if exit_code_from:
         return codes.get(exit_code_from, _exit_code(be, name, exit_code_from))
     return 130 if interrupted else 0
+
+
+def _will_restart(c: ContainerRef) -> bool:
+    """For a container found exited: will its restart policy start it again?"""
+    row = state.get(c.id)
+    if row is None:
+        return False
+    return decide_restart(row.restart, RestartState(count=row.restart_count),
+                          c.exit_code or 0, 0.0, row.stopped_by_user).restart
+
+
+def _finished(c: ContainerRef) -> float:
+    finished = str(c.extra.get("finished_at") or "")
+    return parse_time(finished).timestamp() if finished else 0.0
 
 
 def _exit_code(be: Backend, name: str, service: str) -> int:
@@ -209,7 +234,7 @@ def _pump_exits(sub: client.Subscription, q: queue.Queue[Any]) -> None:
     for ev in sub:
         if ev.get("event") == "exited":
             q.put(("exit", ev["container"], int(ev.get("exit_code") or 0),
-                   bool(ev.get("will_restart"))))
+                   bool(ev.get("will_restart")), float(ev.get("time") or 0)))
         elif ev.get("event") == "started":
             q.put(("started", ev["container"], float(ev.get("time") or 0)))
 

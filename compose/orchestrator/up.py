@@ -109,30 +109,47 @@ class _Aggregator:
             self.executor.notify(out)
 
 
-class _Background(threading.Thread):
-    """Run one call on a thread; ``join()`` re-raises its exception on the caller."""
+class _Events(threading.Thread):
+    """Starts the project supervisor, subscribes to its events and feeds them to the
+    aggregator; :meth:`ready` blocks until the subscription is in place (re-raising a
+    failure to start the supervisor)."""
 
-    def __init__(self, fn: Callable[..., object], *args: object) -> None:
-        super().__init__(daemon=True, name="background")
-        self._call = (fn, args)
+    def __init__(self, project: str, agg: _Aggregator) -> None:
+        super().__init__(daemon=True, name="events")
+        self.project = project
+        self.agg = agg
+        self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._sub: client.Subscription | None = None
+        self._closed = False
+        self._lock = threading.Lock()
 
     def run(self) -> None:
-        fn, args = self._call
         try:
-            fn(*args)
-        except BaseException as exc:  # handed to join()
+            client.ensure_supervisor(self.project)
+            sub = client.Subscription(self.project)
+        except BaseException as exc:  # handed to ready()
             self._error = exc
+            self._ready.set()
+            return
+        with self._lock:
+            self._sub = sub
+            if self._closed:
+                sub.close()
+        self._ready.set()
+        for event in sub:
+            self.agg.feed(event)
 
-    def join(self, timeout: float | None = None) -> None:
-        super().join(timeout)
+    def ready(self) -> None:
+        self._ready.wait()
         if self._error is not None:
             raise self._error
 
-
-def _pump(sub: client.Subscription, agg: _Aggregator) -> None:
-    for event in sub:
-        agg.feed(event)
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._sub is not None:
+                self._sub.close()
 
 
 class Up:
@@ -166,34 +183,28 @@ class Up:
         names = self.service_names()
         for n in names:
             check_supported(self.project.services[n])
-        supervisor = _Background(client.ensure_supervisor, self.project.name)
-        if not self.opts.no_start:  # ~0.3 s of interpreter start: overlap it with the images
-            supervisor.start()
-        self._prepare_images(names)
-        proj.check_health_dependencies(
-            self.project, names, {n: i.config.healthcheck for n, i in self.images.items()})
-        self._prepare_networks_and_volumes(names)
-        plan = self._plan(names)
-        if not self.opts.no_start:
-            supervisor.join()
         nodes = proj.nodes(self.project, names)
         if self.opts.no_start:
             nodes = [type(n)(n.name) for n in nodes]
         executor = Executor(nodes, lambda name: self._apply(name, plan, executor, agg))
         agg = _Aggregator(executor)
-        sub = None if self.opts.no_start else client.Subscription(self.project.name)
-        feeder = None
-        if sub is not None:
-            feeder = threading.Thread(target=_pump, args=(sub, agg), daemon=True,
-                                      name="events")
-            feeder.start()
+        # The supervisor (~0.3 s of interpreter start) comes up while images, networks and the
+        # first containers are prepared; only handing a started container over waits for it.
+        events = _Events(self.project.name, agg)
+        if not self.opts.no_start:
+            events.start()
+        self._events = events
         try:
+            self._prepare_images(names)
+            proj.check_health_dependencies(
+                self.project, names, {n: i.config.healthcheck for n, i in self.images.items()})
+            self._prepare_networks_and_volumes(names)
+            plan = self._plan(names)
             runs = executor.run(timeout=self.opts.wait_timeout)
             if self.opts.wait and not self.opts.no_start:
                 self._wait_healthy(executor, runs, names)
         finally:
-            if sub is not None:
-                sub.close()
+            events.close()
         return UpResult(runs, self.image_ready, self.created, self.containers, plan, self.t0)
 
     def _wait_healthy(self, executor: Executor, runs: dict[str, ServiceRun],
@@ -332,6 +343,7 @@ class Up:
         self.report(name, "Starting")
         state.update(cid, stopped_by_user=False)
         self.backend.start_container(cid)
+        self._events.ready()  # subscribed before the supervisor watches: no event is missed
         client.watch(self.project.name, cid)
         self.report(name, "Started")
 

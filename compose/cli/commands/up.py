@@ -169,6 +169,7 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
     running = {c.id: c for c in cs}
     codes: dict[str, int] = {}
     exited_at: dict[str, float] = {}
+    down: set[str] = set()  # exited and not started again since
     for c in be.list_containers(name):  # exited before we subscribed
         if c.id in running and not c.running:
             q.put(("exit", c.id, c.exit_code or 0, _will_restart(c), _finished(c)))
@@ -181,7 +182,8 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
                 printer.print(item[1], item[2], item[3])
             elif item[0] == "eof":
                 streams -= 1
-            elif item[0] == "exit" and item[1] in running:
+            elif item[0] == "exit" and item[1] in running and item[1] not in down:
+                down.add(item[1])  # the same exit may be seen in the listing and as an event
                 c = running[item[1]]
                 codes[c.labels.get(L.SERVICE, "")] = item[2]
                 terminal.line(f"{log_prefix(c)} exited with code {item[2]}")
@@ -192,6 +194,7 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
                     del running[item[1]]
                 exited_at[item[1]] = item[4]
             elif item[0] == "started" and item[1] in running:
+                down.discard(item[1])
                 # the new run's lines are those after the previous exit (the container may
                 # print before the "started" event is even published)
                 when = exited_at.get(item[1]) or item[2]

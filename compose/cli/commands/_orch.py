@@ -256,7 +256,10 @@ def status_text(c: ContainerRef) -> str:
 
 
 def ports_text(c: ContainerRef) -> str:
-    """docker's PORTS column: ``0.0.0.0:8080->80/tcp``."""
+    """docker's PORTS column: ``0.0.0.0:8080->80/tcp``; empty for a container that is not
+    running (docker shows no ports for exited or created ones)."""
+    if not c.running:
+        return ""
     from engine import networks
 
     parts = []

@@ -1,14 +1,45 @@
 #!/usr/bin/env bash
-# The README demo: set this machine up, then show the hello stack.
-# (Until the engine lands, this shows the loaded project and its dependency graph.)
+# The README demo: set this machine up, then bring the hello stack up, show service discovery by
+# name (and the isolation of a second network), show the health-gated start order, take it down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tests/setup.sh
-PC=.venv/bin/pycompose
-STACK=examples/stacks/hello/compose.yaml
 
-echo "== pycompose config: the normalized project"
-$PC -f "$STACK" config
-echo
-echo "== pycompose graph: start order and the conditions that gate it"
-$PC -f "$STACK" graph
+bash tests/setup.sh
+bash examples/images/prepare.sh busybox
+
+STACK=examples/stacks/hello/compose.yaml
+pc() { .venv/bin/pycompose --progress plain -f "$STACK" "$@"; }
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+cleanup() { pc down -v --remove-orphans >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+step "The stack and what gates each start (pycompose graph)"
+pc graph
+
+step "Build the busybox base image from Debian's busybox-static (cached after the first run)"
+pc build
+
+step "Bring it up: client may start only once web is healthy (pycompose up -d --timings)"
+pc up -d --timings
+
+step "Wait for the one-shot client and outsider to finish (pycompose wait)"
+pc wait client outsider
+
+step "What they saw (pycompose logs client outsider)"
+pc logs --no-color client outsider
+
+step "Discovery from inside web's network: the alias www and the service name (pycompose exec)"
+pc exec -T web nslookup www 127.0.0.11 | sed -n '/^Name:/,$p'
+echo "GET http://www/ from web -> $(pc exec -T web wget -qO- http://www/)"
+
+step "The stack (pycompose ps -a)"
+pc ps -a
+
+step "Take it down (pycompose down -v)"
+pc down -v
+trap - EXIT
+
+step "Nothing left behind"
+left="$(ip -br link show type bridge | awk '$1 ~ /^pcbr-/' ; findmnt -rn -t overlay -o TARGET | grep pycompose || true)"
+if [ -n "$left" ]; then echo "left over:"; echo "$left"; exit 1; fi
+echo "no pycompose bridge, veth or overlay mount remains"

@@ -1,0 +1,37 @@
+"""The README's first command, run as a user would (in a private state root)."""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.root, pytest.mark.slow]
+
+
+def test_readme_demo_shows_discovery_and_cleans_up(tmp_path: Path) -> None:
+    env = {**os.environ, "PYCOMPOSE_ROOT": str(tmp_path / "state")}
+    proc = subprocess.run(
+        ["bash", str(REPO / "examples" / "demo.sh")],
+        env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    # discovery by service name and by alias, from the client's logs
+    assert "client: GET http://web/ -> hello from" in out
+    assert "client: GET http://www/ (alias) -> hello from" in out
+    # the second network is isolated
+    assert "outsider: web does not resolve on the back network" in out
+    assert "outsider: and it cannot be reached from here" in out
+    # health-gated order: client is gated by web, whose healthy time precedes client's start
+    timings = {line.split()[0]: line.split() for line in out.splitlines()
+               if line.split() and line.split()[0] in ("web", "client")
+               and len(line.split()) == 8}
+    healthy_web = float(timings["web"][4])
+    started_client = float(timings["client"][3])
+    assert timings["client"][6] == "web"
+    assert started_client >= healthy_web
+    assert "no pycompose bridge, veth or overlay mount remains" in out

@@ -8,6 +8,7 @@ holds.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -16,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from compose.config.model import Project
+from compose.cli.commands._imageutil import image_name
+from compose.config.model import Project, Service
 from compose.errors import ComposeError
 from compose.orchestrator import client, state
 from compose.orchestrator import project as proj
@@ -61,6 +63,20 @@ class UpResult:
     def failures(self) -> list[str]:
         """One reason per service that did not come up."""
         return [r.reason for r in self.runs.values() if r.outcome and r.outcome.value != "done"]
+
+
+def image_groups(project: Project, names: list[str]) -> dict[str, list[str]]:
+    """Services by the image they run (``image:``, else ``<project>-<service>``)."""
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(image_name(project, project.services[n]), []).append(n)
+    return groups
+
+
+def image_source(project: Project, group: list[str]) -> Service:
+    """The service that makes a shared image ready: the first one that can build it."""
+    services = [project.services[n] for n in group]
+    return next((s for s in services if s.build is not None), services[0])
 
 
 class _Aggregator:
@@ -233,18 +249,26 @@ class Up:
     # -- preparation ---------------------------------------------------------------------------
 
     def _prepare_images(self, names: list[str]) -> None:
-        def ready(name: str) -> None:
-            svc = self.project.services[name]
+        """Make each distinct image ready once (in parallel): services sharing an ``image:``
+        name are built or pulled by one of them (the first with ``build:``), like compose."""
+        def ready(group: list[str]) -> None:
+            svc = image_source(self.project, group)
             pull = svc.pull_policy or self.opts.pull
+            if self.opts.no_build and svc.build is not None:
+                # --no-build: like compose, as if the service had no build section
+                svc = dataclasses.replace(svc, build=None)
+                pull = "missing" if pull == "build" else pull
             build = self.opts.build and svc.build is not None
-            if self.opts.no_build and svc.build is not None and pull == "build":
-                build = False
-            self.images[name] = self.backend.ensure_image(self.project, svc, pull=pull,
-                                                          build=build, progress=self.report)
-            self.image_ready[name] = time.monotonic()
+            info = self.backend.ensure_image(self.project, svc, pull=pull, build=build,
+                                             progress=self.report)
+            now = time.monotonic()
+            for name in group:
+                self.images[name] = info
+                self.image_ready[name] = now
 
-        with ThreadPoolExecutor(max(1, min(8, len(names))), thread_name_prefix="img") as pool:
-            errors = [f.exception() for f in [pool.submit(ready, n) for n in names]]
+        groups = list(image_groups(self.project, names).values())
+        with ThreadPoolExecutor(max(1, min(8, len(groups))), thread_name_prefix="img") as pool:
+            errors = [f.exception() for f in [pool.submit(ready, g) for g in groups]]
         for err in errors:
             if err is not None:
                 raise err

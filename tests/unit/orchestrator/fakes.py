@@ -65,6 +65,7 @@ class FakeBackend:
         self.containers: dict[str, dict] = {}
         self.networks: set[str] = set()
         self.volumes: set[str] = set()
+        self.image_calls: list[tuple[str, str, bool, bool]] = []  # service, pull, build, has build
         self.exit_on_start: dict[str, int] = {}  # service -> exit code right after start
         self.lock = threading.Lock()
         self.n = 0
@@ -77,6 +78,8 @@ class FakeBackend:
         from engine.images.model import Healthcheck, ImageConfig
 
         self._call("image", service.name)
+        with self.lock:
+            self.image_calls.append((service.name, pull, build, service.build is not None))
         hc = Healthcheck(test=("CMD", "true")) if service.name == "imgcheck" else None
         return self._image("sha256:" + service.name, ImageConfig(cmd=("sh",), healthcheck=hc), ())
 

@@ -144,3 +144,56 @@ def test_recreated_dependency_restarts_restart_true_dependents(
     assert ("stop", "proj-api-1") in calls and ("start", "proj-api-1") in calls
     assert ("rm", "proj-api-1") not in calls  # restarted, not recreated
     assert calls.index(("create", "proj-db-1")) < calls.index(("start", "proj-api-1"))
+
+
+def test_services_sharing_an_image_make_it_ready_once(
+        env: tuple[FakeOps, FakeBackend]) -> None:
+    from compose.config.model import BuildConfig
+
+    ops, backend = env
+    built = BuildConfig(context="/tmp/ctx")
+
+    def shared(name: str, build: bool) -> Service:
+        return Service(name, image="app:1", build=built if build else None,
+                       raw={"image": "app:1", "command": name})
+
+    project = Project("proj", "/tmp", {"a": shared("a", False), "b": shared("b", True),
+                                       "c": shared("c", True), "d": svc("d")},
+                      networks={"default": Network("default", "proj_default")})
+    result = Up(project, backend, UpOptions(wait_timeout=10, build=True)).run()
+    assert result.failures() == []
+    # one call for app:1 (made by b, the first that can build it) and one for busybox
+    assert sorted(backend.image_calls) == [("b", "missing", True, True),
+                                           ("d", "missing", False, False)]
+    backend.image_calls.clear()
+    Up(project, backend, UpOptions(wait_timeout=10, no_build=True)).run()
+    assert sorted(backend.image_calls) == [("b", "missing", False, False),
+                                           ("d", "missing", False, False)]
+
+
+@pytest.mark.parametrize(("have", "pull", "build", "expected"), [
+    (True, "missing", False, "none"),  # present: used as is, no rebuild without --build
+    (False, "missing", False, "build"),  # missing: built
+    (True, "missing", True, "build"),  # --build
+    (True, "build", False, "build"),  # pull_policy: build always builds
+    (True, "always", False, "pull"),
+])
+def test_engine_backend_builds_only_when_needed(monkeypatch: pytest.MonkeyPatch, have: bool,
+                                                pull: str, build: bool, expected: str) -> None:
+    from types import SimpleNamespace
+
+    from compose.config.model import BuildConfig
+    from compose.orchestrator import engine_backend
+
+    done: list[str] = []
+    fake = SimpleNamespace(
+        exists=lambda ref: have, build=lambda spec: done.append("build"),
+        pull=lambda ref: done.append("pull"),
+        resolve=lambda ref: SimpleNamespace(id="sha256:x", config=None, layer_dirs=[]))
+    monkeypatch.setattr(engine_backend, "images", fake)
+    s = Service("web", image="app:1", build=BuildConfig(context="/tmp/ctx"),
+                raw={"image": "app:1"})
+    project = Project("proj", "/tmp", {"web": s})
+    engine_backend.EngineBackend().ensure_image(project, s, pull=pull, build=build,
+                                                progress=lambda o, st: None)
+    assert done == ([] if expected == "none" else [expected])

@@ -79,6 +79,24 @@ def image_source(project: Project, group: list[str]) -> Service:
     return next((s for s in services if s.build is not None), services[0])
 
 
+def prepare_networks_and_volumes(project: Project, backend: Backend, names: list[str],
+                                 report: Reporter) -> None:
+    """Create the networks and named volumes the services ``names`` use (``up`` and ``run``)."""
+    used_nets: set[str] = set()
+    used_vols: set[str] = set()
+    for n in names:
+        svc = project.services[n]
+        if svc.network_mode is None:
+            used_nets.update(svc.networks or {"default": None})
+        used_vols.update(m.source for m in svc.volumes if m.type == "volume" and m.source)
+    for key, net in project.networks.items():
+        if key in used_nets and backend.ensure_network(project, net):
+            report(f"Network {net.name}", "Created")
+    for key, vol in project.volumes.items():
+        if key in used_vols and backend.ensure_volume(project, vol):
+            report(f"Volume {vol.name}", "Created")
+
+
 class _Aggregator:
     """Turns per-container supervisor events into per-service executor events."""
 
@@ -274,21 +292,7 @@ class Up:
                 raise err
 
     def _prepare_networks_and_volumes(self, names: list[str]) -> None:
-        used_nets: set[str] = set()
-        used_vols: set[str] = set()
-        for n in names:
-            svc = self.project.services[n]
-            if svc.network_mode is None:
-                used_nets.update(svc.networks or {"default": None})
-            used_vols.update(m.source for m in svc.volumes if m.type == "volume" and m.source)
-        for key, net in self.project.networks.items():
-            if key in used_nets:
-                if self.backend.ensure_network(self.project, net):
-                    self.report(f"Network {net.name}", "Created")
-        for key, vol in self.project.volumes.items():
-            if key in used_vols:
-                if self.backend.ensure_volume(self.project, vol):
-                    self.report(f"Volume {vol.name}", "Created")
+        prepare_networks_and_volumes(self.project, self.backend, names, self.report)
 
     def _plan(self, names: list[str]) -> Plan:
         observed = proj.observed(self.backend.list_containers(self.project.name))

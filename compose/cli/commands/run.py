@@ -16,9 +16,10 @@ from compose.orchestrator import client, state
 from compose.orchestrator import project as proj
 from compose.orchestrator.backend import Backend, CreateRequest
 from compose.orchestrator.health import resolve_healthcheck
+from compose.orchestrator.lock import project_lock
 from compose.orchestrator.restart import RestartPolicy
 from compose.orchestrator.translate import check_supported
-from compose.orchestrator.up import Up, UpOptions
+from compose.orchestrator.up import Up, UpOptions, prepare_networks_and_volumes
 
 
 def register(app: typer.Typer) -> None:
@@ -102,6 +103,8 @@ def run_command(
                            service_ports=service_ports)
     check_supported(svc)
     image = be.ensure_image(project, svc, pull="missing", build=False, progress=progress)
+    with project_lock(project.name):  # like compose: the service's networks and volumes
+        prepare_networks_and_volumes(project, be, [service], progress)
     cname = name or f"{project.name}-{service}-run-{secrets.token_hex(6)}"
     labels = proj.container_labels(project, svc, 1, image.id, oneoff=True)
     cid = be.create_container(CreateRequest(project, svc, 1, cname, labels, image, oneoff=True,

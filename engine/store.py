@@ -11,6 +11,7 @@ bridge / veth / mount / cgroup, so a cleanup after a crash finds it.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -23,6 +24,11 @@ from engine.paths import ensure_dir, state_root
 
 _SCHEMAS: dict[str, str] = {}
 _local = threading.local()
+# The process whose SQLite library state is trustworthy: the one that opened the first
+# connection. A forked child inherits SQLite's process-wide lock and file-descriptor tables
+# (including descriptors parked for reuse after a thread's connection closed); a connection it
+# opens shares them, reads or writes the wrong file and can checkpoint and delete the WAL.
+_sqlite_pid: int | None = None
 _BUSY_TIMEOUT_MS = 30_000
 
 
@@ -42,6 +48,13 @@ def connect(root: Path | None = None) -> sqlite3.Connection:
     Connections are cached per thread and per database path, so the state root can change
     between tests.
     """
+    global _sqlite_pid
+    if _sqlite_pid is None:
+        _sqlite_pid = os.getpid()
+    elif _sqlite_pid != os.getpid():
+        raise RuntimeError("the state store cannot be used in a forked child of a process that "
+                           "used it (SQLite state does not survive fork); exec a fresh "
+                           "interpreter instead")
     path = db_path(root)
     cache: dict[str, sqlite3.Connection] = _local.__dict__.setdefault("conns", {})
     conn = cache.get(str(path))
@@ -125,9 +138,9 @@ _abandoned: list[Any] = []
 
 
 def forget_connections() -> None:
-    """Stop using this process's cached connections (call in a forked child: an SQLite
-    connection must not cross fork). They are parked, never closed; the child must leave
-    with ``os._exit``."""
+    """Park this process's cached connections (call in a forked child: an SQLite connection
+    must not cross fork). They are kept referenced, never closed; the child must leave with
+    ``os._exit`` and must not open new ones either (:func:`connect` refuses)."""
     _abandoned.append(dict(_local.__dict__))
     _local.__dict__.clear()
     _abandoned.append(dict(_applied_by_conn))

@@ -8,19 +8,30 @@ from any process is waiting for its shim to exit (pidfd), then reading the row.
 
 How it is started: :func:`spawn` forks the current Python process twice (setsid in between), so
 the shim is nobody's child the CLI must wait for and survives SIGKILL of the CLI. Forking skips
-~40 ms of interpreter start, but fork is only safe while one thread runs (another thread could
-hold an SQLite or allocator lock forever in the child); a multi-threaded caller (the orchestrator
-starting services in parallel) therefore gets a fresh interpreter instead
+~100 ms of interpreter start, but fork is only safe while one thread runs (another thread could
+hold an allocator or import lock forever in the child); a multi-threaded caller (the
+orchestrator starting services in parallel) therefore gets a fresh interpreter instead
 (``python -m engine.containers.shim``). In the forked child every inherited descriptor except the
-report pipe is replaced by /dev/null (not closed, so a stale Python object can never close a
-reused descriptor number), and the store's cached connections are dropped.
+report socket is replaced by /dev/null (not closed, so a stale Python object can never close a
+reused descriptor number) and the garbage collector is frozen (it would finalize inherited
+objects).
 
-Start protocol: the shim writes one JSON object to the report pipe and closes it:
-``{"ok": true, "pid": N}`` or ``{"ok": false, "error": "...", "exit_code": 127}``.
+A forked shim never touches the state store: SQLite's process-wide state (locks, descriptors
+parked for reuse) does not survive fork, and a connection opened in the child can read
+/dev/null as the database and checkpoint and delete the WAL. The caller (:func:`spawn`) records
+the running container from the shim's report, and the forked shim records the exit by
+exec'ing a fresh interpreter at its very end (``--record-exit``; same pid, so waiters on the
+shim's pidfd still see the row written before the shim is gone).
+
+Start protocol (a socketpair): the shim sends one JSON object and shuts its sending side:
+``{"ok": true, "pid": N, ...}`` or ``{"ok": false, "error": "...", "exit_code": 127}``. On
+success the caller records the row, then closes its end; the shim waits for that before it
+records an exit, so a container that exits at once can never be overwritten as running.
 """
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import logging
 import os
@@ -52,56 +63,77 @@ _REPORT_TIMEOUT = 120.0
 
 
 def spawn(cid: str, runtime_name: str) -> dict[str, Any]:
-    """Start the shim for ``cid`` detached and return its start report."""
-    read_fd, write_fd = os.pipe()
+    """Start the shim for ``cid`` detached, record it running, and return its start report."""
+    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     single_threaded = threading.active_count() == 1
+    spec = record.get(cid).spec if single_threaded else None
     pid = os.fork()
     if pid == 0:  # intermediate: new session, fork again, vanish
         try:
-            os.close(read_fd)
+            gc.freeze()  # never finalize what was inherited (SQLite connections among it)
+            parent_sock.detach()
             os.setsid()
             if os.fork() == 0:
-                _become_shim(cid, runtime_name, write_fd, single_threaded)
+                _become_shim(cid, runtime_name, child_sock.detach(), spec)
         finally:
             os._exit(0)
-    os.close(write_fd)
+    child_sock.close()
     os.waitpid(pid, 0)
-    with os.fdopen(read_fd, "rb") as pipe:
-        ready, _, _ = select.select([pipe], [], [], _REPORT_TIMEOUT)
-        if not ready:  # the runtime hangs; the shim records the outcome if it ever finishes
-            return {"ok": False, "exit_code": 128,
-                    "error": f"the runtime did not start the container in {_REPORT_TIMEOUT}s"}
-        data = pipe.read()
+    with parent_sock:
+        report = _read_report(parent_sock)
+        if report.get("ok"):
+            record.update(cid, state=State.RUNNING, pid=report["pid"],
+                          pid_start=report["pid_start"], shim_pid=report["shim_pid"],
+                          shim_start=report["shim_start"], started_at=report["started_at"],
+                          finished_at="", exit_code=None, oom_killed=0, error="")
+    return report  # closing the socket above lets the shim record an exit
+
+
+def _read_report(sock: socket.socket) -> dict[str, Any]:
+    ready, _, _ = select.select([sock], [], [], _REPORT_TIMEOUT)
+    if not ready:  # the runtime hangs; the shim records the outcome if it ever finishes
+        return {"ok": False, "exit_code": 128,
+                "error": f"the runtime did not start the container in {_REPORT_TIMEOUT}s"}
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
     try:
-        report: dict[str, Any] = json.loads(data)
+        report: dict[str, Any] = json.loads(b"".join(chunks))
     except ValueError:
         report = {"ok": False, "error": "the shim died before reporting", "exit_code": 255}
     return report
 
 
-def _become_shim(cid: str, runtime_name: str, report_fd: int, forked_ok: bool) -> None:
+def _become_shim(cid: str, runtime_name: str, report_fd: int,
+                 spec: dict[str, Any] | None) -> None:
     _scrub_fds(keep={report_fd})
     # The shim's own complaints (tracebacks, warnings) go to shim.log in the container dir.
     err = os.open(paths.container_dir(cid) / "shim.log",
                   os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
     os.dup2(err, 2)
     os.close(err)
-    if not forked_ok:
+    if spec is None:
         os.set_inheritable(report_fd, True)
-        # -S skips site (and the editable-install finder, ~30 ms); the parent's sys.path,
-        # with the source tree first, finds everything the shim imports.
-        tree = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([tree, *filter(None, sys.path)])}
-        os.execve(sys.executable, [sys.executable, "-S", "-m", "engine.containers.shim", cid,
-                                   runtime_name, str(report_fd)], env)
+        os.execve(sys.executable, _shim_argv(cid, runtime_name, str(report_fd)), _shim_env())
     store.forget_connections()
     code = 0
     try:
-        Shim(cid, runtime_name, report_fd).run()
+        Shim(cid, runtime_name, report_fd, spec).run()
     except BaseException:  # noqa: B036 - the shim must never unwind into the caller's stack
         os.write(2, traceback.format_exc().encode())
         code = 1
     os._exit(code)
+
+
+def _shim_argv(*args: str) -> list[str]:
+    # -S skips site (and the editable-install finder, ~30 ms); _shim_env's PYTHONPATH, with
+    # the source tree first, finds everything the shim imports.
+    return [sys.executable, "-S", "-m", "engine.containers.shim", *args]
+
+
+def _shim_env() -> dict[str, str]:
+    tree = str(Path(__file__).resolve().parents[2])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([tree, *filter(None, sys.path)])}
 
 
 def _scrub_fds(keep: set[int]) -> None:
@@ -132,8 +164,11 @@ class _Status:
 class Shim:
     """One container run: create → start → pump output, serve exec, reap → record → exit."""
 
-    def __init__(self, cid: str, runtime_name: str, report_fd: int) -> None:
+    def __init__(self, cid: str, runtime_name: str, report_fd: int,
+                 spec: dict[str, Any] | None = None) -> None:
         self.cid = cid
+        self.spec = spec
+        self.forked = spec is not None  # then the store is off limits (see above)
         self.dir = paths.container_dir(cid)
         self.runtime: Runtime = get_runtime(runtime_name)
         self.report_fd = report_fd
@@ -167,7 +202,7 @@ class Shim:
     def _create_and_start(self) -> bool:
         log_fd = os.open(paths.log_file(self.cid), os.O_WRONLY | os.O_CREAT | os.O_APPEND
                          | os.O_CLOEXEC, 0o640)
-        spec = record.spec_from_json(record.get(self.cid).spec)
+        spec = record.spec_from_json(self.spec or record.get(self.cid).spec)
         self.io = ContainerIO(self.cid, spec.tty, spec.stdin_open)
         try:
             pid = self.runtime.create(self.cid, paths.bundle_dir(self.cid),
@@ -186,17 +221,36 @@ class Shim:
             self.writers[fd] = LineWriter(log_fd, stream)
             self.sel.register(fd, selectors.EVENT_READ, "output")
         self._listen()
-        record.update(self.cid, state=State.RUNNING, pid=pid,
-                      pid_start=procinfo.start_time(pid), shim_pid=os.getpid(),
-                      shim_start=procinfo.start_time(os.getpid()), started_at=record.now(),
-                      finished_at="", exit_code=None, oom_killed=0, error="")
-        self._report({"ok": True, "pid": pid})
+        self._report({"ok": True, "pid": pid, "pid_start": procinfo.start_time(pid),
+                      "shim_pid": os.getpid(), "shim_start": procinfo.start_time(os.getpid()),
+                      "started_at": record.now()}, keep=True)
         return True
 
-    def _report(self, report: dict[str, Any]) -> None:
-        os.write(self.report_fd, json.dumps(report).encode())
-        os.close(self.report_fd)
+    def _report(self, report: dict[str, Any], keep: bool = False) -> None:
+        """Send the start report; with ``keep``, hold the socket to learn (EOF) when the
+        caller has recorded the start."""
+        sock = socket.socket(fileno=self.report_fd)
         self.report_fd = -1
+        try:
+            sock.sendall(json.dumps(report).encode())
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the caller is gone; the row says what it last knew
+        if keep:
+            self.ack = sock
+        else:
+            sock.close()
+
+    def _await_recorded_start(self) -> None:
+        ack = getattr(self, "ack", None)
+        if ack is None:
+            return
+        ack.settimeout(_REPORT_TIMEOUT)
+        with ack:
+            try:
+                ack.recv(1)  # EOF once the caller recorded the start (or died)
+            except OSError:
+                pass
 
     def _listen(self) -> None:
         paths.shim_socket(self.cid).unlink(missing_ok=True)
@@ -290,11 +344,16 @@ class Shim:
             job.conn.close()
         self.io.close()
         self._teardown()
-        record.update(self.cid, state=State.EXITED, exit_code=code, oom_killed=int(oom),
-                      finished_at=record.now(), pid=0,
-                      **({"error": "the container's output was held open after init exited"}
-                         if self.writers else {}))
+        fields: dict[str, Any] = {"state": State.EXITED.value, "exit_code": code,
+                                  "oom_killed": int(oom), "finished_at": record.now(), "pid": 0}
+        if self.writers:
+            fields["error"] = "the container's output was held open after init exited"
+        self._await_recorded_start()
         log.debug("container %s exited %s", self.cid[:12], code)
+        if self.forked:  # a fresh interpreter writes the row (this process must not)
+            os.execve(sys.executable, _shim_argv("--record-exit", self.cid, json.dumps(fields)),
+                      _shim_env())
+        record_exit(self.cid, fields)
 
     def _teardown(self) -> None:
         try:
@@ -319,8 +378,21 @@ def _send(conn: socket.socket, message: dict[str, Any]) -> None:
         pass  # the client went away; nothing to tell
 
 
+def record_exit(cid: str, fields: dict[str, Any]) -> None:
+    """Write a finished run's exit fields to the container's row."""
+    record.update(cid, **{**fields, "state": State(fields["state"])})
+
+
 def main(argv: list[str]) -> None:
-    """Entry point for the exec'd shim: ``python -m engine.containers.shim CID RUNTIME FD``."""
+    """Entry point for the exec'd shim: ``python -m engine.containers.shim CID RUNTIME FD``,
+    or ``--record-exit CID FIELDS`` for the end of a forked shim."""
+    if argv[1] == "--record-exit":
+        try:
+            record_exit(argv[2], json.loads(argv[3]))
+        except BaseException:  # noqa: B036
+            log.exception("shim %s: recording the exit failed", argv[2][:12])
+            os._exit(1)
+        os._exit(0)
     cid, runtime_name, fd = argv[1], argv[2], int(argv[3])
     os.set_inheritable(fd, False)
     try:

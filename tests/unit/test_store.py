@@ -42,3 +42,26 @@ def test_concurrent_writers_do_not_lose_rows(state_root: Path) -> None:
     for t in threads:
         t.join()
     assert store.connect().execute("SELECT count(*) FROM t_store3").fetchone()[0] == 200
+
+
+def test_forked_child_may_not_open_a_connection(state_root: Path) -> None:
+    """SQLite's process-wide state does not survive fork: a child of a process that used the
+    store must refuse to open its own connection (it could read /dev/null as the database
+    and delete the WAL), and the parent's database stays usable."""
+    import os
+
+    store.register_schema("test_store4", "CREATE TABLE IF NOT EXISTS t_store4 (n INTEGER)")
+    with store.transaction() as db:
+        db.execute("INSERT INTO t_store4 VALUES (1)")
+    pid = os.fork()
+    if pid == 0:
+        store.forget_connections()
+        try:
+            store.connect()
+        except RuntimeError:
+            os._exit(0)
+        os._exit(1)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    with store.transaction() as db:
+        db.execute("INSERT INTO t_store4 VALUES (2)")
+    assert store.connect().execute("SELECT count(*) FROM t_store4").fetchone()[0] == 2

@@ -1,0 +1,47 @@
+"""The shim under conditions that broke it: started by fork after a multi-threaded phase
+(SQLite state inherited across fork), exec failures, stop followed at once by start."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import engine.containers as containers
+from engine import store
+from engine.containers import paths, record
+from engine.containers.spec import State
+
+pytestmark = pytest.mark.root
+
+
+def _use_store_from_threads() -> None:
+    """Threads that open (and, when they end, close) their own store connections: SQLite
+    parks a closed connection's descriptor for reuse while the process holds other locks."""
+    def worker() -> None:
+        for _ in range(5):
+            with store.transaction() as db:
+                db.execute("SELECT count(*) FROM containers").fetchall()
+            containers.list_containers()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert threading.active_count() == 1  # so start forks the shim
+
+
+def test_forked_shims_after_threads_keep_the_database(engine, state_root) -> None:
+    keep = engine.create(engine.spec("keeper", "true"))
+    _use_store_from_threads()
+    for i in range(3):
+        info = engine.run(engine.spec(f"forked-{i}", "echo hi"))
+        status = containers.wait(info.id, timeout=10)
+        assert status.code == 0, (status, (paths.container_dir(info.id) / "shim.log")
+                                  .read_text())
+        assert engine.output(info.id) == "hi\n"
+        assert containers.inspect(info.id).state is State.EXITED
+    assert (state_root / "state.db-wal").exists()
+    assert record.get(keep.id).state is State.CREATED  # no record lost
+    with store.transaction() as db:  # and the database is still writable here
+        db.execute("UPDATE containers SET error='' WHERE id=?", (keep.id,))

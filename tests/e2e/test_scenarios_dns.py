@@ -11,7 +11,8 @@ from tests.e2e.scenarios import IMAGE, SLEEPER, Scenario, scenario
 __all__ = ["scenario"]
 pytestmark = pytest.mark.root
 
-HTTPD = f"mkdir -p /www; echo hello-from-$$(hostname) > /www/index.html; httpd -p 80 -h /www; {SLEEPER}"
+HTTPD = (f"mkdir -p /www; echo hello-from-$$(hostname) > /www/index.html; httpd -p 80 -h /www; "
+         f"{SLEEPER}")
 
 
 def resolved(sc: Scenario, client: str, name: str) -> list[str]:

@@ -142,15 +142,18 @@ def _remove_volumes(project: Project | None, name: str, backend: Backend,
 def _remove_images(project: Project, mode: str, backend: Backend, report: Reporter) -> list[str]:
     if mode not in ("local", "all"):
         raise ComposeError(f"invalid --rmi value {mode!r} (local or all)")
+    from engine.errors import NotFound
+
     failures = []
-    for svc in project.services.values():
-        if mode == "local" and svc.image is not None:
-            continue
-        ref = svc.image or f"{project.name}-{svc.name}"
+    refs = {svc.image or f"{project.name}-{svc.name}": None for svc in project.services.values()
+            if mode == "all" or svc.image is None}  # services may share one image
+    for ref in refs:
         report(f"Image {ref}", "Removing")
         try:
             backend.remove_image(ref)
             report(f"Image {ref}", "Removed")
+        except NotFound:  # already gone: nothing to do, like compose
+            continue
         except Exception as exc:
             failures.append(f"image {ref}: {exc}")
     return failures

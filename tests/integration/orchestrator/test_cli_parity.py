@@ -2,6 +2,10 @@
 shared images are built once, progress lines while waiting on conditions, --wait failures."""
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import pytest
 
 from tests.integration.orchestrator.conftest import IMAGE, SLEEPER, Stack
@@ -33,3 +37,41 @@ volumes:
     again = stack.run("run", "--rm", "job", "cat", "/data/x")  # the volume persists
     assert again.stdout == "kept\n"
     assert "Created" not in again.stderr
+
+
+@pytest.mark.root
+def test_shared_image_built_once_and_interrupted_up_then_up_d_recreates_nothing(
+        stack: Stack) -> None:
+    (stack.dir / "app").mkdir()
+    # not reproducible: two builds of this make two different images
+    (stack.dir / "app" / "Dockerfile").write_text(
+        f"FROM {IMAGE}\nRUN date +%s%N > /built\n")
+    shared = f"""
+    image: {stack.name}/shared:1
+    build: ./app"""
+    stack.write(f"""
+services:
+  a:{shared}
+    command: ["sh", "-c", "echo a up; {SLEEPER}"]
+  b:{shared}
+    command: ["sh", "-c", "{SLEEPER}"]
+  c:{shared}
+    command: ["sh", "-c", "{SLEEPER}"]
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "compose.cli.main", "-p", stack.name, "up"],
+                            cwd=stack.dir, env=stack.env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "a up" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert err.count("Built") == 1, err
+    built = {stack.run("exec", "-T", s, "cat", "/built", check=False).stdout for s in "abc"}
+    again = stack.run("up", "-d")
+    assert "Recreate" not in again.stderr and "Built" not in again.stderr, again.stderr
+    assert again.stderr.count("Started") == 3
+    contents = {stack.run("exec", "-T", s, "cat", "/built").stdout for s in "abc"}
+    assert len(contents) == 1 and built <= contents | {""}
+    stack.run("down", "-t", "1", "--rmi", "all")

@@ -197,3 +197,15 @@ def test_engine_backend_builds_only_when_needed(monkeypatch: pytest.MonkeyPatch,
     engine_backend.EngineBackend().ensure_image(project, s, pull=pull, build=build,
                                                 progress=lambda o, st: None)
     assert done == ([] if expected == "none" else [expected])
+
+
+def test_down_rmi_removes_a_shared_image_once(env: tuple[FakeOps, FakeBackend]) -> None:
+    ops, backend = env
+    project = Project("proj", "/tmp", {n: svc(n) for n in ("a", "b")} | {
+        "c": Service("c", raw={"command": "x"})},
+        networks={"default": Network("default", "proj_default")})
+    assert run_down(project, "proj", backend, DownOptions(rmi="all")) == []
+    assert [obj for what, obj in backend.calls if what == "rmi"] == ["busybox", "proj-c"]
+    backend.calls.clear()
+    assert run_down(project, "proj", backend, DownOptions(rmi="local")) == []
+    assert [obj for what, obj in backend.calls if what == "rmi"] == ["proj-c"]

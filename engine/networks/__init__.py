@@ -20,36 +20,65 @@ Public API (everything the orchestrator needs; nothing else in this package is p
 """
 from __future__ import annotations
 
-from engine.networks.model import (
-    EndpointInfo,
-    EndpointSpec,
-    IpamConfig,
-    IpamSpec,
-    NetworkError,
-    NetworkInfo,
-    NetworkSpec,
-    PortBinding,
-)
-from engine.networks.network import (
-    create_network,
-    inspect_network,
-    list_networks,
-    network_exists,
-    remove_network,
-    restore_network,
-)
-from engine.networks.ports import publish_ports, published_ports, unpublish_ports
-from engine.networks.resolvconf import EMBEDDED_DNS, write_hosts, write_resolv_conf
-from engine.networks.sandbox import (
-    connect,
-    create_sandbox,
-    disconnect,
-    endpoints,
-    remove_sandbox,
-    sandbox_path,
-    set_endpoint_active,
-)
-from engine.networks.sweep import cleanup_all, sweep
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Imported lazily (PEP 562): python-iptables and pyroute2 take ~0.3 s to import, and the DNS
+# daemon's entry point (engine.networks.dnsd) must start fast without them.
+_EXPORTS = {
+    "engine.networks.model": ("EndpointInfo", "EndpointSpec", "IpamConfig", "IpamSpec",
+                              "NetworkError", "NetworkInfo", "NetworkSpec", "PortBinding"),
+    "engine.networks.network": ("create_network", "inspect_network", "list_networks",
+                                "network_exists", "remove_network", "restore_network"),
+    "engine.networks.ports": ("publish_ports", "published_ports", "unpublish_ports"),
+    "engine.networks.resolvconf": ("EMBEDDED_DNS", "write_hosts", "write_resolv_conf"),
+    "engine.networks.sandbox": ("connect", "create_sandbox", "disconnect", "endpoints",
+                                "remove_sandbox", "sandbox_path", "set_endpoint_active"),
+    "engine.networks.sweeper": ("cleanup_all", "sweep"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+if TYPE_CHECKING:
+    from engine.networks.model import (
+        EndpointInfo,
+        EndpointSpec,
+        IpamConfig,
+        IpamSpec,
+        NetworkError,
+        NetworkInfo,
+        NetworkSpec,
+        PortBinding,
+    )
+    from engine.networks.network import (
+        create_network,
+        inspect_network,
+        list_networks,
+        network_exists,
+        remove_network,
+        restore_network,
+    )
+    from engine.networks.ports import publish_ports, published_ports, unpublish_ports
+    from engine.networks.resolvconf import EMBEDDED_DNS, write_hosts, write_resolv_conf
+    from engine.networks.sandbox import (
+        connect,
+        create_sandbox,
+        disconnect,
+        endpoints,
+        remove_sandbox,
+        sandbox_path,
+        set_endpoint_active,
+    )
+    from engine.networks.sweeper import cleanup_all, sweep
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "EMBEDDED_DNS", "EndpointInfo", "EndpointSpec", "IpamConfig", "IpamSpec", "NetworkError",

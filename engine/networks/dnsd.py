@@ -4,280 +4,28 @@ Why one daemon per state root rather than a thread in the CLI or in each project
 networks can be shared between projects (external networks), the CLI is short-lived, and one
 process serving every sandbox is the cheapest. It is started on demand by ``connect`` (see
 dns_control.py), keeps a pid file (flocked for its lifetime) and a unix control socket under
-``state_root()/run/``, and exits when no sandbox with an endpoint remains.
+``state_root()/run/``, and exits when no sandbox with an endpoint remains. The store is the
+source of truth: the only control request that matters is ``sync`` (dns_server.py).
 
-The store is the source of truth: the only control request that matters is ``sync``, which
-re-reads sandboxes and endpoints. For each sandbox it creates, *inside the sandbox's netns* (a
-setns'd helper thread), a UDP and a TCP socket on 127.0.0.11:<random port> and DNATs
-127.0.0.11:53 to them there, so the container keeps port 53 for itself. A restarted daemon
-re-adopts every sandbox the same way. Queries are served here, in the host namespace, so
-forwarding uses the host's resolvers.
+Start-up order matters for ``up`` speed: this module imports almost nothing, takes the pid-file
+lock, binds and listens on the control socket and reports "ready" *before* importing the server
+(dnspython, python-iptables: ~0.3 s). Clients that connect meanwhile wait in the listen backlog;
+their ``sync`` is answered once the sandboxes' sockets exist, so the reply still means "names
+resolve".
 """
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
-import selectors
 import signal
 import socket
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 
-import dns.message
-
-from engine.networks import dns_control, firewall, resolver, upstream
-from engine.networks.directory import Directory, load_directory
-from engine.networks.netns import run_in_netns
+from engine.networks import dns_control
 from engine.paths import ensure_dir
 
 log = logging.getLogger(__name__)
-
-DNS_IP = "127.0.0.11"
-MAX_VARIANTS = 16
-ORPHAN_CHECK_S = 60.0  # idle interval after which we check that someone can still use us
-# Rendered answers are cached per (sandbox, query minus id); 0 disables (to benchmark the
-# dnspython path). The cache is dropped on every sync, so it never outlives a change.
-CACHE_LIMIT = int(os.environ.get("PYCOMPOSE_DNSD_CACHE", "50000"))
-
-
-@dataclass(slots=True)
-class Listener:
-    container_id: str
-    path: str
-    udp: socket.socket
-    tcp: socket.socket
-
-
-def open_sockets(path: str) -> tuple[socket.socket, socket.socket]:
-    """Create the UDP and TCP sockets inside the sandbox at ``path``."""
-
-    def body() -> tuple[socket.socket, socket.socket]:
-        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        udp.bind((DNS_IP, 0))
-        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        tcp.bind((DNS_IP, 0))
-        tcp.listen(64)
-        return udp, tcp
-
-    udp, tcp = run_in_netns(path, body)
-    udp.setblocking(False)
-    tcp.setblocking(False)
-    return udp, tcp
-
-
-@dataclass(slots=True)
-class Answer:
-    """A locally answered question: its rendered rotations (filled lazily)."""
-
-    query: dns.message.Message
-    zone: resolver.Zone
-    variants: list[bytes | None]
-    counter: int
-
-
-class Daemon:
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
-        self.sel = selectors.DefaultSelector()
-        self.listeners: dict[str, Listener] = {}
-        self.directory = Directory({}, {})
-        self.cache: dict[tuple[str, bytes], Answer] = {}
-        self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="dns-forward")
-        self.upstreams = upstream.configured_upstreams()
-        self.stopping = False
-        self.control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-
-    # -- control -----------------------------------------------------------------------------
-    def bind_control(self) -> None:
-        path = dns_control.socket_path()
-        path.unlink(missing_ok=True)
-        self.control.bind(str(path))
-        self.control.listen(64)
-        self.sel.register(self.control, selectors.EVENT_READ, ("control", None))
-
-    def on_control(self) -> None:
-        conn, _ = self.control.accept()
-        with conn:
-            conn.settimeout(10)
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = conn.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            reply = self.handle(json.loads(data or b"{}"))
-            conn.sendall(json.dumps(reply).encode() + b"\n")
-
-    def handle(self, request: dict[str, object]) -> dict[str, object]:
-        op = request.get("op")
-        try:
-            if op == "sync":
-                self.sync()
-            elif op == "stop":
-                self.stopping = True
-            elif op != "ping":
-                return {"ok": False, "error": f"unknown op {op!r}"}
-        except Exception as exc:  # report to the caller; the daemon keeps serving
-            log.exception("control %s failed", op)
-            return {"ok": False, "error": str(exc)}
-        return {"ok": True, "pid": os.getpid(), "sandboxes": sorted(self.listeners)}
-
-    def sync(self) -> None:
-        """Re-read the store: open sockets for new sandboxes, close removed ones."""
-        directory = load_directory()
-        for cid in set(self.listeners) - set(directory.sandboxes):
-            self.close_listener(cid)
-        for cid, path in directory.sandbox_paths.items():
-            if cid not in self.listeners and Path(path).exists():
-                self.open_listener(cid, path)
-        self.directory = directory
-        self.cache.clear()
-        if not self.listeners:
-            self.stopping = True
-
-    def open_listener(self, cid: str, path: str) -> None:
-        udp, tcp = open_sockets(path)
-        try:
-            firewall.apply_dns_redirect(Path(path), udp.getsockname()[1], tcp.getsockname()[1])
-        except Exception:
-            udp.close()
-            tcp.close()
-            raise
-        self.listeners[cid] = Listener(cid, path, udp, tcp)
-        self.sel.register(udp, selectors.EVENT_READ, ("udp", cid))
-        self.sel.register(tcp, selectors.EVENT_READ, ("tcp", cid))
-
-    def close_listener(self, cid: str) -> None:
-        lst = self.listeners.pop(cid)
-        for sock in (lst.udp, lst.tcp):
-            self.sel.unregister(sock)
-            sock.close()
-
-    # -- queries -----------------------------------------------------------------------------
-    def on_udp(self, cid: str) -> None:
-        lst = self.listeners.get(cid)
-        if lst is None:
-            return
-        for _ in range(64):  # drain a burst without going back to select()
-            try:
-                data, addr = lst.udp.recvfrom(4096)
-            except BlockingIOError:
-                return
-            reply = self.local_reply(cid, data)
-            if reply is not None:
-                lst.udp.sendto(reply, addr)
-            elif len(data) >= 12:
-                self.pool.submit(self.forward_udp, cid, lst.udp, data, addr)
-
-    def local_reply(self, cid: str, data: bytes) -> bytes | None:
-        """Answer from the cache or the zone; None means forward upstream."""
-        entry = self.cache.get((cid, data[2:]))
-        if entry is None:
-            entry = self.resolve(cid, data)
-            if entry is None:
-                return None
-        entry.counter += 1
-        k = entry.counter % len(entry.variants)
-        body = entry.variants[k]
-        if body is None:  # render each rotation once, when first needed
-            body = entry.variants[k] = resolver.answer(entry.zone, entry.query, k)[2:]  # type: ignore[index]
-        return data[:2] + body
-
-    def resolve(self, cid: str, data: bytes) -> Answer | None:
-        msg = resolver.parse_query(data)
-        if msg is None:
-            return None
-        zone = self.directory.zone(cid)
-        first = resolver.answer(zone, msg, 0)
-        if first is None:
-            return None
-        name, rdtype = resolver.question_key(msg)
-        count = min(max(zone.count(name, rdtype), 1), MAX_VARIANTS)
-        entry = Answer(msg, zone, [first[2:]] + [None] * (count - 1), -1)
-        if CACHE_LIMIT:
-            if len(self.cache) >= CACHE_LIMIT:
-                self.cache.clear()
-            self.cache[(cid, data[2:])] = entry
-        return entry
-
-    def upstreams_for(self, cid: str) -> list[upstream.Upstream]:
-        """The container's own ``dns`` servers, else the host's resolvers."""
-        return self.directory.upstreams.get(cid) or self.upstreams
-
-    def forward_udp(self, cid: str, sock: socket.socket, data: bytes,
-                    addr: tuple[str, int]) -> None:
-        reply = upstream.forward(data, self.upstreams_for(cid), tcp=False)
-        reply = reply or resolver.servfail(data)
-        if reply is not None:
-            try:
-                sock.sendto(reply, addr)
-            except OSError as exc:
-                log.debug("reply to %s: %s", addr, exc)
-
-    def on_tcp_accept(self, cid: str) -> None:
-        lst = self.listeners.get(cid)
-        if lst is None:
-            return
-        try:
-            conn, _ = lst.tcp.accept()
-        except BlockingIOError:
-            return
-        threading.Thread(target=self.serve_tcp, args=(cid, conn), daemon=True).start()
-
-    def serve_tcp(self, cid: str, conn: socket.socket) -> None:
-        with conn:
-            conn.setblocking(True)
-            conn.settimeout(10)
-            try:
-                while True:
-                    data = upstream.recv_framed(conn)
-                    if data is None:
-                        return
-                    reply = self.local_reply(cid, data)
-                    if reply is None:
-                        reply = upstream.forward(data, self.upstreams_for(cid), tcp=True)
-                        reply = reply or resolver.servfail(data)
-                    if reply is None:
-                        return
-                    conn.sendall(len(reply).to_bytes(2, "big") + reply)
-            except OSError:
-                return
-
-    # -- main loop ---------------------------------------------------------------------------
-    def serve(self) -> None:
-        while not self.stopping:
-            events = self.sel.select(timeout=ORPHAN_CHECK_S)
-            if not events and self.orphaned():
-                log.info("state root or every sandbox is gone; exiting")
-                return
-            for key, _ in events:
-                kind, cid = key.data
-                if kind == "udp":
-                    self.on_udp(cid)
-                elif kind == "tcp":
-                    self.on_tcp_accept(cid)
-                else:
-                    self.on_control()
-
-    def orphaned(self) -> bool:
-        """Nobody will ever sync us again: the state root was deleted, or every sandbox's netns
-        was unmounted without telling us (a crashed test run)."""
-        if not dns_control.socket_path().exists():
-            return True
-        return not any(Path(lst.path).exists() for lst in self.listeners.values())
-
-    def shutdown(self) -> None:
-        for cid in list(self.listeners):
-            self.close_listener(cid)
-        self.control.close()
-        dns_control.socket_path().unlink(missing_ok=True)
-        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _daemonize() -> None:
@@ -289,6 +37,15 @@ def _daemonize() -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
+
+
+def _listen() -> socket.socket:
+    path = dns_control.socket_path()
+    path.unlink(missing_ok=True)
+    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    control.bind(str(path))
+    control.listen(128)
+    return control
 
 
 def main() -> int:
@@ -307,16 +64,23 @@ def main() -> int:
         return 0
     os.ftruncate(lock, 0)
     os.write(lock, f"{os.getpid()}\n".encode())
-    daemon = Daemon(run_dir)
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    control = _listen()
+    _report(ready_fd, "ready")
+    daemon = None
     try:
-        daemon.bind_control()
+        from engine.networks.dns_server import Daemon  # the slow imports, after "ready"
+
+        daemon = Daemon(run_dir, control)
         daemon.sync()
         daemon.stopping = False  # started for a sandbox that is about to be announced
-        _report(ready_fd, "ready")
         daemon.serve()
     finally:
-        daemon.shutdown()
+        if daemon is not None:
+            daemon.shutdown()
+        else:
+            control.close()
+            dns_control.socket_path().unlink(missing_ok=True)
         os.unlink(dns_control.pid_path())
     return 0
 

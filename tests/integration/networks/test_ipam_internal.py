@@ -3,8 +3,8 @@ network_mode none, several networks per container, and crash recovery."""
 from __future__ import annotations
 
 import ipaddress
-import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -143,17 +143,13 @@ def test_sweep_removes_what_a_crashed_process_left(netenv: NetEnv) -> None:
         configs=(N.IpamConfig(subnet=free_subnet()),))))
     cid = new_id()
     N.create_sandbox(cid)
-    pid = os.fork()
-    if pid == 0:  # child: die right after the veth exists, before the endpoint is "ready"
-        real = link.configure_peer
-        link.configure_peer = lambda *a, **k: os._exit(9)  # type: ignore[assignment]
-        try:
-            N.connect(cid, net.name)
-        finally:
-            link.configure_peer = real
-            os._exit(1)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 9
+    # a fresh interpreter (the store refuses forked children) that dies right after the veth
+    # exists, before the endpoint is "ready"
+    script = ("import os, sys; import engine.networks as N; from engine.networks import link;"
+              " link.configure_peer = lambda *a, **k: os._exit(9);"
+              " N.connect(sys.argv[1], sys.argv[2]); os._exit(1)")
+    proc = subprocess.run([sys.executable, "-c", script, cid, net.name], timeout=60)
+    assert proc.returncode == 9
     row = state.db().execute("SELECT host_ifname, state FROM net_endpoints").fetchone()
     assert row["state"] == state.CREATING and row["host_ifname"] in link.list_links("pcv")
     assert N.sweep() == 1

@@ -1,0 +1,27 @@
+"""The package's lazy public API (PEP 562) stays intact once every submodule is imported."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+import types
+
+import engine.networks as N
+
+
+def test_exports_resolve_to_the_api_not_to_submodules() -> None:
+    for info in pkgutil.iter_modules(N.__path__):
+        if info.name != "dnsd":
+            importlib.import_module(f"engine.networks.{info.name}")
+    for name in N.__all__:
+        value = getattr(N, name)
+        assert not isinstance(value, types.ModuleType), name
+
+
+def test_importing_the_package_and_dns_daemon_entry_skips_iptables_and_netlink() -> None:
+    code = ("import sys, engine.networks, engine.networks.dnsd;"
+            " print(sorted(m for m in ('iptc', 'pyroute2', 'dns') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,16 +62,25 @@ def _validate(spec: ContainerSpec) -> None:
         raise EngineError(f"invalid container name {spec.name!r}", step="create", obj=spec.name)
 
 
+_held = threading.local()  # the container locks this thread holds (flock is per open file)
+
+
 @contextmanager
 def locked(cid: str) -> Iterator[None]:
-    """Serialize operations on one container across processes."""
+    """Serialize operations on one container across processes (re-entrant per thread)."""
+    held: set[str] = _held.__dict__.setdefault("cids", set())
+    if cid in held:
+        yield
+        return
     path = paths.container_dir(cid) / "lock"
     ensure_dir(path.parent, 0o710)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        held.add(cid)
         yield
     finally:
+        held.discard(cid)
         os.close(fd)
 
 
@@ -82,6 +92,9 @@ def start(ref: str) -> ContainerInfo:
         check_transition(info.state, State.RUNNING, info.name)
         spec = record.spec_from_json(info.spec)
         runtime = get_runtime()
+        if info.runtime and runtime_knows(info.runtime, cid):  # a shim died mid-teardown
+            log.warning("container %s: removing the previous run's runtime state", cid[:12])
+            _teardown_runtime(cid, info.runtime)
         _prepare_bundle(cid, spec)
         record.update(cid, runtime=runtime.name)
         report = shim.spawn(cid, runtime.name)
@@ -152,13 +165,32 @@ def refresh(cid: str) -> ContainerInfo:
     """Reconcile the row with the kernel: a running container whose shim and init are both
     gone (SIGKILLed shim, host crash) is marked exited and its leftovers removed."""
     info = record.get(cid)
+    if _not_lost(info):
+        return info
+    # Repair under the lock, from a row read again: the one read above may be stale (its run
+    # ended and a stop + start made a new one meanwhile), and tearing down on its word would
+    # kill the new run (same runtime id, same cgroup).
+    with locked(cid):
+        info = record.get(cid)
+        if _not_lost(info):
+            return info
+        return _mark_lost(cid, info)
+
+
+def _not_lost(info: ContainerInfo) -> bool:
+    """True unless the row says running/paused while its shim and init are both gone."""
+    if info.state not in _ACTIVE:
+        return True
+    row = record.raw(info.id)
+    if procinfo.alive(row["shim_pid"], row["shim_start"]):
+        return True
+    # the shim died but the container may still run (no exit code will be known then)
+    return procinfo.alive(row["pid"], row["pid_start"])
+
+
+def _mark_lost(cid: str, info: ContainerInfo) -> ContainerInfo:
     if info.state not in _ACTIVE:
         return info
-    row = record.raw(cid)
-    if procinfo.alive(row["shim_pid"], row["shim_start"]):
-        return info
-    if procinfo.alive(row["pid"], row["pid_start"]):
-        return info  # the shim died; the container still runs (no exit code will be known)
     log.warning("container %s: shim and init are gone; marking it exited", cid[:12])
     _teardown_runtime(cid, info.runtime)
     record.update(cid, state=State.EXITED, exit_code=_SHIM_LOST_CODE, pid=0,

@@ -45,3 +45,33 @@ def test_forked_shims_after_threads_keep_the_database(engine, state_root) -> Non
     assert record.get(keep.id).state is State.CREATED  # no record lost
     with store.transaction() as db:  # and the database is still writable here
         db.execute("UPDATE containers SET error='' WHERE id=?", (keep.id,))
+
+
+def test_a_stale_refresh_never_tears_down_the_next_run(engine, monkeypatch) -> None:
+    """A reader (the supervisor, ``ps``) that read the row while the previous run was still
+    recorded as running, and checks its shim and init after a stop + start made a new run,
+    must not tear down (SIGKILL) the new run: the repair re-reads the row under the lock."""
+    from engine.containers import lifecycle
+
+    info = engine.run(engine.spec("stale", "sleep 30"))
+    stale_info, stale_row = record.get(info.id), dict(record.raw(info.id))
+    containers.stop(info.id, timeout=0)
+    containers.start(info.id)
+    row = record.raw(info.id)
+    engine.shims.append((row["shim_pid"], row["shim_start"]))
+    assert row["pid"] != stale_row["pid"]
+    real_get, real_raw = record.get, record.raw
+    calls = {"n": 0}
+
+    def get_once_stale(ref: str):  # the first read, as a reader raced with stop + start
+        calls["n"] += 1
+        return stale_info if calls["n"] == 1 else real_get(ref)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(record, "get", get_once_stale)
+        patch.setattr(record, "raw", lambda cid: stale_row if calls["n"] == 1 else real_raw(cid))
+        seen = lifecycle.refresh(info.id)
+    assert seen.state is State.RUNNING and seen.pid == row["pid"]
+    assert containers.inspect(info.id).state is State.RUNNING
+    code, out, _ = containers.exec_output(info.id, ["echo", "alive"])
+    assert (code, out) == (0, b"alive\n")

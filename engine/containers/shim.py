@@ -30,6 +30,7 @@ records an exit, so a container that exits at once can never be overwritten as r
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import json
@@ -282,7 +283,11 @@ class Shim:
         elif kind == "output":
             self._pump(key.fd)
         elif kind == "accept":
-            conn, _ = self.server.accept()
+            try:
+                conn, _ = self.server.accept()
+            except OSError as exc:  # ECONNABORTED, EMFILE: that client's loss only
+                log.warning("accept on shim.sock: %s", exc)
+                return
             conn.settimeout(_REQUEST_TIMEOUT)  # a silent client must not stall the shim
             self._serve(conn)
 
@@ -311,24 +316,23 @@ class Shim:
                 job.conn.close()
 
     def _serve(self, conn: socket.socket) -> None:
+        """Start one exec request's process. Whatever goes wrong fails only that exec: the
+        shim must keep serving, reaping and recording the container."""
         from engine.containers import execution  # the exec request handler
 
+        fds: list[int] = []
         try:
             request, fds = execution.receive_request(conn)
-        except (OSError, ValueError) as exc:
-            _send(conn, {"error": f"bad request: {exc}", "exit_code": 126})
-            conn.close()
-            return
-        try:
             pid = self.runtime.exec(self.cid, request["process"], stdin=fds[0], stdout=fds[1],
                                     stderr=fds[2], tty=False)
-        except EngineError as exc:
-            _send(conn, {"error": exc.message, "exit_code": getattr(exc, "exit_code", 126)})
+        except Exception as exc:  # noqa: BLE001 - any failure is this request's, not ours
+            _send(conn, {"error": _exec_error(exc), "exit_code": getattr(exc, "exit_code", 126)})
             conn.close()
             return
         finally:
             for fd in fds:
-                os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         _send(conn, {"pid": pid})
         self.status.execs[pid] = _Exec(conn, pid)
         self._reap()  # it may have ended already
@@ -362,6 +366,17 @@ class Shim:
             log.warning("runtime delete %s: %s", self.cid[:12], exc)
         paths.shim_socket(self.cid).unlink(missing_ok=True)
         rootfs.unmount(paths.rootfs_dir(self.cid))
+
+
+def _exec_error(exc: Exception) -> str:
+    if isinstance(exc, EngineError):
+        return exc.message
+    if isinstance(exc, ValueError):
+        return f"bad request: {exc}"
+    if isinstance(exc, OSError):
+        return f"exec: {exc}"
+    log.error("exec request failed", exc_info=exc)  # a bug: keep the traceback in shim.log
+    return f"exec failed: {type(exc).__name__}: {exc}"
 
 
 def exit_code(status: int) -> int:

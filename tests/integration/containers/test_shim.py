@@ -75,3 +75,31 @@ def test_a_stale_refresh_never_tears_down_the_next_run(engine, monkeypatch) -> N
     assert containers.inspect(info.id).state is State.RUNNING
     code, out, _ = containers.exec_output(info.id, ["echo", "alive"])
     assert (code, out) == (0, b"alive\n")
+
+
+@pytest.mark.parametrize("request_body", [b'{"nope": 1}', b'{"process": "not an object"}',
+                                          b'{"process": {"args": 7}}'])
+def test_a_failing_exec_request_fails_only_that_exec(engine, request_body: bytes) -> None:
+    """Requests the shim cannot start (here malformed ones; in the field, any exception in
+    the runtime) are answered with an error; the shim keeps serving and recording."""
+    import json
+    import os
+    import socket
+
+    info = engine.run(engine.spec("exec-fail", "sleep 30"))
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            with paths.short_socket_path(info.id) as address:
+                sock.connect(address)
+            socket.send_fds(sock, [request_body], [null, null, null])
+            sock.settimeout(10)
+            reply = json.loads(sock.makefile("rb").readline())
+    finally:
+        os.close(null)
+    assert "error" in reply and reply["exit_code"] == 126, reply
+    assert containers.inspect(info.id).state is State.RUNNING
+    code, out, _ = containers.exec_output(info.id, ["echo", "still", "served"])
+    assert (code, out) == (0, b"still served\n")
+    containers.stop(info.id, timeout=0)
+    assert containers.inspect(info.id).exit_code == 137  # the shim recorded the exit

@@ -63,10 +63,7 @@ def test_init_reaps_as_pid_1(engine) -> None:
     assert states and "Z" not in states  # the orphaned sleep was reaped
 
 
-def test_namespaced_sysctls(engine, request: pytest.FixtureRequest) -> None:
-    request.applymarker(pytest.mark.xfail(
-        engine.runtime == "builtin", strict=False,
-        reason="builtin runtime applies sysctls after making /proc/sys read-only"))
+def test_namespaced_sysctls(engine) -> None:
     out = _run(engine, "sysctl", "cat /proc/sys/net/ipv4/ip_forward",
                sysctls={"net.ipv4.ip_forward": "1"})
     assert out == "1\n"

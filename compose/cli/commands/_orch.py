@@ -8,16 +8,17 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from compose.cli import terminal
-from compose.config.model import Project
 from compose.errors import ComposeError
 from compose.orchestrator import labels as L
-from compose.orchestrator import state
-from compose.orchestrator.backend import Backend, ContainerRef
+
+if TYPE_CHECKING:  # kept out of start-up: `--help` imports every command module
+    from compose.config.model import Project
+    from compose.orchestrator.backend import Backend, ContainerRef
 
 _LOG_COLOURS = ("\x1b[36m", "\x1b[33m", "\x1b[32m", "\x1b[35m", "\x1b[34m", "\x1b[96m",
                 "\x1b[93m", "\x1b[92m", "\x1b[95m", "\x1b[94m")
@@ -235,6 +236,8 @@ def human_duration(seconds: float) -> str:
 
 def status_text(c: ContainerRef) -> str:
     """docker's STATUS column: ``Up 5 seconds (healthy)``, ``Exited (1) 2 minutes ago``."""
+    from compose.orchestrator import state
+
     row = state.get(c.id)
     if c.state in ("running", "paused"):
         up = human_duration((dt.datetime.now(dt.UTC) - parse_time(c.started_at)).total_seconds()

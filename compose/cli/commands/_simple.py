@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import typer
 
 from compose.cli.commands._orch import Progress, backend, check_services, containers_of
 from compose.cli.commands._orch import project_and_name as _load
 from compose.errors import ComposeError
-from compose.orchestrator.backend import Backend, ContainerRef
+
+if TYPE_CHECKING:
+    from compose.orchestrator.backend import Backend, ContainerRef
 
 
 def targets(ctx: typer.Context, services: list[str] | None, *, running: bool | None = None,

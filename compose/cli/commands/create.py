@@ -8,8 +8,6 @@ import typer
 from compose.cli import terminal
 from compose.cli.commands._orch import Progress, backend
 from compose.errors import ComposeError
-from compose.orchestrator.convergence import RecreatePolicy
-from compose.orchestrator.up import Up, UpOptions
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +26,9 @@ def create_command(
     remove_orphans: Annotated[bool, typer.Option("--remove-orphans")] = False,
 ) -> int:
     """Converge without starting anything (``up --no-start``)."""
+    from compose.orchestrator.convergence import RecreatePolicy
+    from compose.orchestrator.up import Up, UpOptions
+
     if force_recreate and no_recreate:
         raise ComposeError("--force-recreate and --no-recreate are incompatible")
     targets = tuple(services or ())

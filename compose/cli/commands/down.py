@@ -7,7 +7,6 @@ import typer
 
 from compose.cli import terminal
 from compose.cli.commands._orch import Progress, backend, project_and_name
-from compose.orchestrator.down import DownOptions, run_down
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +27,8 @@ def down_command(
                                                   help="Shutdown timeout.")] = None,
 ) -> int:
     """Tear the project down; works from labels even without the compose file (-p NAME)."""
+    from compose.orchestrator.down import DownOptions, run_down
+
     project, name = project_and_name(ctx, need_file=False)
     failures = run_down(project, name, backend(), DownOptions(volumes, rmi, remove_orphans,
                                                               timeout),

@@ -9,7 +9,6 @@ import typer
 
 from compose.cli import terminal
 from compose.cli.commands._orch import project_and_name
-from compose.orchestrator import client
 
 # supervisor event → docker's container action
 _ACTIONS = {"started": "start", "exited": "die", "healthy": "health_status: healthy",
@@ -27,6 +26,8 @@ def events_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> int:
     """Stream events until interrupted (starts the supervisor if none runs)."""
+    from compose.orchestrator import client
+
     _project, name = project_and_name(ctx, services or (), need_file=False)
     client.ensure_supervisor(name)
     sub = client.Subscription(name)

@@ -6,7 +6,6 @@ from typing import Annotated
 import typer
 
 from compose.cli.commands._simple import each, targets
-from compose.orchestrator import state
 
 # Signals that end a container the user means to stop: the restart policy must not undo them.
 _STOPPING = {"SIGKILL", "KILL", "9", "SIGTERM", "TERM", "15", "SIGINT", "INT", "2"}
@@ -24,6 +23,8 @@ def kill_command(
     remove_orphans: Annotated[bool, typer.Option("--remove-orphans")] = False,
 ) -> int:
     """Signal every running container of the services."""
+    from compose.orchestrator import state
+
     be, _name, cs, progress = targets(ctx, services, running=True)
 
     def kill(c):  # type: ignore[no-untyped-def]

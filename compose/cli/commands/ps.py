@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,10 +16,11 @@ from compose.cli.commands._orch import (
     project_and_name,
     status_text,
 )
-from compose.config.model import Project
-from compose.orchestrator import client, state
 from compose.orchestrator import labels as L
-from compose.orchestrator.backend import ContainerRef
+
+if TYPE_CHECKING:
+    from compose.config.model import Project
+    from compose.orchestrator.backend import ContainerRef
 
 _STATES = ("paused", "restarting", "removing", "running", "dead", "created", "exited")
 
@@ -47,6 +48,8 @@ def ps_command(
     for st in status or ():
         if st not in _STATES:
             raise typer.BadParameter(f"invalid status {st!r}", param_hint="--status")
+    from compose.orchestrator import client
+
     cs = containers_of(backend(), name, services or (), all=True)
     if any(c.running for c in cs):
         client.ensure_supervisor(name)  # re-adopt after a killed supervisor
@@ -91,6 +94,8 @@ def _table_row(project: Project | None, c: ContainerRef) -> list[str]:
 
 
 def _json_row(project: Project | None, c: ContainerRef) -> dict[str, object]:
+    from compose.orchestrator import state
+
     row = state.get(c.id)
     health = row.health_status if row is not None and row.health is not None else ""
     return {"ID": c.id, "Name": c.name, "Image": image_of(project, c), "Command": c.command,

@@ -6,8 +6,6 @@ from typing import Annotated
 import typer
 
 from compose.cli.commands._simple import targets
-from compose.cli.commands.start import start_containers
-from compose.orchestrator.down import stop_containers
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +22,9 @@ def restart_command(
                        ] = False,
 ) -> int:
     """Restart (stop in reverse order, start in order) the selected containers."""
+    from compose.cli.commands.start import start_containers
+    from compose.orchestrator.down import stop_containers
+
     be, name, cs, progress = targets(ctx, services)
     failures = stop_containers(be, [c for c in cs if c.running], timeout, progress)
     fresh = {c.id: c for c in be.list_containers(name)}

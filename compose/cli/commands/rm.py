@@ -8,8 +8,6 @@ import typer
 
 from compose.cli import terminal
 from compose.cli.commands._simple import each, targets
-from compose.orchestrator import state
-from compose.orchestrator.down import stop_containers
 
 
 def register(app: typer.Typer) -> None:
@@ -27,6 +25,9 @@ def rm_command(
                        ] = False,
 ) -> int:
     """Remove the services' stopped containers (with -s, stop running ones first)."""
+    from compose.orchestrator import state
+    from compose.orchestrator.down import stop_containers
+
     be, name, cs, progress = targets(ctx, services)
     if stop:
         stop_containers(be, [c for c in cs if c.running], None, progress)

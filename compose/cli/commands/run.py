@@ -4,22 +4,17 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from compose.cli import terminal
 from compose.cli.commands._orch import Progress, backend
-from compose.config.model import PortConfig, Project, Service
 from compose.errors import ComposeError
-from compose.orchestrator import client, state
-from compose.orchestrator import project as proj
-from compose.orchestrator.backend import Backend, CreateRequest
-from compose.orchestrator.health import resolve_healthcheck
-from compose.orchestrator.lock import project_lock
-from compose.orchestrator.restart import RestartPolicy
-from compose.orchestrator.translate import check_supported
-from compose.orchestrator.up import Up, UpOptions, prepare_networks_and_volumes
+
+if TYPE_CHECKING:  # the orchestrator is imported when the command runs, not for `--help`
+    from compose.config.model import Project, Service
+    from compose.orchestrator.backend import Backend
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +26,8 @@ def register(app: typer.Typer) -> None:
 def _one_off_service(svc: Service, *, entrypoint: str | None, user: str | None,
                      workdir: str | None, env: list[str], ports: list[str],
                      service_ports: bool) -> Service:
+    from compose.config.model import PortConfig
+
     environment = dict(svc.environment)
     for item in env:
         key, sep, val = item.partition("=")
@@ -86,6 +83,15 @@ def run_command(
     no_tty: Annotated[bool, typer.Option("-T", "--no-TTY")] = False,
 ) -> int:
     """Start the dependencies (unless --no-deps), then run SERVICE once; its exit code."""
+    from compose.orchestrator import client, state
+    from compose.orchestrator import project as proj
+    from compose.orchestrator.backend import CreateRequest
+    from compose.orchestrator.health import resolve_healthcheck
+    from compose.orchestrator.lock import project_lock
+    from compose.orchestrator.restart import RestartPolicy
+    from compose.orchestrator.translate import check_supported
+    from compose.orchestrator.up import Up, UpOptions, prepare_networks_and_volumes
+
     project: Project = ctx.obj.load_project(services=(service,))
     if service not in project.services:
         raise ComposeError(f"no such service: {service}")

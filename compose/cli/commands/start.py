@@ -1,16 +1,16 @@
 """``pycompose start``: start existing containers in dependency order."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from compose.cli.commands._orch import Progress
 from compose.cli.commands._simple import targets
-from compose.orchestrator import client, state
 from compose.orchestrator import labels as L
-from compose.orchestrator.backend import Backend, ContainerRef
-from compose.orchestrator.executor import Dependency, Executor, Node, Outcome
+
+if TYPE_CHECKING:
+    from compose.cli.commands._orch import Progress
+    from compose.orchestrator.backend import Backend, ContainerRef
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +20,9 @@ def register(app: typer.Typer) -> None:
 
 def start_containers(be: Backend, name: str, cs: list[ContainerRef], progress: Progress) -> int:
     """Start stopped containers, dependencies first (from the depends_on labels)."""
+    from compose.orchestrator import client, state
+    from compose.orchestrator.executor import Dependency, Executor, Node, Outcome
+
     client.ensure_supervisor(name)
     by_service: dict[str, list[ContainerRef]] = {}
     for c in cs:

@@ -7,7 +7,6 @@ import typer
 
 from compose.cli import terminal
 from compose.cli.commands._simple import targets
-from compose.orchestrator.down import stop_containers
 
 
 def register(app: typer.Typer) -> None:
@@ -22,6 +21,8 @@ def stop_command(
                        ] = None,
 ) -> int:
     """Stop the services' containers in reverse dependency order."""
+    from compose.orchestrator.down import stop_containers
+
     be, _name, cs, progress = targets(ctx, services, running=True)
     failures = stop_containers(be, cs, timeout, progress)
     for f in failures:

@@ -6,7 +6,7 @@ import datetime as dt
 import queue
 import signal
 import threading
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,14 +21,13 @@ from compose.cli.commands._orch import (
     parse_time,
 )
 from compose.errors import ComposeError
-from compose.orchestrator import client, state
 from compose.orchestrator import labels as L
-from compose.orchestrator.backend import Backend, ContainerRef
-from compose.orchestrator.convergence import RecreatePolicy
-from compose.orchestrator.down import stop_containers
-from compose.orchestrator.executor import ServiceRun, critical_path
-from compose.orchestrator.restart import RestartState, decide_restart
-from compose.orchestrator.up import Up, UpOptions, UpResult
+
+if TYPE_CHECKING:  # the orchestrator is imported when the command runs, not for `--help`
+    from compose.orchestrator import client
+    from compose.orchestrator.backend import Backend, ContainerRef
+    from compose.orchestrator.executor import ServiceRun
+    from compose.orchestrator.up import UpResult
 
 
 def register(app: typer.Typer) -> None:
@@ -87,6 +86,9 @@ def up_command(
                                           "the critical path.")] = False,
 ) -> int:
     """Converge the project and start it; stream logs unless detached."""
+    from compose.orchestrator.convergence import RecreatePolicy
+    from compose.orchestrator.up import Up, UpOptions
+
     if force_recreate and no_recreate:
         raise ComposeError("--force-recreate and --no-recreate are incompatible")
     if exit_code_from:
@@ -127,6 +129,8 @@ def up_command(
 
 def _print_timings(result: UpResult) -> None:
     """Per service: image ready, created, started, healthy (ms since up began), critical path."""
+    from compose.orchestrator.executor import critical_path
+
     t0 = result.t0
 
     def ms(t: float | None) -> str:
@@ -162,6 +166,8 @@ def gate_time(run: ServiceRun, gate: ServiceRun | None) -> float | None:
 def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRef],
                 timeout: float | None, abort_on_exit: bool, abort_on_failure: bool,
                 exit_code_from: str | None, printer: LogPrinter, progress: Progress) -> int:
+    from compose.orchestrator import client
+
     q: queue.Queue[Any] = queue.Queue()
     sub = client.Subscription(name)
     threading.Thread(target=_pump_exits, args=(sub, q), daemon=True, name="exits").start()
@@ -214,6 +220,9 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
 
 def _will_restart(c: ContainerRef) -> bool:
     """For a container found exited: will its restart policy start it again?"""
+    from compose.orchestrator import state
+    from compose.orchestrator.restart import RestartState, decide_restart
+
     row = state.get(c.id)
     if row is None:
         return False
@@ -244,6 +253,8 @@ def _pump_exits(sub: client.Subscription, q: queue.Queue[Any]) -> None:
 
 def _stop_all(be: Backend, name: str, timeout: float | None, progress: Progress) -> None:
     """Stop the project; a second Ctrl-C while stopping kills everything."""
+    from compose.orchestrator.down import stop_containers
+
     try:
         stop_containers(be, [c for c in be.list_containers(name) if c.running], timeout,
                         progress)

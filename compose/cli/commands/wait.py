@@ -7,7 +7,6 @@ import typer
 
 from compose.cli import terminal
 from compose.cli.commands._simple import targets
-from compose.orchestrator.down import DownOptions, run_down
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +22,8 @@ def wait_command(
                                                "once the first container stops.")] = False,
 ) -> int:
     """Wait for each container (blocking on the engine, no polling) and print exit codes."""
+    from compose.orchestrator.down import DownOptions, run_down
+
     be, name, cs, progress = targets(ctx, services)
     code = 0
     for c in cs:

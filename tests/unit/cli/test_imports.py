@@ -40,3 +40,26 @@ def test_config_imports_stay_light(tmp_path: Path) -> None:
 def test_graph_does_not_need_networkx(tmp_path: Path) -> None:
     (tmp_path / "compose.yaml").write_text("services:\n  a:\n    image: x\n")
     assert "networkx" not in imported_by("graph", cwd=tmp_path)
+
+
+def test_help_imports_no_engine_orchestrator_or_config(tmp_path: Path) -> None:
+    modules = imported_by("--help", cwd=tmp_path)
+    heavy = {"networkx", "engine", "yaml", "jsonschema", "pyroute2", "sqlite3"}
+    assert not {m.split(".")[0] for m in modules} & heavy
+    # every command module is imported (to list it) but none pulls in the orchestrator
+    assert {f"compose.cli.commands.{n}" for n in ("up", "run", "ps", "logs")} <= modules
+    assert {m for m in modules if m.startswith("compose.orchestrator.")} <= {
+        "compose.orchestrator.labels"}
+    assert not any(m.startswith("compose.config") for m in modules)
+
+
+def test_help_lists_every_command_with_its_help() -> None:
+    from typer.testing import CliRunner
+
+    from compose.cli.main import COMMAND_MODULES, build_app
+
+    out = CliRunner().invoke(build_app(["--help"]), ["--help"]).output
+    listed = {line.split()[0] for line in out.splitlines() if line.startswith("  ")
+              and not line.lstrip().startswith("-")}
+    assert set(COMMAND_MODULES) <= listed
+    assert "Create and start containers." in out

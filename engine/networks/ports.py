@@ -25,6 +25,8 @@ ANY = "0.0.0.0"
 
 def publish_ports(container_id: str, bindings: Sequence[PortBinding]) -> list[PortBinding]:
     """Publish ``bindings`` for the container; return them with the host ports actually used."""
+    if not bindings:  # most containers: no iptables handle, no lock (up calls this for all)
+        return []
     target = _target_endpoint(container_id)
     if target is None:  # only internal networks (or none): nothing can reach it, like docker
         if bindings:

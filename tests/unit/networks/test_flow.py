@@ -65,6 +65,7 @@ def rec(state_root: Path, monkeypatch: pytest.MonkeyPatch) -> Recorder:
     monkeypatch.setattr(netns, "create_netns", r.fake("create_netns"))
     monkeypatch.setattr(netns, "remove_netns", r.fake("remove_netns"))
     monkeypatch.setattr(dns_control, "sync", r.fake("dns_sync"))
+    monkeypatch.setattr(dns_control, "start_soon", lambda: None)
     monkeypatch.setattr(network, "IPAM_LOCK", state_root / "ipam.lock")
     return r
 

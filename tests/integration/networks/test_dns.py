@@ -19,6 +19,7 @@ from engine.naming import new_id
 from engine.networks import dns_control
 from engine.networks.netns import run_in_netns
 from tests.integration.networks.conftest import NetEnv, free_subnet
+from tests.integration.networks.fakedns import big_addresses
 
 pytestmark = pytest.mark.root
 DNS = "127.0.0.11"
@@ -96,8 +97,15 @@ def test_unknown_names_are_forwarded_with_tcp_fallback(stack: dict, netenv: NetE
     truncated = query(path, "big.upstream.test")
     assert truncated.flags & dns.flags.TC  # passed through to the UDP client ...
     full = query(path, "big.upstream.test", tcp=True)  # ... which retries over TCP
-    assert len(addresses(full)) == 40
-    assert netenv.upstream.tcp_queries >= 1
+    # The contract: upstream answers are never cached; a TCP client's query goes to the
+    # upstream over TCP (no UDP attempt first), and the answer is that upstream's.
+    assert sorted(addresses(full)) == sorted(big_addresses(netenv.upstream.port))
+    assert netenv.upstream.log == [("udp", "www.upstream.test."), ("udp", "nosuch.example."),
+                                   ("udp", "big.upstream.test."), ("tcp", "big.upstream.test.")]
+    again = query(path, "big.upstream.test", tcp=True)
+    assert sorted(addresses(again)) == sorted(big_addresses(netenv.upstream.port))
+    assert netenv.upstream.log[-1] == ("tcp", "big.upstream.test.")
+    assert netenv.upstream.tcp_queries == 2
 
 
 def test_names_follow_start_and_stop(stack: dict) -> None:  # type: ignore[type-arg]

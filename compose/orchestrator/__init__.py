@@ -10,13 +10,16 @@ Pure parts (no engine, unit-tested without root):
 - :mod:`.labels` — docker compose's labels and the config hash.
 - :mod:`.health`, :mod:`.restart` — docker's healthcheck state machine and restart policies.
 - :mod:`.translate` — Service + image config → engine ContainerSpec; unsupported keys rejected.
+- :mod:`.gates` — compose's ``Waiting``/``Healthy``/``Exited`` progress for dependency
+  conditions, and what ``up --wait`` waits for per service.
 - :mod:`.project` — glue between the model, labels and the planners.
 
 Engine-facing parts:
 
 - :mod:`.backend` (interface) / :mod:`.engine_backend` (implementation) — every engine call
   ``up``/``down`` and the CLI make.
-- :mod:`.up`, :mod:`.down` — the two walks.
+- :mod:`.up`, :mod:`.down` — the two walks; :mod:`.prepare` — images (once per distinct
+  name), networks and volumes before containers (``up`` and ``run``).
 - :mod:`.state` — per-container supervision rows in the engine store (health status, restart
   count, stopped-by-user), read by ``ps`` and by a re-adopting supervisor.
 - :mod:`.supervisor` (threads), :mod:`.daemon` (process, socket, pid file), :mod:`.client`

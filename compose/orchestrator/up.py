@@ -17,16 +17,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from compose.cli.commands._imageutil import image_name
-from compose.config.model import Project, Service
+from compose.config.model import Project
 from compose.errors import ComposeError
 from compose.orchestrator import client, state
 from compose.orchestrator import project as proj
 from compose.orchestrator.backend import Backend, CreateRequest, ImageInfo
 from compose.orchestrator.convergence import Action, Plan, RecreatePolicy, Step, plan_convergence
 from compose.orchestrator.executor import Event, EventKind, Executor, Outcome, ServiceRun
+from compose.orchestrator.gates import GateReporter, WaitKind, wait_kinds, wait_verdict
 from compose.orchestrator.health import resolve_healthcheck
 from compose.orchestrator.lock import project_lock
+from compose.orchestrator.prepare import image_groups, image_source, prepare_networks_and_volumes
 from compose.orchestrator.restart import policy_for_service
 from compose.orchestrator.translate import check_supported
 
@@ -65,43 +66,13 @@ class UpResult:
         return [r.reason for r in self.runs.values() if r.outcome and r.outcome.value != "done"]
 
 
-def image_groups(project: Project, names: list[str]) -> dict[str, list[str]]:
-    """Services by the image they run (``image:``, else ``<project>-<service>``)."""
-    groups: dict[str, list[str]] = {}
-    for n in names:
-        groups.setdefault(image_name(project, project.services[n]), []).append(n)
-    return groups
-
-
-def image_source(project: Project, group: list[str]) -> Service:
-    """The service that makes a shared image ready: the first one that can build it."""
-    services = [project.services[n] for n in group]
-    return next((s for s in services if s.build is not None), services[0])
-
-
-def prepare_networks_and_volumes(project: Project, backend: Backend, names: list[str],
-                                 report: Reporter) -> None:
-    """Create the networks and named volumes the services ``names`` use (``up`` and ``run``)."""
-    used_nets: set[str] = set()
-    used_vols: set[str] = set()
-    for n in names:
-        svc = project.services[n]
-        if svc.network_mode is None:
-            used_nets.update(svc.networks or {"default": None})
-        used_vols.update(m.source for m in svc.volumes if m.type == "volume" and m.source)
-    for key, net in project.networks.items():
-        if key in used_nets and backend.ensure_network(project, net):
-            report(f"Network {net.name}", "Created")
-    for key, vol in project.volumes.items():
-        if key in used_vols and backend.ensure_volume(project, vol):
-            report(f"Volume {vol.name}", "Created")
-
-
 class _Aggregator:
     """Turns per-container supervisor events into per-service executor events."""
 
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: Executor,
+                 also: Callable[[Event], None] | None = None) -> None:
         self.executor = executor
+        self.also = also  # another listener (progress of the waits)
         self.lock = threading.Lock()
         self.service_of: dict[str, str] = {}
         self.members: dict[str, set[str]] = {}
@@ -141,6 +112,8 @@ class _Aggregator:
                 self.exited.pop(cid, None)
         if out is not None:
             self.executor.notify(out)
+            if self.also is not None:
+                self.also(out)
 
 
 class _Events(threading.Thread):
@@ -199,6 +172,7 @@ class Up:
         self.image_ready: dict[str, float] = {}
         self.created: dict[str, float] = {}
         self.containers: dict[str, list[str]] = {}
+        self.names: dict[str, list[str]] = {}
         self.t0 = time.monotonic()
 
     def service_names(self) -> list[str]:
@@ -221,7 +195,8 @@ class Up:
         if self.opts.no_start:
             nodes = [type(n)(n.name) for n in nodes]
         executor = Executor(nodes, lambda name: self._apply(name, plan, executor, agg))
-        agg = _Aggregator(executor)
+        self._gates = GateReporter(nodes, self.report)
+        agg = _Aggregator(executor, self._gates.observe)
         # The supervisor (~0.3 s of interpreter start) comes up while images, networks and the
         # first containers are prepared; only handing a started container over waits for it.
         events = _Events(self.project.name, agg)
@@ -236,33 +211,48 @@ class Up:
             plan = self._plan(names)
             runs = executor.run(timeout=self.opts.wait_timeout)
             if self.opts.wait and not self.opts.no_start:
-                self._wait_healthy(executor, runs, names)
+                self._wait_ready(executor, runs, names)
         finally:
             events.close()
         return UpResult(runs, self.image_ready, self.created, self.containers, plan, self.t0)
 
-    def _wait_healthy(self, executor: Executor, runs: dict[str, ServiceRun],
-                      names: list[str]) -> None:
-        """``--wait``: every started service with a healthcheck must turn healthy."""
-        checked = [n for n in names if runs[n].outcome is Outcome.DONE and resolve_healthcheck(
+    def _wait_ready(self, executor: Executor, runs: dict[str, ServiceRun],
+                    names: list[str]) -> None:
+        """``--wait``: every started service must turn healthy (with a healthcheck) or stay
+        running; one-shots that others need completed must exit 0 (compose's rules)."""
+        started = [n for n in names if runs[n].outcome is Outcome.DONE]
+        checked = [n for n in started if resolve_healthcheck(
             self.project.services[n].healthcheck, self.images[n].config.healthcheck)]
+        targets = [d for s in self.project.services.values() for d, spec in s.depends_on.items()
+                   if spec.condition == "service_completed_successfully"]
+        kinds = wait_kinds(started, checked, targets)
+        for n in started:
+            for cname in self.names.get(n, ()):
+                self.report(cname, "Waiting")
+        deadline = None if self.opts.wait_timeout is None else (
+            time.monotonic() + self.opts.wait_timeout)
 
         def settled(rs: Mapping[str, ServiceRun]) -> bool:
-            return all(rs[n].healthy_at or rs[n].unhealthy is not None or rs[n].exited_at
-                       for n in checked)
+            now = time.monotonic()
+            return all(wait_verdict(n, k, rs[n], now) is not None for n, k in kinds.items())
 
-        executor.wait_for(settled, self.opts.wait_timeout)
-        for n in checked:
-            run = runs[n]
-            if run.healthy_at is not None:
-                continue
-            run.outcome = Outcome.FAILED
-            if run.unhealthy is not None:
-                run.reason = f"{n} is unhealthy: {run.unhealthy}".rstrip(": ")
-            elif run.exited_at is not None:
-                run.reason = f"{n} exited with code {run.exit_code}"
-            else:
-                run.reason = f"timed out waiting for {n} to be healthy"
+        while True:  # woken by events; a short tick lets the running grace elapse
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            tick = 0.1 if WaitKind.RUNNING in kinds.values() else None
+            limit = tick if left is None else min(left, tick or left)
+            if executor.wait_for(settled, limit):
+                break
+        now = time.monotonic()
+        for n, kind in kinds.items():
+            verdict = wait_verdict(n, kind, runs[n], now)
+            goal = "complete" if kind is WaitKind.COMPLETED else kind.value
+            status, reason = verdict or ("Error", f"timed out waiting for {n} to be {goal}")
+            for cname in self.names.get(n, ()):
+                self.report(cname, status)
+            if reason:
+                runs[n].outcome, runs[n].reason = Outcome.FAILED, reason
 
     # -- preparation ---------------------------------------------------------------------------
 
@@ -317,40 +307,50 @@ class Up:
 
     def _apply(self, name: str, plan: Plan, executor: Executor, agg: _Aggregator) -> None:
         cids: list[str] = []
+        names: list[str] = []
         for step in plan.for_service(name):
-            cid = self._apply_step(step)
-            if cid is not None:
-                agg.register(name, cid)
-                cids.append(cid)
+            # registered before its start: a container may exit before start() returns
+            made = self._apply_step(step, lambda cid: agg.register(name, cid))
+            if made is not None:
+                cids.append(made[0])
+                names.append(made[1])
         self.containers[name] = cids
+        self.names[name] = names
         if self.opts.no_start:
             return
         for step in plan.for_service(name):
             if step.action is Action.NOOP and step.container is not None:
                 self._replay_health(executor, name, step.container.id)
         executor.notify(Event(name, EventKind.STARTED))
+        self._gates.started(name, names)
 
-    def _apply_step(self, step: Step) -> str | None:
+    def _apply_step(self, step: Step, register: Callable[[str], None]
+                    ) -> tuple[str, str] | None:
+        """Apply one step; the (id, name) of the container the service has from it
+        (``register`` gets the id before the container is started)."""
         c = step.container
         if step.action is Action.REMOVE:
             self._remove(step)
             return None
+        if c is not None and step.action is not Action.RECREATE:
+            register(c.id)
         if step.action is Action.NOOP:
             assert c is not None
             self.report(c.name, "Running")
-            return c.id
+            return c.id, c.name
         if step.action in (Action.START, Action.RESTART):
             assert c is not None
             if step.action is Action.RESTART:
                 self._stop(c.id, c.name)
             self._start(step.service, c.id, c.name)
-            return c.id
+            return c.id, c.name
         if c is not None:  # RECREATE: the old one goes first (the engine has no rename)
             self.report(c.name, "Recreate")
             self._remove(step)
-        return self._create_and_start(step)
+        return self._create_and_start(step, register)
 
-    def _create_and_start(self, step: Step) -> str:
+    def _create_and_start(self, step: Step, register: Callable[[str], None]
+                          ) -> tuple[str, str]:
         svc = self.project.services[step.service]
         image = self.images[step.service]
         name = self.project.container_name(step.service, step.number)
@@ -363,9 +363,10 @@ class Up:
         state.save(state.Supervised(cid, self.project.name, svc.name, name, health,
                                     policy_for_service(svc)))
         self.report(name, "Created")
+        register(cid)
         if not self.opts.no_start:
             self._start(step.service, cid, name)
-        return cid
+        return cid, name
 
     def _start(self, service: str, cid: str, name: str) -> None:
         self.report(name, "Starting")
@@ -396,7 +397,11 @@ class Up:
         row = state.get(cid)
         if row is None or row.health is None:
             return
+        event = None
         if row.health_status == "healthy":
-            executor.notify(Event(service, EventKind.HEALTHY))
+            event = Event(service, EventKind.HEALTHY)
         elif row.health_status == "unhealthy":
-            executor.notify(Event(service, EventKind.UNHEALTHY, detail=row.health_output))
+            event = Event(service, EventKind.UNHEALTHY, detail=row.health_output)
+        if event is not None:
+            executor.notify(event)
+            self._gates.observe(event)

@@ -83,8 +83,8 @@ def pick_container(be: Backend, name: str, service: str, index: int | None) -> C
     return found[0]
 
 
-_DONE = frozenset({"Started", "Created", "Running", "Removed", "Stopped", "Healthy", "Pulled",
-                   "Built", "Killed", "Paused", "Unpaused", "Restarted"})
+_DONE = frozenset({"Started", "Created", "Running", "Removed", "Stopped", "Healthy", "Exited",
+                   "Pulled", "Built", "Killed", "Paused", "Unpaused", "Restarted"})
 
 
 class Progress:

@@ -88,9 +88,10 @@ def run_command(
     from compose.orchestrator.backend import CreateRequest
     from compose.orchestrator.health import resolve_healthcheck
     from compose.orchestrator.lock import project_lock
+    from compose.orchestrator.prepare import prepare_networks_and_volumes
     from compose.orchestrator.restart import RestartPolicy
     from compose.orchestrator.translate import check_supported
-    from compose.orchestrator.up import Up, UpOptions, prepare_networks_and_volumes
+    from compose.orchestrator.up import Up, UpOptions
 
     project: Project = ctx.obj.load_project(services=(service,))
     if service not in project.services:

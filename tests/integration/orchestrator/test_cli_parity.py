@@ -75,3 +75,45 @@ services:
     contents = {stack.run("exec", "-T", s, "cat", "/built").stdout for s in "abc"}
     assert len(contents) == 1 and built <= contents | {""}
     stack.run("down", "-t", "1", "--rmi", "all")
+
+
+@pytest.mark.root
+def test_waits_are_reported_and_wait_fails_on_an_exited_service(stack: Stack) -> None:
+    stack.write(f"""
+services:
+  db:
+    image: {IMAGE}
+    command: ["sh", "-c", "sleep 0.5; touch /tmp/ready; {SLEEPER}"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ready"]
+      interval: 10s
+      start_interval: 100ms
+      start_period: 30s
+  migrate:
+    image: {IMAGE}
+    command: ["true"]
+    depends_on:
+      db: {{condition: service_healthy}}
+  api:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+    depends_on:
+      migrate: {{condition: service_completed_successfully}}
+  oneshot:
+    image: {IMAGE}
+    command: ["sh", "-c", "exit 0"]
+""")
+    up = stack.run("up", "-d", "--wait", "--wait-timeout", "30", check=False)
+    db, migrate = f"{stack.name}-db-1", f"{stack.name}-migrate-1"
+    lines = up.stderr.splitlines()
+    for expected in (f" Container {db}  Waiting", f" Container {db}  Healthy",
+                     f" Container {migrate}  Waiting", f" Container {migrate}  Exited"):
+        assert expected in lines, up.stderr
+    assert lines.index(f" Container {db}  Healthy") < lines.index(
+        f" Container {migrate}  Started")
+    # --wait: oneshot exited (no one needs it completed) -> failure; migrate is fine
+    assert up.returncode == 1
+    assert "oneshot exited with code 0" in up.stderr
+    assert "migrate" not in up.stderr.split(" Container")[-1]
+    again = stack.run("up", "-d", "--wait", "api")  # api and its dependencies: all fine
+    assert f" Container {stack.name}-api-1  Healthy" in again.stderr.splitlines()

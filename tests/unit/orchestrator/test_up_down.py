@@ -209,3 +209,37 @@ def test_down_rmi_removes_a_shared_image_once(env: tuple[FakeOps, FakeBackend]) 
     backend.calls.clear()
     assert run_down(project, "proj", backend, DownOptions(rmi="local")) == []
     assert [obj for what, obj in backend.calls if what == "rmi"] == ["proj-c"]
+
+
+def test_up_reports_waits_like_compose(env: tuple[FakeOps, FakeBackend]) -> None:
+    ops, backend = env
+    lines: list[tuple[str, str]] = []
+    Up(stack(), backend, UpOptions(wait_timeout=10),
+       lambda obj, st: lines.append((obj, st))).run()
+    db = [st for obj, st in lines if obj == "proj-db-1"]
+    # migrate and api both wait for db healthy; api waits for migrate to complete
+    assert db.count("Waiting") == 2 and db.count("Healthy") == 2
+    assert db.index("Healthy") > db.index("Started")
+    migrate = [st for obj, st in lines if obj == "proj-migrate-1"]
+    assert migrate[-2:] == ["Waiting", "Exited"]
+    assert lines.index(("proj-db-1", "Healthy")) < lines.index(("proj-migrate-1", "Starting"))
+
+
+def test_wait_fails_when_a_service_without_healthcheck_exits(
+        env: tuple[FakeOps, FakeBackend]) -> None:
+    ops, backend = env
+    backend.exit_on_start["job"] = 0
+    project = stack(job=svc("job"))
+    lines: list[tuple[str, str]] = []
+    result = Up(project, backend, UpOptions(wait_timeout=10, wait=True),
+                lambda obj, st: lines.append((obj, st))).run()
+    # migrate exits 0 too, but api needs it completed: that is what --wait waits for
+    assert result.failures() == ["job exited with code 0"]
+    assert ("proj-migrate-1", "Exited") in lines and ("proj-job-1", "Error") in lines
+    assert ("proj-web-1", "Healthy") in lines  # running past the grace counts as up
+
+
+def test_wait_succeeds_for_running_services(env: tuple[FakeOps, FakeBackend]) -> None:
+    ops, backend = env
+    result = Up(stack(), backend, UpOptions(wait_timeout=10, wait=True)).run()
+    assert result.failures() == []

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -60,19 +59,13 @@ _NOT_LISTENING = (FileNotFoundError, ConnectionRefusedError, ConnectionResetErro
                   BrokenPipeError)
 
 
-def start_soon() -> None:
-    """Start the daemon in the background if it is not listening, so that its start-up (an
-    interpreter, dnspython and python-iptables imports: ~0.3 s) overlaps the sandbox's veth
-    setup instead of delaying the first ``connect``."""
+def start_early() -> None:
+    """Start the daemon now if it is not listening (called by create_sandbox). It reports
+    "ready" before its slow imports (dnspython, python-iptables: ~0.3 s), so those overlap
+    the veth setup instead of delaying the first ``connect``'s sync. Synchronous on purpose:
+    a background spawn could outlive the sandbox it was started for."""
     if not _listening():
-        threading.Thread(target=_spawn_quietly, name="dnsd-spawn", daemon=True).start()
-
-
-def _spawn_quietly() -> None:
-    try:
         _spawn_once()
-    except Exception as exc:  # connect's own sync(start=True) retries and reports it
-        log.debug("background DNS daemon start: %s", exc)
 
 
 def _spawn_once() -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import iptc
 
+from engine.naming import BRIDGE_PREFIX
 from engine.networks.model import NetworkError
 from engine.networks.netns import run_in_netns
 from engine.networks.rules import (
@@ -190,7 +191,7 @@ def remove_tags(tags: Iterable[str], *, teardown_if_empty: bool = True) -> None:
         try:
             for table, chains in OUR_CHAINS.items():
                 _delete_tagged(batch, table, chains, wanted)
-            if teardown_if_empty and _only_base_left(batch):
+            if teardown_if_empty and (_only_base_left(batch) or _all_orphaned(batch)):
                 _teardown(batch)
         except BaseException:
             batch.close()
@@ -206,6 +207,34 @@ def _only_base_left(batch: _Batch) -> bool:
                                           for r in iptc.Chain(tab, name).rules):
                 return False
     return True
+
+
+def _all_orphaned(batch: _Batch) -> bool:
+    """No network of any state root is left: no ``pcbr-*`` bridge exists and no rule in our
+    chains names an interface that exists. What remains then is left over by crashed processes
+    (of any state root) and would never be removed, so the base goes with it. Checked under
+    the xtables lock: a network being created has its bridge before its rules, and rebuilds
+    the base if it finds it gone."""
+    if any(name.startswith(BRIDGE_PREFIX) for name in _host_links()):
+        return False
+    for table, chains in OUR_CHAINS.items():
+        tab = batch.table(table)
+        for name in chains:
+            if not tab.is_chain(name):
+                continue
+            for rule in iptc.Chain(tab, name).rules:
+                for iface in (rule.in_interface, rule.out_interface):
+                    if iface and os.path.exists(f"/sys/class/net/{iface.lstrip('!')}"):
+                        return False
+    log.warning("removing pycompose iptables rules left by crashed processes (no network left)")
+    return True
+
+
+def _host_links() -> list[str]:
+    try:
+        return os.listdir("/sys/class/net")
+    except OSError:
+        return []
 
 
 def _teardown(batch: _Batch) -> None:

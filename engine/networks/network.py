@@ -174,9 +174,12 @@ def remove_network(name_or_id: str) -> None:
 
 
 def destroy_network_objects(net_id: str, bridge: str) -> None:
-    """Remove a network's kernel objects (idempotent; used by remove and by sweeps)."""
-    firewall.remove_tags([rules.network_tag(net_id)])
+    """Remove a network's kernel objects (idempotent; used by remove and by sweeps).
+
+    The bridge goes first: removing the last rules also removes the base chains once no
+    pycompose bridge is left on the host (firewall._all_orphaned looks for one)."""
     link.delete_link(bridge)
+    firewall.remove_tags([rules.network_tag(net_id)])
 
 
 def inspect_network(name_or_id: str) -> NetworkInfo:

@@ -50,7 +50,7 @@ def create_sandbox(container_id: str, *, dns_servers: Sequence[str] = ()) -> Pat
         conn.execute("INSERT INTO net_sandboxes VALUES (?,?,?,?,?)",
                      (container_id, str(path), dumps(list(dns_servers)), state.CREATING,
                       os.getpid()))
-    dns_control.start_soon()
+    dns_control.start_early()
     try:
         netns.create_netns(path, netns.set_lo_up)
     except BaseException:

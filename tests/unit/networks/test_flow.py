@@ -65,7 +65,7 @@ def rec(state_root: Path, monkeypatch: pytest.MonkeyPatch) -> Recorder:
     monkeypatch.setattr(netns, "create_netns", r.fake("create_netns"))
     monkeypatch.setattr(netns, "remove_netns", r.fake("remove_netns"))
     monkeypatch.setattr(dns_control, "sync", r.fake("dns_sync"))
-    monkeypatch.setattr(dns_control, "start_soon", lambda: None)
+    monkeypatch.setattr(dns_control, "start_early", lambda: None)
     monkeypatch.setattr(network, "IPAM_LOCK", state_root / "ipam.lock")
     return r
 
@@ -155,3 +155,11 @@ def test_publish_records_ports_and_applies_one_batch(rec: Recorder,
         f"{ep.ipv4}:80", f"{ep.ipv4}:53"}
     with pytest.raises(Conflict, match="already allocated"):
         N.publish_ports("c5", [N.PortBinding(81, 8080)])
+
+
+def test_remove_network_deletes_the_bridge_before_its_rules(rec: Recorder) -> None:
+    N.create_network(N.NetworkSpec(name="p_r"))
+    rec.calls.clear()
+    N.remove_network("p_r")
+    assert rec.names() == ["delete_link", "remove_tags"]
+    assert not N.network_exists("p_r")

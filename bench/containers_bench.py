@@ -51,6 +51,24 @@ def engine_cycle(rootfs: Path, runtime: str) -> Callable[[int], None]:
     return cycle
 
 
+def threaded(cycle: Callable[[int], None]) -> Callable[[int], None]:
+    """The same cycle from a multi-threaded caller (the orchestrator's case): the shim cannot
+    be forked from this process, so it comes from the fork server (or a fresh interpreter)."""
+    import threading
+
+    def run(i: int) -> None:
+        parked = threading.Event()
+        idle = threading.Thread(target=parked.wait)
+        idle.start()
+        try:
+            cycle(i)
+        finally:
+            parked.set()
+            idle.join()
+
+    return run
+
+
 def bare_cycle(bundle: Path, binary: str) -> Callable[[int], None]:
     from engine.containers.runtimes import OciCliRuntime
 
@@ -96,10 +114,16 @@ def main() -> None:
             [r for r in ("runc", "crun") if shutil.which(r)]
         for rt in runtimes:
             rows.append((f"engine ({rt})", measure(engine_cycle(rootfs, rt), args.count)))
+        if "builtin" in runtimes:
+            rows.append(("engine (builtin, thr)",
+                         measure(threaded(engine_cycle(rootfs, "builtin")), args.count)))
         for rt in ("runc", "crun"):
             if shutil.which(rt):
                 rows.append((f"{rt} run (bare)", measure(bare_cycle(bundle, rt), args.count)))
     finally:
+        from engine.containers import shimd
+
+        shimd.stop_server()
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"create+start+exit+delete of busybox `true`, {args.count} runs, {sys.executable}")
     print(f"{'':22} {'median ms':>10} {'p90 ms':>8} {'min ms':>8}")

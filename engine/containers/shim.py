@@ -6,22 +6,23 @@ lines, serves exec requests on ``shim.sock``, and when init exits records exit c
 and finished_at, tears down (runtime delete, rootfs unmount) and exits. Waiting for a container
 from any process is waiting for its shim to exit (pidfd), then reading the row.
 
-How it is started: :func:`spawn` forks the current Python process twice (setsid in between), so
-the shim is nobody's child the CLI must wait for and survives SIGKILL of the CLI. Forking skips
-~100 ms of interpreter start, but fork is only safe while one thread runs (another thread could
-hold an allocator or import lock forever in the child); a multi-threaded caller (the
-orchestrator starting services in parallel) therefore gets a fresh interpreter instead
-(``python -m engine.containers.shim``). In the forked child every inherited descriptor except the
+How it is started: :func:`spawn` asks the fork server (:mod:`engine.containers.shimd`, a
+single-threaded interpreter that never opened the store) to fork it: a few ms, and the shim may
+use the store. When no server can be reached, :func:`spawn` double-forks the current process
+(setsid in between), so the shim is nobody's child the CLI must wait for and survives SIGKILL of
+the CLI; a multi-threaded caller's child must exec a fresh interpreter at once (another thread
+could hold an allocator or import lock forever in the child:
+``python -m engine.containers.shim``). In a forked child every inherited descriptor except the
 report socket is replaced by /dev/null (not closed, so a stale Python object can never close a
 reused descriptor number) and the garbage collector is frozen (it would finalize inherited
 objects).
 
-A forked shim never touches the state store: SQLite's process-wide state (locks, descriptors
-parked for reuse) does not survive fork, and a connection opened in the child can read
-/dev/null as the database and checkpoint and delete the WAL. The caller (:func:`spawn`) records
-the running container from the shim's report, and the forked shim records the exit by
-exec'ing a fresh interpreter at its very end (``--record-exit``; same pid, so waiters on the
-shim's pidfd still see the row written before the shim is gone).
+A shim forked from the caller never touches the state store: SQLite's process-wide state
+(locks, descriptors parked for reuse) does not survive fork, and a connection opened in the
+child can read /dev/null as the database and checkpoint and delete the WAL. The caller
+(:func:`spawn`) records the running container from the shim's report, and such a shim records
+the exit by exec'ing a fresh interpreter at its very end (``--record-exit``; same pid, so
+waiters on the shim's pidfd still see the row written before the shim is gone).
 
 Start protocol (a socketpair): the shim sends one JSON object and shuts its sending side:
 ``{"ok": true, "pid": N, ...}`` or ``{"ok": false, "error": "...", "exit_code": 127}``. On
@@ -48,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import store
-from engine.containers import paths, procinfo, record, rootfs
+from engine.containers import paths, procinfo, record, rootfs, shimd
 from engine.containers.logfile import LineWriter
 from engine.containers.runtimes import Runtime, get_runtime
 from engine.containers.spec import State
@@ -66,20 +67,10 @@ _REPORT_TIMEOUT = 120.0
 def spawn(cid: str, runtime_name: str) -> dict[str, Any]:
     """Start the shim for ``cid`` detached, record it running, and return its start report."""
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    single_threaded = threading.active_count() == 1
-    spec = record.get(cid).spec if single_threaded else None
-    pid = os.fork()
-    if pid == 0:  # intermediate: new session, fork again, vanish
-        try:
-            gc.freeze()  # never finalize what was inherited (SQLite connections among it)
-            parent_sock.detach()
-            os.setsid()
-            if os.fork() == 0:
-                _become_shim(cid, runtime_name, child_sock.detach(), spec)
-        finally:
-            os._exit(0)
+    if not shimd.request_shim(cid, runtime_name, child_sock.fileno()):  # the fork server
+        single = threading.active_count() == 1  # else the child exec's a fresh shim at once
+        _fork_shim(cid, runtime_name, child_sock, record.get(cid).spec if single else None)
     child_sock.close()
-    os.waitpid(pid, 0)
     with parent_sock:
         report = _read_report(parent_sock)
         if report.get("ok"):
@@ -88,6 +79,22 @@ def spawn(cid: str, runtime_name: str) -> dict[str, Any]:
                           shim_start=report["shim_start"], started_at=report["started_at"],
                           finished_at="", exit_code=None, oom_killed=0, error="")
     return report  # closing the socket above lets the shim record an exit
+
+
+def _fork_shim(cid: str, runtime_name: str, child_sock: socket.socket,
+               spec: dict[str, Any] | None) -> None:
+    """Double-fork the shim from this process (``spec`` None: the child exec's a fresh
+    interpreter at once, the only safe thing for a multi-threaded caller's child)."""
+    pid = os.fork()
+    if pid == 0:  # intermediate: new session, fork again, vanish
+        try:
+            gc.freeze()  # never finalize what was inherited (SQLite connections among it)
+            os.setsid()
+            if os.fork() == 0:
+                _become_shim(cid, runtime_name, child_sock.detach(), spec)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
 
 
 def _read_report(sock: socket.socket) -> dict[str, Any]:
@@ -106,14 +113,17 @@ def _read_report(sock: socket.socket) -> dict[str, Any]:
 
 
 def _become_shim(cid: str, runtime_name: str, report_fd: int,
-                 spec: dict[str, Any] | None) -> None:
+                 spec: dict[str, Any] | None, *, fresh: bool = False) -> None:
+    """Run the shim in this forked process: with ``spec`` (a forked caller's copy of the row,
+    the store off limits), with ``fresh`` (forked by the fork server, which never used the
+    store), or else by exec'ing a fresh interpreter."""
     _scrub_fds(keep={report_fd})
     # The shim's own complaints (tracebacks, warnings) go to shim.log in the container dir.
     err = os.open(paths.container_dir(cid) / "shim.log",
                   os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
     os.dup2(err, 2)
     os.close(err)
-    if spec is None:
+    if spec is None and not fresh:
         os.set_inheritable(report_fd, True)
         os.execve(sys.executable, _shim_argv(cid, runtime_name, str(report_fd)), _shim_env())
     store.forget_connections()

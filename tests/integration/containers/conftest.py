@@ -45,6 +45,9 @@ def _probe_builtin(rootfs: Path, tmp: Path) -> str:
     except Exception as exc:  # noqa: BLE001 - any failure means "skip builtin", with the reason
         return f"the built-in runtime failed a probe: {exc}"
     finally:
+        from engine.containers import shimd
+
+        shimd.stop_server(tmp)
         for k, v in old.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -103,6 +106,10 @@ def engine(request: pytest.FixtureRequest, state_root: Path, busybox_rootfs: Pat
     eng = Engine(name, busybox_rootfs, state_root)
     yield eng
     _remove_all(eng)
+    from engine.containers import shimd
+
+    shimd.stop_server(state_root)  # threaded starts leave the idle fork server behind
+    assert not shimd.server_running(state_root)
     assert_nothing_left(eng, state_root)
 
 

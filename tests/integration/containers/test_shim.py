@@ -31,7 +31,12 @@ def _use_store_from_threads() -> None:
     assert threading.active_count() == 1  # so start forks the shim
 
 
-def test_forked_shims_after_threads_keep_the_database(engine, state_root) -> None:
+def test_forked_shims_after_threads_keep_the_database(engine, state_root, monkeypatch) -> None:
+    """Without a fork server the single-threaded caller forks the shim itself; after threads
+    used the store, that shim must still leave the database (and its WAL) alone."""
+    from engine.containers import shimd
+
+    monkeypatch.setattr(shimd, "request_shim", lambda *args: False)
     keep = engine.create(engine.spec("keeper", "true"))
     _use_store_from_threads()
     for i in range(3):
@@ -103,3 +108,44 @@ def test_a_failing_exec_request_fails_only_that_exec(engine, request_body: bytes
     assert (code, out) == (0, b"still served\n")
     containers.stop(info.id, timeout=0)
     assert containers.inspect(info.id).exit_code == 137  # the shim recorded the exit
+
+
+@pytest.mark.parametrize("server", [True, False], ids=["fork-server", "exec-fallback"])
+def test_threaded_start_goes_through_the_fork_server(engine, state_root, monkeypatch,
+                                                      server: bool) -> None:
+    """A multi-threaded caller may not fork a Python shim: the fork server (a fresh,
+    single-threaded interpreter that never opened the store) forks it and the shim records
+    its own exit; without a server the forked child exec's a fresh shim."""
+    from engine.containers import shimd
+
+    if not server:
+        monkeypatch.setattr(shimd, "request_shim", lambda *args: False)
+
+    started: list[object] = []
+    errors: list[BaseException] = []
+    parked = threading.Event()
+    idle = threading.Thread(target=parked.wait)  # keeps this process multi-threaded
+    idle.start()
+    try:
+        for i in range(2):
+            info = engine.create(engine.spec(f"threaded-{i}", "echo out; sleep 30"))
+            try:
+                started.append(containers.start(info.id))
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+            row = record.raw(info.id)
+            engine.shims.append((row["shim_pid"], row["shim_start"]))
+    finally:
+        parked.set()
+        idle.join()
+    assert errors == []
+    assert shimd.server_running(state_root) is server
+    for info in started:
+        cid = info.id  # type: ignore[attr-defined]
+        code, out, _ = containers.exec_output(cid, ["echo", "exec"])
+        assert (code, out) == (0, b"exec\n")
+        status = containers.stop(cid, timeout=0)
+        assert status is not None and status.code == 137
+        assert engine.output(cid) == "out\n"
+    assert shimd.stop_server(state_root) is server
+    assert not shimd.server_running(state_root)

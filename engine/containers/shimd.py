@@ -1,0 +1,198 @@
+"""The shim fork server: a small single-threaded process that forks shims for multi-threaded
+callers (the orchestrator and its supervisor start containers from worker threads).
+
+A multi-threaded process must not fork a Python shim (another thread may hold a lock the
+child then waits on forever) and exec'ing a fresh interpreter per container costs ~100 ms. The
+fork server is such a fresh interpreter, started once per state root: it imports everything a
+shim needs, never opens the state store (so its children get a clean SQLite and may use it),
+and forks one shim per request in a few milliseconds. It exits after a short idle period.
+
+Protocol on the abstract socket ``@pycompose-shimd-<hash of the state root>``: one JSON request
+``{"cid", "runtime", "env"}`` with the start-report socket as the only SCM_RIGHTS descriptor;
+the server double-forks the shim (the server keeps no children) and answers ``ok``. Only
+callers with the server's own uid are served (SO_PEERCRED). Any failure before ``ok`` makes
+the caller fall back to exec'ing the shim itself.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import select
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from engine.paths import ensure_dir, state_root
+
+_IDLE_EXIT = 15.0  # seconds without a request before the server exits
+_CHECK_EVERY = 2.0
+_REPLY_TIMEOUT = 10.0
+_START_TIMEOUT = 10.0
+_MAIN = "import sys; from engine.containers import shimd; shimd.main(sys.argv)"
+
+
+def _address(root: Path) -> str:
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:24]
+    return f"\0pycompose-shimd-{digest}"
+
+
+def request_shim(cid: str, runtime_name: str, report_fd: int) -> bool:
+    """Have the fork server start the shim of ``cid`` with ``report_fd`` as its report socket.
+    False when the server cannot be reached or did not confirm (the caller falls back)."""
+    root = state_root()
+    try:
+        sock = _connect(root) or (_start_server(root) and _connect(root))
+    except OSError:
+        return False
+    if not sock:
+        return False
+    with sock:
+        request = {"cid": cid, "runtime": runtime_name, "env": dict(os.environ)}
+        try:
+            socket.send_fds(sock, [json.dumps(request).encode()], [report_fd])
+            sock.settimeout(_REPLY_TIMEOUT)
+            return sock.recv(16).startswith(b"ok")
+        except OSError:
+            return False
+
+
+def stop_server(root: Path | None = None) -> bool:
+    """Ask the fork server of ``root`` (default: the state root) to exit; True if one ran.
+    Shims it started are not affected (they are not its children)."""
+    sock = _connect(root or state_root())
+    if sock is None:
+        return False
+    with sock:
+        try:
+            sock.sendall(json.dumps({"op": "exit"}).encode())
+            sock.settimeout(_REPLY_TIMEOUT)
+            sock.recv(16)
+        except OSError:
+            pass
+    return True
+
+
+def server_running(root: Path | None = None) -> bool:
+    """True while a fork server listens for ``root`` (default: the state root)."""
+    sock = _connect(root or state_root())
+    if sock is None:
+        return False
+    sock.close()
+    return True
+
+
+def _connect(root: Path) -> socket.socket | None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        sock.connect(_address(root))
+    except (ConnectionRefusedError, FileNotFoundError):
+        sock.close()
+        return None
+    return sock
+
+
+def _start_server(root: Path) -> bool:
+    """Start a server for ``root`` (detached); True once one listens (ours or a rival's)."""
+    ensure_dir(root, 0o711)
+    read_fd, write_fd = os.pipe()
+    tree = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tree, *filter(None, sys.path)])}
+    try:
+        with open(root / "shimd.log", "ab") as log_file:
+            proc = subprocess.Popen(
+                [sys.executable, "-S", "-c", _MAIN, str(root), str(write_fd)], env=env,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file,
+                pass_fds=(write_fd,), start_new_session=True, cwd="/")
+    finally:
+        os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as ready:
+        proc.wait(_START_TIMEOUT)  # the server forks once; this reaps the first process
+        if not select.select([ready], [], [], _START_TIMEOUT)[0]:
+            return False
+        return ready.read() in (b"ready", b"busy")
+
+
+# -- the server -----------------------------------------------------------------------------
+
+def serve(root: Path, ready_fd: int) -> None:
+    """Listen for requests until idle for ``_IDLE_EXIT`` seconds."""
+    from engine.containers import execution, shim  # noqa: F401 - imported before any fork:
+    from engine.containers.runtimes import builtin_available  # children start warm
+    builtin_available()  # imports engine.runtime (seccomp, cgroups) when it exists
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        server.bind(_address(root))
+    except OSError:  # another server for this root won the race
+        os.write(ready_fd, b"busy")
+        return
+    server.listen(64)
+    os.write(ready_fd, b"ready")
+    os.close(ready_fd)
+    serving, last = True, time.monotonic()
+    while serving and time.monotonic() - last < _IDLE_EXIT and root.is_dir():
+        if not select.select([server], [], [], _CHECK_EVERY)[0]:
+            continue  # idle: look again whether the state root still exists (tests remove it)
+        last = time.monotonic()
+        conn, _ = server.accept()
+        with conn:
+            try:
+                serving = _handle(conn, shim)
+                if not serving:  # gone before the caller hears so
+                    server.close()
+                    conn.sendall(b"ok")
+            except (OSError, ValueError, KeyError) as exc:
+                sys.stderr.write(f"shimd: request failed: {exc!r}\n")
+    server.close()
+
+
+def _handle(conn: socket.socket, shim: object) -> bool:
+    """Serve one request; False when asked to exit."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    if struct.unpack("3i", creds)[1] != os.geteuid():
+        return True  # only the engine's own user may have shims forked
+    conn.settimeout(_REPLY_TIMEOUT)
+    data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 1)
+    if not data:  # a probe (server_running)
+        return True
+    request = json.loads(data)
+    if request.get("op") == "exit":
+        for fd in fds:
+            os.close(fd)
+        return False
+    if len(fds) != 1:
+        for fd in fds:
+            os.close(fd)
+        raise ValueError("expected one descriptor")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            if os.fork() == 0:
+                os.environ.clear()
+                os.environ.update(request["env"])
+                shim._become_shim(request["cid"], request["runtime"],  # type: ignore[attr-defined]
+                                  fds[0], None, fresh=True)
+        finally:
+            os._exit(0)
+    os.close(fds[0])
+    os.waitpid(pid, 0)
+    conn.sendall(b"ok")
+    return True
+
+
+def main(argv: list[str]) -> None:
+    """``python -c _MAIN ROOT READY_FD``: daemonize, then serve."""
+    root, ready_fd = Path(argv[-2]), int(argv[-1])
+    if os.fork() > 0:
+        os._exit(0)
+    os.chdir("/")
+    try:
+        serve(root, ready_fd)
+    finally:
+        os._exit(0)
+

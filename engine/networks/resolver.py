@@ -58,25 +58,39 @@ class Zone:
 
 
 def build_zone(records: Iterable[EndpointRecord], networks: Iterable[str]) -> Zone:
-    """The zone of a sandbox attached to ``networks`` (ids)."""
-    wanted = set(networks)
+    """The zone of a sandbox attached to ``networks`` (ids, in the sandbox's endpoint order).
+
+    A name known on several of those networks answers from the first one only (docker's
+    resolver asks the networks in endpoint order and stops at the first that knows the name);
+    ``<name>.<network>`` always answers from that network.
+    """
+    order = list(dict.fromkeys(networks))
+    per_net: dict[str, Zone] = {net: Zone() for net in order}
     zone = Zone()
     for rec in records:
-        if rec.network_id not in wanted:
+        net_zone = per_net.get(rec.network_id)
+        if net_zone is None:
             continue
         for raw in rec.names:
             base = raw.lower().rstrip(".")
-            for name in (base, f"{base}.{rec.network_name.lower()}"):  # also <name>.<network>
-                zone.v4.setdefault(name, [])
-                zone.v6.setdefault(name, [])
-                _append_unique(zone.v4[name], rec.ipv4)
-                _append_unique(zone.v6[name], rec.ipv6)
+            _add(net_zone, base, rec)
+            _add(zone, f"{base}.{rec.network_name.lower()}", rec)  # also <name>.<network>
         if rec.names:
             target = f"{rec.names[0]}.{rec.network_name}."
             for addr in (rec.ipv4, rec.ipv6):
                 if addr:
                     zone.ptr[ipaddress.ip_address(addr).reverse_pointer.lower()] = target
+    for net in order:
+        for name in per_net[net].v4:
+            if not zone.knows(name):
+                zone.v4[name] = per_net[net].v4[name]
+                zone.v6[name] = per_net[net].v6[name]
     return zone
+
+
+def _add(zone: Zone, name: str, rec: EndpointRecord) -> None:
+    _append_unique(zone.v4.setdefault(name, []), rec.ipv4)
+    _append_unique(zone.v6.setdefault(name, []), rec.ipv6)
 
 
 def _append_unique(values: list[str], value: str | None) -> None:

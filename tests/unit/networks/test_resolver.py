@@ -78,3 +78,29 @@ def test_names_qualified_by_network() -> None:
     assert addrs(ask(zone, "web.proj_default")) == ["10.0.0.2", "10.0.0.3"]
     assert addrs(ask(zone, "db.proj_back")) == ["10.0.1.2"]
     assert ask(zone, "db.proj_default") is None
+
+
+def test_docker_dns_names_container_name_first_for_ptr_short_id_and_hostname() -> None:
+    # what docker registers per endpoint: container name (PTR target), aliases (compose: the
+    # service name and the network's aliases), the container's short id, its hostname
+    rec = EndpointRecord("c9", "n1", "proj_default",
+                         ("proj-api-1", "api", "backend", "0123456789ab", "apihost"),
+                         "10.0.0.9", None)
+    zone = build_zone([rec], ["n1"])
+    for name in ("proj-api-1", "api", "backend", "0123456789ab", "apihost",
+                 "backend.proj_default", "0123456789ab.proj_default"):
+        assert addrs(ask(zone, name)) == ["10.0.0.9"], name
+    assert addrs(ask(zone, "9.0.0.10.in-addr.arpa", "PTR")) == ["proj-api-1.proj_default."]
+
+
+def test_name_on_two_attached_networks_answers_from_the_first() -> None:
+    records = [EndpointRecord("a", "n2", "proj_back", ("cache",), "10.0.1.7", None),
+               EndpointRecord("b", "n1", "proj_default", ("cache",), "10.0.0.7", "fd70::7")]
+    front_first = build_zone(records, ["n1", "n2"])
+    assert addrs(ask(front_first, "cache")) == ["10.0.0.7"]
+    assert addrs(ask(front_first, "cache", "AAAA")) == ["fd70::7"]
+    back_first = build_zone(records, ["n2", "n1"])
+    assert addrs(ask(back_first, "cache")) == ["10.0.1.7"]
+    empty = ask(back_first, "cache", "AAAA")  # known on the first network: no IPv6 there
+    assert empty is not None and not empty.answer
+    assert addrs(ask(back_first, "cache.proj_default")) == ["10.0.0.7"]  # qualified: that one

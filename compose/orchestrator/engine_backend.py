@@ -29,7 +29,11 @@ from compose.orchestrator import labels as L
 from compose.orchestrator.backend import ContainerRef, CreateRequest, ImageInfo, Progress
 from compose.orchestrator.translate import (
     VolumeRequest,
+    VolumesFrom,
     container_spec,
+    inherited_mounts,
+    link_aliases,
+    parse_volumes_from,
     service_mounts,
 )
 from engine import containers, images, networks, volumes
@@ -139,6 +143,7 @@ class EngineBackend:
         vol_names = {k: v.name for k, v in project.volumes.items()}
         mounts = service_mounts(svc, vol_names, tuple(req.image.config.volumes),
                                 lambda r: self._volume_source(req, r))
+        mounts += self._volumes_from(project, svc, mounts)
         extra = self._file_mounts(project, svc, fdir)
         netns = self._netns_path(project, svc, req.name)
         spec = container_spec(svc, name=req.name, image_config=req.image.config,
@@ -153,6 +158,20 @@ class EngineBackend:
             self.remove_container(info.id)
             raise
         return info.id
+
+    def _volumes_from(self, project: Project, svc: Service,
+                      own: tuple[Mount, ...]) -> tuple[Mount, ...]:
+        """The mounts ``volumes_from`` brings in from other containers."""
+        from engine.containers.record import spec_from_json
+
+        out: tuple[Mount, ...] = ()
+        for ref in svc.volumes_from:
+            entry = parse_volumes_from(svc.name, ref)
+            info = _volumes_source(project, svc, entry)
+            generated = files_dir(info.labels.get(L.PROJECT) or project.name, info.name)
+            out += inherited_mounts(entry, spec_from_json(info.spec).mounts, own + out,
+                                    str(generated))
+        return out
 
     def _volume_source(self, req: CreateRequest, vr: VolumeRequest) -> str:
         if vr.name is None:
@@ -192,6 +211,18 @@ class EngineBackend:
             return None
         if mode and mode.startswith("service:"):
             return str(networks.sandbox_path(project.container_name(mode.split(":", 1)[1], 1)))
+        if mode and mode.startswith("container:"):
+            other = mode.split(":", 1)[1]
+            try:
+                other = containers.inspect(other).name
+            except NotFound:
+                raise ComposeError(f'service "{svc.name}": network_mode container:{other}: no '
+                                   "such container") from None
+            path = networks.sandbox_path(other)
+            if not path.exists():
+                raise ComposeError(f'service "{svc.name}": network_mode container:{other}: that '
+                                   "container has no network namespace to join") from None
+            return str(path)
         return str(networks.sandbox_path(name))
 
     def _plumb(self, project: Project, svc: Service, name: str, cid: str, fdir: Path,
@@ -208,6 +239,8 @@ class EngineBackend:
             for key, sn in nets:
                 net = project.networks[key]
                 aliases = tuple(sn.aliases) if sn and use_aliases else ()
+                if use_aliases:
+                    aliases += link_aliases(project.services, svc.name, key)
                 names = (svc.name, name, cid[:12]) if use_aliases else (name, cid[:12])
                 ep = networks.connect(name, net.name, networks.EndpointSpec(
                     aliases=aliases, dns_names=names,
@@ -263,6 +296,25 @@ class EngineBackend:
              workdir: str, tty: bool, interactive: bool) -> int:
         return containers.exec(cid, argv, env=env, user=user, workdir=workdir, tty=tty,
                                stdin=0 if interactive else None, stdout=1, stderr=2)
+
+
+def _volumes_source(project: Project, svc: Service, entry: VolumesFrom
+                    ) -> containers.ContainerInfo:
+    """The container ``volumes_from`` copies from: the named one, or the first replica of the
+    service."""
+    if entry.is_container:
+        try:
+            return containers.inspect(entry.source)
+        except NotFound:
+            raise ComposeError(f'service "{svc.name}": volumes_from container {entry.source}: '
+                               "no such container") from None
+    found = [c for c in containers.list_containers({L.PROJECT: project.name,
+                                                    L.SERVICE: entry.source})
+             if c.labels.get(L.ONEOFF) != "True"]
+    if not found:
+        raise ComposeError(f'service "{svc.name}": volumes_from {entry.source}: the service has '
+                           "no container")
+    return min(found, key=lambda c: int(c.labels.get(L.NUMBER, "0") or 0))
 
 
 def _set_active(sandbox: str, active: bool) -> None:

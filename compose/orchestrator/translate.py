@@ -28,7 +28,7 @@ HANDLED_KEYS = frozenset({
     "tty", "stdin_open", "stop_signal", "stop_grace_period", "pid", "ipc", "group_add",
     "mem_limit", "mem_reservation", "memswap_limit", "shm_size", "cpus", "cpu_shares",
     "pids_limit", "oom_score_adj", "pull_policy", "platform", "logging", "attach", "cpuset",
-    "security_opt", "label_file", "develop", "mac_address",
+    "security_opt", "label_file", "develop", "mac_address", "volumes_from",
 })
 _SUPPORTED_DEPLOY = frozenset({"mode", "replicas", "labels", "resources", "restart_policy"})
 _SUPPORTED_LOG_DRIVERS = (None, "json-file", "local", "none")
@@ -80,14 +80,67 @@ def _check_values(svc: Service) -> None:
     for opt in svc.security_opt:
         if opt not in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"):
             raise unsupported(svc.name, "security_opt", opt)
-    for link in svc.links:
-        if ":" in link and link.split(":")[0] != link.split(":")[1]:
-            raise unsupported(svc.name, "links", f"link aliases ({link!r}); use network aliases")
-    if svc.network_mode and svc.network_mode.startswith("container:"):
-        raise unsupported(svc.name, "network_mode", "container:<name>")
+    for ref in svc.volumes_from:
+        parse_volumes_from(svc.name, ref)
     for m in svc.volumes:
         if m.type not in ("bind", "volume", "tmpfs"):
             raise unsupported(svc.name, "volumes", f"mount type {m.type!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class VolumesFrom:
+    """One ``volumes_from`` entry: a service's or a container's mounts, optionally ro/rw."""
+
+    source: str
+    is_container: bool
+    read_only: bool | None  # None: as the source has them
+
+
+def parse_volumes_from(service: str, ref: str) -> VolumesFrom:
+    """``svc``, ``svc:ro``, ``container:name``, ``container:name:rw``."""
+    is_container = ref.startswith("container:")
+    body = ref.removeprefix("container:")
+    name, _, mode = body.partition(":")
+    if not name or mode not in ("", "ro", "rw"):
+        raise TranslateError(f'service "{service}": invalid volumes_from entry {ref!r} (expected '
+                             "SERVICE[:ro|:rw] or container:NAME[:ro|:rw])",
+                             key_path=f"services.{service}.volumes_from")
+    return VolumesFrom(name, is_container, None if not mode else mode == "ro")
+
+
+def inherited_mounts(entry: VolumesFrom, source_mounts: tuple[Mount, ...],
+                     own: tuple[Mount, ...], generated_under: str | None) -> tuple[Mount, ...]:
+    """The volume and bind mounts a container takes from ``source_mounts`` for ``entry``:
+    not tmpfs, not the source's generated files (resolv.conf, hosts, secrets: under
+    ``generated_under``), not targets the service mounts itself; ro/rw as the entry says."""
+    taken = {m.target.rstrip("/") for m in own}
+    out = []
+    for m in source_mounts:
+        if m.type is MountType.TMPFS or m.target.rstrip("/") in taken:
+            continue
+        if generated_under and m.source.startswith(generated_under.rstrip("/") + "/"):
+            continue
+        ro = m.read_only if entry.read_only is None else entry.read_only
+        out.append(Mount(m.type, m.target, m.source, ro, propagation=m.propagation))
+        taken.add(m.target.rstrip("/"))
+    return tuple(out)
+
+
+def link_aliases(services: Mapping[str, Service], target: str, network: str
+                 ) -> tuple[str, ...]:
+    """Names ``target`` answers to on ``network`` because services there link to it with an
+    alias (``links: ["db:database"]``): docker scopes those to the linking container; pycompose
+    makes them network aliases of the target."""
+    out: dict[str, None] = {}
+    for svc in services.values():
+        nets = set(svc.networks) or {"default"}
+        if network not in nets or svc.network_mode is not None:
+            continue
+        for link in svc.links:
+            name, _, alias = link.partition(":")
+            if name == target and alias and alias != name:
+                out[alias] = None
+    return tuple(out)
 
 
 def command_argv(svc: Service, image_entrypoint: tuple[str, ...] | None,

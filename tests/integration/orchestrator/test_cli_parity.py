@@ -117,3 +117,38 @@ services:
     assert "migrate" not in up.stderr.split(" Container")[-1]
     again = stack.run("up", "-d", "--wait", "api")  # api and its dependencies: all fine
     assert f" Container {stack.name}-api-1  Healthy" in again.stderr.splitlines()
+
+
+@pytest.mark.root
+def test_volumes_from_link_alias_and_container_network_mode(stack: Stack) -> None:
+    app = f"{stack.name}-app-1"
+    stack.write(f"""
+services:
+  data:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+    volumes: [shared:/shared, /anon]
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+    volumes_from: ["data:ro"]
+    links: ["data:storage"]
+  side:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+    network_mode: "container:{app}"
+    depends_on: [app]
+volumes:
+  shared: {{}}
+""")
+    stack.run("up", "-d")
+    stack.run("exec", "-T", "data", "sh", "-c", "echo hi > /shared/f; echo a > /anon/f")
+    assert stack.run("exec", "-T", "app", "cat", "/shared/f", "/anon/f").stdout == "hi\na\n"
+    ro = stack.run("exec", "-T", "app", "touch", "/shared/g", check=False)
+    assert ro.returncode != 0  # :ro
+    found = stack.run("exec", "-T", "app", "nslookup", "storage", "127.0.0.11").stdout
+    data_ip = stack.run("exec", "-T", "data", "hostname", "-i").stdout.split()[0]
+    assert data_ip in found
+    netns = {stack.run("exec", "-T", s, "readlink", "/proc/self/ns/net").stdout
+             for s in ("app", "side")}
+    assert len(netns) == 1  # side joined app's network namespace

@@ -101,3 +101,57 @@ def test_container_spec_fields() -> None:
     assert spec.resources.memory == 1 << 20  # mem_limit wins over deploy limits
     assert spec.resources.cpus == 0.5 and spec.resources.pids_limit == 64
     assert spec.stop_grace_period == 10.0
+
+
+def test_volumes_from_links_and_container_network_mode_are_accepted() -> None:
+    check_supported(Service("web", volumes_from=("data:ro", "container:other:rw"),
+                            links=("db:database",), network_mode="container:box",
+                            raw={"image": "x", "volumes_from": ["data:ro"],
+                                 "links": ["db:database"], "network_mode": "container:box"}))
+    with pytest.raises(TranslateError, match="invalid volumes_from entry 'data:rx'"):
+        check_supported(Service("web", volumes_from=("data:rx",),
+                                raw={"image": "x", "volumes_from": ["data:rx"]}))
+
+
+def test_parse_volumes_from() -> None:
+    from compose.orchestrator.translate import VolumesFrom, parse_volumes_from
+
+    assert parse_volumes_from("s", "data") == VolumesFrom("data", False, None)
+    assert parse_volumes_from("s", "data:ro") == VolumesFrom("data", False, True)
+    assert parse_volumes_from("s", "container:box:rw") == VolumesFrom("box", True, False)
+    assert parse_volumes_from("s", "container:box") == VolumesFrom("box", True, None)
+
+
+def test_inherited_mounts_skip_tmpfs_generated_files_and_own_targets() -> None:
+    from compose.orchestrator.translate import VolumesFrom, inherited_mounts
+    from engine.containers import Mount
+
+    source = (Mount(MountType.VOLUME, "/data", "/vols/data", read_only=False),
+              Mount(MountType.BIND, "/conf", "/host/conf", read_only=True),
+              Mount(MountType.TMPFS, "/tmp"),
+              Mount(MountType.BIND, "/etc/hosts", "/state/files/box/hosts"),
+              Mount(MountType.VOLUME, "/cache", "/vols/anon"))
+    own = (Mount(MountType.VOLUME, "/cache", "/vols/mine"),)
+    got = inherited_mounts(VolumesFrom("box", True, None), source, own, "/state/files/box")
+    assert [(m.target, m.source, m.read_only) for m in got] == [
+        ("/data", "/vols/data", False), ("/conf", "/host/conf", True)]
+    ro = inherited_mounts(VolumesFrom("box", True, True), source, own, "/state/files/box")
+    assert all(m.read_only for m in ro)
+    rw = inherited_mounts(VolumesFrom("box", True, False), source, own, "/state/files/box")
+    assert not any(m.read_only for m in rw)
+
+
+def test_link_aliases_become_aliases_of_the_target_on_shared_networks() -> None:
+    from compose.config.model import ServiceNetwork
+    from compose.orchestrator.translate import link_aliases
+
+    services = {
+        "db": Service("db"),
+        "api": Service("api", links=("db:database", "cache")),
+        "worker": Service("worker", links=("db:store",),
+                          networks={"back": ServiceNetwork()}),
+        "job": Service("job", links=("db:host-only",), network_mode="host"),
+    }
+    assert link_aliases(services, "db", "default") == ("database",)
+    assert link_aliases(services, "db", "back") == ("store",)
+    assert link_aliases(services, "cache", "default") == ()

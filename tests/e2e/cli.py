@@ -92,6 +92,7 @@ def leftovers(stack: Stack) -> list[str]:
                 continue
             if f"PYCOMPOSE_ROOT={stack.root}".encode() in env and int(pid) != os.getpid():
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-                if b"dnsd" not in cmd:  # the engine-wide DNS daemon is not the project's
+                # the engine-wide DNS daemon and shim fork server are not the project's
+                if b"dnsd" not in cmd and b"shimd" not in cmd:
                     left.append(f"process {pid}: {cmd[:80]!r}")
     return left

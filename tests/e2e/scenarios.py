@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ import pytest
 from tests.e2e.cli import IMAGE, SLEEPER, Stack, import_busybox, leftovers
 from tests.e2e.examples import KernelObjects, kernel_leftovers, kernel_objects
 
-__all__ = ["IMAGE", "SLEEPER", "Scenario", "scenario"]
+__all__ = ["IMAGE", "SLEEPER", "Scenario", "events", "scenario", "wait_for"]
 
 CGROUP_FS = Path("/sys/fs/cgroup")
 
@@ -78,6 +80,29 @@ def wait_for(predicate: object, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.1)
+
+
+@contextmanager
+def events(sc: Scenario) -> Iterator[list[dict[str, object]]]:
+    """Collect ``events --json`` lines while the block runs (ended by pid afterwards)."""
+    proc = subprocess.Popen([sys.executable, "-m", "compose.cli.main", "-p", sc.name, "events",
+                             "--json"], cwd=sc.dir, env=sc.env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    seen: list[dict[str, object]] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(json.loads(line))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        yield seen
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        reader.join(5)
 
 
 @pytest.fixture

@@ -6,46 +6,17 @@ host's /proc/uptime read inside the containers (no time namespace, so it is the 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
-from tests.e2e.scenarios import IMAGE, SLEEPER, Scenario, scenario, wait_for
+from tests.e2e.scenarios import IMAGE, SLEEPER, Scenario, events, scenario, wait_for
 
 __all__ = ["scenario"]
 pytestmark = pytest.mark.root
 
 UPTIME = "cut -d' ' -f1 /proc/uptime"
-
-
-@contextmanager
-def events(sc: Scenario) -> Iterator[list[dict[str, object]]]:
-    """Collect ``events --json`` lines while the block runs (ended by pid afterwards)."""
-    proc = subprocess.Popen([sys.executable, "-m", "compose.cli.main", "-p", sc.name, "events",
-                             "--json"], cwd=sc.dir, env=sc.env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    seen: list[dict[str, object]] = []
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            seen.append(json.loads(line))
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        yield seen
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        reader.join(5)
 
 
 def event_time(seen: list[dict[str, object]], service: str, action: str) -> dt.datetime:

@@ -6,7 +6,12 @@ from typing import Annotated
 import typer
 
 from compose.cli import terminal
-from compose.cli.commands._imageutil import build_spec, progress_printer, select_services
+from compose.cli.commands._imageutil import (
+    build_spec,
+    image_name,
+    progress_printer,
+    select_services,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -23,14 +28,17 @@ def build_command(
     = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
 ) -> None:
-    """Build images for services (in order; each one's layers are cached)."""
+    """Build images for services (in order; each one's layers are cached; services sharing an
+    image name build it once, like compose)."""
     from engine.images import build
 
     project = ctx.obj.load_project(services=tuple(services or ()))
     extra = dict(a.partition("=")[::2] for a in build_arg or ())
+    built: set[str] = set()
     for svc in select_services(project, services):
-        if svc.build is None:
+        if svc.build is None or image_name(project, svc) in built:
             continue
+        built.add(image_name(project, svc))
         spec = build_spec(project, svc, no_cache=no_cache, pull=pull, extra_args=extra)
         if not quiet:
             terminal.line(f"{svc.name} Building")

@@ -183,3 +183,28 @@ def test_verbose_shows_the_traceback(project: Path, capsys: pytest.CaptureFixtur
     write(project, "compose.yaml", "services:\n  web:\n    image: x\n    bogus: 1\n")
     code, _, err = run(capsys, "-v", "config")
     assert code == 15 and "Traceback" in err and "bogus" in err.splitlines()[-1]
+
+
+def test_build_makes_a_shared_image_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from types import SimpleNamespace
+
+    import engine.images
+
+    built: list[tuple[str, ...]] = []
+
+    def fake_build(spec, progress=None):  # type: ignore[no-untyped-def]
+        built.append(spec.tags)
+        return SimpleNamespace(short_id="abc")
+
+    monkeypatch.setattr(engine.images, "build", fake_build)
+    (tmp_path / "app").mkdir()
+    (tmp_path / "compose.yaml").write_text(
+        "name: demo\nservices:\n"
+        "  a: {image: 'shared:1', build: ./app}\n"
+        "  b: {image: 'shared:1', build: ./app}\n"
+        "  c: {build: ./app}\n"
+        "  d: {image: busybox}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", "-q"]) == 0
+    assert built == [("shared:1",), ("demo-c",)]

@@ -54,7 +54,7 @@ from engine.containers.logfile import LineWriter
 from engine.containers.runtimes import Runtime, get_runtime
 from engine.containers.spec import State
 from engine.containers.stdio import ContainerIO, read_output
-from engine.errors import EngineError
+from engine.errors import EngineError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -404,8 +404,18 @@ def _send(conn: socket.socket, message: dict[str, Any]) -> None:
 
 
 def record_exit(cid: str, fields: dict[str, Any]) -> None:
-    """Write a finished run's exit fields to the container's row."""
-    record.update(cid, **{**fields, "state": State(fields["state"])})
+    """Write a finished run's exit fields to the container's row, unless the row belongs to
+    another run by now (another shim recorded; this run's start was never recorded)."""
+    with store.transaction():
+        try:
+            owner = record.raw(cid)["shim_pid"]
+        except NotFound:
+            return  # removed meanwhile
+        if owner != os.getpid():
+            log.warning("container %s: the row names shim %s, not this one; exit %s not "
+                        "recorded", cid[:12], owner, fields.get("exit_code"))
+            return
+        record.update(cid, **{**fields, "state": State(fields["state"])})
 
 
 def main(argv: list[str]) -> None:

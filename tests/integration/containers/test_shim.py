@@ -149,3 +149,19 @@ def test_threaded_start_goes_through_the_fork_server(engine, state_root, monkeyp
         assert engine.output(cid) == "out\n"
     assert shimd.stop_server(state_root) is server
     assert not shimd.server_running(state_root)
+
+
+def test_a_shim_records_its_exit_only_on_its_own_run(engine) -> None:
+    """A shim whose start was never recorded (its caller died) or whose row was taken over
+    by another run must not write its exit over that row."""
+    from engine.containers import procinfo
+
+    info = engine.run(engine.spec("own-run", "sleep 30"))
+    row = record.raw(info.id)
+    record.update(info.id, shim_pid=row["shim_pid"] + 100000)  # "another run's shim"
+    containers.kill(info.id)
+    assert procinfo.wait_exit(row["shim_pid"], row["shim_start"], 10)
+    assert record.get(info.id).exit_code is None  # left alone
+    record.update(info.id, shim_pid=row["shim_pid"])
+    status = containers.wait(info.id, timeout=5)  # reconciled: shim and init gone
+    assert containers.inspect(info.id).state is State.EXITED and status.code == 255

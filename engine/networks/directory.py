@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.networks import state
-from engine.networks.resolver import EndpointRecord, Zone, build_zone
 from engine.networks.upstream import parse_upstream
+from engine.networks.zone import EndpointRecord, Zone, build_zone
 from engine.store import loads
 
 

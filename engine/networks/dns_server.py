@@ -16,12 +16,25 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dns.message
-
-from engine.networks import dns_control, firewall, resolver, upstream
+from engine.networks import dns_control, firewall, upstream
 from engine.networks.directory import Directory, load_directory
 from engine.networks.netns import run_in_netns
+from engine.networks.zone import Zone
+
+if TYPE_CHECKING:
+    import dns.message
+
+    from engine.networks import resolver
+
+
+def load_resolver() -> None:
+    """Import the wire-format code (dnspython, ~0.1 s). Deferred until the first query or the
+    first idle moment: the control requests that start-up keeps ``connect`` waiting for (open
+    the sandbox's sockets, DNAT) do not need it."""
+    global resolver
+    from engine.networks import resolver
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +77,7 @@ class Answer:
     """A locally answered question: its rendered rotations (filled lazily)."""
 
     query: dns.message.Message
-    zone: resolver.Zone
+    zone: Zone
     variants: list[bytes | None]
     counter: int
 
@@ -242,8 +255,14 @@ class Daemon:
 
     # -- main loop ---------------------------------------------------------------------------
     def serve(self) -> None:
+        loaded = False
         while not self.stopping:
-            events = self.sel.select(timeout=ORPHAN_CHECK_S)
+            events = self.sel.select(timeout=ORPHAN_CHECK_S if loaded else 0.02)
+            if not loaded and (not events or any(k.data[0] != "control" for k, _ in events)):
+                load_resolver()  # control requests first: connect is waiting on them
+                loaded = True
+                if not events:
+                    continue
             if not events and self.orphaned():
                 log.info("state root or every sandbox is gone; exiting")
                 return

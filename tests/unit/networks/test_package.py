@@ -25,3 +25,11 @@ def test_importing_the_package_and_dns_daemon_entry_skips_iptables_and_netlink()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_dns_server_defers_dnspython_until_queries() -> None:
+    code = ("import sys, engine.networks.dns_server as s; before = 'dns' in sys.modules;"
+            " s.load_resolver(); print(before, 'dns' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ["False", "True"]

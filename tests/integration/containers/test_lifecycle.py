@@ -146,7 +146,8 @@ def test_cpus_half_holds_a_busy_loop_near_50_percent(engine, wait_for) -> None:
     # The quota caps it near 0.5 CPU; no lower bound: other load on 2 cores may starve it.
     assert used <= 0.6, used
     stat = Path("/sys/fs/cgroup/cpu") / paths.cgroup_path(info.id) / "cpu.stat"
-    if stat.exists():  # cgroup v1: the kernel throttled it, so the quota is what held it
+    if stat.exists() and used >= 0.45:  # cgroup v1: near the cap, the quota is what held it
+        # (a loop starved below the quota by other load is never throttled)
         assert int(dict(ln.split() for ln in stat.read_text().splitlines())["nr_throttled"]) > 0
 
 

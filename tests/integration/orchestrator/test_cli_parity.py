@@ -146,7 +146,9 @@ volumes:
     assert stack.run("exec", "-T", "app", "cat", "/shared/f", "/anon/f").stdout == "hi\na\n"
     ro = stack.run("exec", "-T", "app", "touch", "/shared/g", check=False)
     assert ro.returncode != 0  # :ro
-    found = stack.run("exec", "-T", "app", "nslookup", "storage", "127.0.0.11").stdout
+    # a few tries: the sandbox's DNS server may still be starting right after `up -d`
+    found = stack.run("exec", "-T", "app", "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do "
+                      "nslookup storage 127.0.0.11 && exit 0; sleep 0.3; done; exit 1").stdout
     data_ip = stack.run("exec", "-T", "data", "hostname", "-i").stdout.split()[0]
     assert data_ip in found
     netns = {stack.run("exec", "-T", s, "readlink", "/proc/self/ns/net").stdout

@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -31,6 +30,8 @@ _HASH_EXCLUDED = ("build", "pull_policy", "scale", "depends_on", "profiles")
 
 def config_hash(raw: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON of a service's normalized config, minus scale/replicas."""
+    import hashlib  # here: the CLI imports this module for the label names on every start
+
     data = {k: v for k, v in raw.items() if k not in _HASH_EXCLUDED}
     deploy = data.get("deploy")
     if isinstance(deploy, Mapping) and "replicas" in deploy:

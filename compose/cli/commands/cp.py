@@ -3,8 +3,6 @@ run inside the container, so mounted volumes are seen as the container sees them
 from __future__ import annotations
 
 import os
-import subprocess
-import tempfile
 from typing import Annotated
 
 import typer
@@ -35,6 +33,9 @@ def cp_command(
     service, _, path = remote.partition(":")
     _project, name = project_and_name(ctx, (service,), need_file=False)
     c = pick_container(backend(), name, service, index)
+    import subprocess
+    import tempfile
+
     with tempfile.TemporaryFile() as tmp:
         if into:
             parent, base = os.path.split(os.path.abspath(source))

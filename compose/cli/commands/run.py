@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import secrets
 import threading
 from typing import TYPE_CHECKING, Annotated
 
@@ -83,6 +82,8 @@ def run_command(
     no_tty: Annotated[bool, typer.Option("-T", "--no-TTY")] = False,
 ) -> int:
     """Start the dependencies (unless --no-deps), then run SERVICE once; its exit code."""
+    import secrets
+
     from compose.orchestrator import client, state
     from compose.orchestrator import project as proj
     from compose.orchestrator.backend import CreateRequest

@@ -39,6 +39,30 @@ def _daemonize() -> None:
     os.close(devnull)
 
 
+def _lock_pid_file() -> int | None:
+    """Open and flock the pid file; None when another daemon holds it.
+
+    A daemon that is exiting unlinks its pid file and then releases the lock: a newcomer that
+    opened the old file in between would lock an unlinked inode and run invisibly (no pid
+    file, so nobody can stop it, and the next daemon would not see it). So the locked file must
+    still be the one at the path; otherwise try again on the new one."""
+    path = dns_control.pid_path()
+    for _ in range(100):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    return None
+
+
 def _listen() -> socket.socket:
     path = dns_control.socket_path()
     path.unlink(missing_ok=True)
@@ -56,10 +80,8 @@ def main() -> int:
     if "--foreground" not in sys.argv:
         _daemonize()
     run_dir = ensure_dir(dns_control.run_dir())
-    lock = os.open(dns_control.pid_path(), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    lock = _lock_pid_file()
+    if lock is None:
         _report(ready_fd, "busy")
         return 0
     os.ftruncate(lock, 0)

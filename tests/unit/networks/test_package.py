@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import subprocess
 import sys
 import types
+from pathlib import Path
+
+import pytest
 
 import engine.networks as N
 
@@ -33,3 +37,25 @@ def test_dns_server_defers_dnspython_until_queries() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.split() == ["False", "True"]
+
+
+def test_dns_daemon_never_locks_an_unlinked_pid_file(state_root: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.networks import dns_control, dnsd
+
+    real_flock = dnsd.fcntl.flock
+    calls = []
+
+    def flock_after_old_daemon_exits(fd: int, op: int) -> None:
+        if not calls:  # the old daemon unlinks its pid file between our open and our flock
+            os.unlink(dns_control.pid_path())
+        calls.append(fd)
+        real_flock(fd, op)
+
+    dns_control.run_dir().mkdir(parents=True)
+    dns_control.pid_path().write_text("1\n")
+    monkeypatch.setattr(dnsd.fcntl, "flock", flock_after_old_daemon_exits)
+    fd = dnsd._lock_pid_file()
+    assert fd is not None and len(calls) == 2
+    assert os.fstat(fd).st_ino == os.stat(dns_control.pid_path()).st_ino
+    os.close(fd)

@@ -102,6 +102,8 @@ class _Aggregator:
             elif kind == "unhealthy":
                 out = Event(service, EventKind.UNHEALTHY, detail=str(ev.get("detail") or ""),
                             at=at)
+            elif kind == "exited" and ev.get("will_restart"):
+                pass  # its restart policy brings it back: like compose, not an exit to act on
             elif kind == "exited":
                 self.exited[cid] = int(ev.get("exit_code") or 0)
                 if members <= set(self.exited):

@@ -43,3 +43,13 @@ def test_unhealthy_carries_probe_output() -> None:
     agg.register("db", "c1")
     agg.feed(ev("unhealthy", "c1", detail="refused"))
     assert ex.snapshot()["db"].unhealthy == "refused"
+
+
+def test_an_exit_its_restart_policy_undoes_is_not_an_exit() -> None:
+    ex = Executor([Node("web")], lambda n: None)
+    agg = _Aggregator(ex)
+    agg.register("web", "c1")
+    agg.feed({**ev("exited", "c1", 1), "will_restart": True})
+    assert ex.snapshot()["web"].exited_at is None
+    agg.feed({**ev("exited", "c1", 1), "will_restart": False})
+    assert ex.snapshot()["web"].exit_code == 1

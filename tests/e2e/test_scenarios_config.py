@@ -10,7 +10,7 @@ import pytest
 from tests.e2e.scenarios import IMAGE, SLEEPER, Scenario, scenario
 
 __all__ = ["scenario"]
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 DOTENV = """\
 # the project's .env: for interpolation only, not injected into containers

@@ -9,7 +9,7 @@ import pytest
 from tests.e2e.scenarios import IMAGE, SLEEPER, Scenario, scenario
 
 __all__ = ["scenario"]
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 HTTPD = (f"mkdir -p /www; echo hello-from-$$(hostname) > /www/index.html; httpd -p 80 -h /www; "
          f"{SLEEPER}")

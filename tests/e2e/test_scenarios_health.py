@@ -14,7 +14,7 @@ import pytest
 from tests.e2e.scenarios import IMAGE, SLEEPER, Scenario, events, scenario, wait_for
 
 __all__ = ["scenario"]
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 UPTIME = "cut -d' ' -f1 /proc/uptime"
 

@@ -11,7 +11,7 @@ import pytest
 from tests.e2e.scenarios import IMAGE, SLEEPER, Scenario, events, scenario, wait_for
 
 __all__ = ["scenario"]
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 
 def test_exit_code_from_returns_the_job_code(scenario: Scenario) -> None:

@@ -10,7 +10,7 @@ import pytest
 from tests.e2e.scenarios import IMAGE, SLEEPER, Scenario, scenario
 
 __all__ = ["scenario"]
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 
 def volumes(sc: Scenario) -> dict[str, str]:

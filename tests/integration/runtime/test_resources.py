@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -35,15 +36,27 @@ def test_pids_limit_holds_a_fork_bomb(env: Env) -> None:
     path = f"pycompose/{cid}"
     samples: list[int] = []
     deadline = time.monotonic() + 1.5
-    while time.monotonic() < deadline or (max(samples) < 20 and time.monotonic() < deadline + 5):
+    while time.monotonic() < deadline or (_refused_forks(path) == 0 and
+                                          time.monotonic() < deadline + 5):
         samples.append(drv.stats(path).pids_current)
         time.sleep(0.01)
     assert drv.stats(path).pids_limit == 24
     assert max(samples) <= 24  # never beyond the limit
-    assert max(samples) >= 20  # and the bomb really pushed against it
+    # The bomb really pushed against it: the kernel counted refused forks. (Sampling
+    # pids.current for a peak misses it under load: the bomb's processes die in bursts.)
+    assert _refused_forks(path) > 0
     env.rt.delete(cid, force=True)
     wait(pid)
     assert "fork" in out.read_text().lower()  # the bomb was refused, not just slow
+
+
+def _refused_forks(path: str) -> int:
+    """The pids controller's count of forks refused at the limit (``pids.events`` max)."""
+    for base in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+        events = Path(base) / path / "pids.events"
+        if events.exists():
+            return int(dict(ln.split() for ln in events.read_text().splitlines())["max"])
+    return 0
 
 
 def test_cpu_quota_half_a_cpu(env: Env) -> None:

@@ -241,7 +241,9 @@ class EngineBackend:
                 aliases = tuple(sn.aliases) if sn and use_aliases else ()
                 if use_aliases:
                     aliases += link_aliases(project.services, svc.name, key)
-                names = (svc.name, name, cid[:12]) if use_aliases else (name, cid[:12])
+                # The container name comes first: it is what reverse (PTR) lookups answer.
+                names = ((name, svc.name, cid[:12], hostname) if use_aliases
+                         else (name, cid[:12], hostname))
                 ep = networks.connect(name, net.name, networks.EndpointSpec(
                     aliases=aliases, dns_names=names,
                     ipv4_address=sn.ipv4_address if sn else None,

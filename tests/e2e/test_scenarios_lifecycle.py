@@ -145,10 +145,6 @@ services:
     assert sc.run("logs", "--no-log-prefix", "svc").stdout.count("up\n") == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "`up --abort-on-container-failure` aborts on the failing container (exit 9) but itself "
-    "exits 0; docker compose exits with the failing container's code (its e2e "
-    "TestCascadeFail expects 111 from a container exiting 111)"))
 def test_abort_on_container_failure_ignores_success(scenario: Scenario) -> None:
     sc = scenario
     sc.write(f"""

@@ -180,6 +180,7 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
         if c.id in running and not c.running:
             q.put(("exit", c.id, c.exit_code or 0, _will_restart(c), _finished(c)))
     interrupted = False
+    aborted_with: int | None = None  # exit code of the container that stopped the stack
     streams = len(cs)  # log followers still open: drained before returning
     try:
         while running or streams:
@@ -195,6 +196,7 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
                 terminal.line(f"{log_prefix(c)} exited with code {item[2]}")
                 if abort_on_exit or (abort_on_failure and item[2] != 0):
                     terminal.line("Aborting on container exit...")
+                    aborted_with = item[2]
                     break
                 if not item[3]:  # a restart policy brings it back: stay attached
                     del running[item[1]]
@@ -215,6 +217,8 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
     _stop_all(be, name, timeout, progress)
     if exit_code_from:
         return codes.get(exit_code_from, _exit_code(be, name, exit_code_from))
+    if aborted_with is not None:  # docker compose: the code of the container that aborted
+        return aborted_with
     return 130 if interrupted else 0
 
 

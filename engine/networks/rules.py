@@ -17,9 +17,11 @@ of our bridges for anything else is dropped if it enters another of our bridges.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from engine.naming import CHAIN_PREFIX
+from engine.paths import state_root
 
 FORWARD = f"{CHAIN_PREFIX}-FORWARD"
 ISOLATION1 = f"{CHAIN_PREFIX}-ISOLATION-1"
@@ -57,7 +59,14 @@ def network_tag(network_id: str) -> str:
 
 
 def container_tag(container_id: str) -> str:
-    return f"{TAG_PREFIX}ctr:{container_id[:12]}"
+    """The comment tagging one container's port rules.
+
+    Derived from the whole key and the state root: a prefix of the key is not unique (callers
+    key endpoints by container name, and names of one project share a long prefix), and two
+    state roots may both have a container called ``web``.
+    """
+    digest = hashlib.sha256(f"{state_root()}\0{container_id}".encode()).hexdigest()
+    return f"{TAG_PREFIX}ctr:{digest[:16]}"
 
 
 def base_rules() -> list[Rule]:

@@ -88,11 +88,6 @@ services:
     assert unpublished.returncode != 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/networks/rules.container_tag keeps only the first 12 characters of what it is "
-    "given, and the orchestrator connects containers by NAME: with a project name of 12+ "
-    "characters all containers share one iptables tag, so publishing the second container's "
-    "ports replaces the first one's DNAT rules (only one service's ports answer)"))
 def test_two_services_of_a_long_named_project_both_publish(scenario: Scenario) -> None:
     sc = scenario
     assert len(sc.name) >= 12

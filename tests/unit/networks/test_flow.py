@@ -11,6 +11,7 @@ import pytest
 import engine.networks as N
 from engine.errors import Conflict
 from engine.networks import dns_control, firewall, link, netns, network, state, sysctl
+from engine.networks import rules as rules_mod
 
 
 class Recorder:
@@ -151,7 +152,7 @@ def test_publish_records_ports_and_applies_one_batch(rec: Recorder,
     assert [(b.host_port, b.protocol) for b in got] == [(8080, "tcp"), (5353, "udp")]
     assert rec.names() == ["replace_rules"]  # both ports in one batch
     tag, rules = rec.calls[0][1][0]
-    assert tag == "pycompose:ctr:c5" and {r.to for r in rules if r.to} == {
+    assert tag == rules_mod.container_tag("c5") and {r.to for r in rules if r.to} == {
         f"{ep.ipv4}:80", f"{ep.ipv4}:53"}
     with pytest.raises(Conflict, match="already allocated"):
         N.publish_ports("c5", [N.PortBinding(81, 8080)])
@@ -163,3 +164,14 @@ def test_remove_network_deletes_the_bridge_before_its_rules(rec: Recorder) -> No
     N.remove_network("p_r")
     assert rec.names() == ["delete_link", "remove_tags"]
     assert not N.network_exists("p_r")
+
+
+def test_container_tags_are_unique_per_key_and_state_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # names of one project share long prefixes; a prefix-based tag made them collide
+    monkeypatch.setenv("PYCOMPOSE_ROOT", str(tmp_path / "a"))
+    web, other = (rules_mod.container_tag(f"longprojectname1-{s}-1") for s in ("web", "any"))
+    assert web != other
+    monkeypatch.setenv("PYCOMPOSE_ROOT", str(tmp_path / "b"))
+    assert rules_mod.container_tag("longprojectname1-web-1") != web

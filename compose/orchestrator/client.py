@@ -90,6 +90,21 @@ def _exec_supervisor(project: str, ready_fd: int) -> None:
                               str(ready_fd)])
 
 
+_PUBLISH_TIMEOUT = 2.0  # an event is not worth stalling a lifecycle command for
+
+
+def publish(project: str, event: dict[str, Any]) -> None:
+    """Hand a lifecycle event the CLI caused (create, start, stop...) to the project's
+    supervisor, which fans it out to ``events`` subscribers like its own. Best effort: with
+    no supervisor there is no subscriber either, and the event is dropped."""
+    try:
+        with _connect(project, timeout=_PUBLISH_TIMEOUT) as sock:
+            sock.sendall((json.dumps({"op": "publish", "event": event}) + "\n").encode())
+            sock.makefile("rb").readline()
+    except OSError:
+        pass
+
+
 def watch(project: str, container_id: str) -> None:
     """Ask the supervisor to (re)read a container's row and supervise it."""
     request(project, "watch", container=container_id)

@@ -63,6 +63,13 @@ class _Handler(socketserver.StreamRequestHandler):
         elif op == "watch":
             sup.watch(str(req["container"]))
             self._reply({"ok": True})
+        elif op == "publish":  # a lifecycle step the CLI performed itself (create, start...)
+            event = req.get("event")
+            if isinstance(event, dict) and event.get("event"):
+                self.server.hub.publish(event)
+                self._reply({"ok": True})
+            else:
+                self._reply({"ok": False, "error": "publish needs an event object"})
         elif op == "subscribe":
             self._reply({"ok": True})
             self.server.hub.add(self.connection)

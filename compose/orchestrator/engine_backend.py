@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,7 @@ class EngineBackend:
         except BaseException:
             self.remove_container(info.id)
             raise
+        _announce("created", info)
         return info.id
 
     def _volumes_from(self, project: Project, svc: Service,
@@ -261,14 +263,18 @@ class EngineBackend:
     def start_container(self, cid: str) -> None:
         info = containers.start(cid)
         _set_active(info.name, True)
+        _announce("started", info)
 
     def stop_container(self, cid: str, timeout: float | None) -> None:
         info = containers.inspect(cid)
         containers.stop(cid, timeout)
         _set_active(info.name, False)
+        _announce("stopped", info)
 
     def kill_container(self, cid: str, signal: str) -> None:
+        info = containers.inspect(cid)
         containers.kill(cid, signal)
+        _announce("killed", info, signal=signal)
 
     def remove_container(self, cid: str) -> None:
         info = containers.inspect(cid)
@@ -280,12 +286,15 @@ class EngineBackend:
         containers.delete(cid, force=True)
         if project:
             shutil.rmtree(files_dir(project, info.name), ignore_errors=True)
+        _announce("destroyed", info)
 
     def pause_container(self, cid: str) -> None:
         containers.pause(cid)
+        _announce("paused", containers.inspect(cid))
 
     def unpause_container(self, cid: str) -> None:
         containers.unpause(cid)
+        _announce("unpaused", containers.inspect(cid))
 
     def wait_container(self, cid: str) -> int:
         return containers.wait(cid).code
@@ -317,6 +326,21 @@ def _volumes_source(project: Project, svc: Service, entry: VolumesFrom
         raise ComposeError(f'service "{svc.name}": volumes_from {entry.source}: the service has '
                            "no container")
     return min(found, key=lambda c: int(c.labels.get(L.NUMBER, "0") or 0))
+
+
+def _announce(kind: str, info: containers.ContainerInfo, **extra: Any) -> None:
+    """Publish a lifecycle step this process performed, so ``events`` sees it whoever did it
+    (the supervisor publishes what it sees itself: exits, health, policy restarts)."""
+    from compose.orchestrator import client
+
+    project = info.labels.get(L.PROJECT)
+    if not project:
+        return
+    client.publish(project, {"event": kind, "container": info.id,
+                             "service": info.labels.get(L.SERVICE, ""), "name": info.name,
+                             "image": info.labels.get(L.IMAGE, ""), "exit_code": None,
+                             "detail": "", "will_restart": False, "time": time.time(),
+                             **extra})
 
 
 def _set_active(sandbox: str, active: bool) -> None:

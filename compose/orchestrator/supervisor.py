@@ -17,10 +17,14 @@ events until the client disconnects)::
 
     {"op": "ping"}                          -> {"ok": true, "pid": N}
     {"op": "watch", "container": ID}        -> {"ok": true}   (re-reads the store row)
+    {"op": "publish", "event": {...}}       -> {"ok": true}   (fanned out to subscribers:
+                                               lifecycle steps the CLI performs itself)
     {"op": "subscribe"}                     -> {"ok": true}, then event lines:
         {"event": "started|healthy|unhealthy|exited|restarting", "container": ID,
          "service": S, "name": N, "exit_code": C, "detail": TEXT, "time": EPOCH,
          "will_restart": BOOL}   (on "exited": the restart policy will start it again)
+        the CLI publishes "created|started|stopped|killed|paused|unpaused|destroyed" too
+        (same fields; "killed" has "signal")
     {"op": "shutdown"}                      -> {"ok": true}   (the process exits)
 """
 from __future__ import annotations

@@ -99,10 +99,6 @@ services:
     assert sc.ps("stubborn")[0]["ExitCode"] == 137
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "`pycompose events` never reports 'start' for containers that `up` starts (the CLI starts "
-    "them itself while the supervisor comes up, and only the supervisor publishes events); "
-    "'die' and 'health_status' do arrive. docker compose events shows create/start too"))
 def test_events_report_start_and_die(scenario: Scenario) -> None:
     sc = scenario
     sc.write(f"""

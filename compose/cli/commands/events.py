@@ -10,9 +10,11 @@ import typer
 from compose.cli import terminal
 from compose.cli.commands._orch import project_and_name
 
-# supervisor event → docker's container action
-_ACTIONS = {"started": "start", "exited": "die", "healthy": "health_status: healthy",
-            "unhealthy": "health_status: unhealthy", "restarting": "restart"}
+# supervisor event (its own, or published by the CLI that did the step) → docker's action
+_ACTIONS = {"created": "create", "started": "start", "stopped": "stop", "killed": "kill",
+            "exited": "die", "paused": "pause", "unpaused": "unpause", "destroyed": "destroy",
+            "healthy": "health_status: healthy", "unhealthy": "health_status: unhealthy",
+            "restarting": "restart"}
 
 
 def register(app: typer.Typer) -> None:
@@ -46,8 +48,9 @@ def _print(ev: dict[str, object], as_json: bool) -> None:
     when = dt.datetime.fromtimestamp(float(str(ev.get("time") or 0)), dt.UTC)
     action = _ACTIONS.get(str(ev.get("event")), str(ev.get("event")))
     attrs = {"name": ev.get("name"), "service": ev.get("service")}
-    if ev.get("exit_code") is not None:
-        attrs["exitCode"] = ev.get("exit_code")
+    for key, attr in (("image", "image"), ("exit_code", "exitCode"), ("signal", "signal")):
+        if ev.get(key) not in (None, ""):  # docker sets these only where they apply
+            attrs[attr] = ev.get(key)
     if as_json:
         terminal.line(json.dumps({"time": when.isoformat(), "type": "container",
                                   "action": action, "id": ev.get("container"),

@@ -58,6 +58,9 @@ class CreateRequest:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     use_aliases: bool = True  # a one-off `run` container answers to the service name only
                               # with --use-aliases, like docker compose
+    # target -> anonymous volume of the container this one replaces: reused, like docker
+    # compose does on recreate (unless -V/--renew-anon-volumes)
+    anon_volumes: Mapping[str, str] = field(default_factory=dict)
 
 
 Progress = Callable[[str, str], None]  # (object, status text)
@@ -75,6 +78,7 @@ class Backend(Protocol):
     def ensure_volume(self, project: Project, volume: Volume) -> bool: ...  # created?
     def remove_volume(self, name: str) -> None: ...
     def list_volumes(self, project: str) -> list[str]: ...
+    def anonymous_volumes(self, cid: str) -> dict[str, str]: ...  # its target -> volume name
     def list_containers(self, project: str | None, all: bool = True) -> list[ContainerRef]: ...
     def create_container(self, req: CreateRequest) -> str: ...
     def start_container(self, cid: str) -> None: ...

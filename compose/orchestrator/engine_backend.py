@@ -130,6 +130,17 @@ class EngineBackend:
     def list_volumes(self, project: str) -> list[str]:
         return [v.name for v in volumes.list_volumes({L.PROJECT: project})]
 
+    def anonymous_volumes(self, cid: str) -> dict[str, str]:
+        """The container's anonymous volumes: mount target -> volume name."""
+        from engine.containers.record import spec_from_json
+
+        info = containers.inspect(cid)
+        anon = volumes.list_volumes({L.PROJECT: info.labels.get(L.PROJECT, ""), L.VOLUME: ""})
+        by_path = {str(v.mountpoint): v.name for v in anon}
+        return {m.target.rstrip("/") or "/": by_path[str(m.source)]
+                for m in spec_from_json(info.spec).mounts
+                if m.type is MountType.VOLUME and str(m.source) in by_path}
+
     # -- containers ----------------------------------------------------------------------------
 
     def list_containers(self, project: str | None, all: bool = True) -> list[ContainerRef]:
@@ -176,7 +187,10 @@ class EngineBackend:
         return out
 
     def _volume_source(self, req: CreateRequest, vr: VolumeRequest) -> str:
-        if vr.name is None:
+        carried = req.anon_volumes.get(vr.target.rstrip("/") or "/")
+        if vr.name is None and carried is not None:
+            name = carried  # the replaced container's data; populating skips a used volume
+        elif vr.name is None:
             vol = volumes.create_volume(labels={L.PROJECT: req.project.name,
                                                 L.SERVICE: req.service.name,
                                                 L.VOLUME: "", "container": req.name})

@@ -50,6 +50,7 @@ class UpOptions:
     timeout: float | None = None  # stop timeout when recreating
     wait_timeout: float | None = None  # give up waiting for dependency conditions
     wait: bool = False  # --wait: also wait for every healthchecked service to be healthy
+    renew_anon_volumes: bool = False  # -V: a recreated container gets fresh anonymous volumes
 
 
 @dataclass(slots=True)
@@ -346,20 +347,27 @@ class Up:
                 self._stop(c.id, c.name)
             self._start(step.service, c.id, c.name)
             return c.id, c.name
+        anon: dict[str, str] = {}
         if c is not None:  # RECREATE: the old one goes first (the engine has no rename)
             self.report(c.name, "Recreate")
+            anon = self.backend.anonymous_volumes(c.id)
             self._remove(step)
-        return self._create_and_start(step, register)
+        return self._create_and_start(step, register, anon)
 
-    def _create_and_start(self, step: Step, register: Callable[[str], None]
-                          ) -> tuple[str, str]:
+    def _create_and_start(self, step: Step, register: Callable[[str], None],
+                          replaced_anon: dict[str, str] | None = None) -> tuple[str, str]:
+        """Create (and start) a container; ``replaced_anon`` are the anonymous volumes of the
+        container it replaces: carried over like docker compose does, unless -V."""
+        replaced_anon = replaced_anon or {}
         svc = self.project.services[step.service]
         image = self.images[step.service]
         name = self.project.container_name(step.service, step.number)
         labels = proj.container_labels(self.project, svc, step.number, image.id)
         self.report(name, "Creating")
+        carried = {} if self.opts.renew_anon_volumes else replaced_anon
         cid = self.backend.create_container(CreateRequest(self.project, svc, step.number, name,
-                                                          labels, image))
+                                                          labels, image, anon_volumes=carried))
+        self._drop_replaced_volumes(cid, replaced_anon)
         self.created[step.service] = time.monotonic()
         health = resolve_healthcheck(svc.healthcheck, image.config.healthcheck)
         state.save(state.Supervised(cid, self.project.name, svc.name, name, health,
@@ -369,6 +377,17 @@ class Up:
         if not self.opts.no_start:
             self._start(step.service, cid, name)
         return cid, name
+
+    def _drop_replaced_volumes(self, cid: str, replaced: dict[str, str]) -> None:
+        """Remove the replaced container's anonymous volumes the new one did not take (all of
+        them with -V), so none is left dangling."""
+        if not replaced:
+            return
+        kept = set(self.backend.anonymous_volumes(cid).values())
+        for vol in sorted(set(replaced.values()) - kept):
+            self.report(f"Volume {vol}", "Removing")
+            self.backend.remove_volume(vol)
+            self.report(f"Volume {vol}", "Removed")
 
     def _start(self, service: str, cid: str, name: str) -> None:
         self.report(name, "Starting")

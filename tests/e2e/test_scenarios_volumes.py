@@ -62,11 +62,6 @@ volumes:
     assert not Path(mountpoint).exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "recreating a container (config change) gives it a NEW anonymous volume instead of the "
-    "old container's: the data written to /cache is gone and the old volume stays dangling "
-    "until down -v; docker compose carries anonymous volumes over unless -V/"
-    "--renew-anon-volumes"))
 def test_anonymous_volume_kept_on_recreate_and_removed_by_down_v(scenario: Scenario) -> None:
     sc = scenario
     compose = f"""

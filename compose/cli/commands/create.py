@@ -23,6 +23,9 @@ def create_command(
     pull: Annotated[str, typer.Option("--pull", metavar="POLICY")] = "missing",
     force_recreate: Annotated[bool, typer.Option("--force-recreate")] = False,
     no_recreate: Annotated[bool, typer.Option("--no-recreate")] = False,
+    renew_anon_volumes: Annotated[bool, typer.Option(
+        "-V", "--renew-anon-volumes", help="Recreate anonymous volumes instead of retrieving "
+        "data from the previous containers.")] = False,
     remove_orphans: Annotated[bool, typer.Option("--remove-orphans")] = False,
 ) -> int:
     """Converge without starting anything (``up --no-start``)."""
@@ -36,7 +39,8 @@ def create_command(
     recreate = (RecreatePolicy.FORCE if force_recreate else RecreatePolicy.NEVER if no_recreate
                 else RecreatePolicy.DIVERGED)
     opts = UpOptions(services=targets, build=build, no_build=no_build, pull=pull,
-                     recreate=recreate, no_start=True, remove_orphans=remove_orphans)
+                     recreate=recreate, no_start=True, remove_orphans=remove_orphans,
+                     renew_anon_volumes=renew_anon_volumes)
     result = Up(project, backend(), opts, Progress(ctx.obj.progress)).run()
     for f in result.failures():
         terminal.error(f)

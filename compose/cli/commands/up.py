@@ -70,6 +70,9 @@ def up_command(
                                       help="always, missing, never.")] = "missing",
     force_recreate: Annotated[bool, typer.Option("--force-recreate")] = False,
     no_recreate: Annotated[bool, typer.Option("--no-recreate")] = False,
+    renew_anon_volumes: Annotated[bool, typer.Option(
+        "-V", "--renew-anon-volumes", help="Recreate anonymous volumes instead of retrieving "
+        "data from the previous containers.")] = False,
     no_deps: Annotated[bool, typer.Option("--no-deps", help="Don't start linked services.")
                        ] = False,
     no_start: Annotated[bool, typer.Option("--no-start", help="Only create.")] = False,
@@ -104,7 +107,8 @@ def up_command(
     opts = UpOptions(services=targets, no_deps=no_deps, build=build, no_build=no_build,
                      pull=pull, recreate=recreate, no_start=no_start,
                      remove_orphans=remove_orphans, scale=_parse_scale(scale), timeout=timeout,
-                     wait_timeout=wait_timeout, wait=wait)
+                     wait_timeout=wait_timeout, wait=wait,
+                     renew_anon_volumes=renew_anon_volumes)
     be = backend()
     progress = Progress(ctx.obj.progress)
     result = Up(project, be, opts, progress).run()

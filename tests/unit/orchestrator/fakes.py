@@ -67,6 +67,7 @@ class FakeBackend:
         self.volumes: set[str] = set()
         self.image_calls: list[tuple[str, str, bool, bool]] = []  # service, pull, build, has build
         self.exit_on_start: dict[str, int] = {}  # service -> exit code right after start
+        self.anon_targets: dict[str, tuple[str, ...]] = {}  # service -> anonymous volume targets
         self.lock = threading.Lock()
         self.n = 0
 
@@ -112,6 +113,10 @@ class FakeBackend:
     def list_volumes(self, project: str) -> list[str]:
         return sorted(self.volumes)
 
+    def anonymous_volumes(self, cid: str) -> dict[str, str]:
+        with self.lock:
+            return dict(self.containers[cid]["anon"])
+
     def list_containers(self, project, all=True):  # type: ignore[no-untyped-def]
         with self.lock:
             rows = list(self.containers.values())
@@ -123,8 +128,11 @@ class FakeBackend:
         with self.lock:
             self.n += 1
             cid = f"{req.service.name}-{self.n}"
+            anon = {t: req.anon_volumes.get(t) or f"anon-{cid}{t.replace('/', '-')}"
+                    for t in self.anon_targets.get(req.service.name, ())}
+            self.volumes |= set(anon.values())
             self.containers[cid] = {"id": cid, "name": req.name, "labels": dict(req.labels),
-                                    "service": req.service.name}
+                                    "service": req.service.name, "anon": anon}
         self.ops.add(cid, running=False)
         self._call("create", req.name)
         return cid

@@ -243,3 +243,26 @@ def test_wait_succeeds_for_running_services(env: tuple[FakeOps, FakeBackend]) ->
     ops, backend = env
     result = Up(stack(), backend, UpOptions(wait_timeout=10, wait=True)).run()
     assert result.failures() == []
+
+
+@pytest.mark.parametrize("renew", [False, True])
+def test_recreate_carries_anonymous_volumes_over_unless_renewed(
+        env: tuple[FakeOps, FakeBackend], renew: bool) -> None:
+    ops, backend = env
+    backend.anon_targets["web"] = ("/cache", "/scratch")
+    Up(stack(), backend, UpOptions(wait_timeout=10)).run()
+    (web,) = [c for c in backend.containers.values() if c["service"] == "web"]
+    old = dict(web["anon"])
+    backend.anon_targets["web"] = ("/cache",)  # /scratch is gone from the new config
+    changed = stack(web=svc("web", depends_on={"api": DependsOn()}, command=("serve", "2")))
+    Up(changed, backend, UpOptions(wait_timeout=10, renew_anon_volumes=renew)).run()
+    (web,) = [c for c in backend.containers.values() if c["service"] == "web"]
+    removed = {obj for what, obj in backend.calls if what == "rm-volume"}
+    if renew:
+        assert web["anon"]["/cache"] != old["/cache"]  # a fresh one...
+        assert removed == set(old.values())  # ...and the replaced ones are gone
+    else:
+        assert web["anon"] == {"/cache": old["/cache"]}  # the same data
+        assert removed == {old["/scratch"]}  # the one no longer mounted does not dangle
+    assert set(web["anon"].values()) <= backend.volumes
+    assert not removed & backend.volumes

@@ -88,9 +88,14 @@ class Plan:
 
 def plan_convergence(desired: Iterable[DesiredService], observed: Iterable[ObservedContainer], *,
                      recreate: RecreatePolicy = RecreatePolicy.DIVERGED,
-                     remove_orphans: bool = False) -> Plan:
-    """Return the actions that turn ``observed`` into ``desired`` (pure; no engine calls)."""
+                     remove_orphans: bool = False, known: Iterable[str] = ()) -> Plan:
+    """Return the actions that turn ``observed`` into ``desired`` (pure; no engine calls).
+
+    ``known`` are services of the compose file that are not desired this time (not targeted,
+    or under a profile not enabled): their containers are left alone, not orphans — docker
+    compose counts disabled services as known too (docker/compose#8432)."""
     wanted = {d.name: d for d in desired}
+    left_alone = set(known)
     by_service: dict[str, list[ObservedContainer]] = {}
     orphans: list[ObservedContainer] = []
     for c in observed:
@@ -98,7 +103,7 @@ def plan_convergence(desired: Iterable[DesiredService], observed: Iterable[Obser
             continue
         if c.service in wanted:
             by_service.setdefault(c.service, []).append(c)
-        else:
+        elif c.service not in left_alone:
             orphans.append(c)
     steps: dict[str, list[Step]] = {
         name: _plan_service(d, by_service.get(name, []), recreate) for name, d in wanted.items()

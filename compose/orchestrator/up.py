@@ -291,11 +291,10 @@ class Up:
         observed = proj.observed(self.backend.list_containers(self.project.name))
         image_ids = {n: i.id for n, i in self.images.items()}
         desired = proj.desired(self.project, names, image_ids, self.opts.scale)
+        known = [*self.project.services, *self.project.disabled_services]
         plan = plan_convergence(desired, observed, recreate=self.opts.recreate,
-                                remove_orphans=self.opts.remove_orphans)
-        others = [c for c in observed if c.service in self.project.services
-                  and c.service not in names]
-        orphans = [o for o in plan.orphans if o not in others]
+                                remove_orphans=self.opts.remove_orphans, known=known)
+        orphans = plan.orphans
         if orphans and not self.opts.remove_orphans:
             listed = ", ".join(o.name for o in orphans)
             log.warning("Found orphan containers ([%s]) for this project. If you removed or "

@@ -90,6 +90,16 @@ def test_orphans_reported_and_removed_on_request() -> None:
     assert actions(plan, "old") == [(Action.REMOVE, 1)]
 
 
+def test_known_services_are_neither_planned_nor_orphans() -> None:
+    # `--profile job up`: `debug` is in the file under a profile not enabled (docker/compose#8432)
+    observed = [c("web", 1), c("debug", 1), c("old", 1)]
+    plan = plan_convergence([DesiredService("web", "h1")], observed, remove_orphans=True,
+                            known=["web", "debug"])
+    assert [o.service for o in plan.orphans] == ["old"]
+    assert actions(plan, "debug") == []
+    assert actions(plan, "old") == [(Action.REMOVE, 1)]
+
+
 def test_config_hash_ignores_scale_and_replicas_but_not_command() -> None:
     base = {"image": "busybox", "command": ["sleep", "1"], "deploy": {"replicas": 1}}
     assert config_hash(base) == config_hash({**base, "scale": 4, "deploy": {"replicas": 3}})

@@ -266,3 +266,24 @@ def test_recreate_carries_anonymous_volumes_over_unless_renewed(
         assert removed == {old["/scratch"]}  # the one no longer mounted does not dangle
     assert set(web["anon"].values()) <= backend.volumes
     assert not removed & backend.volumes
+
+
+def test_profile_disabled_service_is_no_orphan(env: tuple[FakeOps, FakeBackend],
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    import dataclasses
+
+    ops, backend = env
+    with_debug = stack(debug=svc("debug"))
+    Up(with_debug, backend, UpOptions(wait_timeout=10)).run()
+    # the same file, `debug` now under a profile not enabled (docker/compose#8432)
+    without = dataclasses.replace(stack(), disabled_services=("debug",))
+    backend.calls.clear()
+    with caplog.at_level("WARNING"):
+        Up(without, backend, UpOptions(wait_timeout=10)).run()
+        Up(without, backend, UpOptions(wait_timeout=10, remove_orphans=True)).run()
+    assert "orphan" not in caplog.text
+    assert ("rm", "proj-debug-1") not in backend.calls
+    # a service gone from the file is still an orphan
+    Up(dataclasses.replace(stack(), disabled_services=()), backend,
+       UpOptions(wait_timeout=10)).run()
+    assert "Found orphan containers ([proj-debug-1])" in caplog.text

@@ -352,7 +352,7 @@ def _announce(kind: str, info: containers.ContainerInfo, **extra: Any) -> None:
         return
     client.publish(project, {"event": kind, "container": info.id,
                              "service": info.labels.get(L.SERVICE, ""), "name": info.name,
-                             "image": info.labels.get(L.IMAGE, ""), "exit_code": None,
+                             "exit_code": None,
                              "detail": "", "will_restart": False, "time": time.time(),
                              **extra})
 

@@ -19,8 +19,12 @@ pc graph
 step "Build the busybox base image from Debian's busybox-static (cached after the first run)"
 pc build
 
+links() { ip -br link | awk '$1 ~ /^pc(br-|v)/ {sub(/@.*/, "", $1); print $1}' | sort; }
+before="$(links)"
+
 step "Bring it up: client may start only once web is healthy (pycompose up -d --timings)"
 pc up -d --timings
+ours="$(comm -13 <(echo "$before") <(links))"
 
 step "Wait for the one-shot client and outsider to finish (pycompose wait)"
 pc wait client outsider
@@ -40,6 +44,7 @@ pc down -v
 trap - EXIT
 
 step "Nothing left behind"
-left="$(ip -br link show type bridge | awk '$1 ~ /^pcbr-/' ; findmnt -rn -t overlay -o TARGET | grep pycompose || true)"
+root="${PYCOMPOSE_ROOT:-/var/lib/pycompose}"
+left="$(comm -12 <(echo "$ours") <(links); findmnt -rn -o TARGET | grep -F "$root/" || true)"
 if [ -n "$left" ]; then echo "left over:"; echo "$left"; exit 1; fi
-echo "no pycompose bridge, veth or overlay mount remains"
+echo "the stack's $(echo "$ours" | grep -c .) bridges and veths are gone, and no mount remains under $root"

@@ -102,6 +102,7 @@ def _run_down(project: Project | None, name: str, backend: Backend, opts: DownOp
         failures += _remove_images(project, opts.rmi, backend, report)
     if not remaining:
         shutil.rmtree(project_dir(name), ignore_errors=True)
+        backend.stop_idle_helpers()
     return failures
 
 

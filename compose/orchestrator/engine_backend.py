@@ -149,6 +149,14 @@ class EngineBackend:
             found = [c for c in found if L.PROJECT in c.labels]
         return [_ref(c) for c in found]
 
+    def stop_idle_helpers(self) -> None:
+        """End the engine's shim fork server when no container of this state root remains
+        (it would otherwise linger until its idle timeout after `down`)."""
+        if not containers.list_containers(None, all=True):
+            from engine.containers import shimd
+
+            shimd.stop_server()
+
     def create_container(self, req: CreateRequest) -> str:
         svc, project = req.service, req.project
         fdir = ensure_dir(files_dir(project.name, req.name), 0o755)

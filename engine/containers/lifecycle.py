@@ -353,13 +353,7 @@ def delete(ref: str, force: bool = False) -> None:
         except BaseException:
             record.update(cid, state=State.DEAD)
             raise
-    if record.remove(cid) == 0:
-        # The last container of this state root is gone: end the shim fork server now rather
-        # than after its idle timeout, so nothing of ours outlives `down`. A create racing
-        # this falls back to spawning its shim directly.
-        from engine.containers import shimd
-
-        shimd.stop_server()
+    record.remove(cid)
 
 
 def _remove_everything(cid: str, runtime_name: str) -> None:

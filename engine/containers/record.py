@@ -110,11 +110,10 @@ def update(cid: str, **fields: Any) -> None:
         conn.execute(f"UPDATE containers SET {cols} WHERE id = ?", (*values, cid))
 
 
-def remove(cid: str) -> int:
-    """Forget a container; return how many containers remain in the store."""
+def remove(cid: str) -> None:
+    """Forget a container."""
     with store.transaction() as conn:
         conn.execute("DELETE FROM containers WHERE id = ?", (cid,))
-        return int(conn.execute("SELECT count(*) FROM containers").fetchone()[0])
 
 
 def get(ref: str) -> ContainerInfo:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,21 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 
+def processes_of(root: Path) -> list[str]:
+    """Command lines of live processes running with ``PYCOMPOSE_ROOT=root``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if f"PYCOMPOSE_ROOT={root}\0".encode() in Path(f"/proc/{pid}/environ").read_bytes():
+                found.append(Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"))
+        except OSError:
+            continue
+    return found
+
+
 def test_readme_demo_shows_discovery_and_cleans_up(tmp_path: Path) -> None:
-    env = {**os.environ, "PYCOMPOSE_ROOT": str(tmp_path / "state")}
+    root = tmp_path / "state"
+    env = {**os.environ, "PYCOMPOSE_ROOT": str(root)}
     proc = subprocess.run(
         ["bash", str(REPO / "examples" / "demo.sh")],
         env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
@@ -37,3 +51,8 @@ def test_readme_demo_shows_discovery_and_cleans_up(tmp_path: Path) -> None:
     assert started_client >= healthy_web
     gone = re.search(r"the stack's (\d+) bridges and veths are gone, and no mount remains", out)
     assert gone and int(gone.group(1)) >= 5, out[-2000:]  # 2 bridges + 3 veths at least
+    # and no process of ours (supervisor, DNS daemon, shim fork server) outlives `down`
+    deadline = time.monotonic() + 3
+    while processes_of(root) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_of(root) == []

@@ -166,19 +166,3 @@ def test_a_shim_records_its_exit_only_on_its_own_run(engine) -> None:
     status = containers.wait(info.id, timeout=5)  # reconciled: shim and init gone
     assert containers.inspect(info.id).state is State.EXITED and status.code == 255
 
-
-def test_deleting_the_last_container_ends_the_fork_server(engine) -> None:
-    """Nothing of ours may outlive the last container of a state root (e.g. after `down`):
-    the shim fork server is stopped then, not after its idle timeout."""
-    from engine.containers import shimd
-
-    first = engine.run(engine.spec("first", "true"))
-    second = engine.run(engine.spec("second", "true"))
-    for info in (first, second):
-        containers.wait(info.id, timeout=10)
-    if not shimd.server_running():
-        pytest.skip("the fork server did not start here (fallback paths in use)")
-    containers.delete(first.id)
-    assert shimd.server_running()  # a container remains: the server stays
-    containers.delete(second.id)
-    assert not shimd.server_running()

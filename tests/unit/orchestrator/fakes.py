@@ -149,6 +149,9 @@ class FakeBackend:
         if self.ops.is_running(cid):
             self.ops.exit_container(cid, 137)
 
+    def stop_idle_helpers(self) -> None:
+        self.idle_helpers_stopped = getattr(self, "idle_helpers_stopped", 0) + 1
+
     def remove_container(self, cid: str) -> None:
         self._call("rm", self.containers[cid]["name"])
         with self.lock:

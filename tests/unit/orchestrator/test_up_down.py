@@ -125,6 +125,8 @@ def test_down_removes_everything_but_external(env: tuple[FakeOps, FakeBackend]) 
     assert backend.containers == {} and backend.networks == set()
     assert backend.volumes == {"shared"}
     assert state.for_project("proj") == []
+    # nothing of the project remains: the engine's helper processes are told to go
+    assert getattr(backend, "idle_helpers_stopped", 0) == 1
 
 
 def test_recreated_dependency_restarts_restart_true_dependents(

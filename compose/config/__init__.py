@@ -67,7 +67,10 @@ def load(options: LoadOptions | None = None) -> Project:
         return _load(options or LoadOptions())
     except RecursionError:
         # Every step walks the data recursively; absurd nesting is a user error, not a crash.
-        raise ConfigError("the compose file nests too deeply to be processed") from None
+        raise ConfigError(_TOO_DEEP) from None
+
+
+_TOO_DEEP = "the compose file nests too deeply to be processed"
 
 
 def _load(options: LoadOptions) -> Project:
@@ -111,15 +114,18 @@ def _read_document(path: str, env: Mapping[str, str],
     from compose.config.yamlload import load_yaml_documents
 
     text, display = _read_text(path, ctx)
-    documents = [(d, p) for d, p in load_yaml_documents(text, display) if d is not None]
-    if not documents:
-        raise ConfigError("empty compose file: define at least one service", file=display)
-    merged: dict[str, Any] = {}
-    positions: PositionMap = {}
-    for data, doc_positions in documents:
-        checked = _check_document(data, doc_positions, display, env, ctx)
-        merged = checked if len(documents) == 1 else merge_documents(merged, checked)
-        positions.update(doc_positions)
+    try:
+        documents = [(d, p) for d, p in load_yaml_documents(text, display) if d is not None]
+        if not documents:
+            raise ConfigError("empty compose file: define at least one service", file=display)
+        merged: dict[str, Any] = {}
+        positions: PositionMap = {}
+        for data, doc_positions in documents:
+            checked = _check_document(data, doc_positions, display, env, ctx)
+            merged = checked if len(documents) == 1 else merge_documents(merged, checked)
+            positions.update(doc_positions)
+    except RecursionError:
+        raise ConfigError(_TOO_DEEP, file=display) from None
     return merged, positions
 
 

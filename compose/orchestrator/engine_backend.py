@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from compose.cli.commands._imageutil import build_spec, image_name
 from compose.config.model import (
     FileObject,
     Network,
@@ -28,6 +27,7 @@ from compose.config.model import (
 from compose.errors import ComposeError
 from compose.orchestrator import labels as L
 from compose.orchestrator.backend import ContainerRef, CreateRequest, ImageInfo, Progress
+from compose.orchestrator.imagespec import build_spec, image_name
 from compose.orchestrator.translate import (
     VolumeRequest,
     VolumesFrom,

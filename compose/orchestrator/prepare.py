@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from compose.cli.commands._imageutil import image_name
 from compose.config.model import Project, Service
 from compose.orchestrator.backend import Backend
+from compose.orchestrator.imagespec import image_name
 
 Reporter = Callable[[str, str], None]
 

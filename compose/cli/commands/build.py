@@ -6,12 +6,7 @@ from typing import Annotated
 import typer
 
 from compose.cli import terminal
-from compose.cli.commands._imageutil import (
-    build_spec,
-    image_name,
-    progress_printer,
-    select_services,
-)
+from compose.cli.commands._imageutil import progress_printer, select_services
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +25,7 @@ def build_command(
 ) -> None:
     """Build images for services (in order; each one's layers are cached; services sharing an
     image name build it once, like compose)."""
+    from compose.orchestrator.imagespec import build_spec, image_name
     from engine.images import build
 
     project = ctx.obj.load_project(services=tuple(services or ()))

@@ -9,13 +9,7 @@ from typing import Annotated
 import typer
 
 from compose.cli import terminal
-from compose.cli.commands._imageutil import (
-    human_size,
-    image_name,
-    progress_printer,
-    select_services,
-    since,
-)
+from compose.cli.commands._imageutil import human_size, progress_printer, select_services, since
 
 
 def register(app: typer.Typer) -> None:
@@ -76,6 +70,7 @@ def images_command(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only image ids.")] = False,
 ) -> None:
     """List the images of the project's services that exist locally."""
+    from compose.orchestrator.imagespec import image_name
     from engine.images import exists, resolve
 
     project = ctx.obj.load_project()

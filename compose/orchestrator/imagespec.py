@@ -1,0 +1,39 @@
+"""What image a service runs, and how its ``build:`` section becomes an engine BuildSpec.
+
+Shared by the orchestrator (``up``, ``run``) and the image commands (``build``, ``images``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from compose.config.model import Project, Service
+    from engine.images import BuildSpec
+
+
+def image_name(project: Project, service: Service) -> str:
+    """The image a service runs: its ``image:``, else ``<project>-<service>`` like compose v2."""
+    return service.image or f"{project.name}-{service.name}"
+
+
+def build_spec(project: Project, service: Service, *, no_cache: bool = False,
+               pull: bool = False, extra_args: dict[str, str] | None = None) -> BuildSpec:
+    """Turn a service's ``build:`` section into an engine BuildSpec."""
+    from compose.errors import ComposeError
+    from engine.images import BuildSpec
+
+    b = service.build
+    if b is None:
+        raise ComposeError(f"service {service.name!r} has no build section")
+    if "://" in b.context or b.context.startswith("git@"):
+        raise ComposeError(f"service {service.name!r}: remote build contexts ({b.context}) "
+                           "are not supported (no network)")
+    args = {**dict(b.args), **(extra_args or {})}
+    network = "host" if b.network == "host" else "none"
+    tags = (image_name(project, service),) + tuple(b.tags)
+    return BuildSpec(context=Path(b.context), dockerfile=b.dockerfile or "Dockerfile",
+                     dockerfile_inline=b.dockerfile_inline,
+                     args=tuple(args.items()), target=b.target,
+                     labels=tuple(dict(b.labels).items()), network=network, tags=tags,
+                     no_cache=no_cache or b.no_cache, pull=pull or b.pull)

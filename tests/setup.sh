@@ -31,9 +31,9 @@ if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv .venv
 fi
 if ! .venv/bin/python -c "import compose, engine, pytest, hypothesis" 2>/dev/null \
-   || [ pyproject.toml -nt .venv/.installed ]; then
+   || [ pyproject.toml -nt .venv/.installed ] || [ tests/constraints.txt -nt .venv/.installed ]; then
   # pip's build backend is chatty even with -q: keep its output unless the install fails.
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' >.venv/pip.log 2>&1 \
+  .venv/bin/pip install -q --disable-pip-version-check -c tests/constraints.txt -e '.[test]' >.venv/pip.log 2>&1 \
     || { cat .venv/pip.log; exit 1; }
   touch .venv/.installed
 fi

@@ -27,7 +27,13 @@ from compose.orchestrator.executor import Event, EventKind, Executor, Outcome, S
 from compose.orchestrator.gates import GateReporter, WaitKind, wait_kinds, wait_verdict
 from compose.orchestrator.health import resolve_healthcheck
 from compose.orchestrator.lock import project_lock
-from compose.orchestrator.prepare import image_groups, image_source, prepare_networks_and_volumes
+from compose.orchestrator.prepare import (
+    image_groups,
+    image_source,
+    image_waves,
+    prepare_networks_and_volumes,
+    with_build_inputs,
+)
 from compose.orchestrator.restart import policy_for_service
 from compose.orchestrator.translate import check_supported
 
@@ -277,12 +283,13 @@ class Up:
                 self.images[name] = info
                 self.image_ready[name] = now
 
-        groups = list(image_groups(self.project, names).values())
-        with ThreadPoolExecutor(max(1, min(8, len(groups))), thread_name_prefix="img") as pool:
-            errors = [f.exception() for f in [pool.submit(ready, g) for g in groups]]
-        for err in errors:
-            if err is not None:
-                raise err
+        groups = image_groups(self.project, with_build_inputs(self.project, names))
+        for wave in image_waves(self.project, groups):
+            with ThreadPoolExecutor(max(1, min(8, len(wave))), thread_name_prefix="img") as pool:
+                errors = [f.exception() for f in [pool.submit(ready, g) for g in wave]]
+            for err in errors:
+                if err is not None:
+                    raise err
 
     def _prepare_networks_and_volumes(self, names: list[str]) -> None:
         prepare_networks_and_volumes(self.project, self.backend, names, self.report)

@@ -29,6 +29,7 @@ from engine.images.imagestore import (
     tag,
 )
 from engine.images.model import (
+    BuildSecret,
     BuildSpec,
     Healthcheck,
     HistoryEntry,
@@ -53,7 +54,8 @@ def build(spec: BuildSpec, *, progress: Callable[[Progress], None] | None = None
 
 
 __all__ = [
-    "ArchiveError", "BuildSpec", "CorruptBlob", "Healthcheck", "HistoryEntry", "Image",
+    "ArchiveError", "BuildSecret", "BuildSpec", "CorruptBlob", "Healthcheck", "HistoryEntry",
+    "Image",
     "ImageConfig", "InvalidReference", "Progress", "Reference", "RegistryError", "build",
     "exists", "history", "import_rootfs", "list_images", "load", "normalize_reference", "prune",
     "pull",

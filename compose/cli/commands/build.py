@@ -26,12 +26,14 @@ def build_command(
     """Build images for services (in order; each one's layers are cached; services sharing an
     image name build it once, like compose)."""
     from compose.orchestrator.imagespec import build_spec, image_name
+    from compose.orchestrator.prepare import with_build_inputs
     from engine.images import build
 
     project = ctx.obj.load_project(services=tuple(services or ()))
     extra = dict(a.partition("=")[::2] for a in build_arg or ())
     built: set[str] = set()
-    for svc in select_services(project, services):
+    selected = [s.name for s in select_services(project, services)]
+    for svc in (project.services[n] for n in with_build_inputs(project, selected)):
         if svc.build is None or image_name(project, svc) in built:
             continue
         built.add(image_name(project, svc))

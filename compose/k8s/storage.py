@@ -113,8 +113,11 @@ def file_objects(ctx: Context, used: set[tuple[str, str]]) -> list[dict[str, Any
         data = _content(ctx, kind, key, obj)
         meta = metadata(object_name(obj), ctx.project.name)
         if kind == "configs":
-            out.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
-                        "binaryData": {"content": base64.b64encode(data).decode()}})
+            try:
+                body: dict[str, Any] = {"data": {"content": data.decode()}}
+            except UnicodeDecodeError:
+                body = {"binaryData": {"content": base64.b64encode(data).decode()}}
+            out.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, **body})
         else:
             out.append({"apiVersion": "v1", "kind": "Secret", "metadata": meta,
                         "type": "Opaque", "data": {"content": base64.b64encode(data).decode()}})

@@ -46,6 +46,9 @@ COMMAND_MODULES: list[str] = [
     "cp",
     "ls",
     "stats",
+    # beyond one machine (compose/k8s)
+    "convert",
+    "deploy",
 ]
 
 EXIT_INTERRUPTED = 130

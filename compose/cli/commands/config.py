@@ -13,7 +13,6 @@ def register(app: typer.Typer) -> None:
     """Add the ``config`` command to ``app``."""
     text = "Parse, resolve and render the compose file in canonical format."
     app.command("config", help=text)(config_command)
-    app.command("convert", help=text, hidden=True)(config_command)  # docker compose's alias
 
 
 def config_command(

@@ -46,12 +46,24 @@ COMMAND_MODULES: list[str] = [
     "cp",
     "ls",
     "stats",
+    "version",
+    "volumes",
+    "scale",
+    "watch",
 ]
 
 EXIT_INTERRUPTED = 130
 EXIT_USAGE = 2
 _PROGRESS = ("auto", "tty", "plain", "json", "quiet")
 _ANSI = ("auto", "never", "always")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from compose.cli.commands.version import render
+
+        terminal.line(render("pretty", short=False))
+        raise typer.Exit(0)
 
 
 def _global_options(
@@ -116,6 +128,11 @@ def _global_options(
     ] = -1,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Not supported by pycompose (rejected).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version,
+                     help="Show the pycompose version information and exit."),
     ] = False,
 ) -> None:
     """Run multi-container applications from compose files on pycompose's own engine."""

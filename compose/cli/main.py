@@ -13,6 +13,7 @@ import typer
 
 from compose.cli import fastparams, terminal
 from compose.cli.context import CliContext
+from compose.cli.options import rejected
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,12 @@ def _global_options(
     ] = -1,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Not supported by pycompose (rejected).")
+    ] = False,
+    all_resources: Annotated[
+        bool, rejected("--all-resources", reason="only the resources services use are created")
+    ] = False,
+    compatibility: Annotated[
+        bool, rejected("--compatibility", reason="docker-compose v1 naming is not offered")
     ] = False,
     version: Annotated[
         bool,

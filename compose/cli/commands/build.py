@@ -7,6 +7,7 @@ import typer
 
 from compose.cli import terminal
 from compose.cli.commands._imageutil import progress_printer, select_services
+from compose.cli.options import rejected
 
 
 def register(app: typer.Typer) -> None:
@@ -22,6 +23,21 @@ def build_command(
     build_arg: Annotated[list[str] | None, typer.Option("--build-arg", metavar="KEY=VAL")]
     = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+    with_dependencies: Annotated[bool, typer.Option("--with-dependencies", help="Also build "
+                                                    "dependencies (transitively).")] = False,
+    builder: Annotated[str | None, rejected("--builder", reason="pycompose has one built-in "
+                                            "builder", takes_value=True)] = None,
+    check: Annotated[bool, rejected("--check", reason="no build checks")] = False,
+    memory: Annotated[str | None, rejected("-m", "--memory", reason="build steps are not "
+                                           "memory-limited", takes_value=True)] = None,
+    print_: Annotated[bool, rejected("--print", reason="no bake file")] = False,
+    provenance: Annotated[str | None, rejected("--provenance", reason="no attestations",
+                                               takes_value=True)] = None,
+    push: Annotated[bool, rejected("--push", reason="use pycompose push after build")] = False,
+    sbom: Annotated[str | None, rejected("--sbom", reason="no attestations",
+                                         takes_value=True)] = None,
+    ssh: Annotated[str | None, rejected("--ssh", reason="no SSH agent forwarding in builds",
+                                        takes_value=True)] = None,
 ) -> None:
     """Build images for services (in order; each one's layers are cached; services sharing an
     image name build it once, like compose)."""
@@ -29,6 +45,10 @@ def build_command(
     from engine.images import build
 
     project = ctx.obj.load_project(services=tuple(services or ()))
+    if with_dependencies and services:
+        from compose.orchestrator.project import with_dependencies as closure
+
+        services = list(closure(project, services))
     extra = dict(a.partition("=")[::2] for a in build_arg or ())
     built: set[str] = set()
     for svc in select_services(project, services):

@@ -22,15 +22,27 @@ def pull_command(
     ignore_buildable: Annotated[bool, typer.Option("--ignore-buildable",
                                                    help="Skip services that build.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+    include_deps: Annotated[bool, typer.Option("--include-deps", help="Also pull the "
+                                               "services declared as dependencies.")] = False,
+    policy: Annotated[str, typer.Option("--policy", metavar="POLICY", help="missing "
+                                        "(only images not present) or always.")] = "always",
 ) -> None:
     """Pull each service's ``image:`` (services that only build are skipped)."""
     from engine.errors import EngineError
-    from engine.images import pull
+    from engine.images import exists, pull
 
+    if policy not in ("missing", "always"):
+        raise typer.BadParameter("must be missing or always", param_hint="--policy")
     project = ctx.obj.load_project(services=tuple(services or ()))
+    if include_deps and services:
+        from compose.orchestrator.project import with_dependencies
+
+        services = list(with_dependencies(project, services))
     failed = []
     for svc in select_services(project, services):
         if not svc.image or (ignore_buildable and svc.build is not None):
+            continue
+        if policy == "missing" and exists(svc.image):
             continue
         if not quiet:
             terminal.line(f"{svc.name} Pulling")

@@ -68,7 +68,8 @@ def ps_command(
         check_services(project, services)
     elif project is not None and not parse_go_bool(orphans, "--orphans"):
         services = list(project.services)
-    cs = containers_of(backend(), name, services or (), all=True)
+    # like docker compose: -a also lists the one-off containers of `run`
+    cs = containers_of(backend(), name, services or (), all=True, oneoff=all_)
     if any(c.running for c in cs):
         client.ensure_supervisor(name)  # re-adopt after a killed supervisor
     if status:

@@ -84,3 +84,58 @@ def test_rejected_flags_say_so(stack: Stack) -> None:
     assert out.returncode == 2 and "not supported by pycompose" in out.stderr
     out = stack.run("up", "--pull", "sometimes", check=False)
     assert out.returncode == 2 and "invalid --pull option" in out.stderr
+
+
+@pytest.mark.root
+def test_cp_creates_a_new_target_file_and_owner_rules(stack: Stack) -> None:
+    import os
+
+    stack.write(f"""
+services:
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+""")
+    stack.run("up", "-d", "--wait")
+    src = stack.dir / "f.txt"
+    src.write_text("content\n")
+    os.chown(src, 1234, 1234)
+    stack.run("cp", str(src), "app:/tmp/new-name.txt")  # no such file yet: created
+    assert stack.run("exec", "-T", "app", "cat", "/tmp/new-name.txt").stdout == "content\n"
+    owner = stack.run("exec", "-T", "app", "stat", "-c", "%u", "/tmp/new-name.txt").stdout
+    assert owner.strip() == "0"  # like docker: root unless -a
+    stack.run("cp", "-a", str(src), "app:/tmp/")  # an existing directory: copied into it
+    owner = stack.run("exec", "-T", "app", "stat", "-c", "%u", "/tmp/f.txt").stdout
+    assert owner.strip() == "1234"
+    link = stack.dir / "link"
+    link.symlink_to(src)
+    stack.run("cp", "-L", str(link), "app:/tmp/followed")
+    assert stack.run("exec", "-T", "app", "cat", "/tmp/followed").stdout == "content\n"
+    bad = stack.run("cp", str(src), "app:/nowhere/x", check=False)
+    assert bad.returncode == 1 and "/nowhere" in bad.stderr
+    bad = stack.run("cp", str(src), "app:/nodir/", check=False)
+    assert bad.returncode == 1 and "does not exist" in bad.stderr
+
+
+@pytest.mark.root
+def test_start_wait_run_label_and_caps(stack: Stack) -> None:
+    stack.write(f"""
+services:
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "sleep 0.5; touch /tmp/ok; {SLEEPER}"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ok"]
+      interval: 200ms
+""")
+    stack.run("create")
+    stack.run("start", "--wait", "--wait-timeout", "30")
+    assert json.loads(stack.run("ps", "--format", "json").stdout)["Health"] == "healthy"
+    out = stack.run("run", "--rm", "-T", "-l", "extra=yes", "--cap-drop", "CHOWN", "app",
+                    "sh", "-c", "grep CapEff /proc/self/status")
+    caps = int(out.stdout.split()[-1], 16)
+    assert not caps & 1  # CAP_CHOWN is bit 0
+    out = stack.run("run", "-d", "-T", "-l", "extra=yes", "app", "sleep", "30")
+    cname = out.stdout.strip()
+    label = stack.run("ps", "-a", "--format", '{{.Name}} {{.Label "extra"}}').stdout
+    assert f"{cname} yes" in label.splitlines()

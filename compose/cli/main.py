@@ -50,6 +50,8 @@ COMMAND_MODULES: list[str] = [
     "version",
     "volumes",
     "scale",
+    "export",
+    "commit",
     "watch",
 ]
 

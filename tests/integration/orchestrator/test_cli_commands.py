@@ -139,3 +139,41 @@ services:
     cname = out.stdout.strip()
     label = stack.run("ps", "-a", "--format", '{{.Name}} {{.Label "extra"}}').stdout
     assert f"{cname} yes" in label.splitlines()
+
+
+@pytest.mark.root
+def test_export_and_commit(stack: Stack) -> None:
+    import tarfile
+
+    stack.write(f"""
+services:
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo made > /made.txt; rm /bin/true; {SLEEPER}"]
+""")
+    stack.run("up", "-d", "--wait")
+    out = stack.dir / "fs.tar"
+    for _ in range(2):  # running, then stopped (a read-only view of its layers)
+        stack.run("export", "-o", str(out), "app")
+        with tarfile.open(out) as tar:
+            names = set(tar.getnames())
+            member = tar.extractfile("made.txt")
+            assert member is not None and member.read() == b"made\n"
+        assert "bin/sh" in names and "bin/true" not in names  # the deletion is seen
+        stack.run("stop", "-t", "1")
+    image = stack.run("commit", "-a", "me <me@example.com>", "-m", "snapshot",
+                      "-c", 'CMD ["cat", "/made.txt"]', "-c", "ENV GREETING=hi",
+                      "-c", "LABEL stage=two", "app", "pctest/committed:1").stdout.strip()
+    assert image.startswith("sha256:")
+    stack.write("""
+services:
+  app:
+    image: pctest/committed:1
+""")
+    run = stack.run("run", "--rm", "-T", "app")
+    assert run.stdout == "made\n"
+    env = stack.run("run", "--rm", "-T", "app", "sh", "-c", "echo $GREETING; ls /bin/true",
+                    check=False)
+    assert env.stdout.startswith("hi\n") and env.returncode != 0  # /bin/true still deleted
+    bad = stack.run("commit", "-c", "ONBUILD RUN x", "app", check=False)
+    assert bad.returncode == 1 and "ONBUILD is not supported" in bad.stderr

@@ -1,13 +1,17 @@
 """``pycompose build``: build the services that have a ``build:`` section."""
 from __future__ import annotations
 
-from typing import Annotated
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from compose.cli import terminal
 from compose.cli.commands._imageutil import progress_printer, select_services
 from compose.cli.options import rejected
+
+if TYPE_CHECKING:
+    from engine.images import BuildSpec
 
 
 def register(app: typer.Typer) -> None:
@@ -39,8 +43,8 @@ def build_command(
     ssh: Annotated[str | None, rejected("--ssh", reason="no SSH agent forwarding in builds",
                                         takes_value=True)] = None,
 ) -> None:
-    """Build images for services (in order; each one's layers are cached; services sharing an
-    image name build it once, like compose)."""
+    """Build images for services, concurrently up to --parallel (each one's layers are
+    cached; services sharing an image name build it once, like compose)."""
     from compose.orchestrator.imagespec import build_spec, image_name
     from engine.images import build
 
@@ -50,14 +54,25 @@ def build_command(
 
         services = list(closure(project, services))
     extra = dict(a.partition("=")[::2] for a in build_arg or ())
-    built: set[str] = set()
+    todo: dict[str, BuildSpec] = {}
+    names: dict[str, str] = {}
     for svc in select_services(project, services):
-        if svc.build is None or image_name(project, svc) in built:
+        if svc.build is None or image_name(project, svc) in todo:
             continue
-        built.add(image_name(project, svc))
-        spec = build_spec(project, svc, no_cache=no_cache, pull=pull, extra_args=extra)
+        todo[image_name(project, svc)] = build_spec(project, svc, no_cache=no_cache, pull=pull,
+                                                    extra_args=extra)
+        names[image_name(project, svc)] = svc.name
+
+    def one(image: str) -> None:
+        spec, name = todo[image], names[image]
         if not quiet:
-            terminal.line(f"{svc.name} Building")
-        img = build(spec, progress=progress_printer(f" {svc.name}", quiet))
+            terminal.line(f"{name} Building")
+        img = build(spec, progress=progress_printer(f" {name}", quiet))
         if not quiet:
-            terminal.line(f"{svc.name} Built {img.short_id} ({', '.join(spec.tags)})")
+            terminal.line(f"{name} Built {img.short_id} ({', '.join(spec.tags)})")
+
+    limit = ctx.obj.parallel
+    workers = len(todo) if limit <= 0 else min(len(todo), limit)
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="build") as pool:
+        for future in [pool.submit(one, image) for image in todo]:
+            future.result()  # the first failure is raised, after the others finished

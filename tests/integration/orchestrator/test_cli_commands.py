@@ -177,3 +177,49 @@ services:
     assert env.stdout.startswith("hi\n") and env.returncode != 0  # /bin/true still deleted
     bad = stack.run("commit", "-c", "ONBUILD RUN x", "app", check=False)
     assert bad.returncode == 1 and "ONBUILD is not supported" in bad.stderr
+
+
+@pytest.mark.root
+def test_down_service_restart_dependents_kill_orphans(stack: Stack) -> None:
+    stack.write(f"""
+services:
+  db:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+    volumes: [dbdata:/data]
+  api:
+    image: {IMAGE}
+    command: ["sh", "-c", "date +%s%N >> /tmp/starts; {SLEEPER}"]
+    depends_on:
+      db: {{condition: service_started, restart: true}}
+  other:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+    volumes: [otherdata:/data]
+volumes:
+  dbdata:
+  otherdata:
+""")
+    stack.run("up", "-d", "--wait")
+    ids = dict(line.split() for line in stack.run("ps", "--format", "{{.Service}} {{.ID}}")
+               .stdout.splitlines())
+    stack.run("restart", "--no-deps", "db")
+    assert stack.run("exec", "-T", "api", "cat", "/tmp/starts").stdout.count("\n") == 1
+    stack.run("restart", "db")  # api depends on db with restart: true: restarted too
+    assert stack.run("exec", "-T", "api", "cat", "/tmp/starts").stdout.count("\n") == 2
+    # down db: db and its dependent api go; other, the network and other's volume stay
+    stack.run("down", "-v", "-t", "1", "db")
+    assert stack.run("ps", "--services").stdout.split() == ["other"]
+    assert stack.run("volumes", "-q").stdout.split() == [f"{stack.name}_otherdata"]
+    assert stack.run("ps", "--format", "{{.ID}}").stdout.split() == [ids["other"]]
+    bad = stack.run("down", "nosuch", check=False)
+    assert bad.returncode == 1 and "no such service: nosuch" in bad.stderr
+    # `other` leaves the file: kill --remove-orphans removes its container
+    stack.write(f"""
+services:
+  db:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+""")
+    stack.run("kill", "--remove-orphans")
+    assert stack.run("ps", "-a", "-q").stdout == ""

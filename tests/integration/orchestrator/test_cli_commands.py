@@ -223,3 +223,81 @@ services:
 """)
     stack.run("kill", "--remove-orphans")
     assert stack.run("ps", "-a", "-q").stdout == ""
+
+
+@pytest.mark.root
+def test_pull_flag_wins_over_pull_policy_parallel_and_stats(stack: Stack) -> None:
+    stack.write(f"""
+services:
+  a:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+    pull_policy: always
+  b:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+""")
+    # no registry is reachable: `always` from the file would fail; the flag wins
+    failed = stack.run("up", "-d", check=False, timeout=120)
+    assert failed.returncode != 0
+    stack.run("--parallel", "1", "up", "-d", "--wait", "--pull", "never")
+    assert stack.run("ps", "--services").stdout.split() == ["a", "b"]
+    out = stack.run("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}").stdout
+    assert sorted(line.split()[0] for line in out.splitlines()) == [
+        f"{stack.name}-a-1", f"{stack.name}-b-1"]
+    stack.run("stop", "-t", "1", "b")
+    rows = stack.run("stats", "--no-stream", "-a", "--no-trunc", "--format", "json").stdout
+    by_name = {json.loads(r)["Name"]: json.loads(r) for r in rows.splitlines()}
+    assert by_name[f"{stack.name}-b-1"]["CPUPerc"] == "0.00%"
+    assert len(by_name[f"{stack.name}-a-1"]["ID"]) == 64
+
+
+@pytest.mark.root
+def test_up_watch_quiet_build_and_attach_dependencies(stack: Stack) -> None:
+    import subprocess
+    import sys
+    import time
+
+    ctx = stack.dir / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM {IMAGE}\nCOPY msg.txt /msg.txt\n")
+    (ctx / "msg.txt").write_text("built\n")
+    (stack.dir / "src").mkdir()
+    stack.write(f"""
+services:
+  dep:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo dep-says-hi; {SLEEPER}"]
+  app:
+    build: ./ctx
+    depends_on: [dep]
+    command: ["sh", "-c", "cat /msg.txt; until cat /app/x.txt 2>/dev/null; do sleep 0.1;
+              done; {SLEEPER}"]
+    develop:
+      watch:
+        - path: ./src
+          action: sync
+          target: /app
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "compose.cli.main", "-p", stack.name,
+                             "--progress", "plain", "up", "--build", "--quiet-build",
+                             "--watch", "app"], cwd=stack.dir, env=stack.env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "Watch enabled" in line:
+            break
+    (stack.dir / "src" / "x.txt").write_text("synced-by-watch\n")
+    deadline = time.monotonic() + 20
+    for line in proc.stdout:
+        lines.append(line)
+        if "synced-by-watch" in line or time.monotonic() > deadline:
+            break
+    proc.send_signal(2)
+    _out, err = proc.communicate(timeout=60)
+    text = "".join(lines)
+    assert "synced-by-watch" in text and "built" in text
+    assert "dep-says-hi" not in text  # only the named service is attached
+    assert "Building" not in err and "Built" not in err  # --quiet-build

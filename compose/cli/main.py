@@ -52,6 +52,7 @@ COMMAND_MODULES: list[str] = [
     "scale",
     "export",
     "commit",
+    "publish",
     "watch",
 ]
 

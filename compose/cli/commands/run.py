@@ -102,7 +102,7 @@ def run_command(
     workdir: Annotated[str | None, typer.Option("-w", "--workdir", metavar="DIR")] = None,
     publish: Annotated[list[str] | None, typer.Option("-p", "--publish", metavar="PORT")
                        ] = None,
-    service_ports: Annotated[bool, typer.Option("--service-ports")] = False,
+    service_ports: Annotated[bool, typer.Option("-P", "--service-ports")] = False,
     use_aliases: Annotated[bool, typer.Option("--use-aliases")] = False,
     name: Annotated[str | None, typer.Option("--name", metavar="NAME")] = None,
     no_tty: Annotated[bool, typer.Option("-T", "--no-TTY")] = False,

@@ -52,8 +52,11 @@ def our_commands() -> dict[str, dict[str, str]]:
     app = main.build_app(None)
     cmds = {"(global)": _options(main._global_options)}
     for info in app.registered_commands:
-        if info.callback is not None:
-            cmds[main._command_name(info)] = _options(info.callback)
+        if info.callback is None:
+            continue
+        reason = getattr(info.callback, REJECTED_ATTR, None)
+        cmds[main._command_name(info)] = ({"": f"command rejected: {reason}"} if reason
+                                          else _options(info.callback))
     return cmds
 
 
@@ -65,13 +68,19 @@ def statuses() -> list[tuple[str, str, str]]:
         if cmd not in ours:
             rows.append((cmd, "", "command not implemented (unknown command)"))
             continue
+        if "" in ours[cmd]:  # the whole command is rejected with a message
+            rows.append((cmd, "", ours[cmd][""]))
+            continue
         if not flags:
             rows.append((cmd, "", "implemented (no flags)"))
         for f in flags:
             spelled = f"--{f['long']}" + (f", -{f['short']}" if f.get("short") else "")
             found = ours[cmd].get(f"--{f['long']}")
-            if found is None and f.get("short"):
-                found = ours[cmd].get(f"-{f['short']}")
+            short = f"-{f['short']}" if f.get("short") else None
+            if found is not None and short and short not in ours[cmd]:
+                found = f"{found} (as --{f['long']} only: {short} is not accepted)"
+            elif found is None and short and short in ours[cmd]:
+                found = f"not accepted as --{f['long']} ({short} is: {ours[cmd][short]})"
             rows.append((cmd, spelled, found or "not accepted (usage error: no such option)"))
     return rows
 

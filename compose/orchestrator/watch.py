@@ -89,14 +89,42 @@ def rel_path(rule: WatchRule, path: str) -> str | None:
     return None
 
 
-def triggers(rule: WatchRule, path: str) -> bool:
-    """Does a change of ``path`` trigger ``rule``?"""
+@dataclass(frozen=True, slots=True)
+class ContextIgnore:
+    """A service's build-context .dockerignore, which docker applies to its watch rules."""
+
+    root: str
+    patterns: tuple[str, ...] = ()
+
+
+def read_dockerignore(context: str, dockerfile: str | None) -> ContextIgnore:
+    """``<Dockerfile>.dockerignore`` or ``.dockerignore`` of a build context (docker's
+    order); no file, no patterns."""
+    names = [f"{dockerfile}.dockerignore"] if dockerfile else []
+    for name in [*names, ".dockerignore"]:
+        try:
+            with open(os.path.join(context, name), encoding="utf-8") as f:
+                lines = [ln.strip() for ln in f]
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        return ContextIgnore(context, tuple(ln for ln in lines
+                                            if ln and not ln.startswith("#")))
+    return ContextIgnore(context)
+
+
+def triggers(rule: WatchRule, path: str, context: ContextIgnore | None = None) -> bool:
+    """Does a change of ``path`` trigger ``rule``? Never for a ``.git`` directory, editors'
+    temporary files or what the build context's .dockerignore excludes."""
     rel = rel_path(rule, path)
-    if rel is None:
+    if rel is None or ".git" in path.split("/"):
         return False
     name = rel or posixpath.basename(path)
     if ignored(name, EPHEMERAL) or ignored(name, rule.ignore):
         return False
+    if context is not None and context.patterns:
+        root = context.root.rstrip("/")
+        if path.startswith(root + "/") and ignored(path[len(root) + 1:], context.patterns):
+            return False
     return not rule.include or ignored(name, rule.include)
 
 
@@ -107,14 +135,16 @@ def container_path(rule: WatchRule, path: str) -> str:
     return posixpath.join(target, rel) if rel else target
 
 
-def plan_batch(rules: Mapping[str, tuple[WatchRule, ...]], changes: Iterable[Change]
-               ) -> dict[str, ServicePlan]:
-    """The actions one batch of changes asks of each service."""
+def plan_batch(rules: Mapping[str, tuple[WatchRule, ...]], changes: Iterable[Change],
+               contexts: Mapping[str, ContextIgnore] | None = None) -> dict[str, ServicePlan]:
+    """The actions one batch of changes asks of each service (``contexts``: the services'
+    build-context ignores)."""
     plans: dict[str, ServicePlan] = {}
     batch = list(changes)
     for service, service_rules in rules.items():
+        context = (contexts or {}).get(service)
         for rule in service_rules:
-            hits = [c for c in batch if triggers(rule, c.path)]
+            hits = [c for c in batch if triggers(rule, c.path, context)]
             if not hits:
                 continue
             plan = plans.setdefault(service, ServicePlan())

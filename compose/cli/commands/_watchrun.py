@@ -20,6 +20,7 @@ from compose.orchestrator.watch import (
     ServicePlan,
     initial_changes,
     plan_batch,
+    read_dockerignore,
     sync_archive,
 )
 
@@ -70,6 +71,9 @@ class Watcher:
     def __init__(self, project: Project, be: Backend, rules: dict[str, tuple[WatchRule, ...]],
                  on_rebuild: Callable[[str], None]) -> None:
         self.project, self.be, self.rules = project, be, rules
+        self.contexts = {name: read_dockerignore(svc.build.context, svc.build.dockerfile)
+                         for name, svc in project.services.items()
+                         if name in rules and svc.build is not None}
         self.on_rebuild = on_rebuild
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -80,7 +84,8 @@ class Watcher:
         for service, rules in self.rules.items():
             for r in rules:
                 if r.initial_sync and r.action in SYNC_ACTIONS:
-                    self.apply(plan_batch({service: (r,)}, initial_changes(r)))
+                    self.apply(plan_batch({service: (r,)}, initial_changes(r),
+                                          self.contexts))
         ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True,
                                         name="watch")
@@ -110,7 +115,7 @@ class Watcher:
             changes = [Change(p, deleted=kind == Kind.deleted and not os.path.lexists(p))
                        for kind, p in sorted(batch, key=lambda c: c[1])]
             try:
-                self.apply(plan_batch(self.rules, changes))
+                self.apply(plan_batch(self.rules, changes, self.contexts))
             except Exception as exc:  # one failed batch must not end the watch
                 terminal.error(f"watch: {exc}")
             self.batches += 1

@@ -72,3 +72,19 @@ def test_normalize_and_model(tmp_path: Path) -> None:
     model = develop_config(raw)
     assert model is not None and model.watch[0].exec is not None
     assert model.watch[0].exec.command == ("kill", "-HUP", "1")
+
+
+def test_git_dirs_and_the_build_context_dockerignore_are_never_synced(tmp_path: Path) -> None:
+    from compose.orchestrator.watch import read_dockerignore
+
+    (tmp_path / ".dockerignore").write_text("# comment\nnode_modules\n*.tmp\n")
+    (tmp_path / "Dockerfile.dev.dockerignore").write_text("secret\n")
+    rule = WatchRule(path=str(tmp_path), action="sync", target="/app")
+    ctx = read_dockerignore(str(tmp_path), None)
+    assert ctx.patterns == ("node_modules", "*.tmp")
+    assert not triggers(rule, f"{tmp_path}/node_modules/x/y.js", ctx)
+    assert not triggers(rule, f"{tmp_path}/a.tmp", ctx)
+    assert not triggers(rule, f"{tmp_path}/.git/index", ctx)
+    assert triggers(rule, f"{tmp_path}/src/a.js", ctx)
+    assert read_dockerignore(str(tmp_path), "Dockerfile.dev").patterns == ("secret",)
+    assert read_dockerignore(str(tmp_path / "none"), None).patterns == ()

@@ -301,3 +301,23 @@ services:
     assert "synced-by-watch" in text and "built" in text
     assert "dep-says-hi" not in text  # only the named service is attached
     assert "Building" not in err and "Built" not in err  # --quiet-build
+
+
+@pytest.mark.root
+def test_commit_a_running_container_pauses_it_and_resumes(stack: Stack) -> None:
+    stack.write(f"""
+services:
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo live > /live.txt; {SLEEPER}"]
+""")
+    stack.run("up", "-d", "--wait")
+    stack.run("commit", "app", "pctest/live:1")  # paused while its layer is packed
+    stack.run("commit", "--pause=false", "app", "pctest/live:2")
+    assert json.loads(stack.run("ps", "--format", "json").stdout)["State"] == "running"
+    stack.write("""
+services:
+  app:
+    image: pctest/live:2
+""")
+    assert stack.run("run", "--rm", "-T", "app", "cat", "/live.txt").stdout == "live\n"

@@ -13,6 +13,7 @@ import typer
 
 from compose.cli import fastparams, terminal
 from compose.cli.context import CliContext
+from compose.cli.options import rejected
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,13 @@ COMMAND_MODULES: list[str] = [
     "cp",
     "ls",
     "stats",
+    "version",
+    "volumes",
+    "scale",
+    "export",
+    "commit",
+    "publish",
+    "watch",
     # beyond one machine (compose/k8s)
     "convert",
     "deploy",
@@ -55,6 +63,14 @@ EXIT_INTERRUPTED = 130
 EXIT_USAGE = 2
 _PROGRESS = ("auto", "tty", "plain", "json", "quiet")
 _ANSI = ("auto", "never", "always")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from compose.cli.commands.version import render
+
+        terminal.line(render("pretty", short=False))
+        raise typer.Exit(0)
 
 
 def _global_options(
@@ -119,6 +135,17 @@ def _global_options(
     ] = -1,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Not supported by pycompose (rejected).")
+    ] = False,
+    all_resources: Annotated[
+        bool, rejected("--all-resources", reason="only the resources services use are created")
+    ] = False,
+    compatibility: Annotated[
+        bool, rejected("--compatibility", reason="docker-compose v1 naming is not offered")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version,
+                     help="Show the pycompose version information and exit."),
     ] = False,
 ) -> None:
     """Run multi-container applications from compose files on pycompose's own engine."""

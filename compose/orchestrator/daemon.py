@@ -72,7 +72,9 @@ class _Handler(socketserver.StreamRequestHandler):
                 self._reply({"ok": False, "error": "publish needs an event object"})
         elif op == "subscribe":
             self._reply({"ok": True})
-            self.server.hub.add(self.connection)
+            since = req.get("since")
+            self.server.hub.add(self.connection,
+                                float(since) if isinstance(since, (int, float)) else None)
             self.server.keep.append(self.connection)
             self.rfile.read()  # park until the subscriber goes away
             return False

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,14 @@ _TYPE_WORDS = {
     "array": "a list", "object": "a mapping", "null": "empty",
 }
 _NAME_RULE = "use only letters, digits, '.', '_' and '-'"
+
+
+@cache
+def _quick_check() -> Callable[[Any], bool]:
+    """The schema compiled to a yes/no predicate (see :mod:`compose.config.fastschema`)."""
+    from compose.config.fastschema import compile_schema
+
+    return compile_schema(load_compose_schema())
 
 
 @cache
@@ -75,7 +83,10 @@ def validate_schema(data: Any, filename: str, positions: PositionMap) -> None:
         got = _TYPE_WORDS.get(_json_type(data), type(data).__name__)
         raise error_at(f"the top level must be a mapping of compose keys, not {got}",
                            (), positions, filename)
-    errors = list(_validator().iter_errors(strip_markers(data)))
+    plain = strip_markers(data)
+    if _quick_check()(plain):
+        return  # valid: jsonschema is only imported to find and word an error
+    errors = list(_validator().iter_errors(plain))
     if not errors:
         return
     path, where, message = min((_describe(e) for e in errors),

@@ -34,11 +34,11 @@ def _bare_package() -> None:
         except ModuleNotFoundError as exc:
             if exc.name != f"pyroute2.{name}":
                 raise
-        del package.__getattr__  # type: ignore[attr-defined]
+        delattr(package, "__getattr__")
         loader.exec_module(package)
         return getattr(package, name)
 
-    package.__getattr__ = attribute  # type: ignore[attr-defined]
+    setattr(package, "__getattr__", attribute)  # noqa: B010 - a module-level __getattr__
     sys.modules["pyroute2"] = package
 
 

@@ -15,8 +15,8 @@ from compose.cli import fastparams, terminal
 from compose.cli.context import CliContext
 from compose.cli.main import COMMANDS, invoked_command
 
-_PROGRESS = ("auto", "tty", "plain", "json", "quiet")
-_ANSI = ("auto", "never", "always")
+PROGRESS_MODES = ("auto", "tty", "plain", "json", "quiet")
+ANSI_MODES = ("auto", "never", "always")
 
 
 def _global_options(
@@ -84,10 +84,11 @@ def _global_options(
     ] = False,
 ) -> None:
     """Run multi-container applications from compose files on pycompose's own engine."""
-    if progress not in _PROGRESS:
-        raise typer.BadParameter(f"must be one of {', '.join(_PROGRESS)}", param_hint="--progress")
-    if ansi not in _ANSI:
-        raise typer.BadParameter(f"must be one of {', '.join(_ANSI)}", param_hint="--ansi")
+    if progress not in PROGRESS_MODES:
+        raise typer.BadParameter(f"must be one of {', '.join(PROGRESS_MODES)}",
+                                 param_hint="--progress")
+    if ansi not in ANSI_MODES:
+        raise typer.BadParameter(f"must be one of {', '.join(ANSI_MODES)}", param_hint="--ansi")
     if dry_run:
         raise typer.BadParameter(
             "dry-run mode is not supported by pycompose", param_hint="--dry-run"

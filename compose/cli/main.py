@@ -12,9 +12,10 @@ Adding a command:
    ``.venv/bin/python -m compose.cli.helptext`` (``tests/unit/cli/test_helptext.py`` fails
    until it matches what typer renders).
 
-How a command line runs: ``--help``/no arguments print :mod:`compose.cli.helptext`; anything
-else builds the typer application (:mod:`compose.cli.app`) with only the invoked command's
-module imported and registered.
+How a command line runs: ``--help``/no arguments print :mod:`compose.cli.helptext`; a plain
+``ps`` or ``config`` line is parsed by :mod:`compose.cli.lean` from the command's own typer
+declarations, without importing typer; anything else builds the typer application
+(:mod:`compose.cli.app`) with only the invoked command's module imported and registered.
 """
 
 from __future__ import annotations
@@ -70,13 +71,19 @@ _VALUE_OPTIONS = frozenset({"-f", "--file", "-p", "--project-name", "--env-file"
 
 def invoked_command(argv: list[str]) -> str | None:
     """The command name in ``argv`` (after the global options), or None for help/none."""
+    at = invoked_index(argv)
+    return None if at is None else argv[at]
+
+
+def invoked_index(argv: list[str]) -> int | None:
+    """Where the command name is in ``argv``, or None for help/none."""
     i = 0
     while i < len(argv):
         arg = argv[i]
         if arg in ("-h", "--help"):
             return None
         if not arg.startswith("-") or arg == "-":
-            return arg
+            return i
         i += 2 if arg in _VALUE_OPTIONS else 1
     return None
 
@@ -94,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     verbose = "-v" in args or "--verbose" in args
     try:
         quick = _top_level_help(args)
+        if quick is None:
+            quick = _run_lean(args)
         if quick is not None:
             return quick
         from compose.cli.app import build_app as build
@@ -122,6 +131,27 @@ def _top_level_help(args: list[str]) -> int | None:
     stream.write(TOP_LEVEL_HELP)
     stream.flush()
     return 0 if args else EXIT_USAGE
+
+
+def _run_lean(args: list[str]) -> int | None:
+    """Run a frequent read-only command without typer (:mod:`compose.cli.lean`); None when
+    typer must parse this command line."""
+    at = invoked_index(args)
+    if at is None or args[at] not in COMMANDS:
+        return None
+    from compose.cli import lean
+
+    if args[at] not in lean.LEAN_COMMANDS:
+        return None
+    try:
+        result = lean.run(args, at, COMMANDS[args[at]])
+    except lean.Fallback:
+        return None
+    except Exception as exc:
+        if lean.is_usage_error(exc):
+            return None  # typer runs it again and words the error with its usage line
+        raise
+    return result if isinstance(result, int) else 0
 
 
 def _terminal_width() -> int:

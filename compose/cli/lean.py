@@ -1,6 +1,6 @@
 """Running a plain command line without importing typer (~25 ms of start-up).
 
-For the commands run most often (:data:`LEAN_COMMANDS`: ``ps``, ``config``), the command line
+For the commands run most often (``LEAN_COMMANDS`` in :mod:`compose.cli.main`), the command line
 is parsed here from the same typer declarations the command module already has: with
 ``from __future__ import annotations`` a parameter's annotation is a string such as
 ``Annotated[bool, typer.Option('-a', '--all', help=...)]``, read with :mod:`ast`. typer itself
@@ -24,9 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-# Read-only commands only: a bad option value that the command itself detects (ps --status x)
-# makes it run again through typer, which words the error.
-LEAN_COMMANDS = frozenset({"ps", "config", "convert"})
 _SCALARS: dict[str, Callable[[str], Any]] = {"str": str, "int": int, "float": float}
 
 

@@ -59,6 +59,9 @@ COMMANDS: dict[str, str] = {
     "image": "images",
 }
 COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMANDS.values()))
+# Read-only commands parsed without typer (compose.cli.lean): a bad option value the command
+# itself finds (ps --status x) makes it run again through typer, which words the error.
+LEAN_COMMANDS = frozenset({"ps", "config", "convert"})
 
 EXIT_INTERRUPTED = 130
 EXIT_USAGE = 2
@@ -137,12 +140,10 @@ def _run_lean(args: list[str]) -> int | None:
     """Run a frequent read-only command without typer (:mod:`compose.cli.lean`); None when
     typer must parse this command line."""
     at = invoked_index(args)
-    if at is None or args[at] not in COMMANDS:
+    if at is None or args[at] not in LEAN_COMMANDS:
         return None
     from compose.cli import lean
 
-    if args[at] not in lean.LEAN_COMMANDS:
-        return None
     try:
         result = lean.run(args, at, COMMANDS[args[at]])
     except lean.Fallback:

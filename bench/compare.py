@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/compare.py [--runs 5] [--tools pycompose,docker-compose,podman-compose]
                                       [--pycompose CMD] [--stacks 1,2,10,50] [--json FILE]
+                                      [--also LABEL=CMD ...]
 
 Stacks: 1, 2 and 10 independent busybox services, and 50 services in 5 levels of 10 (each
 service depends on every service of the level before). For each stack and tool: ``up -d``
@@ -129,9 +130,17 @@ def make_rootfs_tar(work: Path) -> Path:
     return tar
 
 
-def setup_tools(names: list[str], pycompose: list[str], work: Path, tar: Path) -> list[Tool]:
-    """The usable tools among ``names``, each with the image imported."""
+def setup_tools(names: list[str], pycompose: list[str], work: Path, tar: Path,
+                variants: dict[str, list[str]]) -> list[Tool]:
+    """The usable tools among ``names`` (and pycompose ``variants``: label -> command), each
+    with the image imported."""
     tools = []
+    for label, command in variants.items():
+        env = {**os.environ, "PYCOMPOSE_ROOT": str(work / f"{label}-state")}
+        tool = Tool(label, command, env)
+        subprocess.run(command + ["image", "import", str(tar), IMAGE], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        tools.append(tool)
     for name in names:
         tool = make_tool(name, pycompose, work)
         if tool is None:
@@ -178,7 +187,7 @@ def reference(runs: int) -> str:
 def table(results: dict[str, dict[str, float | str]]) -> str:
     tools = list(results)
     rows = list(dict.fromkeys(k for r in results.values() for k in r))
-    peers = [t for t in tools if t != "pycompose"]
+    peers = [t for t in tools if t in TOOLS and t != "pycompose"]
     head = ["metric (ms)", *tools] + (["pycompose ÷ best peer"] if peers else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
@@ -187,7 +196,7 @@ def table(results: dict[str, dict[str, float | str]]) -> str:
         cells += [f"{v:.0f}" if isinstance(v, float) else ("err" if v else "–")
                   for v in values.values()]
         if peers:
-            best = [v for t, v in values.items() if t != "pycompose" and isinstance(v, float)]
+            best = [v for t, v in values.items() if t in peers and isinstance(v, float)]
             ours = values.get("pycompose")
             cells.append(f"{ours / min(best):.2f}" if best and isinstance(ours, float) else "–")
         lines.append("| " + " | ".join(cells) + " |")
@@ -202,12 +211,15 @@ def main() -> None:
     parser.add_argument("--pycompose", default=str(REPO / ".venv" / "bin" / "pycompose"),
                         help="the pycompose command (split on spaces)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--also", action="append", default=[], metavar="LABEL=CMD",
+                        help="another pycompose build to time alongside (e.g. the main branch)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pcbench-compare-"))
     results: dict[str, dict[str, float | str]] = {}
     try:
+        variants = {label: cmd.split() for label, _, cmd in (a.partition("=") for a in args.also)}
         tools = setup_tools(args.tools.split(","), args.pycompose.split(), work,
-                            make_rootfs_tar(work))
+                            make_rootfs_tar(work), variants)
         print(reference(args.runs))
         print(f"pycompose: {args.pycompose} (interpreter {interpreter(args.pycompose)})")
         for tool in tools:
@@ -237,8 +249,7 @@ def interpreter(command: str) -> str:
 
 def cleanup(work: Path) -> None:
     """Remove the work directory (pycompose's state root included: its stacks are down)."""
-    state = work / "pycompose-state"
-    if state.exists():
+    for state in work.glob("*-state"):
         subprocess.run([sys.executable, "-c", "import engine.containers as c; c.sweep()"],
                        env={**os.environ, "PYCOMPOSE_ROOT": str(state)},
                        capture_output=True, cwd=REPO)

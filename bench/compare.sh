@@ -3,7 +3,7 @@
 # (1, 2, 10 services; 50 in 5 levels; run/exec/ps/--help/config); prints a table with ratios.
 #
 #   bench/compare.sh [--install-peers] [--no-peers] [--runs N] [--stacks 1,2,10,50]
-#                    [--pycompose CMD] [--json FILE]
+#                    [--pycompose CMD] [--also LABEL=CMD] [--json FILE]
 #
 # --install-peers  installs the peers first (never done by the test suite): Debian's docker.io
 #                  (dockerd 20.10), docker-compose (1.29) and podman (4.3), and podman-compose

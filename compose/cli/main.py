@@ -9,7 +9,7 @@ Adding a command:
 2. add one line ``"<name as typed>": "<module>"`` to :data:`COMMANDS` below (a module that
    registers several names, like ``images`` with its ``image`` group, gets one line per name);
 3. regenerate the top-level help, which ``pycompose --help`` prints without importing typer:
-   ``.venv/bin/python -m compose.cli.helptext`` (``tests/unit/cli/test_helptext.py`` fails
+   ``.venv/bin/python -m compose.cli.helpgen`` (``tests/unit/cli/test_helptext.py`` fails
    until it matches what typer renders).
 
 How a command line runs: ``--help``/no arguments print :mod:`compose.cli.helptext`; a plain

@@ -9,11 +9,12 @@
 #                  (dockerd 20.10), docker-compose (1.29) and podman (4.3), and podman-compose
 #                  from PyPI in its own venv ($PEERS/podman-compose).
 # Peers that are installed are used: dockerd is started by this script with its own socket,
-# data root and exec root, --iptables=false and --ip-forward=false (the host's firewall and
-# forwarding stay untouched; no published ports are benchmarked), and stopped by PID at the end;
+# data root and exec root, --iptables=false, --ip-forward=false and --bridge=none (the host's
+# firewall, forwarding and links stay untouched; no published ports are benchmarked; no
+# docker0), and stopped by PID at the end;
 # podman runs with its own storage, runc, and a containers.conf whose default nofile and nproc
-# ulimits are accepted without CAP_SYS_RESOURCE. The host's FORWARD policies are checked before and after and restored if
-# they changed. Needs root. The pycompose tree is byte-compiled first (the environment may set
+# ulimits are accepted without CAP_SYS_RESOURCE. The host's FORWARD policies are checked before
+# and after and restored if they changed; CNI's leftovers (chains, cni-podman0) are removed. Needs root. The pycompose tree is byte-compiled first (the environment may set
 # PYTHONDONTWRITEBYTECODE, which would make every run compile from source).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -107,7 +108,7 @@ start_dockerd() {
   mkdir -p "$WORK/docker-data" "$WORK/docker-exec"
   dockerd --host "unix://$WORK/docker.sock" --data-root "$WORK/docker-data" \
     --exec-root "$WORK/docker-exec" --pidfile "$WORK/docker.pid" \
-    --iptables=false --ip-forward=false --ip6tables=false \
+    --iptables=false --ip-forward=false --ip6tables=false --bridge=none \
     >"$WORK/dockerd.log" 2>&1 &
   DOCKERD_PID=$!
   export DOCKER_HOST="unix://$WORK/docker.sock"

@@ -7,7 +7,6 @@ re-exported here; the unit parsers (durations, sizes, ports) are in :mod:`compos
 """
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterable
 from functools import cache
@@ -172,6 +171,8 @@ def _additional_property(error: ValidationError, path: KeyPath) -> tuple[str, st
               if k not in allowed and not any(re.search(p, k) for p in patterns)]
     key = extras[0] if extras else "?"
     problem = f"additional property {key!r} is not allowed"
+    import difflib  # the error path only
+
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if close:
         problem += f" (did you mean '{close[0]}'?)"

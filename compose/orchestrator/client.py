@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from compose.errors import ComposeError
-from compose.orchestrator.daemon import pid_path, run_dir, socket_path
+from compose.orchestrator.runpaths import pid_path, run_dir, socket_path
 from engine.paths import ensure_dir
 
 

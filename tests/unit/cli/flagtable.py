@@ -47,7 +47,7 @@ def _options(fn: Any) -> dict[str, str]:
 
 def our_commands() -> dict[str, dict[str, str]]:
     """``command`` → {option: status}; ``(global)`` for the options before the command."""
-    from compose.cli import main
+    from compose.cli import app as main
 
     app = main.build_app(None)
     cmds = {"(global)": _options(main._global_options)}

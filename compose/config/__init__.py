@@ -59,6 +59,9 @@ class _Context:
     env: dict[str, str]
     files: list[str]
     project_dir: Path
+    # Parsed YAML per file (the project name is read before the files are interpolated, and
+    # stdin can be read only once).
+    parsed: dict[str, tuple[list[tuple[Any, PositionMap]], str]] = field(default_factory=dict)
 
 
 def load(options: LoadOptions | None = None) -> Project:
@@ -75,9 +78,12 @@ _TOO_DEEP = "the compose file nests too deeply to be processed"
 
 def _load(options: LoadOptions) -> Project:
     ctx = _prepare(options)
-    merged, positions = _load_application(ctx.files, ctx.env, ctx, ())
-    name = resolve_project_name(ctx.options.project_name, ctx.env, merged.get("name"),
+    # compose-go puts the project name into the interpolation environment (it wins over an
+    # inherited COMPOSE_PROJECT_NAME, which could only have chosen that same name).
+    name = resolve_project_name(ctx.options.project_name, ctx.env, _declared_name(ctx),
                                 ctx.project_dir)
+    ctx.env = {**ctx.env, "COMPOSE_PROJECT_NAME": name}
+    merged, positions = _load_application(ctx.files, ctx.env, ctx, ())
     selection = _select_profiles(merged, ctx, positions)
     _check_semantics(selection.data, positions)
     canonical = _normalize(selection.data, name, ctx, positions)
@@ -106,16 +112,51 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _declared_name(ctx: _Context) -> str | None:
+    """The top-level ``name:`` of the project's files (the last one set), interpolated; only
+    read when neither ``-p`` nor COMPOSE_PROJECT_NAME decides."""
+    if ctx.options.project_name or ctx.env.get("COMPOSE_PROJECT_NAME"):
+        return None
+    from compose.config.interpolation import InterpolationError, substitute
+
+    found = None
+    for path in ctx.files:
+        for data, _positions in _parse(path, ctx)[0]:
+            value = data.get("name") if isinstance(data, dict) else None
+            if isinstance(value, str) and value:
+                found = value
+    if found is None or not ctx.options.interpolate:
+        return found
+    try:
+        return substitute(found, ctx.env.get)
+    except InterpolationError:
+        return None  # reported, located, when the file itself is interpolated
+
+
+def _parse(path: str, ctx: _Context) -> tuple[list[tuple[Any, PositionMap]], str]:
+    """The YAML documents of one file (parsed once per load) and the name to report."""
+    cached = ctx.parsed.get(path)
+    if cached is None:
+        from compose.config.yamlload import load_yaml_documents
+
+        text, display = _read_text(path, ctx)
+        try:
+            cached = ([(d, p) for d, p in load_yaml_documents(text, display) if d is not None],
+                      display)
+        except RecursionError:
+            raise ConfigError(_TOO_DEEP, file=display) from None
+        ctx.parsed[path] = cached
+    return cached
+
+
 def _read_document(path: str, env: Mapping[str, str],
                    ctx: _Context) -> tuple[dict[str, Any], PositionMap]:
     """One file: YAML with positions → interpolation → schema validation. A file holding
     several YAML documents is read like several files, merged in order (as compose does)."""
     from compose.config.merge import merge_documents
-    from compose.config.yamlload import load_yaml_documents
 
-    text, display = _read_text(path, ctx)
+    documents, display = _parse(path, ctx)
     try:
-        documents = [(d, p) for d, p in load_yaml_documents(text, display) if d is not None]
         if not documents:
             raise ConfigError("empty compose file: define at least one service", file=display)
         merged: dict[str, Any] = {}

@@ -2,7 +2,9 @@
 
 Forms: ``$VAR``, ``${VAR}``, ``${VAR:-default}``, ``${VAR-default}``, ``${VAR:?error}``,
 ``${VAR?error}``, ``${VAR:+alt}``, ``${VAR+alt}``, nested defaults and ``$$`` for a literal ``$``.
-An unset variable becomes an empty string with a warning.
+An unset variable becomes an empty string with a warning. A ``$`` followed by neither a name,
+``{`` nor ``$`` is kept literally (compose-go's pattern does not match it); a malformed ``${...}``
+is an error.
 """
 from __future__ import annotations
 
@@ -60,8 +62,10 @@ def _expand_at(
         return end + 1
     match = _NAME.match(text, pos + 1)
     if match is None:
-        raise InterpolationError(f"invalid interpolation format in {text!r}: a lone '$' "
-                                 "(write '$$' for a literal dollar sign)")
+        # compose-go keeps a '$' that starts no reference as it is: shell syntax such as
+        # "$(cmd)", "$1", "$@" or "$?" in commands and dockerfile_inline passes through.
+        out.append("$")
+        return pos + 1
     out.append(_value_or_blank(match.group(), lookup, on_unset))
     return match.end()
 

@@ -179,7 +179,26 @@ def _build(value: Any, base: str) -> dict[str, Any]:
             build[key] = str(parse_size(build[key]))
     if "additional_contexts" in build:
         build["additional_contexts"] = as_mapping(build["additional_contexts"])
+    if isinstance(build.get("secrets"), list):
+        build["secrets"] = _file_refs(build["secrets"], base)
+    if isinstance(build.get("ulimits"), dict):
+        build["ulimits"] = _ulimits(build["ulimits"], base)
     return _sorted_by(build, _BUILD_ORDER)
+
+
+def _hooks(value: Any, _base: str) -> list[dict[str, Any]]:
+    """``post_start``/``pre_stop``/``pre_start`` entries: command as words, environment as a
+    mapping (compose-go's ShellCommand and MappingWithEquals)."""
+    out = []
+    for hook in value:
+        entry = dict(hook)
+        if entry.get("command") is not None:
+            entry["command"] = _command(entry["command"], _base)
+        if entry.get("environment") is not None:
+            entry["environment"] = dict(sorted(
+                _string_map(as_mapping(entry["environment"]), keep_none=True).items()))
+        out.append(_sorted_by(entry, _HOOK_ORDER))
+    return out
 
 
 def _command(value: Any, _base: str) -> list[str]:
@@ -333,6 +352,9 @@ _FIXERS: dict[str, Callable[[Any, str], Any]] = {
     "networks": _service_networks,
     "deploy": _deploy,
     "devices": lambda v, _b: [parse_device(d) for d in v],
+    "post_start": _hooks,
+    "pre_stop": _hooks,
+    "pre_start": _hooks,
     "expose": lambda v, _b: [str(p) for p in v],
     "cpus": lambda v, _b: float(v),
     "label_file": lambda v, b: [resolve_host_path(p, b)
@@ -348,6 +370,8 @@ _NETWORK_ORDER = ("name", "driver", "driver_opts", "ipam", "external", "internal
 _VOLUME_KEYS = ("name", "driver", "driver_opts", "external", "labels")
 _FILE_OBJECT_ORDER = ("name", "file", "environment", "content", "external", "labels", "driver",
                       "driver_opts", "template_driver")
+_HOOK_ORDER = ("command", "image", "user", "privileged", "working_dir", "environment",
+               "per_replica")
 _PORT_ORDER = ("name", "mode", "host_ip", "target", "published", "protocol", "app_protocol")
 _VOLUME_ORDER = ("type", "source", "target", "read_only", "consistency", "bind", "volume",
                  "tmpfs", "image")

@@ -11,6 +11,7 @@ from typing import Any
 
 from compose.config.positions import KeyPath
 from compose.config.units import (
+    check_protocol,
     check_range_sizes,
     parse_duration,
     parse_port_range,
@@ -82,13 +83,18 @@ def _check_ports(svc: dict) -> Iterator[Problem]:
     for index, port in entries(svc.get("expose")):
         try:
             if not has_interpolation(port):
-                parse_port_range(str(port).partition("/")[0])
+                number, _, protocol = str(port).partition("/")
+                parse_port_range(number)
+                check_protocol(protocol or "tcp", port)
         except ValueError as exc:
             yield ("expose", index), str(exc)
 
 
 def _check_long_port(port: dict) -> None:
     target, published = port.get("target"), port.get("published")
+    protocol = port.get("protocol")
+    if isinstance(protocol, str) and not has_interpolation(protocol):
+        check_protocol(protocol, f"{target}/{protocol}")
     if has_interpolation(target) or has_interpolation(published):
         return
     target_range = parse_port_range(target) if target is not None else None

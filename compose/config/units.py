@@ -114,7 +114,18 @@ def parse_port_spec(spec: str | int) -> PortSpec:
     target = parse_port_range(target_s)
     published = parse_port_range(published_s) if published_s else None
     check_range_sizes(published, target)
-    return PortSpec(target, published, host_ip, protocol or "tcp")
+    return PortSpec(target, published, host_ip, check_protocol(protocol or "tcp", text))
+
+
+PROTOCOLS = ("tcp", "udp", "sctp")
+
+
+def check_protocol(protocol: str, spec: str | int) -> str:
+    """``protocol`` if docker accepts it (tcp, udp, sctp; any case), else ValueError."""
+    if protocol.lower() not in PROTOCOLS:
+        raise ValueError(f"invalid protocol {protocol!r} in port {str(spec)!r}; use "
+                         f"{', '.join(PROTOCOLS[:-1])} or {PROTOCOLS[-1]}")
+    return protocol
 
 
 def check_range_sizes(published: PortRange | None, target: PortRange) -> None:

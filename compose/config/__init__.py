@@ -87,7 +87,7 @@ def _load(options: LoadOptions) -> Project:
     selection = _select_profiles(merged, ctx, positions)
     _check_semantics(selection.data, positions)
     canonical = _normalize(selection.data, name, ctx, positions)
-    project = _build(canonical, ctx, selection)
+    project = _build(canonical, ctx, selection, positions)
     _check_graph(project, positions)
     return project
 
@@ -272,8 +272,10 @@ def _check_graph(project: Project, positions: PositionMap) -> None:
         raise
 
 
-def _build(canonical: dict[str, Any], ctx: _Context, selection: ProfileSelection) -> Project:
+def _build(canonical: dict[str, Any], ctx: _Context, selection: ProfileSelection,
+           positions: PositionMap) -> Project:
     from compose.config.assembly import build_project
+    from compose.config.support import find_unsupported
 
     return build_project(
         canonical,
@@ -284,6 +286,7 @@ def _build(canonical: dict[str, Any], ctx: _Context, selection: ProfileSelection
         all_profiles=selection.all_profiles,
         disabled_services=selection.disabled,
         compose_files=tuple(ctx.files),
+        unsupported=find_unsupported(canonical, positions),
     )
 
 

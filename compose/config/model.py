@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from compose.config.support import Unsupported
 
 EMPTY: Mapping[str, Any] = {}
 
@@ -354,6 +357,18 @@ class Project:
     compose_files: tuple[str, ...] = ()
     extensions: Mapping[str, Any] = field(default_factory=dict)  # top-level x-*
     raw: Mapping[str, Any] = field(default_factory=dict)  # canonical mapping (what `config` prints)
+    # keys and values pycompose does not implement, located; commands that create containers
+    # call require_supported() before doing anything
+    unsupported: tuple[Unsupported, ...] = ()
+
+    def require_supported(self, services: tuple[str, ...] | list[str],
+                          section: str | None = None) -> None:
+        """Raise ConfigError (file, line, key) for the first unsupported key or value used by
+        ``services`` or at the top level; warn about keys without effect. ``section``
+        (``build``) limits the check to that key of the services."""
+        from compose.config.support import require_supported
+
+        require_supported(self.unsupported, services, section)
 
     def service(self, name: str) -> Service:
         """Return the service named ``name``; KeyError if it is not enabled."""

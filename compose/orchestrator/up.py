@@ -192,6 +192,7 @@ class Up:
 
     def _run(self) -> UpResult:
         names = self.service_names()
+        self.project.require_supported(names)
         for n in names:
             check_supported(self.project.services[n])
         nodes = proj.nodes(self.project, names)

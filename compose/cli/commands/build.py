@@ -35,6 +35,7 @@ def build_command(
         if svc.build is None or image_name(project, svc) in built:
             continue
         built.add(image_name(project, svc))
+        project.require_supported([svc.name], section="build")
         spec = build_spec(project, svc, no_cache=no_cache, pull=pull, extra_args=extra)
         if not quiet:
             terminal.line(f"{svc.name} Building")

@@ -109,6 +109,7 @@ def run_command(
     svc = _one_off_service(project.services[service], entrypoint=entrypoint, user=user,
                            workdir=workdir, env=env or [], ports=publish or [],
                            service_ports=service_ports)
+    project.require_supported([service])
     check_supported(svc)
     image = be.ensure_image(project, svc, pull="missing", build=False, progress=progress)
     with project_lock(project.name):  # like compose: the service's networks and volumes

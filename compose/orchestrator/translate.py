@@ -76,15 +76,46 @@ def _check_values(svc: Service) -> None:
         raise unsupported(svc.name, "pid", f"only 'host' ({svc.pid!r} given)")
     if svc.ipc not in (None, "", "host", "private", "shareable"):
         raise unsupported(svc.name, "ipc", f"only host/private/shareable ({svc.ipc!r} given)")
-    # no-new-privileges is what the engine always does for unprivileged containers
     for opt in svc.security_opt:
-        if opt not in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"):
-            raise unsupported(svc.name, "security_opt", opt)
+        security_option(svc.name, opt)
     for ref in svc.volumes_from:
         parse_volumes_from(svc.name, ref)
     for m in svc.volumes:
         if m.type not in ("bind", "volume", "tmpfs"):
             raise unsupported(svc.name, "volumes", f"mount type {m.type!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityOptions:
+    """What ``security_opt`` asks of the engine."""
+
+    no_new_privileges: bool = False
+    seccomp: str = "default"
+
+
+def security_option(service: str, opt: str) -> tuple[str, str]:
+    """One ``security_opt`` entry as (name, value): ``no-new-privileges[:true|false]``,
+    ``seccomp=unconfined``; ``apparmor=unconfined`` and ``label=disable`` change nothing on a
+    host without AppArmor/SELinux confinement of containers. Anything else is refused."""
+    name, _, value = opt.replace(":", "=", 1).partition("=")
+    if name == "no-new-privileges" and value in ("", "true", "false"):
+        return name, value or "true"
+    if (name, value) in (("seccomp", "unconfined"), ("apparmor", "unconfined"),
+                         ("label", "disable")):
+        return name, value
+    raise unsupported(service, "security_opt", opt)
+
+
+def security_options(svc: Service) -> SecurityOptions:
+    """The engine's no_new_privs and seccomp settings for ``svc`` (later entries win)."""
+    nnp, seccomp = False, "default"
+    for opt in svc.security_opt:
+        name, value = security_option(svc.name, opt)
+        if name == "no-new-privileges":
+            nnp = value == "true"
+        elif name == "seccomp":
+            seccomp = value
+    return SecurityOptions(nnp, seccomp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +301,7 @@ def container_spec(svc: Service, *, name: str, image_config: Any, layers: tuple[
     the per-container resolv.conf/hosts files.
     """
     cfg = image_config
+    security = security_options(svc)
     return ContainerSpec(
         name=name,
         argv=command_argv(svc, cfg.entrypoint, cfg.cmd),
@@ -284,6 +316,8 @@ def container_spec(svc: Service, *, name: str, image_config: Any, layers: tuple[
         mounts=mounts + extra_mounts,
         read_only=svc.read_only,
         privileged=svc.privileged,
+        no_new_privileges=security.no_new_privileges,
+        seccomp=security.seccomp,
         cap_add=tuple(svc.cap_add),
         cap_drop=tuple(svc.cap_drop),
         sysctls=dict(svc.sysctls),

@@ -86,7 +86,7 @@ def _process(spec: ContainerSpec, user: ResolvedUser, caps: list[str],
         "cwd": spec.working_dir or "/",
         "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
         "rlimits": rlimits(spec.ulimits, spec.name),
-        "noNewPrivileges": not spec.privileged,
+        "noNewPrivileges": spec.no_new_privileges,
     }
     if spec.resources.oom_score_adj is not None:
         process["oomScoreAdj"] = spec.resources.oom_score_adj
@@ -180,7 +180,8 @@ def _linux(cid: str, spec: ContainerSpec, caps: list[str], host: HostFacts) -> d
     if not spec.privileged:
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)
-        linux["seccomp"] = seccomp_profile(caps)
+        if spec.seccomp != "unconfined":
+            linux["seccomp"] = seccomp_profile(caps)
     return linux
 
 

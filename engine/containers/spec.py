@@ -86,6 +86,11 @@ class ContainerSpec:
     mounts: tuple[Mount, ...] = ()
     read_only: bool = False
     privileged: bool = False
+    # docker's defaults: no_new_privs only when asked (security_opt no-new-privileges), so
+    # setuid programs (su, ping, sudo) work; seccomp "default" (docker's semantics) or
+    # "unconfined" (no filter, like security_opt seccomp=unconfined)
+    no_new_privileges: bool = False
+    seccomp: str = "default"
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
     sysctls: dict[str, str] = field(default_factory=dict)

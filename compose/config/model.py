@@ -264,12 +264,14 @@ class Service:
         return 1
 
     def dependencies(self) -> tuple[str, ...]:
-        """Services this one needs started first (depends_on, links, network_mode, volumes_from)."""
+        """Services this one needs started first (depends_on, links, network_mode, ipc,
+        volumes_from)."""
         names = dict.fromkeys(self.depends_on)
         for link in self.links:
             names.setdefault(link.split(":", 1)[0])
-        if self.network_mode and self.network_mode.startswith("service:"):
-            names.setdefault(self.network_mode.split(":", 1)[1])
+        for mode in (self.network_mode, self.ipc):
+            if mode and mode.startswith("service:"):
+                names.setdefault(mode.split(":", 1)[1])
         for ref in self.volumes_from:
             if not ref.startswith("container:"):
                 names.setdefault(ref.split(":", 1)[0])

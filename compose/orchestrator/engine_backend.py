@@ -168,7 +168,8 @@ class EngineBackend:
         netns = self._netns_path(project, svc, req.name)
         spec = container_spec(svc, name=req.name, image_config=req.image.config,
                               layers=req.image.layers, labels=req.labels, mounts=mounts,
-                              netns_path=netns, extra_mounts=extra)
+                              netns_path=netns, extra_mounts=extra,
+                              service_container=lambda s: project.container_name(s, 1))
         if req.command is not None:
             spec = _replace(spec, argv=req.command)
         info = containers.create(spec)

@@ -74,8 +74,10 @@ def _check_values(svc: Service) -> None:
         raise unsupported(svc.name, "platform", svc.platform or "")
     if svc.pid not in (None, "host", ""):
         raise unsupported(svc.name, "pid", f"only 'host' ({svc.pid!r} given)")
-    if svc.ipc not in (None, "", "host", "private", "shareable"):
-        raise unsupported(svc.name, "ipc", f"only host/private/shareable ({svc.ipc!r} given)")
+    if svc.ipc not in (None, "", "host", "private", "shareable") and not str(svc.ipc).startswith(
+            ("service:", "container:")):
+        raise unsupported(svc.name, "ipc", f"only host, private, shareable, service:NAME or "
+                          f"container:NAME ({svc.ipc!r} given)")
     for opt in svc.security_opt:
         security_option(svc.name, opt)
     for ref in svc.volumes_from:
@@ -286,6 +288,23 @@ def resources(svc: Service) -> Resources:
     )
 
 
+def shared_service(mode: str | None) -> str | None:
+    """The service named by a ``service:NAME`` mode (network_mode, ipc), else None."""
+    return mode.split(":", 1)[1] if mode and mode.startswith("service:") else None
+
+
+def ipc_mode(svc: Service, service_container: Callable[[str], str]) -> str:
+    """The engine ipc mode: ``host``, ``container:NAME`` (``service:S`` is the first
+    container of S, as in docker compose), else a private namespace (``shareable`` is
+    docker's name for a private namespace others may join)."""
+    other = shared_service(svc.ipc)
+    if other is not None:
+        return f"container:{service_container(other)}"
+    if svc.ipc == "host" or (svc.ipc or "").startswith("container:"):
+        return str(svc.ipc)
+    return "private"
+
+
 def network_mode(svc: Service) -> NetworkMode:
     """The engine network mode for services not joined to compose networks."""
     return NetworkMode.HOST if svc.network_mode == "host" else NetworkMode.NONE
@@ -294,11 +313,13 @@ def network_mode(svc: Service) -> NetworkMode:
 def container_spec(svc: Service, *, name: str, image_config: Any, layers: tuple[Any, ...],
                    labels: Mapping[str, str], mounts: tuple[Mount, ...],
                    netns_path: str | None = None, extra_mounts: tuple[Mount, ...] = (),
-                   hostname: str | None = None) -> ContainerSpec:
+                   hostname: str | None = None,
+                   service_container: Callable[[str], str] = lambda s: s) -> ContainerSpec:
     """Build the ContainerSpec of one container of ``svc`` (call :func:`check_supported` first).
 
     ``image_config`` is an engine ``ImageConfig``; ``extra_mounts`` carries secrets, configs and
-    the per-container resolv.conf/hosts files.
+    the per-container resolv.conf/hosts files; ``service_container`` names the container a
+    ``service:NAME`` namespace mode joins.
     """
     cfg = image_config
     security = security_options(svc)
@@ -329,7 +350,7 @@ def container_spec(svc: Service, *, name: str, image_config: Any, layers: tuple[
         resources=resources(svc),
         netns_path=netns_path,
         network_mode=network_mode(svc),
-        ipc_mode="host" if svc.ipc == "host" else "private",
+        ipc_mode=ipc_mode(svc, service_container),
         pid_mode="host" if svc.pid == "host" else "private",
         tty=svc.tty,
         stdin_open=svc.stdin_open,

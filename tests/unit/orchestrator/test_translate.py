@@ -179,3 +179,17 @@ def test_security_opt_maps_to_the_engine(opts: tuple[str, ...], nnp: bool,
 def test_other_security_opts_are_refused(opt: str) -> None:
     with pytest.raises(TranslateError, match="security_opt"):
         check_supported(Service("web", security_opt=(opt,)))
+
+
+@pytest.mark.parametrize(("ipc", "mode"), [
+    (None, "private"), ("shareable", "private"), ("private", "private"), ("host", "host"),
+    ("service:db", "container:proj-db-1"), ("container:other", "container:other"),
+])
+def test_ipc_modes(ipc: str | None, mode: str) -> None:
+    svc = Service("web", ipc=ipc)
+    check_supported(svc)
+    spec = container_spec(svc, name="proj-web-1", image_config=IMG, layers=(), labels={},
+                          mounts=(), service_container=lambda s: f"proj-{s}-1")
+    assert spec.ipc_mode == mode
+    if ipc == "service:db":
+        assert "db" in svc.dependencies()

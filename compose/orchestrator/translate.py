@@ -339,6 +339,8 @@ def container_spec(svc: Service, *, name: str, image_config: Any, layers: tuple[
         privileged=svc.privileged,
         no_new_privileges=security.no_new_privileges,
         seccomp=security.seccomp,
+        log_driver="none" if svc.logging is not None and svc.logging.driver == "none"
+        else "json-file",
         cap_add=tuple(svc.cap_add),
         cap_drop=tuple(svc.cap_drop),
         sysctls=dict(svc.sysctls),

@@ -91,6 +91,7 @@ class ContainerSpec:
     # "unconfined" (no filter, like security_opt seccomp=unconfined)
     no_new_privileges: bool = False
     seccomp: str = "default"
+    log_driver: str = "json-file"  # "none": the output is read and dropped, nothing stored
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
     sysctls: dict[str, str] = field(default_factory=dict)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.scenarios import IMAGE, SLEEPER, Scenario, scenario
+from tests.e2e.scenarios import IMAGE, SLEEPER, Scenario, scenario, wait_for
 
 __all__ = ["scenario"]
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -33,3 +33,33 @@ services:
     # the graph starts the owner first (an implicit dependency, as in docker compose)
     graph = sc.run("graph").stdout
     assert "owner" in graph and "joiner" in graph
+
+
+def test_logging_driver_none_stores_nothing(scenario: Scenario) -> None:
+    sc = scenario
+    sc.write(f"""
+services:
+  quiet:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo secret-output; {SLEEPER}"]
+    logging:
+      driver: none
+  chatty:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo chatty-output; {SLEEPER}"]
+""")
+    sc.up("-d")
+    sc.run("exec", "-T", "chatty", "true")  # both started (exec waits for nothing else)
+    wait_for(lambda: "chatty-output" in sc.run("logs", "chatty").stdout, 10, "chatty's line")
+    out = sc.run("logs")
+    # like docker compose: a warning for the unreadable one, the others' logs, exit 0
+    assert out.returncode == 0
+    assert "chatty-output" in out.stdout and "secret-output" not in out.stdout
+    assert ('Can\'t retrieve logs for "' in out.stderr
+            and "configured logging driver does not support reading" in out.stderr)
+    cid = sc.engine("from engine import containers; "
+                    "print([c.id for c in containers.list_containers() "
+                    "if c.name.endswith('quiet-1')][0])").strip()
+    stored = sc.engine(f"from engine.containers import paths; p = paths.log_file('{cid}'); "
+                       "print(p.read_text() if p.exists() else '')")
+    assert "secret-output" not in stored

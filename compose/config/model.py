@@ -124,6 +124,17 @@ class BuildConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Hook:
+    """A ``post_start``/``pre_stop`` command, run in the service's container like an exec."""
+
+    command: tuple[str, ...]
+    user: str | None = None
+    privileged: bool = False
+    working_dir: str | None = None
+    environment: Mapping[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class ResourceSpec:
     cpus: float | None = None
     memory: int | None = None  # bytes
@@ -253,6 +264,8 @@ class Service:
     platform: str | None = None
     logging: Logging | None = None
     mac_address: str | None = None
+    post_start: tuple[Hook, ...] = ()
+    pre_stop: tuple[Hook, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     def replicas(self) -> int:

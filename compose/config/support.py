@@ -116,6 +116,8 @@ def _values(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
                 yield path + (index,), item
     elif isinstance(value, str) and "$" not in value:
         yield path, value
+    elif isinstance(value, bool):
+        yield path, "true" if value else "false"
 
 
 def _allowed(value: str, allowed: tuple[str, ...], prefixes: tuple[str, ...]) -> bool:

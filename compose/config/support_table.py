@@ -39,10 +39,10 @@ HANDLED: frozenset[str] = _paths({
         "depends_on deploy develop dns dns_opt dns_search domainname entrypoint env_file "
         "environment expose extends extra_hosts group_add healthcheck hostname image init ipc "
         "label_file labels links logging mac_address mem_limit mem_reservation memswap_limit "
-        "network_mode networks oom_score_adj pid pids_limit platform ports privileged profiles "
-        "pull_policy read_only restart scale secrets security_opt shm_size stdin_open "
-        "stop_grace_period stop_signal sysctls tmpfs tty ulimits user volumes volumes_from "
-        "working_dir"),
+        "network_mode networks oom_score_adj pid pids_limit platform ports post_start pre_stop "
+        "privileged profiles pull_policy read_only restart scale secrets security_opt shm_size "
+        "stdin_open stop_grace_period stop_signal sysctls tmpfs tty ulimits user volumes "
+        "volumes_from working_dir"),
     "services.*.build": "context dockerfile dockerfile_inline args labels target network "
                         "no_cache pull tags platforms isolation",
     "services.*.configs": "[]",
@@ -70,6 +70,10 @@ HANDLED: frozenset[str] = _paths({
     "services.*.networks": "*",
     "services.*.networks.*": "aliases ipv4_address ipv6_address mac_address priority "
                              "gw_priority",
+    "services.*.post_start": "[]",
+    "services.*.post_start.[]": "command user privileged working_dir environment",
+    "services.*.pre_stop": "[]",
+    "services.*.pre_stop.[]": "command user privileged working_dir environment",
     "services.*.ports": "[]",
     "services.*.ports.[]": "target published host_ip protocol mode name app_protocol",
     "services.*.ulimits": "*",
@@ -145,9 +149,7 @@ REJECTED: dict[str, str] = {
     "services.*.mem_swappiness": _NO_CGROUP,
     "services.*.models": "AI models need Docker Model Runner",
     "services.*.oom_kill_disable": _NO_CGROUP,
-    "services.*.post_start": "lifecycle hooks",
-    "services.*.pre_start": "lifecycle hooks",
-    "services.*.pre_stop": "lifecycle hooks",
+    "services.*.pre_start": "pre_start hooks (one-off containers before the service starts)",
     "services.*.provider": "services run by a provider plugin (only images and builds run)",
     "services.*.pull_refresh_after": "timed image refresh",
     "services.*.runtime": "choose the runtime with PYCOMPOSE_RUNTIME instead",
@@ -205,5 +207,9 @@ VALUE_RULES: tuple[ValueRule, ...] = (
               "npipe, cluster and image mounts"),
     ValueRule("services.*.ports.[].protocol", ("tcp", "udp"), "SCTP ports"),
     ValueRule("services.*.ports.[].mode", ("ingress", "host"), "the port mode"),
+    ValueRule("services.*.post_start.[].privileged", ("false",),
+              "privileged hooks (a hook runs with the container's own privileges)"),
+    ValueRule("services.*.pre_stop.[].privileged", ("false",),
+              "privileged hooks (a hook runs with the container's own privileges)"),
     ValueRule("services.*.deploy.mode", ("replicated", "global"), "the deploy mode"),
 )

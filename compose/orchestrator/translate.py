@@ -28,7 +28,8 @@ HANDLED_KEYS = frozenset({
     "tty", "stdin_open", "stop_signal", "stop_grace_period", "pid", "ipc", "group_add",
     "mem_limit", "mem_reservation", "memswap_limit", "shm_size", "cpus", "cpu_shares",
     "pids_limit", "oom_score_adj", "pull_policy", "platform", "logging", "attach", "cpuset",
-    "security_opt", "label_file", "develop", "mac_address", "volumes_from",
+    "security_opt", "label_file", "develop", "mac_address", "volumes_from", "post_start",
+    "pre_stop",
 })
 _SUPPORTED_DEPLOY = frozenset({"mode", "replicas", "labels", "resources", "restart_policy"})
 _SUPPORTED_LOG_DRIVERS = (None, "json-file", "local", "none")

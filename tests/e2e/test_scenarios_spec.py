@@ -63,3 +63,46 @@ services:
     stored = sc.engine(f"from engine.containers import paths; p = paths.log_file('{cid}'); "
                        "print(p.read_text() if p.exists() else '')")
     assert "secret-output" not in stored
+
+
+def test_post_start_and_pre_stop_hooks_run_in_the_container(scenario: Scenario,
+                                                            tmp_path) -> None:
+    sc = scenario
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o777)  # the hook writes as uid 1000
+    sc.write(f"""
+services:
+  web:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+    volumes: ["{out}:/out"]
+    post_start:
+      - command: sh -c 'echo "started as $$(id -u) in $$(pwd) with $$GREETING" > /out/post'
+        user: "1000"
+        working_dir: /tmp
+        environment:
+          GREETING: hello
+    pre_stop:
+      - command: ["sh", "-c", "echo stopping > /out/pre"]
+""")
+    sc.up("-d")
+    assert (out / "post").read_text() == "started as 1000 in /tmp with hello\n"
+    assert not (out / "pre").exists()
+    sc.run("stop")
+    assert (out / "pre").read_text() == "stopping\n"
+
+
+def test_a_failing_post_start_hook_fails_up(scenario: Scenario) -> None:
+    sc = scenario
+    sc.write(f"""
+services:
+  web:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+    post_start:
+      - command: ["sh", "-c", "echo not ready >&2; exit 3"]
+""")
+    up = sc.up("-d", check=False)
+    assert up.returncode != 0
+    assert "web hook exited with status 3: not ready" in up.stdout + up.stderr

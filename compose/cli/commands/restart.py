@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from compose.cli.commands._simple import targets
+from compose.cli.commands._simple import hooks_of, targets
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +26,9 @@ def restart_command(
     from compose.orchestrator.down import stop_containers
 
     be, name, cs, progress = targets(ctx, services)
-    failures = stop_containers(be, [c for c in cs if c.running], timeout, progress)
+    hooks = hooks_of(ctx, services)
+    failures = stop_containers(be, [c for c in cs if c.running], timeout, progress,
+                               hooks=hooks)
     fresh = {c.id: c for c in be.list_containers(name)}
-    code = start_containers(be, name, [fresh.get(c.id, c) for c in cs], progress)
+    code = start_containers(be, name, [fresh.get(c.id, c) for c in cs], progress, hooks)
     return 1 if failures else code

@@ -131,7 +131,8 @@ def test_readme_section_is_generated_from_the_table() -> None:
     ("volumes:\n      - type: npipe\n        source: x\n        target: /y", 5, "volumes[0].type"),
     ("ports: ['80/sctp']", 4, "ports[0].protocol"),
     ("gpus: all", 4, "gpus"),
-    ("pre_stop:\n      - command: echo", 4, "pre_stop"),
+    ("pre_stop:\n      - command: echo\n        privileged: true", 6, "pre_stop[0].privileged"),
+    ("pre_start:\n      - command: echo", 4, "pre_start"),
 ])
 def test_rejections_name_file_line_service_and_key(tmp_path: Path, snippet: str, line: int,
                                                    needle: str) -> None:

@@ -17,6 +17,7 @@ from compose.config.units import (
     parse_port_range,
     parse_port_spec,
     parse_size,
+    pull_refresh_interval,
 )
 from compose.config.walk import entries, get_in, has_interpolation
 
@@ -47,7 +48,7 @@ VOLUME_MODES = frozenset({
 })
 _RESTART = re.compile(r"no|always|unless-stopped|on-failure(:\d+)?")
 _PULL_POLICY = re.compile(
-    r"always|never|missing|if_not_present|build|daily|weekly|every_(\d+[wdhms])+")
+    r"always|never|missing|if_not_present|build|refresh|daily|weekly|every_(\d+[wdhms])+")
 _HEALTH_KINDS = ("NONE", "CMD", "CMD-SHELL")
 # Bounds the kernel or docker enforce; checked here so the error points at the line.
 INT_BOUNDS: tuple[tuple[KeyPath, int, int], ...] = (
@@ -211,9 +212,19 @@ def _check_policies(svc: dict) -> Iterator[Problem]:
                                  "on-failure[:max-retries] or unless-stopped")
     pull = svc.get("pull_policy")
     if isinstance(pull, str) and not has_interpolation(pull):
-        if not _PULL_POLICY.fullmatch(pull):
+        if not _PULL_POLICY.fullmatch(pull) and not pull.startswith("every_"):
             yield ("pull_policy",), (f"{pull!r} is not a pull policy; use always, never, "
                                      "missing, build, daily, weekly or every_<duration>")
+        after = svc.get("pull_refresh_after")
+        try:
+            pull_refresh_interval(pull)
+        except ValueError as exc:
+            yield ("pull_policy",), str(exc)
+        if isinstance(after, str) and not has_interpolation(after):
+            try:
+                pull_refresh_interval("refresh", after)
+            except ValueError as exc:
+                yield ("pull_refresh_after",), str(exc)
     test = get_in(svc, ("healthcheck", "test"))
     if isinstance(test, list) and test and test[0] not in _HEALTH_KINDS:
         yield ("healthcheck", "test"), (

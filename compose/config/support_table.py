@@ -35,14 +35,14 @@ HANDLED: frozenset[str] = _paths({
     "include": "[]",
     "services": "*",
     "services.*": (
-        "attach build cap_add cap_drop command configs container_name cpus cpu_shares cpuset "
+        "attach build cap_add cap_drop command configs container_name cpu_shares cpus cpuset "
         "depends_on deploy develop dns dns_opt dns_search domainname entrypoint env_file "
         "environment expose extends extra_hosts group_add healthcheck hostname image init ipc "
         "label_file labels links logging mac_address mem_limit mem_reservation memswap_limit "
         "network_mode networks oom_score_adj pid pids_limit platform ports post_start pre_stop "
-        "privileged profiles pull_policy read_only restart scale secrets security_opt shm_size "
-        "stdin_open stop_grace_period stop_signal sysctls tmpfs tty ulimits user volumes "
-        "volumes_from working_dir"),
+        "privileged profiles pull_policy pull_refresh_after read_only restart scale secrets "
+        "security_opt shm_size stdin_open stop_grace_period stop_signal sysctls tmpfs tty "
+        "ulimits user volumes volumes_from working_dir"),
     "services.*.build": "context dockerfile dockerfile_inline args labels target network "
                         "no_cache pull tags platforms isolation",
     "services.*.configs": "[]",
@@ -151,7 +151,6 @@ REJECTED: dict[str, str] = {
     "services.*.oom_kill_disable": _NO_CGROUP,
     "services.*.pre_start": "pre_start hooks (one-off containers before the service starts)",
     "services.*.provider": "services run by a provider plugin (only images and builds run)",
-    "services.*.pull_refresh_after": "timed image refresh",
     "services.*.runtime": "choose the runtime with PYCOMPOSE_RUNTIME instead",
     "services.*.storage_opt": "per-container storage driver options",
     "services.*.use_api_socket": "there is no Docker API socket to share",

@@ -63,7 +63,8 @@ class EngineBackend:
             progress(f"Image {ref}", "Building")
             images.build(build_spec(project, service))
             progress(f"Image {ref}", "Built")
-        elif pull == "always" or (not have and pull != "never"):
+        elif pull == "always" or (not have and pull != "never") or _refresh_due(
+                ref, pull, service.raw.get("pull_refresh_after")):
             progress(f"Image {ref}", "Pulling")
             images.pull(ref)
             progress(f"Image {ref}", "Pulled")
@@ -334,6 +335,19 @@ class EngineBackend:
     def exec_output(self, cid: str, argv: list[str], *, env: tuple[str, ...], user: str,
                     workdir: str) -> tuple[int, bytes, bytes]:
         return containers.exec_output(cid, argv, env=env, user=user, workdir=workdir)
+
+
+def _refresh_due(ref: str, policy: str, refresh_after: str | None = None) -> bool:
+    """pull_policy daily/weekly/every_<d> (refresh + pull_refresh_after): pull when the tag
+    was last set longer ago than that (docker compose compares with the image's LastTagTime;
+    a tag never timed is due)."""
+    from compose.config.units import pull_refresh_interval
+
+    interval = pull_refresh_interval(policy, refresh_after)
+    if interval is None:
+        return False
+    last = images.last_tagged(ref)
+    return last is None or time.time() > last + interval
 
 
 def _volumes_source(project: Project, svc: Service, entry: VolumesFrom

@@ -29,7 +29,7 @@ HANDLED_KEYS = frozenset({
     "mem_limit", "mem_reservation", "memswap_limit", "shm_size", "cpus", "cpu_shares",
     "pids_limit", "oom_score_adj", "pull_policy", "platform", "logging", "attach", "cpuset",
     "security_opt", "label_file", "develop", "mac_address", "volumes_from", "post_start",
-    "pre_stop",
+    "pre_stop", "pull_refresh_after",
 })
 _SUPPORTED_DEPLOY = frozenset({"mode", "replicas", "labels", "resources", "restart_policy"})
 _SUPPORTED_LOG_DRIVERS = (None, "json-file", "local", "none")

@@ -22,6 +22,7 @@ from engine.images.blobstore import CorruptBlob
 from engine.images.imagestore import (
     exists,
     history,
+    last_tagged,
     list_images,
     prune,
     remove,
@@ -55,7 +56,7 @@ def build(spec: BuildSpec, *, progress: Callable[[Progress], None] | None = None
 __all__ = [
     "ArchiveError", "BuildSpec", "CorruptBlob", "Healthcheck", "HistoryEntry", "Image",
     "ImageConfig", "InvalidReference", "Progress", "Reference", "RegistryError", "build",
-    "exists", "history", "import_rootfs", "list_images", "load", "normalize_reference", "prune",
-    "pull",
+    "exists", "history", "last_tagged", "import_rootfs", "list_images", "load",
+    "normalize_reference", "prune", "pull",
     "push", "remove", "resolve", "save", "tag",
 ]

@@ -93,6 +93,12 @@ def exists(ref: str) -> bool:
         return False
 
 
+def last_tagged(ref: str) -> float | None:
+    """When tag ``ref`` was last set by a pull, build, load or tag (unix time), None if never
+    recorded (docker's LastTagTime)."""
+    return catalog.tagged_at(ref)
+
+
 def tag(src: str, dst: str) -> Image:
     """Point tag ``dst`` at the image named by ``src``."""
     image_id = catalog.find_image_id(src)

@@ -163,7 +163,8 @@ class EngineBackend:
         fdir = ensure_dir(files_dir(project.name, req.name), 0o755)
         vol_names = {k: v.name for k, v in project.volumes.items()}
         mounts = service_mounts(svc, vol_names, tuple(req.image.config.volumes),
-                                lambda r: self._volume_source(req, r))
+                                lambda r: self._volume_source(req, r),
+                                lambda src, sub: _image_mount(project, svc, src, sub))
         mounts += self._volumes_from(project, svc, mounts)
         extra = self._file_mounts(project, svc, fdir)
         netns = self._netns_path(project, svc, req.name)
@@ -335,6 +336,22 @@ class EngineBackend:
     def exec_output(self, cid: str, argv: list[str], *, env: tuple[str, ...], user: str,
                     workdir: str) -> tuple[int, bytes, bytes]:
         return containers.exec_output(cid, argv, env=env, user=user, workdir=workdir)
+
+
+def _image_mount(project: Project, svc: Service, source: str,
+                 subpath: str | None) -> tuple[str, ...]:
+    """``volumes: type: image``: the source image (or the image of the service of that name,
+    as docker compose resolves it), pulled when missing; its layers to stack read-only."""
+    ref = source
+    if not images.exists(ref) and source in project.services:
+        ref = image_name(project, project.services[source])
+    if not images.exists(ref):
+        images.pull(ref)
+    try:
+        return images.mount_layers(ref, subpath)
+    except NotFound as exc:
+        raise ComposeError(f'service "{svc.name}": image mount of {source}: {exc.message}',
+                           key_path=f"services.{svc.name}.volumes") from None
 
 
 def _refresh_due(ref: str, policy: str, refresh_after: str | None = None) -> bool:

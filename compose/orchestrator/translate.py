@@ -84,7 +84,7 @@ def _check_values(svc: Service) -> None:
     for ref in svc.volumes_from:
         parse_volumes_from(svc.name, ref)
     for m in svc.volumes:
-        if m.type not in ("bind", "volume", "tmpfs"):
+        if m.type not in ("bind", "volume", "tmpfs", "image"):
             raise unsupported(svc.name, "volumes", f"mount type {m.type!r}")
 
 
@@ -220,13 +220,24 @@ class VolumeRequest:
 
 
 VolumeSource = Callable[[VolumeRequest], str]  # ensures the volume, returns its host path
+# (image source, subpath) -> the layer directories to stack, lowest first
+ImageLayers = Callable[[str, "str | None"], tuple[str, ...]]
+
+
+def _no_image_mounts(source: str, _subpath: str | None) -> tuple[str, ...]:
+    raise TranslateError(f"image mount of {source}: no image store available")
 
 
 def service_mounts(svc: Service, volume_names: Mapping[str, str], image_volumes: tuple[str, ...],
-                   volume_source: VolumeSource) -> tuple[Mount, ...]:
-    """Mounts of one container: service volumes, ``tmpfs:`` entries, and an anonymous volume
-    for every image VOLUME not covered by a service mount."""
-    mounts = [_mount(svc, m, volume_names, volume_source) for m in svc.volumes]
+                   volume_source: VolumeSource,
+                   image_layers: ImageLayers = _no_image_mounts) -> tuple[Mount, ...]:
+    """Mounts of one container: service volumes (``type: image`` ones stacked read-only from
+    ``image_layers``), ``tmpfs:`` entries, and an anonymous volume for every image VOLUME not
+    covered by a service mount."""
+    mounts = [Mount(MountType.IMAGE, m.target, read_only=True,
+                    lower=image_layers(m.source or "", m.image_subpath))
+              if m.type == "image" else _mount(svc, m, volume_names, volume_source)
+              for m in svc.volumes]
     for entry in svc.tmpfs:
         target, _, opts = entry.partition(":")
         mounts.append(Mount(MountType.TMPFS, target, tmpfs_size=_tmpfs_size(opts)))

@@ -160,6 +160,13 @@ def _user_mount(mount: Mount) -> dict[str, Any]:
         if mount.tmpfs_mode is not None:
             opts.append(f"mode={mount.tmpfs_mode:o}")
         return _m(mount.target, "tmpfs", "tmpfs", opts)
+    if mount.type is MountType.IMAGE:
+        if len(mount.lower) == 1:
+            return _m(mount.target, mount.lower[0], "bind", ["rbind", "ro", "rprivate"])
+        # read-only overlay: lower directories only, the leftmost on top
+        lowerdir = ":".join(reversed(mount.lower))
+        return _m(mount.target, "overlay", "overlay", ["ro", "nosuid", "nodev",
+                                                        f"lowerdir={lowerdir}"])
     opts = ["rbind", "ro" if mount.read_only else "rw", mount.propagation or "rprivate"]
     return _m(mount.target, mount.source, "bind", opts)
 

@@ -17,6 +17,7 @@ class MountType(enum.Enum):
     BIND = "bind"
     TMPFS = "tmpfs"
     VOLUME = "volume"
+    IMAGE = "image"  # an image's layers (``lower``, lowest first), always read-only
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class Mount:
     tmpfs_size: int | None = None
     tmpfs_mode: int | None = None
     create_host_path: bool = False
+    lower: tuple[str, ...] = ()  # IMAGE: the directories to stack, lowest first
 
 
 @dataclass(frozen=True, slots=True)

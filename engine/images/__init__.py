@@ -24,6 +24,7 @@ from engine.images.imagestore import (
     history,
     last_tagged,
     list_images,
+    mount_layers,
     prune,
     remove,
     resolve,
@@ -56,7 +57,7 @@ def build(spec: BuildSpec, *, progress: Callable[[Progress], None] | None = None
 __all__ = [
     "ArchiveError", "BuildSpec", "CorruptBlob", "Healthcheck", "HistoryEntry", "Image",
     "ImageConfig", "InvalidReference", "Progress", "Reference", "RegistryError", "build",
-    "exists", "history", "last_tagged", "import_rootfs", "list_images", "load",
+    "exists", "history", "last_tagged", "import_rootfs", "list_images", "load", "mount_layers",
     "normalize_reference", "prune", "pull",
     "push", "remove", "resolve", "save", "tag",
 ]

@@ -106,3 +106,32 @@ services:
     up = sc.up("-d", check=False)
     assert up.returncode != 0
     assert "web hook exited with status 3: not ready" in up.stdout + up.stderr
+
+
+def test_image_volume_mounts_an_image_read_only(scenario: Scenario) -> None:
+    sc = scenario
+    sc.write(f"""
+services:
+  assets:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM {IMAGE}
+        RUN mkdir -p /payload/sub && echo hi > /payload/sub/f && echo gone > /payload/x
+        RUN rm /payload/x && echo top > /payload/top
+    command: ["sh", "-c", "{SLEEPER}"]
+  web:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+    volumes:
+      - type: image
+        source: assets
+        target: /mnt/assets
+        image:
+          subpath: payload
+""")
+    sc.up("-d")
+    got = sc.sh("web", "cat /mnt/assets/sub/f /mnt/assets/top; ls /mnt/assets; "
+                "touch /mnt/assets/new 2>/dev/null && echo writable || echo read-only",
+                check=True).stdout
+    assert got.splitlines() == ["hi", "top", "sub", "top", "read-only"], got

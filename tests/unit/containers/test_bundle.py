@@ -192,3 +192,14 @@ def test_signal_numbers() -> None:
     assert signal_number("10") == 10
     with pytest.raises(EngineError):
         signal_number("SIGNOPE")
+
+
+def test_image_mounts_are_read_only_binds_or_overlays() -> None:
+    c = _config(mounts=(Mount(MountType.IMAGE, "/one", lower=("/l/a",)),
+                        Mount(MountType.IMAGE, "/two", lower=("/l/low", "/l/high"))))
+    dests = {m["destination"]: m for m in c["mounts"]}
+    assert dests["/one"]["type"] == "bind" and "ro" in dests["/one"]["options"]
+    assert dests["/one"]["source"] == "/l/a"
+    two = dests["/two"]
+    assert two["type"] == "overlay" and "ro" in two["options"]
+    assert "lowerdir=/l/high:/l/low" in two["options"]  # overlay lists the top first

@@ -194,7 +194,7 @@ VALUE_RULES: tuple[ValueRule, ...] = (
     ValueRule("services.*.pid", ("host",), "sharing the PID namespace of other containers"),
     ValueRule("services.*.ipc", ("host", "private", "shareable"),
               "an IPC namespace without /dev/shm", ("service:", "container:")),
-    ValueRule("services.*.network_mode", ("host", "none"),
+    ValueRule("services.*.network_mode", ("host", "none", "bridge"),
               "the network_mode value", ("service:", "container:")),
     ValueRule("services.*.security_opt",
               ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true",

@@ -116,6 +116,8 @@ def _run_down(project: Project | None, name: str, backend: Backend, opts: DownOp
     if not remaining:
         client.stop_supervisor(name)
     failures += _remove_networks(project, name, backend, report, busy=bool(remaining))
+    if not remaining and backend.release_default_bridge():
+        report("Network bridge", "Removed")  # the host-wide default one, once nobody uses it
     if opts.volumes:
         failures += _remove_volumes(project, name, backend, report)
     if opts.rmi and project is not None:

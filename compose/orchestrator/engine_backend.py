@@ -39,7 +39,7 @@ from compose.orchestrator.translate import (
 )
 from engine import containers, images, networks, volumes
 from engine.containers import Mount, MountType
-from engine.errors import NotFound
+from engine.errors import Conflict, EngineError, NotFound
 from engine.paths import ensure_dir, state_root
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,9 @@ class EngineBackend:
 
     def remove_network(self, name: str) -> None:
         networks.remove_network(name)
+
+    def release_default_bridge(self) -> bool:
+        return remove_default_bridge_if_unused()
 
     def list_networks(self, project: str) -> list[str]:
         return [n.name for n in networks.list_networks({L.PROJECT: project})]
@@ -234,6 +237,8 @@ class EngineBackend:
 
     def _netns_path(self, project: Project, svc: Service, name: str) -> str | None:
         mode = svc.network_mode
+        if mode == "bridge":
+            return str(networks.sandbox_path(name))
         if mode in ("host", "none"):
             return None
         if mode and mode.startswith("service:"):
@@ -258,6 +263,8 @@ class EngineBackend:
         hostname = svc.hostname or cid[:12]
         addresses: list[str] = []
         own_netns = svc.network_mode is None
+        if svc.network_mode == "bridge":
+            addresses = _attach_default_bridge(svc, name)
         if own_netns:
             networks.create_sandbox(name, dns_servers=tuple(svc.dns))
             pairs: list[tuple[str, ServiceNetwork | None]] = list(svc.networks.items())
@@ -280,8 +287,10 @@ class EngineBackend:
                 addresses += [a for a in (ep.ipv4, ep.ipv6) if a]
             networks.publish_ports(name, _bindings(svc))
         extra_hosts = [(h, ip) for h, ips in svc.extra_hosts.items() for ip in ips]
-        networks.write_resolv_conf(fdir / "resolv.conf", dns=(), dns_search=svc.dns_search,
-                                   dns_opt=svc.dns_opt, use_embedded=own_netns)
+        # docker's default bridge has no embedded DNS: the host's servers (or dns:), no names
+        networks.write_resolv_conf(fdir / "resolv.conf", dns=svc.dns if not own_netns else (),
+                                   dns_search=svc.dns_search, dns_opt=svc.dns_opt,
+                                   use_embedded=own_netns)
         networks.write_hosts(fdir / "hosts", hostname=hostname, addresses=addresses[:1],
                              extra_hosts=extra_hosts)
 
@@ -336,6 +345,52 @@ class EngineBackend:
     def exec_output(self, cid: str, argv: list[str], *, env: tuple[str, ...], user: str,
                     workdir: str) -> tuple[int, bytes, bytes]:
         return containers.exec_output(cid, argv, env=env, user=user, workdir=workdir)
+
+
+DEFAULT_BRIDGE = "bridge"
+DEFAULT_BRIDGE_LABEL = "io.pycompose.default-bridge"
+
+
+def _attach_default_bridge(svc: Service, name: str) -> list[str]:
+    """``network_mode: bridge``: docker's default bridge network, host-wide and shared by every
+    project (created on first use, its subnet chosen by IPAM away from host routes; removed by
+    ``down`` once no container is left on it). Like docker's: no embedded DNS, no aliases,
+    published ports work."""
+    ensure_default_bridge()
+    networks.create_sandbox(name, dns_servers=tuple(svc.dns))
+    ep = networks.connect(name, DEFAULT_BRIDGE, networks.EndpointSpec(
+        aliases=(), dns_names=(), mac_address=svc.mac_address))
+    networks.publish_ports(name, _bindings(svc))
+    return [a for a in (ep.ipv4, ep.ipv6) if a]
+
+
+def ensure_default_bridge() -> None:
+    """Create the host-wide default bridge unless it exists (another project may be creating
+    it at the same moment: losing that race is fine)."""
+    if networks.network_exists(DEFAULT_BRIDGE):
+        return
+    try:
+        networks.create_network(networks.NetworkSpec(
+            name=DEFAULT_BRIDGE, labels={DEFAULT_BRIDGE_LABEL: "true"}))
+    except EngineError:
+        if not networks.network_exists(DEFAULT_BRIDGE):
+            raise
+
+
+def remove_default_bridge_if_unused() -> bool:
+    """Remove pycompose's default bridge once no endpoint is left on it; True if removed."""
+    if not networks.network_exists(DEFAULT_BRIDGE):
+        return False
+    info = networks.inspect_network(DEFAULT_BRIDGE)
+    if info.spec.labels.get(DEFAULT_BRIDGE_LABEL) != "true":
+        return False  # a network someone named "bridge" themselves
+    if networks.endpoints(network=DEFAULT_BRIDGE):
+        return False
+    try:
+        networks.remove_network(DEFAULT_BRIDGE)
+    except (Conflict, NotFound):  # a container joined meanwhile, or another down removed it
+        return False
+    return True
 
 
 def _image_mount(project: Project, svc: Service, source: str,

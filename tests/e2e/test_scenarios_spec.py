@@ -135,3 +135,50 @@ services:
                 "touch /mnt/assets/new 2>/dev/null && echo writable || echo read-only",
                 check=True).stdout
     assert got.splitlines() == ["hi", "top", "sub", "top", "read-only"], got
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_network_mode_bridge_is_dockers_default_bridge(scenario: Scenario) -> None:
+    from tests.e2e.test_scenarios_ports import HTTPD, http_get
+
+    sc = scenario
+    port = _free_port()
+    sc.write(f"""
+services:
+  web:
+    image: {IMAGE}
+    command: ["sh", "-c", "{HTTPD}"]
+    network_mode: bridge
+    ports: ["127.0.0.1:{port}:80"]
+  peer:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+    network_mode: bridge
+""")
+    sc.up("-d")
+    info = sc.engine("from engine import networks; n = networks.inspect_network('bridge'); "
+                     "print(n.subnet4, n.gateway4, n.spec.labels)")
+    subnet, gateway, _labels = info.split(" ", 2)
+    assert "io.pycompose.default-bridge" in info
+    web_ip = sc.sh("web", "ip -4 -o addr show eth0", check=True).stdout.split()[3]
+    import ipaddress
+
+    assert ipaddress.ip_interface(web_ip).ip in ipaddress.ip_network(subnet)
+    addr = str(ipaddress.ip_interface(web_ip).ip)
+    # peers reach each other by address, not by name (no embedded DNS, as on docker0)
+    assert sc.sh("peer", f"wget -q -O - http://{addr}/", check=True).stdout == "published\n"
+    assert sc.sh("peer", "nslookup web").returncode != 0
+    resolv = sc.sh("peer", "cat /etc/resolv.conf", check=True).stdout
+    assert "127.0.0.11" not in resolv
+    assert http_get(f"http://127.0.0.1:{port}/") == "published\n"
+    assert gateway
+    sc.run("down")
+    gone = sc.engine("from engine import networks; print(networks.network_exists('bridge'))")
+    assert gone.strip() == "False"  # removed with its last container

@@ -156,6 +156,9 @@ class FakeBackend:
         self._call("exec", " ".join([self.containers[cid]["name"], *argv]))
         return getattr(self, "exec_results", {}).get(argv[0], (0, b"", b""))
 
+    def release_default_bridge(self) -> bool:
+        return False
+
     def stop_idle_helpers(self) -> None:
         self.idle_helpers_stopped = getattr(self, "idle_helpers_stopped", 0) + 1
 

@@ -134,9 +134,21 @@ _INT_KEYS = frozenset({
 _FLOAT_KEYS = frozenset({"cpus", "max_failure_ratio"})
 
 
+# Mappings whose keys are the user's names, not compose keys: their values are never cast.
+_FREE_MAPS = frozenset({"labels", "environment", "annotations", "sysctls", "driver_opts",
+                        "options", "args", "extra_hosts", "aux_addresses"})
+_BOOL_WORDS = ("true", "false", "yes", "no", "y", "n", "on", "off")
+
+
 def _cast(path: KeyPath, value: str) -> Any:
+    if any(isinstance(k, str) and (k in _FREE_MAPS or k.startswith("x-")) for k in path[:-1]):
+        return value
     key = next((k for k in reversed(path) if isinstance(k, str)), "")
-    if key in _BOOL_KEYS and value.lower() in ("true", "false", "yes", "no", "y", "n", "on", "off"):
+    if key in _BOOL_KEYS:
+        if value.lower() not in _BOOL_WORDS:
+            # compose-go: "failed to cast to expected type: invalid boolean"
+            raise InterpolationError(f"failed to cast to expected type: invalid boolean: "
+                                     f"{value!r} (use true or false)")
         return value.lower() in ("true", "yes", "y", "on")
     if key in _INT_KEYS and re.fullmatch(r"-?\d+", value):
         return int(value)

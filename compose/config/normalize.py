@@ -284,8 +284,11 @@ def _hosts(value: Any, _base: str) -> list[str]:
     hosts = as_mapping(value, ("extra_hosts",))
     entries: list[str] = []
     for host, ips in hosts.items():
-        for ip in ips if isinstance(ips, list) else [ips]:
-            entries.append(f"{host}={'' if ip is None else ip}")
+        for value in ips if isinstance(ips, list) else [ips]:
+            # compose-go: several addresses separated by commas, IPv6 brackets dropped
+            for ip in ("" if value is None else str(value)).split(","):
+                bare = ip[1:-1] if len(ip) > 2 and ip[0] == "[" and ip[-1] == "]" else ip
+                entries.append(f"{host}={bare}")
     return sorted(entries)
 
 

@@ -70,6 +70,41 @@ def check_service_values(svc: dict, volumes: frozenset[str]) -> Iterator[Problem
     yield from _check_duplicate_settings(svc)
     yield from _check_mount_targets(svc)
     yield from _check_watch(svc)
+    yield from _check_extra_hosts(svc)
+    yield from _check_mac_addresses(svc)
+
+
+_MAC = re.compile(r"([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}")
+
+
+def _check_mac_addresses(svc: dict) -> Iterator[Problem]:
+    """MAC addresses docker would refuse when creating the container, refused here first."""
+    found: list[tuple[KeyPath, Any]] = [(("mac_address",), svc.get("mac_address"))]
+    nets = svc.get("networks")
+    if isinstance(nets, dict):
+        found += [(("networks", k, "mac_address"), v.get("mac_address"))
+                  for k, v in nets.items() if isinstance(v, dict)]
+    for path, mac in found:
+        if isinstance(mac, str) and not has_interpolation(mac) and not _MAC.fullmatch(mac):
+            yield path, f"{mac!r} is not a MAC address (write six hex pairs: 02:42:ac:11:00:02)"
+
+
+def _check_extra_hosts(svc: dict) -> Iterator[Problem]:
+    """``host=ip`` / ``host:ip`` entries (compose-go refuses an entry without an address)."""
+    for base in ((), ("build",)):
+        hosts = get_in(svc, (*base, "extra_hosts"))
+        if not isinstance(hosts, list):
+            continue
+        for index, entry in enumerate(hosts):
+            if not isinstance(entry, str) or has_interpolation(entry):
+                continue
+            sep = "=" if "=" in entry else ":"
+            host, found, _ip = entry.partition(sep)
+            if not found:
+                yield (*base, "extra_hosts", index), (
+                    f"invalid additional host, missing IP: {entry!r} (write HOST=IP)")
+            elif not host or ":" in host or "=" in host:
+                yield (*base, "extra_hosts", index), f"bad host name {host!r} in {entry!r}"
 
 
 def _check_ports(svc: dict) -> Iterator[Problem]:

@@ -186,6 +186,17 @@ def _build(value: Any, base: str) -> dict[str, Any]:
     return _sorted_by(build, _BUILD_ORDER)
 
 
+def _provider(value: Any, _base: str) -> dict[str, Any]:
+    """``provider.options``: every value a list of strings, keys sorted (compose-go's
+    MultiOptions)."""
+    out = dict(value)
+    options = out.get("options")
+    if isinstance(options, dict):
+        out["options"] = {k: [_scalar_str(x) for x in (v if isinstance(v, list) else [v])]
+                          for k, v in sorted(options.items())}
+    return out
+
+
 def _hooks(value: Any, _base: str) -> list[dict[str, Any]]:
     """``post_start``/``pre_stop``/``pre_start`` entries: command as words, environment as a
     mapping (compose-go's ShellCommand and MappingWithEquals)."""
@@ -281,9 +292,15 @@ def _ulimits(value: Any, _base: str) -> dict[str, Any]:
 
 
 def _hosts(value: Any, _base: str) -> list[str]:
-    hosts = as_mapping(value, ("extra_hosts",))
+    """``HOST=IP`` entries, sorted (a host may have several: a list may name it twice)."""
+    if isinstance(value, list):
+        pairs: list[tuple[str, Any]] = []
+        for item in value:
+            pairs.extend(as_mapping([item], ("extra_hosts",)).items())
+    else:
+        pairs = list(as_mapping(value, ("extra_hosts",)).items())
     entries: list[str] = []
-    for host, ips in hosts.items():
+    for host, ips in pairs:
         for value in ips if isinstance(ips, list) else [ips]:
             # compose-go: several addresses separated by commas, IPv6 brackets dropped
             for ip in ("" if value is None else str(value)).split(","):
@@ -355,6 +372,7 @@ _FIXERS: dict[str, Callable[[Any, str], Any]] = {
     "networks": _service_networks,
     "deploy": _deploy,
     "devices": lambda v, _b: [parse_device(d) for d in v],
+    "provider": _provider,
     "post_start": _hooks,
     "pre_stop": _hooks,
     "pre_start": _hooks,

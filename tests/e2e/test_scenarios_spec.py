@@ -91,6 +91,9 @@ services:
     assert not (out / "pre").exists()
     sc.run("stop")
     assert (out / "pre").read_text() == "stopping\n"
+    (out / "post").unlink()
+    sc.run("run", "-d", "web")  # a one-off container runs the post_start hooks too
+    assert (out / "post").read_text() == "started as 1000 in /tmp with hello\n"
 
 
 def test_a_failing_post_start_hook_fails_up(scenario: Scenario) -> None:

@@ -88,6 +88,7 @@ def run_command(
     from compose.orchestrator import project as proj
     from compose.orchestrator.backend import CreateRequest
     from compose.orchestrator.health import resolve_healthcheck
+    from compose.orchestrator.hooks import run_hooks
     from compose.orchestrator.lock import project_lock
     from compose.orchestrator.prepare import prepare_networks_and_volumes
     from compose.orchestrator.restart import RestartPolicy
@@ -125,6 +126,13 @@ def run_command(
     client.ensure_supervisor(project.name)
     _start_off_main_thread(be, cid)
     client.watch(project.name, cid)
+    try:  # docker compose runs the service's post_start hooks for `run` too
+        run_hooks(be, cid, svc.name, svc.post_start)
+    except ComposeError:
+        if rm and not detach:
+            be.stop_container(cid, None)
+            be.remove_container(cid)
+        raise
     if detach:
         terminal.line(cname)
         return 0

@@ -191,6 +191,8 @@ VALUE_RULES: tuple[ValueRule, ...] = (
     ValueRule("services.*.build.platforms", ("linux", "linux/amd64", "linux/x86_64"),
               "the builder builds for this host's platform only"),
     ValueRule("services.*.build.isolation", ("default",), "a Windows setting"),
+    ValueRule("services.*.build.network", ("default", "bridge", "host", "none"),
+              "RUN steps on a project network"),
     ValueRule("services.*.pid", ("host",), "sharing the PID namespace of other containers"),
     ValueRule("services.*.ipc", ("host", "private", "shareable"),
               "an IPC namespace without /dev/shm", ("service:", "container:")),

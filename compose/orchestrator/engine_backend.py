@@ -39,7 +39,7 @@ from compose.orchestrator.translate import (
 )
 from engine import containers, images, networks, volumes
 from engine.containers import Mount, MountType
-from engine.errors import Conflict, EngineError, NotFound
+from engine.errors import NotFound
 from engine.paths import ensure_dir, state_root
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ class EngineBackend:
         networks.remove_network(name)
 
     def release_default_bridge(self) -> bool:
-        return remove_default_bridge_if_unused()
+        return bool(networks.release_default_bridge())
 
     def list_networks(self, project: str) -> list[str]:
         return [n.name for n in networks.list_networks({L.PROJECT: project})]
@@ -347,50 +347,16 @@ class EngineBackend:
         return containers.exec_output(cid, argv, env=env, user=user, workdir=workdir)
 
 
-DEFAULT_BRIDGE = "bridge"
-DEFAULT_BRIDGE_LABEL = "io.pycompose.default-bridge"
-
-
 def _attach_default_bridge(svc: Service, name: str) -> list[str]:
     """``network_mode: bridge``: docker's default bridge network, host-wide and shared by every
-    project (created on first use, its subnet chosen by IPAM away from host routes; removed by
-    ``down`` once no container is left on it). Like docker's: no embedded DNS, no aliases,
+    project (see engine.networks.defaultbridge). Like docker's: no embedded DNS, no aliases,
     published ports work."""
-    ensure_default_bridge()
+    networks.ensure_default_bridge()
     networks.create_sandbox(name, dns_servers=tuple(svc.dns))
-    ep = networks.connect(name, DEFAULT_BRIDGE, networks.EndpointSpec(
+    ep = networks.connect(name, networks.DEFAULT_BRIDGE, networks.EndpointSpec(
         aliases=(), dns_names=(), mac_address=svc.mac_address))
     networks.publish_ports(name, _bindings(svc))
     return [a for a in (ep.ipv4, ep.ipv6) if a]
-
-
-def ensure_default_bridge() -> None:
-    """Create the host-wide default bridge unless it exists (another project may be creating
-    it at the same moment: losing that race is fine)."""
-    if networks.network_exists(DEFAULT_BRIDGE):
-        return
-    try:
-        networks.create_network(networks.NetworkSpec(
-            name=DEFAULT_BRIDGE, labels={DEFAULT_BRIDGE_LABEL: "true"}))
-    except EngineError:
-        if not networks.network_exists(DEFAULT_BRIDGE):
-            raise
-
-
-def remove_default_bridge_if_unused() -> bool:
-    """Remove pycompose's default bridge once no endpoint is left on it; True if removed."""
-    if not networks.network_exists(DEFAULT_BRIDGE):
-        return False
-    info = networks.inspect_network(DEFAULT_BRIDGE)
-    if info.spec.labels.get(DEFAULT_BRIDGE_LABEL) != "true":
-        return False  # a network someone named "bridge" themselves
-    if networks.endpoints(network=DEFAULT_BRIDGE):
-        return False
-    try:
-        networks.remove_network(DEFAULT_BRIDGE)
-    except (Conflict, NotFound):  # a container joined meanwhile, or another down removed it
-        return False
-    return True
 
 
 def _image_mount(project: Project, svc: Service, source: str,

@@ -30,7 +30,7 @@ def build_spec(project: Project, service: Service, *, no_cache: bool = False,
         raise ComposeError(f"service {service.name!r}: remote build contexts ({b.context}) "
                            "are not supported (no network)")
     args = {**dict(b.args), **(extra_args or {})}
-    network = "host" if b.network == "host" else "none"
+    network = b.network if b.network in ("host", "none") else "default"
     tags = (image_name(project, service),) + tuple(b.tags)
     return BuildSpec(context=Path(b.context), dockerfile=b.dockerfile or "Dockerfile",
                      dockerfile_inline=b.dockerfile_inline,

@@ -93,8 +93,8 @@ class BuildSpec:
     """What compose's ``build:`` section asks for.
 
     ``dockerfile`` is relative to ``context``; ``dockerfile_inline`` wins when set.
-    ``network`` is ``"none"`` or ``"host"`` (``"default"`` is treated as ``"none"`` since the
-    builder has no network of its own).
+    ``network`` is ``"default"`` (RUN steps on the host-wide default bridge: NATed outbound
+    access, like docker), ``"none"`` or ``"host"``.
     """
 
     context: Path
@@ -103,7 +103,7 @@ class BuildSpec:
     args: tuple[tuple[str, str | None], ...] = ()
     target: str | None = None
     labels: tuple[tuple[str, str], ...] = ()
-    network: str = "none"
+    network: str = "default"
     tags: tuple[str, ...] = ()
     no_cache: bool = False
     pull: bool = False

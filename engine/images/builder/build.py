@@ -78,6 +78,7 @@ class Builder:
         self.stages: list[tuple[str | None, Instruction, list[Instruction]]] = []
         self.built: dict[int, StageState] = {}
         self._reported = False
+        self.used_bridge = False
         self._split_stages()
 
     def _split_stages(self) -> None:
@@ -110,6 +111,15 @@ class Builder:
                 scope[key] = self.meta_args[key]
 
     def run(self) -> Image:
+        try:
+            return self._run_build()
+        finally:
+            if self.used_bridge:  # RUN steps kept the default bridge up for the whole build
+                from engine import networks
+
+                networks.release_default_bridge()
+
+    def _run_build(self) -> Image:
         state = self.build_stage(self._target_index())
         cfg = copy.deepcopy(state.config)
         if self.spec.labels:
@@ -281,7 +291,9 @@ class Builder:
 
         argv = command_form(state, ins)
         network = ins.flags.get("network") or self.spec.network
-        network = "host" if network == "host" else "none"
+        # docker's RUN: a NATed network (the default bridge) unless none or host is asked
+        network = network if network in ("host", "none") else "bridge"
+        self.used_bridge = self.used_bridge or network == "bridge"
         lower = state.layer_dirs
         env = state.run_env()
         workdir = state.config.get("WorkingDir") or "/"

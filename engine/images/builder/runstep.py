@@ -24,7 +24,8 @@ def run_step(lower: Sequence[Path], upper: Path, argv: list[str], env: list[str]
                          "pycompose does not provide", line=ins.line, file=file)
     try:
         code, output = run_build_step(layers=list(lower), upper_dir=upper, argv=argv, env=env,
-                                      working_dir=workdir, user=user, network=network)
+                                      working_dir=workdir, user=user, network=network,
+                                      release_network=False)
     except EngineError as exc:
         raise BuildError(f"RUN could not start: {exc}", line=ins.line, file=file) from None
     _drop_mountpoints(lower, upper)
@@ -46,3 +47,11 @@ def _drop_mountpoints(lower: Sequence[Path], upper: Path) -> None:
         if path.is_dir() and not path.is_symlink() and not any(path.iterdir()) and \
                 rootview.lookup(lower, name) is None:
             path.rmdir()
+    # the mount point of the step's own resolv.conf (default network), unless the image had one
+    resolv = upper / "etc" / "resolv.conf"
+    if resolv.is_file() and not resolv.is_symlink() and resolv.stat().st_size == 0 and \
+            rootview.lookup(lower, "etc/resolv.conf") is None:
+        resolv.unlink()
+        etc = upper / "etc"
+        if not any(etc.iterdir()):  # only there as the mount point's parent
+            etc.rmdir()

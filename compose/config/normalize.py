@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from compose.config.environment import file_labels, resolve_build_args, service_environment
+from compose.config.hookforms import normalize_hooks, normalize_provider
 from compose.config.interpolation import config_error_at
 from compose.config.merge import as_mapping
 from compose.config.positions import PositionMap
@@ -186,32 +187,6 @@ def _build(value: Any, base: str) -> dict[str, Any]:
     return _sorted_by(build, _BUILD_ORDER)
 
 
-def _provider(value: Any, _base: str) -> dict[str, Any]:
-    """``provider.options``: every value a list of strings, keys sorted (compose-go's
-    MultiOptions)."""
-    out = dict(value)
-    options = out.get("options")
-    if isinstance(options, dict):
-        out["options"] = {k: [_scalar_str(x) for x in (v if isinstance(v, list) else [v])]
-                          for k, v in sorted(options.items())}
-    return out
-
-
-def _hooks(value: Any, _base: str) -> list[dict[str, Any]]:
-    """``post_start``/``pre_stop``/``pre_start`` entries: command as words, environment as a
-    mapping (compose-go's ShellCommand and MappingWithEquals)."""
-    out = []
-    for hook in value:
-        entry = dict(hook)
-        if entry.get("command") is not None:
-            entry["command"] = _command(entry["command"], _base)
-        if entry.get("environment") is not None:
-            entry["environment"] = dict(sorted(
-                _string_map(as_mapping(entry["environment"]), keep_none=True).items()))
-        out.append(_sorted_by(entry, _HOOK_ORDER))
-    return out
-
-
 def _command(value: Any, _base: str) -> list[str]:
     if isinstance(value, str):
         try:
@@ -372,10 +347,10 @@ _FIXERS: dict[str, Callable[[Any, str], Any]] = {
     "networks": _service_networks,
     "deploy": _deploy,
     "devices": lambda v, _b: [parse_device(d) for d in v],
-    "provider": _provider,
-    "post_start": _hooks,
-    "pre_stop": _hooks,
-    "pre_start": _hooks,
+    "provider": normalize_provider,
+    "post_start": normalize_hooks,
+    "pre_stop": normalize_hooks,
+    "pre_start": normalize_hooks,
     "expose": lambda v, _b: [str(p) for p in v],
     "cpus": lambda v, _b: float(v),
     "label_file": lambda v, b: [resolve_host_path(p, b)
@@ -391,8 +366,6 @@ _NETWORK_ORDER = ("name", "driver", "driver_opts", "ipam", "external", "internal
 _VOLUME_KEYS = ("name", "driver", "driver_opts", "external", "labels")
 _FILE_OBJECT_ORDER = ("name", "file", "environment", "content", "external", "labels", "driver",
                       "driver_opts", "template_driver")
-_HOOK_ORDER = ("command", "image", "user", "privileged", "working_dir", "environment",
-               "per_replica")
 _PORT_ORDER = ("name", "mode", "host_ip", "target", "published", "protocol", "app_protocol")
 _VOLUME_ORDER = ("type", "source", "target", "read_only", "consistency", "bind", "volume",
                  "tmpfs", "image")

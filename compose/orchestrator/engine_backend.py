@@ -27,6 +27,7 @@ from compose.config.model import (
 from compose.errors import ComposeError
 from compose.orchestrator import labels as L
 from compose.orchestrator.backend import ContainerRef, CreateRequest, ImageInfo, Progress
+from compose.orchestrator.imagesources import image_mount_layers, refresh_due
 from compose.orchestrator.imagespec import build_spec, image_name
 from compose.orchestrator.translate import (
     VolumeRequest,
@@ -63,7 +64,7 @@ class EngineBackend:
             progress(f"Image {ref}", "Building")
             images.build(build_spec(project, service))
             progress(f"Image {ref}", "Built")
-        elif pull == "always" or (not have and pull != "never") or _refresh_due(
+        elif pull == "always" or (not have and pull != "never") or refresh_due(
                 ref, pull, service.raw.get("pull_refresh_after")):
             progress(f"Image {ref}", "Pulling")
             images.pull(ref)
@@ -167,7 +168,7 @@ class EngineBackend:
         vol_names = {k: v.name for k, v in project.volumes.items()}
         mounts = service_mounts(svc, vol_names, tuple(req.image.config.volumes),
                                 lambda r: self._volume_source(req, r),
-                                lambda src, sub: _image_mount(project, svc, src, sub))
+                                lambda src, sub: image_mount_layers(project, svc, src, sub))
         mounts += self._volumes_from(project, svc, mounts)
         extra = self._file_mounts(project, svc, fdir)
         netns = self._netns_path(project, svc, req.name)
@@ -357,35 +358,6 @@ def _attach_default_bridge(svc: Service, name: str) -> list[str]:
         aliases=(), dns_names=(), mac_address=svc.mac_address))
     networks.publish_ports(name, _bindings(svc))
     return [a for a in (ep.ipv4, ep.ipv6) if a]
-
-
-def _image_mount(project: Project, svc: Service, source: str,
-                 subpath: str | None) -> tuple[str, ...]:
-    """``volumes: type: image``: the source image (or the image of the service of that name,
-    as docker compose resolves it), pulled when missing; its layers to stack read-only."""
-    ref = source
-    if not images.exists(ref) and source in project.services:
-        ref = image_name(project, project.services[source])
-    if not images.exists(ref):
-        images.pull(ref)
-    try:
-        return images.mount_layers(ref, subpath)
-    except NotFound as exc:
-        raise ComposeError(f'service "{svc.name}": image mount of {source}: {exc.message}',
-                           key_path=f"services.{svc.name}.volumes") from None
-
-
-def _refresh_due(ref: str, policy: str, refresh_after: str | None = None) -> bool:
-    """pull_policy daily/weekly/every_<d> (refresh + pull_refresh_after): pull when the tag
-    was last set longer ago than that (docker compose compares with the image's LastTagTime;
-    a tag never timed is due)."""
-    from compose.config.units import pull_refresh_interval
-
-    interval = pull_refresh_interval(policy, refresh_after)
-    if interval is None:
-        return False
-    last = images.last_tagged(ref)
-    return last is None or time.time() > last + interval
 
 
 def _volumes_source(project: Project, svc: Service, entry: VolumesFrom

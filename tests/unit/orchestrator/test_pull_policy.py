@@ -9,7 +9,7 @@ import pytest
 
 from compose.config.units import pull_refresh_interval
 from compose.errors import ConfigError
-from compose.orchestrator.engine_backend import _refresh_due
+from compose.orchestrator.imagesources import refresh_due as _refresh_due
 from engine import images
 from tests.unit.config.helpers import load_in, write
 from tests.unit.images.test_store import _rootfs_tar

@@ -24,6 +24,17 @@ ALLOWED_FLAGS = {
 }
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*=\s*(.*?)\s*$")
 _FLAG = re.compile(r"^--([a-z][a-z0-9-]*)(?:=(.*))?$")
+_HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
+
+
+@dataclass(frozen=True, slots=True)
+class Heredoc:
+    """One ``<<WORD`` of an instruction: its body (the lines up to ``WORD``)."""
+
+    name: str
+    body: str
+    quoted: bool  # <<"WORD": no variable expansion in the body
+    strip_tabs: bool  # <<-WORD
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +46,7 @@ class Instruction:
     line: int
     original: str
     flags: dict[str, str] = field(default_factory=dict)
+    heredocs: tuple[Heredoc, ...] = ()
 
     def exec_form(self) -> list[str] | None:
         """The JSON array form (``["a", "b"]``) if the arguments are one, else None."""
@@ -79,7 +91,9 @@ def parse(text: str, file: str = "Dockerfile") -> Dockerfile:
                 break
             parts.append(lines[i].strip())
             i += 1
-        out.append(_instruction(" ".join(p for p in parts if p), first + 1, file))
+        text = " ".join(p for p in parts if p)
+        heredocs, i = _heredocs(text, lines, i, first + 1, file)
+        out.append(_instruction(text, first + 1, file, heredocs))
     if not out:
         raise BuildError("the Dockerfile has no instructions", file=file)
     return Dockerfile(tuple(out), escape, file)
@@ -103,19 +117,43 @@ def _directives(lines: list[str], file: str) -> tuple[str, int]:
     return escape, len(lines)
 
 
-def _instruction(text: str, line: int, file: str) -> Instruction:
+def _heredocs(text: str, lines: list[str], i: int, line: int,
+              file: str) -> tuple[tuple[Heredoc, ...], int]:
+    """The bodies of a RUN/COPY/ADD line's ``<<WORD`` markers, read from the lines after it;
+    returns them and the index of the next line to parse."""
+    cmd = text.partition(" ")[0].upper()
+    if cmd not in ("RUN", "COPY", "ADD"):
+        return (), i
+    found = []
+    for m in _HEREDOC.finditer(text):
+        strip, quote, name = m.group(1) == "-", m.group(2), m.group(3)
+        body: list[str] = []
+        while True:
+            if i >= len(lines):
+                raise BuildError(f"heredoc <<{name} is not closed (no line {name!r})",
+                                 line=line, file=file)
+            current = lines[i]
+            i += 1
+            if (current.lstrip("\t") if strip else current) == name:
+                break
+            body.append(current.lstrip("\t") if strip else current)
+        found.append(Heredoc(name, "\n".join(body) + "\n", bool(quote), strip))
+    return tuple(found), i
+
+
+def _instruction(text: str, line: int, file: str,
+                 heredocs: tuple[Heredoc, ...] = ()) -> Instruction:
     word, _, rest = text.partition(" ")
     cmd = word.upper()
     if cmd not in KNOWN:
         raise BuildError(f"unknown instruction {word!r}", line=line, file=file)
     if cmd in UNSUPPORTED:
         raise BuildError(UNSUPPORTED[cmd], line=line, file=file)
-    if "<<" in rest and re.search(r"<<-?[\"']?[A-Za-z_]+", rest) and cmd in ("RUN", "COPY",
-                                                                                "ADD"):
-        raise BuildError("heredocs are not supported by the pycompose builder", line=line,
-                         file=file)
+    if heredocs and cmd != "RUN":
+        raise BuildError(f"{cmd} heredocs (files written inline) are not supported by the "
+                         "pycompose builder; RUN heredocs are", line=line, file=file)
     flags, rest = _flags(cmd, rest.strip(), line, file)
-    return Instruction(cmd, rest, line, text, flags)
+    return Instruction(cmd, rest, line, text, flags, heredocs)
 
 
 def _flags(cmd: str, rest: str, line: int, file: str) -> tuple[dict[str, str], str]:

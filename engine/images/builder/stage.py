@@ -86,9 +86,37 @@ def _set_env(state: StageState, key: str, value: str) -> None:
 
 
 def command_form(state: StageState, ins: Instruction) -> list[str]:
-    """Exec form as given, or the shell form wrapped in the stage's SHELL."""
+    """Exec form as given, or the shell form wrapped in the stage's SHELL.
+
+    RUN heredocs, as BuildKit: ``RUN <<EOF`` alone runs the body as the script; a command
+    with heredocs gets them as the shell gives them (``RUN python3 <<EOF`` reads the body on
+    stdin), the shell doing the expansion (none for ``<<"EOF"``)."""
     argv = ins.exec_form()
-    return argv if argv is not None else state.shell() + [ins.args]
+    if argv is not None:
+        return argv
+    if not ins.heredocs:
+        return state.shell() + [ins.args]
+    if len(ins.heredocs) == 1 and _HEREDOC_ONLY.fullmatch(ins.args.strip()):
+        doc = ins.heredocs[0]
+        if doc.body.startswith("#!"):
+            return _shebang(doc.body, ins)
+        return state.shell() + [doc.body]
+    script = ins.args + "".join(f"\n{d.body}{d.name}" for d in ins.heredocs)
+    return state.shell() + [script]
+
+
+def _shebang(body: str, ins: Instruction) -> list[str]:
+    """A heredoc script with ``#!``: run by that interpreter (shells and Python take the
+    script with ``-c``; BuildKit writes a file, which the builder does not)."""
+    interpreter = body.splitlines()[0][2:].split()
+    program = interpreter[-1].rsplit("/", 1)[-1] if interpreter else ""
+    if re.fullmatch(r"(ba|da|a|z|k)?sh|python[0-9.]*", program):
+        return [*interpreter, "-c", body]
+    raise BuildError(f"RUN heredoc with interpreter {' '.join(interpreter)!r}: only shells "
+                     "and python are supported", line=ins.line)
+
+
+_HEREDOC_ONLY = re.compile(r"<<-?([\"']?)[A-Za-z_][A-Za-z0-9_]*\1")
 
 
 def apply_metadata(state: StageState, ins: Instruction, file: str) -> None:

@@ -40,7 +40,8 @@ def test_exec_form() -> None:
     ("FROM scratch\nRUN --mount=type=cache true\n", 2, "RUN --mount"),
     ("FROM scratch\nONBUILD RUN x\n", 2, "ONBUILD"),
     ("FROM scratch\nCOPY --parents a b\n", 2, "COPY --parents"),
-    ("FROM scratch\nRUN <<EOF\nx\nEOF\n", 2, "heredoc"),
+    ("FROM scratch\nCOPY <<EOF /x\nx\nEOF\n", 2, "COPY heredocs"),
+    ("FROM scratch\nRUN <<EOF\nx\n", 2, "not closed"),
 ])
 def test_errors_name_the_line(text: str, line: int, what: str) -> None:
     with pytest.raises(BuildError, match=what) as info:
@@ -73,3 +74,22 @@ def test_pairs() -> None:
     assert split_pairs('A=1 B="two words" C=$X', {"X": "y"}) == [
         ("A", "1"), ("B", "two words"), ("C", "y")]
     assert split_pairs("KEY some value", {}) == [("KEY", "some value")]
+
+
+def test_run_heredocs_are_read_and_become_shell_scripts() -> None:
+    from engine.images.builder.stage import StageState, command_form
+
+    df = parse("FROM scratch\nRUN <<EOF\necho $HOME\nmkdir /x\nEOF\n"
+               "RUN cat > /f <<-'END' && echo done\n\tkeep $X\n\tEND\n"
+               "RUN <<PY\n#!/usr/bin/env python3\nprint(1)\nPY\nCMD [\"x\"]\n")
+    run1, run2, run3, cmd = df.instructions[1:]
+    assert run1.heredocs[0].body == "echo $HOME\nmkdir /x\n" and not run1.heredocs[0].quoted
+    assert run2.heredocs[0].quoted and run2.heredocs[0].body == "keep $X\n"
+    assert cmd.cmd == "CMD" and cmd.line == 13  # parsing resumes after the bodies
+    state = StageState.__new__(StageState)
+    state.config = {}
+    assert command_form(state, run1) == ["/bin/sh", "-c", "echo $HOME\nmkdir /x\n"]
+    assert command_form(state, run2) == [
+        "/bin/sh", "-c", "cat > /f <<-'END' && echo done\nkeep $X\nEND"]
+    assert command_form(state, run3) == ["/usr/bin/env", "python3", "-c",
+                                         "#!/usr/bin/env python3\nprint(1)\n"]

@@ -17,7 +17,8 @@ BUILD_LABEL = "org.pycompose.build-step"
 
 def run_build_step(*, layers: Sequence[Path], upper_dir: Path, argv: Sequence[str],
                    env: Sequence[str] = (), working_dir: str = "", user: str = "",
-                   network: str = "none", release_network: bool = True) -> tuple[int, bytes]:
+                   network: str = "none", release_network: bool = True,
+                   mounts: tuple[Mount, ...] = ()) -> tuple[int, bytes]:
     """Run ``argv`` over ``layers`` + ``upper_dir`` with default isolation; return the exit
     code and the combined output. Everything but ``upper_dir``'s contents is removed.
     ``network`` ``bridge`` joins the default bridge; a builder running several steps passes
@@ -34,7 +35,7 @@ def run_build_step(*, layers: Sequence[Path], upper_dir: Path, argv: Sequence[st
     name = f"build-{new_id()[:16]}"
     spec = ContainerSpec(name=name, argv=tuple(argv), layers=tuple(layers),
                          env=tuple(env), working_dir=working_dir, user=user,
-                         labels={BUILD_LABEL: "1"},
+                         labels={BUILD_LABEL: "1"}, mounts=mounts,
                          network_mode=NetworkMode.HOST if network == "host" else NetworkMode.NONE,
                          stop_grace_period=1)
     if network == "bridge":

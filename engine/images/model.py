@@ -107,6 +107,8 @@ class BuildSpec:
     tags: tuple[str, ...] = ()
     no_cache: bool = False
     pull: bool = False
+    # build secrets for RUN --mount=type=secret: (id, content); never stored in a layer
+    secrets: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True, slots=True)

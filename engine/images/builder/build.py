@@ -15,6 +15,7 @@ from engine.images.builder import cache, copier, shellvars
 from engine.images.builder.dockerignore import Matcher
 from engine.images.builder.errors import BuildError
 from engine.images.builder.parser import Dockerfile, Instruction, parse
+from engine.images.builder.runmounts import engine_mounts, parse_mounts
 from engine.images.builder.stage import (
     DEFAULT_PATH,
     METADATA,
@@ -298,6 +299,16 @@ class Builder:
         env = state.run_env()
         workdir = state.config.get("WorkingDir") or "/"
         user = state.config.get("User") or ""
-        self.layer_step(state, ins, "RUN " + json.dumps(argv) + f" net={network}", "",
-                         lambda upper: run_step(lower, upper, argv, env, workdir, user,
-                                                network, ins, self.file))
+        mounts = parse_mounts(ins.flags.get("mount"), ins.line, self.file)
+
+        def fill(upper: Path) -> None:
+            with engine_mounts(mounts, self.context, dict(self.spec.secrets),
+                               blobstore.images_root() / "buildcache", blobstore.tmp_dir(),
+                               ins.line, self.file) as extra:
+                run_step(lower, upper, argv, env, workdir, user, network, ins, self.file,
+                         extra)
+
+        # the mounts' options are part of the step; their contents (caches, secrets) are not
+        text = "RUN " + json.dumps(argv) + f" net={network}" + "".join(
+            f" mount={m.type}:{m.target}:{m.id}:{m.source}" for m in mounts)
+        self.layer_step(state, ins, text, "", fill)

@@ -17,7 +17,7 @@ UNSUPPORTED = {"ONBUILD": "ONBUILD triggers are not supported by the pycompose b
 # Flags each instruction accepts; anything else is a clear error.
 ALLOWED_FLAGS = {
     "FROM": {"platform"},
-    "RUN": {"network"},
+    "RUN": {"network", "mount"},
     "COPY": {"from", "chown", "chmod", "link"},
     "ADD": {"chown", "chmod", "link"},
     "HEALTHCHECK": {"interval", "timeout", "start-period", "start-interval", "retries"},
@@ -167,6 +167,8 @@ def _flags(cmd: str, rest: str, line: int, file: str) -> tuple[dict[str, str], s
         if name not in ALLOWED_FLAGS.get(cmd, set()):
             raise BuildError(f"{cmd} --{name} is not supported by the pycompose builder",
                              line=line, file=file)
-        flags[name] = value if value is not None else "true"
+        value = value if value is not None else "true"
+        # --mount may repeat: the values are kept one per line
+        flags[name] = f"{flags[name]}\n{value}" if name == "mount" and name in flags else value
         rest = after.strip()
     return flags, rest

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from engine.containers.spec import Mount
 from engine.errors import EngineError
 from engine.images.builder.errors import BuildError
 from engine.images.builder.parser import Instruction
@@ -15,8 +16,10 @@ OUTPUT_TAIL = 2000
 
 
 def run_step(lower: Sequence[Path], upper: Path, argv: list[str], env: list[str],
-             workdir: str, user: str, network: str, ins: Instruction, file: str) -> None:
-    """Run ``argv`` with ``lower`` as the read-only layers and ``upper`` collecting changes."""
+             workdir: str, user: str, network: str, ins: Instruction, file: str,
+             mounts: Sequence[Mount] = ()) -> None:
+    """Run ``argv`` with ``lower`` as the read-only layers and ``upper`` collecting changes;
+    ``mounts`` (RUN --mount) are there for the step only, their mount points dropped after."""
     containers = importlib.import_module("engine.containers")
     run_build_step = getattr(containers, "run_build_step", None)
     if run_build_step is None:
@@ -25,10 +28,16 @@ def run_step(lower: Sequence[Path], upper: Path, argv: list[str], env: list[str]
     try:
         code, output = run_build_step(layers=list(lower), upper_dir=upper, argv=argv, env=env,
                                       working_dir=workdir, user=user, network=network,
-                                      release_network=False)
+                                      release_network=False, mounts=tuple(mounts))
     except EngineError as exc:
         raise BuildError(f"RUN could not start: {exc}", line=ins.line, file=file) from None
     _drop_mountpoints(lower, upper)
+    if mounts:
+        from engine.images.builder import rootview
+        from engine.images.builder.runmounts import drop_mount_points
+
+        drop_mount_points(upper, lambda rel: rootview.lookup(lower, rel) is not None,
+                          [m.target for m in mounts])
     text = output.decode("utf-8", "replace")
     for line in text.splitlines():
         log.info("%s:%d: %s", file, ins.line, line)

@@ -44,7 +44,9 @@ HANDLED: frozenset[str] = _paths({
         "security_opt shm_size stdin_open stop_grace_period stop_signal sysctls tmpfs tty "
         "ulimits user volumes volumes_from working_dir"),
     "services.*.build": "context dockerfile dockerfile_inline args labels target network "
-                        "no_cache pull tags platforms isolation",
+                        "no_cache pull tags platforms isolation secrets",
+    "services.*.build.secrets": "[]",
+    "services.*.build.secrets.[]": "source target",
     "services.*.configs": "[]",
     "services.*.configs.[]": "source target uid gid mode",
     "services.*.secrets": "[]",
@@ -119,7 +121,9 @@ _NO_CGROUP = "the engine does not set this cgroup setting"
 REJECTED: dict[str, str] = {
     # build
     "services.*.build.ssh": f"SSH agent forwarding into RUN steps; {_BUILDER}",
-    "services.*.build.secrets": f"build secrets (RUN --mount=type=secret); {_BUILDER}",
+    "services.*.build.secrets.[].uid": f"owner of a build secret; {_BUILDER}",
+    "services.*.build.secrets.[].gid": f"group of a build secret; {_BUILDER}",
+    "services.*.build.secrets.[].mode": f"mode of a build secret; {_BUILDER}",
     "services.*.build.cache_from": f"external build cache sources; {_BUILDER}",
     "services.*.build.cache_to": f"build cache export; {_BUILDER}",
     "services.*.build.additional_contexts": f"additional build contexts; {_BUILDER}",

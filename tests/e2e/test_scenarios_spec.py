@@ -185,3 +185,34 @@ services:
     sc.run("down")
     gone = sc.engine("from engine import networks; print(networks.network_exists('bridge'))")
     assert gone.strip() == "False"  # removed with its last container
+
+
+def test_build_secret_reaches_run_and_no_layer(scenario: Scenario) -> None:
+    sc = scenario
+    (sc.dir / "token.txt").write_text("tok-from-file")
+    sc.write(f"""
+services:
+  app:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM {IMAGE}
+        RUN --mount=type=secret,id=api_token,required=true \\
+            wc -c < /run/secrets/api_token > /token-length
+      secrets:
+        - source: token
+          target: api_token
+    command: ["sh", "-c", "{SLEEPER}"]
+secrets:
+  token:
+    file: ./token.txt
+""")
+    sc.up("-d")
+    out = sc.sh("app", "cat /token-length; ls /run/secrets 2>&1").stdout
+    assert out.split()[0] == str(len("tok-from-file"))
+    assert "No such file" in out  # not even the mount point is left in the image
+    found = sc.engine(
+        "from engine import images; img = images.resolve('" + sc.name + "-app'); "
+        "print(any(b'tok-from-file' in p.read_bytes() for d in img.layer_dirs "
+        "for p in d.rglob('*') if p.is_file() and not p.is_symlink()))")
+    assert found.strip() == "False"

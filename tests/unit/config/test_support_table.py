@@ -120,7 +120,8 @@ def test_readme_section_is_generated_from_the_table() -> None:
 
 @pytest.mark.parametrize(("snippet", "line", "needle"), [
     ("build: {context: ., ssh: [default]}", 4, "build.ssh"),
-    ("build:\n      context: .\n      secrets: [s]", 6, "build.secrets"),
+    ("build:\n      context: .\n      secrets: [{source: s, mode: 0400}]", 6,
+     "build.secrets[0].mode"),
     ("build:\n      context: .\n      cache_from: [a]", 6, "build.cache_from"),
     ("build:\n      context: .\n      additional_contexts: {x: ./x}", 6,
      "build.additional_contexts"),

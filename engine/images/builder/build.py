@@ -14,7 +14,7 @@ from engine.images import blobstore, catalog, imagestore, layers
 from engine.images.builder import cache, copier, shellvars
 from engine.images.builder.dockerignore import Matcher
 from engine.images.builder.errors import BuildError
-from engine.images.builder.parser import Dockerfile, Instruction, parse
+from engine.images.builder.parser import Dockerfile, Instruction, parse, parse_trigger
 from engine.images.builder.runmounts import engine_mounts, parse_mounts
 from engine.images.builder.stage import (
     DEFAULT_PATH,
@@ -155,6 +155,10 @@ class Builder:
             return self.built[idx]
         name, from_ins, body = self.stages[idx]
         state = self._from(from_ins, name, idx)
+        triggers = state.config.pop("OnBuild", None) or [] if from_ins.args else []
+        for text in triggers if self._base_is_image(from_ins, idx) else []:
+            # the base image's ONBUILD triggers run first; they are not passed on
+            self._execute(state, parse_trigger(text, from_ins.line, self.file))
         for ins in body:
             self._execute(state, ins)
         self.built[idx] = state
@@ -175,6 +179,9 @@ class Builder:
             self._copy(state, ins)
         elif ins.cmd == "RUN":
             self._run(state, ins)
+        elif ins.cmd == "ONBUILD":
+            state.config["OnBuild"] = [*(state.config.get("OnBuild") or []), ins.args]
+            state.history.append(history_entry(ins, True, self._last_created(state)))
         else:
             raise BuildError(f"{ins.cmd} is not supported here", line=ins.line, file=self.file)
         if not self._reported:
@@ -215,9 +222,12 @@ class Builder:
         state.history = list(doc.get("history") or [])
         state.architecture = doc.get("architecture") or state.architecture
         state.os = doc.get("os") or "linux"
-        if state.config.get("OnBuild"):
-            log.warning("%s:%d: ONBUILD triggers of %s are ignored", self.file, ins.line, ref)
         return state
+
+    def _base_is_image(self, ins: Instruction, idx: int) -> bool:
+        base = shellvars.expand(ins.args.split()[0], self.meta_args, self.df.escape)
+        prev = self.stage_index(base)
+        return base.lower() != "scratch" and (prev is None or prev >= idx)
 
     def image_id_for(self, ref: str, ins: Instruction) -> str:
         from engine.images.registry.pull import pull

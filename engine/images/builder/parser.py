@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 KNOWN = {"FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY",
          "ENTRYPOINT", "VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL",
          "HEALTHCHECK", "SHELL"}
-UNSUPPORTED = {"ONBUILD": "ONBUILD triggers are not supported by the pycompose builder"}
+UNSUPPORTED: dict[str, str] = {}
+ONBUILD_FORBIDDEN = ("ONBUILD", "FROM", "MAINTAINER")
 # Flags each instruction accepts; anything else is a clear error.
 ALLOWED_FLAGS = {
     "FROM": {"platform"},
@@ -152,8 +153,19 @@ def _instruction(text: str, line: int, file: str,
     if heredocs and cmd != "RUN":
         raise BuildError(f"{cmd} heredocs (files written inline) are not supported by the "
                          "pycompose builder; RUN heredocs are", line=line, file=file)
+    if cmd == "ONBUILD":
+        trigger = rest.strip().partition(" ")[0].upper()
+        if trigger in ONBUILD_FORBIDDEN or trigger not in KNOWN:
+            raise BuildError(f"ONBUILD {trigger or '(nothing)'} is not allowed", line=line,
+                             file=file)
+        return Instruction(cmd, rest.strip(), line, text)
     flags, rest = _flags(cmd, rest.strip(), line, file)
     return Instruction(cmd, rest, line, text, flags, heredocs)
+
+
+def parse_trigger(text: str, line: int, file: str) -> Instruction:
+    """An ONBUILD trigger of a base image, as the instruction it runs (at the FROM's line)."""
+    return _instruction(text, line, file)
 
 
 def _flags(cmd: str, rest: str, line: int, file: str) -> tuple[dict[str, str], str]:

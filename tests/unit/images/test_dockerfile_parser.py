@@ -38,7 +38,7 @@ def test_exec_form() -> None:
 @pytest.mark.parametrize(("text", "line", "what"), [
     ("FROM scratch\nFOO bar\n", 2, "unknown instruction"),
     ("FROM scratch\nRUN --security=insecure true\n", 2, "RUN --security"),
-    ("FROM scratch\nONBUILD RUN x\n", 2, "ONBUILD"),
+    ("FROM scratch\nONBUILD FROM x\n", 2, "ONBUILD FROM"),
     ("FROM scratch\nCOPY --parents a b\n", 2, "COPY --parents"),
     ("FROM scratch\nCOPY <<EOF /x\nx\nEOF\n", 2, "COPY heredocs"),
     ("FROM scratch\nRUN <<EOF\nx\n", 2, "not closed"),

@@ -20,6 +20,10 @@ class EngineError(Exception):
         return f"{prefix}: {self.message}" if prefix else self.message
 
 
+class LogsNotSupported(EngineError):
+    """The container's log driver keeps nothing to read back (``none``), like docker's."""
+
+
 class NotFound(EngineError):
     """The named engine object does not exist."""
 

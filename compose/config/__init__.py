@@ -23,7 +23,7 @@ from compose.config.discovery import (
 )
 from compose.config.environment import project_environment
 from compose.config.model import Project
-from compose.config.positions import PositionMap
+from compose.config.positions import Position, PositionMap
 from compose.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -59,6 +59,9 @@ class _Context:
     env: dict[str, str]
     files: list[str]
     project_dir: Path
+    # Parsed YAML per file (the project name is read before the files are interpolated, and
+    # stdin can be read only once).
+    parsed: dict[str, tuple[list[tuple[Any, PositionMap]], str]] = field(default_factory=dict)
 
 
 def load(options: LoadOptions | None = None) -> Project:
@@ -75,13 +78,23 @@ _TOO_DEEP = "the compose file nests too deeply to be processed"
 
 def _load(options: LoadOptions) -> Project:
     ctx = _prepare(options)
+    # compose-go puts the project name into the interpolation environment (it wins over an
+    # inherited COMPOSE_PROJECT_NAME, which could only have chosen that same name).
+    declared, where = _declared_name(ctx)
+    try:
+        name = resolve_project_name(ctx.options.project_name, ctx.env, declared,
+                                    ctx.project_dir)
+    except ConfigError as exc:
+        if where is not None and exc.line is None:  # a bad top-level name: point at it
+            exc.file, exc.line, exc.column, exc.key_path = (where.file, where.line,
+                                                            where.column, "name")
+        raise
+    ctx.env = {**ctx.env, "COMPOSE_PROJECT_NAME": name}
     merged, positions = _load_application(ctx.files, ctx.env, ctx, ())
-    name = resolve_project_name(ctx.options.project_name, ctx.env, merged.get("name"),
-                                ctx.project_dir)
     selection = _select_profiles(merged, ctx, positions)
     _check_semantics(selection.data, positions)
     canonical = _normalize(selection.data, name, ctx, positions)
-    project = _build(canonical, ctx, selection)
+    project = _build(canonical, ctx, selection, positions)
     _check_graph(project, positions)
     return project
 
@@ -106,18 +119,54 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _declared_name(ctx: _Context) -> tuple[str | None, Position | None]:
+    """The top-level ``name:`` of the project's files (the last one set), interpolated, and
+    where it is; only read when neither ``-p`` nor COMPOSE_PROJECT_NAME decides."""
+    if ctx.options.project_name or ctx.env.get("COMPOSE_PROJECT_NAME"):
+        return None, None
+    from compose.config.interpolation import InterpolationError, substitute
+
+    found, where = None, None
+    for path in ctx.files:
+        for data, positions in _parse(path, ctx)[0]:
+            value = data.get("name") if isinstance(data, dict) else None
+            if isinstance(value, str) and value:
+                found, where = value, positions.get(("name",))
+    if found is None or not ctx.options.interpolate:
+        return found, where
+    try:
+        return substitute(found, ctx.env.get), where
+    except InterpolationError:
+        return None, None  # reported, located, when the file itself is interpolated
+
+
+def _parse(path: str, ctx: _Context) -> tuple[list[tuple[Any, PositionMap]], str]:
+    """The YAML documents of one file (parsed once per load) and the name to report."""
+    cached = ctx.parsed.get(path)
+    if cached is None:
+        from compose.config.yamlload import load_yaml_documents
+
+        text, display = _read_text(path, ctx)
+        try:
+            cached = ([(d, p) for d, p in load_yaml_documents(text, display) if d is not None],
+                      display)
+        except RecursionError:
+            raise ConfigError(_TOO_DEEP, file=display) from None
+        ctx.parsed[path] = cached
+    return cached
+
+
 def _read_document(path: str, env: Mapping[str, str],
                    ctx: _Context) -> tuple[dict[str, Any], PositionMap]:
     """One file: YAML with positions → interpolation → schema validation. A file holding
     several YAML documents is read like several files, merged in order (as compose does)."""
     from compose.config.merge import merge_documents
-    from compose.config.yamlload import load_yaml_documents
 
-    text, display = _read_text(path, ctx)
+    documents, display = _parse(path, ctx)
     try:
-        documents = [(d, p) for d, p in load_yaml_documents(text, display) if d is not None]
         if not documents:
-            raise ConfigError("empty compose file: define at least one service", file=display)
+            raise ConfigError("empty compose file: define at least one service", file=display,
+                              line=1)
         merged: dict[str, Any] = {}
         positions: PositionMap = {}
         for data, doc_positions in documents:
@@ -165,7 +214,8 @@ def _load_application(files: list[str], env: Mapping[str, str], ctx: _Context,
     def read(path: str) -> tuple[dict[str, Any], PositionMap]:
         return _read_document(path, env, ctx)
 
-    def load_included(spec: IncludeSpec, sub_chain: tuple[str, ...]) -> dict[str, Any]:
+    def load_included(spec: IncludeSpec, sub_chain: tuple[str, ...]
+                      ) -> tuple[dict[str, Any], PositionMap]:
         return _load_included(spec, ctx, sub_chain, env)
 
     merged: dict[str, Any] = {}
@@ -181,16 +231,17 @@ def _load_application(files: list[str], env: Mapping[str, str], ctx: _Context,
 
 
 def _load_included(spec: IncludeSpec, ctx: _Context, chain: tuple[str, ...],
-                   parent_env: Mapping[str, str]) -> dict[str, Any]:
+                   parent_env: Mapping[str, str]) -> tuple[dict[str, Any], PositionMap]:
     """An included application: its own .env / env_file (adding to the including project's
-    environment, which wins), paths made absolute against its project directory."""
+    environment, which wins), paths made absolute against its project directory; with the
+    positions of its keys (so that later checks name the included file's lines)."""
     from compose.config.paths import rebase_document
 
     project_dir = Path(spec.project_directory)
     own = project_environment(ctx.os_env, [Path(f) for f in spec.env_files], project_dir)
     env = {**own, **parent_env}
-    merged, _positions = _load_application(list(spec.paths), env, ctx, chain)
-    return rebase_document(merged, str(project_dir))
+    merged, positions = _load_application(list(spec.paths), env, ctx, chain)
+    return rebase_document(merged, str(project_dir)), positions
 
 
 def _select_profiles(
@@ -231,8 +282,10 @@ def _check_graph(project: Project, positions: PositionMap) -> None:
         raise
 
 
-def _build(canonical: dict[str, Any], ctx: _Context, selection: ProfileSelection) -> Project:
+def _build(canonical: dict[str, Any], ctx: _Context, selection: ProfileSelection,
+           positions: PositionMap) -> Project:
     from compose.config.assembly import build_project
+    from compose.config.support import find_unsupported
 
     return build_project(
         canonical,
@@ -243,6 +296,7 @@ def _build(canonical: dict[str, Any], ctx: _Context, selection: ProfileSelection
         all_profiles=selection.all_profiles,
         disabled_services=selection.disabled,
         compose_files=tuple(ctx.files),
+        unsupported=find_unsupported(canonical, positions),
     )
 
 

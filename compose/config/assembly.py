@@ -130,8 +130,16 @@ def build_service(name: str, s: Mapping[str, Any]) -> m.Service:
         if s.get("logging") else None,
         mac_address=s.get("mac_address"),
         develop=develop_config(s.get("develop")),
+        post_start=tuple(_hook(h) for h in s.get("post_start") or ()),
+        pre_stop=tuple(_hook(h) for h in s.get("pre_stop") or ()),
         raw=s,
     )
+
+
+def _hook(h: Mapping[str, Any]) -> m.Hook:
+    return m.Hook(command=_t(h.get("command")), user=h.get("user"),
+                  privileged=bool(h.get("privileged")), working_dir=h.get("working_dir"),
+                  environment=dict(h.get("environment") or {}))
 
 
 def _build(b: Mapping[str, Any]) -> m.BuildConfig:

@@ -57,17 +57,36 @@ class _Resolver:
         svc = (doc.get("services") or {}).get(name)
         if svc is None:
             where = chain[-1] if chain else key
-            raise ConfigError(f"cannot extend service {name!r}: it is not defined in {filename}",
-                              file=where[0], key_path=f"services.{where[1]}.extends")
+            raise config_error_at(
+                f"cannot extend service {name!r}: it is not defined in {filename}", where[0],
+                self.documents[where[0]][1], ("services", where[1], "extends"))
         if not isinstance(svc, dict) or "extends" not in svc:
             self.done[key] = svc
             return svc
         base_file, base_name = _target(svc["extends"], filename, positions, name)
-        base = self.service(base_file, base_name, (*chain, key))
+        try:
+            base = self.service(base_file, base_name, (*chain, key))
+        except ConfigError as exc:
+            if exc.line is not None:
+                raise
+            # the extended file cannot be read: point at the extends that names it
+            raise config_error_at(exc.message, filename, positions,
+                                  ("services", name, "extends", "file")) from None
         local = {k: v for k, v in svc.items() if k != "extends"}
         merged = merge_value(dict(base), local, ("services", name))
+        _inherit_positions(positions, name, self.documents[base_file][1], base_name)
         self.done[key] = merged
         return merged
+
+
+def _inherit_positions(positions: PositionMap, name: str, base: PositionMap,
+                       base_name: str) -> None:
+    """Keys a service takes from the one it extends keep the base's file and line, so that a
+    mistake in them is reported where it was written."""
+    prefix = ("services", base_name)
+    for path, pos in list(base.items()):
+        if path[:2] == prefix and len(path) > 2:
+            positions.setdefault(("services", name, *path[2:]), pos)
 
 
 def _target(spec: Any, filename: str, positions: PositionMap, name: str) -> tuple[str, str]:

@@ -26,7 +26,7 @@ class IncludeSpec:
 
 
 # (spec, chain of including files) -> merged document of the included application
-SubLoader = Callable[[IncludeSpec, tuple[str, ...]], dict[str, Any]]
+SubLoader = Callable[[IncludeSpec, tuple[str, ...]], tuple[dict[str, Any], PositionMap]]
 
 
 def parse_includes(doc: dict[str, Any], filename: str, positions: PositionMap,
@@ -65,10 +65,18 @@ def resolve_includes(
         for path in spec.paths:
             if path in chain or path == filename:
                 cycle = " -> ".join((*chain, filename, path))
-                raise ConfigError(f"include cycle: {cycle}", file=filename,
-                                  key_path=f"include[{index}]")
-        included = load(spec, (*chain, filename))
+                raise config_error_at(f"include cycle: {cycle}", filename, positions,
+                                      ("include", index))
+        try:
+            included, included_positions = load(spec, (*chain, filename))
+        except ConfigError as exc:
+            if exc.line is not None:
+                raise
+            # an included file that cannot be read: point at the include entry
+            raise config_error_at(exc.message, filename, positions, ("include", index)) from None
         _add_resources(out, included, filename, positions, index)
+        for key_path, pos in included_positions.items():  # the including file's keys win
+            positions.setdefault(key_path, pos)
     return out
 
 

@@ -2,7 +2,9 @@
 
 Forms: ``$VAR``, ``${VAR}``, ``${VAR:-default}``, ``${VAR-default}``, ``${VAR:?error}``,
 ``${VAR?error}``, ``${VAR:+alt}``, ``${VAR+alt}``, nested defaults and ``$$`` for a literal ``$``.
-An unset variable becomes an empty string with a warning.
+An unset variable becomes an empty string with a warning. A ``$`` followed by neither a name,
+``{`` nor ``$`` is kept literally (compose-go's pattern does not match it); a malformed ``${...}``
+is an error.
 """
 from __future__ import annotations
 
@@ -60,8 +62,10 @@ def _expand_at(
         return end + 1
     match = _NAME.match(text, pos + 1)
     if match is None:
-        raise InterpolationError(f"invalid interpolation format in {text!r}: a lone '$' "
-                                 "(write '$$' for a literal dollar sign)")
+        # compose-go keeps a '$' that starts no reference as it is: shell syntax such as
+        # "$(cmd)", "$1", "$@" or "$?" in commands and dockerfile_inline passes through.
+        out.append("$")
+        return pos + 1
     out.append(_value_or_blank(match.group(), lookup, on_unset))
     return match.end()
 
@@ -130,9 +134,21 @@ _INT_KEYS = frozenset({
 _FLOAT_KEYS = frozenset({"cpus", "max_failure_ratio"})
 
 
+# Mappings whose keys are the user's names, not compose keys: their values are never cast.
+_FREE_MAPS = frozenset({"labels", "environment", "annotations", "sysctls", "driver_opts",
+                        "options", "args", "extra_hosts", "aux_addresses"})
+_BOOL_WORDS = ("true", "false", "yes", "no", "y", "n", "on", "off")
+
+
 def _cast(path: KeyPath, value: str) -> Any:
+    if any(isinstance(k, str) and (k in _FREE_MAPS or k.startswith("x-")) for k in path[:-1]):
+        return value
     key = next((k for k in reversed(path) if isinstance(k, str)), "")
-    if key in _BOOL_KEYS and value.lower() in ("true", "false", "yes", "no", "y", "n", "on", "off"):
+    if key in _BOOL_KEYS:
+        if value.lower() not in _BOOL_WORDS:
+            # compose-go: "failed to cast to expected type: invalid boolean"
+            raise InterpolationError(f"failed to cast to expected type: invalid boolean: "
+                                     f"{value!r} (use true or false)")
         return value.lower() in ("true", "yes", "y", "on")
     if key in _INT_KEYS and re.fullmatch(r"-?\d+", value):
         return int(value)

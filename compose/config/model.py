@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from compose.config.support import Unsupported
 
 from compose.config.develop import Develop
 
@@ -120,6 +123,17 @@ class BuildConfig:
     secrets: tuple[ServiceFileRef, ...] = ()
     ulimits: Mapping[str, Ulimit] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Hook:
+    """A ``post_start``/``pre_stop`` command, run in the service's container like an exec."""
+
+    command: tuple[str, ...]
+    user: str | None = None
+    privileged: bool = False
+    working_dir: str | None = None
+    environment: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +267,8 @@ class Service:
     logging: Logging | None = None
     mac_address: str | None = None
     develop: Develop | None = None  # develop.watch rules (`watch`, `up --watch`)
+    post_start: tuple[Hook, ...] = ()
+    pre_stop: tuple[Hook, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     def replicas(self) -> int:
@@ -264,12 +280,14 @@ class Service:
         return 1
 
     def dependencies(self) -> tuple[str, ...]:
-        """Services this one needs started first (depends_on, links, network_mode, volumes_from)."""
+        """Services this one needs started first (depends_on, links, network_mode, ipc,
+        volumes_from)."""
         names = dict.fromkeys(self.depends_on)
         for link in self.links:
             names.setdefault(link.split(":", 1)[0])
-        if self.network_mode and self.network_mode.startswith("service:"):
-            names.setdefault(self.network_mode.split(":", 1)[1])
+        for mode in (self.network_mode, self.ipc):
+            if mode and mode.startswith("service:"):
+                names.setdefault(mode.split(":", 1)[1])
         for ref in self.volumes_from:
             if not ref.startswith("container:"):
                 names.setdefault(ref.split(":", 1)[0])
@@ -357,6 +375,18 @@ class Project:
     compose_files: tuple[str, ...] = ()
     extensions: Mapping[str, Any] = field(default_factory=dict)  # top-level x-*
     raw: Mapping[str, Any] = field(default_factory=dict)  # canonical mapping (what `config` prints)
+    # keys and values pycompose does not implement, located; commands that create containers
+    # call require_supported() before doing anything
+    unsupported: tuple[Unsupported, ...] = ()
+
+    def require_supported(self, services: tuple[str, ...] | list[str],
+                          section: str | None = None) -> None:
+        """Raise ConfigError (file, line, key) for the first unsupported key or value used by
+        ``services`` or at the top level; warn about keys without effect. ``section``
+        (``build``) limits the check to that key of the services."""
+        from compose.config.support import require_supported
+
+        require_supported(self.unsupported, services, section)
 
     def service(self, name: str) -> Service:
         """Return the service named ``name``; KeyError if it is not enabled."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from compose.config.develop import normalize_develop
 from compose.config.environment import file_labels, resolve_build_args, service_environment
+from compose.config.hookforms import normalize_hooks, normalize_provider
 from compose.config.interpolation import config_error_at
 from compose.config.merge import as_mapping
 from compose.config.positions import PositionMap
@@ -180,6 +181,10 @@ def _build(value: Any, base: str) -> dict[str, Any]:
             build[key] = str(parse_size(build[key]))
     if "additional_contexts" in build:
         build["additional_contexts"] = as_mapping(build["additional_contexts"])
+    if isinstance(build.get("secrets"), list):
+        build["secrets"] = _file_refs(build["secrets"], base)
+    if isinstance(build.get("ulimits"), dict):
+        build["ulimits"] = _ulimits(build["ulimits"], base)
     return _sorted_by(build, _BUILD_ORDER)
 
 
@@ -263,11 +268,20 @@ def _ulimits(value: Any, _base: str) -> dict[str, Any]:
 
 
 def _hosts(value: Any, _base: str) -> list[str]:
-    hosts = as_mapping(value, ("extra_hosts",))
+    """``HOST=IP`` entries, sorted (a host may have several: a list may name it twice)."""
+    if isinstance(value, list):
+        pairs: list[tuple[str, Any]] = []
+        for item in value:
+            pairs.extend(as_mapping([item], ("extra_hosts",)).items())
+    else:
+        pairs = list(as_mapping(value, ("extra_hosts",)).items())
     entries: list[str] = []
-    for host, ips in hosts.items():
-        for ip in ips if isinstance(ips, list) else [ips]:
-            entries.append(f"{host}={'' if ip is None else ip}")
+    for host, ips in pairs:
+        for value in ips if isinstance(ips, list) else [ips]:
+            # compose-go: several addresses separated by commas, IPv6 brackets dropped
+            for ip in ("" if value is None else str(value)).split(","):
+                bare = ip[1:-1] if len(ip) > 2 and ip[0] == "[" and ip[-1] == "]" else ip
+                entries.append(f"{host}={bare}")
     return sorted(entries)
 
 
@@ -334,6 +348,10 @@ _FIXERS: dict[str, Callable[[Any, str], Any]] = {
     "networks": _service_networks,
     "deploy": _deploy,
     "devices": lambda v, _b: [parse_device(d) for d in v],
+    "provider": normalize_provider,
+    "post_start": normalize_hooks,
+    "pre_stop": normalize_hooks,
+    "pre_start": normalize_hooks,
     "expose": lambda v, _b: [str(p) for p in v],
     "cpus": lambda v, _b: float(v),
     "label_file": lambda v, b: [resolve_host_path(p, b)

@@ -11,11 +11,13 @@ from typing import Any
 
 from compose.config.positions import KeyPath
 from compose.config.units import (
+    check_protocol,
     check_range_sizes,
     parse_duration,
     parse_port_range,
     parse_port_spec,
     parse_size,
+    pull_refresh_interval,
 )
 from compose.config.walk import entries, get_in, has_interpolation
 
@@ -46,7 +48,7 @@ VOLUME_MODES = frozenset({
 })
 _RESTART = re.compile(r"no|always|unless-stopped|on-failure(:\d+)?")
 _PULL_POLICY = re.compile(
-    r"always|never|missing|if_not_present|build|daily|weekly|every_(\d+[wdhms])+")
+    r"always|never|missing|if_not_present|build|refresh|daily|weekly|every_(\d+[wdhms])+")
 _HEALTH_KINDS = ("NONE", "CMD", "CMD-SHELL")
 # Bounds the kernel or docker enforce; checked here so the error points at the line.
 INT_BOUNDS: tuple[tuple[KeyPath, int, int], ...] = (
@@ -68,6 +70,41 @@ def check_service_values(svc: dict, volumes: frozenset[str]) -> Iterator[Problem
     yield from _check_duplicate_settings(svc)
     yield from _check_mount_targets(svc)
     yield from _check_watch(svc)
+    yield from _check_extra_hosts(svc)
+    yield from _check_mac_addresses(svc)
+
+
+_MAC = re.compile(r"([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}")
+
+
+def _check_mac_addresses(svc: dict) -> Iterator[Problem]:
+    """MAC addresses docker would refuse when creating the container, refused here first."""
+    found: list[tuple[KeyPath, Any]] = [(("mac_address",), svc.get("mac_address"))]
+    nets = svc.get("networks")
+    if isinstance(nets, dict):
+        found += [(("networks", k, "mac_address"), v.get("mac_address"))
+                  for k, v in nets.items() if isinstance(v, dict)]
+    for path, mac in found:
+        if isinstance(mac, str) and not has_interpolation(mac) and not _MAC.fullmatch(mac):
+            yield path, f"{mac!r} is not a MAC address (write six hex pairs: 02:42:ac:11:00:02)"
+
+
+def _check_extra_hosts(svc: dict) -> Iterator[Problem]:
+    """``host=ip`` / ``host:ip`` entries (compose-go refuses an entry without an address)."""
+    for base in ((), ("build",)):
+        hosts = get_in(svc, (*base, "extra_hosts"))
+        if not isinstance(hosts, list):
+            continue
+        for index, entry in enumerate(hosts):
+            if not isinstance(entry, str) or has_interpolation(entry):
+                continue
+            sep = "=" if "=" in entry else ":"
+            host, found, _ip = entry.partition(sep)
+            if not found:
+                yield (*base, "extra_hosts", index), (
+                    f"invalid additional host, missing IP: {entry!r} (write HOST=IP)")
+            elif not host or ":" in host or "=" in host:
+                yield (*base, "extra_hosts", index), f"bad host name {host!r} in {entry!r}"
 
 
 def _check_ports(svc: dict) -> Iterator[Problem]:
@@ -82,13 +119,18 @@ def _check_ports(svc: dict) -> Iterator[Problem]:
     for index, port in entries(svc.get("expose")):
         try:
             if not has_interpolation(port):
-                parse_port_range(str(port).partition("/")[0])
+                number, _, protocol = str(port).partition("/")
+                parse_port_range(number)
+                check_protocol(protocol or "tcp", port)
         except ValueError as exc:
             yield ("expose", index), str(exc)
 
 
 def _check_long_port(port: dict) -> None:
     target, published = port.get("target"), port.get("published")
+    protocol = port.get("protocol")
+    if isinstance(protocol, str) and not has_interpolation(protocol):
+        check_protocol(protocol, f"{target}/{protocol}")
     if has_interpolation(target) or has_interpolation(published):
         return
     target_range = parse_port_range(target) if target is not None else None
@@ -205,9 +247,19 @@ def _check_policies(svc: dict) -> Iterator[Problem]:
                                  "on-failure[:max-retries] or unless-stopped")
     pull = svc.get("pull_policy")
     if isinstance(pull, str) and not has_interpolation(pull):
-        if not _PULL_POLICY.fullmatch(pull):
+        if not _PULL_POLICY.fullmatch(pull) and not pull.startswith("every_"):
             yield ("pull_policy",), (f"{pull!r} is not a pull policy; use always, never, "
                                      "missing, build, daily, weekly or every_<duration>")
+        after = svc.get("pull_refresh_after")
+        try:
+            pull_refresh_interval(pull)
+        except ValueError as exc:
+            yield ("pull_policy",), str(exc)
+        if isinstance(after, str) and not has_interpolation(after):
+            try:
+                pull_refresh_interval("refresh", after)
+            except ValueError as exc:
+                yield ("pull_refresh_after",), str(exc)
     test = get_in(svc, ("healthcheck", "test"))
     if isinstance(test, list) and test and test[0] not in _HEALTH_KINDS:
         yield ("healthcheck", "test"), (

@@ -42,6 +42,38 @@ def parse_duration(value: str | int | float) -> float:
     return sign * total
 
 
+_REFRESH_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h|d|w)")
+_REFRESH_UNITS = {**_DURATION_UNITS, "d": 86400.0, "w": 604800.0}
+_NAMED_REFRESH = {"daily": 86400.0, "weekly": 604800.0}
+
+
+def pull_refresh_interval(policy: str, refresh_after: str | None = None) -> float | None:
+    """Seconds after which ``pull_policy`` ``daily``/``weekly``/``every_<duration>`` (or
+    ``refresh`` with ``pull_refresh_after: <duration>``) pulls again (compose-go's reading: Go
+    duration units plus ``d`` and ``w``); None for the other policies (``refresh`` without a
+    duration is ``missing``, as in compose-go); ValueError for a duration that is not positive."""
+    if policy in _NAMED_REFRESH:
+        return _NAMED_REFRESH[policy]
+    if policy == "refresh" and refresh_after:
+        return _refresh_duration(refresh_after, f"pull_refresh_after {refresh_after!r}")
+    if not policy.startswith("every_"):
+        return None
+    return _refresh_duration(policy.removeprefix("every_"), f"{policy!r}")
+
+
+def _refresh_duration(body: str, what: str) -> float:
+    total, pos = 0.0, 0
+    for match in _REFRESH_PART.finditer(body):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _REFRESH_UNITS[match.group(2)]
+        pos = match.end()
+    if not body or pos != len(body) or total <= 0:
+        raise ValueError(f"{what} is not a refresh interval: write a duration like 12h, 2d "
+                         "or 1w (pull_policy every_12h, every_2d, every_1w)")
+    return total
+
+
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s?([kmgtp]?)(i?b?)", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
@@ -114,7 +146,18 @@ def parse_port_spec(spec: str | int) -> PortSpec:
     target = parse_port_range(target_s)
     published = parse_port_range(published_s) if published_s else None
     check_range_sizes(published, target)
-    return PortSpec(target, published, host_ip, protocol or "tcp")
+    return PortSpec(target, published, host_ip, check_protocol(protocol or "tcp", text))
+
+
+PROTOCOLS = ("tcp", "udp", "sctp")
+
+
+def check_protocol(protocol: str, spec: str | int) -> str:
+    """``protocol`` if docker accepts it (tcp, udp, sctp; any case), else ValueError."""
+    if protocol.lower() not in PROTOCOLS:
+        raise ValueError(f"invalid protocol {protocol!r} in port {str(spec)!r}; use "
+                         f"{', '.join(PROTOCOLS[:-1])} or {PROTOCOLS[-1]}")
+    return protocol
 
 
 def check_range_sizes(published: PortRange | None, target: PortRange) -> None:

@@ -93,3 +93,6 @@ class Backend(Protocol):
              tail: int | None) -> Iterator[Any]: ...
     def exec(self, cid: str, argv: list[str], *, env: tuple[str, ...], user: str,
              workdir: str, tty: bool, interactive: bool) -> int: ...
+    def release_default_bridge(self) -> bool: ...  # removed when unused (network_mode: bridge)
+    def exec_output(self, cid: str, argv: list[str], *, env: tuple[str, ...], user: str,
+                    workdir: str) -> tuple[int, bytes, bytes]: ...  # code, stdout, stderr

@@ -18,6 +18,7 @@ from compose.orchestrator import client, state
 from compose.orchestrator import labels as L
 from compose.orchestrator.backend import Backend, ContainerRef
 from compose.orchestrator.executor import Dependency, Executor, Node, Outcome
+from compose.orchestrator.hooks import HookError, Hooks, project_hooks, run_hooks
 from compose.orchestrator.lock import project_lock
 from engine.paths import state_root
 
@@ -53,8 +54,14 @@ def _nodes_from_labels(containers: Iterable[ContainerRef]) -> list[Node]:
 
 
 def stop_containers(backend: Backend, containers: list[ContainerRef], timeout: float | None,
-                    report: Reporter, remove: bool = False) -> list[str]:
-    """Stop (and optionally remove) containers, dependents first; returns failure reasons."""
+                    report: Reporter, remove: bool = False, hooks: Hooks | None = None
+                    ) -> list[str]:
+    """Stop (and optionally remove) containers, dependents first; returns failure reasons.
+
+    ``pre_stop`` hooks in ``hooks`` run first; one that fails stops that container's service
+    (docker compose's ``stop``), except when removing (``down`` always cleans up: the failure
+    is reported and the container stopped anyway)."""
+    hooks = hooks or {}
     by_service: dict[str, list[ContainerRef]] = {}
     for c in containers:
         by_service.setdefault(c.labels.get(L.SERVICE, c.name), []).append(c)
@@ -64,6 +71,7 @@ def stop_containers(backend: Backend, containers: list[ContainerRef], timeout: f
             if c.running:
                 state.update(c.id, stopped_by_user=True)
                 report(c.name, "Stopping")
+                _pre_stop(backend, c, service, hooks, remove)
                 backend.stop_container(c.id, timeout)
                 report(c.name, "Stopped")
             if remove:
@@ -74,6 +82,17 @@ def stop_containers(backend: Backend, containers: list[ContainerRef], timeout: f
 
     runs = Executor(_nodes_from_labels(containers), act, reverse=True).run()
     return [r.reason for r in runs.values() if r.outcome is Outcome.FAILED]
+
+
+def _pre_stop(backend: Backend, c: ContainerRef, service: str, hooks: Hooks,
+              tolerate: bool) -> None:
+    pre_stop = hooks.get(service, ((), ()))[1]
+    try:
+        run_hooks(backend, c.id, service, pre_stop)
+    except HookError as exc:
+        if not tolerate:
+            raise
+        log.warning("%s: %s (stopping it anyway)", c.name, exc)
 
 
 def run_down(project: Project | None, name: str, backend: Backend, opts: DownOptions,
@@ -95,11 +114,14 @@ def _run_down(project: Project | None, name: str, backend: Backend, opts: DownOp
         containers = [c for c in containers if c not in orphans]
     if opts.services:
         containers = select(containers, with_dependents(containers, opts.services))
-    failures = stop_containers(backend, containers, opts.timeout, report, remove=True)
+    failures = stop_containers(backend, containers, opts.timeout, report, remove=True,
+                               hooks=project_hooks(project))
     remaining = backend.list_containers(name)
     if not remaining:
         client.stop_supervisor(name)
     failures += _remove_networks(project, name, backend, report, busy=bool(remaining))
+    if not remaining and backend.release_default_bridge():
+        report("Network bridge", "Removed")  # the host-wide default one, once nobody uses it
     if opts.volumes:
         keep = _volumes_in_use(project, backend, remaining) if remaining else set()
         if keep is None:

@@ -27,6 +27,7 @@ from compose.config.model import (
 from compose.errors import ComposeError
 from compose.orchestrator import labels as L
 from compose.orchestrator.backend import ContainerRef, CreateRequest, ImageInfo, Progress
+from compose.orchestrator.imagesources import image_mount_layers, refresh_due
 from compose.orchestrator.imagespec import build_spec, image_name
 from compose.orchestrator.translate import (
     VolumeRequest,
@@ -63,7 +64,8 @@ class EngineBackend:
             progress(f"Image {ref}", "Building")
             images.build(build_spec(project, service))
             progress(f"Image {ref}", "Built")
-        elif pull == "always" or (not have and pull != "never"):
+        elif pull == "always" or (not have and pull != "never") or refresh_due(
+                ref, pull, service.raw.get("pull_refresh_after")):
             progress(f"Image {ref}", "Pulling")
             images.pull(ref)
             progress(f"Image {ref}", "Pulled")
@@ -106,6 +108,9 @@ class EngineBackend:
 
     def remove_network(self, name: str) -> None:
         networks.remove_network(name)
+
+    def release_default_bridge(self) -> bool:
+        return bool(networks.release_default_bridge())
 
     def list_networks(self, project: str) -> list[str]:
         return [n.name for n in networks.list_networks({L.PROJECT: project})]
@@ -162,13 +167,15 @@ class EngineBackend:
         fdir = ensure_dir(files_dir(project.name, req.name), 0o755)
         vol_names = {k: v.name for k, v in project.volumes.items()}
         mounts = service_mounts(svc, vol_names, tuple(req.image.config.volumes),
-                                lambda r: self._volume_source(req, r))
+                                lambda r: self._volume_source(req, r),
+                                lambda src, sub: image_mount_layers(project, svc, src, sub))
         mounts += self._volumes_from(project, svc, mounts)
         extra = self._file_mounts(project, svc, fdir)
         netns = self._netns_path(project, svc, req.name)
         spec = container_spec(svc, name=req.name, image_config=req.image.config,
                               layers=req.image.layers, labels=req.labels, mounts=mounts,
-                              netns_path=netns, extra_mounts=extra)
+                              netns_path=netns, extra_mounts=extra,
+                              service_container=lambda s: project.container_name(s, 1))
         if req.command is not None:
             spec = _replace(spec, argv=req.command)
         info = containers.create(spec)
@@ -231,6 +238,8 @@ class EngineBackend:
 
     def _netns_path(self, project: Project, svc: Service, name: str) -> str | None:
         mode = svc.network_mode
+        if mode == "bridge":
+            return str(networks.sandbox_path(name))
         if mode in ("host", "none"):
             return None
         if mode and mode.startswith("service:"):
@@ -255,6 +264,8 @@ class EngineBackend:
         hostname = svc.hostname or cid[:12]
         addresses: list[str] = []
         own_netns = svc.network_mode is None
+        if svc.network_mode == "bridge":
+            addresses = _attach_default_bridge(svc, name)
         if own_netns:
             networks.create_sandbox(name, dns_servers=tuple(svc.dns))
             pairs: list[tuple[str, ServiceNetwork | None]] = list(svc.networks.items())
@@ -277,8 +288,10 @@ class EngineBackend:
                 addresses += [a for a in (ep.ipv4, ep.ipv6) if a]
             networks.publish_ports(name, _bindings(svc))
         extra_hosts = [(h, ip) for h, ips in svc.extra_hosts.items() for ip in ips]
-        networks.write_resolv_conf(fdir / "resolv.conf", dns=(), dns_search=svc.dns_search,
-                                   dns_opt=svc.dns_opt, use_embedded=own_netns)
+        # docker's default bridge has no embedded DNS: the host's servers (or dns:), no names
+        networks.write_resolv_conf(fdir / "resolv.conf", dns=svc.dns if not own_netns else (),
+                                   dns_search=svc.dns_search, dns_opt=svc.dns_opt,
+                                   use_embedded=own_netns)
         networks.write_hosts(fdir / "hosts", hostname=hostname, addresses=addresses[:1],
                              extra_hosts=extra_hosts)
 
@@ -329,6 +342,22 @@ class EngineBackend:
              workdir: str, tty: bool, interactive: bool) -> int:
         return containers.exec(cid, argv, env=env, user=user, workdir=workdir, tty=tty,
                                stdin=0 if interactive else None, stdout=1, stderr=2)
+
+    def exec_output(self, cid: str, argv: list[str], *, env: tuple[str, ...], user: str,
+                    workdir: str) -> tuple[int, bytes, bytes]:
+        return containers.exec_output(cid, argv, env=env, user=user, workdir=workdir)
+
+
+def _attach_default_bridge(svc: Service, name: str) -> list[str]:
+    """``network_mode: bridge``: docker's default bridge network, host-wide and shared by every
+    project (see engine.networks.defaultbridge). Like docker's: no embedded DNS, no aliases,
+    published ports work."""
+    networks.ensure_default_bridge()
+    networks.create_sandbox(name, dns_servers=tuple(svc.dns))
+    ep = networks.connect(name, networks.DEFAULT_BRIDGE, networks.EndpointSpec(
+        aliases=(), dns_names=(), mac_address=svc.mac_address))
+    networks.publish_ports(name, _bindings(svc))
+    return [a for a in (ep.ipv4, ep.ipv6) if a]
 
 
 def _volumes_source(project: Project, svc: Service, entry: VolumesFrom

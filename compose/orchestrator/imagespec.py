@@ -58,21 +58,25 @@ BUILD_NETWORKS = ("default", "none", "host")
 
 def _secret(project: Project, service: Service, ref: ServiceFileRef) -> BuildSecret:
     """A build secret: its id is the reference's target, else the secret's name (like
-    docker compose); its content comes from the secret's file or environment variable."""
+    docker compose); its content comes from the secret's file, its environment variable (the
+    project's environment first, as for interpolation) or its inline content."""
+    import os
+
     from compose.errors import ComposeError
     from engine.images import BuildSecret
 
     obj = project.secrets.get(ref.source)
-    if obj is None:
+    if obj is None or obj.external:
         raise ComposeError(f'service "{service.name}": build.secrets refers to undefined '
-                           f"secret {ref.source}")
+                           f"(or external) secret {ref.source}",
+                           key_path=f"services.{service.name}.build.secrets")
     sid = ref.target or ref.source
     if obj.file is not None:
         return BuildSecret(sid, file=Path(obj.file))
     if obj.environment is not None:
-        return BuildSecret(sid, env=obj.environment)
-    raise ComposeError(f'service "{service.name}": build secret {ref.source} needs file or '
-                       "environment (external and content secrets cannot be given to a build)")
+        value = project.environment.get(obj.environment, os.environ.get(obj.environment))
+        return BuildSecret(sid, content=None if value is None else value.encode())
+    return BuildSecret(sid, content=(obj.content or "").encode())
 
 
 def _named_context(project: Project, service: Service, value: str) -> str:

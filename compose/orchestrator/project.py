@@ -35,8 +35,9 @@ def desired(project: Project, names: Iterable[str], image_ids: Mapping[str, str]
     for name in names:
         svc = project.services[name]
         refs = []
-        if svc.network_mode and svc.network_mode.startswith("service:"):
-            refs.append(svc.network_mode.split(":", 1)[1])
+        for mode in (svc.network_mode, svc.ipc):
+            if mode and mode.startswith("service:"):
+                refs.append(mode.split(":", 1)[1])
         refs += [r.split(":", 1)[0] for r in svc.volumes_from if not r.startswith("container:")]
         out.append(DesiredService(
             name=name, config_hash=L.config_hash(svc.raw),

@@ -28,7 +28,8 @@ HANDLED_KEYS = frozenset({
     "tty", "stdin_open", "stop_signal", "stop_grace_period", "pid", "ipc", "group_add",
     "mem_limit", "mem_reservation", "memswap_limit", "shm_size", "cpus", "cpu_shares",
     "pids_limit", "oom_score_adj", "pull_policy", "platform", "logging", "attach", "cpuset",
-    "security_opt", "label_file", "develop", "mac_address", "volumes_from",
+    "security_opt", "label_file", "develop", "mac_address", "volumes_from", "post_start",
+    "pre_stop", "pull_refresh_after",
 })
 _SUPPORTED_DEPLOY = frozenset({"mode", "replicas", "labels", "resources", "restart_policy"})
 _SUPPORTED_LOG_DRIVERS = (None, "json-file", "local", "none")
@@ -74,17 +75,50 @@ def _check_values(svc: Service) -> None:
         raise unsupported(svc.name, "platform", svc.platform or "")
     if svc.pid not in (None, "host", ""):
         raise unsupported(svc.name, "pid", f"only 'host' ({svc.pid!r} given)")
-    if svc.ipc not in (None, "", "host", "private", "shareable"):
-        raise unsupported(svc.name, "ipc", f"only host/private/shareable ({svc.ipc!r} given)")
-    # no-new-privileges is what the engine always does for unprivileged containers
+    if svc.ipc not in (None, "", "host", "private", "shareable") and not str(svc.ipc).startswith(
+            ("service:", "container:")):
+        raise unsupported(svc.name, "ipc", f"only host, private, shareable, service:NAME or "
+                          f"container:NAME ({svc.ipc!r} given)")
     for opt in svc.security_opt:
-        if opt not in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"):
-            raise unsupported(svc.name, "security_opt", opt)
+        security_option(svc.name, opt)
     for ref in svc.volumes_from:
         parse_volumes_from(svc.name, ref)
     for m in svc.volumes:
-        if m.type not in ("bind", "volume", "tmpfs"):
+        if m.type not in ("bind", "volume", "tmpfs", "image"):
             raise unsupported(svc.name, "volumes", f"mount type {m.type!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityOptions:
+    """What ``security_opt`` asks of the engine."""
+
+    no_new_privileges: bool = False
+    seccomp: str = "default"
+
+
+def security_option(service: str, opt: str) -> tuple[str, str]:
+    """One ``security_opt`` entry as (name, value): ``no-new-privileges[:true|false]``,
+    ``seccomp=unconfined``; ``apparmor=unconfined`` and ``label=disable`` change nothing on a
+    host without AppArmor/SELinux confinement of containers. Anything else is refused."""
+    name, _, value = opt.replace(":", "=", 1).partition("=")
+    if name == "no-new-privileges" and value in ("", "true", "false"):
+        return name, value or "true"
+    if (name, value) in (("seccomp", "unconfined"), ("apparmor", "unconfined"),
+                         ("label", "disable")):
+        return name, value
+    raise unsupported(service, "security_opt", opt)
+
+
+def security_options(svc: Service) -> SecurityOptions:
+    """The engine's no_new_privs and seccomp settings for ``svc`` (later entries win)."""
+    nnp, seccomp = False, "default"
+    for opt in svc.security_opt:
+        name, value = security_option(svc.name, opt)
+        if name == "no-new-privileges":
+            nnp = value == "true"
+        elif name == "seccomp":
+            seccomp = value
+    return SecurityOptions(nnp, seccomp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,13 +220,24 @@ class VolumeRequest:
 
 
 VolumeSource = Callable[[VolumeRequest], str]  # ensures the volume, returns its host path
+# (image source, subpath) -> the layer directories to stack, lowest first
+ImageLayers = Callable[[str, "str | None"], tuple[str, ...]]
+
+
+def _no_image_mounts(source: str, _subpath: str | None) -> tuple[str, ...]:
+    raise TranslateError(f"image mount of {source}: no image store available")
 
 
 def service_mounts(svc: Service, volume_names: Mapping[str, str], image_volumes: tuple[str, ...],
-                   volume_source: VolumeSource) -> tuple[Mount, ...]:
-    """Mounts of one container: service volumes, ``tmpfs:`` entries, and an anonymous volume
-    for every image VOLUME not covered by a service mount."""
-    mounts = [_mount(svc, m, volume_names, volume_source) for m in svc.volumes]
+                   volume_source: VolumeSource,
+                   image_layers: ImageLayers = _no_image_mounts) -> tuple[Mount, ...]:
+    """Mounts of one container: service volumes (``type: image`` ones stacked read-only from
+    ``image_layers``), ``tmpfs:`` entries, and an anonymous volume for every image VOLUME not
+    covered by a service mount."""
+    mounts = [Mount(MountType.IMAGE, m.target, read_only=True,
+                    lower=image_layers(m.source or "", m.image_subpath))
+              if m.type == "image" else _mount(svc, m, volume_names, volume_source)
+              for m in svc.volumes]
     for entry in svc.tmpfs:
         target, _, opts = entry.partition(":")
         mounts.append(Mount(MountType.TMPFS, target, tmpfs_size=_tmpfs_size(opts)))
@@ -255,6 +300,23 @@ def resources(svc: Service) -> Resources:
     )
 
 
+def shared_service(mode: str | None) -> str | None:
+    """The service named by a ``service:NAME`` mode (network_mode, ipc), else None."""
+    return mode.split(":", 1)[1] if mode and mode.startswith("service:") else None
+
+
+def ipc_mode(svc: Service, service_container: Callable[[str], str]) -> str:
+    """The engine ipc mode: ``host``, ``container:NAME`` (``service:S`` is the first
+    container of S, as in docker compose), else a private namespace (``shareable`` is
+    docker's name for a private namespace others may join)."""
+    other = shared_service(svc.ipc)
+    if other is not None:
+        return f"container:{service_container(other)}"
+    if svc.ipc == "host" or (svc.ipc or "").startswith("container:"):
+        return str(svc.ipc)
+    return "private"
+
+
 def network_mode(svc: Service) -> NetworkMode:
     """The engine network mode for services not joined to compose networks."""
     return NetworkMode.HOST if svc.network_mode == "host" else NetworkMode.NONE
@@ -263,13 +325,16 @@ def network_mode(svc: Service) -> NetworkMode:
 def container_spec(svc: Service, *, name: str, image_config: Any, layers: tuple[Any, ...],
                    labels: Mapping[str, str], mounts: tuple[Mount, ...],
                    netns_path: str | None = None, extra_mounts: tuple[Mount, ...] = (),
-                   hostname: str | None = None) -> ContainerSpec:
+                   hostname: str | None = None,
+                   service_container: Callable[[str], str] = lambda s: s) -> ContainerSpec:
     """Build the ContainerSpec of one container of ``svc`` (call :func:`check_supported` first).
 
     ``image_config`` is an engine ``ImageConfig``; ``extra_mounts`` carries secrets, configs and
-    the per-container resolv.conf/hosts files.
+    the per-container resolv.conf/hosts files; ``service_container`` names the container a
+    ``service:NAME`` namespace mode joins.
     """
     cfg = image_config
+    security = security_options(svc)
     return ContainerSpec(
         name=name,
         argv=command_argv(svc, cfg.entrypoint, cfg.cmd),
@@ -284,6 +349,10 @@ def container_spec(svc: Service, *, name: str, image_config: Any, layers: tuple[
         mounts=mounts + extra_mounts,
         read_only=svc.read_only,
         privileged=svc.privileged,
+        no_new_privileges=security.no_new_privileges,
+        seccomp=security.seccomp,
+        log_driver="none" if svc.logging is not None and svc.logging.driver == "none"
+        else "json-file",
         cap_add=tuple(svc.cap_add),
         cap_drop=tuple(svc.cap_drop),
         sysctls=dict(svc.sysctls),
@@ -295,7 +364,7 @@ def container_spec(svc: Service, *, name: str, image_config: Any, layers: tuple[
         resources=resources(svc),
         netns_path=netns_path,
         network_mode=network_mode(svc),
-        ipc_mode="host" if svc.ipc == "host" else "private",
+        ipc_mode=ipc_mode(svc, service_container),
         pid_mode="host" if svc.pid == "host" else "private",
         tty=svc.tty,
         stdin_open=svc.stdin_open,

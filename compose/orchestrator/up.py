@@ -26,6 +26,7 @@ from compose.orchestrator.convergence import Action, Plan, RecreatePolicy, Step,
 from compose.orchestrator.executor import Event, EventKind, Executor, Outcome, ServiceRun
 from compose.orchestrator.gates import GateReporter, WaitKind, wait_kinds, wait_verdict
 from compose.orchestrator.health import resolve_healthcheck
+from compose.orchestrator.hooks import run_hooks
 from compose.orchestrator.lock import project_lock
 from compose.orchestrator.prepare import (
     image_groups,
@@ -199,6 +200,7 @@ class Up:
 
     def _run(self) -> UpResult:
         names = self.service_names()
+        self.project.require_supported(names)
         for n in names:
             check_supported(self.project.services[n])
         nodes = proj.nodes(self.project, names)
@@ -358,7 +360,7 @@ class Up:
         if step.action in (Action.START, Action.RESTART):
             assert c is not None
             if step.action is Action.RESTART:
-                self._stop(c.id, c.name)
+                self._stop(c.id, c.name, step.service)
             self._start(step.service, c.id, c.name)
             return c.id, c.name
         anon: dict[str, str] = {}
@@ -409,11 +411,15 @@ class Up:
         self.backend.start_container(cid)
         self._events.ready()  # subscribed before the supervisor watches: no event is missed
         client.watch(self.project.name, cid)
+        run_hooks(self.backend, cid, service, self.project.services[service].post_start)
         self.report(name, "Started")
 
-    def _stop(self, cid: str, name: str) -> None:
+    def _stop(self, cid: str, name: str, service: str) -> None:
         state.update(cid, stopped_by_user=True)
         self.report(name, "Stopping")
+        svc = self.project.services.get(service)
+        if svc is not None:  # an orphan has no hooks any more
+            run_hooks(self.backend, cid, service, svc.pre_stop)
         self.backend.stop_container(cid, self.opts.timeout)
         self.report(name, "Stopped")
 
@@ -421,7 +427,7 @@ class Up:
         c = step.container
         assert c is not None
         if c.running:
-            self._stop(c.id, c.name)
+            self._stop(c.id, c.name, step.service)
         self.report(c.name, "Removing")
         self.backend.remove_container(c.id)
         state.delete(c.id)

@@ -86,7 +86,7 @@ def _process(spec: ContainerSpec, user: ResolvedUser, caps: list[str],
         "cwd": spec.working_dir or "/",
         "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
         "rlimits": rlimits(spec.ulimits, spec.name),
-        "noNewPrivileges": not spec.privileged,
+        "noNewPrivileges": spec.no_new_privileges,
     }
     if spec.resources.oom_score_adj is not None:
         process["oomScoreAdj"] = spec.resources.oom_score_adj
@@ -160,6 +160,13 @@ def _user_mount(mount: Mount) -> dict[str, Any]:
         if mount.tmpfs_mode is not None:
             opts.append(f"mode={mount.tmpfs_mode:o}")
         return _m(mount.target, "tmpfs", "tmpfs", opts)
+    if mount.type is MountType.IMAGE:
+        if len(mount.lower) == 1:
+            return _m(mount.target, mount.lower[0], "bind", ["rbind", "ro", "rprivate"])
+        # read-only overlay: lower directories only, the leftmost on top
+        lowerdir = ":".join(reversed(mount.lower))
+        return _m(mount.target, "overlay", "overlay", ["ro", "nosuid", "nodev",
+                                                        f"lowerdir={lowerdir}"])
     opts = ["rbind", "ro" if mount.read_only else "rw", mount.propagation or "rprivate"]
     return _m(mount.target, mount.source, "bind", opts)
 
@@ -180,7 +187,8 @@ def _linux(cid: str, spec: ContainerSpec, caps: list[str], host: HostFacts) -> d
     if not spec.privileged:
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)
-        linux["seccomp"] = seccomp_profile(caps)
+        if spec.seccomp != "unconfined":
+            linux["seccomp"] = seccomp_profile(caps)
     return linux
 
 

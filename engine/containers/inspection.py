@@ -9,7 +9,7 @@ from datetime import datetime
 from engine.containers import execution, logfile, paths, procinfo, record
 from engine.containers.lifecycle import refresh
 from engine.containers.spec import LogLine, Process, State, Stats
-from engine.errors import Conflict, EngineError
+from engine.errors import Conflict, EngineError, LogsNotSupported
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,11 @@ def logs(ref: str, follow: bool = False, since: str | float | datetime | None = 
          tail: int | None = None) -> Iterator[LogLine]:
     """The container's output lines; ``follow`` keeps yielding while it runs. ``since``
     takes docker's forms (RFC 3339, unix time, or a duration like ``10m``)."""
-    cid = record.get(ref).id
+    info = record.get(ref)
+    cid = info.id
+    if record.spec_from_json(info.spec).log_driver == "none":
+        raise LogsNotSupported("configured logging driver does not support reading",
+                               step="logs", obj=info.name)
     try:
         since = logfile.normalize_since(since)
     except ValueError as exc:

@@ -131,6 +131,12 @@ def _check_mount_sources(spec: ContainerSpec) -> None:
     for m in spec.mounts:
         if m.type is MountType.TMPFS:
             continue
+        if m.type is MountType.IMAGE:
+            missing = [d for d in m.lower if not Path(d).is_dir()]
+            if missing or not m.lower:
+                raise EngineError(f"image mount layers are missing: {missing or 'none'}",
+                                  step="mount", obj=f"{spec.name}:{m.target}")
+            continue
         if Path(m.source).exists():  # a directory or a single file (docker binds both)
             continue
         if m.create_host_path:

@@ -76,7 +76,9 @@ def spec_from_json(data: dict[str, Any]) -> ContainerSpec:
     d = dict(data)
     d["layers"] = tuple(Path(p) for p in d.get("layers", ()))
     d["rootfs"] = Path(d["rootfs"]) if d.get("rootfs") else None
-    d["mounts"] = tuple(Mount(**{**m, "type": MountType(m["type"])}) for m in d.get("mounts", ()))
+    d["mounts"] = tuple(Mount(**{**m, "type": MountType(m["type"]),
+                                 "lower": tuple(m.get("lower", ()))})
+                        for m in d.get("mounts", ()))
     d["resources"] = Resources(**d.get("resources", {}))
     d["network_mode"] = NetworkMode(d.get("network_mode", "none"))
     d["ulimits"] = {k: (int(v[0]), int(v[1])) for k, v in d.get("ulimits", {}).items()}

@@ -211,9 +211,11 @@ class Shim:
         self._finish()
 
     def _create_and_start(self) -> bool:
-        log_fd = os.open(paths.log_file(self.cid), os.O_WRONLY | os.O_CREAT | os.O_APPEND
-                         | os.O_CLOEXEC, 0o640)
         spec = record.spec_from_json(self.spec or record.get(self.cid).spec)
+        # log driver "none": the output is still drained (a full pipe would block the
+        # container) but goes nowhere
+        target = os.devnull if spec.log_driver == "none" else paths.log_file(self.cid)
+        log_fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
         self.io = ContainerIO(self.cid, spec.tty, spec.stdin_open)
         try:
             pid = self.runtime.create(self.cid, paths.bundle_dir(self.cid),

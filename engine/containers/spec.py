@@ -17,6 +17,7 @@ class MountType(enum.Enum):
     BIND = "bind"
     TMPFS = "tmpfs"
     VOLUME = "volume"
+    IMAGE = "image"  # an image's layers (``lower``, lowest first), always read-only
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class Mount:
     tmpfs_size: int | None = None
     tmpfs_mode: int | None = None
     create_host_path: bool = False
+    lower: tuple[str, ...] = ()  # IMAGE: the directories to stack, lowest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,12 @@ class ContainerSpec:
     mounts: tuple[Mount, ...] = ()
     read_only: bool = False
     privileged: bool = False
+    # docker's defaults: no_new_privs only when asked (security_opt no-new-privileges), so
+    # setuid programs (su, ping, sudo) work; seccomp "default" (docker's semantics) or
+    # "unconfined" (no filter, like security_opt seccomp=unconfined)
+    no_new_privileges: bool = False
+    seccomp: str = "default"
+    log_driver: str = "json-file"  # "none": the output is read and dropped, nothing stored
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
     sysctls: dict[str, str] = field(default_factory=dict)

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "engine.images.archive": ("ArchiveError", "import_rootfs", "load", "save"),
     "engine.images.blobstore": ("CorruptBlob",),
-    "engine.images.imagestore": ("exists", "history", "list_images", "prune", "remove",
-                                 "resolve", "tag"),
+    "engine.images.imagestore": ("exists", "history", "last_tagged", "list_images",
+                                 "mount_layers", "prune", "remove", "resolve", "tag"),
     "engine.images.model": ("BuildSecret", "BuildSpec", "Healthcheck", "HistoryEntry", "Image",
                             "ImageConfig", "Progress"),
     "engine.images.reference": ("InvalidReference", "Reference", "normalize_reference"),
@@ -41,7 +41,9 @@ if TYPE_CHECKING:
     from engine.images.imagestore import (
         exists,
         history,
+        last_tagged,
         list_images,
+        mount_layers,
         prune,
         remove,
         resolve,
@@ -82,7 +84,7 @@ __all__ = [
     "ArchiveError", "BuildSecret", "BuildSpec", "CorruptBlob", "Healthcheck", "HistoryEntry",
     "Image",
     "ImageConfig", "InvalidReference", "Progress", "Reference", "RegistryError", "build",
-    "exists", "history", "import_rootfs", "list_images", "load", "normalize_reference", "prune",
-    "pull",
+    "exists", "history", "last_tagged", "import_rootfs", "list_images", "load", "mount_layers",
+    "normalize_reference", "prune", "pull",
     "push", "remove", "resolve", "save", "tag",
 ]

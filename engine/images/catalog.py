@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +33,15 @@ CREATE TABLE IF NOT EXISTS image_digests (
     image_id TEXT NOT NULL REFERENCES image_records(id) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS image_tags_by_image ON image_tags(image_id);
-CREATE INDEX IF NOT EXISTS image_digests_by_image ON image_digests(image_id)
+CREATE INDEX IF NOT EXISTS image_digests_by_image ON image_digests(image_id);
+CREATE TABLE IF NOT EXISTS image_tag_times (
+    name TEXT PRIMARY KEY,
+    tagged_at REAL NOT NULL
+)
 """)
+# image_tag_times: when each tag was last set (pull, build, load, tag), docker's LastTagTime;
+# compose's pull_policy daily/weekly/every_<d> pulls again once it is that old. A table of its
+# own so that state databases made before it simply gain it.
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +71,7 @@ def save_record(*, config_bytes: bytes, manifest_digest: str, manifest_media_typ
             (image_id, manifest_digest, manifest_media_type, config_bytes.decode(), layers_json,
              size, cfg.get("created") or ""))
         for ref in tags:
-            conn.execute("INSERT OR REPLACE INTO image_tags VALUES (?,?)",
-                         (f"{ref.name}:{ref.tag}", image_id))
+            _write_tag(conn, f"{ref.name}:{ref.tag}", image_id)
         for name in repo_digests or ():
             conn.execute("INSERT OR REPLACE INTO image_digests VALUES (?,?)", (name, image_id))
     return image_id
@@ -161,17 +168,36 @@ def all_image_ids() -> list[str]:
 
 def set_tag(ref: Reference, image_id: str) -> None:
     with store.transaction() as conn:
-        conn.execute("INSERT OR REPLACE INTO image_tags VALUES (?,?)",
-                     (f"{ref.name}:{ref.tag}", image_id))
+        _write_tag(conn, f"{ref.name}:{ref.tag}", image_id)
+
+
+def _write_tag(conn: sqlite3.Connection, name: str, image_id: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO image_tags VALUES (?,?)", (name, image_id))
+    conn.execute("INSERT OR REPLACE INTO image_tag_times VALUES (?,?)", (name, time.time()))
+
+
+def tagged_at(ref: str) -> float | None:
+    """When tag ``ref`` was last set (unix time); None for an unknown tag or a tag set before
+    pycompose recorded the time."""
+    try:
+        norm = normalize_reference(ref)
+    except InvalidReference:
+        return None
+    row = store.connect().execute("SELECT tagged_at FROM image_tag_times WHERE name=?",
+                                  (f"{norm.name}:{norm.tag}",)).fetchone()
+    return None if row is None else float(row["tagged_at"])
 
 
 def delete_tag(name: str) -> None:
     with store.transaction() as conn:
         conn.execute("DELETE FROM image_tags WHERE name=?", (name,))
+        conn.execute("DELETE FROM image_tag_times WHERE name=?", (name,))
 
 
 def delete_record(image_id: str) -> None:
     with store.transaction() as conn:
+        conn.execute("DELETE FROM image_tag_times WHERE name IN (SELECT name FROM image_tags "
+                     "WHERE image_id=?)", (image_id,))
         conn.execute("DELETE FROM image_tags WHERE image_id=?", (image_id,))
         conn.execute("DELETE FROM image_digests WHERE image_id=?", (image_id,))
         conn.execute("DELETE FROM image_records WHERE id=?", (image_id,))

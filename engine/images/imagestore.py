@@ -6,7 +6,9 @@ import json
 import logging
 import platform
 import shutil
+import stat
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from engine.errors import Conflict, NotFound
@@ -91,6 +93,12 @@ def exists(ref: str) -> bool:
         return True
     except NotFound:
         return False
+
+
+def last_tagged(ref: str) -> float | None:
+    """When tag ``ref`` was last set by a pull, build, load or tag (unix time), None if never
+    recorded (docker's LastTagTime)."""
+    return catalog.tagged_at(ref)
 
 
 def tag(src: str, dst: str) -> Image:
@@ -209,3 +217,47 @@ def prune(*, all_unused: bool = False) -> list[str]:
         deleted.append(image.id)
     collect_garbage()
     return deleted
+
+
+def mount_layers(ref: str, subpath: str | None = None) -> tuple[str, ...]:
+    """The directories that show image ``ref`` (or its ``subpath``) when stacked read-only,
+    lowest first: an image mount (compose ``volumes: type: image``). Layers above a whiteout
+    or a non-directory at the subpath end the stack; an opaque directory is the last one.
+    NotFound when the image lacks the subpath."""
+    image = resolve(ref)
+    rel = (subpath or "").strip("/")
+    parts = [p for p in rel.split("/") if p]
+    if ".." in parts:
+        raise NotFound("an image subpath cannot leave the image", step="image mount",
+                       obj=f"{ref}:{subpath}")
+    picked: list[str] = []
+    for layer in reversed(image.layer_dirs):  # top first
+        verdict = _layer_view(layer, parts)
+        if verdict == "hidden":
+            break
+        if verdict in ("dir", "opaque"):
+            picked.append(str(layer.joinpath(*parts)) if parts else str(layer))
+            if verdict == "opaque":
+                break
+    if not picked:
+        raise NotFound(f"subpath {subpath!r} does not exist in image {ref}", step="image mount",
+                       obj=ref)
+    return tuple(reversed(picked))
+
+
+def _layer_view(layer: Path, parts: list[str]) -> str:
+    """What one layer says about the subpath: absent, dir, opaque (a dir hiding what is below
+    it), or hidden (a whiteout, a non-directory, or an opaque parent without it: the layers
+    below cannot show it)."""
+    path, sealed = layer, False
+    for part in parts:
+        if path != layer and layers.is_opaque(path):
+            sealed = True
+        path = path / part
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            return "hidden" if sealed else "absent"
+        if layers.is_whiteout(st) or not stat.S_ISDIR(st.st_mode):
+            return "hidden"
+    return "opaque" if sealed or (parts and layers.is_opaque(path)) else "dir"

@@ -90,12 +90,14 @@ class Image:
 
 @dataclass(frozen=True, slots=True)
 class BuildSecret:
-    """A secret a build may mount (``RUN --mount=type=secret,id=ID``): the content of ``file``
-    or of the environment variable ``env`` of the building process. Never stored in a layer."""
+    """A secret a build may mount (``RUN --mount=type=secret,id=ID``): ``content``, or the
+    content of ``file``, or of the environment variable ``env`` of the building process.
+    Never stored in a layer."""
 
     id: str
     file: Path | None = None
     env: str | None = None
+    content: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ Public API (everything the orchestrator needs; nothing else in this package is p
               ``unpublish_ports``, ``published_ports``
 - files:      ``write_resolv_conf`` (``use_embedded=True`` whenever the container has an
               endpoint), ``write_hosts`` (``host_gateway`` for ``extra_hosts: host-gateway``)
+- default bridge: ``ensure_default_bridge()``, ``release_default_bridge()`` (docker's
+              ``bridge``: network_mode bridge and build steps; removed when unused)
 - teardown:   ``sweep()`` (undo work of crashed processes), ``cleanup_all()``
 """
 from __future__ import annotations
@@ -26,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 # Imported lazily (PEP 562): python-iptables and pyroute2 take ~0.3 s to import, and the DNS
 # daemon's entry point (engine.networks.dnsd) must start fast without them.
 _EXPORTS = {
+    "engine.networks.defaultbridge": ("DEFAULT_BRIDGE", "ensure_default_bridge",
+                                      "release_default_bridge"),
     "engine.networks.model": ("EndpointInfo", "EndpointSpec", "IpamConfig", "IpamSpec",
                               "NetworkError", "NetworkInfo", "NetworkSpec", "PortBinding"),
     "engine.networks.network": ("create_network", "inspect_network", "list_networks",
@@ -41,6 +45,11 @@ _EXPORTS = {
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 if TYPE_CHECKING:
+    from engine.networks.defaultbridge import (
+        DEFAULT_BRIDGE,
+        ensure_default_bridge,
+        release_default_bridge,
+    )
     from engine.networks.model import (
         EndpointInfo,
         EndpointSpec,
@@ -84,6 +93,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DEFAULT_BRIDGE", "ensure_default_bridge", "release_default_bridge",
     "EMBEDDED_DNS", "EndpointInfo", "EndpointSpec", "IpamConfig", "IpamSpec", "NetworkError",
     "NetworkInfo", "NetworkSpec", "PortBinding", "cleanup_all", "connect", "create_network",
     "create_sandbox", "disconnect", "endpoints", "inspect_network", "list_networks",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import queue
 import sys
 import threading
@@ -19,6 +20,8 @@ from compose.orchestrator import labels as L
 if TYPE_CHECKING:  # kept out of start-up: `--help` imports every command module
     from compose.config.model import Project
     from compose.orchestrator.backend import Backend, ContainerRef
+
+log = logging.getLogger(__name__)
 
 _LOG_COLOURS = ("\x1b[36m", "\x1b[33m", "\x1b[32m", "\x1b[35m", "\x1b[34m", "\x1b[96m",
                 "\x1b[93m", "\x1b[92m", "\x1b[95m", "\x1b[94m")
@@ -167,10 +170,17 @@ class LogPrinter:
 def merged_logs(be: Backend, cs: list[ContainerRef], *, since: str | None,
                 tail: int | None) -> list[tuple[str, ContainerRef, str]]:
     """Every line of every container, merged in time order (RFC 3339 sorts as text)."""
-    out = []
+    from engine.errors import LogsNotSupported
+
+    out: list[tuple[str, ContainerRef, str]] = []
     for c in cs:
-        for ln in be.logs(c.id, follow=False, since=since, tail=tail):
-            out.append((ln.time, c, ln.text))
+        try:
+            lines = list(be.logs(c.id, follow=False, since=since, tail=tail))
+        except LogsNotSupported as exc:  # logging.driver none: docker compose warns, goes on
+            log.warning("Can't retrieve logs for \"%s\": Error response from daemon: %s", c.name,
+                        exc.message)
+            continue
+        out.extend((ln.time, c, ln.text) for ln in lines)
     out.sort(key=lambda t: t[0])
     return out
 
@@ -178,10 +188,15 @@ def merged_logs(be: Backend, cs: list[ContainerRef], *, since: str | None,
 def follow_logs(be: Backend, cs: list[ContainerRef], q: queue.Queue[Any], *,
                 since: str | None = None, tail: int | None = None) -> list[threading.Thread]:
     """One thread per container pushing ("log", c, time, text) then ("eof", c) to ``q``."""
+    from engine.errors import LogsNotSupported
+
     def pump(c: ContainerRef) -> None:
         try:
             for ln in be.logs(c.id, follow=True, since=since, tail=tail):
                 q.put(("log", c, ln.time, ln.text))
+        except LogsNotSupported as exc:  # logging.driver none: nothing to follow
+            log.warning("Can't retrieve logs for \"%s\": Error response from daemon: %s", c.name,
+                        exc.message)
         except Exception as exc:  # a removed container ends its stream
             q.put(("log", c, "", f"(log stream ended: {exc})"))
         q.put(("eof", c))

@@ -12,6 +12,7 @@ from compose.errors import ComposeError
 
 if TYPE_CHECKING:
     from compose.orchestrator.backend import Backend, ContainerRef
+    from compose.orchestrator.hooks import Hooks
 
 
 def targets(ctx: typer.Context, services: list[str] | None, *, running: bool | None = None,
@@ -26,6 +27,16 @@ def targets(ctx: typer.Context, services: list[str] | None, *, running: bool | N
     elif running is False:
         cs = [c for c in cs if not c.running]
     return be, name, cs, Progress(ctx.obj.progress)
+
+
+def hooks_of(ctx: typer.Context, services: list[str] | None) -> Hooks:
+    """The services' lifecycle hooks (none when the command runs without a compose file)."""
+    from compose.orchestrator.hooks import project_hooks
+
+    try:
+        return project_hooks(ctx.obj.load_project(services=tuple(services or ())))
+    except ComposeError:
+        return {}
 
 
 def each(cs: list[ContainerRef], verb: str, past: str, fn: Callable[[ContainerRef], None],

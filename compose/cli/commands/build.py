@@ -61,6 +61,7 @@ def build_command(
     for svc in (project.services[n] for n in with_build_inputs(project, selected)):
         if svc.build is None or image_name(project, svc) in todo:
             continue
+        project.require_supported([svc.name], section="build")
         todo[image_name(project, svc)] = build_spec(project, svc, no_cache=no_cache, pull=pull,
                                                     extra_args=extra)
         names[image_name(project, svc)] = svc.name

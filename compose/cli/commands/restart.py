@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from compose.cli.commands._simple import targets
+from compose.cli.commands._simple import hooks_of, targets
 
 if TYPE_CHECKING:
     from compose.config.model import Project
@@ -36,9 +36,11 @@ def restart_command(
         if project is not None:
             services = restart_dependents(project, services)
     be, name, cs, progress = targets(ctx, services)
-    failures = stop_containers(be, [c for c in cs if c.running], timeout, progress)
+    hooks = hooks_of(ctx, services)
+    failures = stop_containers(be, [c for c in cs if c.running], timeout, progress,
+                               hooks=hooks)
     fresh = {c.id: c for c in be.list_containers(name)}
-    code = start_containers(be, name, [fresh.get(c.id, c) for c in cs], progress)
+    code = start_containers(be, name, [fresh.get(c.id, c) for c in cs], progress, hooks)
     return 1 if failures else code
 
 

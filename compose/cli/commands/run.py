@@ -137,6 +137,7 @@ def run_command(
     from compose.orchestrator import project as proj
     from compose.orchestrator.backend import CreateRequest
     from compose.orchestrator.health import resolve_healthcheck
+    from compose.orchestrator.hooks import run_hooks
     from compose.orchestrator.lock import project_lock
     from compose.orchestrator.prepare import prepare_networks_and_volumes
     from compose.orchestrator.restart import RestartPolicy
@@ -159,6 +160,7 @@ def run_command(
     svc = _one_off_service(project.services[service], entrypoint=entrypoint, user=user,
                            workdir=workdir, env=env or [], ports=publish or [],
                            service_ports=service_ports)
+    project.require_supported([service])
     svc = _with_overrides(svc, label or [], cap_add or [], cap_drop or [],
                           _env_files(env_from_file or []))
     check_supported(svc)
@@ -177,6 +179,13 @@ def run_command(
     client.ensure_supervisor(project.name)
     _start_off_main_thread(be, cid)
     client.watch(project.name, cid)
+    try:  # docker compose runs the service's post_start hooks for `run` too
+        run_hooks(be, cid, svc.name, svc.post_start)
+    except ComposeError:
+        if rm and not detach:
+            be.stop_container(cid, None)
+            be.remove_container(cid)
+        raise
     if detach:
         terminal.line(cname)
         return 0

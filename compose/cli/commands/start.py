@@ -5,13 +5,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from compose.cli.commands._simple import targets
+from compose.cli.commands._simple import hooks_of, targets
 from compose.orchestrator import labels as L
 
 if TYPE_CHECKING:
     from compose.cli.commands._orch import Progress
     from compose.orchestrator.backend import Backend, ContainerRef
     from compose.orchestrator.client import Subscription
+    from compose.orchestrator.hooks import Hooks
 
 
 def register(app: typer.Typer) -> None:
@@ -19,10 +20,13 @@ def register(app: typer.Typer) -> None:
     app.command("start", help="Start services.")(start_command)
 
 
-def start_containers(be: Backend, name: str, cs: list[ContainerRef], progress: Progress) -> int:
-    """Start stopped containers, dependencies first (from the depends_on labels)."""
+def start_containers(be: Backend, name: str, cs: list[ContainerRef], progress: Progress,
+                     hooks: Hooks | None = None) -> int:
+    """Start stopped containers, dependencies first (from the depends_on labels), each one's
+    post_start hooks right after it."""
     from compose.orchestrator import client, state
     from compose.orchestrator.executor import Dependency, Executor, Node, Outcome
+    from compose.orchestrator.hooks import run_hooks
 
     client.ensure_supervisor(name)
     by_service: dict[str, list[ContainerRef]] = {}
@@ -41,6 +45,7 @@ def start_containers(be: Backend, name: str, cs: list[ContainerRef], progress: P
             state.update(c.id, stopped_by_user=False)
             be.start_container(c.id)
             client.watch(name, c.id)
+            run_hooks(be, c.id, service, (hooks or {}).get(service, ((), ()))[0])
             progress(c.name, "Started")
 
     runs = Executor(nodes, act).run()
@@ -63,12 +68,13 @@ def start_command(
     from compose.orchestrator import client
 
     be, name, cs, progress = targets(ctx, services)
+    hooks = hooks_of(ctx, services)
     if not wait:
-        return start_containers(be, name, cs, progress)
+        return start_containers(be, name, cs, progress, hooks)
     client.ensure_supervisor(name)
     sub = client.Subscription(name)  # before starting: no health event is missed
     try:
-        code = start_containers(be, name, cs, progress)
+        code = start_containers(be, name, cs, progress, hooks)
         return code or wait_ready(sub, [c.id for c in cs], wait_timeout)
     finally:
         sub.close()

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from compose.cli import terminal
-from compose.cli.commands._simple import targets
+from compose.cli.commands._simple import hooks_of, targets
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +24,7 @@ def stop_command(
     from compose.orchestrator.down import stop_containers
 
     be, _name, cs, progress = targets(ctx, services, running=True)
-    failures = stop_containers(be, cs, timeout, progress)
+    failures = stop_containers(be, cs, timeout, progress, hooks=hooks_of(ctx, services))
     for f in failures:
         terminal.error(f)
     return 1 if failures else 0

@@ -270,6 +270,8 @@ class Builder:
         for sec in self.spec.secrets:
             if sec.id != secret_id:
                 continue
+            if sec.content is not None:
+                return sec.content
             if sec.file is not None:
                 try:
                     return Path(sec.file).read_bytes()

@@ -208,7 +208,7 @@ def test_additional_contexts(ctx: Path, tmp_path: Path) -> None:
 
 
 def test_cache_from_a_local_image_reuses_its_layers(ctx: Path) -> None:
-    df = BASE + "RUN date +%s%N > /stamp\n"
+    df = BASE + "RUN cat /proc/sys/kernel/random/uuid > /stamp\n"
     first = im.build(im.BuildSpec(context=ctx, tags=("cf-src:1",), dockerfile_inline=df))
     cache.prune()  # the build cache is gone; only the image is left
     events: list[im.Progress] = []

@@ -45,6 +45,12 @@ def sub(text: str) -> str:
     ("${UNSET:-}", ""),
     ("${UNSET:-a:b/c}", "a:b/c"),
     ("no vars", "no vars"),
+    # compose-go leaves a '$' that starts no reference alone (shell syntax in commands/hooks)
+    ("$", "$"),
+    ("cost 5$", "cost 5$"),
+    ("$-", "$-"),
+    ("echo $(seq 3) $1 $@ $? $#", "echo $(seq 3) $1 $@ $? $#"),
+    ("RUN echo $HOME-$(id -u)", "RUN echo -$(id -u)"),
 ])
 def test_forms(template: str, expected: str) -> None:
     assert sub(template) == expected
@@ -58,7 +64,7 @@ def test_required_variable_errors_name_it(template: str) -> None:
     assert "boom" in str(info.value)
 
 
-@pytest.mark.parametrize("template", ["${", "${SET", "$", "cost 5$", "${1A}", "${SET%x}", "$-"])
+@pytest.mark.parametrize("template", ["${", "${SET", "${1A}", "${SET%x}", "a ${} b"])
 def test_malformed_templates_are_errors(template: str) -> None:
     with pytest.raises(InterpolationError):
         sub(template)
@@ -105,3 +111,48 @@ def test_substitute_only_raises_interpolation_errors(template: str) -> None:
     except InterpolationError:
         return
     assert isinstance(result, str)
+
+
+def test_project_name_is_in_the_interpolation_environment(tmp_path) -> None:
+    from tests.unit.config.helpers import load_in, write
+
+    write(tmp_path, "compose.yaml", """
+        name: ${PREFIX:-demo}-app
+        services:
+          a:
+            image: "busybox:${COMPOSE_PROJECT_NAME}"
+            labels: {p: $COMPOSE_PROJECT_NAME}
+    """)
+    project = load_in(tmp_path)
+    assert project.services["a"].image == "busybox:demo-app"
+    assert project.services["a"].labels["p"] == "demo-app"
+    # -p and COMPOSE_PROJECT_NAME decide the name, and so the value
+    assert load_in(tmp_path, project_name="cli").services["a"].image == "busybox:cli"
+    env = {"COMPOSE_PROJECT_NAME": "fromenv"}
+    assert load_in(tmp_path, env).services["a"].labels["p"] == "fromenv"
+    # without a name anywhere: the directory's name, normalized
+    write(tmp_path / "My.Dir", "compose.yaml", """
+        services:
+          a: {image: "x", labels: {p: "${COMPOSE_PROJECT_NAME}"}}
+    """)
+    assert load_in(tmp_path / "My.Dir").services["a"].labels["p"] == "mydir"
+
+
+def test_dockerfile_inline_and_hooks_keep_shell_syntax(tmp_path) -> None:
+    from tests.unit.config.helpers import load_in, write
+
+    write(tmp_path, "compose.yaml", """
+        services:
+          a:
+            build:
+              context: .
+              dockerfile_inline: |
+                FROM busybox
+                RUN echo $$HOME $(id -u) $1 > /x
+            post_start:
+              - command: sh -c 'echo $(date) $$PATH > /tmp/started'
+    """)
+    svc = load_in(tmp_path).services["a"]
+    assert svc.build is not None
+    assert svc.build.dockerfile_inline == "FROM busybox\nRUN echo $HOME $(id -u) $1 > /x\n"
+    assert svc.raw["post_start"][0]["command"] == ["sh", "-c", "echo $(date) $PATH > /tmp/started"]

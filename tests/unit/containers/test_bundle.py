@@ -22,9 +22,32 @@ def _config(**kw: object) -> dict:
                                                    init_binary="/usr/bin/tini-static"))
 
 
+_OPS = {"SCMP_CMP_EQ": lambda a, v, _m: a == v, "SCMP_CMP_NE": lambda a, v, _m: a != v,
+        "SCMP_CMP_MASKED_EQ": lambda a, mask, want: a & mask == want}
+
+
+def verdict(config: dict, name: str, *args: int) -> str:
+    """What the OCI seccomp object does with ``name(args)``: the action of the first rule
+    naming it whose argument conditions hold, else the default action (libseccomp's result
+    for these profiles, which never give one syscall two matching rules)."""
+    profile = config["linux"]["seccomp"]
+    for rule in profile["syscalls"]:
+        if name not in rule["names"]:
+            continue
+        conds = rule.get("args") or []
+        if all(_OPS[c["op"]](args[c["index"]] if c["index"] < len(args) else 0,
+                             c["value"], c.get("valueTwo", 0)) for c in conds):
+            return rule["action"]
+    return profile["defaultAction"]
+
+
 def _denied(config: dict) -> set[str]:
-    return {n for rule in config["linux"]["seccomp"]["syscalls"] if "args" not in rule
-            and rule["action"] == "SCMP_ACT_ERRNO" for n in rule["names"]}
+    names = {n for rule in config["linux"]["seccomp"]["syscalls"] for n in rule["names"]}
+    probe = names | {"keyctl", "reboot", "io_uring_setup", "kexec_load", "open_by_handle_at",
+                     "pivot_root", "swapon", "init_module", "settimeofday", "clock_settime",
+                     "acct", "bpf", "perf_event_open", "umount2", "setns", "unshare", "mount",
+                     "delete_module", "finit_module", "add_key", "request_key"}
+    return {n for n in probe if verdict(config, n) != "SCMP_ACT_ALLOW"}
 
 
 def test_defaults_match_docker() -> None:
@@ -33,7 +56,7 @@ def test_defaults_match_docker() -> None:
     proc = c["process"]
     assert sorted(proc["capabilities"]["effective"]) == sorted(DEFAULT_CAPS)
     assert len(DEFAULT_CAPS) == 14
-    assert proc["noNewPrivileges"] is True
+    assert proc["noNewPrivileges"] is False  # docker: only with no-new-privileges
     assert proc["env"][0].startswith("PATH=/usr/local/sbin")
     assert "HOME=/root" in proc["env"]
     assert c["hostname"] == CID[:12]
@@ -53,8 +76,19 @@ def test_defaults_match_docker() -> None:
                  "perf_event_open", "open_by_handle_at", "pivot_root", "acct", "swapon",
                  "clock_settime", "settimeofday"):
         assert name in denied, name
-    ptrace = [r for r in c["linux"]["seccomp"]["syscalls"] if r["names"] == ["ptrace"]]
-    assert ptrace and ptrace[0]["args"][0]["op"] == "SCMP_CMP_NE"  # PTRACE_TRACEME allowed
+    seccomp = c["linux"]["seccomp"]
+    assert (seccomp["defaultAction"], seccomp["defaultErrnoRet"]) == ("SCMP_ACT_ERRNO", 1)
+    for name in ("read", "adjtimex", "clock_adjtime", "ptrace", "setuid", "execve", "chroot"):
+        assert verdict(c, name) == "SCMP_ACT_ALLOW", name
+    assert verdict(c, "io_uring_setup") == "SCMP_ACT_ERRNO"
+    assert verdict(c, "a_syscall_from_the_future") == "SCMP_ACT_ERRNO"  # an allow-list
+    assert verdict(c, "socket", 2) == "SCMP_ACT_ALLOW"  # AF_INET
+    assert verdict(c, "socket", 40) == "SCMP_ACT_ERRNO"  # AF_VSOCK
+    assert verdict(c, "clone", 0x11) == "SCMP_ACT_ALLOW"  # fork-like
+    assert verdict(c, "clone", 0x40000000 | 0x11) == "SCMP_ACT_ERRNO"  # CLONE_NEWNET
+    assert verdict(c, "personality", 0xFFFFFFFF) == "SCMP_ACT_ALLOW"  # query
+    assert verdict(c, "personality", 0x0040000) == "SCMP_ACT_ERRNO"  # ADDR_NO_RANDOMIZE
+    assert next(r for r in seccomp["syscalls"] if "clone3" in r["names"])["errnoRet"] == 38
     devices = c["linux"]["resources"]["devices"]
     assert devices[0] == {"allow": False, "access": "rwm"}
     assert {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"} in devices
@@ -66,7 +100,16 @@ def test_cap_add_lifts_matching_seccomp_rules() -> None:
     assert "CAP_SYS_ADMIN" in caps and "CAP_SYS_TIME" in caps and "CAP_NET_RAW" not in caps
     denied = _denied(c)
     assert "mount" not in denied and "clock_settime" not in denied
-    assert "reboot" in denied and "keyctl" in denied
+    assert verdict(c, "clone", 0x40000000) == "SCMP_ACT_ALLOW"  # SYS_ADMIN: namespaces
+    assert "reboot" in denied and "keyctl" in denied and "io_uring_setup" in denied
+
+
+def test_no_new_privileges_and_seccomp_unconfined_on_request() -> None:
+    c = _config(no_new_privileges=True)
+    assert c["process"]["noNewPrivileges"] is True and "seccomp" in c["linux"]
+    c = _config(seccomp="unconfined")
+    assert "seccomp" not in c["linux"] and "maskedPaths" in c["linux"]
+    assert c["process"]["noNewPrivileges"] is False
 
 
 def test_privileged_has_everything_and_no_filters() -> None:
@@ -149,3 +192,14 @@ def test_signal_numbers() -> None:
     assert signal_number("10") == 10
     with pytest.raises(EngineError):
         signal_number("SIGNOPE")
+
+
+def test_image_mounts_are_read_only_binds_or_overlays() -> None:
+    c = _config(mounts=(Mount(MountType.IMAGE, "/one", lower=("/l/a",)),
+                        Mount(MountType.IMAGE, "/two", lower=("/l/low", "/l/high"))))
+    dests = {m["destination"]: m for m in c["mounts"]}
+    assert dests["/one"]["type"] == "bind" and "ro" in dests["/one"]["options"]
+    assert dests["/one"]["source"] == "/l/a"
+    two = dests["/two"]
+    assert two["type"] == "overlay" and "ro" in two["options"]
+    assert "lowerdir=/l/high:/l/low" in two["options"]  # overlay lists the top first

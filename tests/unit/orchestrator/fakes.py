@@ -149,6 +149,16 @@ class FakeBackend:
         if self.ops.is_running(cid):
             self.ops.exit_container(cid, 137)
 
+    def exec_output(self, cid: str, argv: list[str], *, env: tuple[str, ...], user: str,
+                    workdir: str) -> tuple[int, bytes, bytes]:
+        """Hooks: recorded as ("exec", "<container> <argv...>"); ``exec_results`` maps the
+        first word to (code, stdout, stderr)."""
+        self._call("exec", " ".join([self.containers[cid]["name"], *argv]))
+        return getattr(self, "exec_results", {}).get(argv[0], (0, b"", b""))
+
+    def release_default_bridge(self) -> bool:
+        return False
+
     def stop_idle_helpers(self) -> None:
         self.idle_helpers_stopped = getattr(self, "idle_helpers_stopped", 0) + 1
 

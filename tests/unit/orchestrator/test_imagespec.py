@@ -18,7 +18,7 @@ def _project(**builds: BuildConfig) -> Project:
     secrets = {"tok": FileObject("tok", "p_tok", file="/s/tok.txt"),
                "envtok": FileObject("envtok", "p_envtok", environment="TOKEN"),
                "inline": FileObject("inline", "p_inline", content="x")}
-    return Project("p", "/w", services, secrets=secrets)
+    return Project("p", "/w", services, secrets=secrets, environment={"TOKEN": "from-env"})
 
 
 def test_every_build_key_reaches_the_builder() -> None:
@@ -33,7 +33,7 @@ def test_every_build_key_reaches_the_builder() -> None:
     spec = build_spec(project, project.services["app"])
     assert spec.network == "default"
     assert spec.secrets == (BuildSecret("tok", file=Path("/s/tok.txt")),
-                            BuildSecret("t2", env="TOKEN"))
+                            BuildSecret("t2", content=b"from-env"))
     assert dict(spec.additional_contexts) == {"base": "docker-image://p-base",
                                               "notes": "/w/app/extra",
                                               "img": "docker-image://alpine:3"}
@@ -45,8 +45,7 @@ def test_every_build_key_reaches_the_builder() -> None:
 
 @pytest.mark.parametrize(("build", "message"), [
     (BuildConfig(context="/w", network="mynet"), "build.network 'mynet'"),
-    (BuildConfig(context="/w", secrets=(ServiceFileRef("nope"),)), "undefined secret nope"),
-    (BuildConfig(context="/w", secrets=(ServiceFileRef("inline"),)), "needs file or environment"),
+    (BuildConfig(context="/w", secrets=(ServiceFileRef("nope"),)), "secret nope"),
     (BuildConfig(context="/w", additional_contexts={"x": "https://example.com/x.git"}),
      "only local directories"),
 ])
@@ -67,3 +66,9 @@ def test_builds_that_use_other_images_come_after_them() -> None:
     assert names == ["base", "mid", "app", "other"]
     waves = image_waves(project, image_groups(project, names))
     assert waves == [[["base"], ["other"]], [["mid"]], [["app"]]]
+
+
+def test_inline_build_secret_is_its_content() -> None:
+    project = _project(app=BuildConfig(context="/w", secrets=(ServiceFileRef("inline"),)))
+    assert build_spec(project, project.services["app"]).secrets == (
+        BuildSecret("inline", content=b"x"),)

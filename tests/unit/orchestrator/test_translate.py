@@ -155,3 +155,41 @@ def test_link_aliases_become_aliases_of_the_target_on_shared_networks() -> None:
     assert link_aliases(services, "db", "default") == ("database",)
     assert link_aliases(services, "db", "back") == ("store",)
     assert link_aliases(services, "cache", "default") == ()
+
+
+@pytest.mark.parametrize(("opts", "nnp", "seccomp"), [
+    ((), False, "default"),  # docker: setuid programs work unless asked otherwise
+    (("no-new-privileges",), True, "default"),
+    (("no-new-privileges:true",), True, "default"),
+    (("no-new-privileges=true", "no-new-privileges:false"), False, "default"),
+    (("seccomp=unconfined", "apparmor=unconfined", "label:disable"), False, "unconfined"),
+    (("seccomp:unconfined", "no-new-privileges"), True, "unconfined"),
+])
+def test_security_opt_maps_to_the_engine(opts: tuple[str, ...], nnp: bool,
+                                         seccomp: str) -> None:
+    svc = Service("web", security_opt=opts)
+    check_supported(svc)
+    spec = container_spec(svc, name="p-web-1", image_config=IMG, layers=(), labels={},
+                          mounts=())
+    assert (spec.no_new_privileges, spec.seccomp) == (nnp, seccomp)
+
+
+@pytest.mark.parametrize("opt", ["seccomp=/etc/profile.json", "apparmor=docker-default",
+                                 "label=type:svirt_t", "no-new-privileges:maybe"])
+def test_other_security_opts_are_refused(opt: str) -> None:
+    with pytest.raises(TranslateError, match="security_opt"):
+        check_supported(Service("web", security_opt=(opt,)))
+
+
+@pytest.mark.parametrize(("ipc", "mode"), [
+    (None, "private"), ("shareable", "private"), ("private", "private"), ("host", "host"),
+    ("service:db", "container:proj-db-1"), ("container:other", "container:other"),
+])
+def test_ipc_modes(ipc: str | None, mode: str) -> None:
+    svc = Service("web", ipc=ipc)
+    check_supported(svc)
+    spec = container_spec(svc, name="proj-web-1", image_config=IMG, layers=(), labels={},
+                          mounts=(), service_container=lambda s: f"proj-{s}-1")
+    assert spec.ipc_mode == mode
+    if ipc == "service:db":
+        assert "db" in svc.dependencies()

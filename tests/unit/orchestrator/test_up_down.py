@@ -289,3 +289,36 @@ def test_profile_disabled_service_is_no_orphan(env: tuple[FakeOps, FakeBackend],
     Up(dataclasses.replace(stack(), disabled_services=()), backend,
        UpOptions(wait_timeout=10)).run()
     assert "Found orphan containers ([proj-debug-1])" in caplog.text
+
+
+def test_post_start_and_pre_stop_hooks(env: tuple[FakeOps, FakeBackend]) -> None:
+    from compose.config.model import Hook
+
+    _ops, backend = env
+    project = stack(web=svc("web", depends_on={"api": DependsOn()},
+                            post_start=(Hook(("init-web",)), Hook(("warm",), user="app")),
+                            pre_stop=(Hook(("drain",)),)))
+    Up(project, backend, UpOptions(wait_timeout=10)).run()
+    order = [(w, o) for w, o in backend.calls if o.startswith("proj-web-1")]
+    assert order[1:4] == [("start", "proj-web-1"), ("exec", "proj-web-1 init-web"),
+                         ("exec", "proj-web-1 warm")]
+    backend.calls.clear()
+    backend.exec_results = {"drain": (3, b"", b"busy\n")}
+    # down cleans up even when a pre_stop hook fails (reported, then stopped anyway)
+    assert run_down(project, "proj", backend, DownOptions()) == []
+    web = [(w, o) for w, o in backend.calls if o.startswith("proj-web-1")]
+    assert web[:2] == [("exec", "proj-web-1 drain"), ("stop", "proj-web-1")]
+
+
+def test_failing_post_start_hook_fails_the_service(env: tuple[FakeOps, FakeBackend]) -> None:
+    from compose.config.model import Hook
+
+    _ops, backend = env
+    backend.exec_results = {"boom": (2, b"out\n", b"")}
+    project = stack(web=svc("web", depends_on={"api": DependsOn()},
+                            post_start=(Hook(("boom",)),)))
+    result = Up(project, backend, UpOptions(wait_timeout=10)).run()
+    web = result.runs["web"]
+    assert web.outcome is Outcome.FAILED
+    assert "web hook exited with status 2: out" in str(web.reason)
+    run_down(project, "proj", backend, DownOptions())

@@ -1,0 +1,60 @@
+"""The network integration tests again, each time in a private network namespace made to look
+like another kind of host (privatens.py), so host-wide settings never touch the real host:
+
+- ``nftables``: the native nftables backend (an nft-only host);
+- ``iptables+docker`` / ``nftables+docker``: either backend after dockerd has set the
+  iptables-nft ``FORWARD`` policy to DROP and written its chains (test_docker_alongside.py
+  then runs too).
+
+Inside, every test's finalizer also asserts that no table, chain or rule of ours is left in any
+backend (conftest.ours_anywhere: exact there, since nothing else runs in that namespace).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.integration.networks import privatens
+
+pytestmark = pytest.mark.root
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = {
+    "nftables": ("nftables", False),
+    "iptables+docker": ("iptables", True),
+    "nftables+docker": ("nftables", True),
+}
+
+
+def _missing(backend: str, docker: bool) -> str | None:
+    tools = ["unshare", "nft"] + (["iptables-nft-restore"] if docker else [])
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    if backend == "nftables":
+        from engine.networks.firewall import probe
+
+        if not probe.libnftables():
+            return "libnftables missing"
+    return None
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_network_suite_in_private_netns(scenario: str, tmp_path: Path) -> None:
+    backend, docker = SCENARIOS[scenario]
+    why = _missing(backend, docker)
+    if why:
+        pytest.skip(why)
+    env = {**os.environ, "PYCOMPOSE_FIREWALL": backend,
+           "PYCOMPOSE_TEST_PRIVATE_NETNS": scenario}
+    env.pop("PYTEST_ADDOPTS", None)
+    paths = [str(HERE), f"--ignore={HERE / 'test_backends.py'}",
+             f"--ignore={HERE / 'test_firewall_teardown.py'}"]
+    proc = privatens.run_pytest(paths, env, tmp_path, docker=docker)
+    tail = (proc.stdout + proc.stderr)[-6000:]
+    assert proc.returncode == 0, tail
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "failed" not in summary and "error" not in summary, tail

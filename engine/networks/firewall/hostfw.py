@@ -65,7 +65,8 @@ def remove(tags: Iterable[str], *, teardown_if_empty: bool = True) -> None:
     with host_lock(HOST_LOCK):
         ours, jumps = _current()
         left = [line for line in ours if _tag(line) not in wanted | {BASE_TAG}]
-        if teardown_if_empty and (not left or all_orphaned(_interfaces(left), "iptables-nft")):
+        if teardown_if_empty and (
+                not left or all_orphaned(lambda: _interfaces(left), "iptables-nft")):
             _restore([f":{ALLOW} - [0:0]", *("-D" + j[2:] for j in jumps), f"-X {ALLOW}"])
         else:
             base = [line for line in ours if _tag(line) == BASE_TAG]

@@ -231,13 +231,16 @@ def _only_base_left(batch: _Batch) -> bool:
 
 
 def _all_orphaned(batch: _Batch) -> bool:
-    names = []
-    for table, chains in OUR_CHAINS.items():
-        tab = batch.table(table)
-        for name in chains:
-            if tab.is_chain(name):
-                names += [i for rule in iptc.Chain(tab, name).rules
-                          for i in (rule.in_interface, rule.out_interface) if i]
+    def names() -> list[str]:
+        found = []
+        for table, chains in OUR_CHAINS.items():
+            tab = batch.table(table)
+            for name in chains:
+                if tab.is_chain(name):
+                    found += [i for rule in iptc.Chain(tab, name).rules
+                              for i in (rule.in_interface, rule.out_interface) if i]
+        return found
+
     return all_orphaned(names, "iptables")
 
 

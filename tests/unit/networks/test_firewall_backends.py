@@ -156,4 +156,11 @@ def test_probe_parses_a_chain_dump() -> None:
             return self.chunks.pop(0)
 
     got = probe._read_dump(FakeSock())  # type: ignore[arg-type]
-    assert got == [probe.Chain("ip", "filter", "FORWARD", True, "drop")]
+    assert [probe._chain(*g) for g in got] == [probe.Chain("ip", "filter", "FORWARD", True,
+                                                           "drop")]
+
+
+def test_probe_reads_a_rule_comment_from_user_data() -> None:
+    udata = bytes([1, 2, 0xAA, 0xBB, 0, 15]) + b"pycompose:base\0"
+    assert probe._comment(udata) == "pycompose:base"
+    assert probe._comment(bytes([1, 1, 0])) is None and probe._comment(None) is None

@@ -4,7 +4,8 @@ like another kind of host (privatens.py), so host-wide settings never touch the 
 - ``nftables``: the native nftables backend (an nft-only host);
 - ``iptables+docker`` / ``nftables+docker``: either backend after dockerd has set the
   iptables-nft ``FORWARD`` policy to DROP and written its chains (test_docker_alongside.py
-  then runs too).
+  then runs too). The last one also runs the end-to-end DNS and published-port scenarios
+  (``pycompose up``/``down`` of real stacks; ~2 min more).
 
 Inside, every test's finalizer also asserts that no table, chain or rule of ours is left in any
 backend (conftest.ours_anywhere: exact there, since nothing else runs in that namespace).
@@ -19,13 +20,14 @@ import pytest
 
 from tests.integration.networks import privatens
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 HERE = Path(__file__).resolve().parent
+E2E = HERE.parents[1] / "e2e"
 SCENARIOS = {
-    "nftables": ("nftables", False),
-    "iptables+docker": ("iptables", True),
-    "nftables+docker": ("nftables", True),
+    "nftables": ("nftables", False, ()),
+    "iptables+docker": ("iptables", True, ()),
+    "nftables+docker": ("nftables", True, ("test_scenarios_dns.py", "test_scenarios_ports.py")),
 }
 
 
@@ -44,7 +46,7 @@ def _missing(backend: str, docker: bool) -> str | None:
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_network_suite_in_private_netns(scenario: str, tmp_path: Path) -> None:
-    backend, docker = SCENARIOS[scenario]
+    backend, docker, e2e = SCENARIOS[scenario]
     why = _missing(backend, docker)
     if why:
         pytest.skip(why)
@@ -52,7 +54,7 @@ def test_network_suite_in_private_netns(scenario: str, tmp_path: Path) -> None:
            "PYCOMPOSE_TEST_PRIVATE_NETNS": scenario}
     env.pop("PYTEST_ADDOPTS", None)
     paths = [str(HERE), f"--ignore={HERE / 'test_backends.py'}",
-             f"--ignore={HERE / 'test_firewall_teardown.py'}"]
+             f"--ignore={HERE / 'test_firewall_teardown.py'}", *(str(E2E / f) for f in e2e)]
     proc = privatens.run_pytest(paths, env, tmp_path, docker=docker)
     tail = (proc.stdout + proc.stderr)[-6000:]
     assert proc.returncode == 0, tail

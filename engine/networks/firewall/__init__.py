@@ -62,16 +62,38 @@ def replace_rules(tag: str, rules: Sequence[Rule]) -> None:
 
 
 def remove_tags(tags: Iterable[str], *, teardown_if_empty: bool = True) -> None:
-    """Remove every rule carrying one of ``tags``; our chains/table go when nothing is left."""
+    """Remove every rule carrying one of ``tags``; our chains/table go when nothing is left.
+    The other backend is cleaned too when it holds rules of ours (``PYCOMPOSE_FIREWALL``
+    changed between ``up`` and ``down``), so ``down`` always cleans up."""
     wanted = list(tags)
-    backend().remove_tags(wanted, teardown_if_empty=teardown_if_empty)
+    for module in (backend(), *_other_holding_ours()):
+        module.remove_tags(wanted, teardown_if_empty=teardown_if_empty)
     hostfw.remove(wanted, teardown_if_empty=teardown_if_empty)
 
 
 def list_tags() -> set[str]:
-    """Every owner tag present in our rules (own backend and host chain)."""
-    found: set[str] = backend().list_tags()
+    """Every owner tag present in our rules (both backends and the host chain)."""
+    found: set[str] = set()
+    for module in (backend(), *_other_holding_ours()):
+        found |= module.list_tags()
     return found | hostfw.tags()
+
+
+def _other_holding_ours() -> list[ModuleType]:
+    """The backend not chosen, if it may hold rules of ours (cheap checks first: a netlink
+    read for nftables; for legacy, whether its filter/nat tables exist in this netns)."""
+    chosen = backend()
+    if chosen.__name__.endswith(".iptables"):
+        if probe.nft_rules("inet", "pycompose"):
+            return [importlib.import_module("engine.networks.firewall.nftables")]
+        return []
+    try:
+        names = Path("/proc/net/ip_tables_names").read_text().split()
+    except OSError:
+        return []
+    if {"filter", "nat"} & set(names) and probe.legacy_xtables():
+        return [importlib.import_module("engine.networks.firewall.iptables")]
+    return []
 
 
 def published(protocol: str) -> set[tuple[str, int]]:

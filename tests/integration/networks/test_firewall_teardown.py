@@ -68,6 +68,16 @@ subprocess.run(["ip", "link", "del", crashed.bridge], check=True)
 use(base_b)
 N.remove_network("b_again")
 seen["orphans"] = ours()
+# up with one backend, down with the other (PYCOMPOSE_FIREWALL changed in between)
+from engine.networks import firewall
+N.create_network(N.NetworkSpec(name="b_switch", ipam=N.IpamSpec(
+    configs=(N.IpamConfig(subnet="10.217.254.0/24"),))))
+seen["before_switch"] = ours()
+other = {"iptables": "nftables", "nftables": "iptables"}[os.environ["PYCOMPOSE_FIREWALL"]]
+os.environ["PYCOMPOSE_FIREWALL"] = other
+firewall._chosen.clear()
+N.cleanup_all()
+seen["switched"] = ours()
 print(json.dumps(seen))
 '''
 
@@ -111,6 +121,8 @@ def test_last_network_removal_removes_base_chains_and_jumps(tmp_path: Path,
         assert any(line.startswith("-A POSTROUTING") for line in seen["again"])
     assert any("PYCOMPOSE-ALLOW" in line for line in seen["again"])
     assert seen["orphans"] == []
+    assert any("pycompose:net:" in line for line in seen["before_switch"])
+    assert seen["switched"] == []  # down with the other backend still removed everything
     assert _processes_using(roots) == []  # no DNS daemon outlived the namespace's last user
 
 

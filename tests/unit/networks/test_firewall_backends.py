@@ -118,9 +118,11 @@ def test_host_rules_go_to_the_host_chain_the_rest_to_the_backend(
         monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, Any]] = []
     fake = SimpleNamespace(
+        __name__="engine.networks.firewall.iptables",
         replace_rules=lambda tag, rs: calls.append(("backend", [r.table for r in rs])),
         remove_tags=lambda tags, teardown_if_empty: calls.append(("backend-rm", tags)))
     monkeypatch.setitem(firewall._chosen, "module", fake)
+    monkeypatch.setattr(probe, "nft_rules", lambda family, table: [])  # nothing in nftables
     monkeypatch.setattr(hostfw, "replace", lambda tag, rs: calls.append(
         ("host", [r.table for r in rs])))
     monkeypatch.setattr(hostfw, "remove", lambda tags, teardown_if_empty: calls.append(

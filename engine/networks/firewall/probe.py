@@ -14,7 +14,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
 import socket
 import struct
 from dataclasses import dataclass
@@ -153,7 +152,7 @@ def legacy_xtables() -> bool:
 
 
 def _module_available(name: str) -> bool:
-    base = Path("/lib/modules") / platform.release()
+    base = Path("/lib/modules") / os.uname().release
     try:
         if f"/{name}.ko" in (base / "modules.builtin").read_text():
             return True

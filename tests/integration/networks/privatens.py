@@ -86,17 +86,53 @@ iptables-nft-restore <<'EOF'
 """
 
 
-def command(argv: list[str], workdir: Path, *, docker: bool) -> list[str]:
+# The real dockerd (Debian's docker.io) started first in the namespace, with forwarding off as
+# on a fresh host, its own data root, exec root and socket, and docker0 on DOCKER_NET; then
+# the rules docker adds when a container publishes port 80 as DOCKER_PUBLISHED (the container
+# itself is made by test_docker_alongside). Stopped by pid when the command ends.
+DOCKERD = f"""
+echo 0 > /proc/sys/net/ipv4/ip_forward
+DOCKERD_DIR=$(mktemp -d /tmp/pcdk.XXXXXX)  # short: containerd's socket paths must fit
+/usr/sbin/dockerd --host "unix://$DOCKERD_DIR/docker.sock" --data-root "$DOCKERD_DIR/data" \
+    --exec-root "$DOCKERD_DIR/exec" --pidfile "$DOCKERD_DIR/docker.pid" --iptables=true \
+    --bip {DOCKER_GW}/24 >"$DOCKERD_DIR/dockerd.log" 2>&1 &
+DOCKERD_PID=$!
+trap 'kill "$DOCKERD_PID"; wait "$DOCKERD_PID"; cp "$DOCKERD_DIR/dockerd.log" "$WORKDIR/"; \
+rm -rf "$DOCKERD_DIR"' EXIT
+i=0
+until grep -q "API listen on" "$DOCKERD_DIR/dockerd.log"; do  # its networks are set up
+    i=$((i + 1)); [ $i -lt 300 ] || {{ echo "dockerd did not start"; exit 3; }}; sleep 0.1
+done
+"""
+
+
+def _dockerd_script() -> str:
+    nat = [line for line in DOCKER_RULES.split("*filter")[0].splitlines() if "--dport" in line]
+    filt = [line for line in DOCKER_RULES.split("*filter")[1].splitlines() if "--dport" in line]
+    rules = [f"iptables-nft -t nat {line}" for line in nat]
+    rules += [f"iptables-nft -t filter {line}" for line in filt]
+    return DOCKERD + "\n".join(rules) + "\n"
+
+
+def command(argv: list[str], workdir: Path, *, docker: str = "") -> list[str]:
     """``argv`` run in a new network + mount namespace set up as above (``workdir``: an empty
-    directory for the namespace's sysfs mount point)."""
+    directory for the namespace's own files). ``docker``: "" (none), "rules" (docker's rule
+    set reproduced) or "dockerd" (the real one started first)."""
     sysfs = workdir / "sysfs"
     sysfs.mkdir()
-    script = f"SYSFS={sysfs}\n" + BASE + (DOCKER if docker else "") + 'exec "$@"\n'
+    script = f"SYSFS={sysfs}\nWORKDIR={workdir}\n" + BASE
+    if docker == "rules":
+        script += DOCKER + 'exec "$@"\n'
+    elif docker == "dockerd":
+        script += _dockerd_script() + (
+            'set +e\n"$@"\nexit $?\n')  # the EXIT trap stops dockerd
+    else:
+        script += 'exec "$@"\n'
     return ["unshare", "--net", "--mount", "--propagation", "private",
             "sh", "-c", script, "sh", *argv]
 
 
-def run_pytest(paths: list[str], env: dict[str, str], workdir: Path, *, docker: bool,
+def run_pytest(paths: list[str], env: dict[str, str], workdir: Path, *, docker: str = "",
                timeout: float = 1200) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", *paths]
     return subprocess.run(command(argv, workdir, docker=docker), cwd=REPO, env=env, text=True,

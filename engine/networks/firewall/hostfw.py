@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -43,6 +44,10 @@ def replace(tag: str, rules: Sequence[Rule]) -> None:
     iptables-nft filter FORWARD chain; otherwise nothing (and no subprocess)."""
     chains = _chains()
     if "FORWARD" not in chains:
+        return
+    if shutil.which("iptables-nft-restore") is None:
+        log.warning("the host has an nf_tables ip filter FORWARD chain but no iptables-nft to "
+                    "accept our bridges there: a DROP in it drops their forwarded traffic")
         return
     parent = "DOCKER-USER" if "DOCKER-USER" in chains else "FORWARD"
     with host_lock(HOST_LOCK):

@@ -3,6 +3,7 @@ data, the iptables-nft lines of the host chain, and the split between backend an
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -166,3 +167,41 @@ def test_probe_reads_a_rule_comment_from_user_data() -> None:
     udata = bytes([1, 2, 0xAA, 0xBB, 0, 15]) + b"pycompose:base\0"
     assert probe._comment(udata) == "pycompose:base"
     assert probe._comment(bytes([1, 1, 0])) is None and probe._comment(None) is None
+
+
+def test_host_chain_rewrite_keeps_other_owners_and_goes_with_the_last(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(hostfw, "HOST_LOCK", tmp_path / "lock")
+    monkeypatch.setattr(hostfw.shutil, "which", lambda name: f"/usr/sbin/{name}")
+    table: dict[str, list[str]] = {"ours": [], "jumps": []}
+    scripts: list[list[str]] = []
+    monkeypatch.setattr(hostfw, "_chains", lambda: {"FORWARD", "DOCKER-USER", rules.ALLOW})
+    monkeypatch.setattr(hostfw, "_current", lambda: (list(table["ours"]), list(table["jumps"])))
+
+    def restore(lines: list[str]) -> None:  # what iptables-nft-restore --noflush would leave
+        scripts.append(lines)
+        if f"-X {rules.ALLOW}" in lines:
+            table["ours"], table["jumps"] = [], []
+            return
+        table["ours"] = [line for line in lines if line.startswith(f"-A {rules.ALLOW}")]
+        table["jumps"] += ["-A" + line[2:] for line in lines if line.startswith("-I ")]
+
+    monkeypatch.setattr(hostfw, "_restore", restore)
+    net_a = [r for r in rules.network_rules("a" * 64, "pcbr-a", "10.0.0.0/24", internal=False)
+             if r.table == rules.HOST]
+    net_b = [r for r in rules.network_rules("b" * 64, "pcbr-b", None, internal=True)
+             if r.table == rules.HOST]
+    hostfw.replace(net_a[0].tag, net_a)
+    assert scripts[0][0] == f":{rules.ALLOW} - [0:0]"
+    assert scripts[0][1].endswith("-o docker0 -m comment --comment pycompose:base -j RETURN")
+    assert scripts[0][-1].startswith("-I DOCKER-USER -m comment --comment pycompose:base")
+    hostfw.replace(net_b[0].tag, net_b)
+    assert not any(line.startswith("-I ") for line in scripts[1])  # the jump exists already
+    assert len(table["ours"]) == 2 + 4 + 1  # base returns, network a, network b
+    hostfw.remove([net_a[0].tag])
+    assert [hostfw._tag(line) for line in table["ours"]].count(net_b[0].tag) == 1
+    assert not any(hostfw._tag(line) == net_a[0].tag for line in table["ours"])
+    hostfw.remove([net_b[0].tag])
+    assert scripts[-1][-2:] == [
+        f"-D DOCKER-USER -m comment --comment pycompose:base -j {rules.ALLOW}",
+        f"-X {rules.ALLOW}"]

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   python3 python3-venv python3-dev gcc   # interpreter (the system one starts fastest) and builds
   iptables iproute2                      # python-iptables needs libiptc/libxtables from iptables
+  nftables                               # libnftables1 (nftables backend) and nft for its tests
   libseccomp2                            # pyseccomp loads libseccomp at run time
   busybox-static                         # base of the example and test images
   debootstrap                            # Debian base image for the application example

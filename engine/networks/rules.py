@@ -10,6 +10,15 @@ removing a network or a container removes exactly its rules)::
     nat PREROUTING, OUTPUT (-m addrtype --dst-type LOCAL) -> PYCOMPOSE-DNAT   (published ports)
     nat POSTROUTING     -> PYCOMPOSE-POSTROUTING   (MASQUERADE out, from 127/8, hairpin)
 
+Next to another manager of the host's iptables-nft ``filter FORWARD`` chain (docker sets its
+policy to DROP): a DROP there is final whatever our own table says, so our bridges' traffic is
+also accepted there, in chain ``PYCOMPOSE-ALLOW`` (``HOST`` rules, applied by
+firewall/hostfw.py), jumped to from ``DOCKER-USER`` (docker's place for user rules) or from
+``FORWARD``. It accepts only what our own chains then decide on: replies and DNATed (published)
+traffic into a bridge, traffic within a bridge, and traffic leaving a bridge -- except towards
+docker's bridges (``docker0``, ``br-*``), which docker's own rules decide, so docker's
+containers stay as closed to ours as to anything else.
+
 Published ports stay reachable from other networks through the host address (conntrack state
 DNAT returns from the isolation chain first). Two-stage isolation keeps the rule count linear
 in the number of networks: traffic leaving one
@@ -29,6 +38,9 @@ ISOLATION2 = f"{CHAIN_PREFIX}-ISOLATION-2"
 DNAT = f"{CHAIN_PREFIX}-DNAT"
 POSTROUTING = f"{CHAIN_PREFIX}-POSTROUTING"
 OUR_CHAINS = {"filter": (FORWARD, ISOLATION1, ISOLATION2), "nat": (DNAT, POSTROUTING)}
+HOST = "host-filter"  # pseudo table: the host's iptables-nft filter table (see above)
+ALLOW = f"{CHAIN_PREFIX}-ALLOW"
+DOCKER_BRIDGES = ("docker0", "br-+")
 TAG_PREFIX = "pycompose:"
 BASE_TAG = TAG_PREFIX + "base"
 DNS_TAG = TAG_PREFIX + "dns"
@@ -86,7 +98,7 @@ def base_rules() -> list[Rule]:
 
 def network_rules(network_id: str, bridge: str, subnet4: str | None, *, internal: bool,
                   masquerade: bool = True, icc: bool = True) -> list[Rule]:
-    """Forwarding, isolation and NAT rules of one network."""
+    """Forwarding, isolation and NAT rules of one network (``HOST`` rules included)."""
     t = network_tag(network_id)
     rules = [
         Rule("filter", ISOLATION1, ISOLATION2, t, in_if=bridge, out_if="!" + bridge),
@@ -97,7 +109,7 @@ def network_rules(network_id: str, bridge: str, subnet4: str | None, *, internal
         return rules + [
             Rule("filter", FORWARD, "DROP", t, in_if=bridge, out_if="!" + bridge),
             Rule("filter", FORWARD, "DROP", t, in_if="!" + bridge, out_if=bridge),
-        ]
+        ] + host_rules(network_id, bridge, internal=True)
     rules += [
         Rule("filter", FORWARD, "ACCEPT", t, out_if=bridge, ctstate="RELATED,ESTABLISHED"),
         Rule("filter", FORWARD, "ACCEPT", t, in_if=bridge, out_if="!" + bridge),
@@ -106,7 +118,27 @@ def network_rules(network_id: str, bridge: str, subnet4: str | None, *, internal
     ]
     if masquerade and subnet4:
         rules.append(Rule("nat", POSTROUTING, "MASQUERADE", t, src=subnet4, out_if="!" + bridge))
-    return rules
+    return rules + host_rules(network_id, bridge, internal=False)
+
+
+def host_rules(network_id: str, bridge: str, *, internal: bool) -> list[Rule]:
+    """What one network needs accepted in the host's iptables-nft filter FORWARD chain."""
+    t = network_tag(network_id)
+    rules = [Rule(HOST, ALLOW, "ACCEPT", t, in_if=bridge, out_if=bridge)]
+    if internal:
+        return rules
+    return rules + [
+        Rule(HOST, ALLOW, "ACCEPT", t, out_if=bridge, ctstate="RELATED,ESTABLISHED"),
+        Rule(HOST, ALLOW, "ACCEPT", t, out_if=bridge, ctstate="DNAT"),
+        Rule(HOST, ALLOW, "ACCEPT", t, in_if=bridge),
+    ]
+
+
+def host_base_rules(parent: str) -> list[Rule]:
+    """The jump into ``ALLOW`` from ``parent`` (DOCKER-USER or FORWARD), and the RETURNs that
+    leave traffic into docker's bridges to docker's rules."""
+    return [Rule(HOST, parent, ALLOW, BASE_TAG, first=True),
+            *(Rule(HOST, ALLOW, "RETURN", BASE_TAG, out_if=name) for name in DOCKER_BRIDGES)]
 
 
 def port_rules(container_id: str, bridge: str, container_ip: str, *, host_ip: str,

@@ -3,6 +3,7 @@ helpers to run commands inside sandboxes, and a finalizer that asserts nothing i
 from __future__ import annotations
 
 import ipaddress
+import os
 import random
 import subprocess
 from collections.abc import Iterator
@@ -93,15 +94,51 @@ class NetEnv:
         return proc
 
 
+def firewall_text() -> str:
+    """Every rule in the active backend's tables (iptables-save / nft syntax)."""
+    from engine.networks import firewall
+
+    if firewall.backend_name() == "nftables":
+        return _run_text(["nft", "list", "table", "inet", "pycompose"])
+    return _run_text(["iptables-legacy-save"])
+
+
+def host_chain_text() -> str:
+    """The host's iptables-nft filter table (where docker's rules live), "" without one."""
+    return _run_text(["iptables-nft-save", "-t", "filter"])
+
+
+def _run_text(argv: list[str]) -> str:
+    out = subprocess.run(argv, capture_output=True, text=True)
+    return out.stdout if out.returncode == 0 else ""
+
+
+PRIVATE_NETNS = os.environ.get("PYCOMPOSE_TEST_PRIVATE_NETNS", "")
+
+
+def ours_anywhere() -> list[str]:
+    """Every trace of pycompose in every backend (legacy, nftables, the host's iptables-nft
+    table). Exact only where nobody else works: in the private namespace of test_backends."""
+    found = [f"legacy: {line}" for line in _run_text(["iptables-legacy-save"]).splitlines()
+             if "PYCOMPOSE" in line or "pycompose" in line]
+    found += [f"nft: {line}" for line in _run_text(["nft", "list", "tables"]).splitlines()
+              if "pycompose" in line]
+    found += [f"iptables-nft: {line}" for line in _run_text(["iptables-nft-save"]).splitlines()
+              if "PYCOMPOSE" in line or "pycompose" in line]
+    return found
+
+
 def leftovers(env: NetEnv) -> list[str]:
     """Kernel objects of this test that still exist."""
     from engine.networks import dns_control, link
     from engine.networks.firewall import list_tags
 
     found = [f"link {n}" for n in link.list_links("pc") if n in env.bridges + env.veths]
-    out = subprocess.run(["iptables-legacy-save"], capture_output=True, text=True).stdout
+    out = firewall_text() + host_chain_text()
     found += [f"rule {line}" for line in out.splitlines()
               if any(b in line for b in env.bridges)]
+    if PRIVATE_NETNS:
+        found += ours_anywhere()
     found += [f"tag {t}" for t in list_tags() if t in env.tags]
     mounts = Path("/proc/self/mountinfo").read_text()
     found += [f"mount {line}" for line in mounts.splitlines() if str(env.root) in line]

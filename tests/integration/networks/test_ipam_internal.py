@@ -12,8 +12,14 @@ import pytest
 import engine.networks as N
 from engine.errors import Conflict
 from engine.naming import new_id
-from engine.networks import link, state
-from tests.integration.networks.conftest import BUSYBOX, NetEnv, free_subnet, ns_run
+from engine.networks import firewall, link, state
+from tests.integration.networks.conftest import (
+    BUSYBOX,
+    NetEnv,
+    firewall_text,
+    free_subnet,
+    ns_run,
+)
 
 pytestmark = pytest.mark.root
 
@@ -100,12 +106,14 @@ def test_internal_network_has_no_way_out(netenv: NetEnv) -> None:
                     inner.gateway4], check=True)  # type: ignore[list-item]
     assert ns_run(pa, BUSYBOX, "ping", "-c", "1", "-W", "1", ec.ipv4).returncode != 0  # type: ignore[arg-type]
     assert ns_run(pc, BUSYBOX, "ping", "-c", "1", "-W", "1", ea.ipv4).returncode != 0  # type: ignore[arg-type]
-    rules = subprocess.run(["iptables-legacy", "-S", "PYCOMPOSE-FORWARD"], capture_output=True,
-                           text=True).stdout
-    assert f"-i {inner.bridge} ! -o {inner.bridge}" in rules and "-j DROP" in rules
-    nat = subprocess.run(["iptables-legacy", "-t", "nat", "-S"], capture_output=True,
-                         text=True).stdout
-    assert f"-s {inner.subnet4}" not in nat  # no masquerade for internal
+    rules, b = firewall_text(), inner.bridge
+    if firewall.backend_name() == "nftables":
+        assert f'iifname "{b}" oifname != "{b}" drop comment' in rules
+        assert f"ip saddr {inner.subnet4}" not in rules  # no masquerade for internal
+    else:
+        assert any(line.startswith(f"-A PYCOMPOSE-FORWARD -i {b} ! -o {b} -m comment")
+                   and line.endswith("-j DROP") for line in rules.splitlines())
+        assert f"-s {inner.subnet4}" not in rules  # no masquerade for internal
 
 
 def test_two_networks_per_container_and_disconnect(netenv: NetEnv) -> None:

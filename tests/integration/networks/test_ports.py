@@ -17,6 +17,7 @@ from engine.networks.netns import run_in_netns
 from tests.integration.networks.conftest import (
     BUSYBOX,
     NetEnv,
+    firewall_text,
     free_subnet,
     http_get,
     wait_port,
@@ -111,7 +112,6 @@ def test_published_tcp_and_udp_ports(netenv: NetEnv, tmp_path: Path) -> None:
 
     N.unpublish_ports(web)
     assert http_get(None, "127.0.0.1", tcp_any) == ""
-    rules = subprocess.run(["iptables-legacy-save", "-t", "nat"], capture_output=True,
-                           text=True).stdout
-    assert f"--dport {tcp_any}" not in rules and f"--dport {udp_any}" not in rules
+    rules = firewall_text()
+    assert f"dport {tcp_any}" not in rules and f"dport {udp_any}" not in rules
     echo.close()

@@ -1,8 +1,5 @@
-"""Applies :mod:`engine.networks.rules` to the legacy iptables tables (the only module that
-imports python-iptables).
-
-The interface is four functions (``replace_rules``, ``remove_tags``, ``list_tags``,
-``apply_dns_redirect``) over rule *data*, so an nftables backend can replace this module.
+"""The legacy iptables backend: :mod:`engine.networks.rules` in the legacy xtables tables
+through python-iptables (the only module that imports it).
 
 Batches: every change to a table happens on one libiptc handle with autocommit off and is
 committed once. Concurrency: python-iptables caches one handle per table per process and is not
@@ -21,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from engine.naming import BRIDGE_PREFIX
+from engine.networks.firewall.common import all_orphaned
 from engine.networks.model import NetworkError
 from engine.networks.netns import run_in_netns
 from engine.networks.rules import (
@@ -237,31 +234,17 @@ def _only_base_left(batch: _Batch) -> bool:
 
 
 def _all_orphaned(batch: _Batch) -> bool:
-    """No network of any state root is left: no ``pcbr-*`` bridge exists and no rule in our
-    chains names an interface that exists. What remains then is left over by crashed processes
-    (of any state root) and would never be removed, so the base goes with it. Checked under
-    the xtables lock: a network being created has its bridge before its rules, and rebuilds
-    the base if it finds it gone."""
-    if any(name.startswith(BRIDGE_PREFIX) for name in _host_links()):
-        return False
-    for table, chains in OUR_CHAINS.items():
-        tab = batch.table(table)
-        for name in chains:
-            if not tab.is_chain(name):
-                continue
-            for rule in iptc.Chain(tab, name).rules:
-                for iface in (rule.in_interface, rule.out_interface):
-                    if iface and os.path.exists(f"/sys/class/net/{iface.lstrip('!')}"):
-                        return False
-    log.warning("removing pycompose iptables rules left by crashed processes (no network left)")
-    return True
+    def names() -> list[str]:
+        found = []
+        for table, chains in OUR_CHAINS.items():
+            tab = batch.table(table)
+            for name in chains:
+                if tab.is_chain(name):
+                    found += [i for rule in iptc.Chain(tab, name).rules
+                              for i in (rule.in_interface, rule.out_interface) if i]
+        return found
 
-
-def _host_links() -> list[str]:
-    try:
-        return os.listdir("/sys/class/net")
-    except OSError:
-        return []
+    return all_orphaned(names, "iptables")
 
 
 def _teardown(batch: _Batch) -> None:

@@ -13,7 +13,9 @@ Public API (everything else in this package is internal):
   ``list(labels=None, all=True) -> list[ContainerInfo]``
 - ``exec(cid, argv, *, env=(), user="", workdir="", tty=False, stdin=None, stdout=None,
   stderr=None) -> int`` (exit code; stdio are file descriptors, default /dev/null),
-  ``exec_output(...) -> tuple[int, bytes, bytes]``
+  ``exec_output(..., timeout=None) -> tuple[int, bytes, bytes]`` (:class:`ExecTimeout` once
+  the process and its group were killed past ``timeout``)
+- ``attach(cid, AttachOptions(...)) -> int`` (exit code, or ``DETACHED``), ``parse_detach_keys``
 - ``logs(cid, follow=False, since=None, tail=None) -> Iterator[LogLine]``, ``stats(cid)``,
   ``top(cid)``
 - ``sweep()``: remove what a crash left behind (rows stuck in removing, objects without a row)
@@ -37,7 +39,9 @@ Design notes (details in each module's docstring):
 """
 from __future__ import annotations
 
+from engine.containers.attach import DETACHED, AttachOptions, attach, parse_detach_keys
 from engine.containers.build import BUILD_LABEL, run_build_step
+from engine.containers.execution import ExecTimeout
 from engine.containers.inspection import exec, exec_output, logs, stats, top
 from engine.containers.lifecycle import (
     create,
@@ -73,6 +77,11 @@ list = list_containers  # noqa: A001 - the public name mirrors `docker container
 
 __all__ = [
     "BUILD_LABEL",
+    "DETACHED",
+    "AttachOptions",
+    "ExecTimeout",
+    "attach",
+    "parse_detach_keys",
     "Runtime",
     "create",
     "delete",

@@ -133,7 +133,8 @@ class OciCliRuntime:
         tag = f"{cid[:12]}-{os.getpid()}-{os.urandom(4).hex()}"
         proc_file, pid_file = exec_dir / f"{tag}.json", exec_dir / f"{tag}.pid"
         log_path = exec_dir / f"{tag}.log"
-        proc_file.write_text(json.dumps(process))
+        # A terminal would need runc's --console-socket; a caller's pty arrives as stdio.
+        proc_file.write_text(json.dumps({**process, "terminal": False}))
         null = os.open(os.devnull, os.O_RDWR)
         try:
             self._run("exec", cid, ["exec", "--detach", "--pid-file", str(pid_file),

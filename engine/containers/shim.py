@@ -31,7 +31,6 @@ records an exit, so a container that exits at once can never be overwritten as r
 """
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import gc
 import json
@@ -44,7 +43,7 @@ import socket
 import sys
 import threading
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +51,7 @@ from engine import store
 from engine.containers import paths, procinfo, record, rootfs, shimd
 from engine.containers.logfile import LineWriter
 from engine.containers.runtimes import Runtime, get_runtime
+from engine.containers.sessions import Sessions
 from engine.containers.spec import State
 from engine.containers.stdio import ContainerIO, read_output
 from engine.errors import EngineError, NotFound
@@ -160,16 +160,9 @@ def _scrub_fds(keep: set[int]) -> None:
 
 
 @dataclass
-class _Exec:
-    conn: socket.socket
-    pid: int
-
-
-@dataclass
 class _Status:
     init_pid: int = 0
     init_status: int | None = None
-    execs: dict[int, _Exec] = field(default_factory=dict)
 
 
 class Shim:
@@ -220,6 +213,8 @@ class Shim:
                                       pid_file=self.dir / "init.pid", **self.io.create_kwargs)
             self.status.init_pid = pid
             self.io.after_create()
+            self.sessions = Sessions(self.cid, self.runtime, self.sel, self.io)
+            self.sessions.init_pid = pid
             self.runtime.start(self.cid)
         except (EngineError, OSError) as exc:
             self.io.close()
@@ -277,12 +272,18 @@ class Shim:
             events = self.sel.select(timeout)
             if not events:  # init gone and output pipes still held open: stop draining
                 break
-            for key, _ in events:
-                self._dispatch(key)
+            for key, mask in events:
+                self._dispatch(key, mask)
 
-    def _dispatch(self, key: selectors.SelectorKey) -> None:
+    def _dispatch(self, key: selectors.SelectorKey, mask: int) -> None:
         kind = key.data
-        if kind == "sigchld":
+        if isinstance(kind, tuple):  # an exec or attach client (engine.containers.sessions)
+            self.sessions.dispatch(kind, mask)
+        elif kind == "output" and mask & selectors.EVENT_WRITE:  # the pty master takes input
+            self.sessions.flush_input()
+            if mask & selectors.EVENT_READ:
+                self._pump(key.fd)
+        elif kind == "sigchld":
             while True:
                 try:
                     if not os.read(key.fd, 512):
@@ -299,15 +300,21 @@ class Shim:
                 log.warning("accept on shim.sock: %s", exc)
                 return
             conn.settimeout(_REQUEST_TIMEOUT)  # a silent client must not stall the shim
-            self._serve(conn)
+            self.sessions.serve(conn)
+            self._reap()  # an exec'd process may have ended already
 
     def _pump(self, fd: int) -> None:
-        data = read_output(fd)
+        try:
+            data = read_output(fd)
+        except BlockingIOError:  # the pty master is non-blocking once input was written
+            return
         if data:
             self.writers[fd].feed(data)
+            self.sessions.output(self.writers[fd].stream, data)
             return
         self.writers.pop(fd).flush()
         self.sel.unregister(fd)
+        self.sessions.forget_fd(fd)
         os.close(fd)
 
     def _reap(self) -> None:
@@ -320,32 +327,8 @@ class Shim:
                 return
             if pid == self.status.init_pid:
                 self.status.init_status = status
-            elif pid in self.status.execs:
-                job = self.status.execs.pop(pid)
-                _send(job.conn, {"exit": exit_code(status)})
-                job.conn.close()
-
-    def _serve(self, conn: socket.socket) -> None:
-        """Start one exec request's process. Whatever goes wrong fails only that exec: the
-        shim must keep serving, reaping and recording the container."""
-        from engine.containers import execution  # the exec request handler
-
-        fds: list[int] = []
-        try:
-            request, fds = execution.receive_request(conn)
-            pid = self.runtime.exec(self.cid, request["process"], stdin=fds[0], stdout=fds[1],
-                                    stderr=fds[2], tty=False)
-        except Exception as exc:  # noqa: BLE001 - any failure is this request's, not ours
-            _send(conn, {"error": _exec_error(exc), "exit_code": getattr(exc, "exit_code", 126)})
-            conn.close()
-            return
-        finally:
-            for fd in fds:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        _send(conn, {"pid": pid})
-        self.status.execs[pid] = _Exec(conn, pid)
-        self._reap()  # it may have ended already
+            else:
+                self.sessions.reaped(pid, exit_code(status))
 
     def _finish(self) -> None:
         status = self.status.init_status
@@ -353,9 +336,7 @@ class Shim:
         code = exit_code(status) if status is not None else 255
         if oom and code == 128 + signal.SIGKILL:
             code = 137
-        for job in self.status.execs.values():
-            _send(job.conn, {"exit": 137})
-            job.conn.close()
+        self.sessions.finish(code)
         self.io.close()
         self._teardown()
         fields: dict[str, Any] = {"state": State.EXITED.value, "exit_code": code,
@@ -378,29 +359,11 @@ class Shim:
         rootfs.unmount(paths.rootfs_dir(self.cid))
 
 
-def _exec_error(exc: Exception) -> str:
-    if isinstance(exc, EngineError):
-        return exc.message
-    if isinstance(exc, ValueError):
-        return f"bad request: {exc}"
-    if isinstance(exc, OSError):
-        return f"exec: {exc}"
-    log.error("exec request failed", exc_info=exc)  # a bug: keep the traceback in shim.log
-    return f"exec failed: {type(exc).__name__}: {exc}"
-
-
 def exit_code(status: int) -> int:
     """docker's exit code for a wait status: the code, or 128+N for signal N."""
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.waitstatus_to_exitcode(status)
-
-
-def _send(conn: socket.socket, message: dict[str, Any]) -> None:
-    try:
-        conn.sendall(json.dumps(message).encode() + b"\n")
-    except OSError:
-        pass  # the client went away; nothing to tell
 
 
 def record_exit(cid: str, fields: dict[str, Any]) -> None:

@@ -1,11 +1,11 @@
 """The container's standard streams as the shim sets them up.
 
 Without a tty: stdout and stderr are two pipes the shim reads; stdin is /dev/null, or with
-``stdin_open`` a pipe whose write end the shim keeps open and never writes (docker's
-``-i`` without an attached client: reads block instead of seeing EOF). With a tty: the runtime
-creates the pseudo-terminal and sends its master end over a console socket; the shim reads the
-master as one ``stdout`` stream (a terminal merges stderr), and nobody writing to it means a
-shell on it simply waits.
+``stdin_open`` a pipe whose write end the shim keeps open (docker's ``-i``: without an attached
+client reads block instead of seeing EOF; an attached client's input is written to it). With a
+tty: the runtime creates the pseudo-terminal and sends its master end over a console socket;
+the shim reads the master as one ``stdout`` stream (a terminal merges stderr) and keeps it for
+the container's lifetime: an attached client's input is written to it, its window size set on it.
 """
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ class ContainerIO:
     def __init__(self, cid: str, tty: bool, stdin_open: bool) -> None:
         self.cid = cid
         self.tty = tty
+        self.stdin_open = stdin_open
+        self.stdin_w = -1  # the stdin pipe's write end (``stdin_open``): attached input
         self.kept: list[int] = []  # held open for the container's lifetime
         self.child: list[int] = []  # the container's ends, closed once it exists
         self.readers: list[tuple[int, str]] = []
@@ -47,6 +49,7 @@ class ContainerIO:
         if stdin_open:
             read_end, write_end = os.pipe2(os.O_CLOEXEC)
             self.kept.append(write_end)
+            self.stdin_w = write_end
         else:
             read_end = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         self.child.append(read_end)
@@ -94,11 +97,19 @@ class ContainerIO:
             os.close(self.console_dir_fd)
             self.console_dir_fd = -1
 
+    def close_stdin(self) -> None:
+        """Close the stdin pipe's write end: the container reads EOF (``stdin_once``)."""
+        if self.stdin_w in self.kept:
+            self.kept.remove(self.stdin_w)
+            os.close(self.stdin_w)
+        self.stdin_w = -1
+
     def close(self) -> None:
         """Release everything still open (failed start, or the container is gone)."""
         for fd in self.child + self.kept:
             os.close(fd)
         self.child, self.kept = [], []
+        self.stdin_w = -1
         self._close_console()
 
 

@@ -30,6 +30,7 @@ COMMAND_MODULES: list[str] = [
     "ps",
     "logs",
     "exec",
+    "attach",
     "run",
     "create",
     "start",

@@ -39,7 +39,13 @@ Design notes (details in each module's docstring):
 """
 from __future__ import annotations
 
-from engine.containers.attach import DETACHED, AttachOptions, attach, parse_detach_keys
+from engine.containers.attach import (
+    DETACHED,
+    SHIM_GONE,
+    AttachOptions,
+    attach,
+    parse_detach_keys,
+)
 from engine.containers.build import BUILD_LABEL, run_build_step
 from engine.containers.execution import ExecTimeout
 from engine.containers.inspection import exec, exec_output, logs, stats, top
@@ -78,6 +84,7 @@ list = list_containers  # noqa: A001 - the public name mirrors `docker container
 __all__ = [
     "BUILD_LABEL",
     "DETACHED",
+    "SHIM_GONE",
     "AttachOptions",
     "ExecTimeout",
     "attach",

@@ -22,6 +22,7 @@ from engine.errors import Conflict, EngineError
 
 DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
 DETACHED = -1  # what :func:`attach` returns when the detach keys were typed
+SHIM_GONE = -2  # ... when the connection ended without an exit code (ask the record)
 _CTRL_SPECIAL = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}
 
 
@@ -91,7 +92,8 @@ class DetachMatcher:
 
 
 def attach(ref: str, options: AttachOptions) -> int:
-    """Relay until the container exits (its exit code) or the detach keys (``DETACHED``)."""
+    """Relay until the container exits (its exit code), the detach keys are typed
+    (``DETACHED``) or the shim is gone without a word (``SHIM_GONE``)."""
     cid = record.get(ref).id
     info = refresh(cid)
     if info.state is not State.RUNNING:
@@ -172,7 +174,7 @@ class _Relay:
     def _from_shim(self) -> int | None:
         data = self.sock.recv(65536)
         if not data:
-            return 255  # the shim went away without an exit code: the caller waits
+            return SHIM_GONE
         for kind, payload in self.decoder.feed(data):
             if kind == frames.EXIT:
                 return int(payload)

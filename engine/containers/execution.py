@@ -70,16 +70,19 @@ class ExecTimeout(EngineError):
 
 def run(cid: str, process: dict[str, Any], stdin: int | None, stdout: int | None,
         stderr: int | None, *, timeout: float | None = None,
-        proxy_signals: bool = False) -> int:
+        proxy_signals: bool = False, detach: bool = False) -> int:
     """Ask the shim to exec ``process`` and block until it exits; return its exit code.
     ``timeout``: past it the shim kills the process group and :class:`ExecTimeout` is raised.
-    ``proxy_signals``: SIGINT, SIGTERM, SIGHUP, SIGQUIT received here go to the process."""
+    ``proxy_signals``: SIGINT, SIGTERM, SIGHUP, SIGQUIT received here go to the process.
+    ``detach``: return 0 once it started; it keeps running without this client."""
     null = os.open(os.devnull, os.O_RDWR)
     try:
         fds = [null if fd is None else fd for fd in (stdin, stdout, stderr)]
         with _request(cid, process, fds) as sock:
             replies = _Replies(sock)
             _check_started(cid, replies.next(None) or b"")
+            if detach:
+                return 0
             with terminal.forwarded_signals(proxy_signals) as pending:
                 return _await_exit(cid, sock, replies, timeout, pending)
     finally:
@@ -127,27 +130,45 @@ class _Replies:
 
 def run_with_pty(cid: str, process: dict[str, Any], stdin: int | None,
                  stdout: int | None) -> int:
-    """Exec with a pseudo-terminal allocated here: the process gets the slave as its stdio and
-    controlling terminal (``process.terminal``: the runtime calls setsid and TIOCSCTTY), this
-    side relays ``stdin`` → master → ``stdout`` (the caller's terminal in raw mode) and copies
-    the caller's window size to the pty at start and on every SIGWINCH. ^C is a byte the
-    pty's line discipline turns into SIGINT for the process's foreground group."""
-    master, slave = os.openpty()
+    """Exec with a pseudo-terminal: the runtime allocates it in the container (its controlling
+    terminal, sized like the caller's), the shim hands the master here, and this side relays
+    ``stdin`` → master → ``stdout`` (the caller's terminal in raw mode, restored on every way
+    out) and copies the caller's window size to it on every SIGWINCH. ^C is a byte the pty's
+    line discipline turns into SIGINT for the process's foreground group."""
     caller = stdout if stdout is not None else 1
+    size = terminal.window_size(caller)
+    if size is not None:
+        process = {**process, "consoleSize": {"height": size[0], "width": size[1]}}
+    null = os.open(os.devnull, os.O_RDWR)
     try:
-        terminal.copy_window_size(caller, slave)
-        with _request(cid, {**process, "terminal": True}, [slave, slave, slave],
-                      tty=True) as sock:
-            os.close(slave)
-            slave = -1
-            with terminal.raw(stdin), terminal.on_resize(
-                    lambda: terminal.copy_window_size(caller, master)):
-                return terminal.relay(sock, master, stdin, stdout,
-                                      lambda line: _check_started(cid, line))
+        with _request(cid, {**process, "terminal": True}, [null] * 3, tty=True) as sock:
+            os.close(null)
+            null = -1
+            line, master, rest = _started_with_terminal(sock)
+            _check_started(cid, line)
+            if master < 0:
+                raise EngineError("the shim sent no terminal", step="exec", obj=cid[:12])
+            try:
+                with terminal.raw(stdin), terminal.on_resize(
+                        lambda: terminal.copy_window_size(caller, master)):
+                    return terminal.relay(sock, master, stdin, stdout, rest)
+            finally:
+                os.close(master)
     finally:
-        os.close(master)
-        if slave >= 0:
-            os.close(slave)
+        if null >= 0:
+            os.close(null)
+
+
+def _started_with_terminal(sock: socket.socket) -> tuple[bytes, int, bytes]:
+    """The first reply line, the pty master sent with it (-1 if none), bytes read past it."""
+    data, fds, _, _ = socket.recv_fds(sock, 65536, 1)
+    while b"\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    line, _, rest = data.partition(b"\n")
+    return line, (fds[0] if fds else -1), rest
 
 
 @contextlib.contextmanager

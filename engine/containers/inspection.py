@@ -27,12 +27,13 @@ def _running(ref: str, step: str) -> str:
 def exec(ref: str, argv: list[str] | tuple[str, ...], *, env: tuple[str, ...] = (),
          user: str = "", workdir: str = "", tty: bool = False, stdin: int | None = None,
          stdout: int | None = None, stderr: int | None = None, privileged: bool = False,
-         proxy_signals: bool = False) -> int:
+         proxy_signals: bool = False, detach: bool = False) -> int:
     """Run ``argv`` inside the running container (all its namespaces and its cgroup) and
     return its exit code; docker's 126/127 when it cannot be started (the reason goes to
     ``stderr``). stdio are file descriptors; None means /dev/null. With ``tty`` the process
     gets a pseudo-terminal relayed to ``stdin``/``stdout`` (see execution.run_with_pty);
-    without, ``proxy_signals`` sends SIGINT/SIGTERM/SIGHUP/SIGQUIT received here to it."""
+    without, ``proxy_signals`` sends SIGINT/SIGTERM/SIGHUP/SIGQUIT received here to it.
+    ``detach``: return 0 once the process started (it keeps running, output discarded)."""
     cid = _running(ref, "exec")
     if tty and not any(e.startswith("TERM=") for e in env):
         env = (*env, "TERM=xterm")
@@ -42,7 +43,7 @@ def exec(ref: str, argv: list[str] | tuple[str, ...], *, env: tuple[str, ...] = 
         if tty:
             return execution.run_with_pty(cid, process, stdin, stdout)
         return execution.run(cid, process, stdin, stdout, stderr,
-                             proxy_signals=proxy_signals)
+                             proxy_signals=proxy_signals, detach=detach)
     except Conflict:
         raise
     except EngineError as exc:

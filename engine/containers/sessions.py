@@ -3,9 +3,12 @@
 Every connection on ``shim.sock`` opens with one JSON request, sent with ``sendmsg``:
 
 - ``{"process": {...}, "tty": bool}`` plus three descriptors (stdin, stdout, stderr): an exec.
-  The shim answers ``{"pid": N}``, later ``{"exit": N}`` (JSON lines). Meanwhile the client may
-  send ``s`` frames (:mod:`engine.containers.frames`): the shim signals the process group of
-  the exec'd process (a probe past its timeout is killed this way, with its children).
+  The shim answers ``{"pid": N}``, later ``{"exit": N}`` (JSON lines). With ``tty`` the
+  runtime allocates a pty in the container (console socket) and the master comes with the
+  ``pid`` reply (SCM_RIGHTS); the client relays it and sets its window size itself.
+  Meanwhile the client may send ``s`` frames (:mod:`engine.containers.frames`): the shim
+  signals the process group of the exec'd process (a probe past its timeout is killed this
+  way, with its children).
 - ``{"attach": {"stdin": bool, "stdin_once": bool, "replay": bool}}``: the client joins the
   container's main process. The shim answers ``{"attached": true, "tty": bool}`` and then
   relays frames: output of the container (``o``/``e``) to every attached client, ``i`` to the
@@ -32,7 +35,7 @@ import termios
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.containers import frames
+from engine.containers import frames, stdio
 from engine.containers.runtimes import Runtime
 from engine.containers.stdio import ContainerIO
 
@@ -89,8 +92,14 @@ class Sessions:
             if "attach" in request:
                 self._attach(conn, request["attach"])
                 return
-            pid = self.runtime.exec(self.cid, request["process"], stdin=fds[0], stdout=fds[1],
-                                    stderr=fds[2], tty=bool(request.get("tty")))
+            if request.get("tty"):
+                pid, master = self._exec_with_terminal(request["process"])
+                fds.append(master)  # sent with the reply, then closed here
+            else:
+                pid = self.runtime.exec(self.cid, request["process"], stdin=fds[0],
+                                        stdout=fds[1], stderr=fds[2])
+                del fds[3:]
+            send_line(conn, {"pid": pid}, fds[3:])
         except Exception as exc:  # noqa: BLE001 - any failure is this request's, not ours
             send_line(conn, {"error": exec_error(exc),
                              "exit_code": getattr(exc, "exit_code", 126)})
@@ -100,11 +109,27 @@ class Sessions:
             for fd in fds:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        send_line(conn, {"pid": pid})
         job = ExecJob(conn, pid)
         self.execs[pid] = job
         conn.setblocking(False)
         self.sel.register(conn, selectors.EVENT_READ, ("session", "exec", job))
+
+    def _exec_with_terminal(self, process: dict[str, Any]) -> tuple[int, int]:
+        """Exec with a pty of the container's own devpts (docker's way: ``tty`` names it in
+        the container); (pid, the master) — the master goes to the client."""
+        name = f"exec-{os.urandom(6).hex()}.sock"
+        listener, dir_fd, address = stdio.listen_console(self.cid, name)
+        try:
+            pid = self.runtime.exec(self.cid, process, stdin=None, stdout=None, stderr=None,
+                                    tty=True, console_socket=address)
+            try:
+                return pid, stdio.accept_master(listener)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, 9)  # no terminal came: the process must not linger
+                raise
+        finally:
+            stdio.close_console(self.cid, name, listener, dir_fd)
 
     def _attach(self, conn: socket.socket, options: dict[str, Any]) -> None:
         stdin = bool(options.get("stdin")) and self.input_fd() is not None
@@ -347,10 +372,16 @@ def set_winsize(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
-def send_line(conn: socket.socket, message: dict[str, Any]) -> None:
-    """One JSON line; a client that went away is nobody's problem."""
+def send_line(conn: socket.socket, message: dict[str, Any], fds: list[int] | None = None
+              ) -> None:
+    """One JSON line (with ``fds`` attached); a client that went away is nobody's problem."""
+    data = json.dumps(message).encode() + b"\n"
     try:
-        conn.sendall(json.dumps(message).encode() + b"\n")
+        if fds:
+            sent = socket.send_fds(conn, [data], fds)
+            conn.sendall(data[sent:])
+        else:
+            conn.sendall(data)
     except OSError:
         pass
 

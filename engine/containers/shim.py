@@ -184,8 +184,9 @@ class Shim:
         """The whole life of the shim."""
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        for sig in (signal.SIGHUP, signal.SIGPIPE, signal.SIGINT):
-            signal.signal(sig, signal.SIG_IGN)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # runtimes' children get it back
+        for sig in (signal.SIGHUP, signal.SIGINT):  # not SIG_IGN: that would be inherited
+            signal.signal(sig, lambda *_: None)  # by the container's processes
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(wake_w)

@@ -133,16 +133,15 @@ def forwarded_signals(enabled: bool,
 
 
 def relay(sock: socket.socket, master: int, stdin: int | None, stdout: int | None,
-          on_started: Callable[[bytes], None]) -> int:
-    """Pump bytes until the shim reports the exit; return the exit code."""
+          replies: bytes = b"") -> int:
+    """Pump bytes until the shim reports the exit (``{"exit": N}`` on ``sock``; ``replies``:
+    what was already read from it); return the exit code."""
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ, "sock")
     sel.register(master, selectors.EVENT_READ, "master")
     if stdin is not None:
         sel.register(stdin, selectors.EVENT_READ, "stdin")
-    replies = b""
-    started = False
-    while True:
+    while b"\n" not in replies:
         for key, _ in sel.select():
             if key.data == "master" and not _pump(master, stdout):
                 sel.unregister(master)
@@ -152,13 +151,8 @@ def relay(sock: socket.socket, master: int, stdin: int | None, stdout: int | Non
             elif key.data == "sock":
                 chunk = sock.recv(4096)
                 replies += chunk if chunk else b'{"exit": 137}\n'  # shim gone: like docker
-                lines = replies.split(b"\n")
-                if not started and len(lines) > 1:
-                    on_started(lines[0])
-                    started = True
-                if len(lines) > 2:
-                    _drain(master, stdout)
-                    return int(json.loads(lines[1])["exit"])
+    _drain(master, stdout)
+    return int(json.loads(replies.partition(b"\n")[0])["exit"])
 
 
 def _pump(master: int, stdout: int | None) -> bool:

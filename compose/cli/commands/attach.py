@@ -42,10 +42,9 @@ def attach_command(
                                               "attach to (default 1).")] = None,
     no_stdin: Annotated[bool, typer.Option("--no-stdin", help="Do not attach STDIN.")
                         ] = False,
-    sig_proxy: Annotated[str, typer.Option("--sig-proxy", metavar="BOOL", is_flag=False,
-                                           flag_value="true", help="Proxy received signals "
-                                           "to the process (default true; --sig-proxy=false)."
-                                           )] = "true",
+    sig_proxy: Annotated[str, typer.Option("--sig-proxy", metavar="BOOL", help="Proxy "
+                                           "received signals to the process: true (default) "
+                                           "or false (--sig-proxy=false).")] = "true",
 ) -> int:
     """Relay until the container exits (its exit code) or the detach keys are typed."""
     from compose.cli import terminal

@@ -192,3 +192,29 @@ def test_exec_privileged_and_tty_flags(stack: Stack) -> None:
     assert int(full.split()[1], 16) & (1 << 21)  # CAP_SYS_ADMIN, not in docker's default set
     proc = stack.run("exec", "-t", "web", "true", check=False)  # stdin is not a terminal
     assert proc.returncode != 0 and "the input device is not a TTY" in proc.stderr
+
+
+def test_second_ctrl_c_kills_what_the_first_is_stopping(stack: Stack) -> None:
+    stack.write(f"""
+services:
+  stubborn:
+    image: {IMAGE}
+    command: ["sh", "-c", "trap '' TERM; echo up; while :; do sleep 1; done"]
+    stop_grace_period: 60s
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "compose.cli.main", "-p", stack.name, "up"],
+                            cwd=stack.dir, env=stack.env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "| up" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    assert proc.stdout.readline() == "Gracefully stopping... (press Ctrl+C again to force)\n"
+    time.sleep(1)
+    began = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert time.monotonic() - began < 15  # killed, not the 60 s grace period
+    assert "Exited (137)" in stack.run("ps", "-a").stdout

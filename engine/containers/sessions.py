@@ -354,17 +354,42 @@ class Sessions:
 
 
 def signal_group(pid: int, sig: int) -> None:
-    """Signal the process group ``pid`` leads (an exec'd process is a session leader), or just
-    ``pid`` when it leads none (a runtime that did not setsid)."""
+    """Signal the process group ``pid`` leads (an exec'd process is a session leader under the
+    built-in runtime and runc), else ``pid`` and its descendants (crun does not setsid)."""
     try:
         if os.getpgid(pid) == pid:
             os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
+            return
+        for target in [pid, *descendants(pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(target, sig)
     except ProcessLookupError:
         pass
     except OSError as exc:
         log.warning("signal %s to exec %s: %s", sig, pid, exc)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc/*/stat: the kernel here has no
+    /proc/PID/task/TID/children)."""
+    parents: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        parents.setdefault(ppid, []).append(int(name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
 
 
 def set_winsize(fd: int, rows: int, cols: int) -> None:

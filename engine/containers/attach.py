@@ -101,7 +101,10 @@ def attach(ref: str, options: AttachOptions) -> int:
                        step="attach", obj=info.name)
     sock = _connect(cid, info.name, options)
     with sock:
-        reply = _read_line(sock)
+        try:
+            reply = _read_line(sock)
+        except ConnectionResetError:  # the shim ended with this connection still queued
+            raise Conflict("container is not running", step="attach", obj=info.name) from None
         if not reply.get("attached"):
             raise EngineError(str(reply.get("error", "attach refused")), step="attach",
                               obj=info.name)
@@ -113,12 +116,12 @@ def _connect(cid: str, name: str, options: AttachOptions) -> socket.socket:
     try:
         with paths.short_socket_path(cid) as address:
             sock.connect(address)
-    except (FileNotFoundError, ConnectionRefusedError):
+        request = {"attach": {"stdin": options.stdin is not None, "replay": options.replay,
+                              "stdin_once": options.stdin_once}}
+        socket.send_fds(sock, [json.dumps(request).encode()], [])
+    except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError, BrokenPipeError):
         sock.close()
         raise Conflict("container is not running", step="attach", obj=name) from None
-    request = {"attach": {"stdin": options.stdin is not None, "replay": options.replay,
-                          "stdin_once": options.stdin_once}}
-    socket.send_fds(sock, [json.dumps(request).encode()], [])
     return sock
 
 
@@ -172,7 +175,10 @@ class _Relay:
                     return code
 
     def _from_shim(self) -> int | None:
-        data = self.sock.recv(65536)
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            data = b""
         if not data:
             return SHIM_GONE
         for kind, payload in self.decoder.feed(data):

@@ -145,7 +145,7 @@ class _Relay:
         self.stdin = options.stdin if stdin else None
         self.matcher = DetachMatcher(options.detach_keys)
         self.decoder = frames.Decoder()
-        self.sel = selectors.DefaultSelector()
+        self.sel = selectors.PollSelector()  # poll, not epoll: stdin may be a file or /dev/null
 
     def run(self) -> int:
         proxied = terminal.PROXIED if self.options.sig_proxy and not self.tty else ()

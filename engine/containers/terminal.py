@@ -136,7 +136,7 @@ def relay(sock: socket.socket, master: int, stdin: int | None, stdout: int | Non
           replies: bytes = b"") -> int:
     """Pump bytes until the shim reports the exit (``{"exit": N}`` on ``sock``; ``replies``:
     what was already read from it); return the exit code."""
-    sel = selectors.DefaultSelector()
+    sel = selectors.PollSelector()  # not epoll: stdin may be a regular file or /dev/null
     sel.register(sock, selectors.EVENT_READ, "sock")
     sel.register(master, selectors.EVENT_READ, "master")
     if stdin is not None:

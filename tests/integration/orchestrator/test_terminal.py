@@ -4,6 +4,7 @@ keys, and the user's terminal settings identical before and after. Plus the path
 terminal: stdin piped into ``run -T``, signals proxied to ``exec -T``."""
 from __future__ import annotations
 
+import hashlib
 import signal
 import subprocess
 import sys
@@ -166,6 +167,27 @@ def test_run_pipes_stdin_without_a_terminal(stack: Stack) -> None:
                           capture_output=True, text=True, cwd=stack.dir, env=stack.env(),
                           timeout=60)
     assert (proc.returncode, proc.stdout) == (0, "docker spelling\n")
+
+
+
+def test_run_reads_stdin_from_a_file_or_dev_null(stack: Stack) -> None:
+    up(stack)
+    big = stack.dir / "big"
+    big.write_bytes(b"0123456789abcdef" * (1 << 19))  # 8 MiB: more than any buffer on the way
+    cli = [sys.executable, "-m", "compose.cli.main", "-p", stack.name, "run", "--rm", "-T"]
+    with big.open("rb") as f:
+        proc = subprocess.run([*cli, "web", "sh", "-c", "cat | md5sum"], stdin=f,
+                              capture_output=True, cwd=stack.dir, env=stack.env(), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[0].decode() == hashlib.md5(big.read_bytes()).hexdigest()
+    with big.open("rb") as f:  # output as big as the input: relayed back while sending
+        proc = subprocess.run([*cli, "web", "cat"], stdin=f, capture_output=True,
+                              cwd=stack.dir, env=stack.env(), timeout=120)
+    assert proc.returncode == 0 and proc.stdout == big.read_bytes()
+    proc = subprocess.run([*cli, "web", "sh", "-c", "cat; echo end"], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, cwd=stack.dir, env=stack.env(),
+                          timeout=60)
+    assert (proc.returncode, proc.stdout) == (0, "end\n")
 
 
 def test_exec_without_a_terminal_proxies_sigint(stack: Stack) -> None:

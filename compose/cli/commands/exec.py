@@ -50,6 +50,7 @@ def exec_command(
     env: Annotated[list[str] | None, typer.Option("-e", "--env", metavar="KEY=VAL")] = None,
     index: Annotated[int | None, typer.Option("--index", metavar="N")] = None,
     interactive: Annotated[bool, typer.Option("-i", "--interactive/--no-interactive",
+                                              show_default=False,
                                               help="Keep stdin open (default).")] = True,
     privileged: Annotated[bool, typer.Option("--privileged", help="Give the command every "
                                              "capability.")] = False,

@@ -86,8 +86,9 @@ def run_command(
                                       "default when stdin is a terminal; an error otherwise)."
                                       )] = False,
     interactive: Annotated[bool, typer.Option("-i", "--interactive/--no-interactive",
-                                              help="Keep STDIN open and attach it "
-                                              "(default).")] = True,
+                                              show_default=False,
+                                              help="Keep STDIN open and attach it (default)."
+                                              )] = True,
 ) -> int:
     """Start the dependencies (unless --no-deps), then run SERVICE once; its exit code."""
     import secrets
@@ -117,10 +118,11 @@ def run_command(
     svc = _one_off_service(project.services[service], entrypoint=entrypoint, user=user,
                            workdir=workdir, env=env or [], ports=publish or [],
                            service_ports=service_ports)
-    if not detach:  # attached: a terminal when ours is one, our stdin unless -i is off
-        from compose.cli.commands.exec import want_tty
+    # like docker compose, also with -d (attach later): a terminal when ours is one, stdin
+    # kept open unless --no-interactive
+    from compose.cli.commands.exec import want_tty
 
-        svc = dataclasses.replace(svc, tty=want_tty(no_tty, tty), stdin_open=interactive)
+    svc = dataclasses.replace(svc, tty=want_tty(no_tty, tty), stdin_open=interactive)
     check_supported(svc)
     image = be.ensure_image(project, svc, pull="missing", build=False, progress=progress)
     with project_lock(project.name):  # like compose: the service's networks and volumes

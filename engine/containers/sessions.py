@@ -35,7 +35,7 @@ import termios
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.containers import frames, stdio
+from engine.containers import frames, procinfo, stdio
 from engine.containers.runtimes import Runtime
 from engine.containers.stdio import ContainerIO
 
@@ -171,7 +171,7 @@ class Sessions:
         try:
             for kind, payload in job.decoder.feed(data):
                 if kind == frames.SIGNAL and job.pid in self.execs:
-                    signal_group(job.pid, int(payload))
+                    procinfo.signal_group(job.pid, int(payload))
         except ValueError as exc:
             log.warning("exec %s: bad frame: %s", job.pid, exc)
             self.sel.unregister(job.conn)
@@ -351,45 +351,6 @@ class Sessions:
                 client.conn.sendall(client.out)
             client.conn.close()
         self.clients.clear()
-
-
-def signal_group(pid: int, sig: int) -> None:
-    """Signal the process group ``pid`` leads (an exec'd process is a session leader under the
-    built-in runtime and runc), else ``pid`` and its descendants (crun does not setsid)."""
-    try:
-        if os.getpgid(pid) == pid:
-            os.killpg(pid, sig)
-            return
-        for target in [pid, *descendants(pid)]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(target, sig)
-    except ProcessLookupError:
-        pass
-    except OSError as exc:
-        log.warning("signal %s to exec %s: %s", sig, pid, exc)
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (from /proc/*/stat: the kernel here has no
-    /proc/PID/task/TID/children)."""
-    parents: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
-        parents.setdefault(ppid, []).append(int(name))
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        children = parents.get(todo.pop(), [])
-        found += children
-        todo += children
-    return found
 
 
 def set_winsize(fd: int, rows: int, cols: int) -> None:

@@ -4,8 +4,8 @@ It is a child subreaper, creates and starts the container through the runtime (s
 exec'd process become its children), turns the container's stdout/stderr into timestamped log
 lines, serves exec and attach clients on ``shim.sock`` (:mod:`engine.containers.sessions`:
 the container's stdin and pty master stay here for them), and when init exits records exit
-code, OOMKilled and finished_at, tears down (runtime delete, rootfs unmount) and exits. Waiting for a container
-from any process is waiting for its shim to exit (pidfd), then reading the row.
+code, OOMKilled and finished_at, tears down (runtime delete, rootfs unmount) and exits. Waiting
+for a container from any process is waiting for its shim to exit (pidfd), then reading the row.
 
 How it is started: :func:`spawn` asks the fork server (:mod:`engine.containers.shimd`, a
 single-threaded interpreter that never opened the store) to fork it: a few ms, and the shim may

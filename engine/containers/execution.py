@@ -74,10 +74,11 @@ def run(cid: str, process: dict[str, Any], stdin: int | None, stdout: int | None
     """Ask the shim to exec ``process`` and block until it exits; return its exit code.
     ``timeout``: past it the shim kills the process group and :class:`ExecTimeout` is raised.
     ``proxy_signals``: SIGINT, SIGTERM, SIGHUP, SIGQUIT received here go to the process.
-    ``detach``: return 0 once it started; it keeps running without this client."""
+    ``detach``: return 0 once it started; it keeps running without this client, its stdio
+    /dev/null (the stdio given still gets a start failure's message)."""
     null = os.open(os.devnull, os.O_RDWR)
     try:
-        fds = [null if fd is None else fd for fd in (stdin, stdout, stderr)]
+        fds = [null if fd is None or detach else fd for fd in (stdin, stdout, stderr)]
         with _request(cid, process, fds) as sock:
             replies = _Replies(sock)
             _check_started(cid, replies.next(None) or b"")

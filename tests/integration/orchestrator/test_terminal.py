@@ -240,3 +240,39 @@ services:
     assert proc.returncode == 130
     assert time.monotonic() - began < 15  # killed, not the 60 s grace period
     assert "Exited (137)" in stack.run("ps", "-a").stdout
+
+
+def test_attach_proxies_signals_unless_told_not_to(stack: Stack) -> None:
+    stack.write(f"""
+services:
+  trapper:
+    image: {IMAGE}
+    command: ["sh", "-c", "trap 'echo got INT; exit 3' INT; while :; do sleep 0.2; done"]
+""")
+    stack.run("up", "-d")
+    cli = [sys.executable, "-m", "compose.cli.main", "-p", stack.name, "attach", "--no-stdin"]
+    quiet = subprocess.Popen([*cli, "--sig-proxy=false", "trapper"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=stack.dir,
+                             env=stack.env())
+    time.sleep(3)  # attached (nothing to read: the container printed before)
+    quiet.send_signal(signal.SIGINT)
+    quiet.communicate(timeout=30)
+    assert quiet.returncode != 0 and quiet.returncode != 3  # the client left ...
+    assert "trapper" in stack.run("ps", "--services", "--status", "running").stdout  # ...alone
+    proxied = subprocess.Popen([*cli, "trapper"], stdout=subprocess.PIPE, text=True,
+                               cwd=stack.dir, env=stack.env())
+    time.sleep(3)
+    proxied.send_signal(signal.SIGINT)
+    out, _ = proxied.communicate(timeout=30)
+    assert (proxied.returncode, out) == (3, "got INT\n")
+
+
+def test_exec_detach_returns_while_the_command_runs(stack: Stack) -> None:
+    up(stack)
+    began = time.monotonic()
+    stack.run("exec", "-d", "web", "sh", "-c", "sleep 3; touch /tmp/done")
+    assert time.monotonic() - began < 3
+    assert stack.run("exec", "-T", "web", "test", "-e", "/tmp/done", check=False).returncode
+    time.sleep(4)
+    assert stack.run("exec", "-T", "web", "test", "-e", "/tmp/done", check=False
+                     ).returncode == 0

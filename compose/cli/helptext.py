@@ -47,6 +47,7 @@ TOP_LEVEL_HELP = (
     '  ps        List containers.\n'
     '  logs      View output from containers.\n'
     '  exec      Execute a command in a running container.\n'
+    '  attach    Attach local standard input, output, and error streams to a...\n'
     '  run       Run a one-off command on a service.\n'
     '  create    Creates containers for a service.\n'
     '  start     Start services.\n'

@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "ps": "ps",
     "logs": "logs",
     "exec": "exec",
+    "attach": "attach",
     "run": "run",
     "create": "create",
     "start": "start",

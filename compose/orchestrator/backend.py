@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from compose.config.model import Network, Project, Service, Volume
+from compose.errors import ComposeError
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,10 @@ class CreateRequest:
 Progress = Callable[[str, str], None]  # (object, status text)
 
 
+class NotRunning(ComposeError):
+    """The container is not running (``attach`` to an exited one)."""
+
+
 class Backend(Protocol):
     """Engine operations, all blocking; errors are EngineError/ComposeError subclasses."""
 
@@ -92,7 +97,11 @@ class Backend(Protocol):
     def logs(self, cid: str, *, follow: bool, since: str | None,
              tail: int | None) -> Iterator[Any]: ...
     def exec(self, cid: str, argv: list[str], *, env: tuple[str, ...], user: str,
-             workdir: str, tty: bool, interactive: bool) -> int: ...
+             workdir: str, tty: bool, interactive: bool, privileged: bool = False,
+             detach: bool = False) -> int: ...
+    # attach: the main process's exit code, None when the detach keys were typed
+    def attach(self, cid: str, *, stdin: bool, sig_proxy: bool, detach_keys: str,
+               replay: bool = False, stdin_once: bool = False) -> int | None: ...
     def release_default_bridge(self) -> bool: ...  # removed when unused (network_mode: bridge)
     def exec_output(self, cid: str, argv: list[str], *, env: tuple[str, ...], user: str,
                     workdir: str) -> tuple[int, bytes, bytes]: ...  # code, stdout, stderr

@@ -26,7 +26,13 @@ from compose.config.model import (
 )
 from compose.errors import ComposeError
 from compose.orchestrator import labels as L
-from compose.orchestrator.backend import ContainerRef, CreateRequest, ImageInfo, Progress
+from compose.orchestrator.backend import (
+    ContainerRef,
+    CreateRequest,
+    ImageInfo,
+    NotRunning,
+    Progress,
+)
 from compose.orchestrator.imagesources import image_mount_layers, refresh_due
 from compose.orchestrator.imagespec import build_spec, image_name
 from compose.orchestrator.translate import (
@@ -40,7 +46,7 @@ from compose.orchestrator.translate import (
 )
 from engine import containers, images, networks, volumes
 from engine.containers import Mount, MountType
-from engine.errors import NotFound
+from engine.errors import Conflict, NotFound
 from engine.paths import ensure_dir, state_root
 
 log = logging.getLogger(__name__)
@@ -339,9 +345,33 @@ class EngineBackend:
         return containers.logs(cid, follow=follow, since=since, tail=tail)
 
     def exec(self, cid: str, argv: list[str], *, env: tuple[str, ...], user: str,
-             workdir: str, tty: bool, interactive: bool) -> int:
+             workdir: str, tty: bool, interactive: bool, privileged: bool = False,
+             detach: bool = False) -> int:
+        if detach:
+            return containers.exec(cid, argv, env=env, user=user, workdir=workdir,
+                                   privileged=privileged, stderr=2, detach=True)
         return containers.exec(cid, argv, env=env, user=user, workdir=workdir, tty=tty,
-                               stdin=0 if interactive else None, stdout=1, stderr=2)
+                               stdin=0 if interactive else None, stdout=1, stderr=2,
+                               privileged=privileged, proxy_signals=not tty)
+
+    def attach(self, cid: str, *, stdin: bool, sig_proxy: bool, detach_keys: str,
+               replay: bool = False, stdin_once: bool = False) -> int | None:
+        try:
+            keys = containers.parse_detach_keys(detach_keys)
+        except ValueError as exc:
+            raise ComposeError(str(exc)) from None
+        options = containers.AttachOptions(stdin=0 if stdin else None, sig_proxy=sig_proxy,
+                                           detach_keys=keys, replay=replay,
+                                           stdin_once=stdin_once)
+        try:
+            code = containers.attach(cid, options)
+        except Conflict as exc:
+            raise NotRunning(str(exc)) from None
+        if code == containers.DETACHED:
+            return None
+        if code == containers.SHIM_GONE:  # no exit code came: the recorded one
+            return self.wait_container(cid)
+        return code
 
     def exec_output(self, cid: str, argv: list[str], *, env: tuple[str, ...], user: str,
                     workdir: str) -> tuple[int, bytes, bytes]:

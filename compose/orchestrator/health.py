@@ -7,8 +7,10 @@
 - status starts as ``starting``; a passing probe → ``healthy`` (streak reset); ``retries``
   consecutive failures → ``unhealthy``; while ``starting`` and inside ``start_period`` failures do
   not count, and probes run every ``start_interval``.
-- a probe that runs past ``timeout`` fails with exit code -1; output is kept to 4 KiB; the last 5
-  results are kept (docker's ``State.Health.Log``).
+- a probe that runs past ``timeout`` is killed with its process group in the container (the
+  engine does it, see ``engine.containers.exec_output``) and fails with exit code -1 and
+  docker's "Health check exceeded timeout (Ns)"; output is kept to 4 KiB; the last 5 results
+  are kept (docker's ``State.Health.Log``).
 """
 from __future__ import annotations
 

@@ -148,7 +148,7 @@ class Supervisor:
             res = self.ops.probe(w.row.container_id, cfg.argv, cfg.timeout)
             ended = time.time()
             if res is None:
-                log.warning("%s: health probe still running after %gs", w.row.name,
+                log.warning("%s: health probe killed after its timeout (%gs)", w.row.name,
                             cfg.timeout)
             result = (timeout_result(cfg, began, ended) if res is None
                       else ProbeResult(res[0], res[1], began, ended))

@@ -13,7 +13,9 @@ Public API (everything else in this package is internal):
   ``list(labels=None, all=True) -> list[ContainerInfo]``
 - ``exec(cid, argv, *, env=(), user="", workdir="", tty=False, stdin=None, stdout=None,
   stderr=None) -> int`` (exit code; stdio are file descriptors, default /dev/null),
-  ``exec_output(...) -> tuple[int, bytes, bytes]``
+  ``exec_output(..., timeout=None) -> tuple[int, bytes, bytes]`` (:class:`ExecTimeout` once
+  the process and its group were killed past ``timeout``)
+- ``attach(cid, AttachOptions(...)) -> int`` (exit code, or ``DETACHED``), ``parse_detach_keys``
 - ``logs(cid, follow=False, since=None, tail=None) -> Iterator[LogLine]``, ``stats(cid)``,
   ``top(cid)``
 - ``sweep()``: remove what a crash left behind (rows stuck in removing, objects without a row)
@@ -43,6 +45,9 @@ from typing import TYPE_CHECKING, Any
 # Imported lazily (PEP 562): a command that only reads rows (``ps``) must not pay for the
 # shim, the runtimes, the OCI bundle writer and the builder (tens of ms of imports).
 _EXPORTS = {
+    "engine.containers.attach": ("DETACHED", "SHIM_GONE", "AttachOptions", "attach",
+                                 "parse_detach_keys"),
+    "engine.containers.execution": ("ExecTimeout",),
     "engine.containers.build": ("BUILD_LABEL", "run_build_step"),
     "engine.containers.inspection": ("exec", "exec_output", "logs", "stats", "top"),
     "engine.containers.lifecycle": ("create", "delete", "inspect", "kill", "note_restart",
@@ -58,7 +63,15 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 _ALIASES = {"list": "list_containers"}  # the public name mirrors `docker container ls`
 
 if TYPE_CHECKING:
+    from engine.containers.attach import (
+        DETACHED,
+        SHIM_GONE,
+        AttachOptions,
+        attach,
+        parse_detach_keys,
+    )
     from engine.containers.build import BUILD_LABEL, run_build_step
+    from engine.containers.execution import ExecTimeout
     from engine.containers.inspection import exec, exec_output, logs, stats, top
     from engine.containers.lifecycle import (
         create,
@@ -105,6 +118,12 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "BUILD_LABEL",
+    "DETACHED",
+    "SHIM_GONE",
+    "AttachOptions",
+    "ExecTimeout",
+    "attach",
+    "parse_detach_keys",
     "Runtime",
     "create",
     "delete",

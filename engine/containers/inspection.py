@@ -26,19 +26,24 @@ def _running(ref: str, step: str) -> str:
 
 def exec(ref: str, argv: list[str] | tuple[str, ...], *, env: tuple[str, ...] = (),
          user: str = "", workdir: str = "", tty: bool = False, stdin: int | None = None,
-         stdout: int | None = None, stderr: int | None = None) -> int:
+         stdout: int | None = None, stderr: int | None = None, privileged: bool = False,
+         proxy_signals: bool = False, detach: bool = False) -> int:
     """Run ``argv`` inside the running container (all its namespaces and its cgroup) and
     return its exit code; docker's 126/127 when it cannot be started (the reason goes to
     ``stderr``). stdio are file descriptors; None means /dev/null. With ``tty`` the process
-    gets a pseudo-terminal relayed to ``stdin``/``stdout`` (see execution.run_with_pty)."""
+    gets a pseudo-terminal relayed to ``stdin``/``stdout`` (see execution.run_with_pty);
+    without, ``proxy_signals`` sends SIGINT/SIGTERM/SIGHUP/SIGQUIT received here to it.
+    ``detach``: return 0 once the process started (it keeps running, output discarded)."""
     cid = _running(ref, "exec")
     if tty and not any(e.startswith("TERM=") for e in env):
         env = (*env, "TERM=xterm")
-    process = execution.build_process(cid, list(argv), env, user, workdir)
+    process = execution.build_process(cid, list(argv), env, user, workdir, tty=tty,
+                                      privileged=privileged)
     try:
         if tty:
             return execution.run_with_pty(cid, process, stdin, stdout)
-        return execution.run(cid, process, stdin, stdout, stderr)
+        return execution.run(cid, process, stdin, stdout, stderr,
+                             proxy_signals=proxy_signals, detach=detach)
     except Conflict:
         raise
     except EngineError as exc:
@@ -51,13 +56,15 @@ def exec(ref: str, argv: list[str] | tuple[str, ...], *, env: tuple[str, ...] = 
 
 
 def exec_output(ref: str, argv: list[str] | tuple[str, ...], *, env: tuple[str, ...] = (),
-                user: str = "", workdir: str = "") -> tuple[int, bytes, bytes]:
-    """Like :func:`exec`, returning (exit code, stdout, stderr)."""
+                user: str = "", workdir: str = "", timeout: float | None = None
+                ) -> tuple[int, bytes, bytes]:
+    """Like :func:`exec`, returning (exit code, stdout, stderr). Past ``timeout`` the process
+    and its process group are killed and :class:`ExecTimeout` is raised."""
     cid = _running(ref, "exec")
     process = execution.build_process(cid, list(argv), env, user, workdir)
     try:
-        return execution.run_captured(cid, process)
-    except Conflict:
+        return execution.run_captured(cid, process, timeout=timeout)
+    except (Conflict, execution.ExecTimeout):
         raise
     except EngineError as exc:
         code = getattr(exc, "exit_code", None)

@@ -2,11 +2,15 @@
 so a recycled pid is never mistaken for the container), waiting on a non-child, OOM and usage."""
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import select
 
 from engine.containers import paths
 from engine.containers.spec import Process
+
+log = logging.getLogger(__name__)
 
 
 def start_time(pid: int) -> int:
@@ -80,3 +84,42 @@ def describe(pid: int) -> Process | None:
         return None
     return Process(pid=pid, ppid=int(status["PPid"].strip()),
                    uid=int(status["Uid"].split()[0]), command=cmd or status["Name"].strip())
+
+
+def signal_group(pid: int, sig: int) -> None:
+    """Signal the process group ``pid`` leads (an exec'd process is a session leader under the
+    built-in runtime and runc), else ``pid`` and its descendants (crun does not setsid)."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+            return
+        for target in [pid, *descendants(pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(target, sig)
+    except ProcessLookupError:
+        pass
+    except OSError as exc:
+        log.warning("signal %s to exec %s: %s", sig, pid, exc)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc/*/stat: the kernel here has no
+    /proc/PID/task/TID/children)."""
+    parents: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        parents.setdefault(ppid, []).append(int(name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found

@@ -44,7 +44,8 @@ class Runtime(Protocol):
     def resume(self, cid: str) -> None: ...
 
     def exec(self, cid: str, process: dict[str, Any], *, stdin: int | None,
-             stdout: int | None, stderr: int | None, tty: bool = False) -> int: ...
+             stdout: int | None, stderr: int | None, tty: bool = False,
+             console_socket: Path | None = None) -> int: ...
 
     def delete(self, cid: str, *, force: bool = False) -> None: ...
 
@@ -127,17 +128,21 @@ class OciCliRuntime:
         self._run("resume", cid, ["resume", cid])
 
     def exec(self, cid: str, process: dict[str, Any], *, stdin: int | None,
-             stdout: int | None, stderr: int | None, tty: bool = False) -> int:
+             stdout: int | None, stderr: int | None, tty: bool = False,
+             console_socket: Path | None = None) -> int:
         """Start ``process`` (OCI process JSON) inside the container, detached; return its
-        host pid. The caller, a subreaper, becomes its parent and reaps it."""
+        host pid. The caller, a subreaper, becomes its parent and reaps it. A terminal needs
+        ``console_socket`` (the runtime sends the pty master there)."""
         exec_dir = ensure_dir(self.root / "exec", 0o700)
         tag = f"{cid[:12]}-{os.getpid()}-{os.urandom(4).hex()}"
         proc_file, pid_file = exec_dir / f"{tag}.json", exec_dir / f"{tag}.pid"
         log_path = exec_dir / f"{tag}.log"
-        proc_file.write_text(json.dumps(process))
+        terminal = bool(process.get("terminal")) and console_socket is not None
+        proc_file.write_text(json.dumps({**process, "terminal": terminal}))
+        console = ["--console-socket", str(console_socket)] if terminal else []
         null = os.open(os.devnull, os.O_RDWR)
         try:
-            self._run("exec", cid, ["exec", "--detach", "--pid-file", str(pid_file),
+            self._run("exec", cid, ["exec", "--detach", "--pid-file", str(pid_file), *console,
                                     "--process", str(proc_file), cid],
                       log_path=log_path, stdin=null if stdin is None else stdin,
                       stdout=null if stdout is None else stdout,

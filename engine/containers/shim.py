@@ -2,9 +2,10 @@
 
 It is a child subreaper, creates and starts the container through the runtime (so init and every
 exec'd process become its children), turns the container's stdout/stderr into timestamped log
-lines, serves exec requests on ``shim.sock``, and when init exits records exit code, OOMKilled
-and finished_at, tears down (runtime delete, rootfs unmount) and exits. Waiting for a container
-from any process is waiting for its shim to exit (pidfd), then reading the row.
+lines, serves exec and attach clients on ``shim.sock`` (:mod:`engine.containers.sessions`:
+the container's stdin and pty master stay here for them), and when init exits records exit
+code, OOMKilled and finished_at, tears down (runtime delete, rootfs unmount) and exits. Waiting
+for a container from any process is waiting for its shim to exit (pidfd), then reading the row.
 
 How it is started: :func:`spawn` asks the fork server (:mod:`engine.containers.shimd`, a
 single-threaded interpreter that never opened the store) to fork it: a few ms, and the shim may
@@ -31,7 +32,6 @@ records an exit, so a container that exits at once can never be overwritten as r
 """
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import gc
 import json
@@ -44,7 +44,7 @@ import socket
 import sys
 import threading
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ from engine import store
 from engine.containers import paths, procinfo, record, rootfs, shimd
 from engine.containers.logfile import LineWriter
 from engine.containers.runtimes import Runtime, get_runtime
+from engine.containers.sessions import Sessions
 from engine.containers.spec import State
 from engine.containers.stdio import ContainerIO, read_output
 from engine.errors import EngineError, NotFound
@@ -160,16 +161,9 @@ def _scrub_fds(keep: set[int]) -> None:
 
 
 @dataclass
-class _Exec:
-    conn: socket.socket
-    pid: int
-
-
-@dataclass
 class _Status:
     init_pid: int = 0
     init_status: int | None = None
-    execs: dict[int, _Exec] = field(default_factory=dict)
 
 
 class Shim:
@@ -191,8 +185,9 @@ class Shim:
         """The whole life of the shim."""
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        for sig in (signal.SIGHUP, signal.SIGPIPE, signal.SIGINT):
-            signal.signal(sig, signal.SIG_IGN)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # runtimes' children get it back
+        for sig in (signal.SIGHUP, signal.SIGINT):  # not SIG_IGN: that would be inherited
+            signal.signal(sig, lambda *_: None)  # by the container's processes
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(wake_w)
@@ -222,6 +217,8 @@ class Shim:
                                       pid_file=self.dir / "init.pid", **self.io.create_kwargs)
             self.status.init_pid = pid
             self.io.after_create()
+            self.sessions = Sessions(self.cid, self.runtime, self.sel, self.io)
+            self.sessions.init_pid = pid
             self.runtime.start(self.cid)
         except (EngineError, OSError) as exc:
             self.io.close()
@@ -279,12 +276,18 @@ class Shim:
             events = self.sel.select(timeout)
             if not events:  # init gone and output pipes still held open: stop draining
                 break
-            for key, _ in events:
-                self._dispatch(key)
+            for key, mask in events:
+                self._dispatch(key, mask)
 
-    def _dispatch(self, key: selectors.SelectorKey) -> None:
+    def _dispatch(self, key: selectors.SelectorKey, mask: int) -> None:
         kind = key.data
-        if kind == "sigchld":
+        if isinstance(kind, tuple):  # an exec or attach client (engine.containers.sessions)
+            self.sessions.dispatch(kind, mask)
+        elif kind == "output" and mask & selectors.EVENT_WRITE:  # the pty master takes input
+            self.sessions.flush_input()
+            if mask & selectors.EVENT_READ:
+                self._pump(key.fd)
+        elif kind == "sigchld":
             while True:
                 try:
                     if not os.read(key.fd, 512):
@@ -301,15 +304,21 @@ class Shim:
                 log.warning("accept on shim.sock: %s", exc)
                 return
             conn.settimeout(_REQUEST_TIMEOUT)  # a silent client must not stall the shim
-            self._serve(conn)
+            self.sessions.serve(conn)
+            self._reap()  # an exec'd process may have ended already
 
     def _pump(self, fd: int) -> None:
-        data = read_output(fd)
+        try:
+            data = read_output(fd)
+        except BlockingIOError:  # the pty master is non-blocking once input was written
+            return
         if data:
             self.writers[fd].feed(data)
+            self.sessions.output(self.writers[fd].stream, data)
             return
         self.writers.pop(fd).flush()
         self.sel.unregister(fd)
+        self.sessions.forget_fd(fd)
         os.close(fd)
 
     def _reap(self) -> None:
@@ -322,32 +331,8 @@ class Shim:
                 return
             if pid == self.status.init_pid:
                 self.status.init_status = status
-            elif pid in self.status.execs:
-                job = self.status.execs.pop(pid)
-                _send(job.conn, {"exit": exit_code(status)})
-                job.conn.close()
-
-    def _serve(self, conn: socket.socket) -> None:
-        """Start one exec request's process. Whatever goes wrong fails only that exec: the
-        shim must keep serving, reaping and recording the container."""
-        from engine.containers import execution  # the exec request handler
-
-        fds: list[int] = []
-        try:
-            request, fds = execution.receive_request(conn)
-            pid = self.runtime.exec(self.cid, request["process"], stdin=fds[0], stdout=fds[1],
-                                    stderr=fds[2], tty=False)
-        except Exception as exc:  # noqa: BLE001 - any failure is this request's, not ours
-            _send(conn, {"error": _exec_error(exc), "exit_code": getattr(exc, "exit_code", 126)})
-            conn.close()
-            return
-        finally:
-            for fd in fds:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        _send(conn, {"pid": pid})
-        self.status.execs[pid] = _Exec(conn, pid)
-        self._reap()  # it may have ended already
+            else:
+                self.sessions.reaped(pid, exit_code(status))
 
     def _finish(self) -> None:
         status = self.status.init_status
@@ -355,9 +340,7 @@ class Shim:
         code = exit_code(status) if status is not None else 255
         if oom and code == 128 + signal.SIGKILL:
             code = 137
-        for job in self.status.execs.values():
-            _send(job.conn, {"exit": 137})
-            job.conn.close()
+        self.sessions.finish(code)
         self.io.close()
         self._teardown()
         fields: dict[str, Any] = {"state": State.EXITED.value, "exit_code": code,
@@ -380,29 +363,11 @@ class Shim:
         rootfs.unmount(paths.rootfs_dir(self.cid))
 
 
-def _exec_error(exc: Exception) -> str:
-    if isinstance(exc, EngineError):
-        return exc.message
-    if isinstance(exc, ValueError):
-        return f"bad request: {exc}"
-    if isinstance(exc, OSError):
-        return f"exec: {exc}"
-    log.error("exec request failed", exc_info=exc)  # a bug: keep the traceback in shim.log
-    return f"exec failed: {type(exc).__name__}: {exc}"
-
-
 def exit_code(status: int) -> int:
     """docker's exit code for a wait status: the code, or 128+N for signal N."""
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.waitstatus_to_exitcode(status)
-
-
-def _send(conn: socket.socket, message: dict[str, Any]) -> None:
-    try:
-        conn.sendall(json.dumps(message).encode() + b"\n")
-    except OSError:
-        pass  # the client went away; nothing to tell
 
 
 def record_exit(cid: str, fields: dict[str, Any]) -> None:

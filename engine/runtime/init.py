@@ -149,15 +149,33 @@ def open_fifo(c: InitContext) -> None:
 def setup_console(c: InitContext) -> None:
     """Allocate a pty in the container's devpts, hand the master to the console socket, make
     the slave our controlling terminal, stdio and /dev/console."""
+    slave = _open_console(c)
+    name = os.ttyname(slave)
+    if not c.s.exists("/dev/console"):
+        c.s.touch("/dev/console")
+    c.s.mount(name, "/dev/console", "", sc.MS_BIND, "")
+    _use_console(c, slave)
+
+
+def setup_exec_console(c: InitContext) -> None:
+    """An exec'd process's terminal: a pty in the container's devpts (the mount namespace was
+    joined), master to the console socket, slave owned by the process's user, its controlling
+    terminal and stdio (runc exec --console-socket)."""
+    slave = _open_console(c)
+    os.fchown(slave, c.process.uid, c.process.gid)
+    _use_console(c, slave)
+
+
+def _open_console(c: InitContext) -> int:
     master, slave = os.openpty()
     if c.console is not None:
         socket.send_fds(c.console, [b"console"], [master])
         c.console.close()
     os.close(master)
-    name = os.ttyname(slave)
-    if not c.s.exists("/dev/console"):
-        c.s.touch("/dev/console")
-    c.s.mount(name, "/dev/console", "", sc.MS_BIND, "")
+    return slave
+
+
+def _use_console(c: InitContext, slave: int) -> None:
     fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
     if c.process.console_size:
         rows, cols = c.process.console_size
@@ -332,7 +350,9 @@ def exec_init(ctx: InitContext) -> None:
     code = 1
     try:
         os.setsid()
-        if ctx.process.terminal and os.isatty(0):
+        if ctx.process.terminal and ctx.console is not None:
+            setup_exec_console(ctx)
+        elif ctx.process.terminal and os.isatty(0):
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
         run_steps(process_steps(ctx.plan, ctx.process), ctx)
         finish(ctx, wait=False)

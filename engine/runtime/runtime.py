@@ -274,8 +274,11 @@ class BuiltinRuntime:
     # -- exec ----------------------------------------------------------------------------------
 
     def exec(self, cid: str, process: dict[str, Any], *, stdin: int | None,
-             stdout: int | None, stderr: int | None, tty: bool = False) -> int:
-        """Run ``process`` (OCI process object) inside the container; return its host pid."""
+             stdout: int | None, stderr: int | None, tty: bool = False,
+             console_socket: Path | None = None) -> int:
+        """Run ``process`` (OCI process object) inside the container; return its host pid.
+        With a terminal and ``console_socket``, the process gets a pty of the container's
+        devpts and the master goes to the socket (runc exec --console-socket)."""
         st = self._load(cid)
         check_allowed("exec", self._status(st), cid)
         config = spec_mod.load_config(Path(st.bundle))
@@ -283,16 +286,21 @@ class BuiltinRuntime:
         proc = spec_mod.parse_process(spec_mod.exec_process(config, process, tty))
         if plan.seccomp is not None:
             seccomp.compile_bpf(plan.seccomp)
+        console = _connect_console(console_socket) if proc.terminal else None
         parent, child = pair()
-        ctx = init_mod.InitContext(plan=plan, process=proc, s=sc.LinuxSyscalls(), sock=child)
+        ctx = init_mod.InitContext(plan=plan, process=proc, s=sc.LinuxSyscalls(), sock=child,
+                                   console=console)
         cg = self.cgroups
 
         def add(pid: int) -> None:
             cg.add_process(st.cgroup_path, pid)
 
         pid_a = fork_child(lambda: init_mod.exec_bootstrap(ctx, st.pid, add),
-                            (stdin, stdout, stderr), {child.fileno()})
+                            (stdin, stdout, stderr),
+                            {child.fileno(), *([console.fileno()] if console else [])})
         child.close()
+        if console:
+            console.close()
         with parent:
             pid, error = wait_pid_and_ready(parent, cid, pid_a)
         if error is not None:

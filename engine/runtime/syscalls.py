@@ -223,6 +223,7 @@ class LinuxSyscalls:
         seccomp.load_bpf(seccomp.compile_bpf(profile), self.libc)
 
     def execve(self, path: str, args: list[str], env: dict[str, str]) -> None:
+        reset_signals()
         os.execve(path, args, env)
 
     def loopback_up(self) -> None:
@@ -294,6 +295,21 @@ class RecordingSyscalls:
     def execve(self, path: str, args: list[str], env: dict[str, str]) -> None:
         self._rec("execve", path, list(args), dict(env))
     def loopback_up(self) -> None: self._rec("loopback_up")
+
+
+def reset_signals() -> None:
+    """Default disposition for every signal and an empty mask, as a container process starts
+    under runc: an ignored signal would stay ignored across execve (the shim's SIGINT, the
+    interpreter's SIGPIPE), and a shell in the container could not be interrupted."""
+    import signal
+
+    for sig in signal.valid_signals():
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass  # signals the kernel reserves (32, 33 for the C library)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
 
 def set_loopback_up() -> None:

@@ -1,4 +1,11 @@
-"""``pycompose exec``: run a command in a running service container."""
+"""``pycompose exec``: run a command in a running service container.
+
+Like docker compose: a pseudo-terminal when standard input and output are terminals (``-T``/
+``--no-TTY``/``--no-tty`` disables it; ``-t`` insists and fails without a terminal), stdin kept
+open (``-i``, default), the command's exit code returned. With a terminal, the caller's one is
+raw while the command runs, resized with it, and restored on every way out; without one,
+SIGINT/SIGTERM/SIGHUP/SIGQUIT received here are passed to the command's process group.
+"""
 from __future__ import annotations
 
 import sys
@@ -7,6 +14,7 @@ from typing import Annotated
 import typer
 
 from compose.cli.commands._orch import backend, check_services, pick_container, project_and_name
+from compose.errors import ComposeError
 
 
 def register(app: typer.Typer) -> None:
@@ -15,21 +23,37 @@ def register(app: typer.Typer) -> None:
                 context_settings={"allow_interspersed_args": False})(exec_command)
 
 
+def want_tty(no_tty: bool, tty: bool) -> bool:
+    """docker's rule: a pseudo-terminal when stdin and stdout are terminals, unless ``-T``;
+    ``-t`` without a terminal on stdin is docker's "the input device is not a TTY"."""
+    if no_tty:
+        return False
+    if tty and not sys.stdin.isatty():
+        raise ComposeError("the input device is not a TTY (use -T to run without one)")
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def exec_command(
     ctx: typer.Context,
     service: Annotated[str, typer.Argument(metavar="SERVICE")],
     command: Annotated[list[str], typer.Argument(metavar="COMMAND [ARGS...]")],
     detach: Annotated[bool, typer.Option("-d", "--detach", help="Run in the background.")
                       ] = False,
-    no_tty: Annotated[bool, typer.Option("-T", "--no-TTY", help="Disable pseudo-TTY "
-                                         "allocation (default: a TTY when stdin is one).")
-                      ] = False,
+    no_tty: Annotated[bool, typer.Option("-T", "--no-TTY", "--no-tty", help="Disable "
+                                         "pseudo-TTY allocation (default: a TTY when stdin "
+                                         "and stdout are terminals).")] = False,
+    tty: Annotated[bool, typer.Option("-t", "--tty", help="Allocate a pseudo-TTY (the "
+                                      "default when stdin is a terminal; an error otherwise)."
+                                      )] = False,
     user: Annotated[str, typer.Option("-u", "--user", metavar="USER")] = "",
     workdir: Annotated[str, typer.Option("-w", "--workdir", metavar="DIR")] = "",
     env: Annotated[list[str] | None, typer.Option("-e", "--env", metavar="KEY=VAL")] = None,
     index: Annotated[int | None, typer.Option("--index", metavar="N")] = None,
     interactive: Annotated[bool, typer.Option("-i", "--interactive/--no-interactive",
-                                              help="Keep stdin open.")] = True,
+                                              show_default=False,
+                                              help="Keep stdin open (default).")] = True,
+    privileged: Annotated[bool, typer.Option("--privileged", help="Give the command every "
+                                             "capability.")] = False,
 ) -> int:
     """Run COMMAND in replica ``--index`` (default 1) and return its exit code."""
     project, name = project_and_name(ctx, (service,), need_file=False)
@@ -37,12 +61,7 @@ def exec_command(
     be = backend()
     c = pick_container(be, name, service, index)
     if detach:
-        import threading
-
-        threading.Thread(target=be.exec, args=(c.id, command), daemon=False, kwargs=dict(
-            env=tuple(env or ()), user=user, workdir=workdir, tty=False,
-            interactive=False)).start()
-        return 0
-    tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
+        return be.exec(c.id, list(command), env=tuple(env or ()), user=user, workdir=workdir,
+                       tty=False, interactive=False, privileged=privileged, detach=True)
     return be.exec(c.id, list(command), env=tuple(env or ()), user=user, workdir=workdir,
-                   tty=tty, interactive=interactive)
+                   tty=want_tty(no_tty, tty), interactive=interactive, privileged=privileged)

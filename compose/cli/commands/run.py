@@ -105,7 +105,16 @@ def run_command(
     service_ports: Annotated[bool, typer.Option("-P", "--service-ports")] = False,
     use_aliases: Annotated[bool, typer.Option("--use-aliases")] = False,
     name: Annotated[str | None, typer.Option("--name", metavar="NAME")] = None,
-    no_tty: Annotated[bool, typer.Option("-T", "--no-TTY")] = False,
+    no_tty: Annotated[bool, typer.Option("-T", "--no-TTY", "--no-tty", help="Disable "
+                                         "pseudo-TTY allocation (default: a TTY when stdin "
+                                         "and stdout are terminals).")] = False,
+    tty: Annotated[bool, typer.Option("-t", "--tty", help="Allocate a pseudo-TTY (the "
+                                      "default when stdin is a terminal; an error otherwise)."
+                                      )] = False,
+    interactive: Annotated[bool, typer.Option("-i", "--interactive/--no-interactive",
+                                              show_default=False,
+                                              help="Keep STDIN open and attach it (default)."
+                                              )] = True,
     label: Annotated[list[str] | None, typer.Option("-l", "--label", metavar="KEY=VAL",
                                                     help="Add or override a label.")] = None,
     cap_add: Annotated[list[str] | None, typer.Option("--cap-add", metavar="CAP",
@@ -163,6 +172,11 @@ def run_command(
     project.require_supported([service])
     svc = _with_overrides(svc, label or [], cap_add or [], cap_drop or [],
                           _env_files(env_from_file or []))
+    # like docker compose, also with -d (attach later): a terminal when ours is one, stdin
+    # kept open unless --no-interactive
+    from compose.cli.commands.exec import want_tty
+
+    svc = dataclasses.replace(svc, tty=want_tty(no_tty, tty), stdin_open=interactive)
     check_supported(svc)
     image = be.ensure_image(project, svc, pull=svc.pull_policy or "missing",
                             build=build and svc.build is not None, progress=progress)
@@ -189,13 +203,31 @@ def run_command(
     if detach:
         terminal.line(cname)
         return 0
+    code: int | None = None
     try:
-        for ln in be.logs(cid, follow=True, since=None, tail=None):
-            terminal.line(ln.text.rstrip("\n"))
-        code = be.wait_container(cid)
+        code = _attach(be, cid, interactive)
     finally:
-        if rm:
+        if rm and code is not None:
             be.stop_container(cid, None)
             be.remove_container(cid)
             state.delete(cid)
+    if code is None:  # detach keys: the container keeps running
+        terminal.error("read escape sequence")
+        return 1
     return code
+
+
+def _attach(be: Backend, cid: str, interactive: bool) -> int | None:
+    """Relay the one-off container's streams from its start (its output since then is
+    replayed); the exit code, None when detached. A container gone before the attach could
+    connect has its output printed from the log."""
+    from compose.orchestrator.backend import NotRunning
+
+    try:
+        return be.attach(cid, stdin=interactive, sig_proxy=True, detach_keys="",
+                         replay=True, stdin_once=True)
+    except NotRunning:
+        pass
+    for ln in be.logs(cid, follow=False, since=None, tail=None):
+        terminal.line(ln.text.rstrip("\n"))
+    return be.wait_container(cid)

@@ -344,9 +344,14 @@ def _stop_all(be: Backend, name: str, timeout: float | None, progress: Progress)
     """Stop the project; a second Ctrl-C while stopping kills everything."""
     from compose.orchestrator.down import stop_containers
 
+    # Stopping runs on a thread: the executor's pool waits for its stop actions before an
+    # interrupt of this thread could surface, so a second ^C would wait out the grace period.
+    running = [c for c in be.list_containers(name) if c.running]
+    stopper = threading.Thread(target=stop_containers, args=(be, running, timeout, progress),
+                               name="stop", daemon=True)
+    stopper.start()
     try:
-        stop_containers(be, [c for c in be.list_containers(name) if c.running], timeout,
-                        progress)
+        stopper.join()
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         for c in be.list_containers(name):
@@ -355,3 +360,4 @@ def _stop_all(be: Backend, name: str, timeout: float | None, progress: Progress)
                     be.kill_container(c.id, "SIGKILL")
                 except Exception as exc:
                     terminal.error(f"{c.name}: {exc}")
+        stopper.join(30)  # the stops end as their containers die

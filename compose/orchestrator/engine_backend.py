@@ -330,6 +330,10 @@ class EngineBackend:
         return containers.exec(cid, argv, env=env, user=user, workdir=workdir, tty=tty,
                                stdin=0 if interactive else None, stdout=1, stderr=2)
 
+    def exec_output(self, cid: str, argv: list[str], *, env: tuple[str, ...], user: str,
+                    workdir: str) -> tuple[int, bytes, bytes]:
+        return containers.exec_output(cid, argv, env=env, user=user, workdir=workdir)
+
 
 def _volumes_source(project: Project, svc: Service, entry: VolumesFrom
                     ) -> containers.ContainerInfo:

@@ -1,7 +1,6 @@
 """``pycompose run``: a one-off container for a service (dependencies started first)."""
 from __future__ import annotations
 
-import dataclasses
 import threading
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,7 +11,7 @@ from compose.cli.commands._orch import Progress, backend
 from compose.errors import ComposeError
 
 if TYPE_CHECKING:  # the orchestrator is imported when the command runs, not for `--help`
-    from compose.config.model import Project, Service
+    from compose.config.model import Project
     from compose.orchestrator.backend import Backend
 
 
@@ -20,26 +19,6 @@ def register(app: typer.Typer) -> None:
     """Add the ``run`` command to ``app``."""
     app.command("run", help="Run a one-off command on a service.",
                 context_settings={"allow_interspersed_args": False})(run_command)
-
-
-def _one_off_service(svc: Service, *, entrypoint: str | None, user: str | None,
-                     workdir: str | None, env: list[str], ports: list[str],
-                     service_ports: bool) -> Service:
-    from compose.config.model import PortConfig
-
-    environment = dict(svc.environment)
-    for item in env:
-        key, sep, val = item.partition("=")
-        environment[key] = val if sep else None
-    published = list(svc.ports) if service_ports else []
-    for p in ports:
-        host, _, target = p.rpartition(":")
-        published.append(PortConfig(int(target.split("/")[0]), host or None))
-    return dataclasses.replace(
-        svc, entrypoint=(entrypoint,) if entrypoint else svc.entrypoint,
-        user=user if user is not None else svc.user,
-        working_dir=workdir if workdir is not None else svc.working_dir,
-        environment=environment, ports=tuple(published), restart=None)
 
 
 def _start_off_main_thread(be: Backend, cid: str) -> None:
@@ -84,14 +63,9 @@ def run_command(
     """Start the dependencies (unless --no-deps), then run SERVICE once; its exit code."""
     import secrets
 
-    from compose.orchestrator import client, state
+    from compose.orchestrator import client
     from compose.orchestrator import project as proj
-    from compose.orchestrator.backend import CreateRequest
-    from compose.orchestrator.health import resolve_healthcheck
-    from compose.orchestrator.lock import project_lock
-    from compose.orchestrator.prepare import prepare_networks_and_volumes
-    from compose.orchestrator.restart import RestartPolicy
-    from compose.orchestrator.translate import check_supported
+    from compose.orchestrator.oneoff import create_one_off, one_off_service, remove_one_off
     from compose.orchestrator.up import Up, UpOptions
 
     project: Project = ctx.obj.load_project(services=(service,))
@@ -106,22 +80,12 @@ def run_command(
             for f in result.failures():
                 terminal.error(f)
             return 1
-    svc = _one_off_service(project.services[service], entrypoint=entrypoint, user=user,
-                           workdir=workdir, env=env or [], ports=publish or [],
-                           service_ports=service_ports)
-    check_supported(svc)
-    image = be.ensure_image(project, svc, pull="missing", build=False, progress=progress)
-    with project_lock(project.name):  # like compose: the service's networks and volumes
-        prepare_networks_and_volumes(project, be, [service], progress)
+    svc = one_off_service(project.services[service], entrypoint=entrypoint, user=user,
+                          workdir=workdir, env=env or [], ports=publish or [],
+                          service_ports=service_ports)
     cname = name or f"{project.name}-{service}-run-{secrets.token_hex(6)}"
-    labels = proj.container_labels(project, svc, 1, image.id, oneoff=True)
-    cid = be.create_container(CreateRequest(project, svc, 1, cname, labels, image, oneoff=True,
-                                            command=tuple(command) if command else None,
-                                            use_aliases=use_aliases))
-    state.save(state.Supervised(cid, project.name, service, cname,
-                                resolve_healthcheck(svc.healthcheck, image.config.healthcheck),
-                                RestartPolicy()))
-    client.ensure_supervisor(project.name)
+    cid = create_one_off(project, be, svc, name=cname, command=command,
+                         use_aliases=use_aliases, progress=progress)
     _start_off_main_thread(be, cid)
     client.watch(project.name, cid)
     if detach:
@@ -133,7 +97,5 @@ def run_command(
         code = be.wait_container(cid)
     finally:
         if rm:
-            be.stop_container(cid, None)
-            be.remove_container(cid)
-            state.delete(cid)
+            remove_one_off(be, cid)
     return code

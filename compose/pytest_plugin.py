@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from compose.api import Project
 
 LOG_TAIL = 50
+MAX_BASE = 16
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 
 
@@ -55,6 +56,9 @@ class _Session:
     kept: list[Project] = field(default_factory=list)
 
     def unique(self, base: str) -> str:
+        """``<base>-pt<hex>[-gwN][-n]``; the base is cut short because the project name ends up
+        in unix socket paths under the state root (at most 107 bytes)."""
+        base = base[:MAX_BASE].rstrip("-_") or "stack"
         self.count += 1
         return f"{base}-{self.suffix}" if self.count == 1 else f"{base}-{self.suffix}-{self.count}"
 
@@ -87,10 +91,13 @@ def _bring_up(session: _Session, files: Sequence[str | os.PathLike[str]],
               **inputs: object) -> Project:
     """Load the project under a unique name and bring it up; on failure show why (ps and
     logs in the failure message), take it down and fail the test."""
-    from compose.api import Project, PycomposeError
+    from compose.api import ComposeFileError, Project, PycomposeError
 
-    base = Project(files, **inputs).name  # type: ignore[arg-type]
-    project = Project(files, name=session.unique(base), **inputs)  # type: ignore[arg-type]
+    try:
+        base = Project(files, **inputs).name  # type: ignore[arg-type]
+        project = Project(files, name=session.unique(base), **inputs)  # type: ignore[arg-type]
+    except ComposeFileError as exc:  # the CLI's one line, not a traceback through the plugin
+        pytest.fail(f"pycompose: {exc}", pytrace=False)
     try:
         project.up(services, wait=True, build=session.build, timeout=timeout)
     except PycomposeError as exc:

@@ -4,6 +4,9 @@ factory, --pycompose-keep, ini option, two isolated copies with pytest-xdist ``-
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,15 +34,17 @@ services:
 
 @pytest.fixture
 def user_suite(pytester: pytest.Pytester, busybox_rootfs: Path, tmp_path: Path,
-               monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+               monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.Pytester]:
     """A user's project directory (compose.yaml next to the rootdir) over a private state root
-    holding the test image."""
-    root = tmp_path / "s"
+    holding the test image. The root is short (/tmp/pcpXXXX): project names end up in unix
+    socket paths under it, which may not exceed 107 bytes."""
+    root = Path(tempfile.mkdtemp(prefix="pcp", dir="/tmp"))
     import_busybox(root, busybox_rootfs, tmp_path)
     monkeypatch.setenv("PYCOMPOSE_ROOT", str(root))
     pytester.makefile(".yaml", compose=COMPOSE)
     pytester.makeini("[pytest]\n")
-    return pytester
+    yield pytester
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def nothing_left(root: Path, names: set[str]) -> None:
@@ -134,3 +139,38 @@ def test_xdist_runs_isolated_copies(user_suite: pytest.Pytester) -> None:
     for _, _, _, seen in rows:  # a copy only ever sees the tokens its own tests wrote
         assert len(seen.split()) == len(set(seen.split())), rows
     nothing_left(state_root(user_suite), {n for _, n in names})
+
+
+README_STACK = f"""
+services:
+  db:
+    image: {IMAGE}
+    command: ["sh", "-c", "touch /tmp/ready; {SLEEPER}"]
+    healthcheck: {{test: ["CMD", "test", "-e", "/tmp/ready"], interval: 100ms, retries: 50}}
+  web:
+    image: {IMAGE}
+    command: ["sh", "-c", "mkdir -p /www; echo hello > /www/index.html;
+              httpd -f -p 80 -h /www & {SLEEPER}"]
+    ports: ["80"]
+    depends_on: [db]
+"""
+
+
+def test_readme_example_runs_as_written(user_suite: pytest.Pytester) -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme.split("## Testing with pycompose", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) < 15
+    user_suite.makefile(".yaml", compose=README_STACK)
+    user_suite.makepyfile(test_readme=code)
+    result = user_suite.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+
+
+def test_compose_mistake_fails_with_the_cli_line(user_suite: pytest.Pytester) -> None:
+    user_suite.makefile(".yaml", compose="services:\n  web:\n    image: x\n    bogus: 1\n")
+    user_suite.makepyfile(test_user="def test_it(pycompose_project):\n    pass\n")
+    result = user_suite.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*pycompose: *compose.yaml:4:5: *bogus*"])
+    assert "Traceback" not in result.stdout.str()

@@ -196,16 +196,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
                             config: pytest.Config) -> None:
     session = config.stash.get(_SESSION, None)
-    if session is None or not session.kept:
-        return
-    write = terminalreporter.write_line
+    if session is not None and not os.environ.get("PYTEST_XDIST_WORKER"):
+        for line in _kept_lines(session):
+            terminalreporter.write_line(line)
+
+
+@pytest.hookimpl(trylast=True)  # after the session fixtures' teardown
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker has no terminal of its own: its stderr is the controller's."""
+    import sys
+
+    state = session.config.stash.get(_SESSION, None)
+    if state is not None and os.environ.get("PYTEST_XDIST_WORKER") and sys.__stderr__:
+        sys.__stderr__.write("".join(f"{line}\n" for line in _kept_lines(state)))
+
+
+def _kept_lines(session: _Session) -> list[str]:
+    if not session.kept:
+        return []
     root = os.environ.get("PYCOMPOSE_ROOT")
     env = f"PYCOMPOSE_ROOT={root} " if root else ""
-    write("pycompose: stacks left up (--pycompose-keep):")
+    lines = ["pycompose: stacks left up (--pycompose-keep):"]
     for project in session.kept:
-        write(f"  {project.name}: {_reach(project)}")
-        write(f"    inspect: {env}pycompose -p {project.name} ps")
-        write(f"    remove:  {env}pycompose -p {project.name} down -v")
+        lines += [f"  {project.name}: {_reach(project)}",
+                  f"    inspect: {env}pycompose -p {project.name} ps",
+                  f"    remove:  {env}pycompose -p {project.name} down -v"]
+    return lines
 
 
 def _reach(project: Project) -> str:

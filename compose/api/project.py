@@ -101,9 +101,10 @@ class Project:
 
     def _target(self, services: Sequence[str]) -> Model:
         """The model with ``services`` enabled (remembered, so ``down`` sees them too)."""
-        self._targets = tuple(sorted({*self._targets, *services}))
-        model = self._model(self._targets)
+        targets = tuple(sorted({*self._targets, *services}))
+        model = self._model(targets)
         self._check(model, services)
+        self._targets = targets
         return model
 
     @staticmethod
@@ -212,6 +213,7 @@ class Project:
         """One row per container of the services (all by default), stopped ones included,
         sorted by service and replica number; one-off ``run`` containers are left out."""
         from compose.orchestrator import client, state
+        from compose.orchestrator import labels as L
         from compose.orchestrator.lookup import number
 
         cs = self._containers(services)
@@ -224,7 +226,7 @@ class Project:
                 health = row.health_status if row is not None and row.health is not None \
                     else None
                 rows.append(ContainerStatus(
-                    service=c.labels.get("com.docker.compose.service", ""), name=c.name,
+                    service=c.labels.get(L.SERVICE, ""), name=c.name,
                     id=c.id, number=number(c), state=c.state, health=health,
                     exit_code=None if c.running else c.exit_code))
         return rows

@@ -183,6 +183,9 @@ def test_questions_about_services_raise_service_errors(fake: tuple[FakeOps, Back
         p.exec("web", ["true"])
     with pytest.raises(UsageError, match="invalid pull policy"):
         p.up(pull="sometimes")
+    with pytest.raises(ServiceError, match="no such service: nope"):
+        p.up(["nope"])
+    assert p.services == ("db", "web") and be.calls == []  # nothing done, nothing remembered
 
 
 def test_context_manager_downs_on_an_exception(fake: tuple[FakeOps, Backend]) -> None:

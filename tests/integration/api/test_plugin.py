@@ -174,3 +174,30 @@ def test_compose_mistake_fails_with_the_cli_line(user_suite: pytest.Pytester) ->
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*pycompose: *compose.yaml:4:5: *bogus*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_no_build_uses_images_as_they_are(user_suite: pytest.Pytester) -> None:
+    (user_suite.path / "img").mkdir()
+    (user_suite.path / "img" / "Dockerfile").write_text(
+        f"FROM {IMAGE}\nRUN echo built > /built\n")
+    user_suite.makefile(".yaml", compose=f"""
+name: nob
+services:
+  web:
+    image: nob/web:1
+    build: img
+    pull_policy: never
+    command: ["sh", "-c", "{SLEEPER}"]
+""")
+    user_suite.makepyfile(test_user="""
+        def test_built(pycompose_project):
+            assert pycompose_project.exec("web", ["cat", "/built"]).stdout == "built\\n"
+    """)
+    skipped = user_suite.runpytest_subprocess("-p", "no:cacheprovider", "--pycompose-no-build")
+    skipped.assert_outcomes(errors=1)  # not built, and never pulled: no image to run
+    skipped.stdout.fnmatch_lines(["*did not come up*nob/web:1*"])
+    built = user_suite.runpytest_subprocess("-p", "no:cacheprovider")
+    built.assert_outcomes(passed=1)
+    again = user_suite.runpytest_subprocess("-p", "no:cacheprovider", "--pycompose-no-build")
+    again.assert_outcomes(passed=1)  # the image exists now: used as it is
+    nothing_left(state_root(user_suite), {"nob"})

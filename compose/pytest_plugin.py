@@ -105,6 +105,9 @@ def _bring_up(session: _Session, files: Sequence[str | os.PathLike[str]],
         _finish(session, project)
         pytest.fail(f"pycompose: {project.name} did not come up: {exc}\n{report}",
                     pytrace=False)
+    except BaseException:  # Ctrl-C in the middle of up: no finalizer is registered yet
+        _finish(session, project)
+        raise
     return project
 
 

@@ -64,7 +64,8 @@ class Project:
             files=tuple(os.fspath(f) for f in files), project_name=name,
             project_directory=os.fspath(project_directory) if project_directory else None,
             env_files=tuple(os.fspath(f) for f in env_files), profiles=tuple(profiles),
-            environ={**os.environ, **env} if env is not None else None)
+            # fixed now: a later reload (a newly targeted profile service) sees the same inputs
+            working_dir=os.getcwd(), environ={**os.environ, **(env or {})})
         self._progress = progress or _quiet
         self._backend = backend
         self._targets: tuple[str, ...] = ()  # services ever targeted (enables their profiles)

@@ -22,7 +22,7 @@ from compose.config.positions import (
 from compose.config.semantics import check_semantics
 from compose.config.yamlload import Override, Reset
 from compose.errors import ConfigError
-from schema import load_compose_schema
+from compose.schema import load_compose_schema
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator, ValidationError

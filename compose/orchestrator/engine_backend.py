@@ -389,6 +389,10 @@ def _attach_default_bridge(svc: Service, name: str) -> list[str]:
     networks.publish_ports(name, _bindings(svc))
     return [a for a in (ep.ipv4, ep.ipv6) if a]
 
+    def exec_output(self, cid: str, argv: list[str], *, env: tuple[str, ...], user: str,
+                    workdir: str) -> tuple[int, bytes, bytes]:
+        return containers.exec_output(cid, argv, env=env, user=user, workdir=workdir)
+
 
 def _volumes_source(project: Project, svc: Service, entry: VolumesFrom
                     ) -> containers.ContainerInfo:

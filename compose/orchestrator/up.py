@@ -227,6 +227,8 @@ class Up:
                 self._wait_ready(executor, runs, names)
         finally:
             events.close()
+            if not self.opts.no_start:  # a supervisor still starting would outlive a `down`
+                events.join()           # that follows a failed up at once
         return UpResult(runs, self.image_ready, self.created, self.containers, plan, self.t0)
 
     def _wait_ready(self, executor: Executor, runs: dict[str, ServiceRun],

@@ -16,6 +16,12 @@ import typer
 from compose.cli import terminal
 from compose.errors import ComposeError
 from compose.orchestrator import labels as L
+from compose.orchestrator.lookup import (  # noqa: F401 - moved there; re-exported here
+    containers_of,
+    merged_logs,
+    number,
+    pick_container,
+)
 
 if TYPE_CHECKING:  # kept out of start-up: `--help` imports every command module
     from compose.config.model import Project
@@ -47,43 +53,12 @@ def project_and_name(ctx: typer.Context, services: Iterable[str] = (),
         return None, ctx.obj.project_name
 
 
-def containers_of(be: Backend, name: str, services: Iterable[str] = (), *, all: bool = True,
-                  oneoff: bool = False) -> list[ContainerRef]:
-    """The project's containers (of ``services`` when given), sorted service/number."""
-    wanted = set(services)
-    found = []
-    for c in be.list_containers(name, all=all):
-        if wanted and c.labels.get(L.SERVICE) not in wanted:
-            continue
-        if not oneoff and c.labels.get(L.ONEOFF) == "True":
-            continue
-        found.append(c)
-    return sorted(found, key=lambda c: (c.labels.get(L.SERVICE, ""), number(c)))
-
-
-def number(c: ContainerRef) -> int:
-    try:
-        return int(c.labels.get(L.NUMBER, "0"))
-    except ValueError:
-        return 0
-
-
 def check_services(project: Project | None, services: Iterable[str]) -> None:
     if project is None:
         return
     for s in services:
         if s not in project.services:
             raise ComposeError(f"no such service: {s}")
-
-
-def pick_container(be: Backend, name: str, service: str, index: int | None) -> ContainerRef:
-    """Replica ``index`` (default 1, or the only one) of a running service."""
-    found = [c for c in containers_of(be, name, [service], all=False)]
-    if index is not None:
-        found = [c for c in found if number(c) == index]
-    if not found:
-        raise ComposeError(f"service {service!r} is not running")
-    return found[0]
 
 
 _DONE = frozenset({"Started", "Created", "Running", "Removed", "Stopped", "Healthy", "Exited",
@@ -165,24 +140,6 @@ class LogPrinter:
 
     def print(self, c: ContainerRef, time: str, text: str) -> None:
         terminal.line(self.format(c, time, text.rstrip("\n")))
-
-
-def merged_logs(be: Backend, cs: list[ContainerRef], *, since: str | None,
-                tail: int | None) -> list[tuple[str, ContainerRef, str]]:
-    """Every line of every container, merged in time order (RFC 3339 sorts as text)."""
-    from engine.errors import LogsNotSupported
-
-    out: list[tuple[str, ContainerRef, str]] = []
-    for c in cs:
-        try:
-            lines = list(be.logs(c.id, follow=False, since=since, tail=tail))
-        except LogsNotSupported as exc:  # logging.driver none: docker compose warns, goes on
-            log.warning("Can't retrieve logs for \"%s\": Error response from daemon: %s", c.name,
-                        exc.message)
-            continue
-        out.extend((ln.time, c, ln.text) for ln in lines)
-    out.sort(key=lambda t: t[0])
-    return out
 
 
 def follow_logs(be: Backend, cs: list[ContainerRef], q: queue.Queue[Any], *,

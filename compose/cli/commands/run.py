@@ -25,26 +25,6 @@ def register(app: typer.Typer) -> None:
                 context_settings={"allow_interspersed_args": False})(run_command)
 
 
-def _one_off_service(svc: Service, *, entrypoint: str | None, user: str | None,
-                     workdir: str | None, env: list[str], ports: list[str],
-                     service_ports: bool) -> Service:
-    from compose.config.model import PortConfig
-
-    environment = dict(svc.environment)
-    for item in env:
-        key, sep, val = item.partition("=")
-        environment[key] = val if sep else None
-    published = list(svc.ports) if service_ports else []
-    for p in ports:
-        host, _, target = p.rpartition(":")
-        published.append(PortConfig(int(target.split("/")[0]), host or None))
-    return dataclasses.replace(
-        svc, entrypoint=(entrypoint,) if entrypoint else svc.entrypoint,
-        user=user if user is not None else svc.user,
-        working_dir=workdir if workdir is not None else svc.working_dir,
-        environment=environment, ports=tuple(published), restart=None)
-
-
 def _with_overrides(svc: Service, labels: list[str], cap_add: list[str], cap_drop: list[str],
                     env: dict[str, str | None]) -> Service:
     """``run``'s -l, --cap-add, --cap-drop and --env-from-file on the one-off service (the
@@ -142,15 +122,10 @@ def run_command(
     """Start the dependencies (unless --no-deps), then run SERVICE once; its exit code."""
     import secrets
 
-    from compose.orchestrator import client, state
+    from compose.orchestrator import client
     from compose.orchestrator import project as proj
-    from compose.orchestrator.backend import CreateRequest
-    from compose.orchestrator.health import resolve_healthcheck
     from compose.orchestrator.hooks import run_hooks
-    from compose.orchestrator.lock import project_lock
-    from compose.orchestrator.prepare import prepare_networks_and_volumes
-    from compose.orchestrator.restart import RestartPolicy
-    from compose.orchestrator.translate import check_supported
+    from compose.orchestrator.oneoff import create_one_off, one_off_service, remove_one_off
     from compose.orchestrator.up import Up, UpOptions
 
     project: Project = apply_pull_flag(ctx.obj.load_project(services=(service,)), pull)
@@ -166,9 +141,9 @@ def run_command(
             for f in result.failures():
                 terminal.error(f)
             return 1
-    svc = _one_off_service(project.services[service], entrypoint=entrypoint, user=user,
-                           workdir=workdir, env=env or [], ports=publish or [],
-                           service_ports=service_ports)
+    svc = one_off_service(project.services[service], entrypoint=entrypoint, user=user,
+                          workdir=workdir, env=env or [], ports=publish or [],
+                          service_ports=service_ports)
     project.require_supported([service])
     svc = _with_overrides(svc, label or [], cap_add or [], cap_drop or [],
                           _env_files(env_from_file or []))
@@ -177,28 +152,17 @@ def run_command(
     from compose.cli.commands.exec import want_tty
 
     svc = dataclasses.replace(svc, tty=want_tty(no_tty, tty), stdin_open=interactive)
-    check_supported(svc)
-    image = be.ensure_image(project, svc, pull=svc.pull_policy or "missing",
-                            build=build and svc.build is not None, progress=progress)
-    with project_lock(project.name):  # like compose: the service's networks and volumes
-        prepare_networks_and_volumes(project, be, [service], progress)
     cname = name or f"{project.name}-{service}-run-{secrets.token_hex(6)}"
-    labels = proj.container_labels(project, svc, 1, image.id, oneoff=True)
-    cid = be.create_container(CreateRequest(project, svc, 1, cname, labels, image, oneoff=True,
-                                            command=tuple(command) if command else None,
-                                            use_aliases=use_aliases))
-    state.save(state.Supervised(cid, project.name, service, cname,
-                                resolve_healthcheck(svc.healthcheck, image.config.healthcheck),
-                                RestartPolicy()))
-    client.ensure_supervisor(project.name)
+    cid = create_one_off(project, be, svc, name=cname, command=command,
+                         use_aliases=use_aliases, progress=progress,
+                         pull=svc.pull_policy or "missing", build=build and svc.build is not None)
     _start_off_main_thread(be, cid)
     client.watch(project.name, cid)
     try:  # docker compose runs the service's post_start hooks for `run` too
         run_hooks(be, cid, svc.name, svc.post_start)
     except ComposeError:
         if rm and not detach:
-            be.stop_container(cid, None)
-            be.remove_container(cid)
+            remove_one_off(be, cid)
         raise
     if detach:
         terminal.line(cname)
@@ -208,9 +172,7 @@ def run_command(
         code = _attach(be, cid, interactive)
     finally:
         if rm and code is not None:
-            be.stop_container(cid, None)
-            be.remove_container(cid)
-            state.delete(cid)
+            remove_one_off(be, cid)
     if code is None:  # detach keys: the container keeps running
         terminal.error("read escape sequence")
         return 1

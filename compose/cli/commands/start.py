@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from compose.cli.commands._simple import hooks_of, targets
-from compose.orchestrator import labels as L
 
 if TYPE_CHECKING:
     from compose.cli.commands._orch import Progress
@@ -22,37 +21,10 @@ def register(app: typer.Typer) -> None:
 
 def start_containers(be: Backend, name: str, cs: list[ContainerRef], progress: Progress,
                      hooks: Hooks | None = None) -> int:
-    """Start stopped containers, dependencies first (from the depends_on labels), each one's
-    post_start hooks right after it."""
-    from compose.orchestrator import client, state
-    from compose.orchestrator.executor import Dependency, Executor, Node, Outcome
-    from compose.orchestrator.hooks import run_hooks
+    """Start stopped containers, dependencies first (compose.orchestrator.start); 1 on errors."""
+    from compose.orchestrator.start import start_containers as start
 
-    client.ensure_supervisor(name)
-    by_service: dict[str, list[ContainerRef]] = {}
-    for c in cs:
-        by_service.setdefault(c.labels.get(L.SERVICE, c.name), []).append(c)
-    nodes = []
-    for svc, group in by_service.items():
-        deps = {d.split(":", 1)[0] for d in group[0].labels.get(L.DEPENDS_ON, "").split(",") if d}
-        nodes.append(Node(svc, tuple(Dependency(d) for d in sorted(deps) if d in by_service)))
-
-    def act(service: str) -> None:
-        for c in by_service[service]:
-            if c.running:
-                continue
-            progress(c.name, "Starting")
-            state.update(c.id, stopped_by_user=False)
-            be.start_container(c.id)
-            client.watch(name, c.id)
-            run_hooks(be, c.id, service, (hooks or {}).get(service, ((), ()))[0])
-            progress(c.name, "Started")
-
-    runs = Executor(nodes, act).run()
-    failed = [r for r in runs.values() if r.outcome is not Outcome.DONE]
-    for r in failed:
-        progress(r.name, f"Error: {r.reason}")
-    return 1 if failed else 0
+    return 1 if start(be, name, cs, progress, hooks) else 0
 
 
 def start_command(

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,7 +12,6 @@ from compose.errors import ComposeError
 
 if TYPE_CHECKING:  # the orchestrator is imported when the command runs, not for `--help`
     from compose.config.model import Project, Service
-    from compose.orchestrator.backend import Backend
 
 
 def register(app: typer.Typer) -> None:
@@ -40,26 +38,6 @@ def _one_off_service(svc: Service, *, entrypoint: str | None, user: str | None,
         user=user if user is not None else svc.user,
         working_dir=workdir if workdir is not None else svc.working_dir,
         environment=environment, ports=tuple(published), restart=None)
-
-
-def _start_off_main_thread(be: Backend, cid: str) -> None:
-    """Start from a second thread, as ``up`` does. Workaround: when the CLI is single-threaded
-    the engine forks the shim instead of exec'ing it, and after an ``up`` of the dependencies
-    that forked shim has been seen to delete the store's WAL (``shim: disk I/O error``, then
-    ``database is locked`` everywhere). Reported to the containers owner."""
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        try:
-            be.start_container(cid)
-        except BaseException as exc:  # re-raised on the calling thread
-            errors.append(exc)
-
-    t = threading.Thread(target=start, name="start")
-    t.start()
-    t.join()
-    if errors:
-        raise errors[0]
 
 
 def run_command(
@@ -122,7 +100,7 @@ def run_command(
                                 resolve_healthcheck(svc.healthcheck, image.config.healthcheck),
                                 RestartPolicy()))
     client.ensure_supervisor(project.name)
-    _start_off_main_thread(be, cid)
+    be.start_container(cid)
     client.watch(project.name, cid)
     if detach:
         terminal.line(cname)

@@ -17,7 +17,7 @@ import socketserver
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from compose.orchestrator.supervisor import ContainerOps, EventHub, Supervisor
 from engine.paths import ensure_dir, state_root
@@ -98,10 +98,8 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 def serve(project: str, ops: ContainerOps, ready_fd: int | None = None) -> None:
     """Run the supervisor of ``project`` until a ``shutdown`` request (blocking)."""
     ensure_dir(run_dir(), 0o700)
-    lock = open(pid_path(project), "a+")  # noqa: SIM115 - held for the process lifetime
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    lock = _lock_pid_file(project)
+    if lock is None:
         log.info("a supervisor for %s is already running", project)
         _signal_ready(ready_fd)
         return
@@ -127,6 +125,27 @@ def serve(project: str, ops: ContainerOps, ready_fd: int | None = None) -> None:
         sock.unlink(missing_ok=True)
         pid_path(project).unlink(missing_ok=True)
         lock.close()
+
+
+def _lock_pid_file(project: str) -> IO[str] | None:
+    """Open and flock the pid file (held for the process lifetime); None when a live
+    supervisor holds it. The locked file must still be the one at the path: ``down`` removes
+    a SIGKILLed supervisor's file under the lock, and a file opened before that would be an
+    invisible lock."""
+    for _ in range(100):
+        lock = open(pid_path(project), "a+")  # noqa: SIM115 - the caller keeps it open
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            return None
+        try:
+            if os.stat(pid_path(project)).st_ino == os.fstat(lock.fileno()).st_ino:
+                return lock
+        except FileNotFoundError:
+            pass
+        lock.close()
+    return None
 
 
 def _signal_ready(fd: int | None) -> None:

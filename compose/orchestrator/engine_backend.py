@@ -299,13 +299,20 @@ class EngineBackend:
         _announce("killed", info, signal=signal)
 
     def remove_container(self, cid: str) -> None:
-        info = containers.inspect(cid)
+        """The container (killed first if it runs), then its sandbox: the reverse of create,
+        each step tolerating what a killed ``up`` never made."""
+        try:
+            info = containers.inspect(cid)
+        except NotFound:  # removed meanwhile (another down, an rm)
+            return
         project = info.labels.get(L.PROJECT, "")
         try:
-            networks.remove_sandbox(info.name)
-        except NotFound:
-            pass
-        containers.delete(cid, force=True)
+            containers.delete(cid, force=True)
+        finally:  # the sandbox goes even when the container could not
+            try:
+                networks.remove_sandbox(info.name)
+            except NotFound:
+                pass
         if project:
             shutil.rmtree(files_dir(project, info.name), ignore_errors=True)
         _announce("destroyed", info)

@@ -151,11 +151,13 @@ class EngineBackend:
 
     def stop_idle_helpers(self) -> None:
         """End the engine's shim fork server when no container of this state root remains
-        (it would otherwise linger until its idle timeout after `down`)."""
+        (it would otherwise linger until its idle timeout after `down`), and the DNS daemon
+        when no sandbox does (one spawned for a killed `up` would wait to be told)."""
         if not containers.list_containers(None, all=True):
             from engine.containers import shimd
 
             shimd.stop_server()
+        networks.stop_idle_dns()
 
     def create_container(self, req: CreateRequest) -> str:
         svc, project = req.service, req.project

@@ -16,6 +16,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -127,18 +128,25 @@ def serve(project: str, ops: ContainerOps, ready_fd: int | None = None) -> None:
         lock.close()
 
 
-def _lock_pid_file(project: str) -> IO[str] | None:
+def _lock_pid_file(project: str, patience: float = 10.0) -> IO[str] | None:
     """Open and flock the pid file (held for the process lifetime); None when a live
-    supervisor holds it. The locked file must still be the one at the path: ``down`` removes
-    a SIGKILLed supervisor's file under the lock, and a file opened before that would be an
-    invisible lock."""
-    for _ in range(100):
+    supervisor holds it. One that holds it without answering is exiting (``down`` just asked
+    it to): wait for it, up to ``patience`` seconds. The locked file must still be the one at
+    the path: ``down`` removes a SIGKILLed supervisor's file under the lock, and a file opened
+    before that would be an invisible lock."""
+    from compose.orchestrator.client import is_running
+
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
         lock = open(pid_path(project), "a+")  # noqa: SIM115 - the caller keeps it open
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.close()
-            return None
+            if is_running(project):
+                return None
+            time.sleep(0.05)
+            continue
         try:
             if os.stat(pid_path(project)).st_ino == os.fstat(lock.fileno()).st_ino:
                 return lock

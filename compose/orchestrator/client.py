@@ -11,7 +11,9 @@ import os
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from compose.errors import ComposeError
@@ -55,10 +57,19 @@ def is_running(project: str) -> bool:
         return False
 
 
+_starting = threading.Lock()  # one start at a time from this process's threads
+
+
 def ensure_supervisor(project: str) -> None:
     """Start the project's supervisor unless one answers (double fork + setsid, detached)."""
     if is_running(project):
         return
+    with _starting:
+        if not is_running(project):
+            _start_supervisor(project)
+
+
+def _start_supervisor(project: str) -> None:
     ensure_dir(run_dir(), 0o700)
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -75,9 +86,21 @@ def ensure_supervisor(project: str) -> None:
     os.waitpid(pid, 0)
     with os.fdopen(read_fd, "rb") as ready:
         ok = ready.read(1)
-    if ok != b"1" or not is_running(project):
+    if ok != b"1" or not _answers_soon(project):
         raise SupervisorError(f"could not start the supervisor of project {project!r} (see "
                               f"{run_dir() / ('project-' + project + '.log')})")
+
+
+def _answers_soon(project: str, within: float = 5.0) -> bool:
+    """True once a supervisor answers. Ours answers at once; when another command started one
+    at the same moment, ours found it holding the pid file and gave way, and that one may
+    still be binding its socket (a rare race: a short poll is enough)."""
+    deadline = time.monotonic() + within
+    while not is_running(project):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _exec_supervisor(project: str, ready_fd: int) -> None:
@@ -106,8 +129,13 @@ def publish(project: str, event: dict[str, Any]) -> None:
 
 
 def watch(project: str, container_id: str) -> None:
-    """Ask the supervisor to (re)read a container's row and supervise it."""
-    request(project, "watch", container=container_id)
+    """Ask the supervisor to (re)read a container's row and supervise it; when none answers
+    (it was killed), start one: it re-adopts every container of the project."""
+    try:
+        request(project, "watch", container=container_id)
+    except OSError:
+        ensure_supervisor(project)
+        request(project, "watch", container=container_id)
 
 
 def stop_supervisor(project: str, timeout: float = 10.0) -> None:
@@ -128,6 +156,19 @@ def stop_supervisor(project: str, timeout: float = 10.0) -> None:
                                   daemon=True)
         waiter.start()
         waiter.join(timeout)
+        if not waiter.is_alive():  # we hold the lock: no supervisor; a SIGKILLed one's files
+            _unlink_if_same(pid_path(project), lock.fileno())
+            socket_path(project).unlink(missing_ok=True)
+
+
+def _unlink_if_same(path: Path, fd: int) -> None:
+    """Remove ``path`` if it is still the file open as ``fd`` (a new supervisor may have made
+    a new one meanwhile)."""
+    try:
+        if os.stat(path).st_ino == os.fstat(fd).st_ino:
+            path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 class Subscription:

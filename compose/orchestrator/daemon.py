@@ -16,7 +16,8 @@ import socket
 import socketserver
 import sys
 import threading
-from typing import Any
+import time
+from typing import IO, Any
 
 from compose.orchestrator.runpaths import pid_path, run_dir, socket_path
 from compose.orchestrator.supervisor import ContainerOps, EventHub, Supervisor
@@ -87,10 +88,8 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 def serve(project: str, ops: ContainerOps, ready_fd: int | None = None) -> None:
     """Run the supervisor of ``project`` until a ``shutdown`` request (blocking)."""
     ensure_dir(run_dir(), 0o700)
-    lock = open(pid_path(project), "a+")  # noqa: SIM115 - held for the process lifetime
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    lock = _lock_pid_file(project)
+    if lock is None:
         log.info("a supervisor for %s is already running", project)
         _signal_ready(ready_fd)
         return
@@ -116,6 +115,34 @@ def serve(project: str, ops: ContainerOps, ready_fd: int | None = None) -> None:
         sock.unlink(missing_ok=True)
         pid_path(project).unlink(missing_ok=True)
         lock.close()
+
+
+def _lock_pid_file(project: str, patience: float = 10.0) -> IO[str] | None:
+    """Open and flock the pid file (held for the process lifetime); None when a live
+    supervisor holds it. One that holds it without answering is exiting (``down`` just asked
+    it to): wait for it, up to ``patience`` seconds. The locked file must still be the one at
+    the path: ``down`` removes a SIGKILLed supervisor's file under the lock, and a file opened
+    before that would be an invisible lock."""
+    from compose.orchestrator.client import is_running
+
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        lock = open(pid_path(project), "a+")  # noqa: SIM115 - the caller keeps it open
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            if is_running(project):
+                return None
+            time.sleep(0.05)
+            continue
+        try:
+            if os.stat(pid_path(project)).st_ino == os.fstat(lock.fileno()).st_ino:
+                return lock
+        except FileNotFoundError:
+            pass
+        lock.close()
+    return None
 
 
 def _signal_ready(fd: int | None) -> None:

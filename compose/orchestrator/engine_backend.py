@@ -162,11 +162,13 @@ class EngineBackend:
 
     def stop_idle_helpers(self) -> None:
         """End the engine's shim fork server when no container of this state root remains
-        (it would otherwise linger until its idle timeout after `down`)."""
+        (it would otherwise linger until its idle timeout after `down`), and the DNS daemon
+        when no sandbox does (one spawned for a killed `up` would wait to be told)."""
         if not containers.list_containers(None, all=True):
             from engine.containers import shimd
 
             shimd.stop_server()
+        networks.stop_idle_dns()
 
     def create_container(self, req: CreateRequest) -> str:
         svc, project = req.service, req.project
@@ -318,13 +320,20 @@ class EngineBackend:
         _announce("killed", info, signal=signal)
 
     def remove_container(self, cid: str) -> None:
-        info = containers.inspect(cid)
+        """The container (killed first if it runs), then its sandbox: the reverse of create,
+        each step tolerating what a killed ``up`` never made."""
+        try:
+            info = containers.inspect(cid)
+        except NotFound:  # removed meanwhile (another down, an rm)
+            return
         project = info.labels.get(L.PROJECT, "")
         try:
-            networks.remove_sandbox(info.name)
-        except NotFound:
-            pass
-        containers.delete(cid, force=True)
+            containers.delete(cid, force=True)
+        finally:  # the sandbox goes even when the container could not
+            try:
+                networks.remove_sandbox(info.name)
+            except NotFound:
+                pass
         if project:
             shutil.rmtree(files_dir(project, info.name), ignore_errors=True)
         _announce("destroyed", info)

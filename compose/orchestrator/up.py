@@ -143,20 +143,29 @@ class _Events(threading.Thread):
         self._lock = threading.Lock()
 
     def run(self) -> None:
-        try:
-            client.ensure_supervisor(self.project)
-            sub = client.Subscription(self.project)
-        except BaseException as exc:  # handed to ready()
-            self._error = exc
+        while True:  # again when the supervisor is killed: a new one re-adopts and reports
+            try:
+                client.ensure_supervisor(self.project)
+                sub = client.Subscription(self.project)
+            except BaseException as exc:  # handed to ready() (or logged once it was ready)
+                if self._ready.is_set():
+                    log.warning("project %s: no supervisor events: %s", self.project, exc)
+                else:
+                    self._error = exc
+                    self._ready.set()
+                return
+            with self._lock:
+                self._sub = sub
+                if self._closed:
+                    sub.close()
             self._ready.set()
-            return
-        with self._lock:
-            self._sub = sub
-            if self._closed:
-                sub.close()
-        self._ready.set()
-        for event in sub:
-            self.agg.feed(event)
+            for event in sub:
+                self.agg.feed(event)
+            with self._lock:
+                if self._closed:
+                    return
+            log.warning("project %s: the supervisor went away; starting a new one",
+                        self.project)
 
     def ready(self) -> None:
         self._ready.wait()

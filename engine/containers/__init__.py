@@ -25,9 +25,11 @@ Public API (everything else in this package is internal):
 Design notes (details in each module's docstring):
 
 - ``create`` only records (docker semantics); ``start`` mounts the OverlayFS rootfs, writes
-  ``config.json`` and spawns a detached per-container shim (:mod:`.shim`) that creates and starts
-  the container through the runtime (:mod:`.runtimes`: builtin, runc or crun), logs its output,
-  serves exec and records the exit. Waiting is waiting for the shim (pidfd), from any process.
+  ``config.json`` and has the fork server (:mod:`.shimd`) start a detached per-container shim
+  (:mod:`.shim`) that creates and starts the container through the runtime (:mod:`.runtimes`:
+  builtin, runc or crun), records the start (holding the caller's container lock until then),
+  logs its output, serves exec and records the exit. Waiting is waiting for the shim (pidfd),
+  from any process.
 - The runtime is chosen by ``PYCOMPOSE_RUNTIME`` (builtin|runc|crun) at ``start`` and recorded in
   the row; later operations use the recorded one.
 - ``init: true`` bind-mounts Debian's ``tini-static`` at /sbin/docker-init (what docker does

@@ -2,7 +2,10 @@
 
 Every operation takes a per-container file lock (two CLI processes acting on the same container
 serialize), re-reads the row, reconciles it with the kernel (see :func:`refresh`), checks the
-transition table, then acts. Creating kernel objects always comes after the row that names them.
+transition table, then acts; every state change goes through the table
+(:func:`record.transition`). Creating kernel objects always comes after the row that names
+them. ``start`` hands its lock to the new shim, which keeps it until it has recorded the start:
+a caller killed in the middle never leaves a running container whose row says ``created``.
 """
 from __future__ import annotations
 
@@ -67,28 +70,29 @@ _held = threading.local()  # the container locks this thread holds (flock is per
 
 
 @contextmanager
-def locked(cid: str) -> Iterator[None]:
-    """Serialize operations on one container across processes (re-entrant per thread)."""
-    held: set[str] = _held.__dict__.setdefault("cids", set())
+def locked(cid: str) -> Iterator[int]:
+    """Serialize operations on one container across processes (re-entrant per thread); yields
+    the locked descriptor (whoever holds a copy of it holds the lock)."""
+    held: dict[str, int] = _held.__dict__.setdefault("fds", {})
     if cid in held:
-        yield
+        yield held[cid]
         return
     path = paths.container_dir(cid) / "lock"
     ensure_dir(path.parent, 0o710)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        held.add(cid)
-        yield
+        held[cid] = fd
+        yield fd
     finally:
-        held.discard(cid)
+        held.pop(cid, None)
         os.close(fd)
 
 
 def start(ref: str) -> ContainerInfo:
     """Mount the rootfs, write config.json and start the container under a new shim."""
     cid = record.get(ref).id
-    with locked(cid):
+    with locked(cid) as lock_fd:
         info = refresh(cid)
         check_transition(info.state, State.RUNNING, info.name)
         spec = record.spec_from_json(info.spec)
@@ -98,15 +102,23 @@ def start(ref: str) -> ContainerInfo:
             _teardown_runtime(cid, info.runtime)
         _prepare_bundle(cid, spec)
         record.update(cid, runtime=runtime.name)
-        report = shim.spawn(cid, runtime.name)
+        report = shim.spawn(cid, runtime.name, lock_fd)  # the shim records the outcome
         if not report.get("ok"):
-            code = int(report.get("exit_code", 128))
-            record.update(cid, exit_code=code, error=report.get("error", ""),
-                          finished_at=record.now())
-            err = EngineError(report.get("error", "start failed"), step="start", obj=info.name)
-            err.exit_code = code  # type: ignore[attr-defined]
-            raise err
+            raise _start_error(cid, info.name, runtime.name, report)
         return record.get(cid)
+
+
+def _start_error(cid: str, name: str, runtime_name: str, report: dict[str, Any]) -> EngineError:
+    """The error of a failed start; what the shim could not record and undo (it died before
+    reporting) is done here."""
+    code = int(report.get("exit_code", 128))
+    message = str(report.get("error", "start failed"))
+    if not report.get("recorded"):
+        _teardown_runtime(cid, runtime_name)
+        record.update(cid, exit_code=code, error=message, finished_at=record.now())
+    err = EngineError(message, step="start", obj=name)
+    err.exit_code = code  # type: ignore[attr-defined]
+    return err
 
 
 def _prepare_bundle(cid: str, spec: ContainerSpec) -> None:
@@ -189,9 +201,9 @@ def _mark_lost(cid: str, info: ContainerInfo) -> ContainerInfo:
         return info
     log.warning("container %s: shim and init are gone; marking it exited", cid[:12])
     _teardown_runtime(cid, info.runtime)
-    record.update(cid, state=State.EXITED, exit_code=_SHIM_LOST_CODE, pid=0,
-                  oom_killed=int(procinfo.oom_killed(cid)), finished_at=record.now(),
-                  error="the container's shim exited without recording the exit")
+    record.transition(cid, State.EXITED, exit_code=_SHIM_LOST_CODE, pid=0,
+                      oom_killed=int(procinfo.oom_killed(cid)), finished_at=record.now(),
+                      error="the container's shim exited without recording the exit")
     return record.get(cid)
 
 
@@ -309,7 +321,7 @@ def _freeze(ref: str, target: State) -> None:
         check_transition(info.state, target, info.name)
         runtime = _runtime(info.runtime)
         (runtime.pause if target is State.PAUSED else runtime.resume)(cid)
-        record.update(cid, state=target)
+        record.transition(cid, target)
 
 
 def restart(ref: str, timeout: float | None = None) -> ContainerInfo:
@@ -322,32 +334,34 @@ def note_restart(ref: str) -> None:
     """Count a restart made by a restart policy (RestartCount); an exited container shows
     ``restarting`` until the policy's :func:`start` runs it again."""
     info = refresh(record.get(ref).id)
-    fields: dict[str, Any] = {"restart_count": info.restart_count + 1}
+    count = info.restart_count + 1
     if info.state is State.EXITED:
-        fields["state"] = State.RESTARTING
-    record.update(info.id, **fields)
+        record.transition(info.id, State.RESTARTING, restart_count=count)
+    else:
+        record.update(info.id, restart_count=count)
 
 
 def delete(ref: str, force: bool = False) -> None:
-    """Remove the container: runtime state, rootfs mount, cgroup, bundle, upper dir, row."""
+    """Remove the container: runtime state, rootfs mount, cgroup, bundle, upper dir, row.
+
+    Under the container lock, so a start in flight (its shim holds the lock until it has
+    recorded the run) finishes first and is then killed like any running container."""
     cid = record.get(ref).id
-    info = refresh(cid)
-    if info.state in _ACTIVE:
-        if not force:
-            raise Conflict(f"cannot remove a {info.state.value} container; stop it first or "
-                           "force the removal", step="remove", obj=info.name)
-        kill(cid, signal.SIGKILL)
-        wait(cid, None)
     with locked(cid):
         info = refresh(cid)
         if info.state in _ACTIVE:
-            raise Conflict("container started again while being removed", step="remove",
-                           obj=info.name)
-        record.update(cid, state=State.REMOVING)
+            if not force:
+                raise Conflict(f"cannot remove a {info.state.value} container; stop it first "
+                               "or force the removal", step="remove", obj=info.name)
+            kill(cid, signal.SIGKILL)
+            wait(cid, None)
+            info = refresh(cid)
+        if info.state is not State.REMOVING:  # else: finishing an interrupted removal
+            record.transition(cid, State.REMOVING)
         try:
             _remove_everything(cid, info.runtime)
         except BaseException:
-            record.update(cid, state=State.DEAD)
+            record.transition(cid, State.DEAD)
             raise
     record.remove(cid)
 
@@ -356,19 +370,21 @@ def _remove_everything(cid: str, runtime_name: str) -> None:
     if runtime_name:
         _teardown_runtime(cid, runtime_name)
     rootfs.unmount(paths.rootfs_dir(cid))
-    _remove_cgroup(cid)
+    remove_cgroup(cid)
     shutil.rmtree(paths.container_dir(cid), ignore_errors=False)
 
 
-def _remove_cgroup(cid: str) -> None:
-    try:
-        from engine.cgroups import driver
+def remove_cgroup(cid: str) -> None:
+    """Kill whatever is left in the container's cgroup (a shim killed mid-create leaves an
+    init the runtime has no state for), then remove it."""
+    from engine.cgroups import driver
 
-        drv = driver()
-        if drv.exists(paths.cgroup_path(cid)):
-            drv.delete(paths.cgroup_path(cid))
-    except ImportError:
-        pass
+    drv = driver()
+    path = paths.cgroup_path(cid)
+    if drv.exists(path):
+        if drv.pids(path):
+            drv.kill_all(path, signal.SIGKILL)
+        drv.delete(path)
 
 
 def inspect(ref: str) -> ContainerInfo:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import store
+from engine.containers import states
 from engine.containers.spec import (
     ContainerInfo,
     ContainerSpec,
@@ -44,7 +45,7 @@ CREATE TABLE IF NOT EXISTS containers (
 CREATE INDEX IF NOT EXISTS containers_state ON containers(state)
 """)
 
-_UPDATABLE = {"state", "runtime", "started_at", "finished_at", "pid", "pid_start", "shim_pid",
+_UPDATABLE = {"runtime", "started_at", "finished_at", "pid", "pid_start", "shim_pid",
               "shim_start", "exit_code", "oom_killed", "error", "restart_count"}
 
 
@@ -103,12 +104,37 @@ def insert(cid: str, spec: ContainerSpec) -> ContainerInfo:
 
 
 def update(cid: str, **fields: Any) -> None:
-    """Set columns of one row."""
+    """Set columns of one row (not ``state``: see :func:`transition`)."""
+    _check_columns(fields)
+    _set(store.connect(), cid, fields)
+
+
+def transition(cid: str, target: State, **fields: Any) -> State:
+    """Move the row to ``target`` and set ``fields`` in one transaction, if the lifecycle
+    table allows it from the state the row has *now*; return that previous state.
+    Conflict when the table forbids it, NotFound when the row is gone."""
+    with store.transaction() as conn:
+        row = conn.execute("SELECT state, name FROM containers WHERE id = ?",
+                           (cid,)).fetchone()
+        if row is None:
+            raise NotFound("no such container", step=target.value, obj=cid)
+        current = State(row["state"])
+        states.check_transition(current, target, row["name"])
+        _check_columns(fields)
+        _set(conn, cid, {**fields, "state": target})
+    return current
+
+
+def _check_columns(fields: dict[str, Any]) -> None:
     bad = set(fields) - _UPDATABLE
-    assert not bad, bad
+    if bad:
+        raise ValueError(f"containers row: cannot set {', '.join(sorted(bad))} this way")
+
+
+def _set(conn: sqlite3.Connection, cid: str, fields: dict[str, Any]) -> None:
     cols = ", ".join(f"{k} = ?" for k in fields)
     values = [v.value if isinstance(v, enum.Enum) else v for v in fields.values()]
-    with store.transaction() as conn:
+    with store.transaction(conn):
         conn.execute(f"UPDATE containers SET {cols} WHERE id = ?", (*values, cid))
 
 

@@ -1,39 +1,34 @@
 """The per-container shim (containerd-shim's role): one small detached process per container run.
 
 It is a child subreaper, creates and starts the container through the runtime (so init and every
-exec'd process become its children), turns the container's stdout/stderr into timestamped log
-lines, serves exec and attach clients on ``shim.sock`` (:mod:`engine.containers.sessions`:
-the container's stdin and pty master stay here for them), and when init exits records exit
-code, OOMKilled and finished_at, tears down (runtime delete, rootfs unmount) and exits. Waiting
-for a container from any process is waiting for its shim to exit (pidfd), then reading the row.
+exec'd process become its children), records the run in the container's row, turns the
+container's stdout/stderr into timestamped log lines, serves exec and attach clients on
+``shim.sock`` (:mod:`engine.containers.sessions`: the container's stdin and pty master stay here
+for them), and when init exits tears down (runtime delete, rootfs unmount), records exit code,
+OOMKilled and finished_at, and exits. Waiting for a container from any process is waiting for
+its shim to exit (pidfd), then reading the row.
 
-How it is started: :func:`spawn` asks the fork server (:mod:`engine.containers.shimd`, a
-single-threaded interpreter that never opened the store) to fork it: a few ms, and the shim may
-use the store. When no server can be reached, :func:`spawn` double-forks the current process
-(setsid in between), so the shim is nobody's child the CLI must wait for and survives SIGKILL of
-the CLI; a multi-threaded caller's child must exec a fresh interpreter at once (another thread
-could hold an allocator or import lock forever in the child:
-``python -m engine.containers.shim``). In a forked child every inherited descriptor except the
-report socket is replaced by /dev/null (not closed, so a stale Python object can never close a
-reused descriptor number) and the garbage collector is frozen (it would finalize inherited
-objects).
+How it is started (:func:`spawn`): the fork server (:mod:`engine.containers.shimd`, a
+single-threaded interpreter that never opened the store) forks it in a few ms; when no server
+can be reached, the caller double-forks and the grandchild exec's a fresh interpreter at once
+(``python -m engine.containers.shim``; a forked copy of a multi-threaded caller could wait
+forever on a lock another thread held). Either way the shim is a fresh process that may use the
+store, nobody's child the CLI must wait for, and it survives SIGKILL of the caller. Both ways
+end in :func:`become_shim`.
 
-A shim forked from the caller never touches the state store: SQLite's process-wide state
-(locks, descriptors parked for reuse) does not survive fork, and a connection opened in the
-child can read /dev/null as the database and checkpoint and delete the WAL. The caller
-(:func:`spawn`) records the running container from the shim's report, and such a shim records
-the exit by exec'ing a fresh interpreter at its very end (``--record-exit``; same pid, so
-waiters on the shim's pidfd still see the row written before the shim is gone).
+The container lock travels with the request: the caller holds ``locked(cid)`` (an flock) and
+hands its descriptor to the shim, which keeps it until it has recorded the outcome of the start
+(the row says ``running`` with its pid and the shim's, or the start's error). A killed caller
+therefore never leaves a container that runs while its row says ``created``: ``stop``/``delete``
+take the lock and see the start finished.
 
-Start protocol (a socketpair): the shim sends one JSON object and shuts its sending side:
-``{"ok": true, "pid": N, ...}`` or ``{"ok": false, "error": "...", "exit_code": 127}``. On
-success the caller records the row, then closes its end; the shim waits for that before it
-records an exit, so a container that exits at once can never be overwritten as running.
+Start report (a socketpair): the shim sends one JSON object and closes its end:
+``{"ok": true, "pid": N, ...}`` or ``{"ok": false, "error": "...", "exit_code": 127,
+"recorded": true}``.
 """
 from __future__ import annotations
 
 import ctypes
-import gc
 import json
 import logging
 import os
@@ -42,7 +37,6 @@ import selectors
 import signal
 import socket
 import sys
-import threading
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,34 +59,35 @@ _REQUEST_TIMEOUT = 5.0
 _REPORT_TIMEOUT = 120.0
 
 
-def spawn(cid: str, runtime_name: str) -> dict[str, Any]:
-    """Start the shim for ``cid`` detached, record it running, and return its start report."""
+def spawn(cid: str, runtime_name: str, lock_fd: int) -> dict[str, Any]:
+    """Start the shim for ``cid`` detached and return its start report. ``lock_fd`` is the
+    caller's container lock: the shim holds it too until the start is recorded."""
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    if not shimd.request_shim(cid, runtime_name, child_sock.fileno()):  # the fork server
-        single = threading.active_count() == 1  # else the child exec's a fresh shim at once
-        _fork_shim(cid, runtime_name, child_sock, record.get(cid).spec if single else None)
-    child_sock.close()
     with parent_sock:
-        report = _read_report(parent_sock)
-        if report.get("ok"):
-            record.update(cid, state=State.RUNNING, pid=report["pid"],
-                          pid_start=report["pid_start"], shim_pid=report["shim_pid"],
-                          shim_start=report["shim_start"], started_at=report["started_at"],
-                          finished_at="", exit_code=None, oom_killed=0, error="")
-    return report  # closing the socket above lets the shim record an exit
-
-
-def _fork_shim(cid: str, runtime_name: str, child_sock: socket.socket,
-               spec: dict[str, Any] | None) -> None:
-    """Double-fork the shim from this process (``spec`` None: the child exec's a fresh
-    interpreter at once, the only safe thing for a multi-threaded caller's child)."""
-    pid = os.fork()
-    if pid == 0:  # intermediate: new session, fork again, vanish
         try:
-            gc.freeze()  # never finalize what was inherited (SQLite connections among it)
+            fds = (child_sock.fileno(), lock_fd)
+            if not shimd.request_shim(cid, runtime_name, fds):  # the fallback
+                _exec_shim(cid, runtime_name, fds)
+        finally:
+            child_sock.close()
+        return _read_report(parent_sock)
+
+
+def _exec_shim(cid: str, runtime_name: str, fds: tuple[int, int]) -> None:
+    """Double-fork; the grandchild (new session, stdio on /dev/null and shim.log) exec's a
+    fresh interpreter at once: only system calls between fork and exec."""
+    argv = _shim_argv(cid, runtime_name, *map(str, fds))
+    env = _shim_env()
+    log_path = paths.container_dir(cid) / "shim.log"
+    pid = os.fork()
+    if pid == 0:
+        try:
             os.setsid()
             if os.fork() == 0:
-                _become_shim(cid, runtime_name, child_sock.detach(), spec)
+                _redirect_stdio(log_path)
+                for fd in fds:
+                    os.set_inheritable(fd, True)
+                os.execve(sys.executable, argv, env)
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
@@ -113,28 +108,28 @@ def _read_report(sock: socket.socket) -> dict[str, Any]:
     return report
 
 
-def _become_shim(cid: str, runtime_name: str, report_fd: int,
-                 spec: dict[str, Any] | None, *, fresh: bool = False) -> None:
-    """Run the shim in this forked process: with ``spec`` (a forked caller's copy of the row,
-    the store off limits), with ``fresh`` (forked by the fork server, which never used the
-    store), or else by exec'ing a fresh interpreter."""
-    _scrub_fds(keep={report_fd})
-    # The shim's own complaints (tracebacks, warnings) go to shim.log in the container dir.
-    err = os.open(paths.container_dir(cid) / "shim.log",
-                  os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-    os.dup2(err, 2)
-    os.close(err)
-    if spec is None and not fresh:
-        os.set_inheritable(report_fd, True)
-        os.execve(sys.executable, _shim_argv(cid, runtime_name, str(report_fd)), _shim_env())
-    store.forget_connections()
+def become_shim(cid: str, runtime_name: str, report_fd: int, lock_fd: int) -> None:
+    """Run the shim in this fresh process (forked by the fork server, or exec'd) and exit."""
+    _scrub_fds(keep={report_fd, lock_fd})
+    _redirect_stdio(paths.container_dir(cid) / "shim.log")
     code = 0
     try:
-        Shim(cid, runtime_name, report_fd, spec).run()
-    except BaseException:  # noqa: B036 - the shim must never unwind into the caller's stack
+        Shim(cid, runtime_name, report_fd, lock_fd).run()
+    except BaseException:  # noqa: B036 - the shim must never unwind into a caller's stack
         os.write(2, traceback.format_exc().encode())
         code = 1
     os._exit(code)
+
+
+def _redirect_stdio(log_path: Path) -> None:
+    """stdin/stdout on /dev/null (never a caller's terminal or pipe), stderr (tracebacks,
+    warnings) appended to the container's shim.log."""
+    null = os.open(os.devnull, os.O_RDWR)
+    err = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    for target, fd in ((0, null), (1, null), (2, err)):
+        os.dup2(fd, target)
+    os.close(null)
+    os.close(err)
 
 
 def _shim_argv(*args: str) -> list[str]:
@@ -149,6 +144,8 @@ def _shim_env() -> dict[str, str]:
 
 
 def _scrub_fds(keep: set[int]) -> None:
+    """Point every inherited descriptor but ``keep`` at /dev/null (not closed, so a stale
+    Python object can never close a reused descriptor number)."""
     null = os.open(os.devnull, os.O_RDWR)
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
@@ -158,6 +155,8 @@ def _scrub_fds(keep: set[int]) -> None:
             except OSError:
                 pass  # the listing's own descriptor, already closed
     os.close(null)
+    for fd in keep:
+        os.set_inheritable(fd, False)  # never into the container or a runtime subprocess
 
 
 @dataclass
@@ -169,14 +168,12 @@ class _Status:
 class Shim:
     """One container run: create → start → pump output, serve exec, reap → record → exit."""
 
-    def __init__(self, cid: str, runtime_name: str, report_fd: int,
-                 spec: dict[str, Any] | None = None) -> None:
+    def __init__(self, cid: str, runtime_name: str, report_fd: int, lock_fd: int) -> None:
         self.cid = cid
-        self.spec = spec
-        self.forked = spec is not None  # then the store is off limits (see above)
         self.dir = paths.container_dir(cid)
         self.runtime: Runtime = get_runtime(runtime_name)
         self.report_fd = report_fd
+        self.lock_fd = lock_fd  # the caller's container lock, held until the start is recorded
         self.sel = selectors.DefaultSelector()
         self.status = _Status()
         self.writers: dict[int, LineWriter] = {}
@@ -193,20 +190,21 @@ class Shim:
         signal.set_wakeup_fd(wake_w)
         os.chdir("/")
         try:
-            started = self._create_and_start()
-        except Exception as exc:
-            if self.report_fd >= 0:
-                self._report({"ok": False, "error": f"shim: {exc}", "exit_code": 128})
-                self._teardown()
-            raise
-        if not started:
+            report = self._start()
+        except Exception as exc:  # a bug: the traceback goes to shim.log
+            log.exception("container %s: start failed", self.cid[:12])
+            report = self._start_failed(f"shim: {exc}", 128)
+        self._release_lock()
+        self._report(report)
+        if not report["ok"]:
             return
         self.sel.register(wake_r, selectors.EVENT_READ, "sigchld")
         self._loop()
         self._finish()
 
-    def _create_and_start(self) -> bool:
-        spec = record.spec_from_json(self.spec or record.get(self.cid).spec)
+    def _start(self) -> dict[str, Any]:
+        """Create and start the container, record it running; the start report."""
+        spec = record.spec_from_json(record.get(self.cid).spec)
         # log driver "none": the output is still drained (a full pipe would block the
         # container) but goes nowhere
         target = os.devnull if spec.log_driver == "none" else paths.log_file(self.cid)
@@ -223,44 +221,45 @@ class Shim:
         except (EngineError, OSError) as exc:
             self.io.close()
             message = exc.message if isinstance(exc, EngineError) else f"terminal: {exc}"
-            self._report({"ok": False, "error": message,
-                          "exit_code": getattr(exc, "exit_code", 128)})
-            self._teardown()
-            return False
+            return self._start_failed(message, getattr(exc, "exit_code", 128))
         for fd, stream in self.io.readers:
             self.writers[fd] = LineWriter(log_fd, stream)
             self.sel.register(fd, selectors.EVENT_READ, "output")
         self._listen()
-        self._report({"ok": True, "pid": pid, "pid_start": procinfo.start_time(pid),
-                      "shim_pid": os.getpid(), "shim_start": procinfo.start_time(os.getpid()),
-                      "started_at": record.now()}, keep=True)
-        return True
+        fields = {"pid": pid, "pid_start": procinfo.start_time(pid), "shim_pid": os.getpid(),
+                  "shim_start": procinfo.start_time(os.getpid()), "started_at": record.now(),
+                  "finished_at": "", "exit_code": None, "oom_killed": 0, "error": ""}
+        try:
+            record.transition(self.cid, State.RUNNING, **fields)
+        except EngineError as exc:  # the table refuses: no run may start from this state
+            self.io.close()
+            return self._start_failed(str(exc), 128)
+        return {"ok": True, **fields}
 
-    def _report(self, report: dict[str, Any], keep: bool = False) -> None:
-        """Send the start report; with ``keep``, hold the socket to learn (EOF) when the
-        caller has recorded the start."""
+    def _start_failed(self, message: str, code: int) -> dict[str, Any]:
+        """Undo a failed start and record its error (the state stays what it was)."""
+        self._teardown()
+        try:
+            record.update(self.cid, exit_code=code, error=message, finished_at=record.now())
+        except Exception as exc:  # noqa: BLE001 - the report still tells the caller
+            log.error("container %s: recording the failed start: %s", self.cid[:12], exc)
+            return {"ok": False, "error": message, "exit_code": code}
+        return {"ok": False, "error": message, "exit_code": code, "recorded": True}
+
+    def _release_lock(self) -> None:
+        if self.lock_fd >= 0:
+            os.close(self.lock_fd)
+            self.lock_fd = -1
+
+    def _report(self, report: dict[str, Any]) -> None:
+        """Send the start report and close the socket."""
         sock = socket.socket(fileno=self.report_fd)
         self.report_fd = -1
-        try:
-            sock.sendall(json.dumps(report).encode())
-            sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass  # the caller is gone; the row says what it last knew
-        if keep:
-            self.ack = sock
-        else:
-            sock.close()
-
-    def _await_recorded_start(self) -> None:
-        ack = getattr(self, "ack", None)
-        if ack is None:
-            return
-        ack.settimeout(_REPORT_TIMEOUT)
-        with ack:
+        with sock:
             try:
-                ack.recv(1)  # EOF once the caller recorded the start (or died)
+                sock.sendall(json.dumps(report).encode())
             except OSError:
-                pass
+                pass  # the caller is gone; the row says what happened
 
     def _listen(self) -> None:
         paths.shim_socket(self.cid).unlink(missing_ok=True)
@@ -343,15 +342,11 @@ class Shim:
         self.sessions.finish(code)
         self.io.close()
         self._teardown()
-        fields: dict[str, Any] = {"state": State.EXITED.value, "exit_code": code,
-                                  "oom_killed": int(oom), "finished_at": record.now(), "pid": 0}
+        fields: dict[str, Any] = {"exit_code": code, "oom_killed": int(oom),
+                                  "finished_at": record.now(), "pid": 0}
         if self.writers:
             fields["error"] = "the container's output was held open after init exited"
-        self._await_recorded_start()
         log.debug("container %s exited %s", self.cid[:12], code)
-        if self.forked:  # a fresh interpreter writes the row (this process must not)
-            os.execve(sys.executable, _shim_argv("--record-exit", self.cid, json.dumps(fields)),
-                      _shim_env())
         record_exit(self.cid, fields)
 
     def _teardown(self) -> None:
@@ -382,27 +377,13 @@ def record_exit(cid: str, fields: dict[str, Any]) -> None:
             log.warning("container %s: the row names shim %s, not this one; exit %s not "
                         "recorded", cid[:12], owner, fields.get("exit_code"))
             return
-        record.update(cid, **{**fields, "state": State(fields["state"])})
+        record.transition(cid, State.EXITED, **fields)
 
 
 def main(argv: list[str]) -> None:
-    """Entry point for the exec'd shim: ``python -m engine.containers.shim CID RUNTIME FD``,
-    or ``--record-exit CID FIELDS`` for the end of a forked shim."""
-    if argv[1] == "--record-exit":
-        try:
-            record_exit(argv[2], json.loads(argv[3]))
-        except BaseException:  # noqa: B036
-            log.exception("shim %s: recording the exit failed", argv[2][:12])
-            os._exit(1)
-        os._exit(0)
-    cid, runtime_name, fd = argv[1], argv[2], int(argv[3])
-    os.set_inheritable(fd, False)
-    try:
-        Shim(cid, runtime_name, fd).run()
-    except BaseException:  # noqa: B036
-        log.exception("shim %s failed", cid[:12])
-        os._exit(1)
-    os._exit(0)
+    """Entry point of the exec'd shim (the fallback of :func:`spawn`):
+    ``python -m engine.containers.shim CID RUNTIME REPORT_FD LOCK_FD``."""
+    become_shim(argv[1], argv[2], int(argv[3]), int(argv[4]))
 
 
 if __name__ == "__main__":

@@ -1,17 +1,17 @@
-"""The shim fork server: a small single-threaded process that forks shims for multi-threaded
-callers (the orchestrator and its supervisor start containers from worker threads).
+"""The shim fork server: how every shim starts (see :mod:`engine.containers.shim`).
 
-A multi-threaded process must not fork a Python shim (another thread may hold a lock the
-child then waits on forever) and exec'ing a fresh interpreter per container costs ~100 ms. The
-fork server is such a fresh interpreter, started once per state root: it imports everything a
-shim needs, never opens the state store (so its children get a clean SQLite and may use it),
-and forks one shim per request in a few milliseconds. It exits after a short idle period.
+A caller must not fork a Python shim from itself (a multi-threaded caller's child may wait
+forever on a lock another thread held; SQLite's state does not survive fork), and exec'ing a
+fresh interpreter per container costs ~100 ms. The fork server is such a fresh interpreter,
+started once per state root: it imports everything a shim needs, never opens the state store
+(so its children get a clean SQLite and may use it), and forks one shim per request in a few
+milliseconds. It exits after a short idle period.
 
 Protocol on the abstract socket ``@pycompose-shimd-<hash of the state root>``: one JSON request
-``{"cid", "runtime", "env"}`` with the start-report socket as the only SCM_RIGHTS descriptor;
-the server double-forks the shim (the server keeps no children) and answers ``ok``. Only
-callers with the server's own uid are served (SO_PEERCRED). Any failure before ``ok`` makes
-the caller fall back to exec'ing the shim itself.
+``{"cid", "runtime", "env"}`` with two SCM_RIGHTS descriptors, the start-report socket and the
+caller's container lock; the server double-forks the shim (it keeps no children, and closes its
+copies of both descriptors) and answers ``ok``. Only callers with the server's own uid are
+served (SO_PEERCRED). Any failure before ``ok`` makes the caller fall back to exec'ing the shim.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from engine.paths import ensure_dir, state_root
 
@@ -40,9 +41,10 @@ def _address(root: Path) -> str:
     return f"\0pycompose-shimd-{digest}"
 
 
-def request_shim(cid: str, runtime_name: str, report_fd: int) -> bool:
-    """Have the fork server start the shim of ``cid`` with ``report_fd`` as its report socket.
-    False when the server cannot be reached or did not confirm (the caller falls back)."""
+def request_shim(cid: str, runtime_name: str, fds: tuple[int, int]) -> bool:
+    """Have the fork server start the shim of ``cid`` with ``fds`` (its report socket and the
+    container lock). False when the server cannot be reached or did not confirm (the caller
+    falls back)."""
     root = state_root()
     try:
         sock = _connect(root) or (_start_server(root) and _connect(root))
@@ -53,7 +55,7 @@ def request_shim(cid: str, runtime_name: str, report_fd: int) -> bool:
     with sock:
         request = {"cid": cid, "runtime": runtime_name, "env": dict(os.environ)}
         try:
-            socket.send_fds(sock, [json.dumps(request).encode()], [report_fd])
+            socket.send_fds(sock, [json.dumps(request).encode()], list(fds))
             sock.settimeout(_REPLY_TIMEOUT)
             return sock.recv(16).startswith(b"ok")
         except OSError:
@@ -141,7 +143,7 @@ def serve(root: Path, ready_fd: int) -> None:
         conn, _ = server.accept()
         with conn:
             try:
-                serving = _handle(conn, shim)
+                serving = _handle(conn)
                 if not serving:  # gone before the caller hears so
                     server.close()
                     conn.sendall(b"ok")
@@ -150,24 +152,33 @@ def serve(root: Path, ready_fd: int) -> None:
     server.close()
 
 
-def _handle(conn: socket.socket, shim: object) -> bool:
+def _handle(conn: socket.socket) -> bool:
     """Serve one request; False when asked to exit."""
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     if struct.unpack("3i", creds)[1] != os.geteuid():
         return True  # only the engine's own user may have shims forked
     conn.settimeout(_REPLY_TIMEOUT)
-    data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 1)
-    if not data:  # a probe (server_running)
-        return True
-    request = json.loads(data)
-    if request.get("op") == "exit":
-        for fd in fds:
+    data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 2)
+    try:
+        if not data:  # a probe (server_running)
+            return True
+        request = json.loads(data)
+        if request.get("op") == "exit":
+            return False
+        if len(fds) != 2:
+            raise ValueError("expected two descriptors")
+        _fork_shim(request, fds[0], fds[1])
+    finally:
+        for fd in fds:  # the shim has its own copies; ours would hold the lock
             os.close(fd)
-        return False
-    if len(fds) != 1:
-        for fd in fds:
-            os.close(fd)
-        raise ValueError("expected one descriptor")
+    conn.sendall(b"ok")
+    return True
+
+
+def _fork_shim(request: dict[str, Any], report_fd: int, lock_fd: int) -> None:
+    """Double-fork: the grandchild becomes the shim (new session, the caller's environment)."""
+    from engine.containers.shim import become_shim  # imported by serve() before any fork
+
     pid = os.fork()
     if pid == 0:
         try:
@@ -175,14 +186,10 @@ def _handle(conn: socket.socket, shim: object) -> bool:
             if os.fork() == 0:
                 os.environ.clear()
                 os.environ.update(request["env"])
-                shim._become_shim(request["cid"], request["runtime"],  # type: ignore[attr-defined]
-                                  fds[0], None, fresh=True)
+                become_shim(request["cid"], request["runtime"], report_fd, lock_fd)
         finally:
             os._exit(0)
-    os.close(fds[0])
     os.waitpid(pid, 0)
-    conn.sendall(b"ok")
-    return True
 
 
 def main(argv: list[str]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import signal
 
 from engine.containers import lifecycle, paths, record, rootfs
 from engine.containers.runtimes import get_runtime, runtime_knows
@@ -69,16 +68,6 @@ def _remove_orphan(cid: str) -> None:
             get_runtime(name).delete(cid, force=True)
         except EngineError as exc:
             log.warning("runtime %s delete %s: %s", name, cid[:12], exc)
-    _kill_cgroup(cid)
+    lifecycle.remove_cgroup(cid)
     rootfs.unmount(paths.rootfs_dir(cid))
     shutil.rmtree(paths.container_dir(cid), ignore_errors=True)
-
-
-def _kill_cgroup(cid: str) -> None:
-    from engine.cgroups import driver
-
-    drv = driver()
-    path = paths.cgroup_path(cid)
-    if drv.exists(path):
-        drv.kill_all(path, signal.SIGKILL)
-        drv.delete(path)

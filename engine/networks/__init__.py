@@ -18,7 +18,8 @@ Public API (everything the orchestrator needs; nothing else in this package is p
               endpoint), ``write_hosts`` (``host_gateway`` for ``extra_hosts: host-gateway``)
 - default bridge: ``ensure_default_bridge()``, ``release_default_bridge()`` (docker's
               ``bridge``: network_mode bridge and build steps; removed when unused)
-- teardown:   ``sweep()`` (undo work of crashed processes), ``cleanup_all()``
+- teardown:   ``sweep()`` (undo work of crashed processes), ``cleanup_all()``,
+              ``stop_idle_dns()`` (the DNS daemon, once no sandbox remains)
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ _EXPORTS = {
     "engine.networks.resolvconf": ("EMBEDDED_DNS", "write_hosts", "write_resolv_conf"),
     "engine.networks.sandbox": ("connect", "create_sandbox", "disconnect", "endpoints",
                                 "remove_sandbox", "sandbox_path", "set_endpoint_active"),
+    "engine.networks.dns_control": ("stop_idle_dns",),
     "engine.networks.sweeper": ("cleanup_all", "sweep"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
         ensure_default_bridge,
         release_default_bridge,
     )
+    from engine.networks.dns_control import stop_idle_dns
     from engine.networks.model import (
         EndpointInfo,
         EndpointSpec,
@@ -99,6 +102,7 @@ __all__ = [
     "create_sandbox", "disconnect", "endpoints", "inspect_network", "list_networks",
     "network_exists", "publish_ports", "published_ports", "remove_network", "remove_sandbox",
     "restore_network",
-    "sandbox_path", "set_endpoint_active", "sweep", "unpublish_ports", "write_hosts",
+    "sandbox_path", "set_endpoint_active", "stop_idle_dns", "sweep", "unpublish_ports",
+    "write_hosts",
     "write_resolv_conf",
 ]

@@ -171,3 +171,14 @@ def wait_unlocked(fd: int, timeout: float) -> bool:
         except BlockingIOError:
             time.sleep(0.01)
     return False
+
+
+def stop_idle_dns() -> bool:
+    """Stop the daemon if no sandbox of this state root remains (one spawned for a sandbox
+    whose creator was killed would otherwise wait to be told); True if none is left."""
+    from engine.networks import state
+
+    if state.db().execute("SELECT 1 FROM net_sandboxes LIMIT 1").fetchone() is not None:
+        return False
+    stop()
+    return True

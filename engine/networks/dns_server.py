@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 DNS_IP = "127.0.0.11"
 MAX_VARIANTS = 16
 ORPHAN_CHECK_S = 60.0  # idle interval after which we check that someone can still use us
+UNUSED_EXIT_S = 5.0  # idle with no sandbox at all for this long: exit
 # Rendered answers are cached per (sandbox, query minus id); 0 disables (to benchmark the
 # dnspython path). The cache is dropped on every sync, so it never outlives a change.
 CACHE_LIMIT = int(os.environ.get("PYCOMPOSE_DNSD_CACHE", "50000"))
@@ -257,7 +258,7 @@ class Daemon:
     def serve(self) -> None:
         loaded = False
         while not self.stopping:
-            events = self.sel.select(timeout=ORPHAN_CHECK_S if loaded else 0.02)
+            events = self.sel.select(timeout=self._idle_check(loaded))
             if not loaded and (not events or any(k.data[0] != "control" for k, _ in events)):
                 load_resolver()  # control requests first: connect is waiting on them
                 loaded = True
@@ -274,6 +275,14 @@ class Daemon:
                     self.on_tcp_accept(cid)
                 else:
                     self.on_control()
+
+    def _idle_check(self, loaded: bool) -> float:
+        """How long to wait for events before looking whether we are still needed: briefly
+        while nothing serves yet (started for a sandbox about to be announced, whose creator
+        may have been killed), rarely once sandboxes are served."""
+        if not loaded:
+            return 0.02
+        return ORPHAN_CHECK_S if self.listeners else UNUSED_EXIT_S
 
     def orphaned(self) -> bool:
         """Nobody will ever sync us again: the state root was deleted, or every sandbox's netns

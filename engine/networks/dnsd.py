@@ -112,9 +112,13 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 
 
 def _report(fd: int | None, word: str) -> None:
-    if fd is not None:
+    if fd is None:
+        return
+    try:
         os.write(fd, word.encode() + b"\n")
-        os.close(fd)
+    except OSError:  # the spawner was killed meanwhile: serve anyway, exit when unused
+        pass
+    os.close(fd)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -46,26 +45,6 @@ def _env_files(paths: list[str]) -> dict[str, str | None]:
     for p in paths:
         out.update(read_env_file(Path(p)))
     return out
-
-
-def _start_off_main_thread(be: Backend, cid: str) -> None:
-    """Start from a second thread, as ``up`` does. Workaround: when the CLI is single-threaded
-    the engine forks the shim instead of exec'ing it, and after an ``up`` of the dependencies
-    that forked shim has been seen to delete the store's WAL (``shim: disk I/O error``, then
-    ``database is locked`` everywhere). Reported to the containers owner."""
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        try:
-            be.start_container(cid)
-        except BaseException as exc:  # re-raised on the calling thread
-            errors.append(exc)
-
-    t = threading.Thread(target=start, name="start")
-    t.start()
-    t.join()
-    if errors:
-        raise errors[0]
 
 
 def run_command(
@@ -156,7 +135,7 @@ def run_command(
     cid = create_one_off(project, be, svc, name=cname, command=command,
                          use_aliases=use_aliases, progress=progress,
                          pull=svc.pull_policy or "missing", build=build and svc.build is not None)
-    _start_off_main_thread(be, cid)
+    be.start_container(cid)
     client.watch(project.name, cid)
     try:  # docker compose runs the service's post_start hooks for `run` too
         run_hooks(be, cid, svc.name, svc.post_start)

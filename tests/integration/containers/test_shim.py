@@ -1,5 +1,6 @@
-"""The shim under conditions that broke it: started by fork after a multi-threaded phase
-(SQLite state inherited across fork), exec failures, stop followed at once by start."""
+"""The shim under conditions that broke it: started without the fork server after a
+multi-threaded phase (SQLite state inherited across fork), exec failures, stop followed at once
+by start."""
 from __future__ import annotations
 
 import threading
@@ -28,12 +29,13 @@ def _use_store_from_threads() -> None:
         t.start()
     for t in threads:
         t.join()
-    assert threading.active_count() == 1  # so start forks the shim
 
 
-def test_forked_shims_after_threads_keep_the_database(engine, state_root, monkeypatch) -> None:
-    """Without a fork server the single-threaded caller forks the shim itself; after threads
-    used the store, that shim must still leave the database (and its WAL) alone."""
+def test_fallback_shims_after_threads_keep_the_database(engine, state_root, monkeypatch
+                                                        ) -> None:
+    """Without a fork server the caller forks and the child exec's a fresh shim at once;
+    after threads used the store, that shim must still leave the database (and its WAL)
+    alone, and the caller's records stay intact."""
     from engine.containers import shimd
 
     monkeypatch.setattr(shimd, "request_shim", lambda *args: False)
@@ -113,9 +115,9 @@ def test_a_failing_exec_request_fails_only_that_exec(engine, request_body: bytes
 @pytest.mark.parametrize("server", [True, False], ids=["fork-server", "exec-fallback"])
 def test_threaded_start_goes_through_the_fork_server(engine, state_root, monkeypatch,
                                                       server: bool) -> None:
-    """A multi-threaded caller may not fork a Python shim: the fork server (a fresh,
-    single-threaded interpreter that never opened the store) forks it and the shim records
-    its own exit; without a server the forked child exec's a fresh shim."""
+    """A multi-threaded caller: the fork server (a fresh, single-threaded interpreter that
+    never opened the store) forks the shim, which records its own start and exit; without a
+    server the caller's forked child exec's a fresh shim."""
     from engine.containers import shimd
 
     if not server:

@@ -23,7 +23,7 @@ def test_sweep_removes_objects_whose_row_is_gone(engine) -> None:
 def test_sweep_finishes_an_interrupted_removal(engine) -> None:
     info = engine.run(engine.spec("half-removed", "sleep 30", stop_grace_period=0.1))
     containers.stop(info.id)
-    record.update(info.id, state=State.REMOVING)  # the CLI died in the middle of delete
+    record.transition(info.id, State.REMOVING)  # the CLI died in the middle of delete
     assert containers.sweep() == [info.id]
     assert containers.list() == []
 

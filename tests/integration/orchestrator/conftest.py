@@ -2,6 +2,7 @@
 that runs ``down -v`` and asserts nothing of the project is left on the host."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ def stack(tmp_path: Path, busybox_rootfs: Path, request: pytest.FixtureRequest
     root = tmp_path / "s"
     proj = tmp_path / "p"
     proj.mkdir()
-    name = "t" + request.node.name.lower().replace("_", "")[-20:]
+    name = "t" + re.sub(r"[^a-z0-9]", "", request.node.name.lower())[-20:]
     import_busybox(root, busybox_rootfs, tmp_path)
     st = Stack(proj, root, name)
     yield st

@@ -37,7 +37,8 @@ def test_insert_get_update_remove(state_root: Path) -> None:
     assert info.state is State.CREATED and info.labels == {"com.docker.compose.project": "p"}
     assert record.get("web-1").id == "c" * 64
     assert record.get("cccc").id == "c" * 64  # unique prefix
-    record.update(info.id, state=State.EXITED, exit_code=137, oom_killed=1)
+    assert record.transition(info.id, State.EXITED, exit_code=137, oom_killed=1) \
+        is State.CREATED
     got = record.get(info.id)
     assert (got.state, got.exit_code, got.oom_killed) == (State.EXITED, 137, True)
     with pytest.raises(Conflict, match="already in use"):
@@ -51,3 +52,19 @@ def test_insert_get_update_remove(state_root: Path) -> None:
     with pytest.raises(NotFound):
         record.get("web-1")
     assert [i.name for i in record.all_rows()] == ["web-2"]
+
+
+def test_state_changes_only_through_the_transition_table(state_root: Path) -> None:
+    info = record.insert("e" * 64, _spec())
+    with pytest.raises(ValueError, match="state"):
+        record.update(info.id, state=State.RUNNING)  # bypassing the table is refused
+    with pytest.raises(ValueError, match="name"):
+        record.update(info.id, name="other")
+    with pytest.raises(Conflict, match="cannot pause a container that is created"):
+        record.transition(info.id, State.PAUSED, pid=1)
+    assert record.raw(info.id)["pid"] == 0  # a refused transition writes nothing
+    record.transition(info.id, State.RUNNING, pid=42)
+    assert (record.get(info.id).state, record.get(info.id).pid) == (State.RUNNING, 42)
+    record.remove(info.id)
+    with pytest.raises(NotFound):
+        record.transition(info.id, State.EXITED)

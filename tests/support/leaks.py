@@ -1,0 +1,158 @@
+"""What a state root left on the host: a leak check by name, for chaos runs and tests.
+
+While a command runs, :class:`Sampler` reads the store (read-only) so :class:`Seen` knows every
+network, endpoint and container ever recorded, even those whose row is gone by the time the
+check runs; :func:`leaks` then looks for each of them on the host: mounts, netns files,
+bridges, veths, cgroups, legacy-iptables rules (by owner tag), processes (by environment,
+command line or cgroup), unix sockets and store rows.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Seen:
+    """Everything the store recorded during one cycle (names to look for afterwards)."""
+
+    containers: set[str] = field(default_factory=set)  # ids
+    names: set[str] = field(default_factory=set)  # container names (sandbox keys)
+    networks: dict[str, str] = field(default_factory=dict)  # id -> bridge
+    veths: set[str] = field(default_factory=set)
+
+    def sample(self, db: Path) -> None:
+        if not db.exists():
+            return
+        try:
+            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.2)
+        except sqlite3.Error:
+            return
+        try:
+            for table, cols in (("containers", "id, name"), ("net_networks", "id, bridge"),
+                                ("net_endpoints", "host_ifname, container_id"),
+                                ("net_sandboxes", "container_id, path")):
+                try:
+                    rows = conn.execute(f"SELECT {cols} FROM {table}").fetchall()
+                except sqlite3.Error:
+                    continue
+                for a, b in rows:
+                    if table == "containers":
+                        self.containers.add(a)
+                        self.names.add(b)
+                    elif table == "net_networks":
+                        self.networks[a] = b
+                    elif table == "net_endpoints":
+                        self.veths.add(a)
+                    else:
+                        self.names.add(a)
+        finally:
+            conn.close()
+
+
+class Sampler(threading.Thread):
+    """Samples the store every 30 ms into ``seen`` until ``stop`` is set."""
+
+    def __init__(self, db: Path, seen: Seen) -> None:
+        super().__init__(daemon=True)
+        self.db, self.seen, self.stop = db, seen, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.03):
+            self.seen.sample(self.db)
+
+
+def leaks(root: Path, seen: Seen) -> list[str]:
+    """Everything of the state root still on the host."""
+    out = [f"mount {ln.split()[1]}" for ln in Path("/proc/self/mounts").read_text().splitlines()
+           if str(root) in ln]
+    netns = root / "netns"
+    out += [f"netns file {p.name}" for p in netns.iterdir()] if netns.is_dir() else []
+    links = set(os.listdir("/sys/class/net"))
+    out += [f"bridge {b}" for b in seen.networks.values() if b in links]
+    out += [f"veth {v}" for v in _possible_veths(seen) if v in links]
+    out += [f"cgroup {p}" for p in _cgroups(seen.containers)]
+    out += [f"iptables {r}" for r in _rules(root, seen)]
+    out += [f"process {p}" for p in processes(root, seen.containers)]
+    out += [f"socket {s}" for s in _unix_sockets(root)]
+    run = root / "run"
+    out += [f"run file {p.name}" for p in run.iterdir()
+            if p.suffix in (".pid", ".sock")] if run.is_dir() else []
+    out += [f"row {r}" for r in _rows(root)]
+    return out
+
+
+def _possible_veths(seen: Seen) -> set[str]:
+    from engine.naming import veth_name
+
+    return seen.veths | {veth_name(k, n) for k in seen.names for n in seen.networks}
+
+
+def _cgroups(cids: set[str]) -> list[str]:
+    base = Path("/sys/fs/cgroup")
+    found = []
+    for hier in [base, *base.iterdir()] if base.is_dir() else []:
+        for cid in cids:
+            if (hier / "pycompose" / cid).is_dir():
+                found.append(f"{hier.name}/pycompose/{cid[:12]}")
+    return found
+
+
+def _rules(root: Path, seen: Seen) -> list[str]:
+    tags = {f"pycompose:net:{n[:12]}" for n in seen.networks}
+    tags |= {"pycompose:ctr:" + hashlib.sha256(f"{root}\0{k}".encode()).hexdigest()[:16]
+             for k in seen.names}
+    try:
+        dump = subprocess.run(["iptables-legacy-save"], capture_output=True, text=True).stdout
+    except OSError:
+        return []
+    return [ln for ln in dump.splitlines() if any(t in ln for t in tags)]
+
+
+def processes(root: Path, cids: set[str]) -> list[str]:
+    mark = f"PYCOMPOSE_ROOT={root}".encode()
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if int(pid) == os.getpid():
+            continue
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            cg = Path(f"/proc/{pid}/cgroup").read_text()
+        except OSError:
+            continue
+        if mark in env or str(root).encode() in cmd or any(c in cg for c in cids):
+            found.append(f"{pid} {cmd[:90].decode(errors='replace')}")
+    return found
+
+
+def _unix_sockets(root: Path) -> list[str]:
+    shimd = "@pycompose-shimd-" + hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:24]
+    found = []
+    for ln in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        parts = ln.split()
+        if len(parts) >= 8 and (parts[7].startswith(str(root)) or parts[7] == shimd):
+            found.append(parts[7])
+    return found
+
+
+def _rows(root: Path) -> list[str]:
+    db = root / "state.db"
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        out = []
+        for table, col in (("containers", "name"), ("net_networks", "name"),
+                           ("net_sandboxes", "container_id"), ("net_endpoints", "host_ifname"),
+                           ("net_ports", "container_id")):
+            try:
+                out += [f"{table} {r[0]}" for r in conn.execute(f"SELECT {col} FROM {table}")]
+            except sqlite3.Error:
+                pass
+        return out
+    finally:
+        conn.close()

@@ -226,12 +226,14 @@ def resources(res: Resources, privileged: bool, host: HostFacts) -> dict[str, An
     return out
 
 
-# docker's default device cgroup rules: deny all, then mknod of anything, the usual char devices.
+# docker's default device cgroup rules (docker's deny-all plus the list runc appends): deny all,
+# then mknod of anything, null zero full random urandom tty console ptmx, pts, tun. Not
+# /dev/fuse (docker needs --device /dev/fuse for it), no block device.
 _DEFAULT_DEVICES = (
     ("c", None, None, "m"), ("b", None, None, "m"),
     ("c", 1, 3, "rwm"), ("c", 1, 5, "rwm"), ("c", 1, 7, "rwm"), ("c", 1, 8, "rwm"),
     ("c", 1, 9, "rwm"), ("c", 5, 0, "rwm"), ("c", 5, 1, "rwm"), ("c", 5, 2, "rwm"),
-    ("c", 136, None, "rwm"),
+    ("c", 136, None, "rwm"), ("c", 10, 200, "rwm"),
 )
 
 

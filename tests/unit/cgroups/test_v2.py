@@ -43,10 +43,10 @@ def test_shares_to_weight() -> None:
 
 def test_create_enables_controllers_and_writes_limits(fake_v2: Path) -> None:
     V2Driver(fake_v2).create("pycompose/c1", RES)
-    assert (fake_v2 / "cgroup.subtree_control").read_text() == "+cpu +cpuset +memory +pids"
+    assert (fake_v2 / "cgroup.subtree_control").read_text() == "+cpu +cpuset +io +memory +pids"
     # "cpu" was already enabled on the parent: only the missing ones are added
     assert (fake_v2 / "pycompose" / "cgroup.subtree_control").read_text() == \
-        "+cpuset +memory +pids"
+        "+cpuset +memory +pids"  # the parent offers no io controller
     d = fake_v2 / "pycompose" / "c1"
     assert (d / "memory.max").read_text() == str(64 << 20)
     assert (d / "memory.low").read_text() == str(32 << 20)

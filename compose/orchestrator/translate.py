@@ -12,9 +12,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from compose.config.model import Service, VolumeMount
+from compose.config.model import Device, Service, VolumeMount
 from compose.errors import ComposeError
-from engine.containers import ContainerSpec, Mount, MountType, NetworkMode, Resources
+from engine.containers import (
+    ContainerSpec,
+    DeviceMapping,
+    Mount,
+    MountType,
+    NetworkMode,
+    Resources,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +35,7 @@ HANDLED_KEYS = frozenset({
     "tty", "stdin_open", "stop_signal", "stop_grace_period", "pid", "ipc", "group_add",
     "mem_limit", "mem_reservation", "memswap_limit", "shm_size", "cpus", "cpu_shares",
     "pids_limit", "oom_score_adj", "pull_policy", "platform", "logging", "attach", "cpuset",
-    "security_opt", "label_file", "develop", "mac_address", "volumes_from",
+    "security_opt", "label_file", "develop", "mac_address", "volumes_from", "devices",
 })
 _SUPPORTED_DEPLOY = frozenset({"mode", "replicas", "labels", "resources", "restart_policy"})
 _SUPPORTED_LOG_DRIVERS = (None, "json-file", "local", "none")
@@ -82,9 +89,29 @@ def _check_values(svc: Service) -> None:
             raise unsupported(svc.name, "security_opt", opt)
     for ref in svc.volumes_from:
         parse_volumes_from(svc.name, ref)
+    for dev in svc.devices:
+        check_device(svc.name, dev)
     for m in svc.volumes:
         if m.type not in ("bind", "volume", "tmpfs"):
             raise unsupported(svc.name, "volumes", f"mount type {m.type!r}")
+
+
+def check_device(service: str, dev: Device) -> None:
+    """A ``devices:`` entry must name a host path, an absolute target and r/w/m permissions."""
+    key = f"services.{service}.devices"
+    if not dev.source.startswith("/"):
+        if "=" in dev.source:  # CDI: vendor.com/class=name
+            raise unsupported(service, "devices", f"CDI device {dev.source!r}: pycompose has "
+                              "no CDI registry; give the device's path, e.g. /dev/dri/renderD128")
+        raise TranslateError(f'service "{service}": device {dev.source!r} is not an absolute '
+                             "host path", key_path=key)
+    if not dev.target.startswith("/"):
+        raise TranslateError(f'service "{service}": device target {dev.target!r} is not an '
+                             "absolute path", key_path=key)
+    perms = dev.permissions
+    if not perms or len(set(perms)) != len(perms) or not set(perms) <= set("rwm"):
+        raise TranslateError(f'service "{service}": device {dev.source!r} has invalid '
+                             f"permissions {perms!r} (a combination of r, w and m)", key_path=key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,4 +326,5 @@ def container_spec(svc: Service, *, name: str, image_config: Any, layers: tuple[
         pid_mode="host" if svc.pid == "host" else "private",
         tty=svc.tty,
         stdin_open=svc.stdin_open,
+        devices=tuple(DeviceMapping(d.source, d.target, d.permissions) for d in svc.devices),
     )

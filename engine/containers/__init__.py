@@ -57,6 +57,7 @@ from engine.containers.runtimes import Runtime, get_runtime
 from engine.containers.spec import (
     ContainerInfo,
     ContainerSpec,
+    DeviceMapping,
     ExitStatus,
     LogLine,
     Mount,
@@ -97,6 +98,7 @@ __all__ = [
     "wait",
     "ContainerInfo",
     "ContainerSpec",
+    "DeviceMapping",
     "ExitStatus",
     "LogLine",
     "Mount",

@@ -11,6 +11,7 @@ import signal
 from dataclasses import dataclass
 from typing import Any
 
+from engine.containers.devices import oci_devices
 from engine.containers.security import (
     MASKED_PATHS,
     READONLY_PATHS,
@@ -177,6 +178,11 @@ def _linux(cid: str, spec: ContainerSpec, caps: list[str], host: HostFacts) -> d
         "resources": resources(spec.resources, spec.privileged, host),
         "sysctl": _sysctls(spec),
     }
+    if spec.devices:
+        nodes, rules = oci_devices(spec.devices)
+        linux["devices"] = nodes
+        if not spec.privileged:  # privileged already allows every device
+            linux["resources"]["devices"] += rules
     if not spec.privileged:
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)

@@ -13,6 +13,7 @@ from engine import store
 from engine.containers.spec import (
     ContainerInfo,
     ContainerSpec,
+    DeviceMapping,
     Mount,
     MountType,
     NetworkMode,
@@ -78,6 +79,7 @@ def spec_from_json(data: dict[str, Any]) -> ContainerSpec:
     d["rootfs"] = Path(d["rootfs"]) if d.get("rootfs") else None
     d["mounts"] = tuple(Mount(**{**m, "type": MountType(m["type"])}) for m in d.get("mounts", ()))
     d["resources"] = Resources(**d.get("resources", {}))
+    d["devices"] = tuple(DeviceMapping(**m) for m in d.get("devices", ()))
     d["network_mode"] = NetworkMode(d.get("network_mode", "none"))
     d["ulimits"] = {k: (int(v[0]), int(v[1])) for k, v in d.get("ulimits", {}).items()}
     for key in ("argv", "env", "group_add", "cap_add", "cap_drop"):

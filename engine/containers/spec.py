@@ -53,6 +53,15 @@ class Resources:
     oom_score_adj: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceMapping:
+    """A host device (or a directory of them) given to the container (docker ``--device``)."""
+
+    source: str
+    target: str
+    permissions: str = "rwm"
+
+
 class NetworkMode(enum.Enum):
     """How the container gets its network namespace when no ``netns_path`` is given."""
 
@@ -101,6 +110,7 @@ class ContainerSpec:
     pid_mode: str = "private"  # private | host | container:<id or name> | /path/to/ns
     tty: bool = False
     stdin_open: bool = False
+    devices: tuple[DeviceMapping, ...] = ()
 
     def __hash__(self) -> int:  # dict fields make the generated hash fail; identity is the name
         return hash(self.name)

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Runs in the cgroup v2 test machine as PID 1 (started by init.sh): prepares the guest, runs the
+# selected tests of this checkout with the checkout's own virtualenv, writes JUnit XML and the
+# exit code to the share, and powers off. The host's / is read-only here; /tmp is tmpfs.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1
+S=/mnt/share
+. $S/env.sh   # REPO, PYTHON and the test environment, written by the host test
+hostname cgv2-guest
+ip link set lo up
+echo "+cpu +cpuset +io +memory +pids" > /sys/fs/cgroup/cgroup.subtree_control
+if [ -n "${PYCOMPOSE_TEST_SCRATCH_DISK:-}" ]; then
+  modprobe virtio_blk
+  i=0; while [ ! -b "$PYCOMPOSE_TEST_SCRATCH_DISK" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+fi
+{ echo "kernel $(uname -r)"; echo "cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+  echo "boot to tests: $(cut -d' ' -f1 /proc/uptime)s"; } > $S/guest-info.txt
+cd "$REPO"
+"$PYTHON" -m pytest -p no:cacheprovider -q -rA --basetemp=/tmp/pytest \
+  --junitxml=$S/junit.xml $(cat $S/tests.txt) > $S/pytest.txt 2>&1
+echo $? > $S/rc
+echo "tests done: $(cut -d' ' -f1 /proc/uptime)s" >> $S/guest-info.txt
+sync
+echo o > /proc/sysrq-trigger
+sleep 30

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compose.config.model import Device, Service, VolumeMount
+from compose.config.units import parse_size
 from compose.errors import ComposeError
 from engine.containers import (
     ContainerSpec,
@@ -36,6 +37,7 @@ HANDLED_KEYS = frozenset({
     "mem_limit", "mem_reservation", "memswap_limit", "shm_size", "cpus", "cpu_shares",
     "pids_limit", "oom_score_adj", "pull_policy", "platform", "logging", "attach", "cpuset",
     "security_opt", "label_file", "develop", "mac_address", "volumes_from", "devices",
+    "blkio_config",
 })
 _SUPPORTED_DEPLOY = frozenset({"mode", "replicas", "labels", "resources", "restart_policy"})
 _SUPPORTED_LOG_DRIVERS = (None, "json-file", "local", "none")
@@ -279,7 +281,26 @@ def resources(svc: Service) -> Resources:
         cpuset=svc.raw.get("cpuset"),
         pids_limit=svc.pids_limit or (limits.pids if limits else None),
         oom_score_adj=svc.oom_score_adj,
+        **blkio(svc),
     )
+
+
+def blkio(svc: Service) -> dict[str, Any]:
+    """``blkio_config`` as engine Resources fields (rates in bytes or IOs per second)."""
+    cfg = svc.raw.get("blkio_config") or {}
+    out: dict[str, Any] = {}
+    if cfg.get("weight") is not None:
+        out["blkio_weight"] = int(cfg["weight"])
+    if cfg.get("weight_device"):
+        out["blkio_weight_device"] = tuple((d["path"], int(d["weight"]))
+                                           for d in cfg["weight_device"])
+    for key in ("device_read_bps", "device_write_bps"):
+        if cfg.get(key):
+            out[key] = tuple((d["path"], parse_size(d["rate"])) for d in cfg[key])
+    for key in ("device_read_iops", "device_write_iops"):
+        if cfg.get(key):
+            out[key] = tuple((d["path"], int(d["rate"])) for d in cfg[key])
+    return out
 
 
 def network_mode(svc: Service) -> NetworkMode:

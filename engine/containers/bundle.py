@@ -5,13 +5,14 @@ arguments, so the unit tests check the JSON without root.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import resource
 import signal
 from dataclasses import dataclass
 from typing import Any
 
-from engine.containers.devices import oci_devices
+from engine.containers.devices import oci_block_io, oci_devices
 from engine.containers.security import (
     MASKED_PATHS,
     READONLY_PATHS,
@@ -48,6 +49,7 @@ class HostFacts:
 
     swap_accounting: bool = False
     init_binary: str | None = None
+    blkio_weight: bool = False  # the kernel can weigh block I/O (v2 io, v1 CFQ/BFQ)
 
 
 def build_config(cid: str, spec: ContainerSpec, user: ResolvedUser, host: HostFacts,
@@ -229,6 +231,13 @@ def resources(res: Resources, privileged: bool, host: HostFacts) -> dict[str, An
         out["cpu"] = cpu
     if res.pids_limit:
         out["pids"] = {"limit": res.pids_limit}
+    if (res.blkio_weight or res.blkio_weight_device) and not host.blkio_weight:
+        # docker's answer too: warn and discard the weight, keep the throttles
+        log.warning("this kernel does not support block I/O weight: weight discarded")
+        res = dataclasses.replace(res, blkio_weight=None, blkio_weight_device=())
+    block_io = oci_block_io(res)
+    if block_io:
+        out["blockIO"] = block_io
     return out
 
 

@@ -1,4 +1,5 @@
-"""Host devices given to a container (docker ``--device``, compose ``devices:``).
+"""Host devices given to a container (docker ``--device``, compose ``devices:``), and the block
+devices named by blkio settings.
 
 Each mapping becomes a node in ``linux.devices`` (created in the container's /dev by the runtime)
 and an allow rule in ``linux.resources.devices`` for exactly that type, major and minor with the
@@ -12,7 +13,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from engine.containers.spec import DeviceMapping
+from engine.containers.spec import DeviceMapping, Resources
 from engine.errors import EngineError
 
 
@@ -79,3 +80,30 @@ def _node(source: str, target: str) -> dict[str, Any]:
     return {"path": target, "type": kind, "major": os.major(st.st_rdev),
             "minor": os.minor(st.st_rdev), "fileMode": stat.S_IMODE(st.st_mode),
             "uid": st.st_uid, "gid": st.st_gid}
+
+
+def oci_block_io(res: Resources) -> dict[str, Any]:
+    """OCI ``blockIO`` from docker's blkio settings (device paths → major:minor)."""
+    out: dict[str, Any] = {}
+    if res.blkio_weight:
+        out["weight"] = res.blkio_weight
+    if res.blkio_weight_device:
+        out["weightDevice"] = [{**_block_numbers(path), "weight": weight}
+                               for path, weight in res.blkio_weight_device]
+    for key, rates in (("throttleReadBpsDevice", res.device_read_bps),
+                       ("throttleWriteBpsDevice", res.device_write_bps),
+                       ("throttleReadIOPSDevice", res.device_read_iops),
+                       ("throttleWriteIOPSDevice", res.device_write_iops)):
+        if rates:
+            out[key] = [{**_block_numbers(path), "rate": rate} for path, rate in rates]
+    return out
+
+
+def _block_numbers(path: str) -> dict[str, int]:
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise EngineError(f"blkio device: {e.strerror}", step="create", obj=path) from e
+    if not stat.S_ISBLK(st.st_mode):
+        raise EngineError("blkio device is not a block device", step="create", obj=path)
+    return {"major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev)}

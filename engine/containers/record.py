@@ -78,7 +78,9 @@ def spec_from_json(data: dict[str, Any]) -> ContainerSpec:
     d["layers"] = tuple(Path(p) for p in d.get("layers", ()))
     d["rootfs"] = Path(d["rootfs"]) if d.get("rootfs") else None
     d["mounts"] = tuple(Mount(**{**m, "type": MountType(m["type"])}) for m in d.get("mounts", ()))
-    d["resources"] = Resources(**d.get("resources", {}))
+    res: dict[str, Any] = {k: tuple(tuple(x) for x in v) if isinstance(v, list) else v
+                           for k, v in d.get("resources", {}).items()}  # JSON lists -> pairs
+    d["resources"] = Resources(**res)
     d["devices"] = tuple(DeviceMapping(**m) for m in d.get("devices", ()))
     d["network_mode"] = NetworkMode(d.get("network_mode", "none"))
     d["ulimits"] = {k: (int(v[0]), int(v[1])) for k, v in d.get("ulimits", {}).items()}

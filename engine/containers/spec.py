@@ -51,6 +51,13 @@ class Resources:
     cpuset: str | None = None
     pids_limit: int | None = None
     oom_score_adj: int | None = None
+    # block I/O (compose blkio_config): weight 10..1000, and per device path (weight or rate)
+    blkio_weight: int | None = None
+    blkio_weight_device: tuple[tuple[str, int], ...] = ()
+    device_read_bps: tuple[tuple[str, int], ...] = ()
+    device_write_bps: tuple[tuple[str, int], ...] = ()
+    device_read_iops: tuple[tuple[str, int], ...] = ()
+    device_write_iops: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,3 +122,27 @@ def test_devices_grant_exactly_the_listed_device(engine, scratch_disk: str) -> N
     assert res["granted_r"] == "ok", res
     assert EPERM in res["granted_w"], res  # granted read-only
     assert EPERM in res["other"] and EPERM in res["mem"], res  # nothing else came with it
+
+
+def test_blkio_limits_reach_the_cgroup(engine, scratch_disk: str) -> None:
+    from engine import cgroups
+    from engine.containers import Resources, paths
+
+    major, minor = _numbers(scratch_disk)
+    res = Resources(blkio_weight=300, device_read_bps=((scratch_disk, 1 << 20),),
+                    device_write_iops=((scratch_disk, 40),))
+    info = engine.run(engine.spec("blkio", "sleep 30", resources=res))
+    drv = cgroups.driver()
+    rel = paths.cgroup_path(info.id)
+    if drv.version == 2:
+        io_max = (drv.root / rel / "io.max").read_text()  # type: ignore[attr-defined]
+        assert f"{major}:{minor} rbps=1048576 wbps=max riops=max wiops=40" in io_max
+        assert "default 2719" in (drv.root / rel / "io.weight").read_text()  # type: ignore[attr-defined]
+    else:
+        blkio = Path("/sys/fs/cgroup/blkio") / rel
+        assert (blkio / "blkio.throttle.read_bps_device").read_text().split() == [
+            f"{major}:{minor}", "1048576"]
+        assert (blkio / "blkio.throttle.write_iops_device").read_text().split() == [
+            f"{major}:{minor}", "40"]
+    containers.kill(info.id, 9)
+    containers.wait(info.id, timeout=10)

@@ -103,3 +103,37 @@ def test_translate_passes_devices_and_rejects_bad_ones() -> None:
         with pytest.raises(TranslateError, match=message) as e:
             check_supported(Service("s", devices=(dev,), raw={"devices": []}))
         assert e.value.key_path == "services.s.devices"
+
+
+def test_blkio_config_to_oci_block_io(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mknod of a block device needs root")
+    disk = tmp_path / "sdz"
+    os.mknod(disk, stat.S_IFBLK | 0o600, os.makedev(8, 16))
+    svc = Service("s", raw={"blkio_config": {
+        "weight": 300, "weight_device": [{"path": str(disk), "weight": 500}],
+        "device_read_bps": [{"path": str(disk), "rate": "12mb"}],
+        "device_write_iops": [{"path": str(disk), "rate": 30}]}})
+    check_supported(svc)
+    spec = container_spec(svc, name="p-s-1", image_config=ImageConfig(cmd=("sh",)), layers=(),
+                          labels={}, mounts=())
+    assert spec.resources.device_read_bps == ((str(disk), 12 << 20),)
+    full = ContainerSpec(name="t", argv=("sh",), layers=(Path("/l"),), resources=spec.resources)
+    bio = build_config("c" * 64, full, ResolvedUser(0, 0, (), "/root"),
+                       HostFacts(swap_accounting=True, init_binary=None, blkio_weight=True)
+                       )["linux"]["resources"]["blockIO"]
+    assert bio == {"weight": 300, "weightDevice": [{"major": 8, "minor": 16, "weight": 500}],
+                   "throttleReadBpsDevice": [{"major": 8, "minor": 16, "rate": 12 << 20}],
+                   "throttleWriteIOPSDevice": [{"major": 8, "minor": 16, "rate": 30}]}
+    no_weight = build_config("c" * 64, full, ResolvedUser(0, 0, (), "/root"),
+                             HostFacts(swap_accounting=True, init_binary=None)
+                             )["linux"]["resources"]["blockIO"]
+    assert "weight" not in no_weight and "weightDevice" not in no_weight  # docker discards them
+    assert no_weight["throttleReadBpsDevice"] == bio["throttleReadBpsDevice"]
+    from engine.containers import record
+    assert record.spec_from_json(record.spec_to_json(full)) == full
+    with pytest.raises(EngineError, match="not a block device"):
+        build_config("c" * 64, ContainerSpec(
+            name="t", argv=("sh",), layers=(Path("/l"),),
+            resources=type(spec.resources)(device_read_bps=(("/dev/null", 1),))),
+            ResolvedUser(0, 0, (), "/root"), HostFacts(swap_accounting=True, init_binary=None))

@@ -9,6 +9,18 @@ S=/mnt/share
 hostname cgv2-guest
 ip link set lo up
 echo "+cpu +cpuset +io +memory +pids" > /sys/fs/cgroup/cgroup.subtree_control
+# Load the modules the engine uses up front, as a distribution's boot does: here the kernel's own
+# on-demand load from inside an iptables getsockopt (iptable_nat) never returns.
+for m in overlay veth bridge br_netfilter iptable_filter iptable_nat iptable_mangle iptable_raw \
+         ip6table_filter ip6table_nat xt_conntrack xt_MASQUERADE xt_addrtype xt_comment xt_nat \
+         xt_tcpudp xt_mark xt_multiport nf_conntrack_netlink; do
+  modprobe -q "$m" || echo "guest: module $m not loaded" >&2
+done
+# python-iptables runs `ldconfig -N -v` on import to find the xtables plugins unless told where
+# they are: a scan of every library directory, minutes over 9p under emulation.
+for d in /usr/lib/*/xtables /usr/lib/xtables; do
+  [ -d "$d" ] && { export XTABLES_LIBDIR=$d; break; }
+done
 if [ -n "${PYCOMPOSE_TEST_SCRATCH_DISK:-}" ]; then
   modprobe virtio_blk
   i=0; while [ ! -b "$PYCOMPOSE_TEST_SCRATCH_DISK" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done

@@ -18,20 +18,23 @@ from tests.integration.orchestrator.conftest import IMAGE, SLEEPER, Stack
 pytestmark = pytest.mark.root
 
 EPERM = "Operation not permitted"
+# generous: in the emulated guest (tests/cgv2) one CLI call costs tens of seconds
+SLOW = 400.0
 
 
 def _rows(stack: Stack) -> dict[str, dict[str, object]]:
-    rows = [json.loads(r) for r in stack.run("ps", "-a", "--format", "json").stdout.splitlines()]
+    rows = [json.loads(r) for r in stack.run("ps", "-a", "--format", "json",
+                                             timeout=SLOW).stdout.splitlines()]
     return {str(r["Service"]): r for r in rows}
 
 
-def _wait_logs(stack: Stack, service: str, text: str, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
+def _wait_logs(stack: Stack, service: str, text: str) -> str:
+    deadline = time.monotonic() + SLOW
     while True:  # logs have no "wait for line": poll the CLI like a user would
-        out = stack.run("logs", "--no-log-prefix", service).stdout
+        out = stack.run("logs", "--no-log-prefix", service, timeout=SLOW).stdout
         if text in out or time.monotonic() > deadline:
             return out
-        time.sleep(0.3)
+        time.sleep(0.5)
 
 
 def test_devices_limits_oom_pause_and_down(stack: Stack, scratch_disk: str) -> None:  # noqa: F811
@@ -60,24 +63,25 @@ services:
     mem_limit: 16m
     memswap_limit: 16m
 """)
-    stack.run("up", "-d")
+    stack.run("up", "-d", timeout=SLOW)
     out = _wait_logs(stack, "disk", "probed")
     res = dict(line.partition("=")[::2] for line in out.splitlines() if "=" in line)
     assert res["read"] == "ok", out
     assert EPERM in res["write"] and EPERM in res["other"], out
     assert res["pids"] == "33", out
-    deadline = time.monotonic() + 60
-    while _rows(stack)["hog"]["State"] != "exited":
-        assert time.monotonic() < deadline, _rows(stack)
-        time.sleep(0.3)
-    assert _rows(stack)["hog"]["ExitCode"] == 137
-    stack.run("pause", "disk")
+    deadline = time.monotonic() + SLOW
+    while (rows := _rows(stack))["hog"]["State"] != "exited":
+        assert time.monotonic() < deadline, rows
+        time.sleep(0.5)
+    assert rows["hog"]["ExitCode"] == 137
+    stack.run("pause", "disk", timeout=SLOW)
     assert _rows(stack)["disk"]["State"] == "paused"
-    stack.run("unpause", "disk")
-    assert _rows(stack)["disk"]["State"] == "running"
-    ids = [str(r["ID"]) for r in _rows(stack).values()]
-    assert all(any(i in p for p in cgroups.list_paths()) for i in ids[:1])
-    stack.run("down", "-v", "-t", "1")
+    stack.run("unpause", "disk", timeout=SLOW)
+    rows = _rows(stack)
+    assert rows["disk"]["State"] == "running"
+    ids = [str(r["ID"]) for r in rows.values()]
+    assert any(ids[0] in p for p in cgroups.list_paths())
+    stack.run("down", "-v", "-t", "1", timeout=SLOW)
     left = [p for p in cgroups.list_paths() if any(p.endswith(i) or i in p for i in ids)]
     assert left == []
     assert not any(Path(f"/sys/fs/cgroup/pycompose/{i}").exists() for i in ids)

@@ -190,6 +190,8 @@ class Stats:
     memory_limit: int | None
     pids_current: int
     pids_limit: int | None
+    block_read: int = 0   # bytes read from block devices (io.stat / blkio)
+    block_write: int = 0
 
 
 @dataclass(frozen=True, slots=True)

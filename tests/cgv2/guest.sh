@@ -28,7 +28,7 @@ fi
 { echo "kernel $(uname -r)"; echo "cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
   echo "boot to tests: $(cut -d' ' -f1 /proc/uptime)s"; } > $S/guest-info.txt
 cd "$REPO"
-"$PYTHON" -m pytest -p no:cacheprovider -q -rA --basetemp=/tmp/pytest \
+"$PYTHON" -m pytest -p no:cacheprovider -q -rA --durations=8 --basetemp=/tmp/pytest \
   --junitxml=$S/junit.xml $(cat $S/tests.txt) > $S/pytest.txt 2>&1
 echo $? > $S/rc
 echo "tests done: $(cut -d' ' -f1 /proc/uptime)s" >> $S/guest-info.txt

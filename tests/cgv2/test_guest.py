@@ -37,6 +37,7 @@ GUEST_TESTS = (
     "tests/integration/containers/test_devices.py::test_default_container_cannot_open_host_devices[builtin]",
     "tests/integration/containers/test_devices.py::test_docker_default_devices_work[builtin]",
     "tests/integration/containers/test_devices.py::test_devices_grant_exactly_the_listed_device[builtin]",
+    "tests/integration/containers/test_devices.py::test_blkio_limits_reach_the_cgroup[builtin]",
     "tests/integration/containers/test_lifecycle.py::test_pause_freezes_and_unpause_resumes[builtin]",
     "tests/integration/containers/test_lifecycle.py::test_memory_limit_oom_of_init_exits_137[builtin]",
     "tests/integration/containers/test_lifecycle.py::test_pids_limit_holds_a_fork_bomb[builtin]",

@@ -12,6 +12,7 @@ import os
 import shutil
 import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +36,8 @@ def scratch_disk(tmp_path: Path) -> Iterator[str]:
     if shutil.which("losetup") is None or not os.path.exists("/dev/loop-control"):
         pytest.skip("no scratch block device: no loop devices here")
     backing = tmp_path / "disk.img"
-    backing.write_bytes(b"\0" * (1 << 20))
+    with open(backing, "wb") as f:
+        f.truncate(16 << 20)  # sparse
     dev = subprocess.run(["losetup", "--find", "--show", str(backing)], capture_output=True,
                          text=True)
     if dev.returncode != 0:
@@ -131,7 +133,15 @@ def test_blkio_limits_reach_the_cgroup(engine, scratch_disk: str) -> None:
     major, minor = _numbers(scratch_disk)
     res = Resources(blkio_weight=300, device_read_bps=((scratch_disk, 1 << 20),),
                     device_write_iops=((scratch_disk, 40),))
-    info = engine.run(engine.spec("blkio", "sleep 30", resources=res))
+    # read 256 KiB far from where other tests read (no page cache), then wait to be sampled
+    script = "dd if=/dev/sd of=/dev/null bs=64k skip=120 count=4 2>/dev/null; echo read; sleep 30"
+    info = engine.run(engine.spec("blkio", script, resources=res,
+                                  devices=(DeviceMapping(scratch_disk, "/dev/sd", "r"),)))
+    deadline = time.monotonic() + 60
+    while "read" not in engine.output(info.id):
+        assert time.monotonic() < deadline, engine.output(info.id)
+        time.sleep(0.1)
+    assert containers.stats(info.id).block_read >= 256 << 10  # io.stat / blkio accounting
     drv = cgroups.driver()
     rel = paths.cgroup_path(info.id)
     if drv.version == 2:

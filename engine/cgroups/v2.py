@@ -91,7 +91,10 @@ class V2Driver:
         if r.memory_reservation is not None:
             fs.write_value(d / "memory.low", _limit(r.memory_reservation))
         if r.memory_swap is not None:
-            fs.write_value(d / "memory.swap.max", _swap(r.memory_swap, r.memory_limit))
+            if (d / "memory.swap.max").exists():
+                fs.write_value(d / "memory.swap.max", _swap(r.memory_swap, r.memory_limit))
+            else:  # swap accounting off (swapaccount=0): as on v1, say so and go on
+                log.warning("swap accounting is off; memory.swap limit ignored for %s", path)
         if r.cpu_quota is not None or r.cpu_period is not None:
             quota = "max" if not r.cpu_quota or r.cpu_quota < 0 else str(r.cpu_quota)
             fs.write_value(d / "cpu.max", f"{quota} {r.cpu_period or DEFAULT_PERIOD}")

@@ -28,6 +28,12 @@ fi
 { echo "kernel $(uname -r)"; echo "cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
   echo "boot to tests: $(cut -d' ' -f1 /proc/uptime)s"; } > $S/guest-info.txt
 cd "$REPO"
+# Warm the guest's 9p cache with the modules every engine process imports: a cold shim fork
+# server start can outlast its 10 s start timeout under emulation on a loaded host.
+"$PYTHON" -S -c "import engine.containers.shimd, engine.runtime, engine.containers" \
+  2>/dev/null
+"$PYTHON" -c "import compose.cli.main, compose.orchestrator.daemon, engine.networks.dnsd" \
+  2>/dev/null
 "$PYTHON" -m pytest -p no:cacheprovider -q -rA --durations=8 --basetemp=/tmp/pytest \
   --junitxml=$S/junit.xml $(cat $S/tests.txt) > $S/pytest.txt 2>&1
 echo $? > $S/rc

@@ -1,243 +1,111 @@
-"""``pycompose`` entry point: global options, command registration, and the one catch-all that
-turns error roots into exit codes and one-line messages (never a traceback for a user mistake;
-``-v`` prints it for debugging)."""
+"""``pycompose`` entry point: a thin front that imports only what the invoked command uses, and
+the one catch-all that turns error roots into exit codes and one-line messages (never a
+traceback for a user mistake; ``-v`` prints it for debugging).
+
+Adding a command:
+
+1. write ``compose/cli/commands/<module>.py`` exposing ``register(app: typer.Typer)``, which
+   adds the command (its heavy imports go inside the command function, not at module level);
+2. add one line ``"<name as typed>": "<module>"`` to :data:`COMMANDS` below (a module that
+   registers several names, like ``images`` with its ``image`` group, gets one line per name);
+3. regenerate the top-level help, which ``pycompose --help`` prints without importing typer:
+   ``.venv/bin/python -m compose.cli.helpgen`` (``tests/unit/cli/test_helptext.py`` fails
+   until it matches what typer renders).
+
+How a command line runs: ``--help``/no arguments print :mod:`compose.cli.helptext`; a plain
+``ps`` or ``config`` line is parsed by :mod:`compose.cli.lean` from the command's own typer
+declarations, without importing typer; anything else builds the typer application
+(:mod:`compose.cli.app`) with only the invoked command's module imported and registered.
+"""
 
 from __future__ import annotations
 
-import importlib
-import logging
+import os
 import sys
-from typing import Annotated
 
-import typer
+# Nothing else at module level: `pycompose --help` runs on os and sys alone.
 
-from compose.cli import fastparams, terminal
-from compose.cli.context import CliContext
-
-log = logging.getLogger(__name__)
-
-# Each name is a module in compose.cli.commands exposing register(app). Add one line per command.
-COMMAND_MODULES: list[str] = [
-    "config",
-    "graph",
-    "images",
-    "pull",
-    "build",
-    "push",
+# Command name -> module in compose.cli.commands (listing order is the help's order).
+COMMANDS: dict[str, str] = {
+    "config": "config",
+    "convert": "convert",
+    "graph": "graph",
+    "images": "images",
+    "pull": "pull",
+    "build": "build",
+    "push": "push",
     # orchestration (compose/orchestrator)
-    "up",
-    "down",
-    "ps",
-    "logs",
-    "exec",
-    "run",
-    "create",
-    "start",
-    "stop",
-    "restart",
-    "kill",
-    "rm",
-    "pause",
-    "unpause",
-    "top",
-    "port",
-    "wait",
-    "events",
-    "cp",
-    "ls",
-    "stats",
-]
+    "up": "up",
+    "down": "down",
+    "ps": "ps",
+    "logs": "logs",
+    "exec": "exec",
+    "run": "run",
+    "create": "create",
+    "start": "start",
+    "stop": "stop",
+    "restart": "restart",
+    "kill": "kill",
+    "rm": "rm",
+    "pause": "pause",
+    "unpause": "unpause",
+    "top": "top",
+    "port": "port",
+    "wait": "wait",
+    "events": "events",
+    "cp": "cp",
+    "ls": "ls",
+    "stats": "stats",
+    "version": "version",
+    "volumes": "volumes",
+    "scale": "scale",
+    "export": "export",
+    "commit": "commit",
+    "publish": "publish",
+    "watch": "watch",
+    "image": "images",
+    # beyond one machine (compose/k8s)
+    "deploy": "deploy",
+    "undeploy": "deploy",
+}
+COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMANDS.values()))
+# Read-only commands parsed without typer (compose.cli.lean): a bad option value the command
+# itself finds (ps --status x) makes it run again through typer, which words the error.
+LEAN_COMMANDS = frozenset({"ps", "config"})
 
 EXIT_INTERRUPTED = 130
 EXIT_USAGE = 2
-_PROGRESS = ("auto", "tty", "plain", "json", "quiet")
-_ANSI = ("auto", "never", "always")
-
-
-def _global_options(
-    ctx: typer.Context,
-    file: Annotated[
-        list[str] | None,
-        typer.Option(
-            "-f",
-            "--file",
-            metavar="FILE",
-            help="Compose configuration files (repeatable; '-' reads stdin).",
-        ),
-    ] = None,
-    project_name: Annotated[
-        str | None, typer.Option("-p", "--project-name", metavar="NAME", help="Project name.")
-    ] = None,
-    env_file: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--env-file", metavar="PATH", help="Alternate environment files (repeatable)."
-        ),
-    ] = None,
-    profile: Annotated[
-        list[str] | None,
-        typer.Option("--profile", metavar="PROFILE", help="Profiles to enable (repeatable)."),
-    ] = None,
-    project_directory: Annotated[
-        str | None,
-        typer.Option(
-            "--project-directory",
-            metavar="DIR",
-            help="Alternate working directory (default: the directory of the first compose file).",
-        ),
-    ] = None,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Debug output.")] = False,
-    progress: Annotated[
-        str,
-        typer.Option(
-            "--progress",
-            metavar="MODE",
-            envvar="COMPOSE_PROGRESS",
-            help="Progress output: auto, tty, plain, json, quiet.",
-        ),
-    ] = "auto",
-    ansi: Annotated[
-        str,
-        typer.Option(
-            "--ansi",
-            metavar="MODE",
-            envvar="COMPOSE_ANSI",
-            help="Control characters: auto, never, always.",
-        ),
-    ] = "auto",
-    parallel: Annotated[
-        int,
-        typer.Option(
-            "--parallel",
-            metavar="N",
-            envvar="COMPOSE_PARALLEL_LIMIT",
-            help="Maximum parallelism, -1 for unlimited.",
-        ),
-    ] = -1,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Not supported by pycompose (rejected).")
-    ] = False,
-) -> None:
-    """Run multi-container applications from compose files on pycompose's own engine."""
-    if progress not in _PROGRESS:
-        raise typer.BadParameter(f"must be one of {', '.join(_PROGRESS)}", param_hint="--progress")
-    if ansi not in _ANSI:
-        raise typer.BadParameter(f"must be one of {', '.join(_ANSI)}", param_hint="--ansi")
-    if dry_run:
-        raise typer.BadParameter(
-            "dry-run mode is not supported by pycompose", param_hint="--dry-run"
-        )
-    terminal.configure(ansi)
-    terminal.setup_logging(verbose)
-    ctx.obj = CliContext(
-        files=tuple(file or ()),
-        project_name=project_name,
-        env_files=tuple(env_file or ()),
-        profiles=tuple(profile or ()),
-        project_directory=project_directory,
-        verbose=verbose,
-        progress=progress,
-        ansi=ansi,
-        dry_run=dry_run,
-        parallel=parallel,
-    )
-
-
-def build_app(argv: list[str] | None = None) -> typer.Typer:
-    """The typer application. With ``argv``, only the invoked command is built: typer turns
-    every registered command into a click command on each run (~2 ms each) and command modules
-    may import more than they should, so a plain ``pycompose config`` imports and builds the
-    config command alone. ``--help``, no command or an unknown name register everything."""
-    fastparams.install()
-    app = typer.Typer(
-        name="pycompose",
-        no_args_is_help=True,
-        add_completion=False,
-        rich_markup_mode=None,
-        pretty_exceptions_enable=False,
-        context_settings={"help_option_names": ["-h", "--help"]},
-    )
-    app.callback()(_global_options)
-    wanted = invoked_command(argv) if argv is not None else None
-    if wanted in COMMAND_MODULES:
-        importlib.import_module(f"compose.cli.commands.{wanted}").register(app)
-        if _keep_only(app, wanted):
-            return app
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"compose.cli.commands.{name}").register(app)
-    if wanted is not None:
-        _keep_only(app, wanted)
-    elif argv is not None:
-        _list_only(app)
-    return app
-
-
-def _list_only(app: typer.Typer) -> None:
-    """For the top-level help no command runs: give each a parameterless stand-in, so typer
-    does not evaluate ~40 signatures (about half of ``--help``'s time) to list names and
-    one-line helps."""
-    for info in app.registered_commands:
-        original = info.callback
-        if original is None:
-            continue
-        if info.help is None:
-            info.help = original.__doc__
-
-        def stand_in() -> None:  # pragma: no cover - never invoked: help exits first
-            return None
-
-        stand_in.__name__ = original.__name__
-        info.callback = stand_in
-
+HELP_WIDTH = 80  # help is rendered at click's maximum width; narrower terminals go to typer
 
 # Global options that take a value (the others are flags).
-_VALUE_OPTIONS = frozenset(
-    {
-        "-f",
-        "--file",
-        "-p",
-        "--project-name",
-        "--env-file",
-        "--profile",
-        "--project-directory",
-        "--progress",
-        "--ansi",
-        "--parallel",
-    }
-)
+_VALUE_OPTIONS = frozenset({"-f", "--file", "-p", "--project-name", "--env-file", "--profile",
+                            "--project-directory", "--progress", "--ansi", "--parallel"})
 
 
 def invoked_command(argv: list[str]) -> str | None:
     """The command name in ``argv`` (after the global options), or None for help/none."""
+    at = invoked_index(argv)
+    return None if at is None else argv[at]
+
+
+def invoked_index(argv: list[str]) -> int | None:
+    """Where the command name is in ``argv``, or None for help/none."""
     i = 0
     while i < len(argv):
         arg = argv[i]
         if arg in ("-h", "--help"):
             return None
         if not arg.startswith("-") or arg == "-":
-            return arg
+            return i
         i += 2 if arg in _VALUE_OPTIONS else 1
     return None
 
 
-def _keep_only(app: typer.Typer, name: str) -> bool:
-    """Drop every registered command or group not called ``name``; False if none matches."""
-    commands = [c for c in app.registered_commands if _command_name(c) == name]
-    groups = [g for g in app.registered_groups if _group_name(g) == name]
-    if not commands and not groups:
-        return False
-    app.registered_commands, app.registered_groups = commands, groups
-    return True
+def build_app(argv: list[str] | None = None) -> object:
+    """The typer application for ``argv`` (see :func:`compose.cli.app.build_app`)."""
+    from compose.cli.app import build_app as build
 
-
-def _command_name(info: typer.models.CommandInfo) -> str:
-    callback = getattr(info.callback, "__name__", "")
-    return info.name or callback.replace("_", "-")
-
-
-def _group_name(info: typer.models.TyperInfo) -> str | None:
-    instance = info.typer_instance
-    return info.name or (instance.info.name if instance is not None else None)
+    return build(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,9 +113,18 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     verbose = "-v" in args or "--verbose" in args
     try:
-        result = build_app(args)(args=args, prog_name="pycompose", standalone_mode=False)
+        quick = _top_level_help(args)
+        if quick is None:
+            quick = _run_lean(args)
+        if quick is not None:
+            return quick
+        from compose.cli.app import build_app as build
+
+        result = build(args)(args=args, prog_name="pycompose", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except KeyboardInterrupt:
+        from compose.cli import terminal
+
         terminal.error("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -256,9 +133,60 @@ def main(argv: list[str] | None = None) -> int:
         return _report(exc, verbose)
 
 
+def _top_level_help(args: list[str]) -> int | None:
+    """``pycompose --help`` (exit 0, stdout) and bare ``pycompose`` (exit 2, stderr) from
+    the pre-rendered text; None when typer must render (a terminal narrower than the text)."""
+    if args not in ([], ["-h"], ["--help"]) or _terminal_width() < HELP_WIDTH:
+        return None
+    from compose.cli.helptext import TOP_LEVEL_HELP
+
+    stream = sys.stdout if args else sys.stderr
+    stream.write(TOP_LEVEL_HELP)
+    stream.flush()
+    return 0 if args else EXIT_USAGE
+
+
+def _run_lean(args: list[str]) -> int | None:
+    """Run a frequent read-only command without typer (:mod:`compose.cli.lean`); None when
+    typer must parse this command line."""
+    at = invoked_index(args)
+    if at is None or args[at] not in LEAN_COMMANDS:
+        return None
+    from compose.cli import lean
+
+    try:
+        result = lean.run(args, at, COMMANDS[args[at]])
+    except lean.Fallback:
+        return None
+    except Exception as exc:
+        if lean.is_usage_error(exc):
+            return None  # typer runs it again and words the error with its usage line
+        raise
+    return result if isinstance(result, int) else 0
+
+
+def _terminal_width() -> int:
+    """The width click formats help for: ``COLUMNS``, else the terminal's, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return HELP_WIDTH
+    return columns if columns > 0 else HELP_WIDTH
+
+
 def _report(exc: Exception, verbose: bool) -> int:
+    import logging
+
+    import typer
     from typer._click.exceptions import ClickException
 
+    from compose.cli import terminal
     from compose.errors import ComposeError
 
     if isinstance(exc, ClickException):
@@ -270,25 +198,18 @@ def _report(exc: Exception, verbose: bool) -> int:
         terminal.error("aborted")
         return EXIT_INTERRUPTED
     if verbose:
-        log.exception("command failed")
+        logging.getLogger(__name__).exception("command failed")
     if isinstance(exc, ComposeError):
         terminal.error(str(exc))
         return exc.exit_code
-    engine_error = _engine_error_type()
-    if engine_error is not None and isinstance(exc, engine_error):
+    from engine.errors import EngineError
+
+    if isinstance(exc, EngineError):
         terminal.error(str(exc))
         return 1
     if not verbose:
         terminal.error(f"internal error: {type(exc).__name__}: {exc} (run with -v for details)")
     return 1
-
-
-def _engine_error_type() -> type[Exception] | None:
-    try:
-        from engine.errors import EngineError
-    except ImportError:  # pragma: no cover - the engine package ships with pycompose
-        return None
-    return EngineError
 
 
 def run() -> None:

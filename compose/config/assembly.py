@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from compose.config import model as m
+from compose.config.develop import develop_config
 from compose.config.units import parse_duration, parse_size
 from compose.errors import ConfigError
 
@@ -128,6 +129,7 @@ def build_service(name: str, s: Mapping[str, Any]) -> m.Service:
         logging=m.Logging(s["logging"].get("driver"), _strs(s["logging"].get("options")))
         if s.get("logging") else None,
         mac_address=s.get("mac_address"),
+        develop=develop_config(s.get("develop")),
         raw=s,
     )
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from compose.config.develop import Develop
+
 EMPTY: Mapping[str, Any] = {}
 
 
@@ -250,6 +252,7 @@ class Service:
     platform: str | None = None
     logging: Logging | None = None
     mac_address: str | None = None
+    develop: Develop | None = None  # develop.watch rules (`watch`, `up --watch`)
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     def replicas(self) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from compose.config.develop import normalize_develop
 from compose.config.environment import file_labels, resolve_build_args, service_environment
 from compose.config.interpolation import config_error_at
 from compose.config.merge import as_mapping
@@ -337,6 +338,7 @@ _FIXERS: dict[str, Callable[[Any, str], Any]] = {
     "cpus": lambda v, _b: float(v),
     "label_file": lambda v, b: [resolve_host_path(p, b)
                                 for p in ([v] if isinstance(v, str) else v)],
+    "develop": normalize_develop,
 }
 
 # Mappings docker compose prints with sorted keys (Go maps).

@@ -7,9 +7,8 @@ re-exported here; the unit parsers (durations, sizes, ports) are in :mod:`compos
 """
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +34,14 @@ _TYPE_WORDS = {
     "array": "a list", "object": "a mapping", "null": "empty",
 }
 _NAME_RULE = "use only letters, digits, '.', '_' and '-'"
+
+
+@cache
+def _quick_check() -> Callable[[Any], bool]:
+    """The schema compiled to a yes/no predicate (see :mod:`compose.config.fastschema`)."""
+    from compose.config.fastschema import compile_schema
+
+    return compile_schema(load_compose_schema())
 
 
 @cache
@@ -75,7 +82,10 @@ def validate_schema(data: Any, filename: str, positions: PositionMap) -> None:
         got = _TYPE_WORDS.get(_json_type(data), type(data).__name__)
         raise error_at(f"the top level must be a mapping of compose keys, not {got}",
                            (), positions, filename)
-    errors = list(_validator().iter_errors(strip_markers(data)))
+    plain = strip_markers(data)
+    if _quick_check()(plain):
+        return  # valid: jsonschema is only imported to find and word an error
+    errors = list(_validator().iter_errors(plain))
     if not errors:
         return
     path, where, message = min((_describe(e) for e in errors),
@@ -161,6 +171,8 @@ def _additional_property(error: ValidationError, path: KeyPath) -> tuple[str, st
               if k not in allowed and not any(re.search(p, k) for p in patterns)]
     key = extras[0] if extras else "?"
     problem = f"additional property {key!r} is not allowed"
+    import difflib  # the error path only
+
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if close:
         problem += f" (did you mean '{close[0]}'?)"

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from compose.errors import ComposeError
-from compose.orchestrator.daemon import pid_path, run_dir, socket_path
+from compose.orchestrator.runpaths import pid_path, run_dir, socket_path
 from engine.paths import ensure_dir
 
 
@@ -133,9 +133,12 @@ def stop_supervisor(project: str, timeout: float = 10.0) -> None:
 class Subscription:
     """A stream of supervisor events; iterate it on one thread, ``close()`` from any other."""
 
-    def __init__(self, project: str) -> None:
+    def __init__(self, project: str, since: float | None = None) -> None:
         self._sock = _connect(project, timeout=None)
-        self._sock.sendall(b'{"op": "subscribe"}\n')
+        request: dict[str, Any] = {"op": "subscribe"}
+        if since is not None:  # replay the supervisor's kept events from then on
+            request["since"] = since
+        self._sock.sendall(json.dumps(request).encode() + b"\n")
         self._stream = self._sock.makefile("rb")
         if not self._stream.readline():  # {"ok": true}: from here on no event is missed
             raise OSError("supervisor closed the subscription")

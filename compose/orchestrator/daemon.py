@@ -16,26 +16,13 @@ import socket
 import socketserver
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
+from compose.orchestrator.runpaths import pid_path, run_dir, socket_path
 from compose.orchestrator.supervisor import ContainerOps, EventHub, Supervisor
-from engine.paths import ensure_dir, state_root
+from engine.paths import ensure_dir
 
 log = logging.getLogger(__name__)
-
-
-def run_dir() -> Path:
-    """Where sockets, pid files and supervisor logs live."""
-    return state_root() / "run"
-
-
-def socket_path(project: str) -> Path:
-    return run_dir() / f"project-{project}.sock"
-
-
-def pid_path(project: str) -> Path:
-    return run_dir() / f"project-{project}.pid"
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -72,7 +59,9 @@ class _Handler(socketserver.StreamRequestHandler):
                 self._reply({"ok": False, "error": "publish needs an event object"})
         elif op == "subscribe":
             self._reply({"ok": True})
-            self.server.hub.add(self.connection)
+            since = req.get("since")
+            self.server.hub.add(self.connection,
+                                float(since) if isinstance(since, (int, float)) else None)
             self.server.keep.append(self.connection)
             self.rfile.read()  # park until the subscriber goes away
             return False

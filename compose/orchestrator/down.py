@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from compose.config.model import Project
@@ -31,6 +32,7 @@ class DownOptions:
     rmi: str | None = None  # "local" | "all"
     remove_orphans: bool = False
     timeout: float | None = None
+    services: tuple[str, ...] = ()  # `down SERVICE...`: these and their dependents only
 
 
 def project_dir(project: str) -> str:
@@ -91,13 +93,20 @@ def _run_down(project: Project | None, name: str, backend: Backend, opts: DownOp
             log.warning("Found orphan containers ([%s]) for this project.",
                         ", ".join(c.name for c in orphans))
         containers = [c for c in containers if c not in orphans]
+    if opts.services:
+        containers = select(containers, with_dependents(containers, opts.services))
     failures = stop_containers(backend, containers, opts.timeout, report, remove=True)
     remaining = backend.list_containers(name)
     if not remaining:
         client.stop_supervisor(name)
     failures += _remove_networks(project, name, backend, report, busy=bool(remaining))
     if opts.volumes:
-        failures += _remove_volumes(project, name, backend, report)
+        keep = _volumes_in_use(project, backend, remaining) if remaining else set()
+        if keep is None:
+            log.warning("volumes kept: other containers of project %s remain, and without the "
+                        "compose file their named volumes are not known", name)
+        else:
+            failures += _remove_volumes(project, name, backend, report, keep)
     if opts.rmi and project is not None:
         failures += _remove_images(project, opts.rmi, backend, report)
     if not remaining:
@@ -125,11 +134,11 @@ def _remove_networks(project: Project | None, name: str, backend: Backend, repor
 
 
 def _remove_volumes(project: Project | None, name: str, backend: Backend,
-                    report: Reporter) -> list[str]:
+                    report: Reporter, keep: AbstractSet[str] = frozenset()) -> list[str]:
     external = {v.name for v in project.volumes.values() if v.external} if project else set()
     failures = []
     for vol in backend.list_volumes(name):
-        if vol in external:
+        if vol in external or vol in keep:
             continue
         report(f"Volume {vol}", "Removing")
         try:
@@ -158,6 +167,37 @@ def _remove_images(project: Project, mode: str, backend: Backend, report: Report
         except Exception as exc:
             failures.append(f"image {ref}: {exc}")
     return failures
+
+
+def with_dependents(containers: Iterable[ContainerRef], services: Iterable[str]) -> set[str]:
+    """``services`` plus the services that depend on them, transitively (from the labels):
+    docker compose removes those too when it takes a service down."""
+    nodes = _nodes_from_labels(containers)
+    chosen = set(services)
+    grew = True
+    while grew:
+        grew = False
+        for n in nodes:
+            if n.name not in chosen and any(d.service in chosen for d in n.deps):
+                chosen.add(n.name)
+                grew = True
+    return chosen
+
+
+def _volumes_in_use(project: Project | None, backend: Backend,
+                    remaining: list[ContainerRef]) -> set[str] | None:
+    """Volumes the containers left after ``down SERVICE...`` still use (named ones from the
+    model, anonymous ones from the engine); without the model every volume is kept."""
+    if project is None:
+        return None
+    used: set[str] = set()
+    for c in remaining:
+        used |= set(backend.anonymous_volumes(c.id).values())
+        svc = project.services.get(c.labels.get(L.SERVICE, ""))
+        for m in svc.volumes if svc is not None else ():
+            if m.type == "volume" and m.source is not None and m.source in project.volumes:
+                used.add(project.volumes[m.source].name)
+    return used
 
 
 def select(containers: list[ContainerRef], services: Iterable[str]) -> list[ContainerRef]:

@@ -19,6 +19,47 @@ def image_groups(project: Project, names: list[str]) -> dict[str, list[str]]:
     return groups
 
 
+def context_services(service: Service) -> list[str]:
+    """Services whose images this one's build uses (``additional_contexts: {x: service:NAME}``)."""
+    if service.build is None:
+        return []
+    return [v.split(":", 1)[1] for v in service.build.additional_contexts.values()
+            if v.startswith("service:")]
+
+
+def with_build_inputs(project: Project, names: list[str]) -> list[str]:
+    """``names`` plus, first, the services whose images their builds use (recursively):
+    docker compose builds those first."""
+    out: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in out:
+            return
+        for dep in context_services(project.services[name]):
+            visit(dep)
+        out.append(name)
+
+    for n in names:
+        visit(n)
+    return out
+
+
+def image_waves(project: Project, groups: dict[str, list[str]]) -> list[list[list[str]]]:
+    """Image groups in waves: a group's build inputs are ready in an earlier wave."""
+    owner = {n: img for img, group in groups.items() for n in group}
+    needs = {img: {owner[d] for n in group for d in context_services(project.services[n])
+                   if d in owner and owner[d] != img} for img, group in groups.items()}
+    waves: list[list[list[str]]] = []
+    done: set[str] = set()
+    while len(done) < len(groups):
+        ready = [img for img in groups if img not in done and needs[img] <= done]
+        if not ready:  # a cycle: the config checks reject those; keep going rather than hang
+            ready = [img for img in groups if img not in done]
+        waves.append([groups[img] for img in ready])
+        done.update(ready)
+    return waves
+
+
 def image_source(project: Project, group: list[str]) -> Service:
     """The service that makes a shared image ready: the first one that can build it."""
     services = [project.services[n] for n in group]

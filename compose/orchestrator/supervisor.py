@@ -19,7 +19,8 @@ events until the client disconnects)::
     {"op": "watch", "container": ID}        -> {"ok": true}   (re-reads the store row)
     {"op": "publish", "event": {...}}       -> {"ok": true}   (fanned out to subscribers:
                                                lifecycle steps the CLI performs itself)
-    {"op": "subscribe"}                     -> {"ok": true}, then event lines:
+    {"op": "subscribe", "since": EPOCH?}    -> {"ok": true}, then event lines (with "since",
+                                               first the kept recent ones from that time):
         {"event": "started|healthy|unhealthy|exited|restarting", "container": ID,
          "service": S, "name": N, "exit_code": C, "detail": TEXT, "time": EPOCH,
          "will_restart": BOOL}   (on "exited": the restart policy will start it again)
@@ -29,6 +30,7 @@ events until the client disconnects)::
 """
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import socket
@@ -201,19 +203,34 @@ class Supervisor:
 
 
 class EventHub:
-    """Fans events out to subscribed sockets (a slow or dead subscriber is dropped)."""
+    """Fans events out to subscribed sockets (a slow or dead subscriber is dropped) and keeps
+    the last ``HISTORY`` events for ``events --since`` (dockerd keeps a log the same way)."""
+
+    HISTORY = 1000
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subs: list[socket.socket] = []
+        self._recent: collections.deque[tuple[float, bytes]] = collections.deque(
+            maxlen=self.HISTORY)
 
-    def add(self, sock: socket.socket) -> None:
+    def add(self, sock: socket.socket, since: float | None = None) -> None:
+        """Subscribe ``sock``; with ``since``, first replay the kept events from that time."""
         with self._lock:
+            if since is not None:
+                try:
+                    for when, line in self._recent:
+                        if when >= since:
+                            sock.sendall(line)
+                except OSError:
+                    sock.close()
+                    return
             self._subs.append(sock)
 
     def publish(self, event: dict[str, Any]) -> None:
         line = (json.dumps(event) + "\n").encode()
         with self._lock:
+            self._recent.append((float(event.get("time") or time.time()), line))
             alive = []
             for s in self._subs:
                 try:

@@ -27,7 +27,13 @@ from compose.orchestrator.executor import Event, EventKind, Executor, Outcome, S
 from compose.orchestrator.gates import GateReporter, WaitKind, wait_kinds, wait_verdict
 from compose.orchestrator.health import resolve_healthcheck
 from compose.orchestrator.lock import project_lock
-from compose.orchestrator.prepare import image_groups, image_source, prepare_networks_and_volumes
+from compose.orchestrator.prepare import (
+    image_groups,
+    image_source,
+    image_waves,
+    prepare_networks_and_volumes,
+    with_build_inputs,
+)
 from compose.orchestrator.restart import policy_for_service
 from compose.orchestrator.translate import check_supported
 
@@ -51,6 +57,7 @@ class UpOptions:
     wait_timeout: float | None = None  # give up waiting for dependency conditions
     wait: bool = False  # --wait: also wait for every healthchecked service to be healthy
     renew_anon_volumes: bool = False  # -V: a recreated container gets fresh anonymous volumes
+    parallel: int = -1  # --parallel / COMPOSE_PARALLEL_LIMIT: concurrent operations, -1: no bound
 
 
 @dataclass(slots=True)
@@ -197,7 +204,8 @@ class Up:
         nodes = proj.nodes(self.project, names)
         if self.opts.no_start:
             nodes = [type(n)(n.name) for n in nodes]
-        executor = Executor(nodes, lambda name: self._apply(name, plan, executor, agg))
+        executor = Executor(nodes, lambda name: self._apply(name, plan, executor, agg),
+                            max_workers=self._workers(16))
         self._gates = GateReporter(nodes, self.report)
         agg = _Aggregator(executor, self._gates.observe)
         # The supervisor (~0.3 s of interpreter start) comes up while images, networks and the
@@ -277,12 +285,19 @@ class Up:
                 self.images[name] = info
                 self.image_ready[name] = now
 
-        groups = list(image_groups(self.project, names).values())
-        with ThreadPoolExecutor(max(1, min(8, len(groups))), thread_name_prefix="img") as pool:
-            errors = [f.exception() for f in [pool.submit(ready, g) for g in groups]]
-        for err in errors:
-            if err is not None:
-                raise err
+        groups = image_groups(self.project, with_build_inputs(self.project, names))
+        for wave in image_waves(self.project, groups):
+            with ThreadPoolExecutor(max(1, min(self._workers(8), len(wave))),
+                                    thread_name_prefix="img") as pool:
+                errors = [f.exception() for f in [pool.submit(ready, g) for g in wave]]
+            for err in errors:
+                if err is not None:
+                    raise err
+
+    def _workers(self, default: int) -> int:
+        """Concurrent operations: ``default``, bounded by --parallel when it is set."""
+        limit = self.opts.parallel
+        return default if limit is None or limit <= 0 else min(default, limit)
 
     def _prepare_networks_and_volumes(self, names: list[str]) -> None:
         prepare_networks_and_volumes(self.project, self.backend, names, self.report)

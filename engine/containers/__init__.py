@@ -37,40 +37,72 @@ Design notes (details in each module's docstring):
 """
 from __future__ import annotations
 
-from engine.containers.build import BUILD_LABEL, run_build_step
-from engine.containers.inspection import exec, exec_output, logs, stats, top
-from engine.containers.lifecycle import (
-    create,
-    delete,
-    inspect,
-    kill,
-    list_containers,
-    note_restart,
-    pause,
-    restart,
-    start,
-    stop,
-    unpause,
-    wait,
-)
-from engine.containers.runtimes import Runtime, get_runtime
-from engine.containers.spec import (
-    ContainerInfo,
-    ContainerSpec,
-    DeviceMapping,
-    ExitStatus,
-    LogLine,
-    Mount,
-    MountType,
-    NetworkMode,
-    Process,
-    Resources,
-    State,
-    Stats,
-)
-from engine.containers.sweep import sweep
+import importlib
+from typing import TYPE_CHECKING, Any
 
-list = list_containers  # noqa: A001 - the public name mirrors `docker container ls`
+# Imported lazily (PEP 562): a command that only reads rows (``ps``) must not pay for the
+# shim, the runtimes, the OCI bundle writer and the builder (tens of ms of imports).
+_EXPORTS = {
+    "engine.containers.build": ("BUILD_LABEL", "run_build_step"),
+    "engine.containers.inspection": ("exec", "exec_output", "logs", "stats", "top"),
+    "engine.containers.lifecycle": ("create", "delete", "inspect", "kill", "note_restart",
+                                    "pause", "restart", "start", "stop", "unpause", "wait"),
+    "engine.containers.query": ("list_containers",),
+    "engine.containers.runtimes": ("Runtime", "get_runtime"),
+    "engine.containers.spec": ("ContainerInfo", "ContainerSpec", "DeviceMapping", "ExitStatus",
+                               "LogLine", "Mount", "MountType", "NetworkMode", "Process",
+                               "Resources", "State", "Stats"),
+    "engine.containers.sweep": ("sweep",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+_ALIASES = {"list": "list_containers"}  # the public name mirrors `docker container ls`
+
+if TYPE_CHECKING:
+    from engine.containers.build import BUILD_LABEL, run_build_step
+    from engine.containers.inspection import exec, exec_output, logs, stats, top
+    from engine.containers.lifecycle import (
+        create,
+        delete,
+        inspect,
+        kill,
+        note_restart,
+        pause,
+        restart,
+        start,
+        stop,
+        unpause,
+        wait,
+    )
+    from engine.containers.query import list_containers
+    from engine.containers.runtimes import Runtime, get_runtime
+    from engine.containers.spec import (
+        ContainerInfo,
+        ContainerSpec,
+        DeviceMapping,
+        ExitStatus,
+        LogLine,
+        Mount,
+        MountType,
+        NetworkMode,
+        Process,
+        Resources,
+        State,
+        Stats,
+    )
+    from engine.containers.sweep import sweep
+
+    list = list_containers  # noqa: A001
+
+
+def __getattr__(name: str) -> Any:
+    target = _ALIASES.get(name, name)
+    module = _WHERE.get(target)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), target)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BUILD_LABEL",

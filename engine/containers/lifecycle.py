@@ -22,6 +22,7 @@ from typing import Any
 
 from engine.containers import paths, procinfo, record, rootfs, shim
 from engine.containers.bundle import HostFacts, build_config, signal_number
+from engine.containers.query import not_lost as _not_lost
 from engine.containers.runtimes import Runtime, get_runtime, runtime_knows
 from engine.containers.spec import ContainerInfo, ContainerSpec, ExitStatus, MountType, State
 from engine.containers.states import check_transition
@@ -181,17 +182,6 @@ def refresh(cid: str) -> ContainerInfo:
         if _not_lost(info):
             return info
         return _mark_lost(cid, info)
-
-
-def _not_lost(info: ContainerInfo) -> bool:
-    """True unless the row says running/paused while its shim and init are both gone."""
-    if info.state not in _ACTIVE:
-        return True
-    row = record.raw(info.id)
-    if procinfo.alive(row["shim_pid"], row["shim_start"]):
-        return True
-    # the shim died but the container may still run (no exit code will be known then)
-    return procinfo.alive(row["pid"], row["pid_start"])
 
 
 def _mark_lost(cid: str, info: ContainerInfo) -> ContainerInfo:
@@ -384,15 +374,3 @@ def _remove_cgroup(cid: str) -> None:
 def inspect(ref: str) -> ContainerInfo:
     """The container's current record (reconciled with the kernel)."""
     return refresh(record.get(ref).id)
-
-
-def list_containers(labels: dict[str, str] | None = None, all: bool = True) -> list[ContainerInfo]:
-    """Containers whose labels include ``labels``; only running/paused ones unless ``all``."""
-    out = []
-    for info in record.all_rows():
-        if labels and any(info.labels.get(k) != v for k, v in labels.items()):
-            continue
-        info = refresh(info.id)
-        if all or info.state in (*_ACTIVE, State.RESTARTING):
-            out.append(info)
-    return out

@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 # The interpreter already links libc; find_library("c") would run ldconfig (~30 ms).
 _libc = ctypes.CDLL(None, use_errno=True)
+MS_RDONLY = 0x1
 MS_BIND = 0x1000
 MS_REC = 0x4000
 MNT_DETACH = 0x2
@@ -45,6 +46,18 @@ def mount_overlay(layers: Sequence[Path], upper: Path, work: Path, target: Path)
         raise EngineError(f"too many layers for one overlay mount ({len(layers)})",
                           step="mount rootfs", obj=str(target))
     _mount("overlay", target, "overlay", 0, options, "mount rootfs")
+
+
+def mount_overlay_readonly(lowers: Sequence[Path], target: Path) -> None:
+    """A read-only view of ``lowers`` (lowest first) at ``target``: no upper dir, so a
+    container's writable layer can be stacked on its image without being written to (its
+    whiteouts still hide what it deleted)."""
+    target.mkdir(parents=True, exist_ok=True)
+    lower = ":".join(str(p) for p in reversed(lowers))
+    if len(lower) >= 4000:
+        raise EngineError(f"too many layers for one overlay mount ({len(lowers)})",
+                          step="mount rootfs view", obj=str(target))
+    _mount("overlay", target, "overlay", MS_RDONLY, f"lowerdir={lower}", "mount rootfs view")
 
 
 def bind_rootfs(source: Path, target: Path) -> None:

@@ -7,13 +7,14 @@ through their command line over the same bundle.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import logging
 import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from engine.errors import EngineError, MissingPrivilege, NotFound
 from engine.paths import ensure_dir, state_root
@@ -233,18 +234,34 @@ def builtin_available() -> bool:
     return True
 
 
+class _LazyBuiltin:
+    """The built-in runtime, imported on first use: a caller that only needs its name (``start``
+    in the CLI records which runtime the shim will use) does not load seccomp, cgroups and the
+    container init (tens of ms)."""
+
+    name = "builtin"
+
+    def __init__(self) -> None:
+        self._real: Runtime | None = None
+
+    def __getattr__(self, attr: str) -> Any:
+        if self._real is None:
+            try:
+                cls = importlib.import_module("engine.runtime").BuiltinRuntime
+            except (ImportError, AttributeError) as exc:
+                raise EngineError("the built-in runtime is not available", step="runtime",
+                                  obj="builtin") from exc
+            self._real = cls()
+        return getattr(self._real, attr)
+
+
 def get_runtime(name: str | None = None) -> Runtime:
     """Return the runtime named by ``name`` or ``PYCOMPOSE_RUNTIME`` (builtin|runc|crun)."""
-    chosen = name or os.environ.get(RUNTIME_ENV) or ("builtin" if builtin_available() else "runc")
+    default = "builtin" if importlib.util.find_spec("engine.runtime") is not None else "runc"
+    chosen = name or os.environ.get(RUNTIME_ENV) or default
     if chosen in ("runc", "crun"):
         return OciCliRuntime(chosen)
     if chosen == "builtin":
-        try:
-            cls = importlib.import_module("engine.runtime").BuiltinRuntime
-        except (ImportError, AttributeError) as exc:
-            raise EngineError("the built-in runtime is not available", step="runtime",
-                              obj="builtin") from exc
-        runtime: Runtime = cls()
-        return runtime
+        return cast(Runtime, _LazyBuiltin())
     raise EngineError(f"unknown runtime {chosen!r} (builtin, runc or crun)", step="runtime",
                       obj=chosen)

@@ -14,35 +14,61 @@ dirs; ``Image.config`` (:class:`ImageConfig`) gives container defaults.
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from engine.images.archive import ArchiveError, import_rootfs, load, save
-from engine.images.blobstore import CorruptBlob
-from engine.images.imagestore import (
-    exists,
-    history,
-    list_images,
-    prune,
-    remove,
-    resolve,
-    tag,
-)
-from engine.images.model import (
-    BuildSpec,
-    Healthcheck,
-    HistoryEntry,
-    Image,
-    ImageConfig,
-    Progress,
-)
-from engine.images.reference import InvalidReference, Reference, normalize_reference
-from engine.images.registry.client import RegistryError
-from engine.images.registry.pull import pull
-from engine.images.registry.push import push
+# Imported lazily (PEP 562): the registry client (urllib, ssl), archives (tarfile, zstandard)
+# and the store are only loaded by the commands that use them.
+_EXPORTS = {
+    "engine.images.archive": ("ArchiveError", "import_rootfs", "load", "save"),
+    "engine.images.blobstore": ("CorruptBlob",),
+    "engine.images.imagestore": ("exists", "history", "list_images", "prune", "remove",
+                                 "resolve", "tag"),
+    "engine.images.model": ("BuildSecret", "BuildSpec", "Healthcheck", "HistoryEntry", "Image",
+                            "ImageConfig", "Progress"),
+    "engine.images.reference": ("InvalidReference", "Reference", "normalize_reference"),
+    "engine.images.registry.client": ("RegistryError",),
+    "engine.images.registry.pull": ("pull",),
+    "engine.images.registry.push": ("push",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 if TYPE_CHECKING:
+    from engine.images.archive import ArchiveError, import_rootfs, load, save
+    from engine.images.blobstore import CorruptBlob
     from engine.images.builder.errors import BuildError  # noqa: F401
+    from engine.images.imagestore import (
+        exists,
+        history,
+        list_images,
+        prune,
+        remove,
+        resolve,
+        tag,
+    )
+    from engine.images.model import (
+        BuildSecret,
+        BuildSpec,
+        Healthcheck,
+        HistoryEntry,
+        Image,
+        ImageConfig,
+        Progress,
+    )
+    from engine.images.reference import InvalidReference, Reference, normalize_reference
+    from engine.images.registry.client import RegistryError
+    from engine.images.registry.pull import pull
+    from engine.images.registry.push import push
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def build(spec: BuildSpec, *, progress: Callable[[Progress], None] | None = None) -> Image:
@@ -53,7 +79,8 @@ def build(spec: BuildSpec, *, progress: Callable[[Progress], None] | None = None
 
 
 __all__ = [
-    "ArchiveError", "BuildSpec", "CorruptBlob", "Healthcheck", "HistoryEntry", "Image",
+    "ArchiveError", "BuildSecret", "BuildSpec", "CorruptBlob", "Healthcheck", "HistoryEntry",
+    "Image",
     "ImageConfig", "InvalidReference", "Progress", "Reference", "RegistryError", "build",
     "exists", "history", "import_rootfs", "list_images", "load", "normalize_reference", "prune",
     "pull",

@@ -89,12 +89,26 @@ class Image:
 
 
 @dataclass(frozen=True, slots=True)
+class BuildSecret:
+    """A secret a build may mount (``RUN --mount=type=secret,id=ID``): the content of ``file``
+    or of the environment variable ``env`` of the building process. Never stored in a layer."""
+
+    id: str
+    file: Path | None = None
+    env: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BuildSpec:
     """What compose's ``build:`` section asks for.
 
     ``dockerfile`` is relative to ``context``; ``dockerfile_inline`` wins when set.
-    ``network`` is ``"none"`` or ``"host"`` (``"default"`` is treated as ``"none"`` since the
-    builder has no network of its own).
+    ``network`` is ``"default"`` (RUN steps get a NATed bridge network of their own, like
+    docker), ``"none"`` or ``"host"``. ``additional_contexts`` maps names usable in ``FROM``,
+    ``COPY --from`` and ``RUN --mount=from=`` to a directory or ``docker-image://REF``.
+    ``cache_from`` names local images whose layers may stand in for a step with the same
+    parent layers and instruction (the classic builder's rule). ``extra_hosts`` go into RUN
+    steps' /etc/hosts; ``shm_size``, ``ulimits`` and ``privileged`` apply to RUN containers.
     """
 
     context: Path
@@ -103,10 +117,18 @@ class BuildSpec:
     args: tuple[tuple[str, str | None], ...] = ()
     target: str | None = None
     labels: tuple[tuple[str, str], ...] = ()
-    network: str = "none"
+    network: str = "default"
     tags: tuple[str, ...] = ()
     no_cache: bool = False
     pull: bool = False
+    secrets: tuple[BuildSecret, ...] = ()
+    additional_contexts: tuple[tuple[str, str], ...] = ()
+    cache_from: tuple[str, ...] = ()
+    extra_hosts: tuple[tuple[str, str], ...] = ()
+    shm_size: int | None = None
+    ulimits: tuple[tuple[str, int, int], ...] = ()
+    privileged: bool = False
+    entitlements: tuple[str, ...] = ()  # network.host, security.insecure
 
 
 @dataclass(frozen=True, slots=True)

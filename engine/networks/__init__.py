@@ -30,7 +30,9 @@ _EXPORTS = {
                               "NetworkError", "NetworkInfo", "NetworkSpec", "PortBinding"),
     "engine.networks.network": ("create_network", "inspect_network", "list_networks",
                                 "network_exists", "remove_network", "restore_network"),
-    "engine.networks.ports": ("publish_ports", "published_ports", "unpublish_ports"),
+    "engine.networks.ports": ("publish_ports", "unpublish_ports"),
+    # the record alone: `ps` and `port` read it without loading the firewall
+    "engine.networks.published": ("published_ports",),
     "engine.networks.resolvconf": ("EMBEDDED_DNS", "write_hosts", "write_resolv_conf"),
     "engine.networks.sandbox": ("connect", "create_sandbox", "disconnect", "endpoints",
                                 "remove_sandbox", "sandbox_path", "set_endpoint_active"),
@@ -57,7 +59,8 @@ if TYPE_CHECKING:
         remove_network,
         restore_network,
     )
-    from engine.networks.ports import publish_ports, published_ports, unpublish_ports
+    from engine.networks.ports import publish_ports, unpublish_ports
+    from engine.networks.published import published_ports
     from engine.networks.resolvconf import EMBEDDED_DNS, write_hosts, write_resolv_conf
     from engine.networks.sandbox import (
         connect,

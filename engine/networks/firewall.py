@@ -49,7 +49,10 @@ def _import_iptc() -> ModuleType:
     if blocked:
         sys.modules["distutils"] = None  # type: ignore[assignment]  # -> ModuleNotFoundError
     try:
-        import iptc as module
+        from engine.networks.libfind import quick_find_library
+
+        with quick_find_library():  # no ldconfig/gcc subprocesses (~70 ms)
+            import iptc as module
     finally:
         if blocked and sys.modules.get("distutils", 0) is None:
             del sys.modules["distutils"]

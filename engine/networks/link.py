@@ -1,4 +1,5 @@
-"""Links, addresses and routes over netlink (the only module that imports pyroute2).
+"""Links, addresses and routes over netlink (only this module and :mod:`.netlink`, which loads
+it cheaply, import pyroute2).
 
 Every helper is idempotent where that makes sense (``ensure_bridge``, ``delete_link``), so a
 retry after a crash converges instead of failing.
@@ -14,10 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
 from engine.networks.model import NetworkError
+from engine.networks.netlink import IPRoute, NetlinkError
 from engine.networks.netns import run_in_netns
 
 log = logging.getLogger(__name__)

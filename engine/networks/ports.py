@@ -143,9 +143,3 @@ def unpublish_ports(container_id: str, network_id: str | None = None) -> None:
         _apply(container_id)
 
 
-def published_ports(container_id: str) -> list[PortBinding]:
-    """The container's published ports as recorded."""
-    rows = state.db().execute("SELECT * FROM net_ports WHERE container_id = ?"
-                              " ORDER BY host_port", (container_id,)).fetchall()
-    return [PortBinding(r["container_port"], r["host_port"], r["host_ip"], r["protocol"])
-            for r in rows]

@@ -1,12 +1,17 @@
 """``pycompose build``: build the services that have a ``build:`` section."""
 from __future__ import annotations
 
-from typing import Annotated
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from compose.cli import terminal
 from compose.cli.commands._imageutil import progress_printer, select_services
+from compose.cli.options import rejected
+
+if TYPE_CHECKING:
+    from engine.images import BuildSpec
 
 
 def register(app: typer.Typer) -> None:
@@ -22,22 +27,57 @@ def build_command(
     build_arg: Annotated[list[str] | None, typer.Option("--build-arg", metavar="KEY=VAL")]
     = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+    with_dependencies: Annotated[bool, typer.Option("--with-dependencies", help="Also build "
+                                                    "dependencies (transitively).")] = False,
+    builder: Annotated[str | None, rejected("--builder", reason="pycompose has one built-in "
+                                            "builder", takes_value=True)] = None,
+    check: Annotated[bool, rejected("--check", reason="no build checks")] = False,
+    memory: Annotated[str | None, rejected("-m", "--memory", reason="build steps are not "
+                                           "memory-limited", takes_value=True)] = None,
+    print_: Annotated[bool, rejected("--print", reason="no bake file")] = False,
+    provenance: Annotated[str | None, rejected("--provenance", reason="no attestations",
+                                               takes_value=True)] = None,
+    push: Annotated[bool, rejected("--push", reason="use pycompose push after build")] = False,
+    sbom: Annotated[str | None, rejected("--sbom", reason="no attestations",
+                                         takes_value=True)] = None,
+    ssh: Annotated[str | None, rejected("--ssh", reason="no SSH agent forwarding in builds",
+                                        takes_value=True)] = None,
 ) -> None:
-    """Build images for services (in order; each one's layers are cached; services sharing an
-    image name build it once, like compose)."""
+    """Build images for services, concurrently up to --parallel (each one's layers are
+    cached; services sharing an image name build it once, like compose)."""
     from compose.orchestrator.imagespec import build_spec, image_name
+    from compose.orchestrator.prepare import image_waves, with_build_inputs
     from engine.images import build
 
     project = ctx.obj.load_project(services=tuple(services or ()))
+    if with_dependencies and services:
+        from compose.orchestrator.project import with_dependencies as closure
+
+        services = list(closure(project, services))
     extra = dict(a.partition("=")[::2] for a in build_arg or ())
-    built: set[str] = set()
-    for svc in select_services(project, services):
-        if svc.build is None or image_name(project, svc) in built:
+    todo: dict[str, BuildSpec] = {}
+    names: dict[str, str] = {}
+    selected = [s.name for s in select_services(project, services)]
+    for svc in (project.services[n] for n in with_build_inputs(project, selected)):
+        if svc.build is None or image_name(project, svc) in todo:
             continue
-        built.add(image_name(project, svc))
-        spec = build_spec(project, svc, no_cache=no_cache, pull=pull, extra_args=extra)
+        todo[image_name(project, svc)] = build_spec(project, svc, no_cache=no_cache, pull=pull,
+                                                    extra_args=extra)
+        names[image_name(project, svc)] = svc.name
+
+    def one(image: str) -> None:
+        spec, name = todo[image], names[image]
         if not quiet:
-            terminal.line(f"{svc.name} Building")
-        img = build(spec, progress=progress_printer(f" {svc.name}", quiet))
+            terminal.line(f"{name} Building")
+        img = build(spec, progress=progress_printer(f" {name}", quiet))
         if not quiet:
-            terminal.line(f"{svc.name} Built {img.short_id} ({', '.join(spec.tags)})")
+            terminal.line(f"{name} Built {img.short_id} ({', '.join(spec.tags)})")
+
+    limit = ctx.obj.parallel
+    groups = {image: [names[image]] for image in todo}
+    for wave in image_waves(project, groups):  # a build using another's image comes after it
+        images = [image_name(project, project.services[group[0]]) for group in wave]
+        workers = len(images) if limit <= 0 else min(len(images), limit)
+        with ThreadPoolExecutor(max(1, workers), thread_name_prefix="build") as pool:
+            for future in [pool.submit(one, image) for image in images]:
+                future.result()  # the first failure is raised, after the others finished

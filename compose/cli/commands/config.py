@@ -7,13 +7,13 @@ from typing import Annotated
 import typer
 
 from compose.cli import terminal
+from compose.cli.options import rejected
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``config`` command to ``app``."""
     text = "Parse, resolve and render the compose file in canonical format."
     app.command("config", help=text)(config_command)
-    app.command("convert", help=text, hidden=True)(config_command)  # docker compose's alias
 
 
 def config_command(
@@ -26,6 +26,20 @@ def config_command(
         str, typer.Option("--format", metavar="FORMAT", help="Output format: yaml or json.")
     ] = "yaml",
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only validate.")] = False,
+    lock_digests: Annotated[bool, rejected("--lock-image-digests", reason="images are not "
+                                           "resolved against a registry by config")] = False,
+    resolve_digests: Annotated[bool, rejected("--resolve-image-digests", reason="images are "
+                                              "not resolved against a registry by config")
+                               ] = False,
+    models: Annotated[bool, rejected("--models", reason="models are not supported")] = False,
+    no_consistency: Annotated[bool, rejected("--no-consistency", reason="the model is always "
+                                             "checked")] = False,
+    no_env_resolution: Annotated[bool, rejected("--no-env-resolution", reason="env files are "
+                                                "always resolved")] = False,
+    no_normalize: Annotated[bool, rejected("--no-normalize", reason="config prints the "
+                                           "normalized model")] = False,
+    no_path_resolution: Annotated[bool, rejected("--no-path-resolution", reason="paths are "
+                                                 "always resolved")] = False,
     services: Annotated[bool, typer.Option("--services", help="Print the service names.")] = False,
     volumes: Annotated[bool, typer.Option("--volumes", help="Print the volume names.")] = False,
     networks: Annotated[bool, typer.Option("--networks", help="Print the network names.")] = False,

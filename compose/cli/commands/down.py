@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from compose.cli import terminal
-from compose.cli.commands._orch import Progress, backend, project_and_name
+from compose.cli.commands._orch import Progress, backend, check_services, project_and_name
 
 
 def register(app: typer.Typer) -> None:
@@ -16,6 +16,9 @@ def register(app: typer.Typer) -> None:
 
 def down_command(
     ctx: typer.Context,
+    services: Annotated[list[str] | None, typer.Argument(metavar="[SERVICE...]", help="Only "
+                                                         "these services (and the ones that "
+                                                         "depend on them).")] = None,
     volumes: Annotated[bool, typer.Option("-v", "--volumes", help="Remove named volumes "
                                           "declared in the volumes section and anonymous "
                                           "volumes.")] = False,
@@ -30,8 +33,9 @@ def down_command(
     from compose.orchestrator.down import DownOptions, run_down
 
     project, name = project_and_name(ctx, need_file=False)
+    check_services(project, services or ())
     failures = run_down(project, name, backend(), DownOptions(volumes, rmi, remove_orphans,
-                                                              timeout),
+                                                              timeout, tuple(services or ())),
                         Progress(ctx.obj.progress))
     for f in failures:
         terminal.error(f)

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
 from typing import Annotated
 
 import typer
 
 from compose.cli import terminal
 from compose.cli.commands._orch import project_and_name
+from compose.cli.options import parse_timestamp
 
 # supervisor event (its own, or published by the CLI that did the step) → docker's action
 _ACTIONS = {"created": "create", "started": "start", "stopped": "stop", "killed": "kill",
@@ -26,20 +29,37 @@ def events_command(
     ctx: typer.Context,
     services: Annotated[list[str] | None, typer.Argument(metavar="SERVICE...")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    since: Annotated[str | None, typer.Option("--since", metavar="TIME", help="Show events "
+                                              "since a timestamp or duration (the "
+                                              "supervisor keeps its last 1000 events).")
+                     ] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="TIME", help="Stream events "
+                                              "until this timestamp or duration.")] = None,
 ) -> int:
-    """Stream events until interrupted (starts the supervisor if none runs)."""
+    """Stream events until interrupted or ``--until`` (starts the supervisor if none runs)."""
     from compose.orchestrator import client
 
+    start = parse_timestamp(since, "--since") if since else None
+    end = parse_timestamp(until, "--until") if until else None
     _project, name = project_and_name(ctx, services or (), need_file=False)
     client.ensure_supervisor(name)
-    sub = client.Subscription(name)
+    sub = client.Subscription(name, since=start)
+    timer = None
+    if end is not None:  # like docker: the stream ends when the clock passes --until
+        timer = threading.Timer(max(0.0, end - time.time()), sub.close)
+        timer.daemon = True
+        timer.start()
     wanted = set(services or ())
     try:
         for ev in sub:
+            if end is not None and float(str(ev.get("time") or 0)) > end:
+                break
             if wanted and ev.get("service") not in wanted:
                 continue
             _print(ev, as_json)
     finally:
+        if timer is not None:
+            timer.cancel()
         sub.close()
     return 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -68,6 +68,8 @@ def images_command(
     ctx: typer.Context,
     services: Annotated[list[str] | None, typer.Argument(metavar="SERVICE...")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only image ids.")] = False,
+    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT",
+                                     help="table, json or a Go template.")] = "table",
 ) -> None:
     """List the images of the project's services that exist locally."""
     from compose.orchestrator.imagespec import image_name
@@ -84,10 +86,28 @@ def images_command(
             terminal.line(img.short_id)
             continue
         repo, tag = _split(name)
-        rows.append([svc.name, repo, tag, img.short_id, human_size(img.size)])
+        rows.append([svc.name, repo, tag, img.short_id, human_size(img.size), img.id,
+                     img.size])
     if not quiet:
+        _print_images(fmt, rows)
+
+
+def _print_images(fmt: str, rows: list[list[Any]]) -> None:
+    from compose.cli.gotemplate import Row, format_rows, is_template
+
+    objs = [Row(Service=r[0], Repository=r[1], Tag=r[2], ID=r[5], Size=r[6]) for r in rows]
+    if fmt in ("table", "pretty", ""):
         terminal.write(terminal.table(["SERVICE", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"],
-                                      rows))
+                                      [r[:5] for r in rows]))
+    elif fmt == "json":
+        terminal.line(json.dumps(objs))
+    elif is_template(fmt):
+        terminal.write(format_rows(fmt, objs, {"Service": "SERVICE", "Repository":
+                                               "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID",
+                                               "Size": "SIZE"}))
+    else:
+        raise typer.BadParameter(f"format value {fmt!r} could not be parsed (table, json or "
+                                 "a Go template)", param_hint="--format")
 
 
 def rm_command(refs: Annotated[list[str], typer.Argument(metavar="IMAGE...")],

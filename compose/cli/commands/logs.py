@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import queue
-from typing import Annotated, Any
+import time
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,8 +15,12 @@ from compose.cli.commands._orch import (
     containers_of,
     follow_logs,
     merged_logs,
+    parse_time,
     project_and_name,
 )
+
+if TYPE_CHECKING:
+    from compose.orchestrator.backend import Backend, ContainerRef
 
 
 def register(app: typer.Typer) -> None:
@@ -38,6 +43,9 @@ def logs_command(
                          ] = False,
     index: Annotated[int | None, typer.Option("--index", metavar="N",
                                               help="Replica index.")] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="TIME",
+                                              help="Show logs before a timestamp "
+                                              "(RFC 3339) or relative (e.g. 42m).")] = None,
 ) -> int:
     """Print logs (merged in time order); -f keeps following until Ctrl-C or all exit."""
     project, name = project_and_name(ctx, services or (), need_file=False)
@@ -45,13 +53,8 @@ def logs_command(
     if tail != "all" and not tail.lstrip("-").isdigit():
         raise typer.BadParameter(f"invalid value {tail!r}", param_hint="--tail")
     n_tail = None if tail == "all" or int(tail) < 0 else int(tail)
-    if since is not None:
-        from engine.containers.logfile import normalize_since
-
-        try:
-            since = normalize_since(since)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--since") from None
+    since = _normalize(since, "--since")
+    until = _normalize(until, "--until")
     be = backend()
     cs = containers_of(be, name, services or ())
     if index is not None:
@@ -60,15 +63,39 @@ def logs_command(
                          timestamps=timestamps, prefix=not no_prefix)
     if not follow:
         for time, c, text in merged_logs(be, cs, since=since, tail=n_tail):
-            printer.print(c, time, text)
+            if until is None or time <= until:
+                printer.print(c, time, text)
         return 0
+    return _follow(be, cs, printer, since, n_tail, until)
+
+
+def _normalize(value: str | None, flag: str) -> str | None:
+    """docker's time forms → RFC 3339 UTC, comparable with log lines as text."""
+    if value is None:
+        return None
+    from engine.containers.logfile import normalize_since
+
+    try:
+        return normalize_since(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=flag) from None
+
+
+def _follow(be: Backend, cs: list[ContainerRef], printer: LogPrinter, since: str | None,
+            tail: int | None, until: str | None) -> int:
+    """Print lines as they come until every stream ends (or the clock passes ``until``)."""
     q: queue.Queue[Any] = queue.Queue()
-    follow_logs(be, cs, q, since=since, tail=n_tail)
+    follow_logs(be, cs, q, since=since, tail=tail)
     open_streams = len(cs)
+    deadline = None if until is None else parse_time(until).timestamp()
     while open_streams:
-        item = q.get()
+        try:
+            wait = None if deadline is None else max(0.0, deadline - time.time())
+            item = q.get(timeout=wait)
+        except queue.Empty:
+            return 0
         if item[0] == "eof":
             open_streams -= 1
-        else:
+        elif until is None or item[2] <= until:
             printer.print(item[1], item[2], item[3])
     return 0

@@ -9,13 +9,17 @@ import typer
 from compose.cli import terminal
 from compose.cli.commands._orch import (
     backend,
+    check_services,
     containers_of,
     human_since,
     number,
+    parse_time,
     ports_text,
     project_and_name,
     status_text,
 )
+from compose.cli.gotemplate import Row, format_rows, is_template
+from compose.cli.options import parse_go_bool
 from compose.orchestrator import labels as L
 
 if TYPE_CHECKING:
@@ -41,16 +45,31 @@ def ps_command(
     status: Annotated[list[str] | None, typer.Option("--status", metavar="STATUS",
                                                      help="Filter by status.")] = None,
     fmt: Annotated[str, typer.Option("--format", metavar="FORMAT",
-                                     help="table or json.")] = "table",
+                                     help="table, json, or a Go template ('table TEMPLATE' "
+                                     "adds a header row).")] = "table",
+    filter_: Annotated[str | None, typer.Option("--filter", metavar="KEY=VALUE",
+                                                help="Filter services by a property "
+                                                "(supported filters: status).")] = None,
+    no_trunc: Annotated[bool, typer.Option("--no-trunc", help="Don't truncate output.")
+                        ] = False,
+    orphans: Annotated[str, typer.Option("--orphans", metavar="BOOL",
+                                         help="Include orphaned services (not declared by "
+                                         "the project): true or false.")] = "true",
 ) -> int:
     """Print the containers (running ones unless -a or --status)."""
     project, name = project_and_name(ctx, services or (), need_file=False)
-    for st in status or ():
+    status = list(status or ()) + _status_filter(filter_)
+    for st in status:
         if st not in _STATES:
             raise typer.BadParameter(f"invalid status {st!r}", param_hint="--status")
     from compose.orchestrator import client
 
-    cs = containers_of(backend(), name, services or (), all=True)
+    if services:
+        check_services(project, services)
+    elif project is not None and not parse_go_bool(orphans, "--orphans"):
+        services = list(project.services)
+    # like docker compose: -a also lists the one-off containers of `run`
+    cs = containers_of(backend(), name, services or (), all=True, oneoff=all_)
     if any(c.running for c in cs):
         client.ensure_supervisor(name)  # re-adopt after a killed supervisor
     if status:
@@ -67,12 +86,61 @@ def ps_command(
         for c in cs:
             terminal.line(json.dumps(_json_row(project, c)))
     elif fmt == "table":
-        rows = [_table_row(project, c) for c in cs]
+        rows = [_table_row(project, c, trunc=not no_trunc) for c in cs]
         terminal.write(terminal.table(("NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED",
                                        "STATUS", "PORTS"), rows))
+    elif is_template(fmt):
+        terminal.write(format_rows(fmt, [_template_row(project, c, not no_trunc) for c in cs],
+                                   HEADERS))
     else:
-        raise typer.BadParameter("must be table or json", param_hint="--format")
+        raise typer.BadParameter("must be table, json or a Go template", param_hint="--format")
     return 0
+
+
+def _status_filter(text: str | None) -> list[str]:
+    """docker compose's ``--filter status=VALUE`` (the one key it supports)."""
+    if not text:
+        return []
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise typer.BadParameter(f"bad format of filter (expected name=value): {text!r}",
+                                 param_hint="--filter")
+    if key == "status":
+        return [value]
+    if key == "source":
+        raise typer.BadParameter("filter 'source' is not supported (docker compose does "
+                                 "not implement it either)", param_hint="--filter")
+    raise typer.BadParameter(f"unknown filter {key}", param_hint="--filter")
+
+
+HEADERS = {"ID": "CONTAINER ID", "Name": "NAME", "Names": "NAMES", "Project": "PROJECT",
+           "Service": "SERVICE", "Image": "IMAGE", "Command": "COMMAND",
+           "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Ports": "PORTS",
+           "State": "STATE", "Status": "STATUS", "Size": "SIZE", "Labels": "LABELS",
+           "Health": "HEALTH", "ExitCode": "EXIT CODE", "Publishers": "PUBLISHERS"}
+
+
+def _template_row(project: Project | None, c: ContainerRef, trunc: bool) -> Row:
+    """The fields docker compose's ps template sees (its ContainerContext; Networks, Mounts,
+    LocalVolumes and Size are not offered: a template naming them fails)."""
+    base = _json_row(project, c)
+    created = parse_time(c.created).astimezone() if c.created else None
+    labels = dict(c.labels)
+    return Row(
+        ID=c.id[:12] if trunc else c.id, Name=c.name, Names=c.name, Project=base["Project"],
+        Service=base["Service"], Image=base["Image"],
+        Command=json.dumps(_ellipsis(c.command, 20) if trunc else c.command,
+                           ensure_ascii=False),
+        CreatedAt=f"{created:%Y-%m-%d %H:%M:%S %z %Z}" if created else "",
+        RunningFor=human_since(c.created), ExitCode=base["ExitCode"], State=c.state,
+        Status=base["Status"], Health=base["Health"], Ports=base["Publishers"],
+        Publishers=base["Publishers"],
+        Labels=",".join(f"{k}={v}" for k, v in labels.items()),
+        Label=lambda key: labels.get(str(key), ""))
+
+
+def _ellipsis(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def image_of(project: Project | None, c: ContainerRef) -> str:
@@ -88,8 +156,9 @@ def _command(c: ContainerRef) -> str:
     return f'"{cmd}"'
 
 
-def _table_row(project: Project | None, c: ContainerRef) -> list[str]:
-    return [c.name, image_of(project, c), _command(c), c.labels.get(L.SERVICE, ""),
+def _table_row(project: Project | None, c: ContainerRef, trunc: bool = True) -> list[str]:
+    command = _command(c) if trunc else json.dumps(c.command, ensure_ascii=False)
+    return [c.name, image_of(project, c), command, c.labels.get(L.SERVICE, ""),
             human_since(c.created), status_text(c), ports_text(c)]
 
 

@@ -7,6 +7,7 @@ import typer
 
 from compose.cli import terminal
 from compose.cli.commands._imageutil import progress_printer, select_services
+from compose.cli.options import rejected
 
 
 def register(app: typer.Typer) -> None:
@@ -19,6 +20,8 @@ def push_command(
     services: Annotated[list[str] | None, typer.Argument(metavar="SERVICE...")] = None,
     ignore_failures: Annotated[bool, typer.Option("--ignore-push-failures")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+    include_deps: Annotated[bool, rejected("--include-deps", reason="push names its services "
+                                           "explicitly")] = False,
 ) -> None:
     """Push each service's ``image:`` (and extra ``build.tags``) that exists locally."""
     from engine.errors import EngineError

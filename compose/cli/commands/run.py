@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from compose.cli import terminal
 from compose.cli.commands._orch import Progress, backend
+from compose.cli.commands.up import quiet_steps
+from compose.cli.options import apply_pull_flag, rejected
 from compose.errors import ComposeError
 
 if TYPE_CHECKING:  # the orchestrator is imported when the command runs, not for `--help`
@@ -40,6 +43,29 @@ def _one_off_service(svc: Service, *, entrypoint: str | None, user: str | None,
         user=user if user is not None else svc.user,
         working_dir=workdir if workdir is not None else svc.working_dir,
         environment=environment, ports=tuple(published), restart=None)
+
+
+def _with_overrides(svc: Service, labels: list[str], cap_add: list[str], cap_drop: list[str],
+                    env: dict[str, str | None]) -> Service:
+    """``run``'s -l, --cap-add, --cap-drop and --env-from-file on the one-off service (the
+    file's variables under -e ones, which are already in ``svc.environment``)."""
+    merged = dict(svc.labels)
+    for item in labels:
+        key, _, val = item.partition("=")
+        merged[key] = val
+    return dataclasses.replace(
+        svc, labels=merged, cap_add=tuple(dict.fromkeys([*svc.cap_add, *cap_add])),
+        cap_drop=tuple(dict.fromkeys([*svc.cap_drop, *cap_drop])),
+        environment={**env, **svc.environment} if env else svc.environment)
+
+
+def _env_files(paths: list[str]) -> dict[str, str | None]:
+    from compose.config.environment import read_env_file
+
+    out: dict[str, str | None] = {}
+    for p in paths:
+        out.update(read_env_file(Path(p)))
+    return out
 
 
 def _start_off_main_thread(be: Backend, cid: str) -> None:
@@ -76,10 +102,33 @@ def run_command(
     workdir: Annotated[str | None, typer.Option("-w", "--workdir", metavar="DIR")] = None,
     publish: Annotated[list[str] | None, typer.Option("-p", "--publish", metavar="PORT")
                        ] = None,
-    service_ports: Annotated[bool, typer.Option("--service-ports")] = False,
+    service_ports: Annotated[bool, typer.Option("-P", "--service-ports")] = False,
     use_aliases: Annotated[bool, typer.Option("--use-aliases")] = False,
     name: Annotated[str | None, typer.Option("--name", metavar="NAME")] = None,
     no_tty: Annotated[bool, typer.Option("-T", "--no-TTY")] = False,
+    label: Annotated[list[str] | None, typer.Option("-l", "--label", metavar="KEY=VAL",
+                                                    help="Add or override a label.")] = None,
+    cap_add: Annotated[list[str] | None, typer.Option("--cap-add", metavar="CAP",
+                                                      help="Add Linux capabilities.")] = None,
+    cap_drop: Annotated[list[str] | None, typer.Option("--cap-drop", metavar="CAP",
+                                                       help="Drop Linux capabilities.")] = None,
+    build: Annotated[bool, typer.Option("--build", help="Build the image before starting.")
+                     ] = False,
+    pull: Annotated[str, typer.Option("--pull", metavar="POLICY", help="always, missing, "
+                                      "never, build (default: the service's pull_policy).")
+                    ] = "policy",
+    quiet_pull: Annotated[bool, typer.Option("--quiet-pull", help="Pull without printing "
+                                             "progress information.")] = False,
+    quiet_build: Annotated[bool, typer.Option("--quiet-build", help="Suppress build output.")
+                           ] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress output.")] = False,
+    env_from_file: Annotated[list[str] | None, typer.Option("--env-from-file", metavar="FILE",
+                                                            help="Set environment variables "
+                                                            "from a file.")] = None,
+    volume: Annotated[list[str] | None, rejected("-v", "--volume", reason="declare volumes in "
+                                                 "the compose file", takes_value=True)] = None,
+    remove_orphans: Annotated[bool, rejected("--remove-orphans", reason="use up or down "
+                                             "--remove-orphans")] = False,
 ) -> int:
     """Start the dependencies (unless --no-deps), then run SERVICE once; its exit code."""
     import secrets
@@ -94,11 +143,12 @@ def run_command(
     from compose.orchestrator.translate import check_supported
     from compose.orchestrator.up import Up, UpOptions
 
-    project: Project = ctx.obj.load_project(services=(service,))
+    project: Project = apply_pull_flag(ctx.obj.load_project(services=(service,)), pull)
     if service not in project.services:
         raise ComposeError(f"no such service: {service}")
     be = backend()
-    progress = Progress(ctx.obj.progress)
+    progress = quiet_steps(Progress("quiet" if quiet else ctx.obj.progress), pull=quiet_pull,
+                           build=quiet_build)
     deps = [d for d in proj.with_dependencies(project, [service]) if d != service]
     if deps and not no_deps:
         result = Up(project, be, UpOptions(services=tuple(deps)), progress).run()
@@ -109,8 +159,11 @@ def run_command(
     svc = _one_off_service(project.services[service], entrypoint=entrypoint, user=user,
                            workdir=workdir, env=env or [], ports=publish or [],
                            service_ports=service_ports)
+    svc = _with_overrides(svc, label or [], cap_add or [], cap_drop or [],
+                          _env_files(env_from_file or []))
     check_supported(svc)
-    image = be.ensure_image(project, svc, pull="missing", build=False, progress=progress)
+    image = be.ensure_image(project, svc, pull=svc.pull_policy or "missing",
+                            build=build and svc.build is not None, progress=progress)
     with project_lock(project.name):  # like compose: the service's networks and volumes
         prepare_networks_and_volumes(project, be, [service], progress)
     cname = name or f"{project.name}-{service}-run-{secrets.token_hex(6)}"

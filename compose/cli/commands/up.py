@@ -6,6 +6,8 @@ import datetime as dt
 import queue
 import signal
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -18,8 +20,10 @@ from compose.cli.commands._orch import (
     containers_of,
     follow_logs,
     log_prefix,
+    number,
     parse_time,
 )
+from compose.cli.options import apply_pull_flag, noop, rejected
 from compose.errors import ComposeError
 from compose.orchestrator import labels as L
 
@@ -67,7 +71,13 @@ def up_command(
     build: Annotated[bool, typer.Option("--build", help="Build images first.")] = False,
     no_build: Annotated[bool, typer.Option("--no-build", help="Don't build images.")] = False,
     pull: Annotated[str, typer.Option("--pull", metavar="POLICY",
-                                      help="always, missing, never.")] = "missing",
+                                      help="Pull image before running: always, missing, "
+                                      "never, build; overrides every service's pull_policy "
+                                      "(default: policy, each service's own).")] = "policy",
+    quiet_pull: Annotated[bool, typer.Option("--quiet-pull", help="Pull without printing "
+                                             "progress information.")] = False,
+    quiet_build: Annotated[bool, typer.Option("--quiet-build", help="Suppress the build "
+                                              "output.")] = False,
     force_recreate: Annotated[bool, typer.Option("--force-recreate")] = False,
     no_recreate: Annotated[bool, typer.Option("--no-recreate")] = False,
     renew_anon_volumes: Annotated[bool, typer.Option(
@@ -87,6 +97,19 @@ def up_command(
     remove_orphans: Annotated[bool, typer.Option("--remove-orphans")] = False,
     timings: Annotated[bool, typer.Option("--timings", help="Report per-service timings and "
                                           "the critical path.")] = False,
+    attach_dependencies: Annotated[bool, typer.Option("--attach-dependencies",
+                                                      help="Show the logs of the dependencies "
+                                                      "of the named services too.")] = False,
+    watch: Annotated[bool, typer.Option("-w", "--watch", help="Watch the source code and "
+                                        "rebuild/refresh containers when files change "
+                                        "(develop.watch).")] = False,
+    menu: Annotated[bool, rejected("--menu", reason="pycompose has no interactive navigation "
+                                   "menu")] = False,
+    always_recreate_deps: Annotated[bool, rejected("--always-recreate-deps",
+                                                   reason="dependencies are recreated only "
+                                                   "when their configuration diverged")
+                                    ] = False,
+    yes: Annotated[bool, noop("-y", "--yes", reason="pycompose never prompts")] = False,
 ) -> int:
     """Converge the project and start it; stream logs unless detached."""
     from compose.orchestrator.convergence import RecreatePolicy
@@ -98,20 +121,23 @@ def up_command(
         abort_on_exit = True
     if detach and (abort_on_exit or abort_on_failure):
         raise ComposeError("--abort-on-container-exit and -d cannot be combined")
+    if watch and detach:
+        raise ComposeError("--watch and -d cannot be combined (watch runs in the foreground)")
     targets = tuple(services or ())
-    project = ctx.obj.load_project(services=targets)
+    project = apply_pull_flag(ctx.obj.load_project(services=targets), pull)
     if exit_code_from and exit_code_from not in project.services:
         raise ComposeError(f"no such service: {exit_code_from}")
     recreate = (RecreatePolicy.FORCE if force_recreate else RecreatePolicy.NEVER if no_recreate
                 else RecreatePolicy.DIVERGED)
     opts = UpOptions(services=targets, no_deps=no_deps, build=build, no_build=no_build,
-                     pull=pull, recreate=recreate, no_start=no_start,
+                     recreate=recreate, no_start=no_start,
                      remove_orphans=remove_orphans, scale=_parse_scale(scale), timeout=timeout,
                      wait_timeout=wait_timeout, wait=wait,
-                     renew_anon_volumes=renew_anon_volumes)
+                     renew_anon_volumes=renew_anon_volumes, parallel=ctx.obj.parallel)
     be = backend()
     progress = Progress(ctx.obj.progress)
-    result = Up(project, be, opts, progress).run()
+    result = Up(project, be, opts, quiet_steps(progress, pull=quiet_pull,
+                                                build=quiet_build)).run()
     if timings:
         _print_timings(result)
     failures = result.failures()
@@ -121,14 +147,39 @@ def up_command(
         return 1
     if detach or wait or no_start:
         return 0
-    # `attach: false` in the file keeps a service's logs out of the foreground, like compose
-    default = [s for s in result.containers if project.services[s].raw.get("attach") is not False]
+    watcher = None
+    if watch:
+        from compose.cli.commands.watch import start_watch
+
+        watcher = start_watch(project, be, progress, targets)
+    # `attach: false` in the file keeps a service's logs out of the foreground, like compose;
+    # with named services only theirs are followed unless --attach-dependencies
+    default = [s for s in result.containers if project.services[s].raw.get("attach") is not False
+               and (not targets or attach_dependencies or s in targets)]
     attached = [s for s in (attach or default) if s not in (no_attach or ())]
     cs = [c for c in containers_of(be, project.name, attached)]
-    return _foreground(ctx, be, project.name, cs, timeout, abort_on_exit, abort_on_failure,
-                       exit_code_from, LogPrinter(cs, colour=terminal.use_colour() and
-                                                  not no_color, timestamps=timestamps,
-                                                  prefix=not no_log_prefix), progress)
+    try:
+        return _foreground(ctx, be, project.name, cs, timeout, abort_on_exit, abort_on_failure,
+                           exit_code_from, LogPrinter(cs, colour=terminal.use_colour() and
+                                                      not no_color, timestamps=timestamps,
+                                                      prefix=not no_log_prefix), progress)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+
+
+def quiet_steps(progress: Progress, *, pull: bool, build: bool) -> Callable[[str, str], None]:
+    """``progress`` without the image pull (--quiet-pull) or build (--quiet-build) lines."""
+    hidden = ({"Pulling", "Pulled"} if pull else set()) | ({"Building", "Built"} if build
+                                                           else set())
+    if not hidden:
+        return progress
+
+    def report(obj: str, status: str) -> None:
+        if not (obj.startswith("Image ") and status in hidden):
+            progress(obj, status)
+
+    return report
 
 
 def _print_timings(result: UpResult) -> None:
@@ -199,8 +250,9 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
                 codes[c.labels.get(L.SERVICE, "")] = item[2]
                 terminal.line(f"{log_prefix(c)} exited with code {item[2]}")
                 if abort_on_exit or (abort_on_failure and item[2] != 0):
+                    aborted_with = _settle_abort(q, running, down, codes, c, item[2],
+                                                 abort_on_failure)
                     terminal.line("Aborting on container exit...")
-                    aborted_with = item[2]
                     break
                 if not item[3]:  # a restart policy brings it back: stay attached
                     del running[item[1]]
@@ -224,6 +276,35 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
     if aborted_with is not None:  # docker compose: the code of the container that aborted
         return aborted_with
     return 130 if interrupted else 0
+
+
+ABORT_SETTLE = 0.2  # seconds: exits this close to the first one count as simultaneous
+
+
+def _settle_abort(q: queue.Queue[Any], running: dict[str, ContainerRef], down: set[str],
+                  codes: dict[str, int], first: ContainerRef, code: int,
+                  failures_only: bool) -> int:
+    """The exit code ``up --abort-on-container-exit`` returns. docker returns the code of the
+    first exit it observes, which for containers exiting together depends on scheduling; here
+    exits seen within ``ABORT_SETTLE`` of the first are simultaneous and the rule is
+    deterministic: a failure (non-zero code) wins over success, then the first by service
+    name and replica number."""
+    exits = [(first, code)]
+    deadline = time.monotonic() + ABORT_SETTLE
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            item = q.get(timeout=left)
+        except queue.Empty:
+            break
+        if item[0] == "exit" and item[1] in running and item[1] not in down:
+            down.add(item[1])
+            c = running[item[1]]
+            codes[c.labels.get(L.SERVICE, "")] = item[2]
+            terminal.line(f"{log_prefix(c)} exited with code {item[2]}")
+            if not failures_only or item[2] != 0:
+                exits.append((c, item[2]))
+    exits.sort(key=lambda e: (e[1] == 0, e[0].labels.get(L.SERVICE, ""), number(e[0])))
+    return exits[0][1]
 
 
 def _will_restart(c: ContainerRef) -> bool:

@@ -12,15 +12,15 @@ from pathlib import Path
 from engine.errors import NotFound
 from engine.images import blobstore, catalog, imagestore, layers
 from engine.images.builder import cache, copier, shellvars
+from engine.images.builder.buildnet import BuildNetwork
 from engine.images.builder.dockerignore import Matcher
 from engine.images.builder.errors import BuildError
-from engine.images.builder.parser import Dockerfile, Instruction, parse
+from engine.images.builder.parser import Dockerfile, Instruction, parse, parse_trigger
 from engine.images.builder.stage import (
     DEFAULT_PATH,
     METADATA,
     StageState,
     apply_metadata,
-    command_form,
     config_document,
     history_entry,
 )
@@ -78,6 +78,10 @@ class Builder:
         self.stages: list[tuple[str | None, Instruction, list[Instruction]]] = []
         self.built: dict[int, StageState] = {}
         self._reported = False
+        self.network = BuildNetwork()
+        self.named = dict(spec.additional_contexts)
+        self._cache_images: list[tuple[list[str], list[dict[str, object]], list[LayerBlob]]] \
+            | None = None
         self._split_stages()
 
     def _split_stages(self) -> None:
@@ -110,7 +114,10 @@ class Builder:
                 scope[key] = self.meta_args[key]
 
     def run(self) -> Image:
-        state = self.build_stage(self._target_index())
+        try:
+            state = self.build_stage(self._target_index())
+        finally:
+            self.network.close()
         cfg = copy.deepcopy(state.config)
         if self.spec.labels:
             cfg["Labels"] = {**(cfg.get("Labels") or {}), **dict(self.spec.labels)}
@@ -184,17 +191,26 @@ class Builder:
         if base.lower() == "scratch":
             state.config["Env"] = [DEFAULT_PATH]  # as BuildKit does for images from scratch
             return state
-        prev = self.stage_index(base)
+        prev = self.stage_index(base) if base not in self.named else None
         if prev is not None and prev < idx:
             parent = self.build_stage(prev)
             state.layers = list(parent.layers)
             state.config = copy.deepcopy(parent.config)
             state.history = copy.deepcopy(parent.history)
             state.architecture, state.os = parent.architecture, parent.os
-            return state
-        return self._from_image(state, base, ins)
+        elif base in self.named:
+            target = self.named[base]
+            if not target.startswith("docker-image://"):
+                raise BuildError(f"FROM {base}: the named context {base!r} is a directory; "
+                                 "only docker-image:// contexts can be a base", line=ins.line,
+                                 file=self.file)
+            self._from_image(state, target.removeprefix("docker-image://"), ins)
+        else:
+            self._from_image(state, base, ins)
+        self._run_triggers(state, ins)
+        return state
 
-    def _from_image(self, state: StageState, ref: str, ins: Instruction) -> StageState:
+    def _from_image(self, state: StageState, ref: str, ins: Instruction) -> None:
         image_id = self.image_id_for(ref, ins)
         doc = json.loads(catalog.config_bytes_of(image_id))
         state.layers = catalog.layer_blobs_of(image_id)
@@ -204,9 +220,65 @@ class Builder:
         state.history = list(doc.get("history") or [])
         state.architecture = doc.get("architecture") or state.architecture
         state.os = doc.get("os") or "linux"
-        if state.config.get("OnBuild"):
-            log.warning("%s:%d: ONBUILD triggers of %s are ignored", self.file, ins.line, ref)
-        return state
+
+    def _run_triggers(self, state: StageState, from_ins: Instruction) -> None:
+        """Run the base's ONBUILD triggers right after FROM; the new image has none."""
+        triggers = state.config.pop("OnBuild", None) or []
+        for text in triggers:
+            ins = parse_trigger(str(text), self.file, from_ins.line)
+            if ins.cmd in ("ONBUILD", "FROM", "MAINTAINER"):
+                raise BuildError(f"ONBUILD {ins.cmd} is not allowed", line=from_ins.line,
+                                 file=self.file)
+            self._execute(state, ins)
+
+    # --- named contexts, stages and images as sources ---------------------------------------
+
+    def named_context_dir(self, name: str) -> Path:
+        """The directory of an ``additional_contexts`` entry that is a local path."""
+        return Path(self.named[name])
+
+    def layers_for(self, ref: str, ins: Instruction) -> list[Path] | None:
+        """Layer dirs of a stage, an image or a ``docker-image://`` named context; None for a
+        named context that is a directory."""
+        if ref in self.named:
+            target = self.named[ref]
+            if not target.startswith("docker-image://"):
+                return None
+            ref = target.removeprefix("docker-image://")
+        else:
+            idx = self.stage_index(ref)
+            if idx is not None:
+                return self.build_stage(idx).layer_dirs
+        image_id = self.image_id_for(ref, ins)
+        blobs = catalog.layer_blobs_of(image_id)
+        for lb in blobs:
+            layers.ensure_unpacked(lb.digest, lb.diff_id)
+        return [layers.layer_path(lb.diff_id) for lb in blobs]
+
+    def source_identity(self, ref: str, ins: Instruction) -> str:
+        """What a ``--from`` source is, for cache keys: layer ids, or a directory's content."""
+        dirs = self.layers_for(ref, ins)
+        if dirs is None:
+            root = self.named_context_dir(ref)
+            return copier.hash_sources(copier.resolve_sources(root, ["."], None), None)
+        return ",".join(str(d.name) for d in dirs)
+
+    def secret_value(self, secret_id: str) -> bytes | None:
+        """A build secret's content (from its file or environment variable), or None."""
+        import os
+
+        for sec in self.spec.secrets:
+            if sec.id != secret_id:
+                continue
+            if sec.file is not None:
+                try:
+                    return Path(sec.file).read_bytes()
+                except OSError as exc:
+                    raise BuildError(f"secret {secret_id!r}: cannot read {sec.file}: "
+                                     f"{exc.strerror}", file=self.file) from None
+            value = os.environ.get(sec.env or "")
+            return None if value is None else value.encode()
+        return None
 
     def image_id_for(self, ref: str, ins: Instruction) -> str:
         from engine.images.registry.pull import pull
@@ -238,7 +310,8 @@ class Builder:
         """Make a layer with ``fill`` unless the cache has one for the same inputs."""
         key = cache.cache_key(state.diff_ids, state.config, text,
                               extra + json.dumps(sorted(state.args.items())))
-        hit = None if self.spec.no_cache else cache.lookup(key)
+        hit = None if self.spec.no_cache else (cache.lookup(key)
+                                               or self._from_cache_images(state, ins))
         if hit is not None:
             lb, created = hit
             self._report(f"[{state.name or len(self.built)}] {ins.original[:70]}", "CACHED")
@@ -256,6 +329,32 @@ class Builder:
             created = cache.remember(key, lb)
         state.layers.append(lb)
         state.history.append(history_entry(ins, False, created))
+
+    def _from_cache_images(self, state: StageState,
+                           ins: Instruction) -> tuple[LayerBlob, str] | None:
+        """A layer of a ``cache_from`` image made by the same instruction after the same
+        history on the same parent layers (the classic builder's rule)."""
+        if self._cache_images is None:
+            self._cache_images = []
+            for ref in self.spec.cache_from:
+                try:
+                    image_id = catalog.find_image_id(ref)
+                except (NotFound, InvalidReference):
+                    log.info("cache_from %s: not in the local store", ref)
+                    continue
+                doc = json.loads(catalog.config_bytes_of(image_id))
+                hist = list(doc.get("history") or [])
+                self._cache_images.append(([str(h.get("created_by", "")) for h in hist], hist,
+                                           catalog.layer_blobs_of(image_id)))
+        want = [str(h.get("created_by", "")) for h in state.history] + [ins.original]
+        for created_by, hist, blobs in self._cache_images:
+            if created_by[:len(want)] != want or hist[len(want) - 1].get("empty_layer"):
+                continue
+            n = sum(1 for h in hist[:len(want)] if not h.get("empty_layer"))
+            if n <= len(blobs) and [b.diff_id for b in blobs[:n - 1]] == state.diff_ids:
+                layers.ensure_unpacked(blobs[n - 1].digest, blobs[n - 1].diff_id)
+                return blobs[n - 1], str(hist[len(want) - 1].get("created") or "")
+        return None
 
     def _workdir(self, state: StageState, ins: Instruction) -> None:
         path = shellvars.expand(ins.args, state.subst_env(), self.df.escape)
@@ -277,15 +376,6 @@ class Builder:
         run_copy(self, state, ins)
 
     def _run(self, state: StageState, ins: Instruction) -> None:
-        from engine.images.builder.runstep import run_step
+        from engine.images.builder.runinstr import run_instruction
 
-        argv = command_form(state, ins)
-        network = ins.flags.get("network") or self.spec.network
-        network = "host" if network == "host" else "none"
-        lower = state.layer_dirs
-        env = state.run_env()
-        workdir = state.config.get("WorkingDir") or "/"
-        user = state.config.get("User") or ""
-        self.layer_step(state, ins, "RUN " + json.dumps(argv) + f" net={network}", "",
-                         lambda upper: run_step(lower, upper, argv, env, workdir, user,
-                                                network, ins, self.file))
+        run_instruction(self, state, ins)

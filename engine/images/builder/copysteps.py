@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.images import blobstore, catalog, layers
+from engine.images import blobstore
 from engine.images.builder import rootview, shellvars
 from engine.images.builder.copier import (
     CopyError,
@@ -59,19 +59,6 @@ def _dest(state: StageState, dest: str) -> str:
     return joined + "/" if dest.endswith("/") or dest in (".", "./") else joined
 
 
-def _from_layers(builder: Builder, ref: str, ins: Instruction) -> tuple[list[Path], str]:
-    """Layer dirs and a cache identity for ``--from`` (a stage, or an image)."""
-    idx = builder.stage_index(ref)
-    if idx is not None:
-        src_state = builder.build_stage(idx)
-        return src_state.layer_dirs, ",".join(src_state.diff_ids)
-    image_id = builder.image_id_for(ref, ins)
-    blobs = catalog.layer_blobs_of(image_id)
-    for lb in blobs:
-        layers.ensure_unpacked(lb.digest, lb.diff_id)
-    return [layers.layer_path(lb.diff_id) for lb in blobs], image_id
-
-
 def run_copy(builder: Builder, state: StageState, ins: Instruction) -> None:
     """Execute one COPY/ADD instruction."""
     words = _words(builder, state, ins)
@@ -82,21 +69,28 @@ def run_copy(builder: Builder, state: StageState, ins: Instruction) -> None:
     opts = _options(builder, state, ins)
     staging: Path | None = None
     try:
-        if "from" in ins.flags:
+        if ins.heredocs:
+            staging = Path(tempfile.mkdtemp(prefix=".heredoc-", dir=blobstore.tmp_dir()))
+            patterns = _write_heredocs(builder, state, ins, patterns, staging)
+            root, matcher, extra = staging, None, "heredoc"
+        elif "from" in ins.flags:
             ref = shellvars.expand(ins.flags["from"], state.subst_env(), builder.df.escape)
-            from_dirs, identity = _from_layers(builder, ref, ins)
-            staging = Path(tempfile.mkdtemp(prefix=".from-", dir=blobstore.tmp_dir()))
-            for p in patterns:
-                rootview.materialize(from_dirs, _static_prefix(p), staging /
-                                     _static_prefix(p))
-            root, matcher = staging, None
-            extra = "from:" + identity
+            identity = builder.source_identity(ref, ins)
+            from_dirs = builder.layers_for(ref, ins)
+            if from_dirs is None:
+                root, matcher = builder.named_context_dir(ref), None
+            else:
+                staging = Path(tempfile.mkdtemp(prefix=".from-", dir=blobstore.tmp_dir()))
+                for p in patterns:
+                    rootview.materialize(from_dirs, _static_prefix(p), staging /
+                                         _static_prefix(p))
+                root, matcher = staging, None
+            extra = "from:" + hashlib.sha256(identity.encode()).hexdigest()
         else:
             root, matcher = builder.context, builder.matcher
             extra = ""
         sources = resolve_sources(root, patterns, matcher)
-        extra += ":" + (hashlib.sha256(identity.encode()).hexdigest() if staging else
-                        hash_sources(sources, matcher))
+        extra += ":" + hash_sources(sources, matcher)
         lower = state.layer_dirs
         text = f"{ins.cmd} {ins.flags} {patterns} {dest}"
         builder.layer_step(state, ins, text, extra, lambda layer_root: copy_sources(
@@ -106,6 +100,30 @@ def run_copy(builder: Builder, state: StageState, ins: Instruction) -> None:
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_heredocs(builder: Builder, state: StageState, ins: Instruction,
+                    patterns: list[str], staging: Path) -> list[str]:
+    """Write each here-document source as a file named after its delimiter; the sources of
+    such an instruction are all here-documents (BuildKit's rule for COPY <<EOF)."""
+    docs = {d.name: d for d in ins.heredocs}
+    names = []
+    for p in patterns:
+        name = p.removeprefix("<<").removeprefix("-").strip("\"'")
+        if not p.startswith("<<") or name not in docs:
+            raise BuildError(f"{ins.cmd}: here-documents cannot be mixed with other sources "
+                             f"({p!r})", line=ins.line, file=builder.file)
+        doc = docs[name]
+        body = doc.body
+        if doc.expand:
+            try:
+                body = shellvars.expand_vars(body, state.subst_env())
+            except shellvars.SubstitutionError as exc:
+                raise BuildError(str(exc), line=ins.line, file=builder.file) from None
+        (staging / name).write_text(body)
+        (staging / name).chmod(0o644)
+        names.append(name)
+    return names
 
 
 def _static_prefix(pattern: str) -> str:

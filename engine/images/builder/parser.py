@@ -1,4 +1,5 @@
-"""Dockerfile parser: directives, comments, line continuations, flags, exec/shell forms."""
+"""Dockerfile parser: directives, comments, line continuations, heredocs, flags, exec/shell
+forms."""
 from __future__ import annotations
 
 import json
@@ -13,17 +14,30 @@ log = logging.getLogger(__name__)
 KNOWN = {"FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY",
          "ENTRYPOINT", "VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL",
          "HEALTHCHECK", "SHELL"}
-UNSUPPORTED = {"ONBUILD": "ONBUILD triggers are not supported by the pycompose builder"}
-# Flags each instruction accepts; anything else is a clear error.
+# Flags each instruction accepts; anything else is a clear error. ``mount`` may repeat.
 ALLOWED_FLAGS = {
     "FROM": {"platform"},
-    "RUN": {"network"},
+    "RUN": {"network", "mount", "security"},
     "COPY": {"from", "chown", "chmod", "link"},
     "ADD": {"chown", "chmod", "link"},
     "HEALTHCHECK": {"interval", "timeout", "start-period", "start-interval", "retries"},
 }
+HEREDOC_CMDS = ("RUN", "COPY", "ADD")
+ONBUILD_FORBIDDEN = ("ONBUILD", "FROM", "MAINTAINER")
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*=\s*(.*?)\s*$")
 _FLAG = re.compile(r"^--([a-z][a-z0-9-]*)(?:=(.*))?$")
+# <<EOF, <<-EOF, <<"EOF", <<'EOF' (a quoted word: no expansion of the body)
+_HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_.-]*)\2")
+
+
+@dataclass(frozen=True, slots=True)
+class Heredoc:
+    """One here-document of an instruction: its delimiter word, body and how it was quoted."""
+
+    name: str
+    body: str
+    expand: bool = True  # unquoted delimiter: variables in the body are expanded (COPY)
+    chomp: bool = False  # <<- : leading tabs were stripped
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +49,8 @@ class Instruction:
     line: int
     original: str
     flags: dict[str, str] = field(default_factory=dict)
+    mounts: tuple[str, ...] = ()  # every RUN --mount=..., in order
+    heredocs: tuple[Heredoc, ...] = ()
 
     def exec_form(self) -> list[str] | None:
         """The JSON array form (``["a", "b"]``) if the arguments are one, else None."""
@@ -79,7 +95,9 @@ def parse(text: str, file: str = "Dockerfile") -> Dockerfile:
                 break
             parts.append(lines[i].strip())
             i += 1
-        out.append(_instruction(" ".join(p for p in parts if p), first + 1, file))
+        text = " ".join(p for p in parts if p)
+        docs, i = _heredocs(text, lines, i, first + 1, file)
+        out.append(_instruction(text, first + 1, file, docs))
     if not out:
         raise BuildError("the Dockerfile has no instructions", file=file)
     return Dockerfile(tuple(out), escape, file)
@@ -103,23 +121,64 @@ def _directives(lines: list[str], file: str) -> tuple[str, int]:
     return escape, len(lines)
 
 
-def _instruction(text: str, line: int, file: str) -> Instruction:
+def _heredoc_markers(text: str) -> list[re.Match[str]]:
+    word, _, rest = text.partition(" ")
+    if word.upper() not in HEREDOC_CMDS or rest.lstrip().startswith("["):
+        return []
+    return list(_HEREDOC.finditer(rest))
+
+
+def _heredocs(text: str, lines: list[str], i: int, line: int,
+              file: str) -> tuple[tuple[Heredoc, ...], int]:
+    """Collect the bodies of the here-documents ``text`` opens, from ``lines[i:]``."""
+    docs: list[Heredoc] = []
+    for m in _heredoc_markers(text):
+        chomp, quote, name = m.group(1) == "-", m.group(2), m.group(3)
+        body: list[str] = []
+        while True:
+            if i >= len(lines):
+                raise BuildError(f"here-document <<{name} is not terminated (no line {name!r})",
+                                 line=line, file=file)
+            raw = lines[i]
+            i += 1
+            current = raw.lstrip("\t") if chomp else raw
+            if current == name:
+                break
+            body.append(current)
+        docs.append(Heredoc(name, "".join(b + "\n" for b in body), expand=not quote,
+                            chomp=chomp))
+    return tuple(docs), i
+
+
+def _instruction(text: str, line: int, file: str,
+                 docs: tuple[Heredoc, ...] = ()) -> Instruction:
     word, _, rest = text.partition(" ")
     cmd = word.upper()
     if cmd not in KNOWN:
         raise BuildError(f"unknown instruction {word!r}", line=line, file=file)
-    if cmd in UNSUPPORTED:
-        raise BuildError(UNSUPPORTED[cmd], line=line, file=file)
-    if "<<" in rest and re.search(r"<<-?[\"']?[A-Za-z_]+", rest) and cmd in ("RUN", "COPY",
-                                                                                "ADD"):
-        raise BuildError("heredocs are not supported by the pycompose builder", line=line,
-                         file=file)
-    flags, rest = _flags(cmd, rest.strip(), line, file)
-    return Instruction(cmd, rest, line, text, flags)
+    if cmd == "ONBUILD":
+        inner = rest.strip().partition(" ")[0].upper()
+        if inner in ONBUILD_FORBIDDEN:
+            raise BuildError(f"ONBUILD {inner} is not allowed", line=line, file=file)
+        if not inner:
+            raise BuildError("ONBUILD needs an instruction", line=line, file=file)
+        _instruction(rest.strip(), line, file)  # the trigger must itself be valid
+        return Instruction(cmd, rest.strip(), line, text)
+    flags, mounts, rest = _flags(cmd, rest.strip(), line, file)
+    return Instruction(cmd, rest, line, text, flags, mounts, docs)
 
 
-def _flags(cmd: str, rest: str, line: int, file: str) -> tuple[dict[str, str], str]:
+def parse_trigger(text: str, file: str, line: int) -> Instruction:
+    """An ONBUILD trigger stored in an image config, as an instruction of the child build."""
+    lines = text.splitlines() or [""]
+    docs, _ = _heredocs(lines[0], lines, 1, line, file)
+    return _instruction(lines[0], line, file, docs)
+
+
+def _flags(cmd: str, rest: str, line: int,
+           file: str) -> tuple[dict[str, str], tuple[str, ...], str]:
     flags: dict[str, str] = {}
+    mounts: list[str] = []
     while rest.startswith("--"):
         token, _, after = rest.partition(" ")
         m = _FLAG.match(token)
@@ -129,6 +188,12 @@ def _flags(cmd: str, rest: str, line: int, file: str) -> tuple[dict[str, str], s
         if name not in ALLOWED_FLAGS.get(cmd, set()):
             raise BuildError(f"{cmd} --{name} is not supported by the pycompose builder",
                              line=line, file=file)
-        flags[name] = value if value is not None else "true"
+        if name == "mount":
+            if not value:
+                raise BuildError("RUN --mount needs a value (e.g. type=cache,target=/root/.cache)",
+                                 line=line, file=file)
+            mounts.append(value)
+        else:
+            flags[name] = value if value is not None else "true"
         rest = after.strip()
-    return flags, rest
+    return flags, tuple(mounts), rest

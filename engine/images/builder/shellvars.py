@@ -121,3 +121,21 @@ def split_pairs(text: str, env: Mapping[str, str], escape: str = "\\",
             raise SubstitutionError(f"expected key=value, got {w!r}")
         pairs.append((key, value))
     return pairs
+
+
+def expand_vars(text: str, env: Mapping[str, str]) -> str:
+    """Expand variables only, keeping quotes and everything else (here-document bodies);
+    ``\\$`` is a literal dollar."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text.startswith("\\$", i):
+            out.append("$")
+            i += 2
+        elif text[i] == "$":
+            value, i = _dollar(text, i, env)
+            out.append(value)
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)

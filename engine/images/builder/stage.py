@@ -191,7 +191,12 @@ def _healthcheck(state: StageState, ins: Instruction, env: dict[str, str], file:
     state.config["Healthcheck"] = hc
 
 
-_HANDLERS = {"ENV": _env, "LABEL": _label, "MAINTAINER": _maintainer, "CMD": _cmd,
+def _onbuild(state: StageState, ins: Instruction, env: dict[str, str], file: str) -> None:
+    state.config["OnBuild"] = [*(state.config.get("OnBuild") or []), ins.args]
+
+
+_HANDLERS = {"ONBUILD": _onbuild, "ENV": _env, "LABEL": _label, "MAINTAINER": _maintainer,
+             "CMD": _cmd,
              "ENTRYPOINT": _entrypoint, "EXPOSE": _expose, "USER": _user, "VOLUME": _volume,
              "STOPSIGNAL": _stopsignal, "SHELL": _shell, "HEALTHCHECK": _healthcheck}
 METADATA = set(_HANDLERS)

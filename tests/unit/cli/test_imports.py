@@ -1,11 +1,17 @@
-"""Start-up discipline: ``pycompose config`` must not pull in heavy modules it does not use
-(speed is measured in bench/, this only guards the import set)."""
+"""Start-up discipline: the most frequent commands must not pull in modules they do not use
+(their speed is measured in bench/; this guards the import set, so the cost cannot creep back).
+
+Each command runs in a fresh interpreter, which then reports ``sys.modules``.
+"""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO
 
@@ -16,50 +22,101 @@ code = main(sys.argv[1:])
 print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 
+COMPOSE = ("services:\n  a:\n    image: x\n    depends_on: [b]\n    ports: ['8080:80']\n"
+           "  b:\n    image: y\n")
 
-def imported_by(*argv: str, cwd: Path) -> set[str]:
+# Heavy for every command below: third-party packages the hot paths must not need.
+HEAVY_PACKAGES = {"iptc", "pyroute2", "jsonschema", "networkx", "dns", "pydantic", "rich",
+                  "asyncio", "multiprocessing", "ssl", "zstandard", "seccomp", "pyseccomp"}
+# The engine's kernel-facing and network-facing modules (firewall, netlink, runtimes, shim,
+# registry client) and the orchestrator's running parts.
+HEAVY_MODULES = {
+    "engine.networks.firewall", "engine.networks.link", "engine.networks.netlink",
+    "engine.networks.network", "engine.networks.sandbox", "engine.networks.ports",
+    "engine.networks.dns_control", "engine.containers.lifecycle", "engine.containers.shim",
+    "engine.containers.shimd", "engine.containers.runtimes", "engine.containers.bundle",
+    "engine.containers.rootfs", "engine.images.registry.client", "engine.images.archive",
+    "engine.runtime.syscalls", "compose.orchestrator.supervisor", "compose.orchestrator.daemon",
+    "compose.orchestrator.up", "compose.orchestrator.executor", "urllib.request",
+}
+
+
+def imported_by(*argv: str, cwd: Path, root: Path) -> set[str]:
+    return run_cli(*argv, cwd=cwd, root=root)[0]
+
+
+def run_cli(*argv: str, cwd: Path, root: Path) -> tuple[set[str], str]:
+    """The modules loaded by one command line, and what it printed."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "PYCOMPOSE_ROOT": str(root),
+           "COLUMNS": "80"}
     out = subprocess.run([sys.executable, "-c", SCRIPT, *argv], cwd=cwd, capture_output=True,
-                         text=True, check=True, env={"PATH": "/usr/bin:/bin",
-                                                     "PYTHONPATH": str(REPO)})
+                         text=True, check=True, env=env)
     result = json.loads(out.stdout.splitlines()[-1])
     assert result["code"] == 0, out.stderr
-    return set(result["modules"])
+    return set(result["modules"]), "".join(out.stdout.splitlines(keepends=True)[:-1])
 
 
-def test_config_imports_stay_light(tmp_path: Path) -> None:
-    (tmp_path / "compose.yaml").write_text(
-        "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: y\n")
-    modules = imported_by("config", "-q", cwd=tmp_path)
-    heavy = {"networkx", "pydantic", "engine", "compose.orchestrator", "rich", "pyroute2"}
-    assert not {m.split(".")[0] for m in modules} & heavy
-    assert not any(m.startswith("compose.orchestrator") for m in modules)
+def heavy_in(modules: set[str]) -> set[str]:
+    """The heavy modules among ``modules``; typer counts by its submodules (``typer`` itself is
+    a stand-in that loads on first use, see compose.cli.lean)."""
+    return ({m for m in modules if m.split(".")[0] in HEAVY_PACKAGES}
+            | (modules & HEAVY_MODULES) | {m for m in modules if m.startswith("typer.")})
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "compose.yaml").write_text(COMPOSE)
+    return tmp_path
+
+
+def test_help_runs_on_the_standard_library_alone(project: Path) -> None:
+    modules = imported_by("--help", cwd=project, root=project / "state")
+    ours = {m for m in modules if m.split(".")[0] in ("compose", "engine", "schema")}
+    assert ours == {"compose", "compose.cli", "compose.cli.main", "compose.cli.helptext"}
+    assert not {"typer", "yaml", "logging", "sqlite3"} & {m.split(".")[0] for m in modules}
+
+
+def test_config_imports_stay_light(project: Path) -> None:
+    modules = imported_by("config", "-q", cwd=project, root=project / "state")
+    assert not heavy_in(modules)
+    assert not any(m.split(".")[0] == "engine" or m.startswith("compose.orchestrator")
+                   for m in modules)
+    assert "compose.config.fastschema" in modules  # validated, without jsonschema
     assert "compose.cli.commands.config" in modules
     assert "compose.cli.commands.graph" not in modules  # only the invoked command is built
 
 
-def test_graph_does_not_need_networkx(tmp_path: Path) -> None:
-    (tmp_path / "compose.yaml").write_text("services:\n  a:\n    image: x\n")
-    assert "networkx" not in imported_by("graph", cwd=tmp_path)
+def test_config_with_an_error_still_words_it_with_jsonschema(project: Path) -> None:
+    (project / "compose.yaml").write_text("services:\n  a:\n    imagee: x\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-m", "compose.cli.main", "config"], cwd=project,
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 15
+    assert "compose.yaml:3:5: services.a: additional property 'imagee' is not allowed" in (
+        out.stderr)
 
 
-def test_help_imports_no_engine_orchestrator_or_config(tmp_path: Path) -> None:
-    modules = imported_by("--help", cwd=tmp_path)
-    heavy = {"networkx", "engine", "yaml", "jsonschema", "pyroute2", "sqlite3"}
-    assert not {m.split(".")[0] for m in modules} & heavy
-    # every command module is imported (to list it) but none pulls in the orchestrator
-    assert {f"compose.cli.commands.{n}" for n in ("up", "run", "ps", "logs")} <= modules
-    assert {m for m in modules if m.startswith("compose.orchestrator.")} <= {
-        "compose.orchestrator.labels"}
-    assert not any(m.startswith("compose.config") for m in modules)
+def test_ps_reads_the_store_only(project: Path) -> None:
+    root = project / "state"
+    _record_a_container(root)
+    modules, printed = run_cli("ps", "-a", cwd=project, root=root)
+    assert "p-a-1" in printed and "Created" in printed
+    assert not heavy_in(modules)
+    assert {"engine.containers.query", "engine.store"} <= modules  # it did read the rows
+    assert "compose.cli.commands.up" not in modules
 
 
-def test_help_lists_every_command_with_its_help() -> None:
-    from typer.testing import CliRunner
+def _record_a_container(root: Path) -> None:
+    """A created container row of project ``a``'s service ``a``, written the engine's way (in
+    a child interpreter, so this test process keeps its own state root)."""
+    code = ("from engine.containers import record, ContainerSpec\n"
+            "record.insert('c' * 64, ContainerSpec(name='p-a-1', argv=('true',), labels={"
+            "'com.docker.compose.project': os.path.basename(os.getcwd()),"
+            "'com.docker.compose.service': 'a', 'com.docker.compose.container-number': '1'}))")
+    env = {**os.environ, "PYCOMPOSE_ROOT": str(root), "PYTHONPATH": str(REPO)}
+    subprocess.run([sys.executable, "-c", "import os\n" + code], cwd=root.parent, env=env,
+                   check=True)
 
-    from compose.cli.main import COMMAND_MODULES, build_app
 
-    out = CliRunner().invoke(build_app(["--help"]), ["--help"]).output
-    listed = {line.split()[0] for line in out.splitlines() if line.startswith("  ")
-              and not line.lstrip().startswith("-")}
-    assert set(COMMAND_MODULES) <= listed
-    assert "Create and start containers." in out
+def test_graph_does_not_need_networkx(project: Path) -> None:
+    assert "networkx" not in imported_by("graph", cwd=project, root=project / "state")

@@ -1,0 +1,262 @@
+"""Running a plain command line without importing typer (~25 ms of start-up).
+
+For the commands run most often (``LEAN_COMMANDS`` in :mod:`compose.cli.main`), the command line
+is parsed here from the same typer declarations the command module already has: with
+``from __future__ import annotations`` a parameter's annotation is a string such as
+``Annotated[bool, typer.Option('-a', '--all', help=...)]``, read with :mod:`ast`. typer itself
+is registered as a lazy stand-in module (:class:`_LazyTyper`), so the command modules'
+``import typer`` costs nothing until an attribute of it is used.
+
+Only the plain success path is handled: long and short options with a value (``--x v``,
+``--x=v``), flags, repeated list options, arguments, ``COMPOSE_*`` environment defaults.
+Anything else (``--help``, an unknown or clustered option, a bad value, a missing argument,
+an option declaration this parser does not know) returns None before anything has run, and
+the caller goes through typer, which prints its usual help or error. Agreement with typer's
+parsing is tested per command.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+_SCALARS: dict[str, Callable[[str], Any]] = {"str": str, "int": int, "float": float}
+
+
+class Fallback(Exception):
+    """This command line is not for the lean parser: let typer handle it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One parameter of a command function, as declared for typer."""
+
+    name: str
+    kind: str  # "context" | "option" | "argument" | "rejected"
+    scalar: str = "str"  # str | int | float | bool
+    many: bool = False  # list[...]
+    flags: tuple[str, ...] = ()
+    envvar: str | None = None
+    default: Any = None
+    required: bool = False
+
+
+class _Context:
+    """What a command reads from ``typer.Context``: ``obj`` (the :class:`CliContext`)."""
+
+    def __init__(self) -> None:
+        self.obj: Any = None
+
+
+class _LazyTyper(types.ModuleType):
+    """Stands in for ``typer`` in ``sys.modules`` until an attribute is asked of it; then the
+    real typer is imported and answers (``importlib.util.LazyLoader`` cannot serve here: the
+    import statement itself reads ``__spec__``, which loads the module)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if sys.modules.get("typer") is self:
+            del sys.modules["typer"]
+        import importlib
+
+        return getattr(importlib.import_module("typer"), name)
+
+
+def install_lazy_typer() -> None:
+    """Make ``import typer`` free: the module loads on its first attribute access."""
+    if "typer" not in sys.modules:
+        sys.modules["typer"] = _LazyTyper("typer")
+
+
+def params_of(fn: Callable[..., Any]) -> list[Param]:
+    """The parameters of a typer command function (Fallback for anything unsupported)."""
+    code = fn.__code__  # type: ignore[attr-defined]
+    names = code.co_varnames[:code.co_argcount]
+    defaults = fn.__defaults__ or ()  # type: ignore[attr-defined]
+    first_default = len(names) - len(defaults)
+    out = []
+    for i, name in enumerate(names):
+        text = fn.__annotations__.get(name)
+        if not isinstance(text, str):
+            raise Fallback(name)
+        has_default = i >= first_default
+        default = defaults[i - first_default] if has_default else None
+        out.append(_param(name, text, default, not has_default))
+    return out
+
+
+def _param(name: str, text: str, default: Any, required: bool) -> Param:
+    if text == "typer.Context":
+        return Param(name, "context")
+    node = ast.parse(text, mode="eval").body
+    if not (isinstance(node, ast.Subscript) and ast.unparse(node.value) == "Annotated"
+            and isinstance(node.slice, ast.Tuple) and len(node.slice.elts) == 2):
+        raise Fallback(name)
+    base, decl = node.slice.elts
+    if isinstance(decl, ast.Call) and ast.unparse(decl.func) == "rejected":
+        # a docker flag pycompose refuses: never in the lean parser's flags, so giving it
+        # falls back to typer, which prints the refusal; absent, the default is passed
+        return Param(name, "rejected", default=default)
+    scalar, many = _type_of(ast.unparse(base))
+    if not isinstance(decl, ast.Call) or ast.unparse(decl.func) not in (
+            "typer.Option", "typer.Argument"):
+        raise Fallback(name)
+    keywords = {k.arg: k.value for k in decl.keywords}
+    if "callback" in keywords and not set(keywords) - {"help", "metavar", "hidden", "callback",
+                                                        "is_eager"}:
+        # an option that acts when given (--version): giving it goes to typer; absent, its
+        # callback would do nothing with the default
+        return Param(name, "rejected", default=default)
+    if set(keywords) - {"help", "metavar", "envvar", "hidden"}:
+        raise Fallback(name)  # parsers, callbacks, bounds...: typer's job
+    envvar = _literal(keywords["envvar"]) if "envvar" in keywords else None
+    if ast.unparse(decl.func) == "typer.Argument":
+        if decl.args or scalar == "bool":
+            raise Fallback(name)
+        return Param(name, "argument", scalar, many, default=default, required=required)
+    flags = tuple(_literal(a) for a in decl.args)
+    if not flags or any(not f.startswith("-") or "/" in f or " " in f for f in flags):
+        raise Fallback(name)  # derived names and --x/--no-x pairs: typer's job
+    return Param(name, "option", scalar, many, flags, envvar, default, required)
+
+
+def _literal(node: ast.expr) -> Any:
+    value = ast.literal_eval(node)
+    if not isinstance(value, str):
+        raise Fallback(ast.unparse(node))
+    return value
+
+
+def _type_of(text: str) -> tuple[str, bool]:
+    text = text.removesuffix(" | None")
+    many = text.startswith("list[") and text.endswith("]")
+    scalar = text[5:-1] if many else text
+    if scalar not in (*_SCALARS, "bool") or (many and scalar == "bool"):
+        raise Fallback(text)
+    return scalar, many
+
+
+def parse(params: list[Param], argv: list[str]) -> dict[str, Any]:
+    """Keyword arguments for the command function, as typer would pass them."""
+    by_flag = {f: p for p in params if p.kind == "option" for f in p.flags}
+    values: dict[str, Any] = {}
+    positional: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--" or arg in ("-h", "--help") or (arg.startswith("-") and arg != "-"
+                                                       and arg.split("=")[0] not in by_flag):
+            raise Fallback(arg)
+        if not arg.startswith("-") or arg == "-":
+            positional.append(arg)
+            continue
+        flag, eq, inline = arg.partition("=")
+        p = by_flag[flag]
+        if p.scalar == "bool":
+            if eq:
+                raise Fallback(arg)
+            values[p.name] = True
+            continue
+        if not eq:
+            if i >= len(argv):
+                raise Fallback(arg)
+            inline, i = argv[i], i + 1
+        value = _convert(p, inline)
+        if p.many:
+            values.setdefault(p.name, []).append(value)
+        else:
+            values[p.name] = value
+    _take_arguments(params, positional, values)
+    return {p.name: _final(p, values) for p in params if p.kind != "context"}
+
+
+def _take_arguments(params: list[Param], positional: list[str], values: dict[str, Any]) -> None:
+    arguments = [p for p in params if p.kind == "argument"]
+    if sum(p.many for p in arguments) > 1 or (arguments and arguments[-1].many is False
+                                              and len(positional) > len(arguments)):
+        raise Fallback("arguments")
+    for p in arguments:
+        if p.many:
+            taken, positional = positional, []
+            if taken:
+                values[p.name] = [_convert(p, v) for v in taken]
+        elif positional:
+            values[p.name] = _convert(p, positional.pop(0))
+        elif p.required:
+            raise Fallback(p.name)
+    if positional:
+        raise Fallback("extra arguments")
+
+
+def _convert(p: Param, text: str) -> Any:
+    try:
+        return _SCALARS[p.scalar](text)
+    except ValueError:
+        raise Fallback(text) from None
+
+
+def _final(p: Param, values: dict[str, Any]) -> Any:
+    if p.name in values:
+        return values[p.name]
+    if p.required:
+        raise Fallback(p.name)
+    if p.envvar and os.environ.get(p.envvar):
+        if p.many or p.scalar == "bool":
+            raise Fallback(p.envvar)
+        return _convert(p, os.environ[p.envvar])
+    return p.default
+
+
+class _Recorder:
+    """Stands in for the typer app in a command module's ``register``: records the functions
+    registered under each name, without typer."""
+
+    def __init__(self) -> None:
+        self.commands: dict[str, Callable[..., Any]] = {}
+
+    def command(self, name: str | None = None, **_: Any) -> Callable[[Any], Any]:
+        def record(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.commands[name or fn.__name__.replace("_", "-")] = fn
+            return fn
+        return record
+
+    def add_typer(self, *_: Any, **__: Any) -> None:
+        return None  # groups are never lean
+
+
+def run(argv: list[str], at: int, module: str) -> Any:
+    """Run ``argv`` (global options, the command at index ``at``, its arguments) without
+    typer; raises Fallback, before running anything, when typer must handle it."""
+    install_lazy_typer()
+    import importlib
+
+    from compose.cli import app
+
+    recorder = _Recorder()
+    importlib.import_module(f"compose.cli.commands.{module}").register(recorder)
+    fn = recorder.commands.get(argv[at])
+    if fn is None:
+        raise Fallback(argv[at])
+    global_kwargs = parse(params_of(app._global_options), argv[:at])
+    if (global_kwargs["dry_run"] or global_kwargs["progress"] not in app.PROGRESS_MODES
+            or global_kwargs["ansi"] not in app.ANSI_MODES):
+        raise Fallback("global options")  # typer words these errors
+    kwargs = parse(params_of(fn), argv[at + 1:])
+    ctx = _Context()
+    app._global_options(ctx, **global_kwargs)  # type: ignore[arg-type]
+    return fn(ctx, **kwargs)
+
+
+def is_usage_error(exc: BaseException) -> bool:
+    """Whether a command raised typer's usage error (a bad option value found by the command
+    itself), which typer should word with its usage line: the caller runs the (read-only)
+    command again through typer."""
+    if not type(exc).__module__.startswith("typer"):
+        return False
+    from typer._click.exceptions import UsageError
+
+    return isinstance(exc, UsageError)

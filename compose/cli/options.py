@@ -1,0 +1,83 @@
+"""Option helpers shared by the commands: docker flags pycompose rejects with a message (never
+accepted and ignored), and parsing shared by several commands (durations, filters)."""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from compose.config.model import Project
+
+REJECTED_ATTR = "__pycompose_rejected__"
+
+
+def rejected(*names: str, reason: str, takes_value: bool = False) -> Any:
+    """A typer option that fails with ``NAME is not supported by pycompose: REASON`` when it
+    is given. ``reason`` is kept on the callback for the README's flag table."""
+    def check(ctx: typer.Context, param: Any, value: Any) -> Any:
+        if value not in (None, False, (), []):
+            flag = next((n for n in names if n.startswith("--")), names[0])
+            raise typer.BadParameter(f"not supported by pycompose: {reason}",
+                                     param_hint=flag)
+        return value
+
+    setattr(check, REJECTED_ATTR, reason)
+    kwargs: dict[str, Any] = {"metavar": "VALUE"} if takes_value else {}
+    return typer.Option(*names, callback=check, help=f"Not supported: {reason}.", **kwargs)
+
+
+def parse_go_bool(value: str, flag: str) -> bool:
+    """``true``/``false`` like a Go bool flag given with ``=``."""
+    text = value.strip().lower()
+    if text in ("1", "t", "true"):
+        return True
+    if text in ("0", "f", "false"):
+        return False
+    raise typer.BadParameter(f"invalid boolean {value!r}", param_hint=flag)
+
+
+def parse_timestamp(text: str, flag: str) -> float:
+    """A docker ``--since``/``--until`` value as a Unix time: an RFC 3339 date or time, a
+    Unix timestamp (``1700000000[.5]``) or a duration before now (``10m``)."""
+    from compose.cli.commands._orch import parse_time
+    from engine.containers.logfile import normalize_since
+
+    try:
+        iso = normalize_since(text)
+    except ValueError:
+        raise typer.BadParameter(f"invalid time {text!r} (RFC 3339, Unix timestamp or "
+                                 "duration like 10m)", param_hint=flag) from None
+    return parse_time(iso).timestamp() if iso else time.time()
+
+
+NOOP_ATTR = "__pycompose_noop__"
+
+
+def noop(*names: str, reason: str) -> Any:
+    """A docker flag that has nothing to change in pycompose (e.g. ``--yes``: pycompose never
+    prompts). Accepted, and ``reason`` says why in ``--help`` and the README's flag table."""
+    def keep(value: Any) -> Any:
+        return value
+
+    setattr(keep, NOOP_ATTR, reason)
+    return typer.Option(*names, callback=keep, help=f"Accepted; {reason}.")
+
+
+PULL_VALUES = ("always", "missing", "never", "build", "if_not_present", "policy")
+
+
+def apply_pull_flag(project: Project, pull: str) -> Project:
+    """docker compose's rule: an explicit ``--pull`` replaces every service's
+    ``pull_policy``; the default ``policy`` keeps each service's own (missing if unset)."""
+    import dataclasses
+
+    if pull not in PULL_VALUES:
+        raise typer.BadParameter(f"invalid --pull option {pull!r} (one of "
+                                 f"{', '.join(PULL_VALUES)})", param_hint="--pull")
+    if pull == "policy":
+        return project
+    value = "missing" if pull == "if_not_present" else pull
+    services = {n: dataclasses.replace(s, pull_policy=value) for n, s in project.services.items()}
+    return dataclasses.replace(project, services=services)

@@ -1,0 +1,23 @@
+"""Where a project's supervisor keeps its socket, pid file and log (``<state root>/run/``).
+
+Apart from :mod:`.daemon` so that the CLI can find and start a supervisor without importing
+the supervisor itself.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.paths import state_root
+
+
+def run_dir() -> Path:
+    """Where sockets, pid files and supervisor logs live."""
+    return state_root() / "run"
+
+
+def socket_path(project: str) -> Path:
+    return run_dir() / f"project-{project}.sock"
+
+
+def pid_path(project: str) -> Path:
+    return run_dir() / f"project-{project}.pid"

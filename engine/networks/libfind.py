@@ -1,0 +1,62 @@
+"""Shared-library look-up without subprocesses, for importing python-iptables.
+
+``import iptc`` looks its libraries up through ``ctypes.util.find_library``, which on Linux
+runs ``ldconfig -p`` for each name and, for a name ldconfig does not know (python-iptables'
+own ``xtwrapper`` extension), ``gcc`` and ``ld`` as well; then ``ldconfig -N -v`` to find the
+xtables extension directory: 18 processes, most of the ~90 ms the import costs. While
+:func:`quick_find_library` is active, a look-up is a glob in the linker's standard
+directories, and ``XTABLES_LIBDIR`` points next to the ``libxtables`` found there.
+"""
+from __future__ import annotations
+
+import ctypes.util
+import glob
+import os
+import sysconfig
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+def library_dirs() -> list[str]:
+    """The dynamic linker's default directories on this system (multiarch first)."""
+    arch = sysconfig.get_config_var("MULTIARCH") or ""
+    dirs = [f"/lib/{arch}", f"/usr/lib/{arch}"] if arch else []
+    dirs += ["/lib64", "/usr/lib64", "/lib", "/usr/lib", "/usr/local/lib"]
+    return [d for d in dirs if os.path.isdir(d)]
+
+
+def find_library(name: str) -> str | None:
+    """Like ``ctypes.util.find_library``: the soname (``libxtables.so.12``) of ``lib<name>``
+    in a standard directory, or None."""
+    for directory in library_dirs():
+        found = glob.glob(os.path.join(glob.escape(directory), f"lib{glob.escape(name)}.so.*"))
+        if found:
+            return os.path.basename(min(found, key=len))
+    return None
+
+
+def xtables_dir() -> str | None:
+    """The directory of the xtables extensions (``libxt_*.so``), next to libxtables."""
+    for directory in library_dirs():
+        candidate = os.path.join(directory, "xtables")
+        if glob.glob(os.path.join(directory, "libxtables.so.*")) and os.path.isdir(candidate):
+            return candidate
+    return None
+
+
+@contextmanager
+def quick_find_library() -> Iterator[None]:
+    """Route ``ctypes.util.find_library`` through :func:`find_library` and set
+    ``XTABLES_LIBDIR`` (unless set) for the duration of the block."""
+    original = ctypes.util.find_library
+    had_dir = "XTABLES_LIBDIR" in os.environ
+    libdir = None if had_dir else xtables_dir()
+    ctypes.util.find_library = find_library
+    if libdir is not None:
+        os.environ["XTABLES_LIBDIR"] = libdir
+    try:
+        yield
+    finally:
+        ctypes.util.find_library = original
+        if libdir is not None:
+            os.environ.pop("XTABLES_LIBDIR", None)

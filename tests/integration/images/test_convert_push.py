@@ -1,0 +1,36 @@
+"""``convert --to kubernetes --push``: build with our builder, push to a real registry on
+loopback, and name the image by the digest the registry reports (skopeo as the witness)."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from compose.cli.main import main
+from tests.integration.images.conftest import Registry, skopeo
+
+pytestmark = pytest.mark.root
+
+
+def test_convert_push_names_images_by_digest(state_root: Path, tmp_path: Path,
+                                             registry: Registry,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    proj = tmp_path / "proj"
+    (proj / "app").mkdir(parents=True)
+    shutil.copy2("/bin/busybox", proj / "app" / "busybox")
+    (proj / "app" / "Dockerfile").write_text("FROM scratch\nCOPY busybox /bin/busybox\n")
+    image = f"{registry.host}/shop/app:1"
+    (proj / "compose.yaml").write_text(
+        f"name: shop\nservices:\n  api:\n    image: {image}\n    build: ./app\n"
+        f"  worker:\n    image: {image}\n")
+    assert main(["-f", str(proj / "compose.yaml"), "convert", "--to", "kubernetes",
+                 "--push"]) == 0
+    docs = list(yaml.safe_load_all(capsys.readouterr().out))
+    digest = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{image}"))["Digest"]
+    images = {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["image"]
+              for d in docs if d["kind"] == "Deployment"}
+    assert images == {"api": f"{registry.host}/shop/app@{digest}",
+                      "worker": f"{registry.host}/shop/app@{digest}"}

@@ -1,0 +1,104 @@
+"""The typer-free parser gives the commands exactly what typer gives them, or steps aside."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from compose.cli import app as cli_app
+from compose.cli import lean
+from compose.cli.commands import config, ps
+from compose.cli.main import build_app, invoked_index
+
+COMMANDS: dict[str, Callable[..., Any]] = {"ps": ps.ps_command, "config": config.config_command}
+
+
+def typer_kwargs(argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What typer passes to the global options callback and to the command."""
+    seen: dict[str, dict[str, Any]] = {}
+
+    def spy(key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(ctx: Any, **kwargs: Any) -> int:
+            seen[key] = kwargs
+            return 0
+        return wrapper
+
+    app = build_app(argv)
+    app.registered_callback.callback = spy("global", cli_app._global_options)  # type: ignore
+    for info in app.registered_commands:
+        info.callback = spy("command", info.callback)  # type: ignore[arg-type]
+    app(args=argv, prog_name="pycompose", standalone_mode=False)  # type: ignore[operator]
+    return seen["global"], seen["command"]
+
+
+def lean_kwargs(argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    at = invoked_index(argv)
+    assert at is not None
+    return (lean.parse(lean.params_of(cli_app._global_options), argv[:at]),
+            lean.parse(lean.params_of(COMMANDS[argv[at]]), argv[at + 1:]))
+
+
+@pytest.mark.parametrize("argv", [
+    ["ps"], ["ps", "-a"], ["ps", "--all", "-q", "web", "db"], ["ps", "web", "--status", "running",
+                                                              "--status=exited"],
+    ["ps", "--format", "json"], ["ps", "--services"],
+    ["-f", "a.yml", "--file=b.yml", "-p", "demo", "ps", "-a"],
+    ["--profile", "x", "--env-file", "e", "--project-directory", "/tmp", "-v", "ps"],
+    ["--parallel", "3", "--ansi", "never", "--progress", "plain", "ps"],
+    ["config"], ["config", "-q"], ["config", "--services", "web"], ["config", "--format=json"],
+    ["config", "--hash", "*"], ["config", "--no-interpolate", "-o", "out.yml", "a", "b"],
+    ["config", "--variables"],
+])
+def test_same_arguments_as_typer(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("COMPOSE_PROGRESS", "COMPOSE_ANSI", "COMPOSE_PARALLEL_LIMIT"):
+        monkeypatch.delenv(var, raising=False)
+    assert lean_kwargs(argv) == typer_kwargs(argv)
+
+
+def test_environment_defaults_as_typer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPOSE_PROGRESS", "quiet")
+    monkeypatch.setenv("COMPOSE_PARALLEL_LIMIT", "4")
+    monkeypatch.setenv("COMPOSE_ANSI", "")
+    argv = ["ps"]
+    assert lean_kwargs(argv) == typer_kwargs(argv)
+    assert lean_kwargs(argv)[0]["progress"] == "quiet" and lean_kwargs(argv)[0]["parallel"] == 4
+
+
+@pytest.mark.parametrize("argv", [
+    ["ps", "-h"], ["ps", "--help"], ["ps", "-aq"], ["ps", "--bogus"], ["ps", "--format"],
+    ["ps", "--", "web"], ["--parallel", "x", "ps"], ["ps", "--all=1"],
+])
+def test_steps_aside_for_typer(argv: list[str]) -> None:
+    with pytest.raises(lean.Fallback):
+        lean_kwargs(argv)
+
+
+def test_unsupported_declarations_step_aside() -> None:
+    def derived(ctx: Any, force: bool = False) -> None: ...
+    derived.__annotations__ = {"ctx": "typer.Context",
+                               "force": "Annotated[bool, typer.Option()]"}
+
+    def parsed(ctx: Any, n: int = 1) -> None: ...
+    parsed.__annotations__ = {"ctx": "typer.Context",
+                              "n": "Annotated[int, typer.Option('-n', min=0)]"}
+
+    for fn in (derived, parsed):
+        with pytest.raises(lean.Fallback):
+            lean.params_of(fn)
+
+
+def test_lazy_typer_loads_on_first_use() -> None:
+    import sys
+
+    saved = sys.modules.pop("typer")
+    try:
+        lean.install_lazy_typer()
+        stand_in = sys.modules["typer"]
+        assert isinstance(stand_in, lean._LazyTyper)
+        assert stand_in.Exit is saved.Exit or stand_in.Exit.__name__ == "Exit"
+        assert not isinstance(sys.modules["typer"], lean._LazyTyper)
+    finally:
+        sys.modules["typer"] = saved

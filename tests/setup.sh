@@ -15,6 +15,7 @@ PACKAGES=(
   runc crun                              # peer runtimes: compatibility tests and benchmarks
   tini                                   # init: true (a reaping PID 1, bind-mounted like docker-init)
   procps psmisc util-linux               # ps, fuser, nsenter, findmnt for tests and leak checks
+  qemu-system-x86 linux-image-amd64 cpio # the cgroup v2 test machine (tests/cgv2)
 )
 
 missing=()

@@ -35,8 +35,8 @@ HANDLED: frozenset[str] = _paths({
     "include": "[]",
     "services": "*",
     "services.*": (
-        "attach build cap_add cap_drop command configs container_name cpu_shares cpus cpuset "
-        "depends_on deploy develop dns dns_opt dns_search domainname entrypoint env_file "
+        "attach blkio_config build cap_add cap_drop command configs container_name cpu_shares cpus cpuset "
+        "depends_on deploy develop devices dns dns_opt dns_search domainname entrypoint env_file "
         "environment expose extends extra_hosts group_add healthcheck hostname image init ipc "
         "label_file labels links logging mac_address mem_limit mem_reservation memswap_limit "
         "network_mode networks oom_score_adj pid pids_limit platform ports post_start pre_stop "
@@ -48,6 +48,20 @@ HANDLED: frozenset[str] = _paths({
                         "additional_contexts shm_size extra_hosts privileged ulimits "
                         "entitlements",
     "services.*.build.secrets": "[]",
+    "services.*.blkio_config": "device_read_bps device_read_iops device_write_bps "
+                               "device_write_iops weight weight_device",
+    "services.*.blkio_config.device_read_bps": "[]",
+    "services.*.blkio_config.device_read_iops": "[]",
+    "services.*.blkio_config.device_write_bps": "[]",
+    "services.*.blkio_config.device_write_iops": "[]",
+    "services.*.blkio_config.device_read_bps.[]": "path rate",
+    "services.*.blkio_config.device_read_iops.[]": "path rate",
+    "services.*.blkio_config.device_write_bps.[]": "path rate",
+    "services.*.blkio_config.device_write_iops.[]": "path rate",
+    "services.*.blkio_config.weight_device": "[]",
+    "services.*.blkio_config.weight_device.[]": "path weight",
+    "services.*.devices": "[]",
+    "services.*.devices.[]": "source target permissions",
     "services.*.build.ulimits": "*",
     "services.*.build.ulimits.*": "hard soft",
     "services.*.build.secrets.[]": "source target",
@@ -133,7 +147,6 @@ REJECTED: dict[str, str] = {
     "services.*.build.sbom": f"SBOM attestations; {_BUILDER}",
     # services
     "services.*.annotations": "OCI annotations are not passed to containers",
-    "services.*.blkio_config": "block I/O limits are not applied",
     "services.*.cgroup": "cgroup namespace modes other than the default",
     "services.*.cgroup_parent": "containers live under pycompose's own cgroup",
     "services.*.cpu_count": "a Windows setting",
@@ -144,7 +157,6 @@ REJECTED: dict[str, str] = {
     "services.*.cpu_rt_runtime": _NO_CGROUP,
     "services.*.credential_spec": "a Windows setting",
     "services.*.device_cgroup_rules": "custom device cgroup rules",
-    "services.*.devices": "host devices in containers",
     "services.*.external_links": "links to containers outside the project",
     "services.*.gpus": "GPU access",
     "services.*.isolation": "a Windows setting",

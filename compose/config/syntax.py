@@ -147,7 +147,7 @@ def resolve_host_path(path: str, base: str) -> str:
 
 
 def parse_device(spec: Any) -> dict[str, Any]:
-    """``source[:target[:permissions]]`` to a long-syntax device mapping."""
+    """``source[:target[:permissions]]`` or ``source:permissions`` to a long-syntax mapping."""
     if isinstance(spec, dict):
         return {"permissions": "rwm", **spec}
     parts = str(spec).split(":")
@@ -155,4 +155,6 @@ def parse_device(spec: Any) -> dict[str, Any]:
         raise ValueError(f"invalid device specification {spec!r}")
     target = parts[1] if len(parts) > 1 else parts[0]
     permissions = parts[2] if len(parts) > 2 else "rwm"
+    if len(parts) == 2 and parts[1] and set(parts[1]) <= set("rwm"):
+        target, permissions = parts[0], parts[1]  # ``/dev/x:rw`` (docker's short form)
     return {"source": parts[0], "target": target, "permissions": permissions}

@@ -12,9 +12,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from compose.config.model import Service, VolumeMount
+from compose.config.model import Device, Service, VolumeMount
+from compose.config.units import parse_size
 from compose.errors import ComposeError
-from engine.containers import ContainerSpec, Mount, MountType, NetworkMode, Resources
+from engine.containers import (
+    ContainerSpec,
+    DeviceMapping,
+    Mount,
+    MountType,
+    NetworkMode,
+    Resources,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +37,7 @@ HANDLED_KEYS = frozenset({
     "mem_limit", "mem_reservation", "memswap_limit", "shm_size", "cpus", "cpu_shares",
     "pids_limit", "oom_score_adj", "pull_policy", "platform", "logging", "attach", "cpuset",
     "security_opt", "label_file", "develop", "mac_address", "volumes_from", "post_start",
-    "pre_stop", "pull_refresh_after",
+    "pre_stop", "pull_refresh_after", "devices", "blkio_config",
 })
 _SUPPORTED_DEPLOY = frozenset({"mode", "replicas", "labels", "resources", "restart_policy"})
 _SUPPORTED_LOG_DRIVERS = (None, "json-file", "local", "none")
@@ -83,9 +91,29 @@ def _check_values(svc: Service) -> None:
         security_option(svc.name, opt)
     for ref in svc.volumes_from:
         parse_volumes_from(svc.name, ref)
+    for dev in svc.devices:
+        check_device(svc.name, dev)
     for m in svc.volumes:
         if m.type not in ("bind", "volume", "tmpfs", "image"):
             raise unsupported(svc.name, "volumes", f"mount type {m.type!r}")
+
+
+def check_device(service: str, dev: Device) -> None:
+    """A ``devices:`` entry must name a host path, an absolute target and r/w/m permissions."""
+    key = f"services.{service}.devices"
+    if not dev.source.startswith("/"):
+        if "=" in dev.source:  # CDI: vendor.com/class=name
+            raise unsupported(service, "devices", f"CDI device {dev.source!r}: pycompose has "
+                              "no CDI registry; give the device's path, e.g. /dev/dri/renderD128")
+        raise TranslateError(f'service "{service}": device {dev.source!r} is not an absolute '
+                             "host path", key_path=key)
+    if not dev.target.startswith("/"):
+        raise TranslateError(f'service "{service}": device target {dev.target!r} is not an '
+                             "absolute path", key_path=key)
+    perms = dev.permissions
+    if not perms or len(set(perms)) != len(perms) or not set(perms) <= set("rwm"):
+        raise TranslateError(f'service "{service}": device {dev.source!r} has invalid '
+                             f"permissions {perms!r} (a combination of r, w and m)", key_path=key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +325,7 @@ def resources(svc: Service) -> Resources:
         cpuset=svc.raw.get("cpuset"),
         pids_limit=svc.pids_limit or (limits.pids if limits else None),
         oom_score_adj=svc.oom_score_adj,
+        **blkio(svc),
     )
 
 
@@ -315,6 +344,24 @@ def ipc_mode(svc: Service, service_container: Callable[[str], str]) -> str:
     if svc.ipc == "host" or (svc.ipc or "").startswith("container:"):
         return str(svc.ipc)
     return "private"
+
+
+def blkio(svc: Service) -> dict[str, Any]:
+    """``blkio_config`` as engine Resources fields (rates in bytes or IOs per second)."""
+    cfg = svc.raw.get("blkio_config") or {}
+    out: dict[str, Any] = {}
+    if cfg.get("weight") is not None:
+        out["blkio_weight"] = int(cfg["weight"])
+    if cfg.get("weight_device"):
+        out["blkio_weight_device"] = tuple((d["path"], int(d["weight"]))
+                                           for d in cfg["weight_device"])
+    for key in ("device_read_bps", "device_write_bps"):
+        if cfg.get(key):
+            out[key] = tuple((d["path"], parse_size(d["rate"])) for d in cfg[key])
+    for key in ("device_read_iops", "device_write_iops"):
+        if cfg.get(key):
+            out[key] = tuple((d["path"], int(d["rate"])) for d in cfg[key])
+    return out
 
 
 def network_mode(svc: Service) -> NetworkMode:
@@ -368,4 +415,5 @@ def container_spec(svc: Service, *, name: str, image_config: Any, layers: tuple[
         pid_mode="host" if svc.pid == "host" else "private",
         tty=svc.tty,
         stdin_open=svc.stdin_open,
+        devices=tuple(DeviceMapping(d.source, d.target, d.permissions) for d in svc.devices),
     )

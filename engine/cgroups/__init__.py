@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.cgroups.base import CgroupDriver, CgroupStats, Resources
+from engine.cgroups.delegation import delegated_root
 from engine.cgroups.v1 import V1Driver
 from engine.cgroups.v2 import V2Driver, shares_to_weight
 
@@ -18,9 +19,10 @@ _ROOT = Path("/sys/fs/cgroup")
 
 
 def driver(root: Path = _ROOT) -> CgroupDriver:
-    """Return the driver for this host: V2 when ``root`` itself is a unified mount, else V1."""
+    """Return the driver for this host: V2 when ``root`` itself is a unified mount (rooted at
+    the subtree delegated to this user, if not root), else V1."""
     if (root / "cgroup.controllers").exists():
-        return V2Driver(root)
+        return V2Driver(delegated_root(root))
     return V1Driver(root)
 
 

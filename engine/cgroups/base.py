@@ -19,6 +19,51 @@ class CgroupStats:
     memory_limit: int
     pids_current: int
     pids_limit: int
+    memory_inactive_file: int = 0  # page cache the kernel can drop (docker subtracts it)
+    io_read_bytes: int = 0
+    io_write_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRate:
+    """A per-device block I/O value: a weight or a bytes/IOs per second throttle."""
+
+    major: int
+    minor: int
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlockIO:
+    """OCI ``linux.resources.blockIO`` (docker's ``blkio_config``)."""
+
+    weight: int | None = None  # 10..1000
+    weight_device: tuple[DeviceRate, ...] = ()
+    read_bps: tuple[DeviceRate, ...] = ()
+    write_bps: tuple[DeviceRate, ...] = ()
+    read_iops: tuple[DeviceRate, ...] = ()
+    write_iops: tuple[DeviceRate, ...] = ()
+
+    @classmethod
+    def from_oci(cls, bio: dict[str, Any] | None) -> BlockIO:
+        """Build from an OCI ``blockIO`` object."""
+        bio = bio or {}
+
+        def rates(key: str, field: str) -> tuple[DeviceRate, ...]:
+            return tuple(DeviceRate(int(d["major"]), int(d["minor"]), int(d[field]))
+                         for d in bio.get(key) or ())
+
+        return cls(weight=bio.get("weight") or None,
+                   weight_device=rates("weightDevice", "weight"),
+                   read_bps=rates("throttleReadBpsDevice", "rate"),
+                   write_bps=rates("throttleWriteBpsDevice", "rate"),
+                   read_iops=rates("throttleReadIOPSDevice", "rate"),
+                   write_iops=rates("throttleWriteIOPSDevice", "rate"))
+
+    def is_set(self) -> bool:
+        """True when any value is given."""
+        return bool(self.weight or self.weight_device or self.read_bps or self.write_bps
+                    or self.read_iops or self.write_iops)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +80,7 @@ class Resources:
     cpuset_mems: str | None = None
     pids_limit: int | None = None
     devices: tuple[dict[str, Any], ...] = ()
+    block_io: BlockIO = BlockIO()
 
     @classmethod
     def from_oci(cls, res: dict[str, Any] | None) -> Resources:
@@ -47,6 +93,7 @@ class Resources:
             cpu_period=cpu.get("period"), cpu_shares=cpu.get("shares"),
             cpuset_cpus=cpu.get("cpus") or None, cpuset_mems=cpu.get("mems") or None,
             pids_limit=pids.get("limit"), devices=tuple(res.get("devices") or ()),
+            block_io=BlockIO.from_oci(res.get("blockIO")),
         )
 
 
@@ -57,6 +104,9 @@ class CgroupDriver(Protocol):
 
     def create(self, path: str, resources: dict[str, Any]) -> None:
         """Create ``path`` (relative, e.g. ``pycompose/<id>``) and apply OCI resources."""
+
+    def update(self, path: str, resources: dict[str, Any]) -> None:
+        """Apply changed OCI resources to an existing cgroup (device rules are replaced)."""
 
     def add_process(self, path: str, pid: int) -> None:
         """Move ``pid`` into the cgroup."""

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from engine.cgroups import fs
-from engine.cgroups.base import CgroupStats, Resources, clean_path, wait_until, walk_paths
+from engine.cgroups.base import (
+    BlockIO,
+    CgroupStats,
+    Resources,
+    clean_path,
+    wait_until,
+    walk_paths,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +55,10 @@ class V1Driver:
                 fs.make_dir(d)
         self.apply(path, Resources.from_oci(resources))
 
+    def update(self, path: str, resources: dict[str, Any]) -> None:
+        """Apply changed resources (device rules are written again, after a reset)."""
+        self.apply(path, Resources.from_oci(resources))
+
     def _make_cpuset(self, d: Path) -> None:
         # A v1 cpuset accepts no task until cpus and mems are set; copy them down from the parent.
         root = self.hierarchies["cpuset"]
@@ -78,6 +89,8 @@ class V1Driver:
             fs.write_value(self._dir("pids", path) / "pids.max", limit)
         if r.devices and "devices" in self.hierarchies:
             self._apply_devices(self._dir("devices", path), r.devices)
+        if r.block_io.is_set() and "blkio" in self.hierarchies:
+            _apply_blkio(self._dir("blkio", path), r.block_io, path)
 
     def _apply_cpu(self, path: str, r: Resources) -> None:
         if "cpu" in self.hierarchies:
@@ -159,6 +172,8 @@ class V1Driver:
         rel = clean_path(path)
         unlimited = 1 << 62
         mem_limit = fs.read_int(h["memory"] / rel / "memory.limit_in_bytes") if "memory" in h else 0
+        mstat = fs.read_keyed(h["memory"] / rel / "memory.stat") if "memory" in h else {}
+        rbytes, wbytes = _blkio_bytes(h["blkio"] / rel) if "blkio" in h else (0, 0)
         return CgroupStats(
             cpu_usage_ns=fs.read_int(h["cpuacct"] / rel / "cpuacct.usage") if "cpuacct" in h else 0,
             memory_usage=fs.read_int(h["memory"] / rel / "memory.usage_in_bytes")
@@ -166,6 +181,8 @@ class V1Driver:
             memory_limit=0 if mem_limit >= unlimited else mem_limit,
             pids_current=fs.read_int(h["pids"] / rel / "pids.current") if "pids" in h else 0,
             pids_limit=fs.read_int(h["pids"] / rel / "pids.max") if "pids" in h else 0,
+            memory_inactive_file=mstat.get("total_inactive_file", 0),
+            io_read_bytes=rbytes, io_write_bytes=wbytes,
         )
 
     def oom_killed(self, path: str) -> bool:
@@ -191,3 +208,39 @@ class V1Driver:
         for root in roots:
             found.update(walk_paths(root, prefix))
         return sorted(found)
+
+
+def _apply_blkio(d: Path, bio: BlockIO, path: str) -> None:
+    weight_file = next((d / n for n in ("blkio.weight", "blkio.bfq.weight")
+                        if (d / n).exists()), None)
+    if bio.weight or bio.weight_device:
+        if weight_file is None:  # docker warns and discards the weight too
+            log.warning("this kernel has no block I/O weight (no CFQ/BFQ scheduler): "
+                        "blkio weight of %s not applied", path)
+        else:
+            if bio.weight:
+                fs.write_value(weight_file, bio.weight)
+            for w in bio.weight_device:
+                fs.write_value(weight_file.with_name(weight_file.name + "_device"),
+                               f"{w.major}:{w.minor} {w.value}")
+    for name, rates in (("read_bps", bio.read_bps), ("write_bps", bio.write_bps),
+                        ("read_iops", bio.read_iops), ("write_iops", bio.write_iops)):
+        for r in rates:
+            fs.write_value(d / f"blkio.throttle.{name}_device", f"{r.major}:{r.minor} {r.value}")
+
+
+def _blkio_bytes(d: Path) -> tuple[int, int]:
+    """Read and Write totals of blkio.throttle.io_service_bytes (``MAJ:MIN Read N`` lines)."""
+    rbytes = wbytes = 0
+    try:
+        lines = (d / "blkio.throttle.io_service_bytes_recursive").read_text().splitlines()
+    except OSError:
+        return 0, 0
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 3 and parts[2].isdigit():
+            if parts[1] == "Read":
+                rbytes += int(parts[2])
+            elif parts[1] == "Write":
+                wbytes += int(parts[2])
+    return rbytes, wbytes

@@ -2,21 +2,34 @@
 
 Controllers are enabled top-down through ``cgroup.subtree_control`` of every ancestor; limits map
 from OCI v1-style values (shares -> weight, quota/period -> cpu.max, swap = memory+swap ->
-memory.swap.max = swap - limit).
+memory.swap.max = swap - limit, blkio weight 10..1000 -> io.weight 1..10000). Device rules
+become an eBPF program attached to the cgroup (engine/cgroups/devices.py): v2 has no devices
+files. ``root`` may be a delegated subtree rather than the mount point (see delegation.py).
 """
 from __future__ import annotations
 
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.cgroups import fs
-from engine.cgroups.base import CgroupStats, Resources, clean_path, wait_until, walk_paths
+from engine.cgroups import devices, fs
+from engine.cgroups.base import (
+    BlockIO,
+    CgroupStats,
+    Resources,
+    clean_path,
+    wait_until,
+    walk_paths,
+)
+from engine.errors import EngineError
+
+if TYPE_CHECKING:
+    from engine.runtime.syscalls import Syscalls
 
 log = logging.getLogger(__name__)
 
-WANTED = ("cpu", "cpuset", "memory", "pids")
+WANTED = ("cpu", "cpuset", "io", "memory", "pids")
 DEFAULT_PERIOD = 100000
 
 
@@ -33,8 +46,17 @@ class V2Driver:
 
     version = 2
 
-    def __init__(self, root: Path = Path("/sys/fs/cgroup")) -> None:
+    def __init__(self, root: Path = Path("/sys/fs/cgroup"),
+                 syscalls: Syscalls | None = None) -> None:
         self.root = root
+        self._syscalls = syscalls
+
+    @property
+    def syscalls(self) -> Syscalls:
+        """The kernel seam for bpf() (the real one unless a fake was given)."""
+        if self._syscalls is None:
+            self._syscalls = devices.default_syscalls()
+        return self._syscalls
 
     def _dir(self, path: str) -> Path:
         return self.root / clean_path(path)
@@ -44,6 +66,10 @@ class V2Driver:
         d = self._dir(path)
         self._enable_controllers(d.parent)
         fs.make_dir(d)
+        self.apply(path, Resources.from_oci(resources))
+
+    def update(self, path: str, resources: dict[str, Any]) -> None:
+        """Apply changed resources; a new device program replaces the old one."""
         self.apply(path, Resources.from_oci(resources))
 
     def _enable_controllers(self, parent: Path) -> None:
@@ -65,7 +91,10 @@ class V2Driver:
         if r.memory_reservation is not None:
             fs.write_value(d / "memory.low", _limit(r.memory_reservation))
         if r.memory_swap is not None:
-            fs.write_value(d / "memory.swap.max", _swap(r.memory_swap, r.memory_limit))
+            if (d / "memory.swap.max").exists():
+                fs.write_value(d / "memory.swap.max", _swap(r.memory_swap, r.memory_limit))
+            else:  # swap accounting off (swapaccount=0): as on v1, say so and go on
+                log.warning("swap accounting is off; memory.swap limit ignored for %s", path)
         if r.cpu_quota is not None or r.cpu_period is not None:
             quota = "max" if not r.cpu_quota or r.cpu_quota < 0 else str(r.cpu_quota)
             fs.write_value(d / "cpu.max", f"{quota} {r.cpu_period or DEFAULT_PERIOD}")
@@ -77,9 +106,10 @@ class V2Driver:
             fs.write_value(d / "cpuset.mems", r.cpuset_mems)
         if r.pids_limit is not None:
             fs.write_value(d / "pids.max", "max" if r.pids_limit <= 0 else r.pids_limit)
+        if r.block_io.is_set():
+            _apply_io(d, r.block_io)
         if r.devices:
-            # v2 device control needs an eBPF program; not implemented (see engine/cgroups README).
-            log.debug("device rules ignored on cgroup v2 for %s", path)
+            devices.set_device_filter(self.syscalls, d, r.devices)
 
     def add_process(self, path: str, pid: int) -> None:
         """Move ``pid`` into the cgroup."""
@@ -124,14 +154,17 @@ class V2Driver:
         return fs.read_pids(self._dir(path) / "cgroup.procs")
 
     def stats(self, path: str) -> CgroupStats:
-        """CPU, memory and pids usage."""
+        """CPU, memory, pids and block I/O usage (cpu.stat, memory.*, pids.*, io.stat)."""
         d = self._dir(path)
+        rbytes, wbytes = _io_bytes(d / "io.stat")
         return CgroupStats(
             cpu_usage_ns=fs.read_keyed(d / "cpu.stat").get("usage_usec", 0) * 1000,
             memory_usage=fs.read_int(d / "memory.current"),
             memory_limit=fs.read_int(d / "memory.max"),
             pids_current=fs.read_int(d / "pids.current"),
             pids_limit=fs.read_int(d / "pids.max"),
+            memory_inactive_file=fs.read_keyed(d / "memory.stat").get("inactive_file", 0),
+            io_read_bytes=rbytes, io_write_bytes=wbytes,
         )
 
     def oom_killed(self, path: str) -> bool:
@@ -143,12 +176,53 @@ class V2Driver:
         return self._dir(path).is_dir()
 
     def delete(self, path: str) -> None:
-        """rmdir the cgroup (its processes must be gone)."""
-        fs.remove_dir(self._dir(path))
+        """Detach the device program, then rmdir the cgroup (its processes must be gone)."""
+        d = self._dir(path)
+        if not d.is_dir():
+            return
+        try:
+            devices.clear_device_filter(self.syscalls, d)
+        except EngineError as e:  # the kernel frees it with the cgroup anyway
+            log.debug("device program of %s not detached: %s", path, e)
+        fs.remove_dir(d)
 
     def list_paths(self, prefix: str) -> list[str]:
         """All cgroups below ``prefix``."""
         return walk_paths(self.root, prefix)
+
+
+def blkio_to_io_weight(weight: int) -> int:
+    """Map a blkio weight (10..1000) linearly onto io.weight (1..10000)."""
+    weight = min(max(weight, 10), 1000)
+    return 1 + (weight - 10) * 9999 // 990
+
+
+def _apply_io(d: Path, bio: BlockIO) -> None:
+    if bio.weight:
+        fs.write_value(d / "io.weight", f"default {blkio_to_io_weight(bio.weight)}")
+    for w in bio.weight_device:
+        fs.write_value(d / "io.weight", f"{w.major}:{w.minor} {blkio_to_io_weight(w.value)}")
+    for key, rates in (("rbps", bio.read_bps), ("wbps", bio.write_bps),
+                       ("riops", bio.read_iops), ("wiops", bio.write_iops)):
+        for r in rates:
+            fs.write_value(d / "io.max", f"{r.major}:{r.minor} {key}={r.value or 'max'}")
+
+
+def _io_bytes(path: Path) -> tuple[int, int]:
+    """Sum rbytes and wbytes over the devices of an io.stat file."""
+    rbytes = wbytes = 0
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return 0, 0
+    for line in lines:
+        for field in line.split()[1:]:
+            key, _, value = field.partition("=")
+            if key == "rbytes" and value.isdigit():
+                rbytes += int(value)
+            elif key == "wbytes" and value.isdigit():
+                wbytes += int(value)
+    return rbytes, wbytes
 
 
 def _limit(value: int) -> str:

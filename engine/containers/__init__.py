@@ -56,9 +56,9 @@ _EXPORTS = {
                                     "pause", "restart", "start", "stop", "unpause", "wait"),
     "engine.containers.query": ("list_containers",),
     "engine.containers.runtimes": ("Runtime", "get_runtime"),
-    "engine.containers.spec": ("ContainerInfo", "ContainerSpec", "ExitStatus", "LogLine",
-                               "Mount", "MountType", "NetworkMode", "Process", "Resources",
-                               "State", "Stats"),
+    "engine.containers.spec": ("ContainerInfo", "ContainerSpec", "DeviceMapping", "ExitStatus",
+                               "LogLine", "Mount", "MountType", "NetworkMode", "Process",
+                               "Resources", "State", "Stats"),
     "engine.containers.sweep": ("sweep",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -93,6 +93,7 @@ if TYPE_CHECKING:
     from engine.containers.spec import (
         ContainerInfo,
         ContainerSpec,
+        DeviceMapping,
         ExitStatus,
         LogLine,
         Mount,
@@ -150,6 +151,7 @@ __all__ = [
     "wait",
     "ContainerInfo",
     "ContainerSpec",
+    "DeviceMapping",
     "ExitStatus",
     "LogLine",
     "Mount",

@@ -5,12 +5,14 @@ arguments, so the unit tests check the JSON without root.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import resource
 import signal
 from dataclasses import dataclass
 from typing import Any
 
+from engine.containers.devices import oci_block_io, oci_devices
 from engine.containers.security import (
     MASKED_PATHS,
     READONLY_PATHS,
@@ -47,6 +49,7 @@ class HostFacts:
 
     swap_accounting: bool = False
     init_binary: str | None = None
+    blkio_weight: bool = False  # the kernel can weigh block I/O (v2 io, v1 CFQ/BFQ)
 
 
 def build_config(cid: str, spec: ContainerSpec, user: ResolvedUser, host: HostFacts,
@@ -184,6 +187,11 @@ def _linux(cid: str, spec: ContainerSpec, caps: list[str], host: HostFacts) -> d
         "resources": resources(spec.resources, spec.privileged, host),
         "sysctl": _sysctls(spec),
     }
+    if spec.devices:
+        nodes, rules = oci_devices(spec.devices)
+        linux["devices"] = nodes
+        if not spec.privileged:  # privileged already allows every device
+            linux["resources"]["devices"] += rules
     if not spec.privileged:
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)
@@ -231,15 +239,24 @@ def resources(res: Resources, privileged: bool, host: HostFacts) -> dict[str, An
         out["cpu"] = cpu
     if res.pids_limit:
         out["pids"] = {"limit": res.pids_limit}
+    if (res.blkio_weight or res.blkio_weight_device) and not host.blkio_weight:
+        # docker's answer too: warn and discard the weight, keep the throttles
+        log.warning("this kernel does not support block I/O weight: weight discarded")
+        res = dataclasses.replace(res, blkio_weight=None, blkio_weight_device=())
+    block_io = oci_block_io(res)
+    if block_io:
+        out["blockIO"] = block_io
     return out
 
 
-# docker's default device cgroup rules: deny all, then mknod of anything, the usual char devices.
+# docker's default device cgroup rules (docker's deny-all plus the list runc appends): deny all,
+# then mknod of anything, null zero full random urandom tty console ptmx, pts, tun. Not
+# /dev/fuse (docker needs --device /dev/fuse for it), no block device.
 _DEFAULT_DEVICES = (
     ("c", None, None, "m"), ("b", None, None, "m"),
     ("c", 1, 3, "rwm"), ("c", 1, 5, "rwm"), ("c", 1, 7, "rwm"), ("c", 1, 8, "rwm"),
     ("c", 1, 9, "rwm"), ("c", 5, 0, "rwm"), ("c", 5, 1, "rwm"), ("c", 5, 2, "rwm"),
-    ("c", 136, None, "rwm"),
+    ("c", 136, None, "rwm"), ("c", 10, 200, "rwm"),
 )
 
 

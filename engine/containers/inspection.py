@@ -122,9 +122,12 @@ def stats(ref: str) -> Stats:
         s = driver().stats(paths.cgroup_path(cid))
     except (OSError, EngineError) as exc:
         raise Conflict(f"no statistics: {exc}", step="stats", obj=cid[:12]) from None
-    return Stats(cpu_usage_ns=s.cpu_usage_ns, memory_usage=s.memory_usage,
+    # like docker stats: page cache the kernel can drop (inactive_file) is not "usage"
+    usage = max(s.memory_usage - s.memory_inactive_file, 0)
+    return Stats(cpu_usage_ns=s.cpu_usage_ns, memory_usage=usage,
                  memory_limit=s.memory_limit or None, pids_current=s.pids_current,
-                 pids_limit=s.pids_limit or None)
+                 pids_limit=s.pids_limit or None, block_read=s.io_read_bytes,
+                 block_write=s.io_write_bytes)
 
 
 def top(ref: str) -> list[Process]:

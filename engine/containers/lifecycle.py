@@ -175,9 +175,15 @@ def _resolve_shared_namespaces(spec: ContainerSpec) -> ContainerSpec:
 
 def host_facts() -> HostFacts:
     """Probe what the bundle depends on from this host."""
-    memsw = Path("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
+    cg = Path("/sys/fs/cgroup")
+    unified = (cg / "cgroup.controllers").exists()
+    v2 = cg.joinpath("cgroup.controllers").read_text().split() if unified else []
+    # v2: swap is accounted with the memory controller; weights need io (v1: CFQ/BFQ files)
+    memsw = "memory" in v2 or (cg / "memory/memory.memsw.limit_in_bytes").exists()
+    weight = "io" in v2 or any((cg / "blkio" / n).exists()
+                               for n in ("blkio.weight", "blkio.bfq.weight"))
     tini = shutil.which("tini-static") or shutil.which("docker-init")
-    return HostFacts(swap_accounting=memsw, init_binary=tini)
+    return HostFacts(swap_accounting=memsw, init_binary=tini, blkio_weight=weight)
 
 
 def refresh(cid: str) -> ContainerInfo:

@@ -14,6 +14,7 @@ from engine.containers import states
 from engine.containers.spec import (
     ContainerInfo,
     ContainerSpec,
+    DeviceMapping,
     Mount,
     MountType,
     NetworkMode,
@@ -80,7 +81,10 @@ def spec_from_json(data: dict[str, Any]) -> ContainerSpec:
     d["mounts"] = tuple(Mount(**{**m, "type": MountType(m["type"]),
                                  "lower": tuple(m.get("lower", ()))})
                         for m in d.get("mounts", ()))
-    d["resources"] = Resources(**d.get("resources", {}))
+    res: dict[str, Any] = {k: tuple(tuple(x) for x in v) if isinstance(v, list) else v
+                           for k, v in d.get("resources", {}).items()}  # JSON lists -> pairs
+    d["resources"] = Resources(**res)
+    d["devices"] = tuple(DeviceMapping(**m) for m in d.get("devices", ()))
     d["network_mode"] = NetworkMode(d.get("network_mode", "none"))
     d["ulimits"] = {k: (int(v[0]), int(v[1])) for k, v in d.get("ulimits", {}).items()}
     for key in ("argv", "env", "group_add", "cap_add", "cap_drop"):

@@ -53,6 +53,22 @@ class Resources:
     cpuset: str | None = None
     pids_limit: int | None = None
     oom_score_adj: int | None = None
+    # block I/O (compose blkio_config): weight 10..1000, and per device path (weight or rate)
+    blkio_weight: int | None = None
+    blkio_weight_device: tuple[tuple[str, int], ...] = ()
+    device_read_bps: tuple[tuple[str, int], ...] = ()
+    device_write_bps: tuple[tuple[str, int], ...] = ()
+    device_read_iops: tuple[tuple[str, int], ...] = ()
+    device_write_iops: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceMapping:
+    """A host device (or a directory of them) given to the container (docker ``--device``)."""
+
+    source: str
+    target: str
+    permissions: str = "rwm"
 
 
 class NetworkMode(enum.Enum):
@@ -109,6 +125,7 @@ class ContainerSpec:
     pid_mode: str = "private"  # private | host | container:<id or name> | /path/to/ns
     tty: bool = False
     stdin_open: bool = False
+    devices: tuple[DeviceMapping, ...] = ()
 
     def __hash__(self) -> int:  # dict fields make the generated hash fail; identity is the name
         return hash(self.name)
@@ -181,6 +198,8 @@ class Stats:
     memory_limit: int | None
     pids_current: int
     pids_limit: int | None
+    block_read: int = 0   # bytes read from block devices (io.stat / blkio)
+    block_write: int = 0
 
 
 @dataclass(frozen=True, slots=True)

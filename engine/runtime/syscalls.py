@@ -88,6 +88,14 @@ class Syscalls(Protocol):
     def load_seccomp(self, profile: dict[str, Any], nnp: bool) -> None: ...
     def execve(self, path: str, args: list[str], env: dict[str, str]) -> None: ...
     def loopback_up(self) -> None: ...
+    def open_dir(self, path: str) -> int: ...
+    def close(self, fd: int) -> None: ...
+    def bpf_prog_load(self, insns: bytes, license: str, name: str) -> int: ...
+    def bpf_prog_attach(self, target_fd: int, prog_fd: int, attach_type: int,
+                        flags: int) -> None: ...
+    def bpf_prog_detach(self, target_fd: int, prog_fd: int, attach_type: int) -> None: ...
+    def bpf_prog_query(self, target_fd: int, attach_type: int) -> list[int]: ...
+    def bpf_prog_get_fd_by_id(self, prog_id: int) -> int: ...
 
 
 _LIBC: ctypes.CDLL | None = None
@@ -229,6 +237,34 @@ class LinuxSyscalls:
     def loopback_up(self) -> None:
         set_loopback_up()
 
+    def open_dir(self, path: str) -> int:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def close(self, fd: int) -> None:
+        os.close(fd)
+
+    # bpf(): cgroup v2 device programs (engine/runtime/bpf.py packs the attributes)
+    def bpf_prog_load(self, insns: bytes, license: str, name: str) -> int:
+        from engine.runtime import bpf
+        return bpf.prog_load(insns, license, name)
+
+    def bpf_prog_attach(self, target_fd: int, prog_fd: int, attach_type: int,
+                        flags: int) -> None:
+        from engine.runtime import bpf
+        bpf.prog_attach(target_fd, prog_fd, attach_type, flags)
+
+    def bpf_prog_detach(self, target_fd: int, prog_fd: int, attach_type: int) -> None:
+        from engine.runtime import bpf
+        bpf.prog_detach(target_fd, prog_fd, attach_type)
+
+    def bpf_prog_query(self, target_fd: int, attach_type: int) -> list[int]:
+        from engine.runtime import bpf
+        return bpf.prog_query(target_fd, attach_type)
+
+    def bpf_prog_get_fd_by_id(self, prog_id: int) -> int:
+        from engine.runtime import bpf
+        return bpf.prog_get_fd_by_id(prog_id)
+
 
 @dataclass
 class RecordingSyscalls:
@@ -243,6 +279,10 @@ class RecordingSyscalls:
     dirs: set[str] = field(default_factory=set)
     rlimits: dict[int, tuple[int, int]] = field(default_factory=dict)
     fail_on: dict[str, BaseException] = field(default_factory=dict)
+    # bpf: fds map to cgroup paths or program ids; ``attached`` is what the "kernel" holds.
+    fds: dict[int, str | int] = field(default_factory=dict)
+    attached: dict[str, list[int]] = field(default_factory=dict)
+    programs: dict[int, bytes] = field(default_factory=dict)
 
     def _rec(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))
@@ -295,6 +335,34 @@ class RecordingSyscalls:
     def execve(self, path: str, args: list[str], env: dict[str, str]) -> None:
         self._rec("execve", path, list(args), dict(env))
     def loopback_up(self) -> None: self._rec("loopback_up")
+
+    def _new_fd(self, what: str | int) -> int:
+        fd = 100 + len(self.fds)
+        self.fds[fd] = what
+        return fd
+
+    def open_dir(self, path: str) -> int:
+        self._rec("open_dir", path)
+        return self._new_fd(path)
+    def close(self, fd: int) -> None: self._rec("close", fd)
+    def bpf_prog_load(self, insns: bytes, license: str, name: str) -> int:
+        self._rec("bpf_prog_load", name)
+        prog_id = 1 + len(self.programs)
+        self.programs[prog_id] = insns
+        return self._new_fd(prog_id)
+    def bpf_prog_attach(self, target_fd: int, prog_fd: int, attach_type: int,
+                        flags: int) -> None:
+        self._rec("bpf_prog_attach", self.fds[target_fd], self.fds[prog_fd], attach_type, flags)
+        self.attached.setdefault(str(self.fds[target_fd]), []).append(int(self.fds[prog_fd]))
+    def bpf_prog_detach(self, target_fd: int, prog_fd: int, attach_type: int) -> None:
+        self._rec("bpf_prog_detach", self.fds[target_fd], self.fds[prog_fd], attach_type)
+        self.attached[str(self.fds[target_fd])].remove(int(self.fds[prog_fd]))
+    def bpf_prog_query(self, target_fd: int, attach_type: int) -> list[int]:
+        self._rec("bpf_prog_query", self.fds[target_fd], attach_type)
+        return list(self.attached.get(str(self.fds[target_fd]), []))
+    def bpf_prog_get_fd_by_id(self, prog_id: int) -> int:
+        self._rec("bpf_prog_get_fd_by_id", prog_id)
+        return self._new_fd(prog_id)
 
 
 def reset_signals() -> None:

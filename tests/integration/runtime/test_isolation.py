@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from engine import cgroups
 from tests.integration.runtime.bundles import DENY_PROFILE
 from tests.integration.runtime.conftest import Env, wait
 
@@ -130,8 +131,10 @@ def test_user_env_cwd(env: Env) -> None:
 @pytest.mark.parametrize("cgroupns", [True, False])
 def test_container_sees_its_own_cgroup(env: Env, cgroupns: bool) -> None:
     ns = ["pid", "network", "ipc", "uts", "mount"] + (["cgroup"] if cgroupns else [])
-    code, out = env.run(["sh", "-c", "cat /sys/fs/cgroup/pids/pids.max; "
-                                     "ls /sys/fs/cgroup/pids | grep -c pycompose"],
+    # v1: the pids hierarchy is a directory of the cgroup mount; v2: one unified tree
+    pids_dir = "/sys/fs/cgroup" if cgroups.driver().version == 2 else "/sys/fs/cgroup/pids"
+    code, out = env.run(["sh", "-c", f"cat {pids_dir}/pids.max; "
+                                     f"ls {pids_dir} | grep -c pycompose"],
                         namespaces=ns, resources={"pids": {"limit": 77}})
     assert code == 1, out  # grep -c finds no host "pycompose" directory: exit 1
     assert out.split() == ["77", "0"]

@@ -41,12 +41,19 @@ def test_shares_to_weight() -> None:
     assert shares_to_weight(1024) == 39
 
 
+def _with_swap_file(fake_v2: Path, name: str) -> None:
+    # the kernel makes memory.swap.max in every child when swap is accounted; the fake cannot
+    (fake_v2 / "pycompose" / name).mkdir()
+    (fake_v2 / "pycompose" / name / "memory.swap.max").write_text("max\n")
+
+
 def test_create_enables_controllers_and_writes_limits(fake_v2: Path) -> None:
+    _with_swap_file(fake_v2, "c1")
     V2Driver(fake_v2).create("pycompose/c1", RES)
-    assert (fake_v2 / "cgroup.subtree_control").read_text() == "+cpu +cpuset +memory +pids"
+    assert (fake_v2 / "cgroup.subtree_control").read_text() == "+cpu +cpuset +io +memory +pids"
     # "cpu" was already enabled on the parent: only the missing ones are added
     assert (fake_v2 / "pycompose" / "cgroup.subtree_control").read_text() == \
-        "+cpuset +memory +pids"
+        "+cpuset +memory +pids"  # the parent offers no io controller
     d = fake_v2 / "pycompose" / "c1"
     assert (d / "memory.max").read_text() == str(64 << 20)
     assert (d / "memory.low").read_text() == str(32 << 20)
@@ -57,7 +64,16 @@ def test_create_enables_controllers_and_writes_limits(fake_v2: Path) -> None:
     assert (d / "pids.max").read_text() == "64"
 
 
+def test_swap_limit_skipped_without_swap_accounting(fake_v2: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    V2Driver(fake_v2).create("pycompose/ns", RES)
+    assert not (fake_v2 / "pycompose" / "ns" / "memory.swap.max").exists()
+    assert (fake_v2 / "pycompose" / "ns" / "memory.max").read_text() == str(64 << 20)
+    assert "swap accounting is off" in caplog.text
+
+
 def test_unlimited_values(fake_v2: Path) -> None:
+    _with_swap_file(fake_v2, "c2")
     V2Driver(fake_v2).create("pycompose/c2", {"memory": {"limit": -1, "swap": -1},
                                               "cpu": {"quota": -1}, "pids": {"limit": 0}})
     d = fake_v2 / "pycompose" / "c2"

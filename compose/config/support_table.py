@@ -36,8 +36,9 @@ HANDLED: frozenset[str] = _paths({
     "services": "*",
     "services.*": (
         "attach blkio_config build cap_add cap_drop command configs container_name cpu_shares "
-        "cpus cpuset depends_on deploy develop devices dns dns_opt dns_search domainname entrypoint env_file "
-        "environment expose extends extra_hosts group_add healthcheck hostname image init ipc "
+        "cpus cpuset depends_on deploy develop devices dns dns_opt dns_search domainname "
+        "entrypoint env_file environment expose extends extra_hosts group_add healthcheck "
+        "hostname image init ipc "
         "label_file labels links logging mac_address mem_limit mem_reservation memswap_limit "
         "network_mode networks oom_score_adj pid pids_limit platform ports post_start pre_stop "
         "privileged profiles pull_policy pull_refresh_after read_only restart scale secrets "

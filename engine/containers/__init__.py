@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 # Imported lazily (PEP 562): a command that only reads rows (``ps``) must not pay for the
 # shim, the runtimes, the OCI bundle writer and the builder (tens of ms of imports).
 _EXPORTS = {
-    "engine.containers.attach": ("DETACHED", "SHIM_GONE", "AttachOptions", "attach",
+    "engine.containers.attachment": ("DETACHED", "SHIM_GONE", "AttachOptions", "attach",
                                  "parse_detach_keys"),
     "engine.containers.execution": ("ExecTimeout",),
     "engine.containers.build": ("BUILD_LABEL", "run_build_step"),
@@ -59,13 +59,15 @@ _EXPORTS = {
     "engine.containers.spec": ("ContainerInfo", "ContainerSpec", "DeviceMapping", "ExitStatus",
                                "LogLine", "Mount", "MountType", "NetworkMode", "Process",
                                "Resources", "State", "Stats"),
-    "engine.containers.sweep": ("sweep",),
+    "engine.containers.sweeping": ("sweep",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+# No exported name may also be a submodule's name: importing that submodule would set the
+# package attribute to the module and shadow the export (tests/unit/containers: checked).
 _ALIASES = {"list": "list_containers"}  # the public name mirrors `docker container ls`
 
 if TYPE_CHECKING:
-    from engine.containers.attach import (
+    from engine.containers.attachment import (
         DETACHED,
         SHIM_GONE,
         AttachOptions,
@@ -104,7 +106,7 @@ if TYPE_CHECKING:
         State,
         Stats,
     )
-    from engine.containers.sweep import sweep
+    from engine.containers.sweeping import sweep
 
     list = list_containers  # noqa: A001
 

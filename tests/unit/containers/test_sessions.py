@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from engine.containers import frames
-from engine.containers.attach import DetachMatcher, parse_detach_keys
+from engine.containers.attachment import DetachMatcher, parse_detach_keys
 from engine.containers.sessions import MAX_BACKLOG, Sessions
 from engine.containers.stdio import ContainerIO
 

@@ -41,8 +41,9 @@ Design notes (details in each module's docstring):
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from engine.lazy import lazy_exports
 
 # Imported lazily (PEP 562): a command that only reads rows (``ps``) must not pay for the
 # shim, the runtimes, the OCI bundle writer and the builder (tens of ms of imports).
@@ -61,7 +62,6 @@ _EXPORTS = {
                                "Resources", "State", "Stats"),
     "engine.containers.sweeping": ("sweep",),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 # No exported name may also be a submodule's name: importing that submodule would set the
 # package attribute to the module and shadow the export (tests/unit/containers: checked).
 _ALIASES = {"list": "list_containers"}  # the public name mirrors `docker container ls`
@@ -111,14 +111,7 @@ if TYPE_CHECKING:
     list = list_containers  # noqa: A001
 
 
-def __getattr__(name: str) -> Any:
-    target = _ALIASES.get(name, name)
-    module = _WHERE.get(target)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), target)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(globals(), _EXPORTS, _ALIASES)
 
 
 __all__ = [

@@ -14,9 +14,10 @@ dirs; ``Image.config`` (:class:`ImageConfig`) gives container defaults.
 """
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from engine.lazy import lazy_exports
 
 # Imported lazily (PEP 562): the registry client (urllib, ssl), archives (tarfile, zstandard)
 # and the store are only loaded by the commands that use them.
@@ -32,7 +33,6 @@ _EXPORTS = {
     "engine.images.registry.pull": ("pull",),
     "engine.images.registry.push": ("push",),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 if TYPE_CHECKING:
     from engine.images.archive import ArchiveError, import_rootfs, load, save
@@ -64,13 +64,7 @@ if TYPE_CHECKING:
     from engine.images.registry.push import push
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(globals(), _EXPORTS)
 
 
 def build(spec: BuildSpec, *, progress: Callable[[Progress], None] | None = None) -> Image:

@@ -23,8 +23,9 @@ Public API (everything the orchestrator needs; nothing else in this package is p
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from engine.lazy import lazy_exports
 
 # Imported lazily (PEP 562): python-iptables and pyroute2 take ~0.3 s to import, and the DNS
 # daemon's entry point (engine.networks.dnsd) must start fast without them.
@@ -44,7 +45,6 @@ _EXPORTS = {
     "engine.networks.dns_control": ("stop_idle_dns",),
     "engine.networks.sweeper": ("cleanup_all", "sweep"),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 if TYPE_CHECKING:
     from engine.networks.defaultbridge import (
@@ -86,13 +86,7 @@ if TYPE_CHECKING:
     from engine.networks.sweeper import cleanup_all, sweep
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(globals(), _EXPORTS)
 
 
 __all__ = [

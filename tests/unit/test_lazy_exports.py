@@ -13,7 +13,8 @@ import pytest
 def test_no_export_shares_a_submodule_name(package: str) -> None:
     pkg = importlib.import_module(package)
     submodules = {m.name for m in pkgutil.iter_modules(pkg.__path__)}
-    exported = set(getattr(pkg, "__all__", ())) | set(getattr(pkg, "_WHERE", {}))
+    exported = set(getattr(pkg, "__all__", ())) | {n for names in pkg._EXPORTS.values()
+                                                   for n in names}
     assert exported and not exported & submodules
 
 

@@ -81,3 +81,18 @@ def apply_pull_flag(project: Project, pull: str) -> Project:
     value = "missing" if pull == "if_not_present" else pull
     services = {n: dataclasses.replace(s, pull_policy=value) for n, s in project.services.items()}
     return dataclasses.replace(project, services=services)
+
+
+def template_of(fmt: str, table: str) -> str:
+    """A ``--format`` value as a Go template: ``table`` (or empty) is ``table``, ``json`` one
+    JSON object per line; anything else must be a template."""
+    from compose.cli.gotemplate import is_template
+
+    if fmt in ("table", ""):
+        return table
+    if fmt == "json":
+        return "{{json .}}"
+    if not is_template(fmt):
+        raise typer.BadParameter(f"format value {fmt!r} could not be parsed (table, json or "
+                                 "a Go template)", param_hint="--format")
+    return fmt

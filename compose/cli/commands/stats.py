@@ -45,15 +45,10 @@ def stats_command(
                                      "Go template.")] = "table",
 ) -> int:
     """CPU % over a one-second window (two cgroup samples), memory and pids."""
-    from compose.cli.gotemplate import format_rows, is_template
+    from compose.cli.gotemplate import format_rows
+    from compose.cli.options import template_of
 
-    if fmt in ("table", ""):
-        fmt = DEFAULT_TABLE
-    elif fmt == "json":
-        fmt = "{{json .}}"
-    elif not is_template(fmt):
-        raise typer.BadParameter(f"format value {fmt!r} could not be parsed (table, json or "
-                                 "a Go template)", param_hint="--format")
+    fmt = template_of(fmt, DEFAULT_TABLE)
     _be, _name, cs, _p = targets(ctx, services, running=None if all_ else True)
     while True:
         first = {c.id: _sample(c.id) for c in cs}

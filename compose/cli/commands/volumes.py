@@ -37,16 +37,11 @@ def volumes_command(
         for v in vols:
             terminal.line(v.name)
         return 0
-    from compose.cli.gotemplate import format_rows, is_template
+    from compose.cli.gotemplate import format_rows
+    from compose.cli.options import template_of
 
     rows = [_row(v) for v in vols]
-    if fmt in ("table", ""):
-        fmt = DEFAULT_TABLE
-    elif fmt == "json":
-        fmt = "{{json .}}"
-    elif not is_template(fmt):
-        raise typer.BadParameter(f"format value {fmt!r} could not be parsed (table, json or "
-                                 "a Go template)", param_hint="--format")
+    fmt = template_of(fmt, DEFAULT_TABLE)
     terminal.write(format_rows(fmt, rows, HEADERS))
     return 0
 

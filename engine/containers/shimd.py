@@ -63,18 +63,26 @@ def request_shim(cid: str, runtime_name: str, fds: tuple[int, int]) -> bool:
 
 
 def stop_server(root: Path | None = None) -> bool:
-    """Ask the fork server of ``root`` (default: the state root) to exit; True if one ran.
-    Shims it started are not affected (they are not its children)."""
+    """Ask the fork server of ``root`` (default: the state root) to exit and wait until its
+    process is gone; True if one ran. Shims it started are not affected (they are not its
+    children)."""
+    from engine.containers import procinfo
+
     sock = _connect(root or state_root())
     if sock is None:
         return False
     with sock:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        pid = struct.unpack("3i", creds)[0]
+        started = procinfo.start_time(pid)
         try:
             sock.sendall(json.dumps({"op": "exit"}).encode())
             sock.settimeout(_REPLY_TIMEOUT)
             sock.recv(16)
         except OSError:
             pass
+    # Its answer comes before its interpreter has shut down: "down" leaves no process of ours.
+    procinfo.wait_exit(pid, started, _REPLY_TIMEOUT)
     return True
 
 

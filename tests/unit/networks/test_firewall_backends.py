@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from engine.networks import firewall, rules
-from engine.networks.firewall import hostfw, nftrules, probe
+from engine.networks.firewall import common, hostfw, nftrules, probe
 from engine.networks.model import NetworkError
 from engine.networks.rules import Rule
 
@@ -187,6 +187,8 @@ def test_host_chain_rewrite_keeps_other_owners_and_goes_with_the_last(
         table["jumps"] += ["-A" + line[2:] for line in lines if line.startswith("-I ")]
 
     monkeypatch.setattr(hostfw, "_restore", restore)
+    links = {"lo", "pcbr-a", "pcbr-b"}  # the host's links, not this machine's: no other run counts
+    monkeypatch.setattr(common, "host_links", lambda: sorted(links))
     net_a = [r for r in rules.network_rules("a" * 64, "pcbr-a", "10.0.0.0/24", internal=False)
              if r.table == rules.HOST]
     net_b = [r for r in rules.network_rules("b" * 64, "pcbr-b", None, internal=True)
@@ -199,9 +201,30 @@ def test_host_chain_rewrite_keeps_other_owners_and_goes_with_the_last(
     assert not any(line.startswith("-I ") for line in scripts[1])  # the jump exists already
     assert len(table["ours"]) == 2 + 4 + 1  # base returns, network a, network b
     hostfw.remove([net_a[0].tag])
+    links.discard("pcbr-a")
     assert [hostfw._tag(line) for line in table["ours"]].count(net_b[0].tag) == 1
     assert not any(hostfw._tag(line) == net_a[0].tag for line in table["ours"])
     hostfw.remove([net_b[0].tag])
     assert scripts[-1][-2:] == [
         f"-D DOCKER-USER -m comment --comment pycompose:base -j {rules.ALLOW}",
         f"-X {rules.ALLOW}"]
+
+
+def test_host_chain_left_by_crashed_runs_goes_when_no_bridge_is_left(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Rules whose bridges are all gone (their owners were killed) do not keep the chain."""
+    monkeypatch.setattr(hostfw, "HOST_LOCK", tmp_path / "lock")
+    monkeypatch.setattr(common, "host_links", lambda: ["lo", "eth0"])
+    ghost = [r for r in rules.network_rules("c" * 64, "pcbr-ghost0", None, internal=True)
+             if r.table == rules.HOST]
+    mine = [r for r in rules.network_rules("d" * 64, "pcbr-mine0", None, internal=True)
+            if r.table == rules.HOST]
+    lines = [hostfw.render(r) for r in ghost + mine]
+    assert all(line.startswith(f"-A {rules.ALLOW} ") for line in lines)
+    jump = f"-A DOCKER-USER -m comment --comment pycompose:base -j {rules.ALLOW}"
+    monkeypatch.setattr(hostfw, "_chains", lambda: {"FORWARD", "DOCKER-USER", rules.ALLOW})
+    monkeypatch.setattr(hostfw, "_current", lambda: (lines, [jump]))
+    scripts: list[list[str]] = []
+    monkeypatch.setattr(hostfw, "_restore", scripts.append)
+    hostfw.remove([mine[0].tag])
+    assert scripts == [[f":{rules.ALLOW} - [0:0]", "-D" + jump[2:], f"-X {rules.ALLOW}"]]

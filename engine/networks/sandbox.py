@@ -235,9 +235,11 @@ def disconnect(container_id: str, network: str) -> None:
 def set_endpoint_active(container_id: str, active: bool) -> None:
     """Mark the container's endpoints running (names resolve) or stopped (names vanish)."""
     with state.write() as conn:
-        conn.execute("UPDATE net_endpoints SET active = ? WHERE container_id = ?",
-                     (int(active), container_id))
-    dns_control.sync(start=False)
+        changed = conn.execute("UPDATE net_endpoints SET active = ? WHERE container_id = ?",
+                               (int(active), container_id)).rowcount
+    # A name that must resolve needs a daemon: one that exited meanwhile (its last sandbox
+    # went, or it was killed) is started again rather than the name silently not answering.
+    dns_control.sync(start=active and changed > 0)
 
 
 def endpoints(container_id: str | None = None, *, network: str | None = None

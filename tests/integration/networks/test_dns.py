@@ -139,6 +139,20 @@ def test_daemon_killed_is_readopted(stack: dict) -> None:  # type: ignore[type-a
     assert addresses(query(stack["client"], "proj-worker-1")) == [stack["eps"][0].ipv4]
 
 
+def test_a_started_container_brings_back_a_daemon_that_died(stack: dict) -> None:  # type: ignore[type-arg]
+    """Marking a container running must leave its name answered, even when the daemon went
+    away since the connect (killed, or exited with its last sandbox): no window where `up`
+    has returned and the name does not resolve."""
+    first = stack["workers"][0]
+    N.set_endpoint_active(first, False)
+    pid = dns_control.daemon_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    N.set_endpoint_active(first, True)
+    assert dns_control.daemon_pid() not in (None, pid)
+    assert addresses(query(stack["client"], "proj-worker-1")) == [stack["eps"][0].ipv4]
+
+
 def test_container_dns_servers_are_its_upstreams(netenv: NetEnv) -> None:
     from tests.integration.networks.fakedns import FakeUpstream
 

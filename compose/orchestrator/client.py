@@ -19,6 +19,7 @@ from typing import Any
 from compose.errors import ComposeError
 from compose.orchestrator.runpaths import pid_path, run_dir, socket_path
 from engine.paths import ensure_dir
+from engine.unixaddr import unix_address
 
 
 class SupervisorError(ComposeError):
@@ -32,7 +33,8 @@ def _connect(project: str, timeout: float | None = _REQUEST_TIMEOUT) -> socket.s
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
-        sock.connect(str(socket_path(project)))
+        with unix_address(socket_path(project)) as address:
+            sock.connect(address)
     except OSError:
         sock.close()
         raise

@@ -22,6 +22,7 @@ from typing import IO, Any
 from compose.orchestrator.runpaths import pid_path, run_dir, socket_path
 from compose.orchestrator.supervisor import ContainerOps, EventHub, Supervisor
 from engine.paths import ensure_dir
+from engine.unixaddr import unix_address
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,8 @@ def serve(project: str, ops: ContainerOps, ready_fd: int | None = None) -> None:
     sock.unlink(missing_ok=True)  # stale socket of a killed supervisor (we hold the lock)
     hub = EventHub()
     sup = Supervisor(project, ops, hub.publish)
-    server = _Server(str(sock), sup, hub)
+    with unix_address(sock) as address:
+        server = _Server(address, sup, hub)
     _signal_ready(ready_fd)
     try:
         sup.adopt_all()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.paths import state_root
+from engine.unixaddr import short_name
 
 
 def run_dir() -> Path:
@@ -16,7 +17,7 @@ def run_dir() -> Path:
 
 
 def socket_path(project: str) -> Path:
-    return run_dir() / f"project-{project}.sock"
+    return run_dir() / short_name("project-", project, ".sock")
 
 
 def pid_path(project: str) -> Path:

@@ -1,13 +1,13 @@
 """Where one container's files live under the state root (see engine.paths)."""
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from engine.naming import CGROUP_PARENT
 from engine.paths import state_root
+from engine.unixaddr import unix_address
 
 
 def container_dir(cid: str) -> Path:
@@ -52,10 +52,6 @@ def cgroup_path(cid: str) -> str:
 
 @contextmanager
 def short_socket_path(cid: str) -> Iterator[str]:
-    """An address for ``shim.sock`` under the 108-byte AF_UNIX limit: the path through an
-    O_PATH descriptor of the container dir (``/proc/self/fd/N/shim.sock``)."""
-    fd = os.open(container_dir(cid), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        yield f"/proc/self/fd/{fd}/shim.sock"
-    finally:
-        os.close(fd)
+    """An address for ``shim.sock`` under the 108-byte AF_UNIX limit (see engine.unixaddr)."""
+    with unix_address(container_dir(cid) / "shim.sock") as address:
+        yield address

@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.networks.model import NetworkError
 from engine.paths import ensure_dir, state_root
+from engine.unixaddr import unix_address
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,8 @@ def _spawn_once() -> str:
 def _listening() -> bool:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         try:
-            sock.connect(str(socket_path()))
+            with unix_address(socket_path()) as address:
+                sock.connect(address)
         except _NOT_LISTENING:
             return False
     return True
@@ -95,7 +97,8 @@ def _listening() -> bool:
 def _send(message: dict[str, Any]) -> dict[str, Any]:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(TIMEOUT)
-        sock.connect(str(socket_path()))
+        with unix_address(socket_path()) as address:
+            sock.connect(address)
         sock.sendall(json.dumps(message).encode() + b"\n")
         data = b""
         while not data.endswith(b"\n"):

@@ -24,6 +24,7 @@ import sys
 
 from engine.networks import dns_control
 from engine.paths import ensure_dir
+from engine.unixaddr import unix_address
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,8 @@ def _listen() -> socket.socket:
     path = dns_control.socket_path()
     path.unlink(missing_ok=True)
     control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    control.bind(str(path))
+    with unix_address(path) as address:
+        control.bind(address)
     control.listen(128)
     return control
 

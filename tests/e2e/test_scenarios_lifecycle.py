@@ -160,3 +160,25 @@ services:
     rows = {r["Service"]: r for r in sc.ps()}
     assert (rows["ok"]["ExitCode"], rows["bad"]["ExitCode"]) == (0, 9)
     assert rows["server"]["State"] == "exited"  # stopped by the abort, not by ok's exit 0
+
+
+def test_a_long_project_name_still_gets_its_supervisor_and_dns(scenario: Scenario) -> None:
+    """Unix socket paths are limited to 108 bytes; the project's socket (run/project-NAME.sock
+    under the state root) must not be what limits project names or state-root depth."""
+    sc = scenario
+    sc.name = "long" + "x" * 96
+    sc.write(f"""
+services:
+  web:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+    restart: always
+  client:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+""")
+    assert len(str(sc.root / "run" / f"project-{sc.name}.sock")) > 108
+    sc.up("-d", "--wait")
+    out = sc.sh("client", "nslookup web", check=True).stdout
+    assert "Name:" in out, out
+    assert sc.run("events", "--json", "--until", "1s", check=False).returncode == 0

@@ -160,12 +160,9 @@ def remove(ref: str, force: bool = False) -> list[str]:
 
 def _container_layer_stacks() -> list[tuple[str, tuple[str, ...]]]:
     """(container name, its layer dirs) for every container the engine knows."""
-    try:
-        from engine import containers
-        infos = containers.list_containers()
-    except Exception as exc:  # no container table yet, or the package is unavailable
-        log.debug("cannot list containers: %s", exc)
-        return []
+    from engine import containers
+
+    infos = containers.list_containers()
     return [(info.name, tuple(str(p) for p in info.spec.get("layers") or ()))
             for info in infos]
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+import engine.containers as C
 import engine.networks as N
 from engine.naming import new_id
 from tests.integration.networks.conftest import NetEnv, free_subnet
 
 pytestmark = pytest.mark.root
-C = pytest.importorskip("engine.containers")
 
 
 @pytest.fixture

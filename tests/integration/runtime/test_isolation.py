@@ -141,7 +141,7 @@ def test_container_sees_its_own_cgroup(env: Env, cgroupns: bool) -> None:
 
 
 def test_engine_default_seccomp_profile_loads(env: Env) -> None:
-    security = pytest.importorskip("engine.containers.security")
+    from engine.containers import security
     from engine.runtime.capabilities import DOCKER_DEFAULT
 
     profile = security.seccomp_profile(list(DOCKER_DEFAULT))

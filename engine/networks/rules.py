@@ -5,6 +5,7 @@ removing a network or a container removes exactly its rules)::
 
     filter FORWARD      -> PYCOMPOSE-FORWARD
       PYCOMPOSE-FORWARD:     -j PYCOMPOSE-ISOLATION-1, then per network accept/drop rules
+                             (into a bridge: replies and DNATed traffic only)
       PYCOMPOSE-ISOLATION-1: -i <bridge> ! -o <bridge> -j PYCOMPOSE-ISOLATION-2   (per network)
       PYCOMPOSE-ISOLATION-2: -o <bridge> -j DROP                                 (per network)
     nat PREROUTING, OUTPUT (-m addrtype --dst-type LOCAL) -> PYCOMPOSE-DNAT   (published ports)
@@ -112,7 +113,11 @@ def network_rules(network_id: str, bridge: str, subnet4: str | None, *, internal
         ] + host_rules(network_id, bridge, internal=True)
     rules += [
         Rule("filter", FORWARD, "ACCEPT", t, out_if=bridge, ctstate="RELATED,ESTABLISHED"),
+        Rule("filter", FORWARD, "ACCEPT", t, out_if=bridge, ctstate="DNAT"),  # published ports
         Rule("filter", FORWARD, "ACCEPT", t, in_if=bridge, out_if="!" + bridge),
+        # nothing else enters the bridge from outside, whatever the host's FORWARD policy
+        # (a neighbour routing to the subnet through this host; docker 28 drops it too)
+        Rule("filter", FORWARD, "DROP", t, in_if="!" + bridge, out_if=bridge),
         # host -> 127.0.0.1:published port is DNATed to the bridge: give it a routable source
         Rule("nat", POSTROUTING, "MASQUERADE", t, src="127.0.0.0/8", out_if=bridge),
     ]

@@ -14,7 +14,14 @@ import engine.networks as N
 from engine.naming import new_id
 from engine.networks import link, netns
 from engine.networks.netns import run_in_netns
-from tests.integration.networks.conftest import BUSYBOX, NetEnv, free_subnet, http_get, ns_run
+from tests.integration.networks.conftest import (
+    BUSYBOX,
+    NetEnv,
+    free_subnet,
+    http_get,
+    ns_run,
+    wait_port,
+)
 
 pytestmark = pytest.mark.root
 
@@ -84,6 +91,29 @@ def test_outbound_is_masqueraded_and_internal_is_not_forwarded(
         assert http_get(pb, far_ip, 8000) == "" and peers == [host_ip]
     finally:
         srv.close()
+
+
+def test_outside_reaches_published_ports_only(
+        netenv: NetEnv, outside: tuple[Path, str, str], tmp_path: Path) -> None:
+    """A host that routes to the bridge's subnet through us (a LAN neighbour) reaches a
+    container only through a published port, never at its own address -- like docker 28,
+    whatever the host's FORWARD policy."""
+    path_out, _, host_ip = outside
+    net = N.create_network(N.NetworkSpec(name=f"t{new_id()[:6]}_in", ipam=N.IpamSpec(
+        configs=(N.IpamConfig(subnet=free_subnet()),))))
+    web = new_id()
+    path = N.create_sandbox(web)
+    web_ip = str(N.connect(web, net.name).ipv4)
+    docroot = tmp_path / "www"
+    docroot.mkdir()
+    (docroot / "index.html").write_text("inside\n")
+    netenv.spawn(path, BUSYBOX, "httpd", "-f", "-p", "80", "-h", str(docroot))
+    wait_port(path, 80)
+    published = N.publish_ports(web, [N.PortBinding(80, 0)])[0].host_port
+    assert http_get(path_out, host_ip, published) == "inside\n"
+    assert http_get(path_out, web_ip, 80) == ""
+    assert http_get(None, web_ip, 80) == "inside\n"  # the host itself still reaches it
+    N.unpublish_ports(web)
 
 
 def test_parallel_endpoints_get_distinct_addresses(netenv: NetEnv) -> None:

@@ -65,6 +65,16 @@ def read_pids(path: Path) -> list[int]:
         return []
 
 
+def signal_pids(path: Path, sig: int) -> None:
+    """Send ``sig`` to every process listed in ``path`` (a cgroup.procs file); one that exited
+    meanwhile is no error."""
+    for pid in read_pids(path):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
 def make_dir(path: Path) -> bool:
     """Create a cgroup directory; return True if it was newly created."""
     try:

@@ -6,7 +6,6 @@ and for ``cgroup.kill``, which v1 lacks.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -152,19 +151,18 @@ class V1Driver:
         if frozen:
             self.freeze(path)
         try:
-            for pid in self.pids(path):
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
+            fs.signal_pids(self._procs(path), sig)
         finally:
             if frozen:
                 self.thaw(path)
 
     def pids(self, path: str) -> list[int]:
         """Every process in the cgroup."""
+        return fs.read_pids(self._procs(path))
+
+    def _procs(self, path: str) -> Path:
         key = "pids" if "pids" in self.hierarchies else next(iter(self.hierarchies))
-        return fs.read_pids(self._dir(key, path) / "cgroup.procs")
+        return self._dir(key, path) / "cgroup.procs"
 
     def stats(self, path: str) -> CgroupStats:
         """CPU, memory and pids usage."""

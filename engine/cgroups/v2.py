@@ -9,7 +9,6 @@ files. ``root`` may be a delegated subtree rather than the mount point (see dele
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,11 +140,7 @@ class V2Driver:
             return
         self.freeze(path)
         try:
-            for pid in self.pids(path):
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
+            fs.signal_pids(d / "cgroup.procs", sig)
         finally:
             self.thaw(path)
 

@@ -116,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         quick = _top_level_help(args)
         if quick is None:
+            from engine import dataclass_cache
+
+            dataclass_cache.install()  # before any command module defines its dataclasses
             quick = _run_lean(args)
         if quick is not None:
             return quick

@@ -1,4 +1,4 @@
-"""Shared-library look-up without subprocesses, for importing python-iptables.
+"""Shared-library look-up without subprocesses, for importing python-iptables and pyseccomp.
 
 ``import iptc`` looks its libraries up through ``ctypes.util.find_library``, which on Linux
 runs ``ldconfig -p`` for each name and, for a name ldconfig does not know (python-iptables'

@@ -121,3 +121,29 @@ def _record_a_container(root: Path) -> None:
 
 def test_graph_does_not_need_networkx(project: Path) -> None:
     assert "networkx" not in imported_by("graph", cwd=project, root=project / "state")
+
+
+LEAN_SCRIPT = """
+import json, sys
+from compose.cli import main
+try:
+    outcome = main._run_lean(sys.argv[1:])
+except Exception as exc:  # the error is worded later, by the catch-all (which loads typer)
+    outcome = type(exc).__name__
+print(json.dumps({"outcome": outcome, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_exec_finds_its_container_without_typer(project: Path) -> None:
+    """``exec`` is parsed without typer and reaches the container look-up on the store alone
+    (the container here is only created, so the command stops there with its own error)."""
+    root = project / "state"
+    _record_a_container(root)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "PYCOMPOSE_ROOT": str(root)}
+    out = subprocess.run([sys.executable, "-c", LEAN_SCRIPT, "exec", "-T", "a", "true"],
+                         cwd=project, capture_output=True, text=True, check=True, env=env)
+    result = json.loads(out.stdout.splitlines()[-1])
+    modules = set(result["modules"])
+    assert result["outcome"] == "ComposeError"  # not None: typer was not needed to parse
+    assert "compose.cli.commands.exec" in modules and "engine.containers.query" in modules
+    assert not heavy_in(modules)

@@ -174,6 +174,12 @@ class EngineBackend:
             shimd.stop_server()
         networks.stop_idle_dns()
 
+    def prepare_starts(self) -> None:
+        """Begin starting the shim fork server now rather than at the first start."""
+        from engine.containers import shimd
+
+        shimd.start_early()
+
     def create_container(self, req: CreateRequest) -> str:
         from compose.orchestrator.imagesources import image_mount_layers
         from compose.orchestrator.translate import container_spec, service_mounts

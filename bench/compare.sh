@@ -155,4 +155,5 @@ if [ "$TOOLS" != pycompose ]; then
 fi
 "$REPO/.venv/bin/python" -m compileall -q -j0 "$REPO/compose" "$REPO/engine" "$REPO/schema" \
   >/dev/null
+"$REPO/.venv/bin/python" -m engine.dataclass_cache >/dev/null  # compiled dataclass methods, likewise
 "$REPO/.venv/bin/python" "$REPO/bench/compare.py" --tools "$TOOLS" "${ARGS[@]}"

@@ -47,3 +47,6 @@ if ! .venv/bin/python -c "import compose, engine, pytest, hypothesis" 2>/dev/nul
   .venv/bin/python -m compileall -q -j0 .venv/lib/python3*/site-packages >/dev/null 2>&1 || true
   touch .venv/.installed
 fi
+# Compiled dataclass methods (engine/dataclass_cache.py), written even under
+# PYTHONDONTWRITEBYTECODE like the bytecode above; refreshed by every run (~1 s).
+.venv/bin/python -m engine.dataclass_cache >/dev/null

@@ -40,6 +40,7 @@ class Param:
     scalar: str = "str"  # str | int | float | bool
     many: bool = False  # list[...]
     flags: tuple[str, ...] = ()
+    off_flags: tuple[str, ...] = ()  # the "--no-x" of a "--x/--no-x" flag pair
     envvar: str | None = None
     default: Any = None
     required: bool = False
@@ -110,17 +111,31 @@ def _param(name: str, text: str, default: Any, required: bool) -> Param:
         # an option that acts when given (--version): giving it goes to typer; absent, its
         # callback would do nothing with the default
         return Param(name, "rejected", default=default)
-    if set(keywords) - {"help", "metavar", "envvar", "hidden"}:
+    if set(keywords) - {"help", "metavar", "envvar", "hidden", "show_default"}:
         raise Fallback(name)  # parsers, callbacks, bounds...: typer's job
     envvar = _literal(keywords["envvar"]) if "envvar" in keywords else None
     if ast.unparse(decl.func) == "typer.Argument":
         if decl.args or scalar == "bool":
             raise Fallback(name)
         return Param(name, "argument", scalar, many, default=default, required=required)
-    flags = tuple(_literal(a) for a in decl.args)
-    if not flags or any(not f.startswith("-") or "/" in f or " " in f for f in flags):
-        raise Fallback(name)  # derived names and --x/--no-x pairs: typer's job
-    return Param(name, "option", scalar, many, flags, envvar, default, required)
+    flags, off_flags = _flags(name, [_literal(a) for a in decl.args], scalar)
+    return Param(name, "option", scalar, many, flags, off_flags, envvar, default, required)
+
+
+def _flags(name: str, decls: list[str], scalar: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The flags of an option, and the off flags of a boolean ``--x/--no-x`` declaration."""
+    on: list[str] = []
+    off: list[str] = []
+    for decl in decls:
+        first, slash, second = decl.partition("/")
+        if slash and (scalar != "bool" or off):
+            raise Fallback(name)
+        on.append(first)
+        if slash:
+            off.append(second)
+    if not on or any(not f.startswith("-") or " " in f or "/" in f for f in on + off):
+        raise Fallback(name)  # derived names: typer's job
+    return tuple(on), tuple(off)
 
 
 def _literal(node: ast.expr) -> Any:
@@ -139,15 +154,19 @@ def _type_of(text: str) -> tuple[str, bool]:
     return scalar, many
 
 
-def parse(params: list[Param], argv: list[str]) -> dict[str, Any]:
-    """Keyword arguments for the command function, as typer would pass them."""
-    by_flag = {f: p for p in params if p.kind == "option" for f in p.flags}
+def parse(params: list[Param], argv: list[str], interspersed: bool = True) -> dict[str, Any]:
+    """Keyword arguments for the command function, as typer would pass them. Without
+    ``interspersed`` (exec, run), everything from the first argument on is an argument."""
+    by_flag = {f: p for p in params if p.kind == "option" for f in p.flags + p.off_flags}
     values: dict[str, Any] = {}
     positional: list[str] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
         i += 1
+        if positional and not interspersed:
+            positional.append(arg)
+            continue
         if arg == "--" or arg in ("-h", "--help") or (arg.startswith("-") and arg != "-"
                                                        and arg.split("=")[0] not in by_flag):
             raise Fallback(arg)
@@ -159,7 +178,7 @@ def parse(params: list[Param], argv: list[str]) -> dict[str, Any]:
         if p.scalar == "bool":
             if eq:
                 raise Fallback(arg)
-            values[p.name] = True
+            values[p.name] = flag not in p.off_flags
             continue
         if not eq:
             if i >= len(argv):
@@ -217,10 +236,18 @@ class _Recorder:
 
     def __init__(self) -> None:
         self.commands: dict[str, Callable[..., Any]] = {}
+        self.interspersed: dict[str, bool] = {}
 
-    def command(self, name: str | None = None, **_: Any) -> Callable[[Any], Any]:
+    def command(self, name: str | None = None, *, context_settings: dict[str, Any] | None = None,
+                **_: Any) -> Callable[[Any], Any]:
+        settings = dict(context_settings or {})
+        if set(settings) - {"allow_interspersed_args"}:
+            raise Fallback(f"context settings {sorted(settings)}")
+
         def record(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self.commands[name or fn.__name__.replace("_", "-")] = fn
+            key = name or fn.__name__.replace("_", "-")
+            self.commands[key] = fn
+            self.interspersed[key] = bool(settings.get("allow_interspersed_args", True))
             return fn
         return record
 
@@ -245,7 +272,7 @@ def run(argv: list[str], at: int, module: str) -> Any:
     if (global_kwargs["dry_run"] or global_kwargs["progress"] not in app.PROGRESS_MODES
             or global_kwargs["ansi"] not in app.ANSI_MODES):
         raise Fallback("global options")  # typer words these errors
-    kwargs = parse(params_of(fn), argv[at + 1:])
+    kwargs = parse(params_of(fn), argv[at + 1:], recorder.interspersed[argv[at]])
     ctx = _Context()
     app._global_options(ctx, **global_kwargs)  # type: ignore[arg-type]
     return fn(ctx, **kwargs)

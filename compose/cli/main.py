@@ -13,9 +13,9 @@ Adding a command:
    until it matches what typer renders).
 
 How a command line runs: ``--help``/no arguments print :mod:`compose.cli.helptext`; a plain
-``ps`` or ``config`` line is parsed by :mod:`compose.cli.lean` from the command's own typer
-declarations, without importing typer; anything else builds the typer application
-(:mod:`compose.cli.app`) with only the invoked command's module imported and registered.
+``ps``, ``config``, ``exec`` or ``run`` line is parsed by :mod:`compose.cli.lean` from the
+command's own typer declarations, without importing typer; anything else builds the typer
+application (:mod:`compose.cli.app`) with only the invoked command's module imported and registered.
 """
 
 from __future__ import annotations
@@ -70,9 +70,10 @@ COMMANDS: dict[str, str] = {
     "undeploy": "deploy",
 }
 COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMANDS.values()))
-# Read-only commands parsed without typer (compose.cli.lean): a bad option value the command
-# itself finds (ps --status x) makes it run again through typer, which words the error.
-LEAN_COMMANDS = frozenset({"ps", "config"})
+# Frequent commands parsed without typer (compose.cli.lean): a bad option value the command
+# itself finds (ps --status x) makes it run again through typer, which words the error; so a
+# command listed here raises such errors only before it changes anything (run: --pull).
+LEAN_COMMANDS = frozenset({"ps", "config", "exec", "run"})
 
 EXIT_INTERRUPTED = 130
 EXIT_USAGE = 2
@@ -116,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         quick = _top_level_help(args)
         if quick is None:
+            from engine import dataclass_cache
+
+            dataclass_cache.install()  # before any command module defines its dataclasses
             quick = _run_lean(args)
         if quick is not None:
             return quick

@@ -13,7 +13,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compose.config.model import (
     FileObject,
@@ -33,21 +33,14 @@ from compose.orchestrator.backend import (
     NotRunning,
     Progress,
 )
-from compose.orchestrator.imagesources import image_mount_layers, refresh_due
-from compose.orchestrator.imagespec import build_spec, image_name
-from compose.orchestrator.translate import (
-    VolumeRequest,
-    VolumesFrom,
-    container_spec,
-    inherited_mounts,
-    link_aliases,
-    parse_volumes_from,
-    service_mounts,
-)
-from engine import containers, images, networks, volumes
+from compose.orchestrator.imagespec import image_name
+from engine import containers, images, networks
 from engine.containers import Mount, MountType
 from engine.errors import Conflict, NotFound
 from engine.paths import ensure_dir, state_root
+
+if TYPE_CHECKING:  # the create path's modules load with it: ps/exec/logs/down never need them
+    from compose.orchestrator.translate import VolumeRequest, VolumesFrom
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +57,13 @@ class EngineBackend:
 
     def ensure_image(self, project: Project, service: Service, *, pull: str, build: bool,
                      progress: Progress) -> ImageInfo:
+        from compose.orchestrator.imagesources import refresh_due
+
         ref = image_name(project, service)
         have = images.exists(ref)
         if service.build is not None and (build or pull == "build" or not have):
+            from compose.orchestrator.imagespec import build_spec
+
             progress(f"Image {ref}", "Building")
             images.build(build_spec(project, service))
             progress(f"Image {ref}", "Built")
@@ -122,6 +119,8 @@ class EngineBackend:
         return [n.name for n in networks.list_networks({L.PROJECT: project})]
 
     def ensure_volume(self, project: Project, volume: Volume) -> bool:
+        from engine import volumes
+
         if volume.external:
             try:
                 volumes.inspect_volume(volume.name)
@@ -136,13 +135,18 @@ class EngineBackend:
         return not existed
 
     def remove_volume(self, name: str) -> None:
+        from engine import volumes
+
         volumes.remove_volume(name, missing_ok=True)
 
     def list_volumes(self, project: str) -> list[str]:
+        from engine import volumes
+
         return [v.name for v in volumes.list_volumes({L.PROJECT: project})]
 
     def anonymous_volumes(self, cid: str) -> dict[str, str]:
         """The container's anonymous volumes: mount target -> volume name."""
+        from engine import volumes
         from engine.containers.record import spec_from_json
 
         info = containers.inspect(cid)
@@ -170,7 +174,16 @@ class EngineBackend:
             shimd.stop_server()
         networks.stop_idle_dns()
 
+    def prepare_starts(self) -> None:
+        """Begin starting the shim fork server now rather than at the first start."""
+        from engine.containers import shimd
+
+        shimd.start_early()
+
     def create_container(self, req: CreateRequest) -> str:
+        from compose.orchestrator.imagesources import image_mount_layers
+        from compose.orchestrator.translate import container_spec, service_mounts
+
         svc, project = req.service, req.project
         fdir = ensure_dir(files_dir(project.name, req.name), 0o755)
         vol_names = {k: v.name for k, v in project.volumes.items()}
@@ -198,6 +211,7 @@ class EngineBackend:
     def _volumes_from(self, project: Project, svc: Service,
                       own: tuple[Mount, ...]) -> tuple[Mount, ...]:
         """The mounts ``volumes_from`` brings in from other containers."""
+        from compose.orchestrator.translate import inherited_mounts, parse_volumes_from
         from engine.containers.record import spec_from_json
 
         out: tuple[Mount, ...] = ()
@@ -210,6 +224,8 @@ class EngineBackend:
         return out
 
     def _volume_source(self, req: CreateRequest, vr: VolumeRequest) -> str:
+        from engine import volumes
+
         carried = req.anon_volumes.get(vr.target.rstrip("/") or "/")
         if vr.name is None and carried is not None:
             name = carried  # the replaced container's data; populating skips a used volume
@@ -269,6 +285,8 @@ class EngineBackend:
     def _plumb(self, project: Project, svc: Service, name: str, cid: str, fdir: Path,
                use_aliases: bool = True) -> None:
         """Sandbox, endpoints, ports and the resolv.conf/hosts contents."""
+        from compose.orchestrator.translate import link_aliases
+
         hostname = svc.hostname or cid[:12]
         addresses: list[str] = []
         own_netns = svc.network_mode is None

@@ -20,6 +20,7 @@ from typing import Any
 from compose.config.model import Project
 from compose.errors import ComposeError
 from compose.orchestrator import client, state
+from compose.orchestrator import labels as L
 from compose.orchestrator import project as proj
 from compose.orchestrator.backend import Backend, CreateRequest, ImageInfo
 from compose.orchestrator.convergence import Action, Plan, RecreatePolicy, Step, plan_convergence
@@ -224,6 +225,7 @@ class Up:
         events = _Events(self.project.name, agg)
         if not self.opts.no_start:
             events.start()
+            self._start_helpers_early(names)
         self._events = events
         try:
             self._prepare_images(names)
@@ -239,6 +241,14 @@ class Up:
             if not self.opts.no_start:  # a supervisor still starting would outlive a `down`
                 events.join()           # that follows a failed up at once
         return UpResult(runs, self.image_ready, self.created, self.containers, plan, self.t0)
+
+    def _start_helpers_early(self, names: list[str]) -> None:
+        """Unless every service already runs, let the engine begin starting what container
+        starts need (the shim fork server) while images and networks are prepared."""
+        running = {c.labels.get(L.SERVICE)
+                   for c in self.backend.list_containers(self.project.name) if c.running}
+        if not set(names) <= running:
+            self.backend.prepare_starts()
 
     def _wait_ready(self, executor: Executor, runs: dict[str, ServiceRun],
                     names: list[str]) -> None:

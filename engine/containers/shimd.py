@@ -23,6 +23,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,11 @@ _CHECK_EVERY = 2.0
 _REPLY_TIMEOUT = 10.0
 _START_TIMEOUT = 10.0
 _MAIN = "import sys; from engine.containers import shimd; shimd.main(sys.argv)"
+
+# Servers this process began starting with start_early(): state root -> the starting server
+# (its process and the read end of its ready pipe), then whether it came up.
+_early: dict[Path, tuple[subprocess.Popen[bytes], int] | bool] = {}
+_early_lock = threading.Lock()
 
 
 def _address(root: Path) -> str:
@@ -47,7 +53,11 @@ def request_shim(cid: str, runtime_name: str, fds: tuple[int, int]) -> bool:
     falls back)."""
     root = state_root()
     try:
-        sock = _connect(root) or (_start_server(root) and _connect(root))
+        sock = _connect(root)
+        if sock is None and _await_early(root):
+            sock = _connect(root)
+        if sock is None and _start_server(root):
+            sock = _connect(root)
     except OSError:
         return False
     if not sock:
@@ -105,8 +115,38 @@ def _connect(root: Path) -> socket.socket | None:
     return sock
 
 
+def start_early() -> None:
+    """Begin starting the state root's fork server unless one listens, without waiting: a
+    caller about to start containers (``up``) overlaps the server's interpreter start-up
+    (~75 ms) with its own work; its first :func:`request_shim` waits for that server."""
+    root = state_root()
+    with _early_lock:
+        if root in _early or server_running(root):
+            return
+        try:
+            _early[root] = _spawn_server(root)
+        except OSError as exc:  # request_shim starts one (or falls back) when needed
+            sys.stderr.write(f"shimd: early start failed: {exc!r}\n")
+
+
+def _await_early(root: Path) -> bool:
+    """Wait for the server start_early() began for ``root``; True once it came up (False
+    when none was begun or it failed)."""
+    with _early_lock:
+        entry = _early.get(root)
+        if entry is None or isinstance(entry, bool):
+            return bool(entry)
+        _early[root] = up = _wait_ready(*entry)
+        return up
+
+
 def _start_server(root: Path) -> bool:
     """Start a server for ``root`` (detached); True once one listens (ours or a rival's)."""
+    return _wait_ready(*_spawn_server(root))
+
+
+def _spawn_server(root: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """Launch a server for ``root``: its first process and the read end of its ready pipe."""
     ensure_dir(root, 0o711)
     read_fd, write_fd = os.pipe()
     tree = str(Path(__file__).resolve().parents[2])
@@ -117,8 +157,16 @@ def _start_server(root: Path) -> bool:
                 [sys.executable, "-S", "-c", _MAIN, str(root), str(write_fd)], env=env,
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file,
                 pass_fds=(write_fd,), start_new_session=True, cwd="/")
+    except BaseException:
+        os.close(read_fd)
+        raise
     finally:
         os.close(write_fd)
+    return proc, read_fd
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], read_fd: int) -> bool:
+    """Wait until the launched server listens; True when it (or a rival) does."""
     with os.fdopen(read_fd, "rb") as ready:
         proc.wait(_START_TIMEOUT)  # the server forks once; this reaps the first process
         if not select.select([ready], [], [], _START_TIMEOUT)[0]:

@@ -12,9 +12,11 @@ import os
 import tempfile
 from typing import Any
 
-import pyseccomp as sc
-
 from engine.errors import EngineError
+from engine.libfind import quick_find_library
+
+with quick_find_library():  # pyseccomp looks up libc and libseccomp: no ldconfig runs
+    import pyseccomp as sc
 
 log = logging.getLogger(__name__)
 

@@ -7,12 +7,12 @@ the calls instead, so unit tests assert the ORDER of the container setup steps w
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import resource
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from engine.libfind import find_library
 from engine.runtime import seccomp
 
 CLONE_NEWNS = 0x00020000
@@ -102,10 +102,10 @@ _LIBC: ctypes.CDLL | None = None
 
 
 def _libc() -> ctypes.CDLL:
-    # Loaded once: find_library() forks ldconfig, a millisecond per container otherwise.
+    # Loaded once, found without ctypes.util.find_library (which runs ldconfig).
     global _LIBC
     if _LIBC is None:
-        _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        _LIBC = ctypes.CDLL(find_library("c") or "libc.so.6", use_errno=True)
     return _LIBC
 
 

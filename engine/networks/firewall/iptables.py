@@ -46,7 +46,7 @@ def _import_iptc() -> ModuleType:
     if blocked:
         sys.modules["distutils"] = None  # type: ignore[assignment]  # -> ModuleNotFoundError
     try:
-        from engine.networks.libfind import quick_find_library
+        from engine.libfind import quick_find_library
 
         with quick_find_library():  # no ldconfig/gcc subprocesses (~70 ms)
             import iptc as module

@@ -10,9 +10,14 @@ import pytest
 from compose.cli import app as cli_app
 from compose.cli import lean
 from compose.cli.commands import config, ps
+from compose.cli.commands import exec as exec_
+from compose.cli.commands import run as run_
 from compose.cli.main import build_app, invoked_index
 
-COMMANDS: dict[str, Callable[..., Any]] = {"ps": ps.ps_command, "config": config.config_command}
+COMMANDS: dict[str, Callable[..., Any]] = {
+    "ps": ps.ps_command, "config": config.config_command, "exec": exec_.exec_command,
+    "run": run_.run_command}
+INTERSPERSED = {"ps": True, "config": True, "exec": False, "run": False}
 
 
 def typer_kwargs(argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -38,7 +43,8 @@ def lean_kwargs(argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     at = invoked_index(argv)
     assert at is not None
     return (lean.parse(lean.params_of(cli_app._global_options), argv[:at]),
-            lean.parse(lean.params_of(COMMANDS[argv[at]]), argv[at + 1:]))
+            lean.parse(lean.params_of(COMMANDS[argv[at]]), argv[at + 1:],
+                       INTERSPERSED[argv[at]]))
 
 
 @pytest.mark.parametrize("argv", [
@@ -51,6 +57,15 @@ def lean_kwargs(argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     ["config"], ["config", "-q"], ["config", "--services", "web"], ["config", "--format=json"],
     ["config", "--hash", "*"], ["config", "--no-interpolate", "-o", "out.yml", "a", "b"],
     ["config", "--variables"],
+    ["exec", "-T", "web", "true"], ["exec", "web", "ls", "-T", "-la", "--", "x"],
+    ["exec", "-T", "--index", "2", "-e", "A=1", "--env=B=2", "-u", "0", "-w", "/", "web", "id"],
+    ["exec", "--no-interactive", "-d", "--privileged", "web", "sleep", "1"],
+    ["exec", "-i", "-t", "web", "sh"], ["exec", "--interactive", "web", "sh"],
+    ["-p", "demo", "exec", "web", "sh", "-c", "echo -p"],
+    ["run", "--rm", "-T", "web", "true"], ["run", "web"], ["run", "-d", "--name", "x", "web"],
+    ["run", "--rm", "-e", "A=1", "-l", "k=v", "--no-deps", "-P", "-p", "80", "web", "a", "-b"],
+    ["run", "--no-interactive", "--pull", "never", "--entrypoint", "sh", "-q", "web", "-c", "x"],
+    ["run", "--cap-add", "NET_ADMIN", "--cap-drop=ALL", "--use-aliases", "--build", "web"],
 ])
 def test_same_arguments_as_typer(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("COMPOSE_PROGRESS", "COMPOSE_ANSI", "COMPOSE_PARALLEL_LIMIT"):
@@ -70,6 +85,9 @@ def test_environment_defaults_as_typer(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("argv", [
     ["ps", "-h"], ["ps", "--help"], ["ps", "-aq"], ["ps", "--bogus"], ["ps", "--format"],
     ["ps", "--", "web"], ["--parallel", "x", "ps"], ["ps", "--all=1"],
+    ["exec", "-Ti", "web", "true"], ["exec", "--", "web", "true"], ["exec", "-T", "web"],
+    ["exec", "--no-interactive=1", "web", "x"], ["run", "-v", "/a:/b", "web"],
+    ["run", "--remove-orphans", "web"], ["run", "--rm"],
 ])
 def test_steps_aside_for_typer(argv: list[str]) -> None:
     with pytest.raises(lean.Fallback):

@@ -137,6 +137,9 @@ class FakeBackend:
         self._call("create", req.name)
         return cid
 
+    def prepare_starts(self) -> None:
+        self._call("prepare-starts", "")
+
     def start_container(self, cid: str) -> None:
         self._call("start", self.containers[cid]["name"])
         self.ops.start(cid)

@@ -95,13 +95,32 @@ def test_second_up_changes_nothing_and_changed_service_is_recreated(
     again = Up(stack(), backend, UpOptions(wait_timeout=10)).run()
     # migrate exited (a one-shot): docker compose starts it again; nothing else changes
     assert [c for c in backend.calls if c[0] not in ("image", "network")] == [
-        ("start", "proj-migrate-1")]
+        ("prepare-starts", ""), ("start", "proj-migrate-1")]
     assert again.failures() == []
     backend.calls.clear()
     changed = stack(web=svc("web", depends_on={"api": DependsOn()}, command=("serve", "2")))
     Up(changed, backend, UpOptions(wait_timeout=10)).run()
     assert [c for c in backend.calls if c[0] in ("create", "rm")] == [
         ("rm", "proj-web-1"), ("create", "proj-web-1")]
+
+
+def test_engine_helpers_are_warmed_only_when_something_will_start(
+        env: tuple[FakeOps, FakeBackend]) -> None:
+    ops, backend = env
+    del backend.exit_on_start["migrate"]  # a long-running migrate: all four keep running
+    project = stack(migrate=svc("migrate"), api=svc("api"))
+    Up(project, backend, UpOptions(wait_timeout=10)).run()
+    calls = [c[0] for c in backend.calls]
+    assert calls.count("prepare-starts") == 1
+    assert calls.index("prepare-starts") < calls.index("create")
+    backend.calls.clear()
+    Up(project, backend, UpOptions(wait_timeout=10)).run()  # everything runs already
+    assert "prepare-starts" not in [c[0] for c in backend.calls]
+    run_down(project, "proj", backend, DownOptions())
+    backend.calls.clear()
+    Up(project, backend, UpOptions(no_start=True)).run()
+    assert "prepare-starts" not in [c[0] for c in backend.calls]
+    assert "create" in [c[0] for c in backend.calls]
 
 
 def test_service_healthy_without_healthcheck_fails_early(

@@ -79,13 +79,15 @@ def run(cid: str, process: dict[str, Any], stdin: int | None, stdout: int | None
     null = os.open(os.devnull, os.O_RDWR)
     try:
         fds = [null if fd is None or detach else fd for fd in (stdin, stdout, stderr)]
-        with _request(cid, process, fds) as sock:
+        # Proxied signals are caught from before the request: the process may write (and be
+        # signalled by whoever reads that) before the shim's "started" reply reaches us.
+        with terminal.forwarded_signals(proxy_signals and not detach) as pending, \
+                _request(cid, process, fds) as sock:
             replies = _Replies(sock)
             _check_started(cid, replies.next(None) or b"")
             if detach:
                 return 0
-            with terminal.forwarded_signals(proxy_signals) as pending:
-                return _await_exit(cid, sock, replies, timeout, pending)
+            return _await_exit(cid, sock, replies, timeout, pending)
     finally:
         os.close(null)
 

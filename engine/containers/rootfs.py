@@ -41,7 +41,7 @@ def mount_overlay(layers: Sequence[Path], upper: Path, work: Path, target: Path)
     for d in (upper, work, target):
         d.mkdir(parents=True, exist_ok=True)
     lower = ":".join(str(p) for p in reversed(layers))  # overlayfs wants the top layer first
-    options = f"lowerdir={lower},upperdir={upper},workdir={work}"
+    options = f"lowerdir={lower},upperdir={upper},workdir={work}{_xattr_option()}"
     if len(options) >= 4096:
         raise EngineError(f"too many layers for one overlay mount ({len(layers)})",
                           step="mount rootfs", obj=str(target))
@@ -57,7 +57,15 @@ def mount_overlay_readonly(lowers: Sequence[Path], target: Path) -> None:
     if len(lower) >= 4000:
         raise EngineError(f"too many layers for one overlay mount ({len(lowers)})",
                           step="mount rootfs view", obj=str(target))
-    _mount("overlay", target, "overlay", MS_RDONLY, f"lowerdir={lower}", "mount rootfs view")
+    _mount("overlay", target, "overlay", MS_RDONLY, f"lowerdir={lower}{_xattr_option()}",
+           "mount rootfs view")
+
+
+def _xattr_option() -> str:
+    """Rootless overlay keeps its whiteout and opaque marks in ``user.overlay.*`` xattrs."""
+    from engine.rootless import detect
+
+    return ",userxattr" if detect.rootless() else ""
 
 
 def bind_rootfs(source: Path, target: Path) -> None:

@@ -1,0 +1,172 @@
+"""Join the rootless namespaces (starting them if needed), ask the daemon, stop it when idle.
+
+``enter()`` is called early by every non-root command that uses the engine, while the process is
+still single-threaded (setns into a user namespace requires that). Afterwards the process is root
+in the user namespace and the rootful code path runs unchanged.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from engine.errors import EngineError
+from engine.paths import ROOT_ENV, ensure_dir, state_root
+from engine.rootless import detect, nsutil, subids
+from engine.rootless.daemon import DAEMON_PID, PASTA_PID, PAUSE_PID, SOCKET, wait_gone
+from engine.rootless.forwards import start_time
+
+START_TIMEOUT = 30.0
+NAMESPACES = (("user", nsutil.CLONE_NEWUSER), ("mnt", nsutil.CLONE_NEWNS),
+              ("net", nsutil.CLONE_NEWNET))
+
+
+def enter() -> None:
+    """As a non-root user: join this state root's rootless namespaces (no-op as root)."""
+    if os.geteuid() == 0:
+        return
+    root = state_root()
+    ensure_dir(root, 0o700)
+    ns_dir = detect.namespace_dir(root)
+    pid = ensure_running(ns_dir)
+    fds = [(os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag, name)
+           for name, flag in NAMESPACES]
+    cwd = os.getcwd()
+    try:
+        for fd, flag, name in fds:
+            nsutil.setns(fd, flag, f"{name} namespace of pid {pid}")
+    finally:
+        for fd, _, _ in fds:
+            os.close(fd)
+    os.chdir(cwd)  # joining a mount namespace moves the cwd to its root
+    detect.reset()
+    os.environ[ROOT_ENV] = str(root)  # children agree on the root whatever their HOME
+    os.environ.setdefault("XTABLES_LOCKFILE", str(root / "run" / "xtables.lock"))
+
+
+def ensure_running(ns_dir: Path) -> int:
+    """The pid of the pause process of ``ns_dir``, starting the daemon if none is alive."""
+    ensure_dir(ns_dir.parent, 0o700)
+    ensure_dir(ns_dir, 0o700)
+    with _locked(ns_dir / "lock"):
+        pid = alive_pause(ns_dir)
+        if pid:
+            return pid
+        subids.mapping(detect.host_uid(), os.getgid())  # set-up errors name the fix here
+        subids.helper("newuidmap")
+        subids.helper("newgidmap")
+        return _start_daemon(ns_dir)
+
+
+def alive_pause(ns_dir: Path) -> int:
+    """The recorded pause pid if that process still runs (0 otherwise)."""
+    try:
+        pid_text, started = (ns_dir / PAUSE_PID).read_text().split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return 0
+    if start_time(pid) != int(started) or not (ns_dir / SOCKET).exists():
+        return 0
+    return pid
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _start_daemon(ns_dir: Path) -> int:
+    with open(ns_dir / "daemon.log", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "engine.rootless.daemon", str(ns_dir)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                                start_new_session=True, cwd="/")
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode().strip()
+    proc.stdout.close()
+    word, _, rest = line.partition(" ")
+    if word == "ready":
+        return int(rest)
+    proc.wait()
+    detail = rest or f"exited with {proc.returncode}; see {ns_dir / 'daemon.log'}"
+    raise EngineError(detail, step="rootless", obj="start namespaces")
+
+
+def request(message: dict[str, Any], ns_dir: Path | None = None) -> dict[str, Any]:
+    """One request to this state root's daemon; its JSON reply."""
+    ns_dir = ns_dir or detect.namespace_dir(state_root())
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(30)
+        try:
+            conn.connect(str(ns_dir / SOCKET))
+            conn.sendall(json.dumps(message).encode() + b"\n")
+            reply = conn.makefile("rb").readline()
+        except OSError as e:
+            raise EngineError(f"the rootless daemon does not answer: {e}", step="rootless",
+                              obj=str(ns_dir)) from e
+    return dict(json.loads(reply or b"{}"))
+
+
+def stop(ns_dir: Path | None = None) -> bool:
+    """Stop the daemon, pasta and the pause process of this state root; False if none ran."""
+    ns_dir = ns_dir or detect.namespace_dir(state_root())
+    if not (ns_dir / SOCKET).exists():
+        return False
+    pids = [_pid_in(ns_dir / name) for name in (DAEMON_PID, PASTA_PID, PAUSE_PID)]
+    with contextlib.suppress(EngineError):
+        request({"op": "stop"}, ns_dir)
+    for pid in pids:  # return once every process of the set is gone
+        if pid:
+            wait_gone(pid)
+    return True
+
+
+def _pid_in(path: Path) -> int:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def release() -> bool:
+    """After ``down``: stop this state root's namespaces once no container and no network of it
+    is left (True if stopped). The check and the stop happen under the start lock."""
+    if not detect.in_user_namespace():
+        return False
+    ns_dir = detect.namespace_dir(state_root())
+    with _locked(ns_dir / "lock"):
+        if _objects_left():
+            return False
+        return stop(ns_dir)
+
+
+def _objects_left() -> bool:
+    import sqlite3
+
+    from engine.store import db_path
+
+    path = db_path()
+    if not path.exists():
+        return False
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        for table in ("containers", "net_networks"):
+            try:
+                if conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():  # noqa: S608
+                    return True
+            except sqlite3.OperationalError:
+                continue  # the table was never created
+    finally:
+        conn.close()
+    return False

@@ -66,7 +66,7 @@ class Table:
         except OSError as e:
             current += keep  # a failed request leaves nothing of itself behind
             keep = []
-            return _error(e, wanted)
+            return _error(e)
         finally:
             for stale in current:
                 self._send({"op": "remove", "key": stale.key})
@@ -120,7 +120,7 @@ def _bind(fwd: Forward) -> socket.socket:
     return sock
 
 
-def _error(exc: OSError, wanted: list[dict[str, Any]]) -> dict[str, Any]:
+def _error(exc: OSError) -> dict[str, Any]:
     where = exc.filename or "?"
     if exc.errno == errno.EACCES:
         try:

@@ -88,8 +88,8 @@ class NullDriver:
         """No cgroup to signal: the runtime signals the init (its pid namespace dies with it)."""
 
     def pids(self, path: str) -> list[int]:
-        """Unknown without a cgroup."""
-        return []
+        """Without a cgroup: the container's init and every process in its pid namespace."""
+        return members(path.rstrip("/").rsplit("/", 1)[-1])
 
     def stats(self, path: str) -> CgroupStats:
         """No accounting without a cgroup."""
@@ -109,3 +109,26 @@ class NullDriver:
     def list_paths(self, prefix: str) -> list[str]:
         """None."""
         return []
+
+
+def members(cid: str) -> list[int]:
+    """Host pids in the pid namespace of the container's init (from the runtime's state)."""
+    import json
+
+    from engine.paths import state_root
+
+    try:
+        state = json.loads((state_root() / "runtime" / cid / "state.json").read_text())
+        init = int(state["pid"])
+        ns = os.stat(f"/proc/{init}/ns/pid").st_ino
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if os.stat(f"/proc/{entry.name}/ns/pid").st_ino == ns:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return sorted(found)

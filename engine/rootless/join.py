@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -129,6 +130,9 @@ def stop(ns_dir: Path | None = None) -> bool:
     for pid in pids:  # return once every process of the set is gone
         if pid:
             wait_gone(pid)
+    shutil.rmtree(ns_dir, ignore_errors=True)  # logs and the lock: nothing of ours is left
+    with contextlib.suppress(OSError):
+        ns_dir.parent.rmdir()  # the user's runtime directory, when no other state root uses it
     return True
 
 

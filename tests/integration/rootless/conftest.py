@@ -105,17 +105,42 @@ def project(rootless_user: u.TestUser) -> Iterator[Project]:
     try:
         yield proj
     finally:
-        proj.compose("down", "-v", "-t", "1", timeout=120)
-        _kill_leftovers(ns_dir)
+        userns = _userns_of(ns_dir)  # before down stops the pause process
+        for name in ("compose.yaml", "probe.yaml"):
+            if (proj.hello / name).exists():
+                proj.compose("-f", name, "down", "-v", "-t", "1", "--remove-orphans",
+                             timeout=120)
+        _kill_leftovers(ns_dir, userns)
         shutil.rmtree(ns_dir, ignore_errors=True)
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _kill_leftovers(ns_dir: Path) -> None:
-    """After a failed test: the processes this state root's daemon recorded (ours only)."""
+def _userns_of(ns_dir: Path) -> str | None:
+    try:
+        pid = int((ns_dir / "pause.pid").read_text().split()[0])
+        return os.readlink(f"/proc/{pid}/ns/user")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _kill_leftovers(ns_dir: Path, userns: str | None) -> None:
+    """After a failed test: the processes this state root's daemon recorded, and every process
+    in its user namespace (all of them started by this test)."""
+    victims = set()
     for name in ("pasta.pid", "pause.pid", "daemon.pid"):
         try:
-            pid = int((ns_dir / name).read_text().split()[0])
-            os.kill(pid, signal.SIGKILL)
+            victims.add(int((ns_dir / name).read_text().split()[0]))
         except (OSError, ValueError, IndexError):
+            continue
+    if userns:
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and os.readlink(entry / "ns" / "user") == userns:
+                    victims.add(int(entry.name))
+            except OSError:
+                continue
+    for pid in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
             continue

@@ -34,15 +34,14 @@ def enter() -> None:
     if os.geteuid() == 0:
         return
     root = state_root()
-    ensure_dir(root, 0o700)
     ns_dir = detect.namespace_dir(root)
     pid = ensure_running(ns_dir)
+    ensure_dir(root, 0o700)
     fds = [(os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag, name)
            for name, flag in NAMESPACES]
     cwd = os.getcwd()
     try:
-        for fd, flag, name in fds:
-            nsutil.setns(fd, flag, f"{name} namespace of pid {pid}")
+        _join(fds, pid)
     finally:
         for fd, _, _ in fds:
             os.close(fd)
@@ -52,18 +51,30 @@ def enter() -> None:
     os.environ.setdefault("XTABLES_LOCKFILE", str(root / "run" / "xtables.lock"))
 
 
+def _join(fds: list[tuple[int, int, str]], pid: int) -> None:
+    for fd, flag, name in fds:
+        try:
+            nsutil.setns(fd, flag, f"{name} namespace of pid {pid}")
+        except EngineError as e:
+            if flag == nsutil.CLONE_NEWUSER and "errno 22" in str(e):
+                raise EngineError("cannot join the rootless user namespace from a process that "
+                                  "already runs threads: use the engine before starting any",
+                                  step="rootless", obj="join") from e
+            raise
+
+
 def ensure_running(ns_dir: Path) -> int:
     """The pid of the pause process of ``ns_dir``, starting the daemon if none is alive."""
+    pid = alive_pause(ns_dir)
+    if pid:
+        return pid
+    subids.mapping(detect.host_uid(), os.getgid())  # set-up errors name the fix, and come
+    subids.helper("newuidmap")  # before anything is created
+    subids.helper("newgidmap")
     ensure_dir(ns_dir.parent, 0o700)
     ensure_dir(ns_dir, 0o700)
     with _locked(ns_dir / "lock"):
-        pid = alive_pause(ns_dir)
-        if pid:
-            return pid
-        subids.mapping(detect.host_uid(), os.getgid())  # set-up errors name the fix here
-        subids.helper("newuidmap")
-        subids.helper("newgidmap")
-        return _start_daemon(ns_dir)
+        return alive_pause(ns_dir) or _start_daemon(ns_dir)
 
 
 def alive_pause(ns_dir: Path) -> int:

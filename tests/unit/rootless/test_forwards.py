@@ -95,3 +95,22 @@ def test_the_pause_relays_a_connection_both_ways() -> None:
             client.sendall(b"hello")
             client.shutdown(socket.SHUT_WR)
             assert client.recv(100) == b"HELLO"
+
+
+def test_the_pause_relays_udp_replies_to_the_sender() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as backend, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as front:
+        backend.bind(("127.0.0.1", 0))
+        front.bind(("127.0.0.1", 0))
+
+        def echo() -> None:
+            data, peer = backend.recvfrom(100)
+            backend.sendto(data.upper(), peer)
+
+        threading.Thread(target=echo, daemon=True).start()
+        threading.Thread(target=pause._udp_loop, args=(front, backend.getsockname()),
+                         daemon=True).start()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(5)
+            client.sendto(b"ping", front.getsockname())
+            assert client.recvfrom(100) == (b"PING", front.getsockname())

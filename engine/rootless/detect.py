@@ -6,7 +6,6 @@ Cheap enough for every command: one ``geteuid`` and, as uid 0, one read of
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 from pathlib import Path
 
@@ -63,6 +62,8 @@ def runtime_dir() -> Path:
 
 def namespace_dir(state_root: Path) -> Path:
     """The directory of the namespaces' processes for one state root (sockets, pid files)."""
+    import hashlib  # only rootless commands get here (hashlib loads OpenSSL)
+
     digest = hashlib.sha256(str(state_root.resolve()).encode()).hexdigest()[:12]
     return runtime_dir() / f"ns-{digest}"
 

@@ -118,5 +118,6 @@ def _assert_nothing_left(project: Project, ns_dir: Path, port: int) -> None:
     for sub in ("containers", "runtime", "netns"):
         left = list((state / sub).iterdir()) if (state / sub).exists() else []
         assert left == [], f"{sub}: {left}"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", port))  # the host port is free again
+    listening = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], text=True,
+                               capture_output=True, timeout=30).stdout
+    assert listening.strip() == "", listening  # the host port is no longer bound

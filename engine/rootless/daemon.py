@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import EngineError
-from engine.rootless import forwards, nsutil, pause, subids
+from engine.rootless import forwards, hostnet, nsutil, pause, subids
 
 PAUSE_PID = "pause.pid"
 PASTA_PID = "pasta.pid"
@@ -167,14 +167,20 @@ def _answer(conn: socket.socket, table: forwards.Table) -> str:
         return ""
     op = request.get("op", "")
     reply: dict[str, Any] = {"ok": True}
+    fds: list[int] = []
     if op == "set":
         reply = table.apply(str(request["container"]), request.get("ports") or [])
+    elif op == "connect":
+        reply, fds = hostnet.connect_for(request)
     elif op not in ("ping", "stop"):
         reply = {"error": f"unknown request {op!r}"}
     try:
-        conn.sendall(json.dumps(reply).encode() + b"\n")
+        socket.send_fds(conn, [json.dumps(reply).encode() + b"\n"], fds)
     except OSError:
         pass
+    finally:
+        for fd in fds:
+            os.close(fd)
     return op
 
 

@@ -41,11 +41,22 @@ def mount_overlay(layers: Sequence[Path], upper: Path, work: Path, target: Path)
     for d in (upper, work, target):
         d.mkdir(parents=True, exist_ok=True)
     lower = ":".join(str(p) for p in reversed(layers))  # overlayfs wants the top layer first
-    options = f"lowerdir={lower},upperdir={upper},workdir={work}{_xattr_option()}"
+    options = f"lowerdir={lower},upperdir={upper},workdir={work}"
     if len(options) >= 4096:
         raise EngineError(f"too many layers for one overlay mount ({len(layers)})",
                           step="mount rootfs", obj=str(target))
-    _mount("overlay", target, "overlay", 0, options, "mount rootfs")
+    from engine.rootless import overlay
+
+    if overlay.use_fuse():
+        overlay.mount_fuse(options, target)
+        return
+    try:
+        _mount("overlay", target, "overlay", 0, options + _xattr_option(), "mount rootfs")
+    except EngineError as e:
+        if not overlay.can_fall_back():
+            raise
+        log.info("kernel OverlayFS refused in the user namespace (%s): fuse-overlayfs", e)
+        overlay.mount_fuse(options, target)
 
 
 def mount_overlay_readonly(lowers: Sequence[Path], target: Path) -> None:

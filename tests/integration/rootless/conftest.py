@@ -65,11 +65,12 @@ class Project:
     def env(self) -> dict[str, str]:
         return u.user_env(self.user, self.state)
 
-    def compose(self, *args: str, cwd: Path | None = None,
-                timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    def compose(self, *args: str, cwd: Path | None = None, timeout: float = 180,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """``pycompose ARGS`` as the test user in the hello project."""
         return u.run_as(self.user, [str(self.user.python), "-m", "compose.cli.main", *args],
-                        env=self.env(), cwd=cwd or self.hello, timeout=timeout)
+                        env={**self.env(), **(env or {})}, cwd=cwd or self.hello,
+                        timeout=timeout)
 
     def ok(self, *args: str, timeout: float = 180) -> str:
         """Like compose(), asserting success; its stdout."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import shutil
 import socket
@@ -23,6 +24,8 @@ from engine.paths import ROOT_ENV, ensure_dir, state_root
 from engine.rootless import detect, nsutil, subids
 from engine.rootless.daemon import DAEMON_PID, PASTA_PID, PAUSE_PID, SOCKET, wait_gone
 from engine.rootless.forwards import start_time
+
+log = logging.getLogger(__name__)
 
 START_TIMEOUT = 30.0
 NAMESPACES = (("user", nsutil.CLONE_NEWUSER), ("mnt", nsutil.CLONE_NEWNS),
@@ -74,7 +77,11 @@ def ensure_running(ns_dir: Path) -> int:
     ensure_dir(ns_dir.parent, 0o700)
     ensure_dir(ns_dir, 0o700)
     with _locked(ns_dir / "lock"):
-        return alive_pause(ns_dir) or _start_daemon(ns_dir)
+        pid = alive_pause(ns_dir)
+        if pid:
+            return pid
+        _clear_stale(ns_dir)
+        return _start_daemon(ns_dir)
 
 
 def alive_pause(ns_dir: Path) -> int:
@@ -84,9 +91,65 @@ def alive_pause(ns_dir: Path) -> int:
         pid = int(pid_text)
     except (OSError, ValueError):
         return 0
-    if start_time(pid) != int(started) or not (ns_dir / SOCKET).exists():
+    if start_time(pid) != int(started) or not (ns_dir / SOCKET).exists() or _zombie(pid):
         return 0
     return pid
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    except (OSError, IndexError):
+        return True
+
+
+def _clear_stale(ns_dir: Path) -> None:
+    """A set whose daemon or pause process died (SIGKILL, OOM): end its pasta, which would
+    otherwise keep the old network namespace, and forget its files."""
+    pasta = _pid_in(ns_dir / PASTA_PID)
+    if pasta:
+        try:
+            cmdline = Path(f"/proc/{pasta}/cmdline").read_bytes()
+        except OSError:
+            cmdline = b""
+        if str(ns_dir).encode() in cmdline:  # ours: its --pid file is in ns_dir
+            with contextlib.suppress(OSError):
+                os.kill(pasta, 9)
+    for name in (SOCKET, PAUSE_PID, PASTA_PID, DAEMON_PID):
+        (ns_dir / name).unlink(missing_ok=True)
+    _end_orphans(state_root())
+
+
+def _end_orphans(root: Path) -> None:
+    """Processes left in a dead set's user namespace (supervisors, shims, containers) cannot be
+    reached from a new one: end them, so ``down`` and the next ``up`` start from a clean slate
+    (the records stay; the containers show as exited)."""
+    mine = os.readlink("/proc/self/ns/user")
+    wanted = f"{ROOT_ENV}={root}".encode()
+    stale = {ns for pid, ns in _user_processes() if ns != mine and wanted in _environ(pid)}
+    victims = [pid for pid, ns in _user_processes() if ns in stale]
+    if victims:
+        log.warning("the rootless namespaces of %s were gone (their daemon was killed): "
+                    "ending the %d processes left in them", root, len(victims))
+    for pid in victims:
+        with contextlib.suppress(OSError):
+            os.kill(pid, 9)
+
+
+def _user_processes() -> list[tuple[int, str]]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                found.append((int(entry.name), os.readlink(f"/proc/{entry.name}/ns/user")))
+    return found
+
+
+def _environ(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return b""
 
 
 @contextlib.contextmanager

@@ -85,6 +85,7 @@ def test_container_processes_belong_to_the_user_and_survive_a_killed_supervisor(
         project: Project) -> None:
     (project.hello / "probe.yaml").write_text(PROBE)
     files = ("-f", "probe.yaml")
+    project.ok(*files, "build", "probe")
     project.ok(*files, "up", "-d", "sleeper")
     try:
         top = project.ok(*files, "top", "sleeper")
@@ -114,3 +115,42 @@ def _supervisor_pid(project: Project) -> int:
         if "compose.orchestrator.daemon" in args and str(project.state) not in args:
             return int(pid)
     raise AssertionError(f"no supervisor among the user's processes:\n{out}")
+
+
+def test_a_killed_rootless_daemon_is_replaced_and_down_still_cleans(project: Project) -> None:
+    """Its namespaces cannot be re-entered once their owner is gone: the next command says
+    so, ends what was left in them, and starts a fresh set."""
+    (project.hello / "probe.yaml").write_text(PROBE)
+    files = ("-f", "probe.yaml")
+    project.ok(*files, "build", "probe")
+    project.ok(*files, "up", "-d", "sleeper")
+    ns_dir = project.ns_dir()
+    daemon = int((ns_dir / "daemon.pid").read_text().split()[0])
+    old_pasta = int((ns_dir / "pasta.pid").read_text().split()[0])
+    os.kill(daemon, signal.SIGKILL)  # the daemon we started (its pause process dies with it)
+    ps = project.compose(*files, "ps", "-a")  # a fresh set; what was left in the old is ended
+    assert ps.returncode == 0, ps.stdout + ps.stderr
+    assert "rootless namespaces" in ps.stderr and "were gone" in ps.stderr, ps.stderr
+    assert not _alive(old_pasta)  # the stale pasta was ended, not left holding the old netns
+    project.ok(*files, "down", "-t", "1")  # down cleans up after the dead set
+    project.ok(*files, "up", "-d", "sleeper")  # and the stack comes back in a new one
+    assert re.search(r"sleeper.*Up", project.ok(*files, "ps")), "not running again"
+    project.ok(*files, "down", "-v", "-t", "1")
+    deadline = time.monotonic() + 10
+    while _live_processes(project) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _live_processes(project) == []
+    assert not ns_dir.exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except OSError:
+        return False
+
+
+def _live_processes(project: Project) -> list[str]:
+    out = subprocess.run(["ps", "-U", str(project.user.uid), "-o", "pid=,stat=,args="],
+                         text=True, capture_output=True, timeout=30).stdout
+    return [line for line in out.splitlines() if not line.split()[1].startswith("Z")]

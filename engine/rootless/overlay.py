@@ -14,14 +14,20 @@ from engine.rootless import detect
 FORCE_ENV = "PYCOMPOSE_ROOTLESS_OVERLAY"
 
 
+def _joined() -> bool:
+    """Root in our user namespace (a plain non-root process must not mount through
+    fusermount3's set-uid bit in the host's mount namespace)."""
+    return os.geteuid() == 0 and detect.in_user_namespace()
+
+
 def use_fuse() -> bool:
     """True when fuse-overlayfs is asked for (rootless only)."""
-    return os.environ.get(FORCE_ENV) == "fuse" and detect.rootless()
+    return os.environ.get(FORCE_ENV) == "fuse" and _joined()
 
 
 def can_fall_back() -> bool:
     """True when a refused kernel overlay may be retried with fuse-overlayfs."""
-    return detect.rootless() and shutil.which("fuse-overlayfs") is not None
+    return _joined() and shutil.which("fuse-overlayfs") is not None
 
 
 def mount_fuse(options: str, target: Path) -> None:

@@ -1,7 +1,8 @@
 """Where the engine keeps its state on disk.
 
-One state root (default ``/var/lib/pycompose``; ``PYCOMPOSE_ROOT`` overrides it, which tests use
-to get a private temporary root). Layout under the root::
+One state root (default ``/var/lib/pycompose``, rootless ``$XDG_DATA_HOME/pycompose``;
+``PYCOMPOSE_ROOT`` overrides it, which tests use to get a private
+temporary root). Layout under the root::
 
     state.db            SQLite (WAL): containers, networks, IP leases, volumes, images, tags
     images/blobs/sha256/<hex>       content store (OCI image-layout semantics)
@@ -24,10 +25,32 @@ ROOT_ENV = "PYCOMPOSE_ROOT"
 
 def state_root() -> Path:
     """Return the state root directory (not created)."""
-    return Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
+    env = os.environ.get(ROOT_ENV)
+    if env:
+        return Path(env)
+    from engine.rootless import detect
+
+    return detect.user_state_root() if detect.rootless() else Path(DEFAULT_ROOT)
+
+
+def lock_dir() -> Path:
+    """Where locks over host-wide kernel state go: ``/run`` as root; rootless, the state root's
+    ``run/`` (its network namespace is private to the state root, and ``/run`` is not ours)."""
+    from engine.rootless import detect
+
+    if not detect.rootless():
+        return Path("/run")
+    return ensure_dir(state_root() / "run", 0o700)
 
 
 def ensure_dir(path: Path, mode: int = 0o711) -> Path:
     """Create ``path`` (and parents) if missing and return it."""
     path.mkdir(parents=True, exist_ok=True, mode=mode)
     return path
+
+
+def lock_path(default: Path) -> Path:
+    """``default`` (a lock under ``/run``) as root; rootless, the same name under lock_dir()."""
+    from engine.rootless import detect
+
+    return lock_dir() / default.name if detect.rootless() else default

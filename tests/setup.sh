@@ -16,6 +16,7 @@ PACKAGES=(
   tini                                   # init: true (a reaping PID 1, bind-mounted like docker-init)
   procps psmisc util-linux               # ps, fuser, nsenter, findmnt for tests and leak checks
   qemu-system-x86 linux-image-amd64 cpio # the cgroup v2 test machine (tests/cgv2)
+  uidmap passt slirp4netns fuse-overlayfs # rootless: subordinate id maps, outbound network, overlay fallback
 )
 
 missing=()

@@ -47,7 +47,8 @@ class Project:
     ``progress`` receives the CLI's progress lines as (object, status) pairs; by default they
     go to this module's logger at DEBUG. ``backend`` replaces the embedded engine (tests).
     The engine's state root is ``PYCOMPOSE_ROOT`` (default ``/var/lib/pycompose``), as for
-    the CLI; the engine needs root.
+    the CLI. Run by a non-root user, the first engine call joins the rootless namespaces
+    (README "Rootless"): the process must still be single-threaded then.
     """
 
     def __init__(self, files: Sequence[PathLike] = (), *, name: str | None = None,
@@ -116,6 +117,11 @@ class Project:
 
     def _be(self) -> Backend:
         if self._backend is None:
+            if os.geteuid() != 0:  # rootless: join the user's namespaces, as the CLI does
+                from engine.rootless.join import enter
+
+                with translated():
+                    enter()
             from compose.orchestrator.engine_backend import EngineBackend
 
             self._backend = EngineBackend()

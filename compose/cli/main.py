@@ -74,6 +74,8 @@ COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMANDS.values()))
 # itself finds (ps --status x) makes it run again through typer, which words the error; so a
 # command listed here raises such errors only before it changes anything (run: --pull).
 LEAN_COMMANDS = frozenset({"ps", "config", "exec", "run"})
+# Commands that never touch the engine: a non-root user runs them outside the rootless namespaces.
+NO_ENGINE_COMMANDS = frozenset({"config", "convert", "graph", "version"})
 
 EXIT_INTERRUPTED = 130
 EXIT_USAGE = 2
@@ -116,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     verbose = "-v" in args or "--verbose" in args
     try:
         quick = _top_level_help(args)
+        if quick is None and os.geteuid() != 0:
+            _enter_rootless(args)
         if quick is None:
             from engine import dataclass_cache
 
@@ -126,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         from compose.cli.app import build_app as build
 
         result = build(args)(args=args, prog_name="pycompose", standalone_mode=False)
-        return result if isinstance(result, int) else 0
+        code = result if isinstance(result, int) else 0
+        if code == 0 and invoked_command(args) == "down" and "engine.rootless.join" in sys.modules:
+            sys.modules["engine.rootless.join"].release()  # the last project gone: stop the set
+        return code
     except KeyboardInterrupt:
         from compose.cli import terminal
 
@@ -136,6 +143,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as exc:  # the catch-all: map error roots to exit codes
         return _report(exc, verbose)
+
+
+def _enter_rootless(args: list[str]) -> None:
+    """A non-root user: join the rootless namespaces before anything starts a thread (the
+    commands that never touch the engine stay outside)."""
+    if invoked_command(args) in (None, *NO_ENGINE_COMMANDS) or "--help" in args:
+        return
+    from engine.rootless.join import enter
+
+    enter()
 
 
 def _top_level_help(args: list[str]) -> int | None:

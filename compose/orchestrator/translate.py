@@ -316,7 +316,7 @@ def resources(svc: Service) -> Resources:
     if reserv is not None and reserv.cpus:
         log.warning("service %s: deploy.resources.reservations.cpus only matters to a "
                     "scheduler; a single host has none (no limit applied)", svc.name)
-    return Resources(
+    res = Resources(
         memory=svc.mem_limit or (limits.memory if limits else None),
         memory_reservation=svc.mem_reservation or (reserv.memory if reserv else None),
         memory_swap=svc.memswap_limit,
@@ -327,6 +327,42 @@ def resources(svc: Service) -> Resources:
         oom_score_adj=svc.oom_score_adj,
         **blkio(svc),
     )
+    _warn_unenforced(svc, res)
+    return res
+
+
+_WARNED_UNENFORCED: set[str] = set()
+
+
+def _limit_keys(svc: Service, res: Resources) -> list[str]:
+    """The compose keys that asked for ``res``'s cgroup limits, as the user wrote them."""
+    deploy = "deploy.resources.limits."
+    named = [(res.memory, "mem_limit" if svc.mem_limit else deploy + "memory"),
+             (res.memory_reservation, "mem_reservation" if svc.mem_reservation
+              else "deploy.resources.reservations.memory"),
+             (res.memory_swap, "memswap_limit"),
+             (res.cpus, "cpus" if svc.cpus else deploy + "cpus"),
+             (res.cpu_shares, "cpu_shares"), (res.cpuset, "cpuset"),
+             (res.pids_limit, "pids_limit" if svc.pids_limit else deploy + "pids"),
+             (res.blkio_weight or res.blkio_weight_device or res.device_read_bps
+              or res.device_write_bps or res.device_read_iops or res.device_write_iops,
+              "blkio_config")]
+    return [key for value, key in named if value]
+
+
+def _warn_unenforced(svc: Service, res: Resources) -> None:
+    """Rootless without a delegated cgroup: one warning per service naming the limits that
+    will not be enforced (the stack still runs; never a silent drop)."""
+    keys = _limit_keys(svc, res)
+    if not keys or svc.name in _WARNED_UNENFORCED:
+        return
+    from engine.rootless.cgroups import NO_CGROUP, limits_enforced
+
+    if limits_enforced():
+        return
+    _WARNED_UNENFORCED.add(svc.name)
+    log.warning("service %s: %s not enforced: running rootless and %s", svc.name,
+                ", ".join(keys), NO_CGROUP)
 
 
 def shared_service(mode: str | None) -> str | None:

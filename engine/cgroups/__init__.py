@@ -20,7 +20,14 @@ _ROOT = Path("/sys/fs/cgroup")
 
 def driver(root: Path = _ROOT) -> CgroupDriver:
     """Return the driver for this host: V2 when ``root`` itself is a unified mount (rooted at
-    the subtree delegated to this user, if not root), else V1."""
+    the subtree delegated to this user, if not root), else V1. Rootless: see
+    :mod:`engine.rootless.cgroups`."""
+    from engine.rootless import detect
+
+    if detect.rootless():
+        from engine.rootless.cgroups import rootless_driver
+
+        return rootless_driver(root)
     if (root / "cgroup.controllers").exists():
         return V2Driver(delegated_root(root))
     return V1Driver(root)

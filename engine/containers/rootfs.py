@@ -45,7 +45,18 @@ def mount_overlay(layers: Sequence[Path], upper: Path, work: Path, target: Path)
     if len(options) >= 4096:
         raise EngineError(f"too many layers for one overlay mount ({len(layers)})",
                           step="mount rootfs", obj=str(target))
-    _mount("overlay", target, "overlay", 0, options, "mount rootfs")
+    from engine.rootless import overlay
+
+    if overlay.use_fuse():
+        overlay.mount_fuse(options, target)
+        return
+    try:
+        _mount("overlay", target, "overlay", 0, options + _xattr_option(), "mount rootfs")
+    except EngineError as e:
+        if not overlay.can_fall_back():
+            raise
+        log.info("kernel OverlayFS refused in the user namespace (%s): fuse-overlayfs", e)
+        overlay.mount_fuse(options, target)
 
 
 def mount_overlay_readonly(lowers: Sequence[Path], target: Path) -> None:
@@ -57,7 +68,15 @@ def mount_overlay_readonly(lowers: Sequence[Path], target: Path) -> None:
     if len(lower) >= 4000:
         raise EngineError(f"too many layers for one overlay mount ({len(lowers)})",
                           step="mount rootfs view", obj=str(target))
-    _mount("overlay", target, "overlay", MS_RDONLY, f"lowerdir={lower}", "mount rootfs view")
+    _mount("overlay", target, "overlay", MS_RDONLY, f"lowerdir={lower}{_xattr_option()}",
+           "mount rootfs view")
+
+
+def _xattr_option() -> str:
+    """Rootless overlay keeps its whiteout and opaque marks in ``user.overlay.*`` xattrs."""
+    from engine.rootless import detect
+
+    return ",userxattr" if detect.rootless() else ""
 
 
 def bind_rootfs(source: Path, target: Path) -> None:

@@ -28,6 +28,7 @@ from engine.paths import ensure_dir
 WH_PREFIX = ".wh."
 WH_OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
+USER_OPAQUE_XATTR = "user.overlay.opaque"  # rootless: overlay mounted with userxattr
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -193,7 +194,7 @@ def _extract_member(tf: tarfile.TarFile, member: tarfile.TarInfo, root: Path, ob
     base = target.name
     if base == WH_OPAQUE:
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.setxattr(target.parent, OPAQUE_XATTR, b"y")
+        os.setxattr(target.parent, opaque_xattr(), b"y")
         return
     if base.startswith(WH_PREFIX):
         _make_whiteout(target.with_name(base[len(WH_PREFIX):]))
@@ -250,9 +251,17 @@ def is_whiteout(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 
+def opaque_xattr() -> str:
+    """The opaque-directory xattr overlay reads: ``trusted.`` as root, ``user.`` rootless
+    (trusted.* needs CAP_SYS_ADMIN in the initial user namespace)."""
+    from engine.rootless import detect
+
+    return USER_OPAQUE_XATTR if detect.rootless() else OPAQUE_XATTR
+
+
 def is_opaque(path: Path) -> bool:
     try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+        return os.getxattr(path, opaque_xattr(), follow_symlinks=False) == b"y"
     except OSError:
         return False
 
@@ -275,7 +284,7 @@ def _xattr_headers(path: Path) -> dict[str, str]:
     except OSError:
         return out
     for name in names:
-        if name.startswith("trusted.overlay."):
+        if name.startswith(("trusted.overlay.", "user.overlay.")):
             continue
         try:
             value = os.getxattr(path, name, follow_symlinks=False)

@@ -28,6 +28,7 @@ from engine.networks.model import (
     NetworkInfo,
     NetworkSpec,
 )
+from engine.paths import lock_path
 from engine.store import dumps, loads
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ IPAM_LOCK = Path("/run/pycompose-ipam.lock")
 
 @contextmanager
 def host_ipam_lock() -> Iterator[None]:
-    fd = os.open(IPAM_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = os.open(lock_path(IPAM_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

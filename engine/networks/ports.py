@@ -16,6 +16,7 @@ from pathlib import Path
 from engine.errors import Conflict
 from engine.networks import firewall, rules, state
 from engine.networks.model import HOST_BINDING_OPT, NetworkError, PortBinding
+from engine.rootless.detect import rootless
 from engine.store import loads
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,25 @@ def publish_ports(container_id: str, bindings: Sequence[PortBinding]) -> list[Po
                            target["ipv4"], target["network_id"]))
             result.append(PortBinding(b.container_port, port, host_ip, b.protocol))
     _apply(container_id)
+    if rootless():
+        _forward_from_host(container_id)
     return result
+
+
+def _forward_from_host(container_id: str, *, strict: bool = True) -> None:
+    """Rootless: the host's side of the container's ports (bound by the rootless daemon)."""
+    from engine.errors import EngineError
+    from engine.rootless.hostports import forward
+
+    rows = state.db().execute("SELECT * FROM net_ports WHERE container_id = ?",
+                              (container_id,)).fetchall()
+    try:
+        forward(container_id, rows)
+    except EngineError:
+        if not strict:  # removing: the daemon may be gone already, with its sockets
+            return
+        unpublish_ports(container_id)
+        raise
 
 
 def _target_endpoint(container_id: str):  # type: ignore[no-untyped-def]
@@ -141,5 +160,7 @@ def unpublish_ports(container_id: str, network_id: str | None = None) -> None:
                                (container_id, network_id))
     if cur.rowcount:
         _apply(container_id)
+        if rootless():
+            _forward_from_host(container_id, strict=False)
 
 

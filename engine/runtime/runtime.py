@@ -75,8 +75,9 @@ class BuiltinRuntime:
                stdin: int | None = None, stdout: int | None = None, stderr: int | None = None,
                console_socket: Path | None = None) -> int:
         """Set the container up and leave its init blocked before execve; return its host pid."""
-        if os.geteuid() != 0:
-            raise MissingPrivilege("the built-in runtime needs root (CAP_SYS_ADMIN) to create "
+        if os.geteuid() != 0:  # rootless commands run as root in their user namespace
+            raise MissingPrivilege("the built-in runtime needs root, or the rootless user "
+                                   "namespace (engine.rootless.join.enter) to create "
                                    "namespaces, mounts and cgroups", step="create", obj=cid)
         bundle = Path(bundle).resolve()
         config = spec_mod.load_config(bundle)
@@ -255,6 +256,8 @@ class BuiltinRuntime:
         if all:
             if self.cgroups.exists(st.cgroup_path):
                 self.cgroups.kill_all(st.cgroup_path, sig)
+            elif is_alive(st):  # no cgroup (rootless without delegation): the init, whose
+                os.kill(st.pid, sig)  # pid namespace takes every process with it on SIGKILL
             return
         check_allowed("kill", status, cid)
         os.kill(st.pid, sig)

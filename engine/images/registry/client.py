@@ -33,6 +33,18 @@ class RegistryError(EngineError):
         self.status = status
 
 
+def _handlers(ctx: ssl.SSLContext) -> list[urllib.request.BaseHandler]:
+    """Connections from the host's network namespace, also rootless (a rootless command
+    runs in its own network namespace: see engine.rootless.hostnet)."""
+    from engine.rootless import detect
+
+    if detect.in_user_namespace():
+        from engine.rootless.hostnet import http_handlers
+
+        return http_handlers(ctx)
+    return [urllib.request.HTTPSHandler(context=ctx)]
+
+
 class Client:
     """Talks to ``endpoint`` (``http://host:port`` or ``https://host``) about ``repo``."""
 
@@ -50,8 +62,7 @@ class Client:
         if insecure:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
-        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx),
-                                                   _RedirectHandler())
+        self._opener = urllib.request.build_opener(*_handlers(ctx), _RedirectHandler())
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):

@@ -23,6 +23,7 @@ from engine.networks.firewall import probe
 from engine.networks.firewall.common import all_orphaned, host_lock
 from engine.networks.model import NetworkError
 from engine.networks.rules import ALLOW, BASE_TAG, TAG_PREFIX, Rule, host_base_rules
+from engine.paths import lock_path
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def replace(tag: str, rules: Sequence[Rule]) -> None:
                     "accept our bridges there: a DROP in it drops their forwarded traffic")
         return
     parent = "DOCKER-USER" if "DOCKER-USER" in chains else "FORWARD"
-    with host_lock(HOST_LOCK):
+    with host_lock(lock_path(HOST_LOCK)):
         ours, jumps = _current()
         keep = [line for line in ours if _tag(line) not in (tag, BASE_TAG)]
         base = host_base_rules(parent)
@@ -67,7 +68,7 @@ def remove(tags: Iterable[str], *, teardown_if_empty: bool = True) -> None:
     if ALLOW not in _chains():
         return
     wanted = set(tags)
-    with host_lock(HOST_LOCK):
+    with host_lock(lock_path(HOST_LOCK)):
         ours, jumps = _current()
         left = [line for line in ours if _tag(line) not in wanted | {BASE_TAG}]
         if teardown_if_empty and (

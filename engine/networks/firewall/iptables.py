@@ -31,6 +31,7 @@ from engine.networks.rules import (
     base_rules,
     dns_redirect_rules,
 )
+from engine.paths import lock_path
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def _locked(host: bool = True) -> Iterator[None]:
         if not host:
             yield
             return
-        fd = os.open(XTABLES_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(lock_path(XTABLES_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

@@ -33,6 +33,7 @@ from engine.networks.rules import (
     base_rules,
     dns_redirect_rules,
 )
+from engine.paths import lock_path
 
 NFT_LOCK = Path("/run/pycompose-nft.lock")
 Json = dict[str, Any]
@@ -55,7 +56,7 @@ def _has_base(refs: list[probe.RuleRef]) -> bool:
 def replace_rules(tag: str, rules: Sequence[Rule]) -> None:
     """In one transaction: drop every rule tagged ``tag``, then add ``rules`` (creating the
     table, its chains and the jumps into ours when missing)."""
-    with host_lock(NFT_LOCK):
+    with host_lock(lock_path(NFT_LOCK)):
         refs = _refs()
         cmds: list[Json] = []
         drop = {tag}
@@ -71,7 +72,7 @@ def replace_rules(tag: str, rules: Sequence[Rule]) -> None:
 def remove_tags(tags: Iterable[str], *, teardown_if_empty: bool = True) -> None:
     """Remove every rule carrying one of ``tags``; drop the table when nothing else is left."""
     wanted = set(tags)
-    with host_lock(NFT_LOCK):
+    with host_lock(lock_path(NFT_LOCK)):
         refs = _refs()
         if not any(r.comment in wanted for r in refs) and not teardown_if_empty:
             return

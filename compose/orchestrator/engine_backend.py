@@ -491,4 +491,4 @@ def _ref(c: containers.ContainerInfo) -> ContainerRef:
     return ContainerRef(c.id, c.name, c.state.value, dict(c.labels), c.exit_code, c.created_at,
                         c.started_at, c.labels.get(L.IMAGE, ""), " ".join(argv),
                         extra={"restart_count": c.restart_count, "finished_at": c.finished_at,
-                               "pid": c.pid})
+                               "pid": c.pid, "mounts": c.spec.get("mounts") or ()})

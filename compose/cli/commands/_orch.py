@@ -230,23 +230,6 @@ def status_text(c: ContainerRef) -> str:
     return c.state.capitalize()
 
 
-def ports_text(c: ContainerRef) -> str:
-    """docker's PORTS column: ``0.0.0.0:8080->80/tcp``; empty for a container that is not
-    running (docker shows no ports for exited or created ones)."""
-    if not c.running:
-        return ""
-    from engine import networks
-
-    parts = []
-    try:
-        bindings = networks.published_ports(c.name)
-    except Exception:
-        return ""
-    for b in bindings:
-        parts.append(f"{b.host_ip or '0.0.0.0'}:{b.host_port}->{b.container_port}/{b.protocol}")
-    return ", ".join(parts)
-
-
 def run_each(cs: list[ContainerRef], action: str, fn: Any, progress: Progress) -> int:
     """Apply ``fn(container)`` to each container with progress lines; exit code 1 on errors."""
     failed = 0

@@ -95,6 +95,7 @@ def config_command(
         project = _restrict(project, targets)
     if quiet:
         return
+    text: str | None
     if services or volumes or networks:
         text = _listing(project, services, volumes, networks, False, False)
     elif hash_services is not None:  # docker compose's precedence among the listing flags
@@ -109,6 +110,7 @@ def config_command(
         text = render_sorted(project, fmt)
     else:
         text = render_project(project, fmt).replace("$", "$$")  # stays a valid compose file
+    text = text or ""
     if output:
         _save(output, text)
     else:

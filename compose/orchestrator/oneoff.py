@@ -6,7 +6,7 @@ Shared by the CLI's ``run`` and the in-process API (:mod:`compose.api`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from compose.config.model import PortConfig, Project, Service
 from compose.orchestrator import client, state
@@ -21,12 +21,17 @@ from compose.orchestrator.translate import check_supported
 
 def one_off_service(svc: Service, *, entrypoint: str | None, user: str | None,
                     workdir: str | None, env: Sequence[str], ports: Sequence[str],
-                    service_ports: bool) -> Service:
-    """The service as ``run`` runs it: overrides applied, ports only on request, no restart."""
+                    service_ports: bool, lookup: Mapping[str, str] | None = None) -> Service:
+    """The service as ``run`` runs it: overrides applied, ports only on request, no restart.
+    A ``-e KEY`` without a value takes KEY from ``lookup`` (the project environment: the
+    shell, then the env files), and is dropped when that has none (like docker compose)."""
     environment = dict(svc.environment)
     for item in env:
         key, sep, val = item.partition("=")
-        environment[key] = val if sep else None
+        if sep:
+            environment[key] = val
+        elif lookup is not None and key in lookup:
+            environment[key] = lookup[key]
     published = list(svc.ports) if service_ports else []
     for p in ports:
         host, _, target = p.rpartition(":")

@@ -122,7 +122,7 @@ def run_command(
             return 1
     svc = one_off_service(project.services[service], entrypoint=entrypoint, user=user,
                           workdir=workdir, env=env or [], ports=publish or [],
-                          service_ports=service_ports)
+                          service_ports=service_ports, lookup=project.environment)
     project.require_supported([service])
     svc = _with_overrides(svc, label or [], cap_add or [], cap_drop or [],
                           _env_files(env_from_file or []))

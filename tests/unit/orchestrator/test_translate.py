@@ -49,6 +49,8 @@ def test_no_command_is_an_error() -> None:
 def test_env_merge_and_unset_dropped() -> None:
     env = merged_env(("PATH=/bin", "A=img"), {"A": "svc", "B": None, "C": ""})
     assert env == ("PATH=/bin", "A=svc", "C=")
+    # a passthrough the shell does not set unsets the image's value (docker's bare ``KEY``)
+    assert merged_env(("PATH=/bin", "EMPTY=image"), {"EMPTY": None}) == ("PATH=/bin",)
 
 
 def test_unsupported_keys_are_named() -> None:

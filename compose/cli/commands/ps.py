@@ -146,7 +146,20 @@ def image_of(project: Project | None, c: ContainerRef) -> str:
     if project is not None and service in project.services:
         svc = project.services[service]
         return svc.image or f"{project.name}-{service}"
-    return c.labels.get(L.IMAGE, "").removeprefix("sha256:")[:12]
+    return _image_reference(c.labels.get(L.IMAGE, ""))
+
+
+def _image_reference(image_id: str) -> str:
+    """The image's first name (docker shows the reference a container was created from), else
+    its short id: for containers of services not in the loaded model."""
+    from engine.images import normalize_reference, resolve
+
+    try:
+        tags = resolve(image_id).repo_tags if image_id else ()
+    except Exception:  # the image is gone since
+        tags = ()
+    return (normalize_reference(tags[0]).familiar() if tags
+            else image_id.removeprefix("sha256:")[:12])
 
 
 def _facts(project: Project | None, c: ContainerRef) -> RowFacts:

@@ -291,6 +291,21 @@ def test_profile_disabled_service_is_no_orphan(env: tuple[FakeOps, FakeBackend],
     assert "Found orphan containers ([proj-debug-1])" in caplog.text
 
 
+def test_down_leaves_a_profile_disabled_service_without_calling_it_orphan(
+        env: tuple[FakeOps, FakeBackend], caplog: pytest.LogCaptureFixture) -> None:
+    import dataclasses
+
+    _ops, backend = env
+    Up(stack(debug=svc("debug")), backend, UpOptions(wait_timeout=10)).run()
+    without = dataclasses.replace(stack(), disabled_services=("debug",))
+    with caplog.at_level("WARNING"):
+        run_down(without, "proj", backend, DownOptions())
+    assert "orphan" not in caplog.text  # like docker compose: not in the model, not an orphan
+    assert [c["name"] for c in backend.containers.values()] == ["proj-debug-1"]
+    run_down(stack(debug=svc("debug")), "proj", backend, DownOptions())
+    assert backend.containers == {}
+
+
 def test_post_start_and_pre_stop_hooks(env: tuple[FakeOps, FakeBackend]) -> None:
     from compose.config.model import Hook
 

@@ -23,7 +23,7 @@ def observed(containers: Iterable[ContainerRef]) -> list[ObservedContainer]:
             id=c.id, name=c.name, service=lab[L.SERVICE],
             number=int(lab.get(L.NUMBER, "1") or 1), config_hash=lab.get(L.CONFIG_HASH, ""),
             running=c.running, image_id=lab.get(L.IMAGE) or None,
-            oneoff=lab.get(L.ONEOFF, "False") == "True"))
+            oneoff=lab.get(L.ONEOFF, "False") == "True", state=c.state))
     return out
 
 

@@ -53,6 +53,7 @@ class UpOptions:
     recreate: RecreatePolicy = RecreatePolicy.DIVERGED
     no_start: bool = False
     remove_orphans: bool = False
+    ignore_orphans: bool = False  # COMPOSE_IGNORE_ORPHANS: neither reported nor removed
     scale: Mapping[str, int] = field(default_factory=dict)
     timeout: float | None = None  # stop timeout when recreating
     wait_timeout: float | None = None  # give up waiting for dependency conditions
@@ -320,16 +321,17 @@ class Up:
         image_ids = {n: i.id for n, i in self.images.items()}
         desired = proj.desired(self.project, names, image_ids, self.opts.scale)
         known = [*self.project.services, *self.project.disabled_services]
+        remove = self.opts.remove_orphans and not self.opts.ignore_orphans
         plan = plan_convergence(desired, observed, recreate=self.opts.recreate,
-                                remove_orphans=self.opts.remove_orphans, known=known)
+                                remove_orphans=remove, known=known)
         orphans = plan.orphans
-        if orphans and not self.opts.remove_orphans:
+        if orphans and not self.opts.remove_orphans and not self.opts.ignore_orphans:
             listed = ", ".join(o.name for o in orphans)
             log.warning("Found orphan containers ([%s]) for this project. If you removed or "
                         "renamed this service in your compose file, you can run this command "
                         "with the --remove-orphans flag to clean it up.", listed)
         for step in plan.steps:
-            if step.action is Action.REMOVE and step.service not in self.project.services:
+            if step.action is Action.REMOVE and step.reason == "orphan":
                 self._remove(step)
         return plan
 

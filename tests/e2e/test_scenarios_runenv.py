@@ -47,3 +47,58 @@ services:
     assert _run(sc, "--env-file", ".env.empty", *run) == "Dockerfile==\n"
     assert _run(sc, "run", "--rm", "-e", "WHEREAMI=explicit", "probe", EMPTY="x") == (
         "explicit=x=\n")
+
+
+def _run_full(sc: Scenario, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "compose.cli.main", "-p", sc.name, *args],
+                          cwd=sc.dir, env={**sc.env(), **env}, capture_output=True, text=True,
+                          timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_run_volumes_labels_and_one_off_orphans(scenario: Scenario) -> None:
+    """After docker compose's TestComposeRun: an exited one-off is an orphan the next run
+    warns about (COMPOSE_IGNORE_ORPHANS silences it, --remove-orphans removes it), and
+    ``run -v``/``--volumes`` mounts a host path."""
+    sc = scenario
+    sc.write(f"""
+services:
+  back:
+    image: {IMAGE}
+    command: ["echo", "Hello there!!"]
+    depends_on: [db]
+  db:
+    image: {IMAGE}
+    init: true
+    command: ["sleep", "300"]
+volumes:
+  data:
+""")
+    (sc.dir / "marker.txt").write_text("here\n")
+    first = _run_full(sc, "run", "back")
+    assert first.stdout == "Hello there!!\n" and "Found orphan" not in first.stderr
+    sc.snapshot()
+    again = _run_full(sc, "run", "back", "echo", "Hello one more time")
+    assert again.stdout == "Hello one more time\n" and "Found orphan containers" in again.stderr
+    quiet = _run_full(sc, "run", "back", "echo", "Hello again", COMPOSE_IGNORE_ORPHANS="True")
+    assert "Found orphan" not in quiet.stderr
+    listed = _run_full(sc, "run", "--rm", "--volumes", f"{sc.dir}:/foo", "back", "ls", "/foo",
+                       COMPOSE_IGNORE_ORPHANS="True")
+    assert "marker.txt" in listed.stdout.split()
+    ro = subprocess.run([sys.executable, "-m", "compose.cli.main", "-p", sc.name, "run", "--rm",
+                         "--no-deps", "-v", ".:/foo:ro", "back", "touch", "/foo/x"],
+                        cwd=sc.dir, env=sc.env(), capture_output=True, text=True, timeout=90)
+    assert ro.returncode != 0 and not (sc.dir / "x").exists()
+    named = _run_full(sc, "run", "--rm", "--no-deps", "-v", "data:/data", "--labels", "k=v",
+                      "back", "sh", "-c", "echo kept > /data/f; cat /data/f")
+    assert named.stdout == "kept\n"
+    bad = subprocess.run([sys.executable, "-m", "compose.cli.main", "-p", sc.name, "run", "-v",
+                          "nope:/x", "back", "true"], cwd=sc.dir, env=sc.env(),
+                         capture_output=True, text=True, timeout=90)
+    assert bad.returncode == 1 and "'nope' is not declared" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    cleaned = _run_full(sc, "run", "--remove-orphans", "back", "echo", "done")
+    assert cleaned.stderr.count("Removed") == 3  # the three exited one-offs kept so far
+    states = sorted((str(r["Service"]), str(r["State"])) for r in sc.ps())
+    assert states == [("back", "exited"), ("db", "running")]

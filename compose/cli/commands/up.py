@@ -3,6 +3,7 @@ containers exit or Ctrl-C (graceful stop; a second Ctrl-C kills)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import queue
 import signal
 import threading
@@ -23,7 +24,7 @@ from compose.cli.commands._orch import (
     number,
     parse_time,
 )
-from compose.cli.options import apply_pull_flag, noop, rejected
+from compose.cli.options import apply_pull_flag, env_flag, noop, rejected
 from compose.errors import ComposeError
 from compose.orchestrator import labels as L
 
@@ -131,8 +132,11 @@ def up_command(
                 else RecreatePolicy.DIVERGED)
     opts = UpOptions(services=targets, no_deps=no_deps, build=build, no_build=no_build,
                      recreate=recreate, no_start=no_start,
-                     remove_orphans=remove_orphans, scale=_parse_scale(scale), timeout=timeout,
-                     wait_timeout=wait_timeout, wait=wait,
+                     remove_orphans=remove_orphans or env_flag(os.environ,
+                                                               "COMPOSE_REMOVE_ORPHANS"),
+                     ignore_orphans=env_flag(project.environment, "COMPOSE_IGNORE_ORPHANS"),
+                     scale=_parse_scale(scale), timeout=timeout, wait_timeout=wait_timeout,
+                     wait=wait,
                      renew_anon_volumes=renew_anon_volumes, parallel=ctx.obj.parallel)
     be = backend()
     progress = Progress(ctx.obj.progress)

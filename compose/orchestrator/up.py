@@ -217,7 +217,7 @@ class Up:
         if self.opts.no_start:
             nodes = [type(n)(n.name) for n in nodes]
         executor = Executor(nodes, lambda name: self._apply(name, plan, executor, agg),
-                            max_workers=self._workers(16))
+                            max_workers=self._workers(16), describe=self._container_of)
         self._gates = GateReporter(nodes, self.report)
         agg = _Aggregator(executor, self._gates.observe)
         # The supervisor (~0.3 s of interpreter start) comes up while images, networks and the
@@ -228,7 +228,7 @@ class Up:
         self._events = events
         try:
             self._prepare_images(names)
-            proj.check_health_dependencies(
+            executor.no_healthcheck = proj.without_healthcheck(
                 self.project, names, {n: i.config.healthcheck for n, i in self.images.items()})
             self._prepare_networks_and_volumes(names)
             plan = self._plan(names)
@@ -307,6 +307,11 @@ class Up:
             for err in errors:
                 if err is not None:
                     raise err
+
+    def _container_of(self, service: str) -> str:
+        """The container a dependency failure names (docker compose's wording)."""
+        made = self.names.get(service)
+        return made[0] if made else f"{self.project.name}-{service}-1"
 
     def _workers(self, default: int) -> int:
         """Concurrent operations: ``default``, bounded by --parallel when it is set."""

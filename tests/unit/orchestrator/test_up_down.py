@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from compose.config.model import DependsOn, Healthcheck, Network, Project, Service, Volume
-from compose.errors import ComposeError
 from compose.orchestrator import client, daemon, state
 from compose.orchestrator.convergence import RecreatePolicy
 from compose.orchestrator.down import DownOptions, run_down
@@ -74,8 +73,9 @@ def test_failing_migrate_blocks_api_and_web(env: tuple[FakeOps, FakeBackend]) ->
     result = Up(stack(), backend, UpOptions(wait_timeout=10)).run()
     assert starts(backend) == ["proj-db-1", "proj-migrate-1"]
     assert result.runs["api"].outcome is Outcome.BLOCKED
-    assert "migrate exited with code 1" in result.runs["api"].reason
-    assert any("migrate exited with code 1" in f for f in result.failures())
+    reason = 'service "migrate" didn\'t complete successfully: exit 1'
+    assert result.runs["api"].reason == reason
+    assert any(reason in f for f in result.failures())
 
 
 def test_unhealthy_db_reason_carries_probe_output(env: tuple[FakeOps, FakeBackend]) -> None:
@@ -83,8 +83,8 @@ def test_unhealthy_db_reason_carries_probe_output(env: tuple[FakeOps, FakeBacken
     ops.probe_results = [(1, "db: connection refused")] * 3
     result = Up(stack(), backend, UpOptions(wait_timeout=10)).run()
     assert starts(backend) == ["proj-db-1"]
-    assert result.runs["migrate"].reason == (
-        "dependency failed: db is unhealthy: db: connection refused")
+    assert result.runs["migrate"].reason == (  # docker names the container
+        "dependency failed to start: container proj-db-1 is unhealthy: db: connection refused")
 
 
 def test_second_up_changes_nothing_and_changed_service_is_recreated(
@@ -104,13 +104,26 @@ def test_second_up_changes_nothing_and_changed_service_is_recreated(
         ("rm", "proj-web-1"), ("create", "proj-web-1")]
 
 
-def test_service_healthy_without_healthcheck_fails_early(
+def test_service_healthy_without_healthcheck_fails_once_it_runs(
         env: tuple[FakeOps, FakeBackend]) -> None:
+    """Like docker compose: the dependency starts, then its dependents fail ("has no
+    healthcheck configured"); a ``required: false`` one only warns and lets them start."""
+    import dataclasses
+
     ops, backend = env
     bad = stack(db=svc("db"))
-    with pytest.raises(ComposeError, match="'db' has no healthcheck"):
-        Up(bad, backend, UpOptions()).run()
-    assert starts(backend) == []
+    result = Up(bad, backend, UpOptions(wait_timeout=10)).run()
+    assert starts(backend) == ["proj-db-1"]
+    assert result.runs["migrate"].reason == (
+        "dependency failed to start: container proj-db-1 has no healthcheck configured")
+    spec = dataclasses.replace(bad.services["migrate"].depends_on["db"], required=False)
+    optional = stack(db=svc("db"), migrate=dataclasses.replace(
+        bad.services["migrate"], depends_on={"db": spec}))
+    result = Up(optional, backend, UpOptions(wait_timeout=10)).run()
+    assert result.runs["migrate"].outcome is Outcome.DONE  # api still needs db healthy
+    assert result.runs["migrate"].warnings == [
+        'optional dependency "db" failed to start: container proj-db-1 has no healthcheck '
+        "configured"]
 
 
 def test_down_removes_everything_but_external(env: tuple[FakeOps, FakeBackend]) -> None:

@@ -41,6 +41,11 @@ volumes:
     assert f"com.docker.compose.project={sc.name}" in str(db["Labels"]).split(",")
     assert (job["State"], job["ExitCode"], job["Health"]) == ("exited", 4, "")
 
+    top = sc.run("top").stdout.splitlines()  # only the running container, ps -ef columns
+    assert top[0] == f"{sc.name}-db-1"
+    assert top[1].split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    assert any(r.split()[0] == "root" and r.endswith("sleep 300") for r in top[2:])
+
     table = sc.run("images").stdout.splitlines()
     assert table[0].split() == ["CONTAINER", "REPOSITORY", "TAG", "PLATFORM", "IMAGE", "ID",
                                 "SIZE", "CREATED"]

@@ -102,3 +102,9 @@ volumes:
     assert cleaned.stderr.count("Removed") == 3  # the three exited one-offs kept so far
     states = sorted((str(r["Service"]), str(r["State"])) for r in sc.ps())
     assert states == [("back", "exited"), ("db", "running")]
+    # COMPOSE_REMOVE_ORPHANS from the project's .env (docker exports COMPOSE_* from it)
+    _run_full(sc, "run", "back", "true")
+    (sc.dir / ".env").write_text("COMPOSE_REMOVE_ORPHANS=true\n")
+    up = _run_full(sc, "up", "-d", "db")
+    assert "Found orphan" not in up.stderr and up.stderr.count("Removed") == 2
+    assert [r["Service"] for r in sc.ps()] == ["db"]

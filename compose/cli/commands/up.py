@@ -3,7 +3,6 @@ containers exit or Ctrl-C (graceful stop; a second Ctrl-C kills)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import queue
 import signal
 import threading
@@ -130,11 +129,14 @@ def up_command(
         raise ComposeError(f"no such service: {exit_code_from}")
     recreate = (RecreatePolicy.FORCE if force_recreate else RecreatePolicy.NEVER if no_recreate
                 else RecreatePolicy.DIVERGED)
+    # like docker compose: COMPOSE_* settings also come from the .env file
+    remove_orphans = remove_orphans or env_flag(project.environment, "COMPOSE_REMOVE_ORPHANS")
+    ignore_orphans = env_flag(project.environment, "COMPOSE_IGNORE_ORPHANS")
+    if ignore_orphans and remove_orphans:
+        raise ComposeError("cannot combine COMPOSE_IGNORE_ORPHANS and --remove-orphans")
     opts = UpOptions(services=targets, no_deps=no_deps, build=build, no_build=no_build,
                      recreate=recreate, no_start=no_start,
-                     remove_orphans=remove_orphans or env_flag(os.environ,
-                                                               "COMPOSE_REMOVE_ORPHANS"),
-                     ignore_orphans=env_flag(project.environment, "COMPOSE_IGNORE_ORPHANS"),
+                     remove_orphans=remove_orphans, ignore_orphans=ignore_orphans,
                      scale=_parse_scale(scale), timeout=timeout, wait_timeout=wait_timeout,
                      wait=wait,
                      renew_anon_volumes=renew_anon_volumes, parallel=ctx.obj.parallel)

@@ -129,6 +129,11 @@ class LogPrinter:
         self.timestamps = timestamps
         self.prefix = prefix
 
+    def add(self, c: ContainerRef) -> None:
+        """A container that appeared while following (its own colour; the prefix widens)."""
+        self.colours.setdefault(c.id, _LOG_COLOURS[len(self.colours) % len(_LOG_COLOURS)])
+        self.width = max(self.width, len(log_prefix(c)))
+
     def format(self, c: ContainerRef, time: str, text: str) -> str:
         body = f"{time} {text}" if self.timestamps else text
         if not self.prefix:

@@ -108,3 +108,35 @@ volumes:
     up = _run_full(sc, "up", "-d", "db")
     assert "Found orphan" not in up.stderr and up.stderr.count("Removed") == 2
     assert [r["Service"] for r in sc.ps()] == ["db"]
+
+
+def test_exec_env_and_one_off_target(scenario: Scenario) -> None:
+    """After docker compose's exec tests: ``exec -e KEY`` takes KEY from the shell or leaves
+    it unset; with only a ``run -d`` one-off running, exec reaches it, but ``--index 1`` does
+    not (a one-off is no replica)."""
+    sc = scenario
+    sc.write(f"""
+services:
+  simple:
+    image: {IMAGE}
+    init: true
+    command: ["sleep", "300"]
+""")
+    oneoff = _run_full(sc, "run", "-d", "simple", "sleep", "300").stdout.strip()
+    sc.snapshot()
+    assert _run(sc, "exec", "simple", "hostname") == _run(
+        sc, "ps", "-a", "--format", "{{.ID}}").strip() + "\n"
+    assert "FOO=" not in _run(sc, "exec", "-e", "FOO", "simple", "env")
+    assert "FOO=BAR\n" in _run(sc, "exec", "-e", "FOO", "simple", "env", FOO="BAR")
+    indexed = subprocess.run([sys.executable, "-m", "compose.cli.main", "-p", sc.name, "exec",
+                              "--index", "1", "simple", "true"], cwd=sc.dir, env=sc.env(),
+                             capture_output=True, text=True, timeout=90)
+    assert indexed.returncode == 1
+    assert 'service "simple" is not running container #1' in indexed.stderr
+    sc.up("-d")
+    names = _run(sc, "ps", "-a", "--format", "{{.Name}}").split()
+    assert names == sorted([f"{sc.name}-simple-1", oneoff])  # by name, like docker
+    assert _run(sc, "ps", "--format", "{{.Name}}").split() == [f"{sc.name}-simple-1"]
+    replica = _run(sc, "ps", "--format", "{{.Name}} {{.ID}}").split()
+    assert _run(sc, "exec", "simple", "hostname").strip() == replica[replica.index(
+        f"{sc.name}-simple-1") + 1]

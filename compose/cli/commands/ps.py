@@ -88,6 +88,7 @@ def ps_command(
         cs = [c for c in cs if c.state in status]
     elif not all_:
         cs = [c for c in cs if c.running]
+    cs = sorted(cs, key=lambda c: c.name)  # docker compose lists them by name
     if quiet:
         for c in cs:
             terminal.line(c.id)

@@ -66,6 +66,11 @@ def check_supported(svc: Service) -> None:
 
 
 def _check_values(svc: Service) -> None:
+    hc = svc.healthcheck
+    if hc is not None and hc.start_interval is not None and hc.start_period is None:
+        raise TranslateError(f'service "{svc.name}": healthcheck.start_interval requires '
+                             "healthcheck.start_period to be set",
+                             key_path=f"services.{svc.name}.healthcheck.start_interval")
     if svc.deploy is not None:
         for key in svc.deploy.raw:
             if key not in _SUPPORTED_DEPLOY:

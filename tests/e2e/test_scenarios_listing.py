@@ -46,6 +46,12 @@ volumes:
     assert top[1].split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
     assert any(r.split()[0] == "root" and r.endswith("sleep 300") for r in top[2:])
 
+    sc.run("pause", "db")  # a second pause or an unpause of a running one fails, like docker
+    again = sc.run("pause", "db", check=False)
+    assert again.returncode == 1 and "is already paused" in again.stderr
+    sc.run("unpause", "db")
+    assert sc.run("unpause", "db", check=False).returncode == 1
+
     table = sc.run("images").stdout.splitlines()
     assert table[0].split() == ["CONTAINER", "REPOSITORY", "TAG", "PLATFORM", "IMAGE", "ID",
                                 "SIZE", "CREATED"]

@@ -195,3 +195,14 @@ def test_ipc_modes(ipc: str | None, mode: str) -> None:
     assert spec.ipc_mode == mode
     if ipc == "service:db":
         assert "db" in svc.dependencies()
+
+
+def test_start_interval_needs_start_period_like_docker() -> None:
+    from compose.config.model import Healthcheck
+
+    svc = Service("s", raw={"image": "x"}, healthcheck=Healthcheck(test=("CMD", "true"),
+                                                                    start_interval=1.0))
+    with pytest.raises(TranslateError, match="start_interval requires healthcheck.start_period"):
+        check_supported(svc)
+    check_supported(Service("s", raw={"image": "x"}, healthcheck=Healthcheck(
+        test=("CMD", "true"), start_interval=1.0, start_period=5.0)))

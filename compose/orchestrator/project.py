@@ -114,3 +114,17 @@ def without_healthcheck(project: Project, names: Iterable[str],
                                    image_health.get(dep)) is None:
                 out.add(dep)
     return out
+
+
+def check_container_names(project: Project, names: Iterable[str]) -> None:
+    """Two of the services ``names`` may not set the same ``container_name`` (docker compose
+    refuses it before creating anything)."""
+    seen: dict[str, str] = {}
+    for name in names:
+        fixed = project.services[name].container_name
+        if not fixed:
+            continue
+        if fixed in seen:
+            raise ComposeError(f'services.{name}: container name "{fixed}" is already in use '
+                               f"by service {seen[fixed]}")
+        seen[fixed] = name

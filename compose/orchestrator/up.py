@@ -210,6 +210,7 @@ class Up:
 
     def _run(self) -> UpResult:
         names = self.service_names()
+        proj.check_container_names(self.project, names)
         self.project.require_supported(names)
         for n in names:
             check_supported(self.project.services[n])

@@ -75,3 +75,16 @@ def test_service_healthy_needs_a_healthcheck_service_or_image() -> None:
     svc_hc = Project("p", "/w", {**p.services, "db": Service(
         "db", image="x", healthcheck=Healthcheck(test=("CMD", "true")))})
     assert without_healthcheck(svc_hc, ["api"], {}) == set()
+
+
+def test_container_names_must_be_unique_among_the_selected_services() -> None:
+    from compose.orchestrator.project import check_container_names
+
+    p = Project("p", "/w", {
+        "a": Service("a", image="x", container_name="fixed"),
+        "b": Service("b", image="x", container_name="fixed"),
+        "c": Service("c", image="x")})
+    with pytest.raises(ComposeError, match='services.b: container name "fixed" is already in '
+                                           "use by service a"):
+        check_container_names(p, ["a", "b", "c"])
+    check_container_names(p, ["a", "c"])  # `up a`: b is not part of it

@@ -44,3 +44,27 @@ services:
     prefixes = {line.split("|")[0].strip() for line in out.splitlines() if "|" in line}
     assert {"ping-1", "ping-2", "hello-1"} <= prefixes, out
     assert any(ln.startswith("hello-1 ") and ln.endswith("| hello") for ln in out.splitlines())
+
+
+def test_cp_reaches_every_replica_unless_index(scenario: Scenario) -> None:
+    """docker compose's cp test: a copy into the service lands in every replica, ``--index``
+    picks one, a copy out reads replica #1."""
+    sc = scenario
+    sc.write(f"""
+services:
+  app:
+    image: {IMAGE}
+    init: true
+    command: ["sleep", "300"]
+""")
+    (sc.dir / "cp-me.txt").write_text("hello world\n")
+    sc.up("-d", "--scale", "app=3")
+    sc.run("cp", str(sc.dir / "cp-me.txt"), "app:/tmp/all.txt")
+    sc.run("cp", "--index=3", str(sc.dir / "cp-me.txt"), "app:/tmp/one.txt")
+    for i in (1, 2, 3):
+        assert sc.run("exec", "--index", str(i), "app", "cat", "/tmp/all.txt").stdout == (
+            "hello world\n")
+        one = sc.run("exec", "--index", str(i), "app", "cat", "/tmp/one.txt", check=False)
+        assert (one.returncode == 0) == (i == 3)
+    sc.run("cp", "app:/tmp/all.txt", str(sc.dir / "back.txt"))
+    assert (sc.dir / "back.txt").read_text() == "hello world\n"

@@ -132,8 +132,13 @@ class EngineBackend:
         volumes.create_volume(volume.name, driver=volume.driver or "local",
                               options=dict(volume.driver_opts),
                               labels={**dict(volume.labels), L.PROJECT: project.name,
-                                      L.VOLUME: volume.key, L.VERSION: L.COMPOSE_VERSION})
+                                      L.VOLUME: volume.key, L.VERSION: L.COMPOSE_VERSION,
+                                      L.CONFIG_HASH: L.volume_hash(volume)})
         return not existed
+
+    def volume_config_hash(self, name: str) -> str | None:
+        found = [v for v in volumes.list_volumes() if v.name == name]
+        return found[0].labels.get(L.CONFIG_HASH, "") if found else None
 
     def remove_volume(self, name: str) -> None:
         volumes.remove_volume(name, missing_ok=True)

@@ -29,10 +29,12 @@ from compose.orchestrator.health import resolve_healthcheck
 from compose.orchestrator.hooks import run_hooks
 from compose.orchestrator.lock import project_lock
 from compose.orchestrator.prepare import (
+    diverged_volumes,
     image_groups,
     image_source,
     image_waves,
     prepare_networks_and_volumes,
+    volume_users,
     with_build_inputs,
 )
 from compose.orchestrator.restart import policy_for_service
@@ -54,6 +56,7 @@ class UpOptions:
     no_start: bool = False
     remove_orphans: bool = False
     ignore_orphans: bool = False  # COMPOSE_IGNORE_ORPHANS: neither reported nor removed
+    recreate_volumes: bool = False  # -y: a volume whose definition changed is recreated
     scale: Mapping[str, int] = field(default_factory=dict)
     timeout: float | None = None  # stop timeout when recreating
     wait_timeout: float | None = None  # give up waiting for dependency conditions
@@ -320,7 +323,25 @@ class Up:
         return default if limit is None or limit <= 0 else min(default, limit)
 
     def _prepare_networks_and_volumes(self, names: list[str]) -> None:
+        for key in diverged_volumes(self.project, self.backend, names):
+            self._diverged_volume(key)
         prepare_networks_and_volumes(self.project, self.backend, names, self.report)
+
+    def _diverged_volume(self, key: str) -> None:
+        """docker compose asks before recreating a volume whose definition changed (its data
+        is lost); ``-y`` answers yes: the containers mounting it go, then the volume."""
+        name = self.project.volumes[key].name
+        if not self.opts.recreate_volumes:
+            log.warning('Volume "%s" exists but doesn\'t match configuration in compose file; '
+                        "kept as it is (up -y recreates it, data will be lost)", name)
+            return
+        users = volume_users(self.project, key)
+        for c in proj.observed(self.backend.list_containers(self.project.name)):
+            if c.service in users:
+                self._remove(Step(Action.REMOVE, c.service, c.number, c, "volume changed"))
+        self.report(f"Volume {name}", "Removing")
+        self.backend.remove_volume(name)
+        self.report(f"Volume {name}", "Removed")
 
     def _plan(self, names: list[str]) -> Plan:
         observed = proj.observed(self.backend.list_containers(self.project.name))

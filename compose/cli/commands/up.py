@@ -23,7 +23,7 @@ from compose.cli.commands._orch import (
     number,
     parse_time,
 )
-from compose.cli.options import apply_pull_flag, env_flag, noop, rejected
+from compose.cli.options import apply_pull_flag, env_flag, rejected
 from compose.errors import ComposeError
 from compose.orchestrator import labels as L
 
@@ -109,7 +109,9 @@ def up_command(
                                                    reason="dependencies are recreated only "
                                                    "when their configuration diverged")
                                     ] = False,
-    yes: Annotated[bool, noop("-y", "--yes", reason="pycompose never prompts")] = False,
+    yes: Annotated[bool, typer.Option("-y", "--yes", help="Assume yes: recreate volumes "
+                                      "whose definition changed (their data is lost).")
+                   ] = False,
 ) -> int:
     """Converge the project and start it; stream logs unless detached."""
     from compose.orchestrator.convergence import RecreatePolicy
@@ -137,6 +139,7 @@ def up_command(
     opts = UpOptions(services=targets, no_deps=no_deps, build=build, no_build=no_build,
                      recreate=recreate, no_start=no_start,
                      remove_orphans=remove_orphans, ignore_orphans=ignore_orphans,
+                     recreate_volumes=yes,
                      scale=_parse_scale(scale), timeout=timeout, wait_timeout=wait_timeout,
                      wait=wait,
                      renew_anon_volumes=renew_anon_volumes, parallel=ctx.obj.parallel)

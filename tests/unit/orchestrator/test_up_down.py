@@ -350,3 +350,29 @@ def test_failing_post_start_hook_fails_the_service(env: tuple[FakeOps, FakeBacke
     assert web.outcome is Outcome.FAILED
     assert "web hook exited with status 2: out" in str(web.reason)
     run_down(project, "proj", backend, DownOptions())
+
+
+def test_changed_volume_is_kept_with_a_warning_or_recreated_with_yes(
+        env: tuple[FakeOps, FakeBackend], caplog: pytest.LogCaptureFixture) -> None:
+    import dataclasses
+
+    from compose.config.model import VolumeMount
+
+    _ops, backend = env
+    web = svc("web", volumes=(VolumeMount("volume", "/data", "data"),))
+    project = stack(web=web)
+    Up(project, backend, UpOptions(wait_timeout=10)).run()
+    relabelled = dataclasses.replace(project, volumes={
+        **project.volumes, "data": Volume("data", "proj_data", labels={"foo": "zot"})})
+    backend.calls.clear()
+    with caplog.at_level("WARNING"):
+        Up(relabelled, backend, UpOptions(wait_timeout=10)).run()
+    assert "doesn't match configuration in compose file" in caplog.text
+    assert ("rm-volume", "proj_data") not in backend.calls
+    Up(relabelled, backend, UpOptions(wait_timeout=10, recreate_volumes=True)).run()
+    removed = backend.calls.index(("rm-volume", "proj_data"))
+    assert backend.calls.index(("rm", "proj-web-1")) < removed  # its user goes first
+    assert ("create", "proj-web-1") in backend.calls[removed:]
+    backend.calls.clear()
+    Up(relabelled, backend, UpOptions(wait_timeout=10, recreate_volumes=True)).run()
+    assert ("rm-volume", "proj_data") not in backend.calls  # it matches now

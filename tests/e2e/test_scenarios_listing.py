@@ -60,6 +60,8 @@ volumes:
     images = json.loads(sc.run("images", "--format", "json").stdout)
     assert [i["ContainerName"] for i in images] == [f"{sc.name}-db-1", f"{sc.name}-job-1"]
     assert str(images[0]["ID"]).startswith("sha256:") and images[0]["Tag"] == "1"
+    assert list(images[0]) == ["ID", "ContainerName", "Repository", "Tag", "Platform", "Size",
+                               "LastTagTime"]  # docker compose v2's image summary
     assert sc.run("images", "-q").stdout.split() == [str(images[0]["ID"]).removeprefix("sha256:")]
 
     listed = json.loads(sc.run("ls", "--format", "json").stdout)

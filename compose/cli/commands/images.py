@@ -113,13 +113,17 @@ def _image_row(project: Any, c: Any) -> dict[str, Any]:
                            "Repository": repo, "Tag": "" if tag == "<none>" else tag,
                            "Platform": f"{img.os}/{img.architecture}" if img else "",
                            "Size": img.size if img else 0}
-    if img is not None and img.created:
-        row["Created"] = img.created
+    # docker compose v2 reports the image's last tag time, else its creation time
+    row["LastTagTime"] = img.created if img is not None and img.created else _ZERO_TIME
     return row
 
 
+_ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time.Time, as docker prints it
+
+
 _IMAGE_HEADERS = {"ContainerName": "CONTAINER", "Repository": "REPOSITORY", "Tag": "TAG",
-                  "Platform": "PLATFORM", "ID": "IMAGE ID", "Size": "SIZE", "Created": "CREATED"}
+                  "Platform": "PLATFORM", "ID": "IMAGE ID", "Size": "SIZE",
+                  "LastTagTime": "CREATED"}
 
 
 def _print_images(fmt: str, rows: list[dict[str, Any]]) -> None:
@@ -128,12 +132,13 @@ def _print_images(fmt: str, rows: list[dict[str, Any]]) -> None:
     if fmt in ("table", "pretty", ""):
         table = [[r["ContainerName"], r["Repository"] or "<none>", r["Tag"] or "<none>",
                   r["Platform"], r["ID"].removeprefix("sha256:")[:12], human_size(r["Size"]),
-                  since(r["Created"]) if r.get("Created") else "N/A"] for r in rows]
+                  since(r["LastTagTime"]) if r["LastTagTime"] != _ZERO_TIME else "N/A"]
+                 for r in rows]
         terminal.write(terminal.table(list(_IMAGE_HEADERS.values()), table))
     elif fmt == "json":
         terminal.line(json.dumps(rows, ensure_ascii=False, separators=(",", ":")))
     elif is_template(fmt):
-        objs = [Row(**{**r, "Created": r.get("Created", "")}) for r in rows]
+        objs = [Row(**r) for r in rows]
         terminal.write(format_rows(fmt, objs, _IMAGE_HEADERS))
     else:
         raise typer.BadParameter(f"format value {fmt!r} could not be parsed (table, json or "

@@ -167,6 +167,9 @@ def up_command(
                and (not targets or attach_dependencies or s in targets)]
     attached = [s for s in (attach or default) if s not in (no_attach or ())]
     cs = [c for c in containers_of(be, project.name, attached)]
+    if cs:  # docker compose announces the containers it follows, on stdout
+        terminal.line("Attaching to " + ", ".join(log_prefix(c) for c in sorted(
+            cs, key=lambda c: c.name)))
     try:
         return _foreground(ctx, be, project.name, cs, timeout, abort_on_exit, abort_on_failure,
                            exit_code_from, LogPrinter(cs, colour=terminal.use_colour() and

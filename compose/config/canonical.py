@@ -140,8 +140,43 @@ def _plain(data: Any) -> Any:
 
 
 def project_document(project: Project) -> dict[str, Any]:
-    """The mapping ``config`` prints for ``project``."""
-    return dict(project.raw)
+    """The mapping ``config`` prints for ``project``: the model, minus the flags compose-go
+    leaves out when false (its fields are ``omitempty`` booleans)."""
+    doc = dict(project.raw)
+    if isinstance(doc.get("services"), Mapping):
+        doc["services"] = {k: _service_document(v) if isinstance(v, Mapping) else v
+                           for k, v in doc["services"].items()}
+    if isinstance(doc.get("networks"), Mapping):
+        doc["networks"] = {k: _without_false(v, _NETWORK_FLAGS) if isinstance(v, Mapping)
+                           else v for k, v in doc["networks"].items()}
+    return doc
+
+
+_SERVICE_FLAGS = ("oom_kill_disable", "privileged", "read_only", "stdin_open", "tty",
+                  "use_api_socket")
+_NETWORK_FLAGS = ("internal", "attachable")
+
+
+def _without_false(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in mapping.items() if not (k in keys and v is False)}
+
+
+def _service_document(svc: Mapping[str, Any]) -> dict[str, Any]:
+    out = _without_false(svc, _SERVICE_FLAGS)
+    if isinstance(out.get("volumes"), list):
+        out["volumes"] = [_volume_document(v) if isinstance(v, Mapping) else v
+                          for v in out["volumes"]]
+    if isinstance(out.get("depends_on"), Mapping):
+        out["depends_on"] = {k: _without_false(v, ("restart",)) if isinstance(v, Mapping)
+                             else v for k, v in out["depends_on"].items()}
+    return out
+
+
+def _volume_document(mount: Mapping[str, Any]) -> dict[str, Any]:
+    out = _without_false(mount, ("read_only",))
+    if isinstance(out.get("volume"), Mapping):
+        out["volume"] = _without_false(out["volume"], ("nocopy",))
+    return out
 
 
 def render_project(project: Project, fmt: str = "yaml") -> str:

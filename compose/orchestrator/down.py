@@ -74,6 +74,9 @@ def stop_containers(backend: Backend, containers: list[ContainerRef], timeout: f
                 _pre_stop(backend, c, service, hooks, remove)
                 backend.stop_container(c.id, timeout)
                 report(c.name, "Stopped")
+            elif not remove:  # docker compose's stop reports a stopped container stopped too
+                report(c.name, "Stopping")
+                report(c.name, "Stopped")
             if remove:
                 report(c.name, "Removing")
                 backend.remove_container(c.id)

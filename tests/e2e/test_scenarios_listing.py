@@ -52,6 +52,9 @@ volumes:
     sc.run("unpause", "db")
     assert sc.run("unpause", "db", check=False).returncode == 1
 
+    stopped = sc.run("stop", "job")  # already exited: docker still reports it stopped
+    assert f"Container {sc.name}-job-1  Stopped" in stopped.stderr
+
     table = sc.run("images").stdout.splitlines()
     assert table[0].split() == ["CONTAINER", "REPOSITORY", "TAG", "PLATFORM", "IMAGE", "ID",
                                 "SIZE", "CREATED"]

@@ -115,7 +115,8 @@ def build_app(argv: list[str] | None = None) -> object:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code (the catch-all for every error root)."""
     args = sys.argv[1:] if argv is None else argv
-    verbose = "-v" in args or "--verbose" in args
+    at = invoked_index(args)  # a command's own -v (run/down) is not the global one
+    verbose = any(a in ("-v", "--verbose") for a in args[:len(args) if at is None else at])
     try:
         quick = _top_level_help(args)
         if quick is None and os.geteuid() != 0:

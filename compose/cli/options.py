@@ -3,6 +3,7 @@ accepted and ignored), and parsing shared by several commands (durations, filter
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -36,6 +37,12 @@ def parse_go_bool(value: str, flag: str) -> bool:
     if text in ("0", "f", "false"):
         return False
     raise typer.BadParameter(f"invalid boolean {value!r}", param_hint=flag)
+
+
+def env_flag(env: Mapping[str, str], name: str) -> bool:
+    """A boolean environment setting the way docker compose reads one (``true``, ``1``,
+    ``t``, ``y``... in any case; anything else is false)."""
+    return env.get(name, "").strip().lower() in ("1", "t", "true", "y")
 
 
 def parse_timestamp(text: str, flag: str) -> float:

@@ -49,6 +49,12 @@ def line(text: str = "") -> None:
     write(text + "\n")
 
 
+def status(text: str) -> None:
+    """Write one progress line to stderr (where docker compose writes its progress)."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
 def error(text: str) -> None:
     """Write one error line to stderr (red on a tty)."""
     sys.stderr.write(paint(text, "red", sys.stderr) + "\n")

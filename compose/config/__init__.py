@@ -106,12 +106,22 @@ def _prepare(options: LoadOptions) -> _Context:
         f for f in os_env.get("COMPOSE_ENV_FILES", "").split(",") if f.strip()]
     env_files = [Path(os.path.join(cwd, f.strip())) for f in names]
     use_dotenv = not env_files and not _truthy(os_env.get("COMPOSE_DISABLE_ENV_FILE"))
+    # Like docker compose: the first .env is the one of --project-directory, else of the first
+    # -f file's directory, else of the working directory; it may set COMPOSE_FILE. Default
+    # files are searched from --project-directory (else the working directory) upwards.
     first_dir = Path(os.path.join(cwd, options.project_directory or "."))
+    if not options.project_directory and options.files and options.files[0] != STDIN:
+        first_dir = Path(os.path.join(cwd, os.path.expanduser(options.files[0]))).parent
     env = project_environment(os_env, env_files, first_dir, use_dotenv)
-    files = discover_files(list(options.files), env, cwd)
+    search = Path(os.path.join(cwd, options.project_directory)) if options.project_directory \
+        else cwd
+    files = discover_files(list(options.files), env, cwd, search)
     project_dir = project_directory(options.project_directory, files, cwd)
     if project_dir != first_dir and use_dotenv:
-        env = project_environment(os_env, [], project_dir)  # the .env of the project directory
+        # then the project directory's .env, under what the first one set (docker compose
+        # reads both; the first read wins, the process environment wins over both)
+        second = project_environment(env, [], project_dir)
+        env = {**second, **env}
     return _Context(options, cwd, os_env, env, files, project_dir)
 
 

@@ -79,48 +79,49 @@ def _scalar(value: Any) -> str:
     return text if text and _plain_ok(text) else _quoted(text)
 
 
-def _emit(value: Any, indent: int, out: list[str]) -> None:
+def _emit(value: Any, indent: int, out: list[str], step: int = 2) -> None:
     """Append the block-style lines of a mapping or sequence ``value`` at ``indent``."""
     pad = " " * indent
     if isinstance(value, Mapping):
         for key, item in value.items():
-            _emit_entry(f"{pad}{_scalar(str(key))}:", item, indent, out)
+            _emit_entry(f"{pad}{_scalar(str(key))}:", item, indent, out, step)
     else:
         for item in value:
             if isinstance(item, Mapping) and item:
                 sub: list[str] = []
-                _emit(item, indent + 2, sub)
-                sub[0] = f"{pad}- " + sub[0][indent + 2 :]
+                _emit(item, indent + step, sub, step)
+                sub[0] = f"{pad}- ".ljust(indent + step) + sub[0][indent + step :]
                 out.extend(sub)
             else:
-                _emit_entry(f"{pad}-", item, indent, out)
+                _emit_entry(f"{pad}-", item, indent, out, step)
 
 
-def _emit_entry(head: str, item: Any, indent: int, out: list[str]) -> None:
+def _emit_entry(head: str, item: Any, indent: int, out: list[str], step: int = 2) -> None:
     if isinstance(item, (Mapping, list, tuple)):
         if not item:
             out.append(f"{head} {'{}' if isinstance(item, Mapping) else '[]'}")
             return
         out.append(head)
-        _emit(item, indent + 2, out)
+        _emit(item, indent + step, out, step)
     elif isinstance(item, str) and "\n" in item and _literal_ok(item):
         chomp = "-" if not item.endswith("\n") else "" if not item.endswith("\n\n") else "+"
         out.append(f"{head} |{chomp}")
         body = item[:-1] if item.endswith("\n") else item
-        out.extend((" " * (indent + 2) + line) if line else "" for line in body.split("\n"))
+        out.extend((" " * (indent + step) + line) if line else "" for line in body.split("\n"))
     else:
         out.append(f"{head} {_scalar(item)}")
 
 
-def render_yaml(data: Any) -> str:
-    """YAML text in docker compose's output style (go-yaml v3 with two-space indentation):
-    block style, sequences indented under their key, double quotes where a plain scalar would
-    read back as another type or not at all, literal blocks for multi-line strings."""
+def render_yaml(data: Any, step: int = 2) -> str:
+    """YAML text in docker compose's output style (go-yaml v3, by default with two-space
+    indentation): block style, sequences indented under their key, double quotes where a plain
+    scalar would read back as another type or not at all, literal blocks for multi-line
+    strings."""
     if not isinstance(data, (Mapping, list, tuple)) or not data:
         return _scalar(data) + "\n" if not isinstance(data, (Mapping, list, tuple)) else (
             "{}\n" if isinstance(data, Mapping) else "[]\n")
     out: list[str] = []
-    _emit(data, 0, out)
+    _emit(data, 0, out, step)
     return "\n".join(out) + "\n"
 
 
@@ -139,15 +140,69 @@ def _plain(data: Any) -> Any:
 
 
 def project_document(project: Project) -> dict[str, Any]:
-    """The mapping ``config`` prints for ``project``."""
-    return dict(project.raw)
+    """The mapping ``config`` prints for ``project``: the model, minus the flags compose-go
+    leaves out when false (its fields are ``omitempty`` booleans)."""
+    doc = dict(project.raw)
+    if isinstance(doc.get("services"), Mapping):
+        doc["services"] = {k: _service_document(v) if isinstance(v, Mapping) else v
+                           for k, v in doc["services"].items()}
+    if isinstance(doc.get("networks"), Mapping):
+        doc["networks"] = {k: _without_false(v, _NETWORK_FLAGS) if isinstance(v, Mapping)
+                           else v for k, v in doc["networks"].items()}
+    return doc
+
+
+_SERVICE_FLAGS = ("oom_kill_disable", "privileged", "read_only", "stdin_open", "tty",
+                  "use_api_socket")
+_NETWORK_FLAGS = ("internal", "attachable")
+
+
+def _without_false(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in mapping.items() if not (k in keys and v is False)}
+
+
+def _service_document(svc: Mapping[str, Any]) -> dict[str, Any]:
+    out = _without_false(svc, _SERVICE_FLAGS)
+    if isinstance(out.get("volumes"), list):
+        out["volumes"] = [_volume_document(v) if isinstance(v, Mapping) else v
+                          for v in out["volumes"]]
+    if isinstance(out.get("depends_on"), Mapping):
+        out["depends_on"] = {k: _without_false(v, ("restart",)) if isinstance(v, Mapping)
+                             else v for k, v in out["depends_on"].items()}
+    return out
+
+
+def _volume_document(mount: Mapping[str, Any]) -> dict[str, Any]:
+    out = _without_false(mount, ("read_only",))
+    if isinstance(out.get("volume"), Mapping):
+        out["volume"] = _without_false(out["volume"], ("nocopy",))
+    return out
 
 
 def render_project(project: Project, fmt: str = "yaml") -> str:
     """``project`` as YAML or JSON text. Like docker compose, the JSON form has its top-level
     keys sorted (it is a map there, not a struct) and escapes ``<``, ``>`` and ``&``."""
     doc = project_document(project)
-    if fmt != "json":
-        return render_yaml(doc)
-    text = render_json(dict(sorted(doc.items())))
+    return render_yaml(doc) if fmt != "json" else _go_json(dict(sorted(doc.items())))
+
+
+def _go_json(doc: Any) -> str:
+    """JSON as Go's ``json.MarshalIndent`` writes it: two-space indentation, ``<``, ``>`` and
+    ``&`` escaped, and no newline at the end."""
+    text = render_json(doc).removesuffix("\n")
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render_sorted(project: Project, fmt: str = "yaml") -> str:
+    """``project`` as ``config --no-interpolate`` prints it: the model is a plain map there, so
+    every mapping has its keys in alphabetical order (sequences keep theirs)."""
+    doc = _sorted_keys(project_document(project))
+    return _go_json(doc) if fmt == "json" else render_yaml(doc)
+
+
+def _sorted_keys(data: Any) -> Any:
+    if isinstance(data, Mapping):
+        return {str(k): _sorted_keys(v) for k, v in sorted(data.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(data, (list, tuple)):
+        return [_sorted_keys(v) for v in data]
+    return data

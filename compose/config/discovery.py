@@ -27,16 +27,18 @@ _VALID_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 def discover_files(
-    files: list[str], env: Mapping[str, str], working_dir: Path
+    files: list[str], env: Mapping[str, str], working_dir: Path, search: Path | None = None
 ) -> list[str]:
-    """Return the compose files to load, as absolute paths (``-`` kept for stdin)."""
+    """Return the compose files to load, as absolute paths (``-`` kept for stdin). ``-f`` and
+    ``COMPOSE_FILE`` paths are relative to ``working_dir``; default files are searched from
+    ``search`` (the project directory when given; default ``working_dir``) upwards."""
     if files:
         return [f if f == STDIN else str(_absolute(f, working_dir)) for f in files]
     from_env = env.get("COMPOSE_FILE")
     if from_env:
         separator = env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
         return [str(_absolute(f, working_dir)) for f in from_env.split(separator) if f]
-    return find_default_files(working_dir)
+    return find_default_files(search or working_dir)
 
 
 def find_default_files(start: Path) -> list[str]:

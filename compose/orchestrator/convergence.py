@@ -59,6 +59,7 @@ class ObservedContainer:
     running: bool
     image_id: str | None = None
     oneoff: bool = False
+    state: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +79,8 @@ class Plan:
     orphans: tuple[ObservedContainer, ...]
 
     def for_service(self, service: str) -> tuple[Step, ...]:
-        """Steps for one service, in execution order."""
-        return tuple(s for s in self.steps if s.service == service)
+        """Steps for one service, in execution order (orphans are removed apart)."""
+        return tuple(s for s in self.steps if s.service == service and s.reason != "orphan")
 
     def changes(self) -> tuple[Step, ...]:
         """Every step that is not a NOOP."""
@@ -93,13 +94,16 @@ def plan_convergence(desired: Iterable[DesiredService], observed: Iterable[Obser
 
     ``known`` are services of the compose file that are not desired this time (not targeted,
     or under a profile not enabled): their containers are left alone, not orphans — docker
-    compose counts disabled services as known too (docker/compose#8432)."""
+    compose counts disabled services as known too (docker/compose#8432). A one-off (``run``)
+    container that has exited is an orphan too, like docker compose counts it."""
     wanted = {d.name: d for d in desired}
     left_alone = set(known)
     by_service: dict[str, list[ObservedContainer]] = {}
     orphans: list[ObservedContainer] = []
     for c in observed:
         if c.oneoff:
+            if c.state in ("exited", "dead"):
+                orphans.append(c)
             continue
         if c.service in wanted:
             by_service.setdefault(c.service, []).append(c)

@@ -74,6 +74,9 @@ def stop_containers(backend: Backend, containers: list[ContainerRef], timeout: f
                 _pre_stop(backend, c, service, hooks, remove)
                 backend.stop_container(c.id, timeout)
                 report(c.name, "Stopped")
+            elif not remove:  # docker compose's stop reports a stopped container stopped too
+                report(c.name, "Stopping")
+                report(c.name, "Stopped")
             if remove:
                 report(c.name, "Removing")
                 backend.remove_container(c.id)
@@ -106,7 +109,9 @@ def _run_down(project: Project | None, name: str, backend: Backend, opts: DownOp
               report: Reporter) -> list[str]:
     containers = backend.list_containers(name)  # one-off `run` containers go too, like compose
     if project is not None and not opts.remove_orphans:
-        known = set(project.services)
+        known = set(project.services)  # a profile-disabled service's containers stay, and
+        disabled = set(project.disabled_services)  # are no orphans (like docker compose)
+        containers = [c for c in containers if c.labels.get(L.SERVICE) not in disabled]
         orphans = [c for c in containers if c.labels.get(L.SERVICE) not in known]
         if orphans:
             log.warning("Found orphan containers ([%s]) for this project.",

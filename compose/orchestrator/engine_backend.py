@@ -131,8 +131,15 @@ class EngineBackend:
         volumes.create_volume(volume.name, driver=volume.driver or "local",
                               options=dict(volume.driver_opts),
                               labels={**dict(volume.labels), L.PROJECT: project.name,
-                                      L.VOLUME: volume.key, L.VERSION: L.COMPOSE_VERSION})
+                                      L.VOLUME: volume.key, L.VERSION: L.COMPOSE_VERSION,
+                                      L.CONFIG_HASH: L.volume_hash(volume)})
         return not existed
+
+    def volume_config_hash(self, name: str) -> str | None:
+        from engine import volumes
+
+        found = [v for v in volumes.list_volumes() if v.name == name]
+        return found[0].labels.get(L.CONFIG_HASH, "") if found else None
 
     def remove_volume(self, name: str) -> None:
         from engine import volumes
@@ -509,4 +516,4 @@ def _ref(c: containers.ContainerInfo) -> ContainerRef:
     return ContainerRef(c.id, c.name, c.state.value, dict(c.labels), c.exit_code, c.created_at,
                         c.started_at, c.labels.get(L.IMAGE, ""), " ".join(argv),
                         extra={"restart_count": c.restart_count, "finished_at": c.finished_at,
-                               "pid": c.pid})
+                               "pid": c.pid, "mounts": c.spec.get("mounts") or ()})

@@ -101,15 +101,18 @@ class ServiceRun:
 
 
 Action = Callable[[str], None]
-_PREFIX = "dependency failed: "
+_PREFIX = "dependency failed to start: "
 
 
 class Executor:
     """Walk a service graph, running ``action(service)`` in dependency order on threads."""
 
     def __init__(self, nodes: Iterable[Node], action: Action, *, reverse: bool = False,
-                 max_workers: int = 16) -> None:
+                 max_workers: int = 16, describe: Callable[[str], str] | None = None) -> None:
         self._nodes: dict[str, Node] = {n.name: n for n in nodes}
+        # the container a failure message names for a service (docker compose's wording)
+        self._describe = describe or (lambda service: service)
+        self.no_healthcheck: set[str] = set()  # services whose containers have none
         self._action = action
         self._reverse = reverse
         self._max_workers = max(1, max_workers)
@@ -223,14 +226,15 @@ class Executor:
         waiting = False
         for dep in self._nodes[name].deps:
             target = self._runs.get(dep.service)
-            state = _condition_state(dep, target)
+            state = _condition_state(dep, target, self._describe(dep.service),
+                                     dep.service in self.no_healthcheck)
             if isinstance(state, str):
                 if dep.required:  # a reason inherited from further up keeps its one prefix
-                    return state if state.startswith(_PREFIX) else f"{_PREFIX}{state}"
-                warning = f"optional dependency {dep.service} not satisfied: {state}"
+                    return _required_failure(dep, state)
+                warning = _optional_warning(dep, state)
                 if warning not in run.warnings:
                     run.warnings.append(warning)
-                    log.warning("%s: %s", name, warning)
+                    log.warning("%s", warning)
                 continue
             if state is None:
                 waiting = True
@@ -256,8 +260,27 @@ def _held_at(dep: Dependency, target: ServiceRun | None) -> float:
     return moment if moment is not None else float("-inf")
 
 
-def _condition_state(dep: Dependency, target: ServiceRun | None) -> bool | str | None:
-    """True when the condition holds, a failure reason when it never will, None to wait."""
+def _required_failure(dep: Dependency, state: str) -> str:
+    """The reason a dependent is blocked, worded like docker compose (``dependency failed to
+    start: container X is unhealthy``; a failed completion is reported as it is)."""
+    if state.startswith(_PREFIX) or (dep.condition is Condition.COMPLETED
+                                     and state.startswith("service ")):
+        return state
+    return f"{_PREFIX}{state}"
+
+
+def _optional_warning(dep: Dependency, state: str) -> str:
+    """docker compose's warning for a ``required: false`` dependency that did not hold."""
+    if dep.condition is Condition.COMPLETED and state.startswith("service "):
+        return f"optional dependency {state.removeprefix('service ')}"
+    return f'optional dependency "{dep.service}" failed to start: {state}'
+
+
+def _condition_state(dep: Dependency, target: ServiceRun | None, container: str = "",
+                     no_healthcheck: bool = False) -> bool | str | None:
+    """True when the condition holds, a failure reason when it never will, None to wait.
+    ``container`` names the dependency's container in the reason, like docker compose."""
+    container = container or dep.service
     if target is None:
         return f"service {dep.service} is not part of this run"
     if target.outcome in (Outcome.FAILED, Outcome.BLOCKED, Outcome.CANCELLED):
@@ -267,15 +290,17 @@ def _condition_state(dep: Dependency, target: ServiceRun | None) -> bool | str |
     if dep.condition is Condition.HEALTHY:
         if target.healthy_at is not None:
             return True
-        if target.unhealthy is not None:
-            return f"{dep.service} is unhealthy: {target.unhealthy}".rstrip(": ")
         if target.exited_at is not None:
-            return f"{dep.service} exited with code {target.exit_code} before becoming healthy"
+            return f"container {container} exited ({target.exit_code})"
+        if target.unhealthy is not None:
+            return f"container {container} is unhealthy: {target.unhealthy}".rstrip(": ")
+        if no_healthcheck and target.started_at is not None:
+            return f"container {container} has no healthcheck configured"
         return None
     if target.exited_at is not None:
         if target.exit_code == 0:
             return True
-        return f"{dep.service} exited with code {target.exit_code}"
+        return f'service "{dep.service}" didn\'t complete successfully: exit {target.exit_code}'
     return None
 
 

@@ -40,6 +40,17 @@ def config_hash(raw: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def volume_hash(volume: Any) -> str:
+    """sha256 of what defines a named volume (name, driver, options, labels): a volume whose
+    recorded hash differs no longer matches the compose file (docker compose's check)."""
+    import hashlib
+
+    data = {"name": volume.name, "driver": volume.driver or "local",
+            "driver_opts": dict(volume.driver_opts), "labels": dict(volume.labels)}
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Mapping):
         return dict(value)

@@ -40,13 +40,16 @@ def number(c: ContainerRef) -> int:
 
 
 def pick_container(be: Backend, name: str, service: str, index: int | None) -> ContainerRef:
-    """Replica ``index`` (default 1, or the only one) of a running service."""
-    found = [c for c in containers_of(be, name, [service], all=False)]
+    """A running container of the service, like docker compose picks one: replica ``index``
+    when given (one-off ``run`` containers are no replica), else the lowest-numbered
+    replica, else a running one-off container."""
+    found = containers_of(be, name, [service], all=False, oneoff=index is None)
     if index is not None:
         found = [c for c in found if number(c) == index]
     if not found:
-        raise ComposeError(f"service {service!r} is not running")
-    return found[0]
+        suffix = f" container #{index}" if index is not None else ""
+        raise ComposeError(f'service "{service}" is not running{suffix}')
+    return sorted(found, key=lambda c: (c.labels.get(L.ONEOFF) == "True", number(c)))[0]
 
 
 def merged_logs(be: Backend, cs: list[ContainerRef], *, since: str | None,

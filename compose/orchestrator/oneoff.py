@@ -6,9 +6,17 @@ Shared by the CLI's ``run`` and the in-process API (:mod:`compose.api`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import posixpath
+from collections.abc import Mapping, Sequence
 
-from compose.config.model import PortConfig, Project, Service
+from compose.config.model import (
+    BindOptions,
+    PortConfig,
+    Project,
+    Service,
+    VolumeMount,
+    VolumeOptions,
+)
 from compose.orchestrator import client, state
 from compose.orchestrator import project as proj
 from compose.orchestrator.backend import Backend, CreateRequest, Progress
@@ -21,12 +29,17 @@ from compose.orchestrator.translate import check_supported
 
 def one_off_service(svc: Service, *, entrypoint: str | None, user: str | None,
                     workdir: str | None, env: Sequence[str], ports: Sequence[str],
-                    service_ports: bool) -> Service:
-    """The service as ``run`` runs it: overrides applied, ports only on request, no restart."""
+                    service_ports: bool, lookup: Mapping[str, str] | None = None) -> Service:
+    """The service as ``run`` runs it: overrides applied, ports only on request, no restart.
+    A ``-e KEY`` without a value takes KEY from ``lookup`` (the project environment: the
+    shell, then the env files), and is dropped when that has none (like docker compose)."""
     environment = dict(svc.environment)
     for item in env:
         key, sep, val = item.partition("=")
-        environment[key] = val if sep else None
+        if sep:
+            environment[key] = val
+        elif lookup is not None and key in lookup:
+            environment[key] = lookup[key]
     published = list(svc.ports) if service_ports else []
     for p in ports:
         host, _, target = p.rpartition(":")
@@ -38,6 +51,40 @@ def one_off_service(svc: Service, *, entrypoint: str | None, user: str | None,
         environment=environment, ports=tuple(published), restart=None)
 
 
+def run_volumes(specs: Sequence[str], project: Project, cwd: str) -> tuple[VolumeMount, ...]:
+    """``run -v SRC:DST[:MODE]`` mounts: a host path (relative to ``cwd``) or a volume the
+    compose file declares, or an anonymous volume for a bare target."""
+    from compose.config.syntax import parse_volume_short, resolve_host_path
+    from compose.errors import ComposeError
+
+    out = []
+    for spec in specs:
+        try:
+            v = parse_volume_short(spec)
+        except ValueError as exc:
+            raise ComposeError(f"run -v: {exc}") from None
+        source = v.get("source")
+        if v["type"] == "volume" and source and source not in project.volumes:
+            raise ComposeError(f"run -v {spec}: volume {source!r} is not declared in the "
+                               "compose file's top-level volumes")
+        bind = v.get("bind")
+        out.append(VolumeMount(
+            type=v["type"], target=posixpath.normpath(v["target"]),
+            source=resolve_host_path(str(source), cwd) if v["type"] == "bind" else source or None,
+            read_only=bool(v.get("read_only")),
+            bind=BindOptions(bind.get("propagation"), True, bind.get("selinux"))
+            if bind else None,
+            volume=VolumeOptions(bool(v["volume"].get("nocopy"))) if "volume" in v else None))
+    return tuple(out)
+
+
+def with_volumes(svc: Service, extra: Sequence[VolumeMount]) -> Service:
+    """The service with ``extra`` mounts, replacing any of its own on the same target."""
+    targets = {m.target for m in extra}
+    return dataclasses.replace(
+        svc, volumes=tuple(m for m in svc.volumes if m.target not in targets) + tuple(extra))
+
+
 def create_one_off(project: Project, be: Backend, svc: Service, *, name: str,
                    command: Sequence[str] | None, use_aliases: bool,
                    progress: Progress, pull: str = "missing", build: bool = False) -> str:
@@ -47,7 +94,9 @@ def create_one_off(project: Project, be: Backend, svc: Service, *, name: str,
     check_supported(svc)
     image = be.ensure_image(project, svc, pull=pull, build=build, progress=progress)
     with project_lock(project.name):  # like compose: the service's networks and volumes
-        prepare_networks_and_volumes(project, be, [svc.name], progress)
+        # (those of the one-off service: ``run -v`` may name a volume the service does not)
+        own = dataclasses.replace(project, services={**project.services, svc.name: svc})
+        prepare_networks_and_volumes(own, be, [svc.name], progress)
     labels = proj.container_labels(project, svc, 1, image.id, oneoff=True)
     cid = be.create_container(CreateRequest(project, svc, 1, name, labels, image, oneoff=True,
                                             command=tuple(command) if command else None,

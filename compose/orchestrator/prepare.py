@@ -2,11 +2,15 @@
 named volumes."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from compose.config.model import Project, Service
 from compose.orchestrator.backend import Backend
 from compose.orchestrator.imagespec import image_name
+from compose.orchestrator.labels import volume_hash
+
+log = logging.getLogger(__name__)
 
 Reporter = Callable[[str, str], None]
 
@@ -82,3 +86,25 @@ def prepare_networks_and_volumes(project: Project, backend: Backend, names: list
     for key, vol in project.volumes.items():
         if key in used_vols and backend.ensure_volume(project, vol):
             report(f"Volume {vol.name}", "Created")
+
+
+def diverged_volumes(project: Project, backend: Backend, names: list[str]) -> list[str]:
+    """Keys of the named volumes the services ``names`` use whose engine volume was created
+    from another definition (its recorded config hash differs; an unrecorded one is left
+    alone, like docker compose)."""
+    used = {m.source for n in names for m in project.services[n].volumes
+            if m.type == "volume" and m.source}
+    out = []
+    for key, vol in project.volumes.items():
+        if key not in used or vol.external:
+            continue
+        recorded = backend.volume_config_hash(vol.name)
+        if recorded and recorded != volume_hash(vol):
+            out.append(key)
+    return out
+
+
+def volume_users(project: Project, key: str) -> set[str]:
+    """The services that mount the named volume ``key``."""
+    return {s.name for s in project.services.values()
+            if any(m.type == "volume" and m.source == key for m in s.volumes)}

@@ -23,7 +23,7 @@ def observed(containers: Iterable[ContainerRef]) -> list[ObservedContainer]:
             id=c.id, name=c.name, service=lab[L.SERVICE],
             number=int(lab.get(L.NUMBER, "1") or 1), config_hash=lab.get(L.CONFIG_HASH, ""),
             running=c.running, image_id=lab.get(L.IMAGE) or None,
-            oneoff=lab.get(L.ONEOFF, "False") == "True"))
+            oneoff=lab.get(L.ONEOFF, "False") == "True", state=c.state))
     return out
 
 
@@ -99,15 +99,32 @@ def with_dependencies(project: Project, names: Iterable[str]) -> list[str]:
     return [n for n in project.services if n in seen]
 
 
-def check_health_dependencies(project: Project, names: Iterable[str],
-                              image_health: Mapping[str, object]) -> None:
-    """A ``service_healthy`` dependency on a service without a healthcheck can never hold:
-    fail before starting anything (docker compose does the same)."""
+def without_healthcheck(project: Project, names: Iterable[str],
+                        image_health: Mapping[str, object]) -> set[str]:
+    """The services among ``names`` that ``service_healthy`` dependents wait on but that have
+    no healthcheck (neither their own nor their image's). Like docker compose, such a
+    dependency fails once its container runs ("has no healthcheck configured"); an optional
+    one (``required: false``) only warns."""
+    out = set()
     for name in names:
         for dep, spec in project.services[name].depends_on.items():
             if spec.condition != Condition.HEALTHY.value or dep not in project.services:
                 continue
-            hc = resolve_healthcheck(project.services[dep].healthcheck, image_health.get(dep))
-            if hc is None:
-                raise ComposeError(f"service {name!r} depends on {dep!r} being healthy, but "
-                                   f"{dep!r} has no healthcheck")
+            if resolve_healthcheck(project.services[dep].healthcheck,
+                                   image_health.get(dep)) is None:
+                out.add(dep)
+    return out
+
+
+def check_container_names(project: Project, names: Iterable[str]) -> None:
+    """Two of the services ``names`` may not set the same ``container_name`` (docker compose
+    refuses it before creating anything)."""
+    seen: dict[str, str] = {}
+    for name in names:
+        fixed = project.services[name].container_name
+        if not fixed:
+            continue
+        if fixed in seen:
+            raise ComposeError(f'services.{name}: container name "{fixed}" is already in use '
+                               f"by service {seen[fixed]}")
+        seen[fixed] = name

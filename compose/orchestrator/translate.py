@@ -66,6 +66,11 @@ def check_supported(svc: Service) -> None:
 
 
 def _check_values(svc: Service) -> None:
+    hc = svc.healthcheck
+    if hc is not None and hc.start_interval is not None and hc.start_period is None:
+        raise TranslateError(f'service "{svc.name}": healthcheck.start_interval requires '
+                             "healthcheck.start_period to be set",
+                             key_path=f"services.{svc.name}.healthcheck.start_interval")
     if svc.deploy is not None:
         for key in svc.deploy.raw:
             if key not in _SUPPORTED_DEPLOY:
@@ -226,13 +231,16 @@ def command_argv(svc: Service, image_entrypoint: tuple[str, ...] | None,
 def merged_env(image_env: tuple[str, ...],
                environment: Mapping[str, str | None]) -> tuple[str, ...]:
     """Image Env, then the service environment (env_file already folded in by the loader);
-    variables without a value (unset in the shell) are left out, like compose."""
+    a variable without a value (unset in the shell) unsets the image's, like docker's ``KEY``
+    entry without ``=``."""
     env: dict[str, str] = {}
     for item in image_env:
         key, _, value = item.partition("=")
         env[key] = value
     for key, val in environment.items():
-        if val is not None:
+        if val is None:
+            env.pop(key, None)
+        else:
             env[key] = val
     return tuple(f"{k}={v}" for k, v in env.items())
 

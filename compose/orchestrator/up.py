@@ -30,10 +30,12 @@ from compose.orchestrator.health import resolve_healthcheck
 from compose.orchestrator.hooks import run_hooks
 from compose.orchestrator.lock import project_lock
 from compose.orchestrator.prepare import (
+    diverged_volumes,
     image_groups,
     image_source,
     image_waves,
     prepare_networks_and_volumes,
+    volume_users,
     with_build_inputs,
 )
 from compose.orchestrator.restart import policy_for_service
@@ -54,6 +56,8 @@ class UpOptions:
     recreate: RecreatePolicy = RecreatePolicy.DIVERGED
     no_start: bool = False
     remove_orphans: bool = False
+    ignore_orphans: bool = False  # COMPOSE_IGNORE_ORPHANS: neither reported nor removed
+    recreate_volumes: bool = False  # -y: a volume whose definition changed is recreated
     scale: Mapping[str, int] = field(default_factory=dict)
     timeout: float | None = None  # stop timeout when recreating
     wait_timeout: float | None = None  # give up waiting for dependency conditions
@@ -210,6 +214,7 @@ class Up:
 
     def _run(self) -> UpResult:
         names = self.service_names()
+        proj.check_container_names(self.project, names)
         self.project.require_supported(names)
         for n in names:
             check_supported(self.project.services[n])
@@ -217,7 +222,7 @@ class Up:
         if self.opts.no_start:
             nodes = [type(n)(n.name) for n in nodes]
         executor = Executor(nodes, lambda name: self._apply(name, plan, executor, agg),
-                            max_workers=self._workers(16))
+                            max_workers=self._workers(16), describe=self._container_of)
         self._gates = GateReporter(nodes, self.report)
         agg = _Aggregator(executor, self._gates.observe)
         # The supervisor (~0.3 s of interpreter start) comes up while images, networks and the
@@ -229,7 +234,7 @@ class Up:
         self._events = events
         try:
             self._prepare_images(names)
-            proj.check_health_dependencies(
+            executor.no_healthcheck = proj.without_healthcheck(
                 self.project, names, {n: i.config.healthcheck for n, i in self.images.items()})
             self._prepare_networks_and_volumes(names)
             plan = self._plan(names)
@@ -317,29 +322,53 @@ class Up:
                 if err is not None:
                     raise err
 
+    def _container_of(self, service: str) -> str:
+        """The container a dependency failure names (docker compose's wording)."""
+        made = self.names.get(service)
+        return made[0] if made else f"{self.project.name}-{service}-1"
+
     def _workers(self, default: int) -> int:
         """Concurrent operations: ``default``, bounded by --parallel when it is set."""
         limit = self.opts.parallel
         return default if limit is None or limit <= 0 else min(default, limit)
 
     def _prepare_networks_and_volumes(self, names: list[str]) -> None:
+        for key in diverged_volumes(self.project, self.backend, names):
+            self._diverged_volume(key)
         prepare_networks_and_volumes(self.project, self.backend, names, self.report)
+
+    def _diverged_volume(self, key: str) -> None:
+        """docker compose asks before recreating a volume whose definition changed (its data
+        is lost); ``-y`` answers yes: the containers mounting it go, then the volume."""
+        name = self.project.volumes[key].name
+        if not self.opts.recreate_volumes:
+            log.warning('Volume "%s" exists but doesn\'t match configuration in compose file; '
+                        "kept as it is (up -y recreates it, data will be lost)", name)
+            return
+        users = volume_users(self.project, key)
+        for c in proj.observed(self.backend.list_containers(self.project.name)):
+            if c.service in users:
+                self._remove(Step(Action.REMOVE, c.service, c.number, c, "volume changed"))
+        self.report(f"Volume {name}", "Removing")
+        self.backend.remove_volume(name)
+        self.report(f"Volume {name}", "Removed")
 
     def _plan(self, names: list[str]) -> Plan:
         observed = proj.observed(self.backend.list_containers(self.project.name))
         image_ids = {n: i.id for n, i in self.images.items()}
         desired = proj.desired(self.project, names, image_ids, self.opts.scale)
         known = [*self.project.services, *self.project.disabled_services]
+        remove = self.opts.remove_orphans and not self.opts.ignore_orphans
         plan = plan_convergence(desired, observed, recreate=self.opts.recreate,
-                                remove_orphans=self.opts.remove_orphans, known=known)
+                                remove_orphans=remove, known=known)
         orphans = plan.orphans
-        if orphans and not self.opts.remove_orphans:
+        if orphans and not self.opts.remove_orphans and not self.opts.ignore_orphans:
             listed = ", ".join(o.name for o in orphans)
             log.warning("Found orphan containers ([%s]) for this project. If you removed or "
                         "renamed this service in your compose file, you can run this command "
                         "with the --remove-orphans flag to clean it up.", listed)
         for step in plan.steps:
-            if step.action is Action.REMOVE and step.service not in self.project.services:
+            if step.action is Action.REMOVE and step.reason == "orphan":
                 self._remove(step)
         return plan
 

@@ -30,6 +30,7 @@ services:
     assert up.returncode == 7, up.stdout + up.stderr
     assert "job done" in up.stdout
     assert re.search(r"job-1 exited with code 7", up.stdout), up.stdout
+    assert up.stdout.startswith("Attaching to job-1, server-1\n"), up.stdout  # docker's line
     rows = {r["Service"]: r for r in sc.ps()}
     assert (rows["job"]["State"], rows["job"]["ExitCode"]) == ("exited", 7)
     assert rows["server"]["State"] == "exited"  # the abort stopped the rest

@@ -72,6 +72,7 @@ services:
     ports:
       - "127.0.0.1:{fixed}:80"
       - "8080"
+    expose: ["7000"]
 """)
     sc.up("-d", "--wait")
     assert http_get(f"http://127.0.0.1:{fixed}/") == "published\n"
@@ -82,8 +83,14 @@ services:
     sc.sh("web", "httpd -p 8080 -h /www", check=True)
     assert http_get(f"http://127.0.0.1:{eph}/") == "published\n"
     (row,) = sc.ps()
-    assert f"127.0.0.1:{fixed}->80/tcp" in str(row["Publishers"])
-    assert f"0.0.0.0:{eph}->8080/tcp" in str(row["Publishers"])
+    assert f"127.0.0.1:{fixed}->80/tcp" in str(row["Ports"])
+    assert f"0.0.0.0:{eph}->8080/tcp" in str(row["Ports"])
+    assert {"URL": "127.0.0.1", "TargetPort": 80, "PublishedPort": fixed,
+            "Protocol": "tcp"} in row["Publishers"]  # type: ignore[operator]
+    # like docker compose: an exposed port is listed unpublished, ports sorted by target
+    assert [p["TargetPort"] for p in row["Publishers"]] == [80, 7000, 8080]  # type: ignore
+    assert str(row["Ports"]).startswith("7000/tcp, ")
+    assert sc.run("ps").stdout.splitlines()[1].endswith(str(row["Ports"]))
     unpublished = sc.run("port", "web", "81", check=False)
     assert unpublished.returncode != 0
 

@@ -35,8 +35,9 @@ def since(created: str) -> str:
     return "Less than a minute ago"
 
 
-def progress_printer(prefix: str, quiet: bool):  # type: ignore[no-untyped-def]
-    """A progress callback printing one line per finished step (nothing when quiet)."""
+def progress_printer(prefix: str, quiet: bool, stderr: bool = False):  # type: ignore[no-untyped-def]
+    """A progress callback printing one line per finished step (nothing when quiet), on
+    stdout, or on stderr where docker compose writes its progress."""
     shown: set[tuple[str, str]] = set()
 
     def show(event: Progress) -> None:
@@ -48,7 +49,8 @@ def progress_printer(prefix: str, quiet: bool):  # type: ignore[no-untyped-def]
         shown.add(key)
         what = event.what.removeprefix("sha256:")[:12] if event.what.startswith(
             "sha256:") else event.what
-        terminal.line(f"{prefix} {what}: {event.status}" if prefix else f"{what}: {event.status}")
+        text = f"{prefix} {what}: {event.status}" if prefix else f"{what}: {event.status}"
+        terminal.status(text) if stderr else terminal.line(text)
 
     return show
 

@@ -129,6 +129,11 @@ class LogPrinter:
         self.timestamps = timestamps
         self.prefix = prefix
 
+    def add(self, c: ContainerRef) -> None:
+        """A container that appeared while following (its own colour; the prefix widens)."""
+        self.colours.setdefault(c.id, _LOG_COLOURS[len(self.colours) % len(_LOG_COLOURS)])
+        self.width = max(self.width, len(log_prefix(c)))
+
     def format(self, c: ContainerRef, time: str, text: str) -> str:
         body = f"{time} {text}" if self.timestamps else text
         if not self.prefix:
@@ -228,23 +233,6 @@ def status_text(c: ContainerRef) -> str:
     if c.state == "exited":
         return f"Exited ({c.exit_code}) {human_since(str(c.extra.get('finished_at', '')))}".rstrip()
     return c.state.capitalize()
-
-
-def ports_text(c: ContainerRef) -> str:
-    """docker's PORTS column: ``0.0.0.0:8080->80/tcp``; empty for a container that is not
-    running (docker shows no ports for exited or created ones)."""
-    if not c.running:
-        return ""
-    from engine import networks
-
-    parts = []
-    try:
-        bindings = networks.published_ports(c.name)
-    except Exception:
-        return ""
-    for b in bindings:
-        parts.append(f"{b.host_ip or '0.0.0.0'}:{b.host_port}->{b.container_port}/{b.protocol}")
-    return ", ".join(parts)
 
 
 def run_each(cs: list[ContainerRef], action: str, fn: Any, progress: Progress) -> int:

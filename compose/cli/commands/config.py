@@ -23,8 +23,9 @@ def config_command(
         typer.Argument(metavar="SERVICE...", help="Restrict the output to these services."),
     ] = None,
     fmt: Annotated[
-        str, typer.Option("--format", metavar="FORMAT", help="Output format: yaml or json.")
-    ] = "yaml",
+        str, typer.Option("--format", metavar="FORMAT", help="Output format: yaml or json "
+                          "(default yaml; a table for --variables).")
+    ] = "",
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only validate.")] = False,
     lock_digests: Annotated[bool, rejected("--lock-image-digests", reason="images are not "
                                            "resolved against a registry by config")] = False,
@@ -68,12 +69,22 @@ def config_command(
     ] = None,
 ) -> None:
     """Print the normalized project (or one of its lists)."""
-    from compose.config.canonical import render_project
+    from compose.config.canonical import render_project, render_sorted
     from compose.errors import ComposeError
 
-    if fmt not in ("yaml", "json"):
+    fmt_given = fmt
+    fmt = fmt or "yaml"
+    if fmt not in ("yaml", "json") and not (variables and fmt in ("table", "pretty")):
         raise typer.BadParameter("must be yaml or json", param_hint="--format")
     targets = tuple(services_args or ())
+    whole_model = variables or no_interpolate
+    if whole_model and targets and not (services or volumes or networks or hash_services
+                                         is not None or profiles or images):
+        flag = "--variables" if variables else "--no-interpolate"
+        what = "variables from the full model" if variables else "the full model"
+        terminal.warn(f"service filtering is not applied when {flag} is set, {what} will be "
+                      "rendered")
+        targets = ()
     if variables:
         no_interpolate = True
     project = ctx.obj.load_project(services=targets, interpolate=not no_interpolate)
@@ -84,17 +95,22 @@ def config_command(
         project = _restrict(project, targets)
     if quiet:
         return
-    text = _listing(project, services, volumes, networks, profiles, images)
-    if hash_services is not None:
+    text: str | None
+    if services or volumes or networks:
+        text = _listing(project, services, volumes, networks, False, False)
+    elif hash_services is not None:  # docker compose's precedence among the listing flags
         text = _hashes(project, hash_services)
+    elif profiles or images:
+        text = _listing(project, False, False, False, profiles, images)
+    elif variables:
+        text = _variables(project, fmt_given)
     elif environment:
         text = "".join(f"{k}={v}\n" for k, v in project.environment.items())
-    elif variables:
-        text = _variables(project)
-    if text is None:
-        text = render_project(project, fmt)
-        if not no_interpolate:
-            text = text.replace("$", "$$")  # the output stays a valid compose file
+    elif no_interpolate:  # the raw model: a map, so every key in order (like go-yaml)
+        text = render_sorted(project, fmt)
+    else:
+        text = render_project(project, fmt).replace("$", "$$")  # stays a valid compose file
+    text = text or ""
     if output:
         _save(output, text)
     else:
@@ -140,17 +156,29 @@ def _hashes(project: object, selection: str) -> str:
     return "".join(f"{n} {config_hash(project.services[n].raw)}\n" for n in sorted(names))
 
 
-def _variables(project: object) -> str:
-    """The variables the files reference, with whether they are required and their defaults."""
+def _variables(project: object, fmt: str) -> str:
+    """The variables the files reference, with whether they are required and their defaults:
+    a table, or (like docker compose) a JSON object with four-space indentation or YAML with
+    lower-cased field names."""
+    import json
+
     from compose.cli.terminal import table
+    from compose.config.canonical import render_yaml
     from compose.config.interpolation import extract_variables
     from compose.config.model import Project
 
     assert isinstance(project, Project)
-    rows = [
-        (name, str(req).lower(), default, alt)
-        for name, (req, default, alt) in extract_variables(project.raw).items()
-    ]
+    found = extract_variables(project.raw)
+    if fmt == "json":
+        doc = {name: {"Name": name, "DefaultValue": default, "PresenceValue": alt,
+                      "Required": req} for name, (req, default, alt) in found.items()}
+        return json.dumps(doc, indent=4, ensure_ascii=False) + "\n"
+    if fmt == "yaml":
+        ydoc = {name: {"name": name, "defaultvalue": default, "presencevalue": alt,
+                       "required": req} for name, (req, default, alt) in found.items()}
+        return render_yaml(ydoc, step=4)
+    rows = [(name, str(req).lower(), default, alt)
+            for name, (req, default, alt) in found.items()]
     return table(("NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE"), rows)
 
 

@@ -3,11 +3,12 @@ run inside the container, so mounted volumes are seen as the container sees them
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import IO, Annotated
 
 import typer
 
-from compose.cli.commands._orch import backend, pick_container, project_and_name
+from compose.cli.commands._orch import backend, containers_of, pick_container, project_and_name
 from compose.cli.options import rejected
 from compose.errors import ComposeError
 
@@ -31,7 +32,6 @@ def cp_command(
                     ] = False,
 ) -> int:
     """``SERVICE:SRC_PATH DEST_PATH`` or ``SRC_PATH SERVICE:DEST_PATH``."""
-    from engine import containers
 
     into = ":" in dest and not dest.startswith(("/", "."))
     remote = dest if into else source
@@ -39,29 +39,45 @@ def cp_command(
         raise ComposeError("one of SRC or DEST must be SERVICE:PATH")
     service, _, path = remote.partition(":")
     _project, name = project_and_name(ctx, (service,), need_file=False)
-    c = pick_container(backend(), name, service, index)
-    import subprocess
-    import tempfile
-
-    with tempfile.TemporaryFile() as tmp:
-        if into:
-            code = _copy_in(c.id, source, path, tmp, archive=archive, follow=follow_link)
-        else:
-            parent, base = os.path.split(path.rstrip("/") or "/")
-            flags = "-chf" if follow_link else "-cf"
-            code = containers.exec(c.id, ["tar", "-C", parent or "/", flags, "-", base],
-                                   stdout=tmp.fileno(), stderr=2)
-            if code == 0:
-                tmp.seek(0)
-                os.makedirs(dest, exist_ok=True) if dest.endswith("/") else None
-                target = dest if os.path.isdir(dest) else os.path.dirname(dest) or "."
-                owner = [] if archive else ["--no-same-owner"]
-                subprocess.run(["tar", "-C", target, *owner, "-xf", "-"], stdin=tmp,
-                               check=True)
-                if not os.path.isdir(dest) and os.path.basename(dest) != base:
-                    os.replace(os.path.join(target, base), dest)
+    be = backend()
+    c = pick_container(be, name, service, index)
+    if into:  # like docker compose: every running replica unless --index picks one
+        replicas = containers_of(be, name, [service], all=False)
+        code = 0
+        for target in [c] if index is not None or not replicas else replicas:
+            with tempfile.TemporaryFile() as tmp:
+                code = _copy_in(target.id, source, path, tmp, archive=archive,
+                                follow=follow_link)
+            if code != 0:
+                break
+    else:
+        code = _copy_out(c.id, path, dest, archive=archive, follow=follow_link)
     if code != 0:
         raise ComposeError(f"cp failed in the container (tar exited with {code})")
+    return 0
+
+
+def _copy_out(cid: str, path: str, dest: str, *, archive: bool, follow: bool) -> int:
+    """``path`` of the container to ``dest`` on the host (a directory receives it; else it
+    is the new name)."""
+    import subprocess
+
+    from engine import containers
+
+    with tempfile.TemporaryFile() as tmp:
+        parent, base = os.path.split(path.rstrip("/") or "/")
+        flags = "-chf" if follow else "-cf"
+        code = containers.exec(cid, ["tar", "-C", parent or "/", flags, "-", base],
+                               stdout=tmp.fileno(), stderr=2)
+        if code != 0:
+            return code
+        tmp.seek(0)
+        os.makedirs(dest, exist_ok=True) if dest.endswith("/") else None
+        target = dest if os.path.isdir(dest) else os.path.dirname(dest) or "."
+        owner = [] if archive else ["--no-same-owner"]
+        subprocess.run(["tar", "-C", target, *owner, "-xf", "-"], stdin=tmp, check=True)
+        if not os.path.isdir(dest) and os.path.basename(dest) != base:
+            os.replace(os.path.join(target, base), dest)
     return 0
 
 

@@ -8,7 +8,7 @@ import typer
 from compose.cli import terminal
 from compose.cli.commands._orch import Progress, backend
 from compose.cli.commands.up import _parse_scale, quiet_steps
-from compose.cli.options import apply_pull_flag, noop
+from compose.cli.options import apply_pull_flag, env_flag, noop
 from compose.errors import ComposeError
 
 
@@ -47,6 +47,7 @@ def create_command(
     opts = UpOptions(services=targets, build=build, no_build=no_build, scale=_parse_scale(scale),
                      parallel=ctx.obj.parallel,
                      recreate=recreate, no_start=True, remove_orphans=remove_orphans,
+                     ignore_orphans=env_flag(project.environment, "COMPOSE_IGNORE_ORPHANS"),
                      renew_anon_volumes=renew_anon_volumes)
     progress = quiet_steps(Progress(ctx.obj.progress), pull=quiet_pull, build=False)
     result = Up(project, backend(), opts, progress).run()

@@ -1,12 +1,14 @@
 """``pycompose down``: stop and remove containers, networks (volumes with -v, images with --rmi)."""
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
 from compose.cli import terminal
 from compose.cli.commands._orch import Progress, backend, check_services, project_and_name
+from compose.cli.options import env_flag
 
 
 def register(app: typer.Typer) -> None:
@@ -34,6 +36,8 @@ def down_command(
 
     project, name = project_and_name(ctx, need_file=False)
     check_services(project, services or ())
+    remove_orphans = remove_orphans or env_flag(
+        os.environ if project is None else project.environment, "COMPOSE_REMOVE_ORPHANS")
     failures = run_down(project, name, backend(), DownOptions(volumes, rmi, remove_orphans,
                                                               timeout, tuple(services or ())),
                         Progress(ctx.obj.progress))

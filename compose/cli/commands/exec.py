@@ -8,7 +8,9 @@ SIGINT/SIGTERM/SIGHUP/SIGQUIT received here are passed to the command's process 
 """
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterable, Mapping
 from typing import Annotated
 
 import typer
@@ -31,6 +33,18 @@ def want_tty(no_tty: bool, tty: bool) -> bool:
     if tty and not sys.stdin.isatty():
         raise ComposeError("the input device is not a TTY (use -T to run without one)")
     return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def resolve_env(items: Iterable[str], lookup: Mapping[str, str]) -> tuple[str, ...]:
+    """``-e KEY=VAL`` as given; a bare ``-e KEY`` takes KEY from the project environment (the
+    shell, then .env) and is left out when that does not set it (docker compose's rule)."""
+    out = []
+    for item in items:
+        if "=" in item:
+            out.append(item)
+        elif item in lookup:
+            out.append(f"{item}={lookup[item]}")
+    return tuple(out)
 
 
 def exec_command(
@@ -60,8 +74,9 @@ def exec_command(
     check_services(project, (service,))
     be = backend()
     c = pick_container(be, name, service, index)
+    resolved = resolve_env(env or (), os.environ if project is None else project.environment)
     if detach:
-        return be.exec(c.id, list(command), env=tuple(env or ()), user=user, workdir=workdir,
+        return be.exec(c.id, list(command), env=resolved, user=user, workdir=workdir,
                        tty=False, interactive=False, privileged=privileged, detach=True)
-    return be.exec(c.id, list(command), env=tuple(env or ()), user=user, workdir=workdir,
+    return be.exec(c.id, list(command), env=resolved, user=user, workdir=workdir,
                    tty=want_tty(no_tty, tty), interactive=interactive, privileged=privileged)

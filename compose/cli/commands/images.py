@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from compose.cli import terminal
-from compose.cli.commands._imageutil import human_size, progress_printer, select_services, since
+from compose.cli.commands._imageutil import human_size, progress_printer, since
 
 
 def register(app: typer.Typer) -> None:
@@ -71,40 +71,75 @@ def images_command(
     fmt: Annotated[str, typer.Option("--format", metavar="FORMAT",
                                      help="table, json or a Go template.")] = "table",
 ) -> None:
-    """List the images of the project's services that exist locally."""
+    """List the images of the project's containers (stopped and one-off ones too), like docker
+    compose: one row per container."""
+    from compose.cli.commands._orch import (
+        backend,
+        check_services,
+        containers_of,
+        project_and_name,
+    )
+
+    project, name = project_and_name(ctx, services or (), need_file=False)
+    check_services(project, services or ())
+    rows = [_image_row(project, c) for c in containers_of(backend(), name, services or (),
+                                                          all=True, oneoff=True)]
+    if quiet:
+        for image_id in dict.fromkeys(r["ID"].removeprefix("sha256:") for r in rows):
+            terminal.line(image_id)
+        return
+    _print_images(fmt, sorted(rows, key=lambda r: r["ContainerName"]))
+
+
+def _image_row(project: Any, c: Any) -> dict[str, Any]:
+    """docker compose's image summary of one container: the reference it was created from
+    (repository and tag), and the local image's id, platform, size and creation time."""
+    from compose.orchestrator import labels as L
     from compose.orchestrator.imagespec import image_name
-    from engine.images import exists, resolve
+    from engine.images import resolve
 
-    project = ctx.obj.load_project()
-    rows = []
-    for svc in select_services(project, services):
-        name = image_name(project, svc)
-        if not exists(name):
-            continue
-        img = resolve(name)
-        if quiet:
-            terminal.line(img.short_id)
-            continue
-        repo, tag = _split(name)
-        rows.append([svc.name, repo, tag, img.short_id, human_size(img.size), img.id,
-                     img.size])
-    if not quiet:
-        _print_images(fmt, rows)
+    service = c.labels.get(L.SERVICE, "")
+    image_id = c.labels.get(L.IMAGE, "")
+    ref = (image_name(project, project.services[service])
+           if project is not None and service in project.services else "")
+    try:
+        img = resolve(image_id or ref)
+    except Exception:  # the image was removed since: report what the container knows
+        img = None
+    if not ref and img is not None and img.repo_tags:
+        ref = img.repo_tags[0]
+    repo, tag = _split(ref) if ref else ("", "")
+    row: dict[str, Any] = {"ID": img.id if img else image_id, "ContainerName": c.name,
+                           "Repository": repo, "Tag": "" if tag == "<none>" else tag,
+                           "Platform": f"{img.os}/{img.architecture}" if img else "",
+                           "Size": img.size if img else 0}
+    # docker compose v2 reports the image's last tag time, else its creation time
+    row["LastTagTime"] = img.created if img is not None and img.created else _ZERO_TIME
+    return row
 
 
-def _print_images(fmt: str, rows: list[list[Any]]) -> None:
+_ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time.Time, as docker prints it
+
+
+_IMAGE_HEADERS = {"ContainerName": "CONTAINER", "Repository": "REPOSITORY", "Tag": "TAG",
+                  "Platform": "PLATFORM", "ID": "IMAGE ID", "Size": "SIZE",
+                  "LastTagTime": "CREATED"}
+
+
+def _print_images(fmt: str, rows: list[dict[str, Any]]) -> None:
     from compose.cli.gotemplate import Row, format_rows, is_template
 
-    objs = [Row(Service=r[0], Repository=r[1], Tag=r[2], ID=r[5], Size=r[6]) for r in rows]
     if fmt in ("table", "pretty", ""):
-        terminal.write(terminal.table(["SERVICE", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"],
-                                      [r[:5] for r in rows]))
+        table = [[r["ContainerName"], r["Repository"] or "<none>", r["Tag"] or "<none>",
+                  r["Platform"], r["ID"].removeprefix("sha256:")[:12], human_size(r["Size"]),
+                  since(r["LastTagTime"]) if r["LastTagTime"] != _ZERO_TIME else "N/A"]
+                 for r in rows]
+        terminal.write(terminal.table(list(_IMAGE_HEADERS.values()), table))
     elif fmt == "json":
-        terminal.line(json.dumps(objs))
+        terminal.line(json.dumps(rows, ensure_ascii=False, separators=(",", ":")))
     elif is_template(fmt):
-        terminal.write(format_rows(fmt, objs, {"Service": "SERVICE", "Repository":
-                                               "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID",
-                                               "Size": "SIZE"}))
+        objs = [Row(**r) for r in rows]
+        terminal.write(format_rows(fmt, objs, _IMAGE_HEADERS))
     else:
         raise typer.BadParameter(f"format value {fmt!r} could not be parsed (table, json or "
                                  "a Go template)", param_hint="--format")

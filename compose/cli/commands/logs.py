@@ -66,7 +66,8 @@ def logs_command(
             if until is None or time <= until:
                 printer.print(c, time, text)
         return 0
-    return _follow(be, cs, printer, since, n_tail, until)
+    watch = _Watch(name, tuple(services or ()), index)
+    return _follow(be, cs, printer, since, n_tail, until, watch)
 
 
 def _normalize(value: str | None, flag: str) -> str | None:
@@ -81,19 +82,58 @@ def _normalize(value: str | None, flag: str) -> str | None:
         raise typer.BadParameter(str(exc), param_hint=flag) from None
 
 
+class _Watch:
+    """Which project containers ``logs -f`` should follow as they appear (docker compose
+    attaches to containers started after it began: a later ``up``, a scale-up)."""
+
+    def __init__(self, project: str, services: tuple[str, ...], index: int | None) -> None:
+        self.project, self.services, self.index = project, services, index
+        self.since = time.time()
+
+    def new_containers(self, be: Backend, seen: set[str]) -> list[ContainerRef]:
+        """Running ones, and those started since (a short job may be done already)."""
+        found = [c for c in containers_of(be, self.project, self.services)
+                 if c.id not in seen and (c.running or self._started_since(c))]
+        if self.index is not None:
+            found = [c for c in found
+                     if c.labels.get("com.docker.compose.container-number") == str(self.index)]
+        return found
+
+    def _started_since(self, c: ContainerRef) -> bool:
+        return bool(c.started_at) and parse_time(c.started_at).timestamp() >= self.since
+
+
+_POLL = 0.5  # seconds between looks for new containers while following
+
+
 def _follow(be: Backend, cs: list[ContainerRef], printer: LogPrinter, since: str | None,
-            tail: int | None, until: str | None) -> int:
-    """Print lines as they come until every stream ends (or the clock passes ``until``)."""
+            tail: int | None, until: str | None, watch: _Watch) -> int:
+    """Print lines as they come until every stream ends (or the clock passes ``until``);
+    containers started meanwhile are followed too."""
     q: queue.Queue[Any] = queue.Queue()
     follow_logs(be, cs, q, since=since, tail=tail)
     open_streams = len(cs)
+    seen = {c.id for c in cs}
     deadline = None if until is None else parse_time(until).timestamp()
+    next_look = time.monotonic() + _POLL
     while open_streams:
+        if time.monotonic() >= next_look:
+            fresh = watch.new_containers(be, seen)
+            for c in fresh:
+                seen.add(c.id)
+                printer.add(c)
+            follow_logs(be, fresh, q)
+            open_streams += len(fresh)
+            next_look = time.monotonic() + _POLL
         try:
-            wait = None if deadline is None else max(0.0, deadline - time.time())
+            wait = min(_POLL, max(0.0, next_look - time.monotonic()))
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - time.time()))
             item = q.get(timeout=wait)
         except queue.Empty:
-            return 0
+            if deadline is not None and time.time() >= deadline:
+                return 0
+            continue
         if item[0] == "eof":
             open_streams -= 1
         elif until is None or item[2] <= until:

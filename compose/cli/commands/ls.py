@@ -51,7 +51,7 @@ def ls_command(
             terminal.line(r[0])
     elif fmt == "json":
         terminal.line(json.dumps([{"Name": r[0], "Status": r[1], "ConfigFiles": r[2]}
-                                  for r in rows]))
+                                  for r in rows], ensure_ascii=False, separators=(",", ":")))
     elif fmt in ("table", "pretty", ""):
         terminal.write(terminal.table(("NAME", "STATUS", "CONFIG FILES"), rows))
     elif is_template(fmt):

@@ -1,11 +1,15 @@
 """``pycompose pause``: freeze the services' running containers."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from compose.cli.commands._simple import each, targets
+from compose.errors import ComposeError
+
+if TYPE_CHECKING:
+    from compose.orchestrator.backend import ContainerRef
 
 
 def register(app: typer.Typer) -> None:
@@ -19,5 +23,11 @@ def pause_command(
 ) -> int:
     """Freeze every running container of the services (cgroup freezer)."""
     be, _name, cs, progress = targets(ctx, services)
-    cs = [c for c in cs if c.state == "running"]
-    return each(cs, "Pausing", "Paused", lambda c: be.pause_container(c.id), progress)
+    cs = [c for c in cs if c.state in ("running", "paused")]
+
+    def pause(c: ContainerRef) -> None:
+        if c.state == "paused":  # docker's daemon refuses it, and compose exits 1
+            raise ComposeError(f"Container {c.id} is already paused")
+        be.pause_container(c.id)
+
+    return each(cs, "Pausing", "Paused", pause, progress)

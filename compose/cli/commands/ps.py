@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,11 +13,20 @@ from compose.cli.commands._orch import (
     check_services,
     containers_of,
     human_since,
-    number,
     parse_time,
-    ports_text,
     project_and_name,
     status_text,
+)
+from compose.cli.commands._psrow import (
+    Publisher,
+    RowFacts,
+    exposed_ports,
+    json_row,
+    mounts_of,
+    networks_of,
+    ports_column,
+    publishers,
+    quoted_command,
 )
 from compose.cli.gotemplate import Row, format_rows, is_template
 from compose.cli.options import parse_go_bool
@@ -25,6 +35,8 @@ from compose.orchestrator import labels as L
 if TYPE_CHECKING:
     from compose.config.model import Project
     from compose.orchestrator.backend import ContainerRef
+
+log = logging.getLogger(__name__)
 
 _STATES = ("paused", "restarting", "removing", "running", "dead", "created", "exited")
 
@@ -76,6 +88,7 @@ def ps_command(
         cs = [c for c in cs if c.state in status]
     elif not all_:
         cs = [c for c in cs if c.running]
+    cs = sorted(cs, key=lambda c: c.name)  # docker compose lists them by name
     if quiet:
         for c in cs:
             terminal.line(c.id)
@@ -84,7 +97,8 @@ def ps_command(
             terminal.line(s)
     elif fmt == "json":
         for c in cs:
-            terminal.line(json.dumps(_json_row(project, c)))
+            terminal.line(json.dumps(json_row(c, _facts(project, c), not no_trunc),
+                                     ensure_ascii=False, separators=(",", ":")))
     elif fmt == "table":
         rows = [_table_row(project, c, trunc=not no_trunc) for c in cs]
         terminal.write(terminal.table(("NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED",
@@ -117,30 +131,15 @@ HEADERS = {"ID": "CONTAINER ID", "Name": "NAME", "Names": "NAMES", "Project": "P
            "Service": "SERVICE", "Image": "IMAGE", "Command": "COMMAND",
            "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Ports": "PORTS",
            "State": "STATE", "Status": "STATUS", "Size": "SIZE", "Labels": "LABELS",
-           "Health": "HEALTH", "ExitCode": "EXIT CODE", "Publishers": "PUBLISHERS"}
+           "Health": "HEALTH", "ExitCode": "EXIT CODE", "Publishers": "PUBLISHERS",
+           "Mounts": "MOUNTS", "LocalVolumes": "LOCAL VOLUMES", "Networks": "NETWORKS"}
 
 
 def _template_row(project: Project | None, c: ContainerRef, trunc: bool) -> Row:
-    """The fields docker compose's ps template sees (its ContainerContext; Networks, Mounts,
-    LocalVolumes and Size are not offered: a template naming them fails)."""
-    base = _json_row(project, c)
-    created = parse_time(c.created).astimezone() if c.created else None
+    """The fields docker compose's ps template sees (its ContainerContext)."""
+    row = json_row(c, _facts(project, c), trunc)
     labels = dict(c.labels)
-    return Row(
-        ID=c.id[:12] if trunc else c.id, Name=c.name, Names=c.name, Project=base["Project"],
-        Service=base["Service"], Image=base["Image"],
-        Command=json.dumps(_ellipsis(c.command, 20) if trunc else c.command,
-                           ensure_ascii=False),
-        CreatedAt=f"{created:%Y-%m-%d %H:%M:%S %z %Z}" if created else "",
-        RunningFor=human_since(c.created), ExitCode=base["ExitCode"], State=c.state,
-        Status=base["Status"], Health=base["Health"], Ports=base["Publishers"],
-        Publishers=base["Publishers"],
-        Labels=",".join(f"{k}={v}" for k, v in labels.items()),
-        Label=lambda key: labels.get(str(key), ""))
-
-
-def _ellipsis(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return Row(**row, Label=lambda key: labels.get(str(key), ""))
 
 
 def image_of(project: Project | None, c: ContainerRef) -> str:
@@ -148,28 +147,56 @@ def image_of(project: Project | None, c: ContainerRef) -> str:
     if project is not None and service in project.services:
         svc = project.services[service]
         return svc.image or f"{project.name}-{service}"
-    return c.labels.get(L.IMAGE, "").removeprefix("sha256:")[:12]
+    return _image_reference(c.labels.get(L.IMAGE, ""))
 
 
-def _command(c: ContainerRef) -> str:
-    cmd = c.command if len(c.command) <= 20 else c.command[:19] + "…"
-    return f'"{cmd}"'
+def _image_reference(image_id: str) -> str:
+    """The image's first name (docker shows the reference a container was created from), else
+    its short id: for containers of services not in the loaded model."""
+    from engine.images import normalize_reference, resolve
+
+    try:
+        tags = resolve(image_id).repo_tags if image_id else ()
+    except Exception:  # the image is gone since
+        tags = ()
+    return (normalize_reference(tags[0]).familiar() if tags
+            else image_id.removeprefix("sha256:")[:12])
 
 
-def _table_row(project: Project | None, c: ContainerRef, trunc: bool = True) -> list[str]:
-    command = _command(c) if trunc else json.dumps(c.command, ensure_ascii=False)
-    return [c.name, image_of(project, c), command, c.labels.get(L.SERVICE, ""),
-            human_since(c.created), status_text(c), ports_text(c)]
-
-
-def _json_row(project: Project | None, c: ContainerRef) -> dict[str, object]:
+def _facts(project: Project | None, c: ContainerRef) -> RowFacts:
     from compose.orchestrator import state
+    from engine.paths import state_root
 
     row = state.get(c.id)
     health = row.health_status if row is not None and row.health is not None else ""
-    return {"ID": c.id, "Name": c.name, "Image": image_of(project, c), "Command": c.command,
-            "Project": c.labels.get(L.PROJECT, ""), "Service": c.labels.get(L.SERVICE, ""),
-            "Number": number(c), "Created": c.created, "State": c.state,
-            "Status": status_text(c), "Health": health, "ExitCode": c.exit_code or 0,
-            "RestartCount": c.extra.get("restart_count", 0), "Labels": dict(c.labels),
-            "Publishers": ports_text(c)}
+    created = parse_time(c.created).astimezone() if c.created else None
+    mounts, local = mounts_of(c.extra.get("mounts") or (), str(state_root()))
+    return RowFacts(
+        image=image_of(project, c), status=status_text(c), running_for=human_since(c.created),
+        created_at=f"{created:%Y-%m-%d %H:%M:%S %z %Z}" if created else "", health=health,
+        pubs=tuple(_publishers(project, c)), mounts=tuple(mounts), local_volumes=local,
+        networks=tuple(networks_of(project, c.labels.get(L.SERVICE, ""))),
+        restart_count=int(c.extra.get("restart_count", 0) or 0))
+
+
+def _publishers(project: Project | None, c: ContainerRef) -> list[Publisher]:
+    """The running container's ports (docker lists none for a stopped container)."""
+    if not c.running:
+        return []
+    from engine import networks
+
+    try:
+        bindings = networks.published_ports(c.name)
+    except Exception:  # the record is gone: the container is being removed
+        log.debug("no published ports for %s", c.name, exc_info=True)
+        bindings = []
+    service = c.labels.get(L.SERVICE, "")
+    exposed = (exposed_ports(project.services[service])
+               if project is not None and service in project.services else [])
+    return publishers(bindings, exposed)
+
+
+def _table_row(project: Project | None, c: ContainerRef, trunc: bool = True) -> list[str]:
+    return [c.name, image_of(project, c), quoted_command(c.command, trunc),
+            c.labels.get(L.SERVICE, ""), human_since(c.created), status_text(c),
+            ports_column(_publishers(project, c))]

@@ -44,16 +44,43 @@ def pull_command(
     todo: dict[str, Service] = {}
     for svc in select_services(project, services):
         svc = dataclasses.replace(svc, pull_policy=policy) if policy else svc
-        if not svc.image or (ignore_buildable and svc.build is not None):
-            continue
-        if should_pull(svc) and svc.image not in todo:
+        skip = _skip_reason(svc, ignore_buildable, todo)
+        if skip is not None:
+            _say(quiet, svc.name, skip)
+        else:
+            assert svc.image is not None
             todo[svc.image] = svc
     workers = len(todo) if ctx.obj.parallel <= 0 else min(len(todo), ctx.obj.parallel)
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="pull") as pool:
-        results = list(pool.map(lambda s: _pull_one(s, quiet, ignore_failures), todo.values()))
-    failed = [name for name in results if name]
-    if failed:
+        failed = [s for s, ok in zip(todo.values(), pool.map(lambda s: _pull_one(s, quiet),
+                                                             todo.values()), strict=True)
+                  if not ok]
+    must_build = [s.name for s in failed if s.build is not None]
+    if must_build:
+        terminal.status("WARNING: Some service image(s) must be built from source by running:\n"
+                        f"    docker compose build {' '.join(must_build)}")
+    if failed and not ignore_failures:
         raise typer.Exit(1)
+
+
+def _say(quiet: bool, name: str, text: str) -> None:
+    """docker compose v2's plain progress line: `` SERVICE TEXT``, on stderr."""
+    if not quiet:
+        terminal.status(f" {name} {text}")
+
+
+def _skip_reason(svc: Service, ignore_buildable: bool, todo: dict[str, Service]) -> str | None:
+    """Why ``pull`` leaves the service's image alone (docker compose's wording), or None."""
+    if not svc.image:
+        return "Skipped - No image to be pulled"
+    if not should_pull(svc):
+        return ("Skipped - Image is already present locally"
+                if svc.pull_policy in ("missing", "if_not_present") else "Skipped")
+    if ignore_buildable and svc.build is not None:
+        return "Skipped - Image can be built"
+    if svc.image in todo:
+        return f"Skipped - Image is already being pulled by {todo[svc.image].name}"
+    return None
 
 
 def should_pull(svc: Service) -> bool:
@@ -71,24 +98,19 @@ def should_pull(svc: Service) -> bool:
     return True
 
 
-def _pull_one(svc: Service, quiet: bool, ignore_failures: bool) -> str | None:
-    """Pull one service's image; its name when the pull failed for good."""
+def _pull_one(svc: Service, quiet: bool) -> bool:
+    """Pull one service's image; False when it failed (an image the service can build is
+    only a warning, like docker compose says)."""
     from engine.errors import EngineError
     from engine.images import pull
 
     assert svc.image is not None
-    if not quiet:
-        terminal.line(f"{svc.name} Pulling")
+    _say(quiet, svc.name, "Pulling")
     try:
-        pull(svc.image, progress=progress_printer(f" {svc.name}", quiet),
+        pull(svc.image, progress=progress_printer(f" {svc.name}", quiet, stderr=True),
              platform=svc.platform)
     except EngineError as exc:
-        # An image that can be built may legitimately be absent from registries.
-        if svc.build is not None or ignore_failures:
-            terminal.warn(f"{svc.name}: {exc}")
-            return None
-        terminal.error(f"{svc.name}: {exc}")
-        return svc.name
-    if not quiet:
-        terminal.line(f"{svc.name} Pulled")
-    return None
+        _say(False, svc.name, f"{'Warning' if svc.build is not None else 'Error'} {exc}")
+        return False
+    _say(quiet, svc.name, "Pulled")
+    return True

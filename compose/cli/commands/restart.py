@@ -1,6 +1,7 @@
 """``pycompose restart``: stop then start the services' containers."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -35,13 +36,30 @@ def restart_command(
         project, _ = project_and_name(ctx, services, need_file=False)
         if project is not None:
             services = restart_dependents(project, services)
-    be, name, cs, progress = targets(ctx, services)
+    be, name, cs, plain = targets(ctx, services)
+    progress = _as_restart(plain)
     hooks = hooks_of(ctx, services)
     failures = stop_containers(be, [c for c in cs if c.running], timeout, progress,
                                hooks=hooks)
     fresh = {c.id: c for c in be.list_containers(name)}
     code = start_containers(be, name, [fresh.get(c.id, c) for c in cs], progress, hooks)
     return 1 if failures else code
+
+
+def _as_restart(progress: Callable[[str, str], None]) -> Callable[[str, str], None]:
+    """docker compose's restart events: each container ``Restarting`` then ``Started`` (the
+    stop and start steps in between are not shown)."""
+    announced: set[str] = set()
+
+    def report(obj: str, status: str) -> None:
+        if status in ("Stopping", "Starting"):
+            if obj not in announced:
+                announced.add(obj)
+                progress(obj, "Restarting")
+        elif status != "Stopped":
+            progress(obj, status)
+
+    return report
 
 
 def restart_dependents(project: Project, services: list[str]) -> list[str]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,7 +11,7 @@ import typer
 from compose.cli import terminal
 from compose.cli.commands._orch import Progress, backend
 from compose.cli.commands.up import quiet_steps
-from compose.cli.options import apply_pull_flag, rejected
+from compose.cli.options import apply_pull_flag, env_flag
 from compose.errors import ComposeError
 
 if TYPE_CHECKING:  # the orchestrator is imported when the command runs, not for `--help`
@@ -74,7 +75,8 @@ def run_command(
                                               show_default=False,
                                               help="Keep STDIN open and attach it (default)."
                                               )] = True,
-    label: Annotated[list[str] | None, typer.Option("-l", "--label", metavar="KEY=VAL",
+    label: Annotated[list[str] | None, typer.Option("-l", "--label", "--labels",
+                                                    metavar="KEY=VAL",
                                                     help="Add or override a label.")] = None,
     cap_add: Annotated[list[str] | None, typer.Option("--cap-add", metavar="CAP",
                                                       help="Add Linux capabilities.")] = None,
@@ -93,10 +95,13 @@ def run_command(
     env_from_file: Annotated[list[str] | None, typer.Option("--env-from-file", metavar="FILE",
                                                             help="Set environment variables "
                                                             "from a file.")] = None,
-    volume: Annotated[list[str] | None, rejected("-v", "--volume", reason="declare volumes in "
-                                                 "the compose file", takes_value=True)] = None,
-    remove_orphans: Annotated[bool, rejected("--remove-orphans", reason="use up or down "
-                                             "--remove-orphans")] = False,
+    volume: Annotated[list[str] | None, typer.Option("-v", "--volume", "--volumes",
+                                                     metavar="SRC:DST[:MODE]",
+                                                     help="Bind mount a host path or mount a "
+                                                     "declared volume.")] = None,
+    remove_orphans: Annotated[bool, typer.Option("--remove-orphans", help="Remove containers "
+                                                 "for services not defined in the compose "
+                                                 "file.")] = False,
 ) -> int:
     """Start the dependencies (unless --no-deps), then run SERVICE once; its exit code."""
     import secrets
@@ -104,28 +109,39 @@ def run_command(
     from compose.orchestrator import client
     from compose.orchestrator import project as proj
     from compose.orchestrator.hooks import run_hooks
-    from compose.orchestrator.oneoff import create_one_off, one_off_service, remove_one_off
+    from compose.orchestrator.oneoff import (
+        create_one_off,
+        one_off_service,
+        remove_one_off,
+        run_volumes,
+        with_volumes,
+    )
     from compose.orchestrator.up import Up, UpOptions
 
     project: Project = apply_pull_flag(ctx.obj.load_project(services=(service,)), pull)
     if service not in project.services:
         raise ComposeError(f"no such service: {service}")
+    mounts = run_volumes(volume, project, os.getcwd()) if volume else ()
     be = backend()
     progress = quiet_steps(Progress("quiet" if quiet else ctx.obj.progress), pull=quiet_pull,
                            build=quiet_build)
     deps = [d for d in proj.with_dependencies(project, [service]) if d != service]
     if deps and not no_deps:
-        result = Up(project, be, UpOptions(services=tuple(deps)), progress).run()
+        opts = UpOptions(services=tuple(deps), remove_orphans=remove_orphans,
+                         ignore_orphans=env_flag(project.environment, "COMPOSE_IGNORE_ORPHANS"))
+        result = Up(project, be, opts, progress).run()
         if result.failures():
             for f in result.failures():
                 terminal.error(f)
             return 1
     svc = one_off_service(project.services[service], entrypoint=entrypoint, user=user,
                           workdir=workdir, env=env or [], ports=publish or [],
-                          service_ports=service_ports)
+                          service_ports=service_ports, lookup=project.environment)
     project.require_supported([service])
     svc = _with_overrides(svc, label or [], cap_add or [], cap_drop or [],
                           _env_files(env_from_file or []))
+    if mounts:
+        svc = with_volumes(svc, mounts)
     # like docker compose, also with -d (attach later): a terminal when ours is one, stdin
     # kept open unless --no-interactive
     from compose.cli.commands.exec import want_tty

@@ -1,6 +1,7 @@
 """``pycompose start``: start existing containers in dependency order."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -8,7 +9,6 @@ import typer
 from compose.cli.commands._simple import hooks_of, targets
 
 if TYPE_CHECKING:
-    from compose.cli.commands._orch import Progress
     from compose.orchestrator.backend import Backend, ContainerRef
     from compose.orchestrator.client import Subscription
     from compose.orchestrator.hooks import Hooks
@@ -19,8 +19,8 @@ def register(app: typer.Typer) -> None:
     app.command("start", help="Start services.")(start_command)
 
 
-def start_containers(be: Backend, name: str, cs: list[ContainerRef], progress: Progress,
-                     hooks: Hooks | None = None) -> int:
+def start_containers(be: Backend, name: str, cs: list[ContainerRef],
+                     progress: Callable[[str, str], None], hooks: Hooks | None = None) -> int:
     """Start stopped containers, dependencies first (compose.orchestrator.start); 1 on errors."""
     from compose.orchestrator.start import start_containers as start
 

@@ -23,7 +23,7 @@ def stop_command(
     """Stop the services' containers in reverse dependency order."""
     from compose.orchestrator.down import stop_containers
 
-    be, _name, cs, progress = targets(ctx, services, running=True)
+    be, _name, cs, progress = targets(ctx, services)
     failures = stop_containers(be, cs, timeout, progress, hooks=hooks_of(ctx, services))
     for f in failures:
         terminal.error(f)

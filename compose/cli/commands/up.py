@@ -23,7 +23,7 @@ from compose.cli.commands._orch import (
     number,
     parse_time,
 )
-from compose.cli.options import apply_pull_flag, noop, rejected
+from compose.cli.options import apply_pull_flag, env_flag, rejected
 from compose.errors import ComposeError
 from compose.orchestrator import labels as L
 
@@ -109,7 +109,9 @@ def up_command(
                                                    reason="dependencies are recreated only "
                                                    "when their configuration diverged")
                                     ] = False,
-    yes: Annotated[bool, noop("-y", "--yes", reason="pycompose never prompts")] = False,
+    yes: Annotated[bool, typer.Option("-y", "--yes", help="Assume yes: recreate volumes "
+                                      "whose definition changed (their data is lost).")
+                   ] = False,
 ) -> int:
     """Converge the project and start it; stream logs unless detached."""
     from compose.orchestrator.convergence import RecreatePolicy
@@ -129,10 +131,17 @@ def up_command(
         raise ComposeError(f"no such service: {exit_code_from}")
     recreate = (RecreatePolicy.FORCE if force_recreate else RecreatePolicy.NEVER if no_recreate
                 else RecreatePolicy.DIVERGED)
+    # like docker compose: COMPOSE_* settings also come from the .env file
+    remove_orphans = remove_orphans or env_flag(project.environment, "COMPOSE_REMOVE_ORPHANS")
+    ignore_orphans = env_flag(project.environment, "COMPOSE_IGNORE_ORPHANS")
+    if ignore_orphans and remove_orphans:
+        raise ComposeError("cannot combine COMPOSE_IGNORE_ORPHANS and --remove-orphans")
     opts = UpOptions(services=targets, no_deps=no_deps, build=build, no_build=no_build,
                      recreate=recreate, no_start=no_start,
-                     remove_orphans=remove_orphans, scale=_parse_scale(scale), timeout=timeout,
-                     wait_timeout=wait_timeout, wait=wait,
+                     remove_orphans=remove_orphans, ignore_orphans=ignore_orphans,
+                     recreate_volumes=yes,
+                     scale=_parse_scale(scale), timeout=timeout, wait_timeout=wait_timeout,
+                     wait=wait,
                      renew_anon_volumes=renew_anon_volumes, parallel=ctx.obj.parallel)
     be = backend()
     progress = Progress(ctx.obj.progress)
@@ -158,6 +167,9 @@ def up_command(
                and (not targets or attach_dependencies or s in targets)]
     attached = [s for s in (attach or default) if s not in (no_attach or ())]
     cs = [c for c in containers_of(be, project.name, attached)]
+    if cs:  # docker compose announces the containers it follows, on stdout
+        terminal.line("Attaching to " + ", ".join(log_prefix(c) for c in sorted(
+            cs, key=lambda c: c.name)))
     try:
         return _foreground(ctx, be, project.name, cs, timeout, abort_on_exit, abort_on_failure,
                            exit_code_from, LogPrinter(cs, colour=terminal.use_colour() and

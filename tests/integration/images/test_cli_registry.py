@@ -39,5 +39,6 @@ def test_build_push_pull_project(state_root: Path, tmp_path: Path, registry: Reg
     monkeypatch.setenv("PYCOMPOSE_ROOT", str(fresh))
     assert main([*compose, "pull", "-q"]) == 0
     assert im.resolve(image).id == built.id
-    assert main([*compose, "images", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["image", "ls", "-q"]) == 0
     assert capsys.readouterr().out.strip() == built.short_id

@@ -23,7 +23,7 @@ SLOW = 400.0
 
 
 def _rows(stack: Stack) -> dict[str, dict[str, object]]:
-    rows = [json.loads(r) for r in stack.run("ps", "-a", "--format", "json",
+    rows = [json.loads(r) for r in stack.run("ps", "-a", "--no-trunc", "--format", "json",
                                              timeout=SLOW).stdout.splitlines()]
     return {str(r["Service"]): r for r in rows}
 

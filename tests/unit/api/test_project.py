@@ -179,7 +179,7 @@ def test_questions_about_services_raise_service_errors(fake: tuple[FakeOps, Back
     p = Project(backend=be)
     with pytest.raises(ServiceError, match="no such service: nope"):
         p.ps("nope")
-    with pytest.raises(ServiceError, match="'web' is not running"):
+    with pytest.raises(ServiceError, match='"web" is not running'):
         p.exec("web", ["true"])
     with pytest.raises(UsageError, match="invalid pull policy"):
         p.up(pull="sometimes")

@@ -66,6 +66,7 @@ def lean_kwargs(argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     ["run", "--rm", "-e", "A=1", "-l", "k=v", "--no-deps", "-P", "-p", "80", "web", "a", "-b"],
     ["run", "--no-interactive", "--pull", "never", "--entrypoint", "sh", "-q", "web", "-c", "x"],
     ["run", "--cap-add", "NET_ADMIN", "--cap-drop=ALL", "--use-aliases", "--build", "web"],
+    ["run", "-v", "/a:/b", "--volume", "data:/d", "--remove-orphans", "--labels", "a=b", "web"],
 ])
 def test_same_arguments_as_typer(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("COMPOSE_PROGRESS", "COMPOSE_ANSI", "COMPOSE_PARALLEL_LIMIT"):
@@ -86,8 +87,8 @@ def test_environment_defaults_as_typer(monkeypatch: pytest.MonkeyPatch) -> None:
     ["ps", "-h"], ["ps", "--help"], ["ps", "-aq"], ["ps", "--bogus"], ["ps", "--format"],
     ["ps", "--", "web"], ["--parallel", "x", "ps"], ["ps", "--all=1"],
     ["exec", "-Ti", "web", "true"], ["exec", "--", "web", "true"], ["exec", "-T", "web"],
-    ["exec", "--no-interactive=1", "web", "x"], ["run", "-v", "/a:/b", "web"],
-    ["run", "--remove-orphans", "web"], ["run", "--rm"],
+    ["exec", "--no-interactive=1", "web", "x"], ["run", "--bogus", "web"],
+    ["run", "-v"], ["run", "--rm"],
 ])
 def test_steps_aside_for_typer(argv: list[str]) -> None:
     with pytest.raises(lean.Fallback):

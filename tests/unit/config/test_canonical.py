@@ -1,6 +1,8 @@
 """docker compose's canonical output style and the short-syntax parsers behind it."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -89,3 +91,35 @@ def test_render_yaml_round_trips(data: dict) -> None:
     assert yaml.safe_load(text) == (data or {})
     loaded, _ = load_yaml(text, "x.yaml")
     assert (loaded or {}) == data
+
+
+def test_false_flags_are_left_out_like_compose_go_omitempty(tmp_path: Path) -> None:
+    from compose.config.canonical import render_project
+    from tests.unit.config.helpers import load_in, write
+
+    write(tmp_path, "compose.yaml", """
+services:
+  a:
+    image: x
+    privileged: false
+    read_only: false
+    tty: true
+    stdin_open: false
+    volumes:
+      - {type: volume, source: v, target: /v, read_only: false, volume: {nocopy: false}}
+    depends_on:
+      b: {condition: service_started, restart: false}
+  b:
+    image: x
+volumes:
+  v: {}
+networks:
+  n: {internal: false, attachable: true}
+""")
+    doc = yaml.safe_load(render_project(load_in(tmp_path)))
+    a = doc["services"]["a"]
+    assert "privileged" not in a and "read_only" not in a and "stdin_open" not in a
+    assert a["tty"] is True
+    assert a["volumes"] == [{"type": "volume", "source": "v", "target": "/v", "volume": {}}]
+    assert a["depends_on"] == {"b": {"condition": "service_started", "required": True}}
+    assert doc["networks"]["n"]["attachable"] is True and "internal" not in doc["networks"]["n"]

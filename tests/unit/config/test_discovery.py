@@ -102,3 +102,50 @@ def test_invalid_explicit_name_is_an_error(bad: str) -> None:
 def test_directory_without_usable_characters(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no usable characters"):
         resolve_project_name(None, {}, None, tmp_path / "___")
+
+
+def _dotenv_fixture(root: Path) -> None:
+    """docker compose's e2e fixture ``dotenv``: a .env naming the file in a subdirectory and
+    enabling a profile, and the subdirectory's own .env with defaults."""
+    write(root, ".env", 'COMPOSE_FILE="${COMPOSE_FILE:-development/compose.yaml}"\n'
+                        "IMAGE_NAME=test\nCOMPOSE_PROFILES=test\n")
+    write(root, "development/.env", 'IMAGE_NAME="${IMAGE_NAME:-backend}"\n'
+                                    'IMAGE_TAG="${IMAGE_TAG:-latest}"\n')
+    write(root, "development/compose.yaml",
+          "services:\n  backend:\n    image: $IMAGE_NAME:$IMAGE_TAG\n"
+          "  test:\n    profiles: [test]\n    image: enabled:profile\n")
+
+
+def test_both_dotenv_files_apply_the_first_winning(tmp_path: Path) -> None:
+    _dotenv_fixture(tmp_path)
+    project = load(LoadOptions(working_dir=str(tmp_path), environ={}))
+    assert project.services["backend"].image == "test:latest"  # IMAGE_TAG from the second
+    assert project.services["test"].image == "enabled:profile"  # COMPOSE_PROFILES from the first
+
+
+def test_project_directory_is_where_default_files_are_found(tmp_path: Path) -> None:
+    _dotenv_fixture(tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    project = load(LoadOptions(working_dir=str(tmp_path / "elsewhere"), environ={},
+                               project_directory=str(tmp_path / "development")))
+    assert project.services["backend"].image == "backend:latest"
+    assert project.compose_files == (str(tmp_path / "development" / "compose.yaml"),)
+
+
+def test_env_file_can_name_the_compose_file_relative_to_the_working_dir(tmp_path: Path) -> None:
+    _dotenv_fixture(tmp_path)
+    write(tmp_path, "other.env", "COMPOSE_FILE=development/compose.yaml\nIMAGE_NAME=test\n"
+                                 "IMAGE_TAG=latest\nCOMPOSE_PROFILES=test\n")
+    project = load(LoadOptions(working_dir=str(tmp_path), environ={},
+                               env_files=(str(tmp_path / "other.env"),)))
+    assert sorted(s.image or "" for s in project.services.values()) == [
+        "enabled:profile", "test:latest"]
+
+
+def test_first_dotenv_is_the_one_next_to_the_first_file(tmp_path: Path) -> None:
+    write(tmp_path, ".env", "TAG=cwd\n")
+    write(tmp_path, "sub/.env", "TAG=sub\n")
+    write(tmp_path, "sub/compose.yaml", MINI.format(image="app:${TAG}"))
+    project = load(LoadOptions(working_dir=str(tmp_path), environ={},
+                               files=("sub/compose.yaml",)))
+    assert project.services["app"].image == "app:sub"

@@ -32,11 +32,13 @@ def test_build_images_and_rm(state_root: Path, project: Path,
     assert _cli(project, "build") == 0
     out = capsys.readouterr().out
     assert "web Built" in out and "named Built" in out
-    assert _cli(project, "images") == 0
-    table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["SERVICE", "REPOSITORY", "TAG", "IMAGE", "ID", "SIZE"]
-    assert {tuple(r.split()[:3]) for r in table[1:]} == {("web", "proj-web", "latest"),
-                                                        ("named", "example/named", "2")}
+    assert _cli(project, "images") == 0  # like docker compose: one row per container, none yet
+    (header,) = capsys.readouterr().out.splitlines()
+    assert header.split() == ["CONTAINER", "REPOSITORY", "TAG", "PLATFORM", "IMAGE", "ID",
+                              "SIZE", "CREATED"]
+    assert main(["image", "ls"]) == 0
+    listing = {tuple(r.split()[:2]) for r in capsys.readouterr().out.splitlines()[1:]}
+    assert {("proj-web", "latest"), ("example/named", "2")} <= listing
     assert main(["image", "inspect", "proj-web"]) == 0
     (doc,) = json.loads(capsys.readouterr().out)
     assert doc["Config"]["Cmd"] == ["x"] and doc["RepoTags"] == ["proj-web:latest"]

@@ -65,6 +65,7 @@ class FakeBackend:
         self.containers: dict[str, dict] = {}
         self.networks: set[str] = set()
         self.volumes: set[str] = set()
+        self.volume_hashes: dict[str, str] = {}
         self.image_calls: list[tuple[str, str, bool, bool]] = []  # service, pull, build, has build
         self.exit_on_start: dict[str, int] = {}  # service -> exit code right after start
         self.anon_targets: dict[str, tuple[str, ...]] = {}  # service -> anonymous volume targets
@@ -104,7 +105,14 @@ class FakeBackend:
         self._call("volume", volume.name)
         created = volume.name not in self.volumes
         self.volumes.add(volume.name)
+        if created:
+            from compose.orchestrator.labels import volume_hash
+
+            self.volume_hashes[volume.name] = volume_hash(volume)
         return created
+
+    def volume_config_hash(self, name: str) -> str | None:
+        return self.volume_hashes.get(name, "") if name in self.volumes else None
 
     def remove_volume(self, name: str) -> None:
         self._call("rm-volume", name)

@@ -56,12 +56,13 @@ def test_tty_progress_redraws_in_place(capsys: pytest.CaptureFixture[str]) -> No
 def test_ports_shown_only_for_running_containers(monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
-    from compose.cli.commands._orch import ports_text
+    from compose.cli.commands._psrow import ports_column
+    from compose.cli.commands.ps import _publishers
     from engine import networks
 
     binding = networks.PortBinding(80, 8080, "127.0.0.1", "tcp")
     monkeypatch.setattr(networks, "published_ports", lambda name: [binding])
     running = ref("p-web-1", "web", 1)
-    assert ports_text(running) == "127.0.0.1:8080->80/tcp"
+    assert ports_column(_publishers(None, running)) == "127.0.0.1:8080->80/tcp"
     for st in ("exited", "created", "dead"):
-        assert ports_text(dataclasses.replace(running, state=st)) == ""
+        assert _publishers(None, dataclasses.replace(running, state=st)) == []

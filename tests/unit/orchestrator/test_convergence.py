@@ -17,7 +17,7 @@ def c(service: str, n: int, h: str = "h1", running: bool = True, **kw: object) -
 
 
 def actions(plan, service: str) -> list[tuple[Action, int]]:  # type: ignore[no-untyped-def]
-    return [(s.action, s.number) for s in plan.for_service(service)]
+    return [(s.action, s.number) for s in plan.steps if s.service == service]
 
 
 def test_fresh_project_creates_everything() -> None:
@@ -88,6 +88,20 @@ def test_orphans_reported_and_removed_on_request() -> None:
     assert all(s.service != "old" for s in plan.steps)
     plan = plan_convergence([DesiredService("web", "h1")], observed, remove_orphans=True)
     assert actions(plan, "old") == [(Action.REMOVE, 1)]
+    assert plan.for_service("old") == ()  # orphans are removed apart from the services
+
+
+def test_exited_one_off_containers_are_orphans_like_docker_compose() -> None:
+    observed = [c("web", 1), c("web", 1, running=False, oneoff=True, state="exited"),
+                c("job", 1, oneoff=True, state="running"),
+                c("job", 2, running=False, oneoff=True, state="created")]
+    plan = plan_convergence([DesiredService("web", "h1")], observed, known=["job"])
+    assert [(o.service, o.state) for o in plan.orphans] == [("web", "exited")]
+    assert actions(plan, "web") == [(Action.NOOP, 1)]
+    plan = plan_convergence([DesiredService("web", "h1")], observed, remove_orphans=True,
+                            known=["job"])
+    assert [s.reason for s in plan.steps if s.action is Action.REMOVE] == ["orphan"]
+    assert plan.for_service("web") == (plan.steps[0],)  # the one-off is not the service's
 
 
 def test_known_services_are_neither_planned_nor_orphans() -> None:

@@ -74,16 +74,18 @@ def test_failing_migrate_blocks_dependents_with_reason() -> None:
     runs = run(stack(), engine)
     assert engine.order == ["db", "migrate"]
     assert runs["api"].outcome is Outcome.BLOCKED
-    assert "migrate exited with code 1" in runs["api"].reason
-    assert runs["web"].outcome is Outcome.BLOCKED
-    assert runs["web"].reason == "dependency failed: migrate exited with code 1"
+    assert runs["api"].reason == 'service "migrate" didn\'t complete successfully: exit 1'
+    assert runs["web"].outcome is Outcome.BLOCKED  # docker compose's wording, one prefix
+    assert runs["web"].reason == ('dependency failed to start: service "migrate" didn\'t '
+                                  "complete successfully: exit 1")
 
 
 def test_unhealthy_dependency_reason_has_probe_output() -> None:
     def unhealthy(ex: Executor, name: str) -> None:
         ex.notify(Event(name, EventKind.UNHEALTHY, detail="connection refused"))
     runs = run(stack(), FakeEngine({"db": unhealthy}))
-    assert runs["migrate"].reason == "dependency failed: db is unhealthy: connection refused"
+    assert runs["migrate"].reason == (
+        "dependency failed to start: container db is unhealthy: connection refused")
 
 
 def test_optional_dependency_failure_only_warns() -> None:
@@ -135,7 +137,7 @@ def test_timeout_blocks_services_waiting_for_health() -> None:
 
 def test_exit_before_healthy_fails_dependents() -> None:
     runs = run(stack(), FakeEngine({"db": exits(3)}))
-    assert "db exited with code 3 before becoming healthy" in runs["migrate"].reason
+    assert runs["migrate"].reason == "dependency failed to start: container db exited (3)"
 
 
 def test_cancel_marks_pending_services() -> None:

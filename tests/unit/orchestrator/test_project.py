@@ -9,12 +9,12 @@ from compose.orchestrator import labels as L
 from compose.orchestrator.backend import ContainerRef
 from compose.orchestrator.executor import Condition, Dependency, Node
 from compose.orchestrator.project import (
-    check_health_dependencies,
     container_labels,
     desired,
     nodes,
     observed,
     with_dependencies,
+    without_healthcheck,
 )
 from engine.images.model import Healthcheck as ImageHealthcheck
 
@@ -69,9 +69,22 @@ def test_labels_roundtrip_through_observed() -> None:
 
 def test_service_healthy_needs_a_healthcheck_service_or_image() -> None:
     p = project()
-    with pytest.raises(ComposeError, match="'db' has no healthcheck"):
-        check_health_dependencies(p, ["api"], {})
-    check_health_dependencies(p, ["api"], {"db": ImageHealthcheck(test=("CMD", "true"))})
+    assert without_healthcheck(p, ["api"], {}) == {"db"}
+    assert without_healthcheck(p, ["api"], {"db": ImageHealthcheck(test=("CMD", "true"))}
+                               ) == set()
     svc_hc = Project("p", "/w", {**p.services, "db": Service(
         "db", image="x", healthcheck=Healthcheck(test=("CMD", "true")))})
-    check_health_dependencies(svc_hc, ["api"], {})
+    assert without_healthcheck(svc_hc, ["api"], {}) == set()
+
+
+def test_container_names_must_be_unique_among_the_selected_services() -> None:
+    from compose.orchestrator.project import check_container_names
+
+    p = Project("p", "/w", {
+        "a": Service("a", image="x", container_name="fixed"),
+        "b": Service("b", image="x", container_name="fixed"),
+        "c": Service("c", image="x")})
+    with pytest.raises(ComposeError, match='services.b: container name "fixed" is already in '
+                                           "use by service a"):
+        check_container_names(p, ["a", "b", "c"])
+    check_container_names(p, ["a", "c"])  # `up a`: b is not part of it

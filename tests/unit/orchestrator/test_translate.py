@@ -49,6 +49,8 @@ def test_no_command_is_an_error() -> None:
 def test_env_merge_and_unset_dropped() -> None:
     env = merged_env(("PATH=/bin", "A=img"), {"A": "svc", "B": None, "C": ""})
     assert env == ("PATH=/bin", "A=svc", "C=")
+    # a passthrough the shell does not set unsets the image's value (docker's bare ``KEY``)
+    assert merged_env(("PATH=/bin", "EMPTY=image"), {"EMPTY": None}) == ("PATH=/bin",)
 
 
 def test_unsupported_keys_are_named() -> None:
@@ -193,3 +195,14 @@ def test_ipc_modes(ipc: str | None, mode: str) -> None:
     assert spec.ipc_mode == mode
     if ipc == "service:db":
         assert "db" in svc.dependencies()
+
+
+def test_start_interval_needs_start_period_like_docker() -> None:
+    from compose.config.model import Healthcheck
+
+    svc = Service("s", raw={"image": "x"}, healthcheck=Healthcheck(test=("CMD", "true"),
+                                                                    start_interval=1.0))
+    with pytest.raises(TranslateError, match="start_interval requires healthcheck.start_period"):
+        check_supported(svc)
+    check_supported(Service("s", raw={"image": "x"}, healthcheck=Healthcheck(
+        test=("CMD", "true"), start_interval=1.0, start_period=5.0)))

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from compose.config.model import DependsOn, Healthcheck, Network, Project, Service, Volume
-from compose.errors import ComposeError
 from compose.orchestrator import client, daemon, state
 from compose.orchestrator.convergence import RecreatePolicy
 from compose.orchestrator.down import DownOptions, run_down
@@ -74,8 +73,9 @@ def test_failing_migrate_blocks_api_and_web(env: tuple[FakeOps, FakeBackend]) ->
     result = Up(stack(), backend, UpOptions(wait_timeout=10)).run()
     assert starts(backend) == ["proj-db-1", "proj-migrate-1"]
     assert result.runs["api"].outcome is Outcome.BLOCKED
-    assert "migrate exited with code 1" in result.runs["api"].reason
-    assert any("migrate exited with code 1" in f for f in result.failures())
+    reason = 'service "migrate" didn\'t complete successfully: exit 1'
+    assert result.runs["api"].reason == reason
+    assert any(reason in f for f in result.failures())
 
 
 def test_unhealthy_db_reason_carries_probe_output(env: tuple[FakeOps, FakeBackend]) -> None:
@@ -83,8 +83,8 @@ def test_unhealthy_db_reason_carries_probe_output(env: tuple[FakeOps, FakeBacken
     ops.probe_results = [(1, "db: connection refused")] * 3
     result = Up(stack(), backend, UpOptions(wait_timeout=10)).run()
     assert starts(backend) == ["proj-db-1"]
-    assert result.runs["migrate"].reason == (
-        "dependency failed: db is unhealthy: db: connection refused")
+    assert result.runs["migrate"].reason == (  # docker names the container
+        "dependency failed to start: container proj-db-1 is unhealthy: db: connection refused")
 
 
 def test_second_up_changes_nothing_and_changed_service_is_recreated(
@@ -123,13 +123,26 @@ def test_engine_helpers_are_warmed_only_when_something_will_start(
     assert "create" in [c[0] for c in backend.calls]
 
 
-def test_service_healthy_without_healthcheck_fails_early(
+def test_service_healthy_without_healthcheck_fails_once_it_runs(
         env: tuple[FakeOps, FakeBackend]) -> None:
+    """Like docker compose: the dependency starts, then its dependents fail ("has no
+    healthcheck configured"); a ``required: false`` one only warns and lets them start."""
+    import dataclasses
+
     ops, backend = env
     bad = stack(db=svc("db"))
-    with pytest.raises(ComposeError, match="'db' has no healthcheck"):
-        Up(bad, backend, UpOptions()).run()
-    assert starts(backend) == []
+    result = Up(bad, backend, UpOptions(wait_timeout=10)).run()
+    assert starts(backend) == ["proj-db-1"]
+    assert result.runs["migrate"].reason == (
+        "dependency failed to start: container proj-db-1 has no healthcheck configured")
+    spec = dataclasses.replace(bad.services["migrate"].depends_on["db"], required=False)
+    optional = stack(db=svc("db"), migrate=dataclasses.replace(
+        bad.services["migrate"], depends_on={"db": spec}))
+    result = Up(optional, backend, UpOptions(wait_timeout=10)).run()
+    assert result.runs["migrate"].outcome is Outcome.DONE  # api still needs db healthy
+    assert result.runs["migrate"].warnings == [
+        'optional dependency "db" failed to start: container proj-db-1 has no healthcheck '
+        "configured"]
 
 
 def test_down_removes_everything_but_external(env: tuple[FakeOps, FakeBackend]) -> None:
@@ -310,6 +323,21 @@ def test_profile_disabled_service_is_no_orphan(env: tuple[FakeOps, FakeBackend],
     assert "Found orphan containers ([proj-debug-1])" in caplog.text
 
 
+def test_down_leaves_a_profile_disabled_service_without_calling_it_orphan(
+        env: tuple[FakeOps, FakeBackend], caplog: pytest.LogCaptureFixture) -> None:
+    import dataclasses
+
+    _ops, backend = env
+    Up(stack(debug=svc("debug")), backend, UpOptions(wait_timeout=10)).run()
+    without = dataclasses.replace(stack(), disabled_services=("debug",))
+    with caplog.at_level("WARNING"):
+        run_down(without, "proj", backend, DownOptions())
+    assert "orphan" not in caplog.text  # like docker compose: not in the model, not an orphan
+    assert [c["name"] for c in backend.containers.values()] == ["proj-debug-1"]
+    run_down(stack(debug=svc("debug")), "proj", backend, DownOptions())
+    assert backend.containers == {}
+
+
 def test_post_start_and_pre_stop_hooks(env: tuple[FakeOps, FakeBackend]) -> None:
     from compose.config.model import Hook
 
@@ -341,3 +369,29 @@ def test_failing_post_start_hook_fails_the_service(env: tuple[FakeOps, FakeBacke
     assert web.outcome is Outcome.FAILED
     assert "web hook exited with status 2: out" in str(web.reason)
     run_down(project, "proj", backend, DownOptions())
+
+
+def test_changed_volume_is_kept_with_a_warning_or_recreated_with_yes(
+        env: tuple[FakeOps, FakeBackend], caplog: pytest.LogCaptureFixture) -> None:
+    import dataclasses
+
+    from compose.config.model import VolumeMount
+
+    _ops, backend = env
+    web = svc("web", volumes=(VolumeMount("volume", "/data", "data"),))
+    project = stack(web=web)
+    Up(project, backend, UpOptions(wait_timeout=10)).run()
+    relabelled = dataclasses.replace(project, volumes={
+        **project.volumes, "data": Volume("data", "proj_data", labels={"foo": "zot"})})
+    backend.calls.clear()
+    with caplog.at_level("WARNING"):
+        Up(relabelled, backend, UpOptions(wait_timeout=10)).run()
+    assert "doesn't match configuration in compose file" in caplog.text
+    assert ("rm-volume", "proj_data") not in backend.calls
+    Up(relabelled, backend, UpOptions(wait_timeout=10, recreate_volumes=True)).run()
+    removed = backend.calls.index(("rm-volume", "proj_data"))
+    assert backend.calls.index(("rm", "proj-web-1")) < removed  # its user goes first
+    assert ("create", "proj-web-1") in backend.calls[removed:]
+    backend.calls.clear()
+    Up(relabelled, backend, UpOptions(wait_timeout=10, recreate_volumes=True)).run()
+    assert ("rm-volume", "proj_data") not in backend.calls  # it matches now

@@ -90,7 +90,7 @@ def _global_options(
         ),
     ] = -1,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Not supported by pycompose (rejected).")
+        bool, rejected("--dry-run", reason="commands are not simulated; run them without it")
     ] = False,
     all_resources: Annotated[
         bool, rejected("--all-resources", reason="only the resources services use are created")
@@ -110,10 +110,6 @@ def _global_options(
                                  param_hint="--progress")
     if ansi not in ANSI_MODES:
         raise typer.BadParameter(f"must be one of {', '.join(ANSI_MODES)}", param_hint="--ansi")
-    if dry_run:
-        raise typer.BadParameter(
-            "dry-run mode is not supported by pycompose", param_hint="--dry-run"
-        )
     terminal.configure(ansi)
     terminal.setup_logging(verbose)
     ctx.obj = CliContext(

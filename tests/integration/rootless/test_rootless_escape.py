@@ -89,7 +89,7 @@ def test_container_processes_belong_to_the_user_and_survive_a_killed_supervisor(
     project.ok(*files, "up", "-d", "sleeper")
     try:
         top = project.ok(*files, "top", "sleeper")
-        pids = [int(m) for m in re.findall(r"^\S+\s+(\d+)\s+\d+\s+sleep", top, re.M)]
+        pids = [int(m) for m in re.findall(r"^\s*\S+\s+(\d+)\s+\d+\s.*\ssleep \d+\s*$", top, re.M)]
         assert pids, top
         status = Path(f"/proc/{pids[0]}/status").read_text()
         uids = re.search(r"^Uid:\s+(\d+)", status, re.M)

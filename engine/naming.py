@@ -24,8 +24,13 @@ CGROUP_PARENT = "pycompose"
 
 
 def new_id() -> str:
-    """Return a new 64-hex object id, like docker's."""
-    return secrets.token_hex(32)
+    """Return a new 64-hex object id, like docker's: never one whose short form is all
+    digits (it is the container's default hostname, and a resolver takes an all-digit name
+    for a malformed IPv4 address: ``hostname -i`` said "Unknown host" for 1 id in ~280)."""
+    while True:
+        obj_id = secrets.token_hex(32)
+        if not obj_id[:12].isdigit():
+            return obj_id
 
 
 def short_id(obj_id: str) -> str:

@@ -236,7 +236,19 @@ def _report(exc: Exception, verbose: bool) -> int:
 
 
 def run() -> None:
-    """Console-script entry point (``pycompose``)."""
+    """Console-script entry point (``pycompose``): the command runs in the state root's warm
+    engine when one serves (:mod:`compose.cli.warmclient`), else in this process."""
+    args = sys.argv[1:]
+    command = invoked_command(args)
+    if command is not None and "--help" not in args and "-h" not in args:
+        from compose.cli import warmclient
+
+        if not warmclient.interactive(command, args):
+            try:
+                sys.exit(warmclient.run(args))
+            except warmclient.Absent as absent:
+                if absent.spawn and command not in NO_ENGINE_COMMANDS:
+                    warmclient.start_engine()
     sys.exit(main())
 
 

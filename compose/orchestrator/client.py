@@ -74,18 +74,19 @@ def ensure_supervisor(project: str) -> None:
 def _start_supervisor(project: str) -> None:
     ensure_dir(run_dir(), 0o700)
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # first child: new session, fork again so the supervisor is no session leader
-        try:
-            os.close(read_fd)
-            os.setsid()
-            if os.fork() != 0:
-                os._exit(0)
-            _exec_supervisor(project, write_fd)
-        finally:
-            os._exit(127)
+    if not _spawn_warm(project, write_fd):
+        pid = os.fork()
+        if pid == 0:  # first child: new session, fork again: the supervisor is no session leader
+            try:
+                os.close(read_fd)
+                os.setsid()
+                if os.fork() != 0:
+                    os._exit(0)
+                _exec_supervisor(project, write_fd)
+            finally:
+                os._exit(127)
+        os.waitpid(pid, 0)
     os.close(write_fd)
-    os.waitpid(pid, 0)
     with os.fdopen(read_fd, "rb") as ready:
         ok = ready.read(1)
     if ok != b"1" or not _answers_soon(project):
@@ -103,6 +104,21 @@ def _answers_soon(project: str, within: float = 5.0) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+def _spawn_warm(project: str, ready_fd: int) -> bool:
+    """Have the warm engine fork the supervisor (no interpreter start-up); False when this
+    command does not run in one."""
+    from engine import warm
+
+    if warm.server_address is None:
+        return False
+    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        return warm.spawn_python(["-m", "compose.orchestrator.daemon", project, str(ready_fd)],
+                                 dict(os.environ), (devnull, devnull, devnull), (ready_fd,))
+    finally:
+        os.close(devnull)
 
 
 def _exec_supervisor(project: str, ready_fd: int) -> None:

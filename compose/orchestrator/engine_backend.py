@@ -176,9 +176,11 @@ class EngineBackend:
         (it would otherwise linger until its idle timeout after `down`), and the DNS daemon
         when no sandbox does (one spawned for a killed `up` would wait to be told)."""
         if not containers.list_containers(None, all=True):
+            from engine import warm
             from engine.containers import shimd
 
             shimd.stop_server()
+            warm.linger()  # the warm engine, if this command runs in one, goes soon after
         networks.stop_idle_dns()
 
     def prepare_starts(self) -> None:

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine import warm
 from engine.paths import ensure_dir, state_root
 
 _IDLE_EXIT = 15.0  # seconds without a request before the server exits
@@ -38,7 +39,7 @@ _MAIN = "import sys; from engine.containers import shimd; shimd.main(sys.argv)"
 
 # Servers this process began starting with start_early(): state root -> the starting server
 # (its process and the read end of its ready pipe), then whether it came up.
-_early: dict[Path, tuple[subprocess.Popen[bytes], int] | bool] = {}
+_early: dict[Path, tuple[subprocess.Popen[bytes] | None, int] | bool] = {}
 _early_lock = threading.Lock()
 
 
@@ -145,18 +146,22 @@ def _start_server(root: Path) -> bool:
     return _wait_ready(*_spawn_server(root))
 
 
-def _spawn_server(root: Path) -> tuple[subprocess.Popen[bytes], int]:
+def _spawn_server(root: Path) -> tuple[subprocess.Popen[bytes] | None, int]:
     """Launch a server for ``root``: its first process and the read end of its ready pipe."""
     ensure_dir(root, 0o711)
     read_fd, write_fd = os.pipe()
     tree = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([tree, *filter(None, sys.path)])}
+    argv = ["-S", "-c", _MAIN, str(root), str(write_fd)]
     try:
-        with open(root / "shimd.log", "ab") as log_file:
-            proc = subprocess.Popen(
-                [sys.executable, "-S", "-c", _MAIN, str(root), str(write_fd)], env=env,
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file,
-                pass_fds=(write_fd,), start_new_session=True, cwd="/")
+        with open(root / "shimd.log", "ab") as log_file, open(os.devnull, "rb") as devnull:
+            proc: subprocess.Popen[bytes] | None = None
+            if not warm.spawn_python(argv, env, (devnull.fileno(), devnull.fileno(),
+                                                 log_file.fileno()), (write_fd,)):
+                proc = subprocess.Popen(
+                    [sys.executable, *argv], env=env, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL, stderr=log_file, pass_fds=(write_fd,),
+                    start_new_session=True, cwd="/")
     except BaseException:
         os.close(read_fd)
         raise
@@ -165,10 +170,11 @@ def _spawn_server(root: Path) -> tuple[subprocess.Popen[bytes], int]:
     return proc, read_fd
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], read_fd: int) -> bool:
+def _wait_ready(proc: subprocess.Popen[bytes] | None, read_fd: int) -> bool:
     """Wait until the launched server listens; True when it (or a rival) does."""
     with os.fdopen(read_fd, "rb") as ready:
-        proc.wait(_START_TIMEOUT)  # the server forks once; this reaps the first process
+        if proc is not None:  # the server forks once; this reaps the first process
+            proc.wait(_START_TIMEOUT)
         if not select.select([ready], [], [], _START_TIMEOUT)[0]:
             return False
         return ready.read() in (b"ready", b"busy")

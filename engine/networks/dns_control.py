@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine import warm
 from engine.networks.model import NetworkError
 from engine.paths import ensure_dir, state_root
 from engine.unixaddr import unix_address
@@ -122,12 +123,18 @@ def spawn() -> str:
     ensure_dir(run_dir())
     read_fd, write_fd = os.pipe()
     env = {**os.environ, "PYCOMPOSE_DNSD_READY_FD": str(write_fd)}
-    with open(log_path(), "ab") as logf:
-        proc = subprocess.Popen([sys.executable, "-m", "engine.networks.dnsd"], env=env,
-                                stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                                pass_fds=(write_fd,), start_new_session=True)
-    os.close(write_fd)
-    proc.wait()  # the daemon forks; this reaps the intermediate process
+    try:
+        with open(log_path(), "ab") as logf, open(os.devnull, "rb") as devnull:
+            if not warm.spawn_python(["-m", "engine.networks.dnsd"], env,
+                                     (devnull.fileno(), logf.fileno(), logf.fileno()),
+                                     (write_fd,)):
+                proc = subprocess.Popen([sys.executable, "-P", "-m", "engine.networks.dnsd"],
+                                        env=env, stdin=subprocess.DEVNULL, stdout=logf,
+                                        stderr=logf, pass_fds=(write_fd,),
+                                        start_new_session=True, cwd="/")
+                proc.wait()  # the daemon forks; this reaps the intermediate process
+    finally:
+        os.close(write_fd)
     with os.fdopen(read_fd, "rb") as ready:
         word = ready.readline().strip()
     if word not in (b"ready", b"busy"):

@@ -1,0 +1,484 @@
+"""The warm engine process: one per state root (and installed tree), started on demand by a
+command that found none (:func:`compose.cli.warmclient.start_engine`), gone after an idle
+period; nothing needs to be installed or running beforehand.
+
+It binds its address first (a second one started at the same moment gives way at once), then
+imports the whole CLI and engine, then serves three requests (:mod:`engine.warm` has the wire
+format):
+
+- ``run``: fork a child that becomes the command: the client's standard streams, working
+  directory, environment, umask and arguments, then :func:`compose.cli.main.main`. The server
+  forwards the signals the client relays, kills the child if the client dies (as a killed CLI
+  stops), and reports the exit status. It stays single-threaded, so forking is safe.
+- ``spawn`` (from such a child): fork a detached process (new session, double fork) that runs
+  ``python -m module`` or ``python -c code`` with the given descriptors: the project supervisor,
+  the DNS daemon and the shim fork server start without an interpreter of their own.
+- ``linger``: nothing of the state root runs any more; exit soon after the last command.
+
+The server holds no engine state: containers belong to their shims, and the daemons it forked
+are detached from it, so killing it (even with SIGKILL) stops nothing but itself; the next
+command runs in-process and starts a new one. When a module file of the tree changes, it
+refuses further commands (``stale``) and exits.
+"""
+from __future__ import annotations
+
+import _socket
+import io
+import os
+import select
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from engine import warm
+
+_SKIP = ("compose.k8s", "compose.pytest_plugin")  # optional dependencies, never on a hot path
+_REQUEST_TIMEOUT = 2.0
+_TICK = 1.0
+
+
+@dataclass(slots=True)
+class _Running:
+    """A command child and the connection of the client waiting for it."""
+
+    pid: int
+    pidfd: int
+    conn: Any
+    client_gone: bool = False
+
+
+class Server:
+    """The serving loop's state (a forked child leaves it with a job to run instead)."""
+
+    def __init__(self, root: str, listener: Any) -> None:
+        self.root, self.listener = root, listener
+        self.address = warm.address(root)
+        self.idle = warm.idle_seconds()
+        self.limit = self.idle
+        self.running: dict[int, _Running] = {}  # by pidfd
+        self.last = time.monotonic()
+        self.stamps = _module_stamps()
+        self.stale = False
+        self.stopping = False
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def serve(self) -> Callable[[], int] | None:
+        """Serve until idle; in a forked child, return the job that child must run."""
+        while True:
+            if not self.running:
+                if self.stopping or self.stale or not os.path.isdir(self.root):
+                    return None
+                if time.monotonic() - self.last >= self.limit:
+                    return None
+            watched = [self.listener, *self.running,
+                       *(r.conn for r in self.running.values() if not r.client_gone)]
+            try:
+                ready = select.select(watched, [], [], _TICK)[0]
+            except InterruptedError:
+                continue
+            for item in ready:
+                job = self._ready(item)
+                if job is not None:
+                    return job
+
+    def _ready(self, item: Any) -> Callable[[], int] | None:
+        if item is self.listener:
+            if self.stopping or self.stale:
+                return None
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return None
+            return self._accept(conn)
+        if isinstance(item, int):
+            self._reap(item)
+        else:
+            self._from_client(item)
+        return None
+
+    def _accept(self, conn: Any) -> Callable[[], int] | None:
+        keep = False
+        try:
+            if warm.peer_uid(conn) != os.geteuid():
+                return None
+            conn.settimeout(_REQUEST_TIMEOUT)
+            request, fds = warm.recv_request(conn)
+            try:
+                op = request.get("op")
+                if op == "run":
+                    job, keep = self._run(conn, request, fds)
+                    return job
+                if op == "spawn":
+                    return self._spawn(conn, request, fds)
+                if op == "linger":
+                    self.limit = min(self.limit, warm.LINGER_EMPTY)
+                    conn.sendall(b"ok\n")
+                return None
+            finally:
+                for fd in fds:
+                    if fd >= 0:
+                        os.close(fd)
+        except (OSError, ValueError, EOFError, TypeError) as exc:
+            sys.stderr.write(f"warm engine: request failed: {exc!r}\n")
+            return None
+        finally:
+            if not keep:
+                conn.close()
+
+    def _run(self, conn: Any, request: dict[str, Any], fds: list[int]
+             ) -> tuple[Callable[[], int] | None, bool]:
+        if len(fds) != 3 or not isinstance(request.get("args"), list):
+            conn.sendall(b"E\n")
+            return None, False
+        if _changed(self.stamps):
+            self.stale = True
+            conn.sendall(b"stale\n")
+            return None, False
+        if _hung_up(conn):  # the client gave up waiting and runs the command itself
+            return None, False
+        self.last, self.limit = time.monotonic(), self.idle
+        pid = os.fork()
+        if pid == 0:
+            streams = list(fds)
+            fds.clear()  # the child owns them now (the caller's finally must not close them)
+            return lambda: _command(self, request, streams), False
+        try:
+            os.setpgid(pid, pid)
+        except OSError:
+            pass  # the child did it first (or already ran out)
+        pidfd = os.pidfd_open(pid)
+        self.running[pidfd] = _Running(pid, pidfd, conn)
+        conn.settimeout(None)
+        conn.sendall(b"P%d\n" % pid)
+        return None, True
+
+    def _spawn(self, conn: Any, request: dict[str, Any], fds: list[int]
+               ) -> Callable[[], int] | None:
+        targets = request.get("targets")
+        if not isinstance(targets, list) or len(targets) != len(fds) or len(fds) < 3:
+            conn.sendall(b"E\n")
+            return None
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setsid()
+                if os.fork() != 0:
+                    os._exit(0)
+            except BaseException:
+                os._exit(127)
+            streams = list(fds)
+            fds.clear()
+            return lambda: _detached(self, request, streams)
+        os.waitpid(pid, 0)
+        conn.sendall(b"ok\n")
+        return None
+
+    def _from_client(self, conn: Any) -> None:
+        entry = next((r for r in self.running.values() if r.conn is conn), None)
+        if entry is None:
+            return
+        try:
+            data = conn.recv(4096)
+        except OSError:
+            data = b""
+        if not data:  # the client died: so does its command, as a killed CLI would
+            entry.client_gone = True
+            _signal(entry.pid, signal.SIGKILL)
+            return
+        for word in data.split(b"\n"):
+            if word.startswith(b"K") and word[1:].isdigit():
+                _relay(entry.pid, int(word[1:]))
+
+    def _reap(self, pidfd: int) -> None:
+        entry = self.running.pop(pidfd)
+        _, status = os.waitpid(entry.pid, 0)
+        os.close(pidfd)
+        self.last = time.monotonic()
+        reply = (b"S%d\n" % os.WTERMSIG(status) if os.WIFSIGNALED(status)
+                 else b"X%d\n" % os.waitstatus_to_exitcode(status))
+        try:
+            entry.conn.sendall(reply)
+        except OSError:
+            pass
+        entry.conn.close()
+
+    def close_for_child(self) -> None:
+        """In a forked child: drop the server's descriptors."""
+        self.listener.close()
+        for entry in self.running.values():
+            entry.conn.close()
+            os.close(entry.pidfd)
+        self.running.clear()
+
+
+def _hung_up(conn: Any) -> bool:
+    """True when the client closed its end (nothing more will come from it)."""
+    if not select.select([conn], [], [], 0)[0]:
+        return False
+    try:
+        return conn.recv(1, _socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _relay(pid: int, signum: int) -> None:
+    """A signal the client received: to the command's process group for the terminal's own
+    (as a terminal signals the whole foreground job), to the command otherwise."""
+    group = signum in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTSTP,
+                       signal.SIGCONT)
+    try:
+        if group:
+            os.killpg(pid, signum)
+        else:
+            os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+# -- what a forked child runs ------------------------------------------------------------------
+
+def _command(server: Server, request: dict[str, Any], fds: list[int]) -> int:
+    """Become the client's command: its streams, place and environment; then run it."""
+    server.close_for_child()
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    for fd in fds:
+        if fd > 2:
+            os.close(fd)
+    _default_signals()
+    os.umask(int(request.get("umask", 0o022)))
+    os.environ.clear()
+    os.environ.update({str(k): str(v) for k, v in dict(request.get("env", {})).items()})
+    os.chdir(str(request.get("cwd", "/")))
+    _reopen_stdio()
+    args = [str(a) for a in request["args"]]
+    sys.argv = [str(request.get("argv0", "pycompose")), *args]
+    warm.server_address = server.address
+    from compose.cli.main import main
+
+    try:
+        return main(args)
+    except SystemExit as exc:
+        return _exit_code(exc)
+
+
+def _detached(server: Server, request: dict[str, Any], fds: list[int]) -> int:
+    """Become ``python <argv>`` with the given descriptors at the given numbers."""
+    import fcntl
+
+    server.close_for_child()
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 256) for fd in fds]
+    for fd in fds:
+        os.close(fd)
+    targets = [int(t) for t in request["targets"]]
+    for target, fd in zip(targets, high, strict=True):
+        os.dup2(fd, target, inheritable=True)
+    keep = set(targets)
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    _default_signals()
+    os.environ.clear()
+    os.environ.update({str(k): str(v) for k, v in dict(request.get("env", {})).items()})
+    os.chdir("/")
+    _reopen_stdio()
+    argv = [str(a) for a in request["argv"]]
+    while argv and argv[0] not in ("-m", "-c") and argv[0].startswith("-"):
+        argv.pop(0)  # interpreter flags (-S): this interpreter is already set up
+    try:
+        if len(argv) >= 2 and argv[0] == "-m":
+            import runpy
+
+            sys.argv = [argv[1], *argv[2:]]
+            runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+        elif len(argv) >= 2 and argv[0] == "-c":
+            sys.argv = ["-c", *argv[2:]]
+            exec(compile(argv[1], "<string>", "exec"), {"__name__": "__main__"})  # noqa: S102
+        else:
+            sys.stderr.write(f"warm engine: cannot run {argv!r}\n")
+            return 2
+    except SystemExit as exc:
+        return _exit_code(exc)
+    return 0
+
+
+def _exit_code(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    sys.stderr.write(f"{exc.code}\n")
+    return 1
+
+
+def _default_signals() -> None:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGTSTP"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
+def _reopen_stdio() -> None:
+    """New ``sys.std*`` objects over fds 0-2, buffered as a fresh interpreter's would be."""
+    encoding, errors = sys.stdout.encoding, sys.stdout.errors or "strict"
+    stdin = _text_stream(0, encoding, errors, False)
+    stdout = _text_stream(1, encoding, errors, os.isatty(1))
+    stderr = _text_stream(2, encoding, "backslashreplace", True)
+    sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
+    for name, value in (("__stdin__", stdin), ("__stdout__", stdout), ("__stderr__", stderr)):
+        setattr(sys, name, value)
+
+
+def _text_stream(fd: int, encoding: str, errors: str, line: bool) -> io.TextIOWrapper:
+    raw = io.FileIO(fd, "r" if fd == 0 else "w", closefd=False)
+    buffered: io.BufferedReader | io.BufferedWriter = (
+        io.BufferedReader(raw) if fd == 0 else io.BufferedWriter(raw))
+    return io.TextIOWrapper(buffered, encoding=encoding, errors=errors, line_buffering=line)
+
+
+def _finish(code: int) -> None:
+    """End a forked child as an interpreter ends: non-daemon threads joined, atexit handlers
+    run, streams flushed; without tearing down the inherited modules (os._exit)."""
+    try:
+        if "threading" in sys.modules:
+            sys.modules["threading"]._shutdown()  # type: ignore[attr-defined]
+        import atexit
+
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code & 0xFF if code >= 0 else 1)
+
+
+# -- start-up ----------------------------------------------------------------------------------
+
+def _preload() -> None:
+    """Import every module of the tree a command may use (the dataclass cache first)."""
+    import importlib
+    import pkgutil
+
+    from engine import dataclass_cache
+
+    dataclass_cache.install()
+    for top in ("engine", "compose"):
+        package = importlib.import_module(top)
+        for info in pkgutil.walk_packages(package.__path__, f"{top}."):
+            if info.name.endswith("__main__") or info.name.startswith(_SKIP):
+                continue
+            try:
+                importlib.import_module(info.name)
+            except Exception as exc:  # noqa: BLE001 - an optional dependency is missing
+                sys.stderr.write(f"warm engine: not preloaded: {info.name}: {exc!r}\n")
+    import typer  # noqa: F401 - the lean parser's stand-in is replaced by the real module
+
+
+def _module_stamps() -> dict[str, int]:
+    """Modification times of the tree's loaded modules (a change makes the server stale)."""
+    base = warm.tree() + os.sep
+    stamps = {}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str) and path.startswith(base):
+            try:
+                stamps[path] = os.stat(path).st_mtime_ns
+            except OSError:
+                continue
+    return stamps
+
+
+def _changed(stamps: dict[str, int]) -> bool:
+    for path, mtime in stamps.items():
+        try:
+            if os.stat(path).st_mtime_ns != mtime:
+                return True
+        except OSError:
+            return True
+    return False
+
+
+def main() -> int:
+    from compose.cli.warmclient import state_root
+
+    root = state_root()
+    if root is None:
+        return 0
+    import socket
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        listener.bind(warm.address(root))
+    except OSError:
+        return 0  # another one serves (or is starting for) this state root
+    listener.listen(64)
+    os.chdir("/")
+    _log_to(root)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    server_ref: list[Server] = []
+    signal.signal(signal.SIGTERM, lambda *_: _stop(server_ref))
+    _preload()
+    import gc
+
+    gc.collect()
+    gc.freeze()  # children's collections leave the preloaded objects (and their pages) alone
+    server = Server(root, listener)
+    server_ref.append(server)
+    job = server.serve()
+    if job is None:
+        listener.close()
+        return 0
+    try:
+        code = job()
+    except BaseException:  # noqa: BLE001 - a child's own failure: report it, exit like Python
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    _finish(code)
+    return 0  # not reached
+
+
+def _stop(server_ref: list[Server]) -> None:
+    if server_ref:
+        server_ref[0].stopping = True
+    else:
+        os._exit(0)
+
+
+def _log_to(root: str) -> None:
+    """The server's own complaints go to ``<root>/run/engine.log`` when that exists."""
+    run = os.path.join(root, "run")
+    if not os.path.isdir(run):
+        return
+    try:
+        fd = os.open(os.path.join(run, "engine.log"),
+                     os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

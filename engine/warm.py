@@ -1,0 +1,168 @@
+"""The warm engine process: its address, its wire format, and spawning through it.
+
+A warm engine is one long-lived interpreter per state root (and per installed tree) that has
+already imported the whole CLI and engine; it forks a child per command (the CLI is then a thin
+client, :mod:`compose.cli.warmclient`) and forks the engine's helper daemons (project
+supervisor, DNS daemon, shim fork server) on request, so none of them pays interpreter start-up
+and imports. The server itself lives in :mod:`compose.cli.warmserver`; this module holds what
+both sides and the engine need, and imports nothing heavy (the thin client loads it).
+
+Wire format: one request per connection, ``len(4 bytes) + marshal(dict)``, with the file
+descriptors it hands over (stdio, pipes) attached as ``SCM_RIGHTS`` to the first bytes.
+Replies are short ASCII lines. Both ends check the other's uid (``SO_PEERCRED``): the address is
+an abstract unix socket, which any local user could bind first.
+"""
+from __future__ import annotations
+
+import _socket
+import marshal
+import os
+import sys
+
+IDLE_ENV = "PYCOMPOSE_ENGINE_IDLE"  # seconds without a request before it exits; 0: never used
+DEFAULT_IDLE = 15.0
+LINGER_EMPTY = 2.0  # seconds it stays once a `down` left nothing running in the state root
+_INT = 4
+_MAX_FDS = 16
+
+# Set in a command forked by the warm engine: its address (daemons are then forked by it).
+server_address: bytes | None = None
+
+
+def idle_seconds() -> float:
+    """The configured idle timeout (0 or less: no warm engine)."""
+    try:
+        return float(os.environ.get(IDLE_ENV, DEFAULT_IDLE))
+    except ValueError:
+        return DEFAULT_IDLE
+
+
+def tree() -> str:
+    """The installed tree this interpreter runs (the directory holding ``engine/``)."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def address(root: str) -> bytes:
+    """The abstract socket name of the warm engine for state root ``root`` running this tree
+    with this interpreter: another checkout or venv gets its own engine."""
+    key = f"{os.path.abspath(root)}\0{tree()}\0{sys.executable}".encode()
+    try:
+        from _blake2 import blake2b
+    except ImportError:  # pragma: no cover - an interpreter built without it
+        from hashlib import blake2b
+    return b"\0pycompose-engine-" + blake2b(key, digest_size=12).hexdigest().encode()
+
+
+def peer_uid(sock: _socket.socket) -> int:
+    """The uid of the process at the other end of a connected unix socket."""
+    creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 3 * _INT)
+    return int.from_bytes(creds[_INT:2 * _INT], sys.byteorder)
+
+
+def connect(addr: bytes, timeout: float) -> _socket.socket | None:
+    """A connection to the engine at ``addr`` run by our own uid, or None."""
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(addr)
+        if peer_uid(sock) != os.geteuid():
+            raise ConnectionRefusedError("the engine address is held by another user")
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def send_request(sock: _socket.socket, request: dict[str, object], fds: list[int]) -> None:
+    """Send one request with ``fds`` attached."""
+    body = marshal.dumps(request)
+    data = len(body).to_bytes(_INT, sys.byteorder) + body
+    rights = b"".join(fd.to_bytes(_INT, sys.byteorder, signed=True) for fd in fds)
+    sent = sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)] if fds else [])
+    if sent < len(data):
+        sock.sendall(data[sent:])
+
+
+def recv_request(sock: _socket.socket) -> tuple[dict[str, object], list[int]]:
+    """Receive one request and the descriptors attached to it (the caller owns them)."""
+    space = _socket.CMSG_SPACE(_MAX_FDS * _INT)
+    head, ancillary, _, _ = sock.recvmsg(_INT, space)
+    fds: list[int] = []
+    for level, kind, data in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            usable = len(data) - len(data) % _INT
+            fds += [int.from_bytes(data[i:i + _INT], sys.byteorder, signed=True)
+                    for i in range(0, usable, _INT)]
+    try:
+        if len(head) < _INT:
+            raise ValueError("short request")
+        size = int.from_bytes(head, sys.byteorder)
+        body = b""
+        while len(body) < size:
+            chunk = sock.recv(size - len(body))
+            if not chunk:
+                raise ValueError("truncated request")
+            body += chunk
+        request = marshal.loads(body)
+        if not isinstance(request, dict):
+            raise ValueError("malformed request")
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return request, fds
+
+
+def read_line(sock: _socket.socket, buffer: bytearray) -> bytes:
+    """The next reply line (without its newline); b"" when the engine closed the
+    connection."""
+    while b"\n" not in buffer:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return b""
+        buffer += chunk
+    line, _, rest = bytes(buffer).partition(b"\n")
+    buffer[:] = rest
+    return line
+
+
+# -- used by the engine in a command the warm engine forked ----------------------------------
+
+def spawn_python(argv: list[str], env: dict[str, str], stdio: tuple[int, int, int],
+                 pass_fds: tuple[int, ...] = ()) -> bool:
+    """Run ``python <argv>`` (``-m module ...`` or ``[-S] -c code ...``) detached, in a new
+    session, as a fork of the warm engine, with ``stdio`` as its fds 0-2 and ``pass_fds`` at
+    the same numbers; returns once the launched process has been started (it is not waited
+    for). False when this command was not forked by a warm engine (or it is gone): the caller
+    then starts a fresh interpreter itself."""
+    if server_address is None:
+        return False
+    sock = connect(server_address, 5.0)
+    if sock is None:
+        return False
+    try:
+        send_request(sock, {"op": "spawn", "argv": list(argv), "env": dict(env),
+                            "targets": [0, 1, 2, *pass_fds]}, [*stdio, *pass_fds])
+        reply = read_line(sock, bytearray())
+    except OSError:
+        return False
+    finally:
+        sock.close()
+    return reply == b"ok"
+
+
+def linger() -> None:
+    """Nothing of this state root runs any more: let the warm engine exit soon after its
+    last command instead of after the full idle timeout."""
+    if server_address is None:
+        return
+    sock = connect(server_address, 2.0)
+    if sock is None:
+        return
+    try:
+        send_request(sock, {"op": "linger"}, [])
+        read_line(sock, bytearray())
+    except OSError:
+        pass
+    finally:
+        sock.close()

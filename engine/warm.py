@@ -21,7 +21,7 @@ import sys
 
 IDLE_ENV = "PYCOMPOSE_ENGINE_IDLE"  # seconds without a request before it exits; 0: never used
 DEFAULT_IDLE = 15.0
-LINGER_EMPTY = 2.0  # seconds it stays once a `down` left nothing running in the state root
+LINGER_EMPTY = 1.0  # seconds it stays once a `down` left nothing running in the state root
 _INT = 4
 _MAX_FDS = 16
 

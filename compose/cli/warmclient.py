@@ -125,13 +125,15 @@ def _die_like(signum: int) -> None:
 def start_engine() -> None:
     """Start a warm engine for this state root in the background (it gives way at once when
     another one won the race); never fails the command that asked."""
+    from engine.proctitle import PADDING  # room for the command lines of forked processes
+
     try:
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     except OSError:
         return
     try:
-        os.posix_spawn(sys.executable, [sys.executable, "-P", "-m", "compose.cli.warmserver"],
-                       os.environ, setsid=True,
+        argv = [sys.executable, "-P", "-m", "compose.cli.warmserver", PADDING]
+        os.posix_spawn(sys.executable, argv, os.environ, setsid=True,
                        file_actions=[(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)])
     except OSError:
         pass

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine import warm
+from engine import proctitle, warm
 
 _SKIP = ("compose.k8s", "compose.pytest_plugin")  # optional dependencies, never on a hot path
 _REQUEST_TIMEOUT = 2.0
@@ -76,8 +76,10 @@ class Server:
                     return None
             watched = [self.listener, *self.running,
                        *(r.conn for r in self.running.values() if not r.client_gone)]
+            wait = _TICK if self.running else max(
+                0.0, min(_TICK, self.last + self.limit - time.monotonic()))
             try:
-                ready = select.select(watched, [], [], _TICK)[0]
+                ready = select.select(watched, [], [], wait)[0]
             except InterruptedError:
                 continue
             for item in ready:
@@ -268,6 +270,7 @@ def _command(server: Server, request: dict[str, Any], fds: list[int]) -> int:
     _reopen_stdio()
     args = [str(a) for a in request["args"]]
     sys.argv = [str(request.get("argv0", "pycompose")), *args]
+    proctitle.set_cmdline([sys.executable, *sys.argv])
     warm.server_address = server.address
     from compose.cli.main import main
 
@@ -302,6 +305,7 @@ def _detached(server: Server, request: dict[str, Any], fds: list[int]) -> int:
     os.chdir("/")
     _reopen_stdio()
     argv = [str(a) for a in request["argv"]]
+    proctitle.set_cmdline([sys.executable, *argv])
     while argv and argv[0] not in ("-m", "-c") and argv[0].startswith("-"):
         argv.pop(0)  # interpreter flags (-S): this interpreter is already set up
     try:
@@ -432,6 +436,7 @@ def main() -> int:
     except OSError:
         return 0  # another one serves (or is starting for) this state root
     listener.listen(64)
+    proctitle.set_cmdline([sys.executable, "-P", "-m", "compose.cli.warmserver", root])
     os.chdir("/")
     _log_to(root)
     signal.signal(signal.SIGINT, signal.SIG_IGN)

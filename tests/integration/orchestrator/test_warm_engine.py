@@ -1,0 +1,185 @@
+"""The warm engine process (compose/cli/warmserver.py) as a user meets it: commands run in a fork
+of it with the caller's streams, directory, environment and exit code; signals reach them; a
+killed client takes its command along; a killed engine takes nothing along; it goes away when
+idle and soon after a ``down`` that left nothing running.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.orchestrator.conftest import IMAGE, SLEEPER, Stack
+
+pytestmark = [pytest.mark.root, pytest.mark.slow]
+
+COMPOSE = f"""services:
+  a:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+"""
+ENGINE = b"compose.cli.warmserver"
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _ppid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_bytes()
+    return int(stat.rsplit(b")", 1)[1].split()[1])
+
+
+def engine_pid(root: Path) -> int | None:
+    """The warm engine serving ``root``, if one runs."""
+    want = ENGINE + b"\0" + str(root).encode() + b"\0"
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if want in _cmdline(int(pid)):
+            return int(pid)
+    return None
+
+
+def wait_for(what: str, check: object, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def warm_up(stack: Stack) -> int:
+    """Run a command (which starts the engine) and wait until the engine serves."""
+    stack.run("ps")
+    wait_for("the warm engine", lambda: engine_pid(stack.root) is not None)
+    pid = engine_pid(stack.root)
+    assert pid is not None
+    return pid
+
+
+def cli(stack: Stack, *args: str, **kw: object) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "compose.cli.main", "-p", stack.name, *args],
+                            cwd=stack.dir, env=stack.env(), text=True, **kw)  # type: ignore[call-overload]
+
+
+def children_of(parent: int, needle: bytes) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if _ppid(int(pid)) == parent and needle in _cmdline(int(pid)):
+                found.append(int(pid))
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def test_a_command_runs_in_the_engine_with_the_callers_streams_place_and_environment(
+        stack: Stack) -> None:
+    stack.write(COMPOSE)
+    engine = warm_up(stack)
+    (stack.dir / "sub").mkdir()
+    (stack.dir / "sub" / "other.yaml").write_text(COMPOSE.replace("a:", "b:"))
+    proc = cli(stack, "-f", "sub/other.yaml", "config", "--services",
+               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, out) == (0, "b\n"), err  # a path relative to the caller's cwd
+    # stdin is the caller's: a compose file read from "-"
+    proc = cli(stack, "-f", "-", "config", "--services", stdin=subprocess.PIPE,
+               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate(COMPOSE.replace("a:", "fromstdin:"), timeout=30)
+    assert (proc.returncode, out) == (0, "fromstdin\n"), err
+    # the environment is the caller's, and so is the exit code of a failure (with its message)
+    env = {**stack.env(), "COMPOSE_PROFILES": "x", "WARM_TEST_TAG": "v1"}
+    (stack.dir / "tagged.yaml").write_text(COMPOSE.replace(IMAGE, "img:${WARM_TEST_TAG}"))
+    proc = subprocess.run([sys.executable, "-m", "compose.cli.main", "-f", "tagged.yaml",
+                           "config", "--images"], cwd=stack.dir, env=env, capture_output=True,
+                          text=True, timeout=30)
+    assert (proc.returncode, proc.stdout) == (0, "img:v1\n"), proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "compose.cli.main", "-f", "missing.yaml", "ps"],
+                          cwd=stack.dir, env=stack.env(), capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode != 0 and "missing.yaml" in proc.stderr
+    assert engine_pid(stack.root) == engine  # all of it served by the same engine
+    # and the command really ran there: a child of the engine, under its own command line
+    stack.run("up", "-d")
+    slow = cli(stack, "exec", "-T", "a", "sleep", "2", stdout=subprocess.DEVNULL)
+    try:
+        wait_for("the exec command in the engine", lambda: children_of(engine, b"exec\0-T"))
+    finally:
+        assert slow.wait(30) == 0
+
+
+def test_signals_reach_the_command_and_a_killed_client_takes_it_along(stack: Stack) -> None:
+    stack.write(COMPOSE.replace('"sh", "-c", "', '"sh", "-c", "echo hello; '))
+    stack.run("up", "-d")
+    engine = warm_up(stack)
+    follow = cli(stack, "logs", "-f", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert follow.stdout is not None
+    assert "hello" in follow.stdout.readline()  # following now
+    command = children_of(engine, b"logs\0-f")[0]
+    follow.send_signal(signal.SIGINT)  # Ctrl-C in a terminal
+    warm_code = follow.wait(20)
+    wait_for("the interrupted command to end", lambda: not Path(f"/proc/{command}").exists())
+    # the same exit code as the same command run in-process
+    env = {**stack.env(), "PYCOMPOSE_ENGINE_IDLE": "0"}
+    cold = subprocess.Popen([sys.executable, "-m", "compose.cli.main", "-p", stack.name, "logs",
+                             "-f"], cwd=stack.dir, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    assert cold.stdout is not None
+    assert "hello" in cold.stdout.readline()
+    cold.send_signal(signal.SIGINT)
+    assert cold.wait(20) == warm_code
+    # SIGKILL of the client: the command does not outlive it (as a killed CLI would not)
+    follow = cli(stack, "logs", "-f", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for("logs -f in the engine", lambda: children_of(engine, b"logs\0-f"))
+    command = children_of(engine, b"logs\0-f")[0]
+    follow.kill()
+    follow.wait(10)
+    wait_for("the orphaned command to be killed", lambda: not Path(f"/proc/{command}").exists())
+
+
+def test_killing_the_engine_stops_no_container_and_the_next_command_works(
+        stack: Stack) -> None:
+    stack.write(COMPOSE)
+    engine = warm_up(stack)
+    stack.run("up", "-d")
+    # the daemons it forked are detached from it and show their own command lines
+    supervisor = int((stack.root / "run" / f"project-{stack.name}.pid").read_text().split()[0])
+    assert b"compose.orchestrator.daemon" in _cmdline(supervisor)
+    assert _ppid(supervisor) != engine
+    os.kill(engine, signal.SIGKILL)
+    wait_for("the engine to die", lambda: engine_pid(stack.root) is None)
+    ps = stack.run("ps", "--format", "{{.Service}} {{.State}}")
+    assert ps.stdout.split() == ["a", "running"]
+    assert stack.run("exec", "-T", "a", "echo", "still here").stdout == "still here\n"
+    wait_for("a new engine", lambda: engine_pid(stack.root) not in (None, engine))
+
+
+def test_it_goes_soon_after_a_down_that_left_nothing_and_when_idle(stack: Stack) -> None:
+    stack.write(COMPOSE)
+    warm_up(stack)
+    stack.run("up", "-d")
+    stack.run("down", "-t", "1")
+    wait_for("the engine to go after down", lambda: engine_pid(stack.root) is None, within=4)
+    env = {**stack.env(), "PYCOMPOSE_ENGINE_IDLE": "1"}
+    subprocess.run([sys.executable, "-m", "compose.cli.main", "ps"], cwd=stack.dir, env=env,
+                   check=True, capture_output=True, timeout=30)
+    wait_for("an engine", lambda: engine_pid(stack.root) is not None)
+    wait_for("the idle engine to go", lambda: engine_pid(stack.root) is None, within=5)
+
+
+def test_no_engine_when_switched_off(stack: Stack) -> None:
+    stack.write(COMPOSE)
+    env = {**stack.env(), "PYCOMPOSE_ENGINE_IDLE": "0"}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-m", "compose.cli.main", "ps"], cwd=stack.dir, env=env,
+                       check=True, capture_output=True, timeout=30)
+    time.sleep(0.5)
+    assert engine_pid(stack.root) is None

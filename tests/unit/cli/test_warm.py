@@ -1,0 +1,136 @@
+"""The warm engine's wire format, address and bookkeeping (no engine process here: the
+integration tests in tests/integration/orchestrator/test_warm_engine.py run the real one)."""
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from compose.cli import warmclient, warmserver
+from engine import proctitle, warm
+
+
+def test_a_request_and_its_descriptors_cross_a_socket() -> None:
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    r, w = os.pipe()
+    try:
+        big = {"op": "run", "args": ["ps"], "env": {f"V{i}": "x" * 100 for i in range(2000)}}
+        warm.send_request(a, big, [w])  # type: ignore[arg-type]
+        got, fds = warm.recv_request(b)  # type: ignore[arg-type]
+        assert got == big and len(fds) == 1
+        os.write(fds[0], b"through")  # the received descriptor is the same pipe
+        os.close(fds[0])
+        assert os.read(r, 16) == b"through"
+    finally:
+        for fd in (r, w):
+            os.close(fd)
+        a.close()
+        b.close()
+
+
+def test_a_truncated_request_closes_what_it_received() -> None:
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    r, w = os.pipe()
+    try:
+        a.sendmsg([(1000).to_bytes(4, "little") + b"short"],
+                  [(socket.SOL_SOCKET, socket.SCM_RIGHTS, w.to_bytes(4, "little"))])
+        a.close()
+        before = set(os.listdir("/proc/self/fd"))
+        with pytest.raises(ValueError, match="truncated"):
+            warm.recv_request(b)  # type: ignore[arg-type]
+        assert set(os.listdir("/proc/self/fd")) <= before
+    finally:
+        for fd in (r, w):
+            os.close(fd)
+        b.close()
+
+
+def test_reply_lines_are_read_one_at_a_time() -> None:
+    a, b = socket.socketpair()
+    try:
+        a.sendall(b"P12\nX3\n")
+        buffer = bytearray()
+        assert warm.read_line(b, buffer) == b"P12"  # type: ignore[arg-type]
+        assert warm.read_line(b, buffer) == b"X3"  # type: ignore[arg-type]
+        a.close()
+        assert warm.read_line(b, buffer) == b""  # type: ignore[arg-type]
+    finally:
+        b.close()
+
+
+def test_each_state_root_tree_and_interpreter_gets_its_own_engine(tmp_path: Path) -> None:
+    one, two = warm.address(str(tmp_path / "a")), warm.address(str(tmp_path / "b"))
+    assert one != two and one.startswith(b"\0pycompose-engine-")
+    assert warm.address(str(tmp_path / "a")) == one
+    assert len(one) < 108  # an abstract unix address
+
+
+def test_an_engine_of_another_user_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                              ) -> None:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    addr = warm.address(str(tmp_path))
+    listener.bind(addr)
+    listener.listen(1)
+    try:
+        assert warm.connect(addr, 1.0) is not None
+        monkeypatch.setattr(os, "geteuid", lambda: 4242)  # we are not who the listener is
+        assert warm.connect(addr, 1.0) is None
+    finally:
+        listener.close()
+
+
+def test_no_engine_for_rootless_users_or_when_switched_off(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    monkeypatch.setenv("PYCOMPOSE_ROOT", "/tmp/x")
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert warmclient.state_root() == "/tmp/x"
+    monkeypatch.setenv(warm.IDLE_ENV, "0")
+    assert warmclient.state_root() is None
+    monkeypatch.delenv(warm.IDLE_ENV)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert warmclient.state_root() is None
+
+
+@pytest.mark.parametrize(("command", "args", "tty", "expected"), [
+    ("exec", ["exec", "web", "sh"], True, True),
+    ("exec", ["exec", "-T", "web", "sh"], True, False),
+    ("run", ["run", "-d", "web"], True, False),
+    ("run", ["run", "web"], False, False),
+    ("ps", ["ps"], True, False),
+    ("attach", ["attach", "web"], True, True),
+])
+def test_commands_that_take_over_a_terminal_run_in_process(
+        monkeypatch: pytest.MonkeyPatch, command: str, args: list[str], tty: bool,
+        expected: bool) -> None:
+    monkeypatch.setattr(os, "isatty", lambda fd: tty)
+    assert warmclient.interactive(command, args) is expected
+
+
+def test_a_changed_module_file_makes_the_engine_stale(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("x = 1\n")
+    stamps = {str(module): module.stat().st_mtime_ns}
+    assert not warmserver._changed(stamps)
+    os.utime(module, ns=(1, 1))
+    assert warmserver._changed(stamps)
+    module.unlink()
+    assert warmserver._changed({str(module): 1})
+
+
+def test_the_engine_watches_the_modules_it_loaded() -> None:
+    stamps = warmserver._module_stamps()
+    assert warmserver.__file__ in stamps and warm.__file__ in stamps
+    assert all(p.startswith(warm.tree()) for p in stamps)
+
+
+def test_a_process_can_take_the_command_line_it_would_have_had() -> None:
+    pid = os.fork()
+    if pid == 0:  # in a child: the argument area of this test process is left alone
+        ok = proctitle.set_cmdline(["/usr/bin/python3", "-m", "engine.networks.dnsd"])
+        data = Path("/proc/self/cmdline").read_bytes()
+        os._exit(0 if ok and data.startswith(b"/usr/bin/python3\0-m\0engine.networks.dnsd\0")
+                 and data.strip(b"\0").count(b"\0") == 2 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -30,6 +30,10 @@ _local = threading.local()
 # opens shares them, reads or writes the wrong file and can checkpoint and delete the WAL.
 _sqlite_pid: int | None = None
 _BUSY_TIMEOUT_MS = 30_000
+# This process's writers queue here rather than in SQLite's busy handler, which polls with
+# sleeps of up to 100 ms: the next thread starts the moment the previous one commits. Other
+# processes still meet the busy timeout (rarely: they write seldom).
+_writer = threading.RLock()
 
 
 def register_schema(owner: str, ddl: str) -> None:
@@ -113,13 +117,14 @@ def transaction(conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Conn
     if conn.in_transaction:  # nested: join the outer transaction
         yield conn
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+    with _writer:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
 
 def dumps(value: Any) -> str:

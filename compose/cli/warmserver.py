@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from compose.cli.warmwatch import TreeWatch
 from engine import proctitle, warm
 
 _SKIP = ("compose.k8s", "compose.pytest_plugin")  # optional dependencies, never on a hot path
@@ -60,7 +61,7 @@ class Server:
         self.limit = self.idle
         self.running: dict[int, _Running] = {}  # by pidfd
         self.last = time.monotonic()
-        self.stamps = _module_stamps()
+        self.watch = TreeWatch(warm.tree())
         self.stale = False
         self.stopping = False
 
@@ -74,7 +75,8 @@ class Server:
                     return None
                 if time.monotonic() - self.last >= self.limit:
                     return None
-            watched = [self.listener, *self.running,
+            watching = not self.stale and self.watch.fileno() >= 0
+            watched = [self.listener, *self.running, *([self.watch] if watching else []),
                        *(r.conn for r in self.running.values() if not r.client_gone)]
             wait = _TICK if self.running else max(
                 0.0, min(_TICK, self.last + self.limit - time.monotonic()))
@@ -88,6 +90,9 @@ class Server:
                     return job
 
     def _ready(self, item: Any) -> Callable[[], int] | None:
+        if item is self.watch:
+            self.stale = self.watch.stale()
+            return None
         if item is self.listener:
             if self.stopping or self.stale:
                 return None
@@ -136,7 +141,7 @@ class Server:
         if len(fds) != 3 or not isinstance(request.get("args"), list):
             conn.sendall(b"E\n")
             return None, False
-        if _changed(self.stamps):
+        if self.watch.stale():
             self.stale = True
             conn.sendall(b"stale\n")
             return None, False
@@ -211,6 +216,7 @@ class Server:
     def close_for_child(self) -> None:
         """In a forked child: drop the server's descriptors."""
         self.listener.close()
+        self.watch.close()
         for entry in self.running.values():
             entry.conn.close()
             os.close(entry.pidfd)
@@ -396,30 +402,6 @@ def _preload() -> None:
             except Exception as exc:  # noqa: BLE001 - an optional dependency is missing
                 sys.stderr.write(f"warm engine: not preloaded: {info.name}: {exc!r}\n")
     import typer  # noqa: F401 - the lean parser's stand-in is replaced by the real module
-
-
-def _module_stamps() -> dict[str, int]:
-    """Modification times of the tree's loaded modules (a change makes the server stale)."""
-    base = warm.tree() + os.sep
-    stamps = {}
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if isinstance(path, str) and path.startswith(base):
-            try:
-                stamps[path] = os.stat(path).st_mtime_ns
-            except OSError:
-                continue
-    return stamps
-
-
-def _changed(stamps: dict[str, int]) -> bool:
-    for path, mtime in stamps.items():
-        try:
-            if os.stat(path).st_mtime_ns != mtime:
-                return True
-        except OSError:
-            return True
-    return False
 
 
 def main() -> int:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from pathlib import Path
 
 import pytest
 
-from compose.cli import warmclient, warmserver
+from compose.cli import warmclient, warmserver, warmwatch
 from engine import proctitle, warm
 
 
@@ -112,17 +113,40 @@ def test_a_changed_module_file_makes_the_engine_stale(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("x = 1\n")
     stamps = {str(module): module.stat().st_mtime_ns}
-    assert not warmserver._changed(stamps)
+    assert not warmwatch.changed(stamps)
     os.utime(module, ns=(1, 1))
-    assert warmserver._changed(stamps)
+    assert warmwatch.changed(stamps)
     module.unlink()
-    assert warmserver._changed({str(module): 1})
+    assert warmwatch.changed({str(module): 1})
 
 
 def test_the_engine_watches_the_modules_it_loaded() -> None:
-    stamps = warmserver._module_stamps()
+    stamps = warmwatch.module_stamps(warm.tree())
     assert warmserver.__file__ in stamps and warm.__file__ in stamps
     assert all(p.startswith(warm.tree()) for p in stamps)
+
+
+def test_inotify_notices_an_edited_module_and_ignores_other_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    (tmp_path / "pkg").mkdir()
+    module = tmp_path / "pkg" / "mod.py"
+    module.write_text("x = 1\n")
+    fake = types.ModuleType("warm_test_fake_module")
+    fake.__file__ = str(module)
+    monkeypatch.setitem(sys.modules, fake.__name__, fake)
+    watch = warmwatch.TreeWatch(str(tmp_path))
+    try:
+        assert watch.fileno() >= 0 and not watch.stale()
+        (tmp_path / "pkg" / "notes.txt").write_text("not code")
+        (tmp_path / "pkg" / "__pycache__").mkdir()
+        assert not watch.stale()
+        with module.open("a") as f:  # an edit in place
+            f.write("y = 2\n")
+        assert watch.stale()
+    finally:
+        watch.close()
 
 
 def test_a_process_can_take_the_command_line_it_would_have_had() -> None:

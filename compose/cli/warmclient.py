@@ -4,7 +4,7 @@ The warm engine (:mod:`compose.cli.warmserver`) forks a child that runs the comm
 this process would (same arguments, working directory, environment, umask and standard
 streams, which are passed as file descriptors); this process forwards the signals a terminal
 or a caller sends it, and exits with the child's exit code. Only ``os``, ``sys``, ``_socket``,
-``marshal`` and ``signal`` are loaded here.
+``marshal`` and ``_signal`` (``signal`` would load ``enum``) are loaded here.
 
 No engine answering: the caller runs the command in-process and :func:`start_engine` starts one
 in the background for the next command. Set ``PYCOMPOSE_ENGINE_IDLE=0`` to never use one.
@@ -95,7 +95,7 @@ def _umask() -> int:
 
 
 def _forward_signals(sock: _socket.socket) -> None:
-    import signal
+    import _signal as signal
 
     def forward(signum: int, _frame: object) -> None:
         try:
@@ -114,7 +114,7 @@ def _forward_signals(sock: _socket.socket) -> None:
 
 def _die_like(signum: int) -> None:
     """The command was killed by ``signum``: end this process the same way."""
-    import signal
+    import _signal as signal
 
     sys.stdout.flush()
     signal.signal(signum, signal.SIG_DFL)

@@ -147,3 +147,55 @@ def test_exec_finds_its_container_without_typer(project: Path) -> None:
     assert result["outcome"] == "ComposeError"  # not None: typer was not needed to parse
     assert "compose.cli.commands.exec" in modules and "engine.containers.query" in modules
     assert not heavy_in(modules)
+
+
+CLIENT_SCRIPT = """
+import sys
+from compose.cli import warmclient
+code = warmclient.run(sys.argv[1:])
+print(code, " ".join(sorted(sys.modules)))
+"""
+# What the thin client may load besides the interpreter's own start-up modules.
+CLIENT_MODULES = {"compose", "compose.cli", "compose.cli.warmclient", "engine", "engine.warm",
+                  "_socket", "marshal", "signal", "_signal", "_blake2", "__future__"}
+
+
+def test_the_client_of_a_warm_engine_loads_next_to_nothing(tmp_path: Path) -> None:
+    """A command handed to a warm engine costs the client a handful of modules: here a fake
+    engine (this test) accepts the request and answers with an exit code."""
+    import socket
+    import threading
+
+    from engine import warm
+
+    root = tmp_path / "state"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(warm.address(str(root)))
+    listener.listen(1)
+    got: list[dict[str, object]] = []
+
+    def engine() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            request, fds = warm.recv_request(conn)  # type: ignore[arg-type]
+            for fd in fds:
+                os.close(fd)
+            got.append(request)
+            conn.sendall(b"P1\nX7\n")
+
+    server = threading.Thread(target=engine, daemon=True)
+    server.start()
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "PYCOMPOSE_ROOT": str(root)}
+    bare = subprocess.run([sys.executable, "-c", "import sys; print(' '.join(sys.modules))"],
+                          capture_output=True, text=True, check=True, env=env).stdout.split()
+    try:
+        out = subprocess.run([sys.executable, "-c", CLIENT_SCRIPT, "ps", "-a"], cwd=tmp_path,
+                             capture_output=True, text=True, check=True, env=env)
+    finally:
+        server.join(10)
+        listener.close()
+    code, *modules = out.stdout.split()
+    assert code == "7"  # the engine's answer is the exit code
+    assert got and got[0]["args"] == ["ps", "-a"] and got[0]["cwd"] == str(tmp_path)
+    extra = set(modules) - set(bare)
+    assert extra <= CLIENT_MODULES, sorted(extra - CLIENT_MODULES)

@@ -121,6 +121,10 @@ class Server:
                     return job
                 if op == "spawn":
                     return self._spawn(conn, request, fds)
+                if op == "learn":
+                    conn.sendall(b"ok\n")
+                    _learn(request.get("modules"))
+                    return None
                 if op == "linger":
                     self.limit = min(self.limit, warm.LINGER_EMPTY)
                     conn.sendall(b"ok\n")
@@ -403,6 +407,58 @@ def _preload() -> None:
                 sys.stderr.write(f"warm engine: not preloaded: {info.name}: {exc!r}\n")
     import typer  # noqa: F401 - the lean parser's stand-in is replaced by the real module
 
+    _learn(_HEAVY)
+
+
+# Third-party and standard modules the engine imports inside functions (on first use): loaded
+# up front so that no command pays for them. Anything else a command imports is reported by it
+# when it ends (:func:`_report_new_modules`) and loaded between commands.
+_HEAVY = ["iptc", "pyroute2.iproute.linux", "pyroute2.netlink.exceptions", "networkx",
+          "jsonschema", "jsonschema.exceptions", "dns.message", "dns.rdatatype", "pyseccomp",
+          "watchfiles", "yaml._yaml", "typer._click.exceptions", "typer._coercion", "tarfile",
+          "sqlite3", "subprocess", "difflib", "secrets", "urllib.request", "http.client",
+          "zstandard", "ctypes.util"]
+_NEVER = ("__main__", "kubernetes", "compose.k8s", "compose.pytest_plugin", "pytest", "_pytest")
+_known: set[str] = set()
+
+
+def _learn(names: object) -> None:
+    """Import ``names`` (module names a command used) into the engine for later commands."""
+    import importlib
+
+    if not isinstance(names, list):
+        return
+    before = len(sys.modules)
+    for name in names:
+        if not isinstance(name, str) or name in sys.modules or name.startswith(_NEVER):
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - a module that only loads in its context
+            sys.stderr.write(f"warm engine: not preloaded: {name}: {exc!r}\n")
+    _known.update(sys.modules)
+    if len(sys.modules) != before:
+        import gc
+
+        gc.freeze()  # as after the preload: children's collections skip these objects
+
+
+def _report_new_modules() -> None:
+    """In a command child: tell the engine which modules this command had to import."""
+    new = sorted(set(sys.modules) - _known)
+    if not new or warm.server_address is None:
+        return
+    sock = warm.connect(warm.server_address, 1.0)
+    if sock is None:
+        return
+    try:
+        warm.send_request(sock, {"op": "learn", "modules": new}, [])
+        warm.read_line(sock, bytearray())
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
 
 def main() -> int:
     from compose.cli.warmclient import state_root
@@ -442,6 +498,10 @@ def main() -> int:
 
         traceback.print_exc()
         code = 1
+    try:
+        _report_new_modules()
+    except Exception:  # noqa: BLE001 - never fail a finished command for the engine's sake
+        pass
     _finish(code)
     return 0  # not reached
 

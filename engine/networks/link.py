@@ -10,11 +10,13 @@ import errno
 import ipaddress
 import logging
 import os
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from engine.networks import rtdump
 from engine.networks.model import NetworkError
 from engine.networks.netlink import IPRoute, NetlinkError
 from engine.networks.netns import run_in_netns
@@ -58,33 +60,28 @@ def _fail(step: str, obj: str, exc: NetlinkError) -> NetworkError:
 def host_route_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """Every destination the host routes (v4 and v6, all tables) and every interface subnet,
     minus default routes, link-local and multicast: what a new subnet must not overlap."""
-    found: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-    with host_iproute() as ipr:
-        for family in (2, 10):
-            for route in ipr.route("dump", family=family):
-                dst = route.get_attr("RTA_DST")
-                if dst is not None:
-                    found.append(ipaddress.ip_network(f"{dst}/{route['dst_len']}", strict=False))
-        for addr in ipr.addr("dump"):
-            text = addr.get_attr("IFA_ADDRESS")
-            found.append(ipaddress.ip_network(f"{text}/{addr['prefixlen']}", strict=False))
+    found = [*rtdump.route_destinations(socket.AF_INET), *rtdump.route_destinations(
+        socket.AF_INET6), *rtdump.address_subnets()]
     return [n for n in found if n.prefixlen > 0 and not (n.is_link_local or n.is_multicast
                                                          or n.is_loopback)]
 
 
-def link_index(ipr: IPRoute, name: str) -> int | None:
-    found = ipr.link_lookup(ifname=name)
-    return found[0] if found else None
+def link_index(name: str) -> int | None:
+    """The index of link ``name`` in the calling thread's network namespace."""
+    try:
+        return socket.if_nametoindex(name)
+    except OSError:
+        return None
 
 
 def ensure_bridge(name: str, *, mtu: int, addrs: Sequence[Addr]) -> int:
     """Create (if missing) the bridge ``name`` with ``addrs``, set its MTU and bring it up."""
     with host_iproute() as ipr:
-        index = link_index(ipr, name)
+        index = link_index(name)
         try:
             if index is None:
                 ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
-                index = link_index(ipr, name)
+                index = link_index(name)
             assert index is not None
             for address, prefix in addrs:
                 _add_addr(ipr, index, address, prefix)
@@ -111,7 +108,7 @@ def link_exists(name: str) -> bool:
 def delete_link(name: str) -> bool:
     """Delete a host link by name; return False if it did not exist."""
     with host_iproute() as ipr:
-        index = link_index(ipr, name)
+        index = link_index(name)
         if index is None:
             return False
         try:
@@ -137,7 +134,7 @@ def create_veth(host_name: str, peer_name: str, *, netns: Path, bridge: str, mtu
     fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
     try:
         with host_iproute() as ipr:
-            bridge_index = link_index(ipr, bridge)
+            bridge_index = link_index(bridge)
             if bridge_index is None:
                 raise NetworkError("bridge is missing", step="create veth", obj=bridge)
             try:
@@ -156,7 +153,7 @@ def configure_peer(netns: Path, ifname: str, *, addrs: Sequence[Addr],
     up and point the default route(s) at ``gateways`` through it."""
 
     def body(ipr: IPRoute) -> None:
-        index = link_index(ipr, ifname)
+        index = link_index(ifname)
         if index is None:
             raise NetworkError("interface missing in sandbox", step="configure", obj=ifname)
         try:
@@ -184,7 +181,7 @@ def replace_default_route(netns: Path, family: int, gateway: str | None, ifname:
                     if route["dst_len"] == 0 and route.get_attr("RTA_GATEWAY"):
                         ipr.route("del", dst=dst, family=2 if family == 4 else 10)
                 return
-            ipr.route("replace", dst=dst, gateway=gateway, oif=link_index(ipr, ifname))
+            ipr.route("replace", dst=dst, gateway=gateway, oif=link_index(ifname))
         except NetlinkError as exc:
             raise _fail("set default route", ifname, exc) from None
 

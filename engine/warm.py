@@ -9,8 +9,8 @@ both sides and the engine need, and imports nothing heavy (the thin client loads
 
 Wire format: one request per connection, ``len(4 bytes) + marshal(dict)``, with the file
 descriptors it hands over (stdio, pipes) attached as ``SCM_RIGHTS`` to the first bytes.
-Replies are short ASCII lines. Both ends check the other's uid (``SO_PEERCRED``): the address is
-an abstract unix socket, which any local user could bind first.
+Replies are short ASCII lines. The socket lives in the state root's ``run/`` (mode 0700), and
+both ends also check the other's uid (``SO_PEERCRED``).
 """
 from __future__ import annotations
 
@@ -24,9 +24,10 @@ DEFAULT_IDLE = 15.0
 LINGER_EMPTY = 1.0  # seconds it stays once a `down` left nothing running in the state root
 _INT = 4
 _MAX_FDS = 16
+_MAX_UNIX_PATH = 107
 
 # Set in a command forked by the warm engine: its address (daemons are then forked by it).
-server_address: bytes | None = None
+server_address: str | None = None
 
 
 def idle_seconds() -> float:
@@ -42,15 +43,36 @@ def tree() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def address(root: str) -> bytes:
-    """The abstract socket name of the warm engine for state root ``root`` running this tree
-    with this interpreter: another checkout or venv gets its own engine."""
+def address(root: str) -> str:
+    """The socket of the warm engine for state root ``root`` running this tree with this
+    interpreter (another checkout or venv gets its own engine): a file in the state root's
+    ``run/`` (mode 0700), never an abstract socket, which a container sharing the host's network
+    namespace could reach."""
     key = f"{os.path.abspath(root)}\0{tree()}\0{sys.executable}".encode()
     try:
         from _blake2 import blake2b
     except ImportError:  # pragma: no cover - an interpreter built without it
         from hashlib import blake2b
-    return b"\0pycompose-engine-" + blake2b(key, digest_size=12).hexdigest().encode()
+    name = "engine-" + blake2b(key, digest_size=8).hexdigest()
+    return os.path.join(os.path.abspath(root), "run", name + ".sock")
+
+
+def lock_path(addr: str) -> str:
+    """The lock the engine serving ``addr`` holds for its whole life."""
+    return addr[:-len(".sock")] + ".lock"
+
+
+def on_path(method: object, path: str) -> None:
+    """``method(path)`` (a socket's bind or connect), through ``/proc/self/fd/N/<name>`` of the
+    directory when the path is longer than a unix address may be."""
+    if len(os.fsencode(path)) <= _MAX_UNIX_PATH:
+        method(path)  # type: ignore[operator]
+        return
+    fd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        method(f"/proc/self/fd/{fd}/{os.path.basename(path)}")  # type: ignore[operator]
+    finally:
+        os.close(fd)
 
 
 def peer_uid(sock: _socket.socket) -> int:
@@ -59,12 +81,12 @@ def peer_uid(sock: _socket.socket) -> int:
     return int.from_bytes(creds[_INT:2 * _INT], sys.byteorder)
 
 
-def connect(addr: bytes, timeout: float) -> _socket.socket | None:
+def connect(addr: str, timeout: float) -> _socket.socket | None:
     """A connection to the engine at ``addr`` run by our own uid, or None."""
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     sock.settimeout(timeout)
     try:
-        sock.connect(addr)
+        on_path(sock.connect, addr)
         if peer_uid(sock) != os.geteuid():
             raise ConnectionRefusedError("the engine address is held by another user")
     except OSError:

@@ -54,8 +54,8 @@ class _Running:
 class Server:
     """The serving loop's state (a forked child leaves it with a job to run instead)."""
 
-    def __init__(self, root: str, listener: Any) -> None:
-        self.root, self.listener = root, listener
+    def __init__(self, root: str, listener: Any, lock: int) -> None:
+        self.root, self.listener, self.lock = root, listener, lock
         self.address = warm.address(root)
         self.idle = warm.idle_seconds()
         self.limit = self.idle
@@ -221,6 +221,7 @@ class Server:
         """In a forked child: drop the server's descriptors."""
         self.listener.close()
         self.watch.close()
+        os.close(self.lock)
         for entry in self.running.values():
             entry.conn.close()
             os.close(entry.pidfd)
@@ -461,18 +462,27 @@ def _report_new_modules() -> None:
 
 
 def main() -> int:
+    import fcntl
+    import socket
+
     from compose.cli.warmclient import state_root
 
     root = state_root()
     if root is None:
         return 0
-    import socket
-
+    addr = warm.address(root)
+    os.makedirs(os.path.dirname(addr), 0o700, exist_ok=True)
+    lock = os.open(warm.lock_path(addr), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another one serves (or is starting for) this state root
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     try:
-        listener.bind(warm.address(root))
-    except OSError:
-        return 0  # another one serves (or is starting for) this state root
+        os.unlink(addr)  # a killed engine's socket (the lock says it is gone)
+    except FileNotFoundError:
+        pass
+    warm.on_path(listener.bind, addr)
     listener.listen(64)
     proctitle.set_cmdline([sys.executable, "-P", "-m", "compose.cli.warmserver", root])
     os.chdir("/")
@@ -485,10 +495,11 @@ def main() -> int:
 
     gc.collect()
     gc.freeze()  # children's collections leave the preloaded objects (and their pages) alone
-    server = Server(root, listener)
+    server = Server(root, listener, lock)
     server_ref.append(server)
     job = server.serve()
     if job is None:
+        _unlink(addr)
         listener.close()
         return 0
     try:
@@ -504,6 +515,14 @@ def main() -> int:
         pass
     _finish(code)
     return 0  # not reached
+
+
+def _unlink(addr: str) -> None:
+    """Remove the socket file (ours: a newer engine binds only once our lock is released)."""
+    try:
+        os.unlink(addr)
+    except OSError:
+        pass
 
 
 def _stop(server_ref: list[Server]) -> None:

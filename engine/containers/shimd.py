@@ -7,7 +7,7 @@ started once per state root: it imports everything a shim needs, never opens the
 (so its children get a clean SQLite and may use it), and forks one shim per request in a few
 milliseconds. It exits after a short idle period.
 
-Protocol on the abstract socket ``@pycompose-shimd-<hash of the state root>``: one JSON request
+Protocol on the socket ``<state root>/run/shimd.sock``: one JSON request
 ``{"cid", "runtime", "env"}`` with two SCM_RIGHTS descriptors, the start-report socket and the
 caller's container lock; the server double-forks the shim (it keeps no children, and closes its
 copies of both descriptors) and answers ``ok``. Only callers with the server's own uid are
@@ -15,7 +15,7 @@ served (SO_PEERCRED). Any failure before ``ok`` makes the caller fall back to ex
 """
 from __future__ import annotations
 
-import hashlib
+import fcntl
 import json
 import os
 import select
@@ -30,6 +30,7 @@ from typing import Any
 
 from engine import warm
 from engine.paths import ensure_dir, state_root
+from engine.unixaddr import unix_address
 
 _IDLE_EXIT = 15.0  # seconds without a request before the server exits
 _CHECK_EVERY = 2.0
@@ -43,9 +44,10 @@ _early: dict[Path, tuple[subprocess.Popen[bytes] | None, int] | bool] = {}
 _early_lock = threading.Lock()
 
 
-def _address(root: Path) -> str:
-    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:24]
-    return f"\0pycompose-shimd-{digest}"
+def _address(root: Path) -> Path:
+    """The server's socket: a file in the state root's ``run/`` (mode 0700). Not an abstract
+    socket: a container sharing the host's network namespace could reach one."""
+    return root / "run" / "shimd.sock"
 
 
 def request_shim(cid: str, runtime_name: str, fds: tuple[int, int]) -> bool:
@@ -109,7 +111,8 @@ def server_running(root: Path | None = None) -> bool:
 def _connect(root: Path) -> socket.socket | None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     try:
-        sock.connect(_address(root))
+        with unix_address(_address(root)) as address:
+            sock.connect(address)
     except (ConnectionRefusedError, FileNotFoundError):
         sock.close()
         return None
@@ -188,12 +191,21 @@ def serve(root: Path, ready_fd: int) -> None:
     from engine.containers.runtimes import builtin_available  # children start warm
     builtin_available()  # imports engine.runtime (seccomp, cgroups) when it exists
 
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    try:
-        server.bind(_address(root))
-    except OSError:  # another server for this root won the race
+    path = _address(root)
+    ensure_dir(path.parent, 0o700)
+    lock = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:  # held for the server's life (shims close it): one server per root
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:  # another server for this root won the race
         os.write(ready_fd, b"busy")
         return
+    try:
+        path.unlink()  # a killed server's socket
+    except FileNotFoundError:
+        pass
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    with unix_address(path) as address:
+        server.bind(address)
     server.listen(64)
     os.write(ready_fd, b"ready")
     os.close(ready_fd)
@@ -211,6 +223,10 @@ def serve(root: Path, ready_fd: int) -> None:
                     conn.sendall(b"ok")
             except (OSError, ValueError, KeyError) as exc:
                 sys.stderr.write(f"shimd: request failed: {exc!r}\n")
+    try:
+        path.unlink()  # still ours: the lock is held until this process ends
+    except FileNotFoundError:
+        pass
     server.close()
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import warm
 from tests.integration.orchestrator.conftest import IMAGE, SLEEPER, Stack
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -168,6 +169,9 @@ def test_it_goes_soon_after_a_down_that_left_nothing_and_when_idle(stack: Stack)
     stack.run("up", "-d")
     stack.run("down", "-t", "1")
     wait_for("the engine to go after down", lambda: engine_pid(stack.root) is None, within=4)
+    sock = Path(warm.address(str(stack.root)))
+    assert not sock.exists()  # it takes its socket along
+    assert (sock.parent.stat().st_mode & 0o777) == 0o700  # which only root could reach
     env = {**stack.env(), "PYCOMPOSE_ENGINE_IDLE": "1"}
     subprocess.run([sys.executable, "-m", "compose.cli.main", "ps"], cwd=stack.dir, env=env,
                    check=True, capture_output=True, timeout=30)

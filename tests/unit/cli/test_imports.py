@@ -170,6 +170,7 @@ def test_the_client_of_a_warm_engine_loads_next_to_nothing(tmp_path: Path) -> No
 
     root = tmp_path / "state"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    (root / "run").mkdir(parents=True)
     listener.bind(warm.address(str(root)))
     listener.listen(1)
     got: list[dict[str, object]] = []

@@ -63,21 +63,41 @@ def test_reply_lines_are_read_one_at_a_time() -> None:
 
 def test_each_state_root_tree_and_interpreter_gets_its_own_engine(tmp_path: Path) -> None:
     one, two = warm.address(str(tmp_path / "a")), warm.address(str(tmp_path / "b"))
-    assert one != two and one.startswith(b"\0pycompose-engine-")
+    assert one != two
+    assert one.startswith(str(tmp_path / "a" / "run" / "engine-")) and one.endswith(".sock")
     assert warm.address(str(tmp_path / "a")) == one
-    assert len(one) < 108  # an abstract unix address
+    assert warm.lock_path(one).endswith(".lock")
 
 
 def test_an_engine_of_another_user_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                               ) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     addr = warm.address(str(tmp_path))
+    Path(addr).parent.mkdir()
     listener.bind(addr)
     listener.listen(1)
     try:
-        assert warm.connect(addr, 1.0) is not None
+        sock = warm.connect(addr, 1.0)
+        assert sock is not None
+        sock.close()
         monkeypatch.setattr(os, "geteuid", lambda: 4242)  # we are not who the listener is
         assert warm.connect(addr, 1.0) is None
+    finally:
+        listener.close()
+
+
+def test_a_socket_path_longer_than_a_unix_address_works(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    addr = warm.address(str(deep))
+    assert len(addr) > 108
+    Path(addr).parent.mkdir(parents=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        warm.on_path(listener.bind, addr)
+        listener.listen(1)
+        sock = warm.connect(addr, 1.0)
+        assert sock is not None and Path(addr).exists()
+        sock.close()
     finally:
         listener.close()
 

@@ -409,6 +409,9 @@ def _preload() -> None:
     import typer  # noqa: F401 - the lean parser's stand-in is replaced by the real module
 
     _learn(_HEAVY)
+    from engine.containers import shimd
+
+    shimd.prepare()  # the shim fork server forked from here inherits it all
 
 
 # Third-party and standard modules the engine imports inside functions (on first use): loaded

@@ -128,9 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             quick = _run_lean(args)
         if quick is not None:
             return quick
-        from compose.cli.app import build_app as build
+        from compose.cli import app
 
-        result = build(args)(args=args, prog_name="pycompose", standalone_mode=False)
+        result = app.run(args)
         code = result if isinstance(result, int) else 0
         if code == 0 and invoked_command(args) == "down" and "engine.rootless.join" in sys.modules:
             sys.modules["engine.rootless.join"].release()  # the last project gone: stop the set

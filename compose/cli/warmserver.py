@@ -412,6 +412,9 @@ def _preload() -> None:
     from engine.containers import shimd
 
     shimd.prepare()  # the shim fork server forked from here inherits it all
+    from compose.cli import app
+
+    app.prebuild()
 
 
 # Third-party and standard modules the engine imports inside functions (on first use): loaded

@@ -133,7 +133,9 @@ def _prepare_bundle(cid: str, spec: ContainerSpec) -> None:
         spec = _resolve_shared_namespaces(spec)
         user = resolve_user(target, spec.user, spec.group_add)
         config = build_config(cid, spec, user, host_facts())
-        (paths.bundle_dir(cid) / "config.json").write_text(json.dumps(config, indent=1))
+        # compact: with an indent, json uses its pure-Python encoder (4-5x slower)
+        (paths.bundle_dir(cid) / "config.json").write_text(
+            json.dumps(config, separators=(",", ":")))
     except BaseException:
         rootfs.unmount(target)
         raise

@@ -415,6 +415,12 @@ def _preload() -> None:
     from compose.cli import app
 
     app.prebuild()
+    try:
+        from engine.networks.firewall import iptables
+
+        iptables.warm_up()
+    except Exception as exc:  # noqa: BLE001 - no legacy iptables here: nothing to warm
+        sys.stderr.write(f"warm engine: iptables extensions not loaded: {exc!r}\n")
 
 
 # Third-party and standard modules the engine imports inside functions (on first use): loaded

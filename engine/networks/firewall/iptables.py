@@ -114,6 +114,19 @@ class _Batch:
         iptc.Table._cache.clear()
 
 
+def warm_up() -> None:
+    """Load the xtables extensions our rules use (a few ms of dlopen and parsing the first time
+    in a process), without touching the kernel's tables: a process that forks commands does
+    this once for all of them."""
+    samples = [Rule("filter", "FORWARD", "ACCEPT", "warm", proto=proto, dport=1,
+                    ctstate="RELATED,ESTABLISHED", dst_type="LOCAL") for proto in ("tcp", "udp")]
+    samples += [Rule("nat", "PREROUTING", "DNAT", "warm", proto="tcp", dport=1, to="127.0.0.1:1"),
+                *(Rule("filter", "FORWARD", target, "warm")
+                  for target in ("DROP", "RETURN", "MASQUERADE"))]
+    for rule in samples:
+        _to_iptc(rule)
+
+
 def _to_iptc(rule: Rule) -> iptc.Rule:
     r = iptc.Rule()
     if rule.in_if:

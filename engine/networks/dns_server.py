@@ -44,7 +44,10 @@ ORPHAN_CHECK_S = 60.0  # idle interval after which we check that someone can sti
 UNUSED_EXIT_S = 5.0  # idle with no sandbox at all for this long: exit
 # Rendered answers are cached per (sandbox, query minus id); 0 disables (to benchmark the
 # dnspython path). The cache is dropped on every sync, so it never outlives a change.
-CACHE_LIMIT = int(os.environ.get("PYCOMPOSE_DNSD_CACHE", "50000"))
+def cache_limit() -> int:
+    """The answer cache's size (read when used: a daemon forked by the warm engine has the
+    environment of the command that started it, not of the engine's own start)."""
+    return int(os.environ.get("PYCOMPOSE_DNSD_CACHE", "50000"))
 
 
 @dataclass(slots=True)
@@ -205,8 +208,9 @@ class Daemon:
         name, rdtype = resolver.question_key(msg)
         count = min(max(zone.count(name, rdtype), 1), MAX_VARIANTS)
         entry = Answer(msg, zone, [first[2:]] + [None] * (count - 1), -1)
-        if CACHE_LIMIT:
-            if len(self.cache) >= CACHE_LIMIT:
+        limit = cache_limit()
+        if limit:
+            if len(self.cache) >= limit:
                 self.cache.clear()
             self.cache[(cid, data[2:])] = entry
         return entry

@@ -62,7 +62,9 @@ if TYPE_CHECKING:
 else:
     iptc = _import_iptc()
 
-XTABLES_LOCK = Path(os.environ.get("XTABLES_LOCKFILE", "/run/xtables.lock"))
+def _xtables_lock() -> Path:
+    """iptables' own lock file (read when used, like iptables does)."""
+    return Path(os.environ.get("XTABLES_LOCKFILE", "/run/xtables.lock"))
 _lock = threading.Lock()
 
 
@@ -72,7 +74,7 @@ def _locked(host: bool = True) -> Iterator[None]:
         if not host:
             yield
             return
-        fd = os.open(lock_path(XTABLES_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(lock_path(_xtables_lock()), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

@@ -11,6 +11,11 @@ pytest_plugins = ["pytester"]  # the pytest plugin's tests run user suites
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
 
+# Each test's private state root gets its own warm engine (compose/cli/warmserver.py); it serves
+# the test's later commands and goes 3 s after the last one instead of minutes later, so
+# hundreds of state roots do not leave hundreds of idle engines behind during the run.
+os.environ.setdefault("PYCOMPOSE_ENGINE_IDLE", "3")
+
 
 def _can_unshare_netns() -> tuple[bool, str]:
     """Probe (don't just check the uid): can we create a network namespace?"""

@@ -70,16 +70,17 @@ class Server:
     def serve(self) -> Callable[[], int] | None:
         """Serve until idle; in a forked child, return the job that child must run."""
         while True:
+            wait = _TICK
             if not self.running:
                 if self.stopping or self.stale or not os.path.isdir(self.root):
                     return None
-                if time.monotonic() - self.last >= self.limit:
+                left = self.last + self._idle_limit() - time.monotonic()
+                if left <= 0:
                     return None
+                wait = min(_TICK, left)
             watching = not self.stale and self.watch.fileno() >= 0
             watched = [self.listener, *self.running, *([self.watch] if watching else []),
                        *(r.conn for r in self.running.values() if not r.client_gone)]
-            wait = _TICK if self.running else max(
-                0.0, min(_TICK, self.last + self.limit - time.monotonic()))
             try:
                 ready = select.select(watched, [], [], wait)[0]
             except InterruptedError:
@@ -88,6 +89,20 @@ class Server:
                 job = self._ready(item)
                 if job is not None:
                     return job
+
+    def _idle_limit(self) -> float:
+        """How long to wait for the next command: the configured idle time while a project of
+        the state root runs (it has a supervisor), a short one when none does or a ``down``
+        just left nothing running."""
+        if self.limit < self.idle:
+            return self.limit  # lingering after such a down
+        try:
+            names = os.listdir(os.path.join(self.root, "run"))
+        except OSError:
+            names = []
+        if any(n.startswith("project-") and n.endswith(".pid") for n in names):
+            return self.idle
+        return min(self.idle, warm.QUIET_IDLE)
 
     def _ready(self, item: Any) -> Callable[[], int] | None:
         if item is self.watch:

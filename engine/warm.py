@@ -46,10 +46,10 @@ def tree() -> str:
 
 def address(root: str) -> str:
     """The socket of the warm engine for state root ``root`` running this tree with this
-    interpreter (another checkout or venv gets its own engine): a file in the state root's
+    environment (another checkout or venv gets its own engine): a file in the state root's
     ``run/`` (mode 0700), never an abstract socket, which a container sharing the host's network
     namespace could reach."""
-    key = f"{os.path.abspath(root)}\0{tree()}\0{sys.executable}".encode()
+    key = f"{os.path.abspath(root)}\0{tree()}\0{sys.prefix}".encode()  # venv, not python/3
     try:
         from _blake2 import blake2b
     except ImportError:  # pragma: no cover - an interpreter built without it

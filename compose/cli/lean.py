@@ -72,8 +72,37 @@ def install_lazy_typer() -> None:
         sys.modules["typer"] = _LazyTyper("typer")
 
 
+_params: dict[Callable[..., Any], list[Param]] = {}
+
+
 def params_of(fn: Callable[..., Any]) -> list[Param]:
-    """The parameters of a typer command function (Fallback for anything unsupported)."""
+    """The parameters of a typer command function (Fallback for anything unsupported); read
+    once per function (the warm engine reads them all before forking: :func:`prepare`)."""
+    known = _params.get(fn)
+    if known is None:
+        known = _params[fn] = _read_params(fn)
+    return known
+
+
+def prepare(commands: dict[str, str]) -> None:
+    """Read the declarations of the global options and of ``commands`` (name -> module)."""
+    import importlib
+
+    from compose.cli import app
+
+    params_of(app._global_options)
+    for name, module in commands.items():
+        recorder = _Recorder()
+        importlib.import_module(f"compose.cli.commands.{module}").register(recorder)
+        fn = recorder.commands.get(name)
+        if fn is not None:
+            try:
+                params_of(fn)
+            except Fallback:
+                continue
+
+
+def _read_params(fn: Callable[..., Any]) -> list[Param]:
     code = fn.__code__  # type: ignore[attr-defined]
     names = code.co_varnames[:code.co_argcount]
     defaults = fn.__defaults__ or ()  # type: ignore[attr-defined]

@@ -427,9 +427,13 @@ def _preload() -> None:
     from engine.containers import shimd
 
     shimd.prepare()  # the shim fork server forked from here inherits it all
-    from compose.cli import app
+    from compose.cli import app, lean, main
+    from compose.config import validation
 
     app.prebuild()
+    lean.prepare({name: main.COMMANDS[name] for name in main.LEAN_COMMANDS})
+    validation._quick_check()  # the compose schema, compiled (~10 ms per command otherwise)
+    validation._validator()
     try:
         from engine.networks.firewall import iptables
 

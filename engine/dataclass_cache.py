@@ -93,6 +93,11 @@ def _load(path: str) -> dict[bytes, bytes]:
 
 
 def _save_at_exit() -> None:
+    flush()
+
+
+def flush() -> None:
+    """Write what this process compiled anew, if anything (and bytecode may be written)."""
     if _added and not sys.dont_write_bytecode:
         save()
 

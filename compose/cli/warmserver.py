@@ -434,6 +434,7 @@ def _preload() -> None:
     lean.prepare({name: main.COMMANDS[name] for name in main.LEAN_COMMANDS})
     validation._quick_check()  # the compose schema, compiled (~10 ms per command otherwise)
     validation._validator()
+    dataclass_cache.flush()  # now, not at the exit of every command forked from here
     try:
         from engine.networks.firewall import iptables
 

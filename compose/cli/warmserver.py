@@ -23,7 +23,6 @@ refuses further commands (``stale``) and exits.
 from __future__ import annotations
 
 import _socket
-import io
 import os
 import select
 import signal
@@ -33,10 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from compose.cli import warmchild, warmpreload
 from compose.cli.warmwatch import TreeWatch
 from engine import proctitle, warm
 
-_SKIP = ("compose.k8s", "compose.pytest_plugin")  # optional dependencies, never on a hot path
 _REQUEST_TIMEOUT = 2.0
 _TICK = 1.0
 
@@ -138,7 +137,7 @@ class Server:
                     return self._spawn(conn, request, fds)
                 if op == "learn":
                     conn.sendall(b"ok\n")
-                    _learn(request.get("modules"))
+                    warmpreload.learn(request.get("modules"))
                     return None
                 if op == "linger":
                     self.limit = min(self.limit, warm.LINGER_EMPTY)
@@ -171,7 +170,8 @@ class Server:
         if pid == 0:
             streams = list(fds)
             fds.clear()  # the child owns them now (the caller's finally must not close them)
-            return lambda: _command(self, request, streams), False
+            return lambda: warmchild.become_command(self.close_for_child, self.address, request,
+                                                    streams), False
         try:
             os.setpgid(pid, pid)
         except OSError:
@@ -198,7 +198,7 @@ class Server:
                 os._exit(127)
             streams = list(fds)
             fds.clear()
-            return lambda: _detached(self, request, streams)
+            return lambda: warmchild.become_daemon(self.close_for_child, request, streams)
         os.waitpid(pid, 0)
         conn.sendall(b"ok\n")
         return None
@@ -276,223 +276,6 @@ def _relay(pid: int, signum: int) -> None:
 
 # -- what a forked child runs ------------------------------------------------------------------
 
-def _command(server: Server, request: dict[str, Any], fds: list[int]) -> int:
-    """Become the client's command: its streams, place and environment; then run it."""
-    server.close_for_child()
-    try:
-        os.setpgid(0, 0)
-    except OSError:
-        pass
-    for target, fd in enumerate(fds):
-        os.dup2(fd, target)
-    for fd in fds:
-        if fd > 2:
-            os.close(fd)
-    _default_signals()
-    os.umask(int(request.get("umask", 0o022)))
-    os.environ.clear()
-    os.environ.update({str(k): str(v) for k, v in dict(request.get("env", {})).items()})
-    os.chdir(str(request.get("cwd", "/")))
-    _reopen_stdio()
-    args = [str(a) for a in request["args"]]
-    sys.argv = [str(request.get("argv0", "pycompose")), *args]
-    proctitle.set_cmdline([sys.executable, *sys.argv])
-    warm.server_address = server.address
-    from compose.cli.main import main
-
-    try:
-        return main(args)
-    except SystemExit as exc:
-        return _exit_code(exc)
-
-
-def _detached(server: Server, request: dict[str, Any], fds: list[int]) -> int:
-    """Become ``python <argv>`` with the given descriptors at the given numbers."""
-    import fcntl
-
-    server.close_for_child()
-    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 256) for fd in fds]
-    for fd in fds:
-        os.close(fd)
-    targets = [int(t) for t in request["targets"]]
-    for target, fd in zip(targets, high, strict=True):
-        os.dup2(fd, target, inheritable=True)
-    keep = set(targets)
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-    _default_signals()
-    os.environ.clear()
-    os.environ.update({str(k): str(v) for k, v in dict(request.get("env", {})).items()})
-    os.chdir("/")
-    _reopen_stdio()
-    argv = [str(a) for a in request["argv"]]
-    proctitle.set_cmdline([sys.executable, *argv])
-    while argv and argv[0] not in ("-m", "-c") and argv[0].startswith("-"):
-        argv.pop(0)  # interpreter flags (-S): this interpreter is already set up
-    try:
-        if len(argv) >= 2 and argv[0] == "-m":
-            import runpy
-
-            sys.argv = [argv[1], *argv[2:]]
-            runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
-        elif len(argv) >= 2 and argv[0] == "-c":
-            sys.argv = ["-c", *argv[2:]]
-            exec(compile(argv[1], "<string>", "exec"), {"__name__": "__main__"})  # noqa: S102
-        else:
-            sys.stderr.write(f"warm engine: cannot run {argv!r}\n")
-            return 2
-    except SystemExit as exc:
-        return _exit_code(exc)
-    return 0
-
-
-def _exit_code(exc: SystemExit) -> int:
-    if exc.code is None:
-        return 0
-    if isinstance(exc.code, int):
-        return exc.code
-    sys.stderr.write(f"{exc.code}\n")
-    return 1
-
-
-def _default_signals() -> None:
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGTSTP"):
-        signal.signal(getattr(signal, name), signal.SIG_DFL)
-
-
-def _reopen_stdio() -> None:
-    """New ``sys.std*`` objects over fds 0-2, buffered as a fresh interpreter's would be."""
-    encoding, errors = sys.stdout.encoding, sys.stdout.errors or "strict"
-    stdin = _text_stream(0, encoding, errors, False)
-    stdout = _text_stream(1, encoding, errors, os.isatty(1))
-    stderr = _text_stream(2, encoding, "backslashreplace", True)
-    sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
-    for name, value in (("__stdin__", stdin), ("__stdout__", stdout), ("__stderr__", stderr)):
-        setattr(sys, name, value)
-
-
-def _text_stream(fd: int, encoding: str, errors: str, line: bool) -> io.TextIOWrapper:
-    raw = io.FileIO(fd, "r" if fd == 0 else "w", closefd=False)
-    buffered: io.BufferedReader | io.BufferedWriter = (
-        io.BufferedReader(raw) if fd == 0 else io.BufferedWriter(raw))
-    return io.TextIOWrapper(buffered, encoding=encoding, errors=errors, line_buffering=line)
-
-
-def _finish(code: int) -> None:
-    """End a forked child as an interpreter ends: non-daemon threads joined, atexit handlers
-    run, streams flushed; without tearing down the inherited modules (os._exit)."""
-    try:
-        if "threading" in sys.modules:
-            sys.modules["threading"]._shutdown()  # type: ignore[attr-defined]
-        import atexit
-
-        atexit._run_exitfuncs()
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        os._exit(code & 0xFF if code >= 0 else 1)
-
-
-# -- start-up ----------------------------------------------------------------------------------
-
-def _preload() -> None:
-    """Import every module of the tree a command may use (the dataclass cache first)."""
-    import importlib
-    import pkgutil
-
-    from engine import dataclass_cache
-
-    dataclass_cache.install()
-    for top in ("engine", "compose"):
-        package = importlib.import_module(top)
-        for info in pkgutil.walk_packages(package.__path__, f"{top}."):
-            if info.name.endswith("__main__") or info.name.startswith(_SKIP):
-                continue
-            try:
-                importlib.import_module(info.name)
-            except Exception as exc:  # noqa: BLE001 - an optional dependency is missing
-                sys.stderr.write(f"warm engine: not preloaded: {info.name}: {exc!r}\n")
-    import typer  # noqa: F401 - the lean parser's stand-in is replaced by the real module
-
-    _learn(_HEAVY)
-    from engine.containers import shimd
-
-    shimd.prepare()  # the shim fork server forked from here inherits it all
-    from compose.cli import app, lean, main
-    from compose.config import validation
-
-    app.prebuild()
-    lean.prepare({name: main.COMMANDS[name] for name in main.LEAN_COMMANDS})
-    validation._quick_check()  # the compose schema, compiled (~10 ms per command otherwise)
-    validation._validator()
-    dataclass_cache.flush()  # now, not at the exit of every command forked from here
-    try:
-        from engine.networks.firewall import iptables
-
-        iptables.warm_up()
-    except Exception as exc:  # noqa: BLE001 - no legacy iptables here: nothing to warm
-        sys.stderr.write(f"warm engine: iptables extensions not loaded: {exc!r}\n")
-
-
-# Third-party and standard modules the engine imports inside functions (on first use): loaded
-# up front so that no command pays for them. Anything else a command imports is reported by it
-# when it ends (:func:`_report_new_modules`) and loaded between commands.
-_HEAVY = ["iptc", "pyroute2.iproute.linux", "pyroute2.netlink.exceptions", "networkx",
-          "jsonschema", "jsonschema.exceptions", "dns.message", "dns.rdatatype", "pyseccomp",
-          "watchfiles", "yaml._yaml", "typer._click.exceptions", "typer._coercion", "tarfile",
-          "sqlite3", "subprocess", "difflib", "secrets", "urllib.request", "http.client",
-          "zstandard", "ctypes.util"]
-_NEVER = ("__main__", "kubernetes", "compose.k8s", "compose.pytest_plugin", "pytest", "_pytest")
-_known: set[str] = set()
-
-
-def _learn(names: object) -> None:
-    """Import ``names`` (module names a command used) into the engine for later commands."""
-    import importlib
-
-    if not isinstance(names, list):
-        return
-    before = len(sys.modules)
-    for name in names:
-        if not isinstance(name, str) or name in sys.modules or name.startswith(_NEVER):
-            continue
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001 - a module that only loads in its context
-            sys.stderr.write(f"warm engine: not preloaded: {name}: {exc!r}\n")
-    _known.update(sys.modules)
-    if len(sys.modules) != before:
-        import gc
-
-        gc.freeze()  # as after the preload: children's collections skip these objects
-
-
-def _report_new_modules() -> None:
-    """In a command child: tell the engine which modules this command had to import."""
-    new = sorted(set(sys.modules) - _known)
-    if not new or warm.server_address is None:
-        return
-    sock = warm.connect(warm.server_address, 1.0)
-    if sock is None:
-        return
-    try:
-        warm.send_request(sock, {"op": "learn", "modules": new}, [])
-        warm.read_line(sock, bytearray())
-    except OSError:
-        pass
-    finally:
-        sock.close()
-
-
 def main() -> int:
     import fcntl
     import socket
@@ -522,7 +305,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     server_ref: list[Server] = []
     signal.signal(signal.SIGTERM, lambda *_: _stop(server_ref))
-    _preload()
+    warmpreload.preload()
     import gc
 
     gc.collect()
@@ -542,10 +325,10 @@ def main() -> int:
         traceback.print_exc()
         code = 1
     try:
-        _report_new_modules()
+        warmpreload.report_new_modules()
     except Exception:  # noqa: BLE001 - never fail a finished command for the engine's sake
         pass
-    _finish(code)
+    warmchild.finish(code)
     return 0  # not reached
 
 

@@ -55,14 +55,10 @@ def become_daemon(close: Callable[[], None], request: dict[str, Any], fds: list[
     targets = [int(t) for t in request["targets"]]
     for target, fd in zip(targets, high, strict=True):
         os.dup2(fd, target, inheritable=True)
-    keep = set(targets)
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+    low = 0
+    for keep in [*sorted(set(targets)), os.sysconf("SC_OPEN_MAX")]:
+        os.closerange(low, keep)  # everything else the engine had open goes
+        low = keep + 1
     _default_signals()
     os.environ.clear()
     os.environ.update({str(k): str(v) for k, v in dict(request.get("env", {})).items()})

@@ -57,7 +57,8 @@ def become_daemon(close: Callable[[], None], request: dict[str, Any], fds: list[
         os.dup2(fd, target, inheritable=True)
     low = 0
     for keep in [*sorted(set(targets)), os.sysconf("SC_OPEN_MAX")]:
-        os.closerange(low, keep)  # everything else the engine had open goes
+        if low < keep:  # (an empty range would reach close_range as "up to the maximum")
+            os.closerange(low, keep)  # everything else the engine had open goes
         low = keep + 1
     _default_signals()
     os.environ.clear()

@@ -6,6 +6,7 @@ import io
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ def become_command(close: Callable[[], None], address: str, request: dict[str, A
     os.umask(int(request.get("umask", 0o022)))
     os.environ.clear()
     os.environ.update({str(k): str(v) for k, v in dict(request.get("env", {})).items()})
+    time.tzset()  # the caller's TZ, not the engine's
     os.chdir(str(request.get("cwd", "/")))
     _reopen_stdio()
     args = [str(a) for a in request["args"]]
@@ -63,6 +65,7 @@ def become_daemon(close: Callable[[], None], request: dict[str, Any], fds: list[
     _default_signals()
     os.environ.clear()
     os.environ.update({str(k): str(v) for k, v in dict(request.get("env", {})).items()})
+    time.tzset()  # the caller's TZ, not the engine's
     os.chdir("/")
     _reopen_stdio()
     argv = [str(a) for a in request["argv"]]

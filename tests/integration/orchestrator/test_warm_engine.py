@@ -107,9 +107,15 @@ def test_a_command_runs_in_the_engine_with_the_callers_streams_place_and_environ
                           cwd=stack.dir, env=stack.env(), capture_output=True, text=True,
                           timeout=30)
     assert proc.returncode != 0 and "missing.yaml" in proc.stderr
+    # and so is the time zone
+    stack.run("up", "-d")
+    env = {**stack.env(), "TZ": "Asia/Tokyo"}
+    proc = subprocess.run([sys.executable, "-m", "compose.cli.main", "-p", stack.name, "ps",
+                           "--format", "json"], cwd=stack.dir, env=env, capture_output=True,
+                          text=True, timeout=30)
+    assert "+0900 JST" in proc.stdout, proc.stdout + proc.stderr
     assert engine_pid(stack.root) == engine  # all of it served by the same engine
     # and the command really ran there: a child of the engine, under its own command line
-    stack.run("up", "-d")
     slow = cli(stack, "exec", "-T", "a", "sleep", "2", stdout=subprocess.DEVNULL)
     try:
         wait_for("the exec command in the engine", lambda: children_of(engine, b"exec\0-T"))

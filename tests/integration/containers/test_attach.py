@@ -74,7 +74,11 @@ def test_no_signal_is_ignored_in_the_container(engine) -> None:
     info = engine.run(engine.spec("sigign", "grep SigIgn /proc/self/status; sleep 30"))
     code, out, _ = containers.exec_output(info.id, ["grep", "SigIgn", "/proc/self/status"])
     assert (code, out.split()) == (0, [b"SigIgn:", b"0000000000000000"])
-    assert "0000000000000000" in engine.output(info.id)
+    # the container's own grep runs concurrently with the exec: its line may come later
+    deadline = time.monotonic() + 10
+    while "SigIgn" not in engine.output(info.id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "SigIgn:\t0000000000000000" in engine.output(info.id)
 
 
 def test_exec_timeout_kills_the_process_group(engine) -> None:

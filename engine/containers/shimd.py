@@ -220,11 +220,26 @@ def serve(root: Path, ready_fd: int) -> None:
     except FileNotFoundError:
         pass
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    with unix_address(path) as address:
-        server.bind(address)
-    server.listen(64)
-    os.write(ready_fd, b"ready")
-    os.close(ready_fd)
+    try:
+        with unix_address(path) as address:
+            server.bind(address)
+        server.listen(64)
+        try:
+            os.write(ready_fd, b"ready")
+        except BrokenPipeError:
+            return  # whoever started it was killed meanwhile: nobody waits for this server
+        finally:
+            os.close(ready_fd)
+        _serve(root, server)
+    finally:
+        try:
+            path.unlink()  # still ours: the lock is held until this process ends
+        except FileNotFoundError:
+            pass
+        server.close()
+
+
+def _serve(root: Path, server: socket.socket) -> None:
     serving, last = True, time.monotonic()
     while serving and time.monotonic() - last < _IDLE_EXIT and root.is_dir():
         if not select.select([server], [], [], _CHECK_EVERY)[0]:
@@ -239,11 +254,6 @@ def serve(root: Path, ready_fd: int) -> None:
                     conn.sendall(b"ok")
             except (OSError, ValueError, KeyError) as exc:
                 sys.stderr.write(f"shimd: request failed: {exc!r}\n")
-    try:
-        path.unlink()  # still ours: the lock is held until this process ends
-    except FileNotFoundError:
-        pass
-    server.close()
 
 
 def _handle(conn: socket.socket) -> bool:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -181,11 +182,20 @@ class EngineBackend:
             shimd.stop_server()
         networks.stop_idle_dns()
 
-    def prepare_starts(self) -> None:
-        """Begin starting the shim fork server now rather than at the first start."""
+    def prepare_starts(self, sandboxes: bool) -> Callable[[], None]:
+        """Begin starting the shim fork server now rather than at the first start, and (for
+        containers with their own netns) the DNS daemon, which the first sandbox otherwise
+        waits for: both overlap the networks' set-up. The returned function waits for the
+        DNS daemon's start (a command must not return with one still starting: the ``down``
+        that may follow would not see it)."""
         from engine.containers import shimd
 
         shimd.start_early()
+        if not sandboxes:
+            return lambda: None
+        starter = threading.Thread(target=_start_dns, name="dns-early", daemon=True)
+        starter.start()
+        return starter.join
 
     def create_container(self, req: CreateRequest) -> str:
         from compose.orchestrator.imagesources import image_mount_layers
@@ -460,6 +470,16 @@ def _announce(kind: str, info: containers.ContainerInfo, **extra: Any) -> None:
                              "exit_code": None,
                              "detail": "", "will_restart": False, "time": time.time(),
                              **extra})
+
+
+def _start_dns() -> None:
+    """Start the DNS daemon unless it runs (a failure is the first sandbox's to report)."""
+    from engine.networks import dns_control
+
+    try:
+        dns_control.start_early()
+    except Exception as exc:  # noqa: BLE001 - create_sandbox tries again and raises
+        log.debug("early DNS daemon start: %s", exc)
 
 
 def _set_active(sandbox: str, active: bool) -> None:

@@ -38,6 +38,7 @@ from compose.orchestrator.imagespec import image_name
 from engine import containers, images, networks
 from engine.containers import Mount, MountType
 from engine.errors import Conflict, NotFound
+from engine.overlap import together
 from engine.paths import ensure_dir, state_root
 
 if TYPE_CHECKING:  # the create path's modules load with it: ps/exec/logs/down never need them
@@ -362,13 +363,16 @@ class EngineBackend:
         except NotFound:  # removed meanwhile (another down, an rm)
             return
         project = info.labels.get(L.PROJECT, "")
-        try:
-            containers.delete(cid, force=True)
-        finally:  # the sandbox goes even when the container could not
+
+        def remove_sandbox() -> None:
             try:
                 networks.remove_sandbox(info.name)
             except NotFound:
                 pass
+
+        # at the same time (deleting the veth is mostly waiting for the kernel); the sandbox
+        # goes even when the container could not
+        together(lambda: containers.delete(cid, force=True), remove_sandbox)
         if project:
             shutil.rmtree(files_dir(project, info.name), ignore_errors=True)
         _announce("destroyed", info)

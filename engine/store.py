@@ -30,10 +30,20 @@ _local = threading.local()
 # opens shares them, reads or writes the wrong file and can checkpoint and delete the WAL.
 _sqlite_pid: int | None = None
 _BUSY_TIMEOUT_MS = 30_000
-# This process's writers queue here rather than in SQLite's busy handler, which polls with
-# sleeps of up to 100 ms: the next thread starts the moment the previous one commits. Other
-# processes still meet the busy timeout (rarely: they write seldom).
-_writer = threading.RLock()
+# Write transactions of this process's threads queue on this lock and start the moment the
+# previous one commits; meeting in SQLite's busy handler instead, they would sleep 1, 2, 5,
+# 10, 15... ms between looks (writers of other processes still do). Bounded like the busy
+# timeout, after which SQLite's own waiting takes over.
+_writers = threading.Lock()
+_QUEUE_TIMEOUT_S = _BUSY_TIMEOUT_MS / 1000
+
+
+def _fresh_writers_lock() -> None:  # a forked child has none of its parent's other threads
+    global _writers
+    _writers = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_writers_lock)
 
 
 def register_schema(owner: str, ddl: str) -> None:
@@ -117,7 +127,8 @@ def transaction(conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Conn
     if conn.in_transaction:  # nested: join the outer transaction
         yield conn
         return
-    with _writer:
+    queued = _writers.acquire(timeout=_QUEUE_TIMEOUT_S)
+    try:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -125,6 +136,9 @@ def transaction(conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Conn
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+    finally:
+        if queued:
+            _writers.release()
 
 
 def dumps(value: Any) -> str:

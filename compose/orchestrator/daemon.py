@@ -12,10 +12,10 @@ import fcntl
 import json
 import logging
 import os
+import selectors
 import socket
 import socketserver
 import sys
-import threading
 import time
 from typing import IO, Any
 
@@ -69,7 +69,7 @@ class _Handler(socketserver.StreamRequestHandler):
             return False
         elif op == "shutdown":
             self._reply({"ok": True})
-            threading.Thread(target=self.server.shutdown, daemon=True).start()
+            self.server.request_shutdown()
             return False
         else:
             self._reply({"ok": False, "error": f"unknown op {op!r}"})
@@ -77,13 +77,40 @@ class _Handler(socketserver.StreamRequestHandler):
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """Serves until :meth:`request_shutdown`, which wakes it at once (a pipe in its select):
+    ``down`` waits for this process to exit, so no poll interval may delay that."""
+
     daemon_threads = True
 
     def __init__(self, path: str, supervisor: Supervisor, hub: EventHub) -> None:
         self.supervisor = supervisor
         self.hub = hub
         self.keep: list[socket.socket] = []
+        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         super().__init__(path, _Handler)
+
+    def serve_until_shutdown(self) -> None:
+        """Accept and hand off connections until :meth:`request_shutdown` (blocking)."""
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.socket, selectors.EVENT_READ, "accept")
+            sel.register(self._wake_r, selectors.EVENT_READ, "stop")
+            while True:
+                kinds = {key.data for key, _ in sel.select()}
+                if "stop" in kinds:
+                    return
+                self.handle_request()  # ready: accepts without blocking
+
+    def request_shutdown(self) -> None:
+        """Make :meth:`serve_until_shutdown` return now (from any thread)."""
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:  # already requested (pipe full), or already closed
+            pass
+
+    def server_close(self) -> None:
+        super().server_close()
+        for fd in (self._wake_r, self._wake_w):
+            os.close(fd)
 
 
 def serve(project: str, ops: ContainerOps, ready_fd: int | None = None) -> None:
@@ -110,7 +137,7 @@ def serve(project: str, ops: ContainerOps, ready_fd: int | None = None) -> None:
         log.exception("re-adopting the containers of %s failed", project)
     log.info("supervisor for %s ready (pid %d)", project, os.getpid())
     try:
-        server.serve_forever(poll_interval=0.1)  # only bounds how long shutdown takes
+        server.serve_until_shutdown()
     finally:
         sup.unwatch_all()
         server.server_close()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ from compose.orchestrator.imagespec import image_name
 from engine import containers, images, networks
 from engine.containers import Mount, MountType
 from engine.errors import Conflict, NotFound
+from engine.overlap import together
 from engine.paths import ensure_dir, state_root
 
 if TYPE_CHECKING:  # the create path's modules load with it: ps/exec/logs/down never need them
@@ -183,11 +185,20 @@ class EngineBackend:
             warm.linger()  # the warm engine, if this command runs in one, goes soon after
         networks.stop_idle_dns()
 
-    def prepare_starts(self) -> None:
-        """Begin starting the shim fork server now rather than at the first start."""
+    def prepare_starts(self, sandboxes: bool) -> Callable[[], None]:
+        """Begin starting the shim fork server now rather than at the first start, and (for
+        containers with their own netns) the DNS daemon, which the first sandbox otherwise
+        waits for: both overlap the networks' set-up. The returned function waits for the
+        DNS daemon's start (a command must not return with one still starting: the ``down``
+        that may follow would not see it)."""
         from engine.containers import shimd
 
         shimd.start_early()
+        if not sandboxes:
+            return lambda: None
+        starter = threading.Thread(target=_start_dns, name="dns-early", daemon=True)
+        starter.start()
+        return starter.join
 
     def create_container(self, req: CreateRequest) -> str:
         from compose.orchestrator.imagesources import image_mount_layers
@@ -354,13 +365,16 @@ class EngineBackend:
         except NotFound:  # removed meanwhile (another down, an rm)
             return
         project = info.labels.get(L.PROJECT, "")
-        try:
-            containers.delete(cid, force=True)
-        finally:  # the sandbox goes even when the container could not
+
+        def remove_sandbox() -> None:
             try:
                 networks.remove_sandbox(info.name)
             except NotFound:
                 pass
+
+        # at the same time (deleting the veth is mostly waiting for the kernel); the sandbox
+        # goes even when the container could not
+        together(lambda: containers.delete(cid, force=True), remove_sandbox)
         if project:
             shutil.rmtree(files_dir(project, info.name), ignore_errors=True)
         _announce("destroyed", info)
@@ -462,6 +476,16 @@ def _announce(kind: str, info: containers.ContainerInfo, **extra: Any) -> None:
                              "exit_code": None,
                              "detail": "", "will_restart": False, "time": time.time(),
                              **extra})
+
+
+def _start_dns() -> None:
+    """Start the DNS daemon unless it runs (a failure is the first sandbox's to report)."""
+    from engine.networks import dns_control
+
+    try:
+        dns_control.start_early()
+    except Exception as exc:  # noqa: BLE001 - create_sandbox tries again and raises
+        log.debug("early DNS daemon start: %s", exc)
 
 
 def _set_active(sandbox: str, active: bool) -> None:

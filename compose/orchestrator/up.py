@@ -228,9 +228,10 @@ class Up:
         # The supervisor (~0.3 s of interpreter start) comes up while images, networks and the
         # first containers are prepared; only handing a started container over waits for it.
         events = _Events(self.project.name, agg)
+        settle: Callable[[], None] = lambda: None  # noqa: E731
         if not self.opts.no_start:
             events.start()
-            self._start_helpers_early(names)
+            settle = self._start_helpers_early(names)
         self._events = events
         try:
             self._prepare_images(names)
@@ -244,16 +245,22 @@ class Up:
         finally:
             events.close()
             if not self.opts.no_start:  # a supervisor still starting would outlive a `down`
-                events.join()           # that follows a failed up at once
+                events.join()           # that follows a failed up at once; so would a
+                settle()                # DNS daemon
         return UpResult(runs, self.image_ready, self.created, self.containers, plan, self.t0)
 
-    def _start_helpers_early(self, names: list[str]) -> None:
+    def _start_helpers_early(self, names: list[str]) -> Callable[[], None]:
         """Unless every service already runs, let the engine begin starting what container
-        starts need (the shim fork server) while images and networks are prepared."""
+        starts need (the shim fork server; the DNS daemon when a container gets its own
+        netns) while images and networks are prepared; what waits for those still
+        starting."""
         running = {c.labels.get(L.SERVICE)
                    for c in self.backend.list_containers(self.project.name) if c.running}
-        if not set(names) <= running:
-            self.backend.prepare_starts()
+        if set(names) <= running:
+            return lambda: None
+        sandboxes = any(self.project.services[n].network_mode in (None, "bridge")
+                        for n in names if n not in running)
+        return self.backend.prepare_starts(sandboxes)
 
     def _wait_ready(self, executor: Executor, runs: dict[str, ServiceRun],
                     names: list[str]) -> None:

@@ -56,9 +56,8 @@ def request_shim(cid: str, runtime_name: str, fds: tuple[int, int]) -> bool:
     falls back)."""
     root = state_root()
     try:
+        _await_early(root)  # settle a start begun early (at once when it is up already)
         sock = _connect(root)
-        if sock is None and _await_early(root):
-            sock = _connect(root)
         if sock is None and _start_server(root):
             sock = _connect(root)
     except OSError:
@@ -125,8 +124,13 @@ def start_early() -> None:
     (~75 ms) with its own work; its first :func:`request_shim` waits for that server."""
     root = state_root()
     with _early_lock:
-        if root in _early or server_running(root):
-            return
+        entry = _early.get(root)
+        if isinstance(entry, tuple):
+            if not select.select([entry[1]], [], [], 0)[0]:
+                return  # still starting: request_shim awaits it
+            _early[root] = _wait_ready(*entry)  # came up (or failed) without being awaited
+        if server_running(root):  # one that came up earlier may have been stopped since
+            return                # (a long-lived caller: `down`, then `up` again)
         try:
             _early[root] = _spawn_server(root)
         except OSError as exc:  # request_shim starts one (or falls back) when needed
@@ -174,13 +178,29 @@ def _spawn_server(root: Path) -> tuple[subprocess.Popen[bytes] | None, int]:
 
 
 def _wait_ready(proc: subprocess.Popen[bytes] | None, read_fd: int) -> bool:
-    """Wait until the launched server listens; True when it (or a rival) does."""
+    """Wait until the launched server listens; True when it (or a rival) does. Event-driven:
+    the ready pipe, then the first process's pidfd (``Popen.wait`` with a timeout sleeps
+    in growing steps, up to 50 ms, between looks). ``proc`` is None when the warm engine
+    forked the server (nothing to reap here)."""
     with os.fdopen(read_fd, "rb") as ready:
-        if proc is not None:  # the server forks once; this reaps the first process
-            proc.wait(_START_TIMEOUT)
-        if not select.select([ready], [], [], _START_TIMEOUT)[0]:
-            return False
-        return ready.read() in (b"ready", b"busy")
+        word = ready.read() if select.select([ready], [], [], _START_TIMEOUT)[0] else b""
+    if proc is not None:
+        _reap(proc, _START_TIMEOUT)  # the server forks once; this reaps the first process
+    return word in (b"ready", b"busy")
+
+
+def _reap(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Reap ``proc`` once it has exited, waiting on its pidfd up to ``timeout``."""
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except ProcessLookupError:  # reaped already
+        proc.poll()
+        return
+    try:
+        select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
+    proc.poll()
 
 
 # -- the server -----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from engine.networks.model import (
     NetworkInfo,
     NetworkSpec,
 )
+from engine.overlap import together
 from engine.paths import lock_path
 from engine.store import dumps, loads
 
@@ -177,10 +178,11 @@ def remove_network(name_or_id: str) -> None:
 def destroy_network_objects(net_id: str, bridge: str) -> None:
     """Remove a network's kernel objects (idempotent; used by remove and by sweeps).
 
-    The bridge goes first: removing the last rules also removes the base chains once no
-    pycompose bridge is left on the host (firewall._all_orphaned looks for one)."""
-    link.delete_link(bridge)
-    firewall.remove_tags([rules.network_tag(net_id)])
+    The bridge and the rules go at the same time (deleting a bridge is mostly waiting for the
+    kernel's RCU grace periods); the rules' removal counts the bridge as gone when it looks
+    for pycompose bridges left on the host (which keep our base chains)."""
+    together(lambda: firewall.remove_tags([rules.network_tag(net_id)], going=(bridge,)),
+             lambda: link.delete_link(bridge))
 
 
 def inspect_network(name_or_id: str) -> NetworkInfo:

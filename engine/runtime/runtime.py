@@ -64,6 +64,11 @@ class BuiltinRuntime:
             self._cgroups = cgroups.driver()
         return self._cgroups
 
+    @property
+    def seccomp_cache(self) -> Path:
+        """Where compiled seccomp programs are kept (next to the runtime's state)."""
+        return self.root.parent / "cache" / "seccomp"
+
     def _dir(self, cid: str) -> Path:
         if not cid or "/" in cid or cid in (".", ".."):
             raise EngineError("invalid container id", step="runtime", obj=cid)
@@ -84,8 +89,8 @@ class BuiltinRuntime:
         plan = spec_mod.plan_from_config(config, bundle, cid)
         if not plan.has_ns("mount"):
             raise EngineError("a mount namespace is required", step="create", obj=cid)
-        if plan.seccomp is not None:
-            seccomp.compile_bpf(plan.seccomp)  # errors here, and the init only loads it
+        if plan.seccomp is not None:  # errors here, and the init only loads it
+            seccomp.compile_bpf(plan.seccomp, self.seccomp_cache)
         state_dir = self._dir(cid)
         ensure_dir(self.root, 0o700)
         try:
@@ -288,7 +293,7 @@ class BuiltinRuntime:
         plan = spec_mod.plan_from_config(config, Path(st.bundle), cid)
         proc = spec_mod.parse_process(spec_mod.exec_process(config, process, tty))
         if plan.seccomp is not None:
-            seccomp.compile_bpf(plan.seccomp)
+            seccomp.compile_bpf(plan.seccomp, self.seccomp_cache)
         console = _connect_console(console_socket) if proc.terminal else None
         parent, child = pair()
         ctx = init_mod.InitContext(plan=plan, process=proc, s=sc.LinuxSyscalls(), sock=child,

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
+import hashlib
 import json
 import logging
 import os
 import tempfile
+import threading
+from pathlib import Path
 from typing import Any
 
 from engine.errors import EngineError
 from engine.libfind import quick_find_library
+from engine.paths import ensure_dir
 
 with quick_find_library():  # pyseccomp looks up libc and libseccomp: no ldconfig runs
     import pyseccomp as sc
@@ -84,21 +89,78 @@ _PR_SET_SECCOMP = 22
 _SECCOMP_MODE_FILTER = 2
 
 
-def compile_bpf(profile: dict[str, Any]) -> bytes:
-    """The profile's BPF program (cached per profile). The runtime compiles it in the parent,
-    before forking, so a bad profile is a clean error and the init only has to load it."""
+def compile_bpf(profile: dict[str, Any], cache_dir: Path | None = None) -> bytes:
+    """The profile's BPF program (cached per profile in the process, and in ``cache_dir``
+    when given: every container start runs in a new shim, and compiling the default profile
+    costs ~11 ms of it). The runtime compiles it in the parent, before forking, so a bad
+    profile is a clean error and the init only has to load it."""
     key = json.dumps(profile, sort_keys=True)
     data = _CACHE.get(key)
     if data is None:
-        flt = build_filter(profile, set_nnp=False)
-        with tempfile.TemporaryFile() as f:
-            flt.export_bpf(f)
-            f.seek(0)
-            data = f.read()
+        path = None if cache_dir is None else cache_dir / _cache_name(key)
+        data = None if path is None else _read_cached(path)
+        if data is None:
+            data = _compile(profile)
+            if path is not None:
+                _store(path, data)
         if len(_CACHE) >= 16:
             _CACHE.clear()
         _CACHE[key] = data
     return data
+
+
+def _compile(profile: dict[str, Any]) -> bytes:
+    flt = build_filter(profile, set_nnp=False)
+    with tempfile.TemporaryFile() as f:
+        flt.export_bpf(f)
+        f.seek(0)
+        return f.read()
+
+
+def _cache_name(key: str) -> str:
+    """The file the program of ``key`` is kept in: a digest of the profile, the machine and
+    the libseccomp library file (a new libseccomp may compile differently)."""
+    lib = _library_file()
+    try:
+        st = os.stat(lib)
+        lib += f":{st.st_size}:{st.st_mtime_ns}"
+    except OSError:
+        pass
+    digest = hashlib.sha256("\0".join((key, lib, os.uname().machine)).encode()).hexdigest()
+    return f"{digest[:40]}.bpf"
+
+
+@functools.cache
+def _library_file() -> str:
+    """The libseccomp file this process has loaded (from its memory map)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                if "libseccomp" in line:
+                    return line.split(maxsplit=5)[-1].strip()
+    except OSError:
+        pass
+    return str(getattr(sc, "_libseccomp_path", ""))
+
+
+def _read_cached(path: Path) -> bytes | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return data if data and len(data) % 8 == 0 else None  # whole sock_filter instructions
+
+
+def _store(path: Path, data: bytes) -> None:
+    """Write atomically (a rename: a concurrent reader sees all of it or nothing); a
+    read-only state root only loses the cache."""
+    try:
+        ensure_dir(path.parent, 0o700)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.debug("seccomp cache %s: %s", path, exc)
 
 
 class _Fprog(ctypes.Structure):

@@ -44,6 +44,41 @@ def test_concurrent_writers_do_not_lose_rows(state_root: Path) -> None:
     assert store.connect().execute("SELECT count(*) FROM t_store3").fetchone()[0] == 200
 
 
+def test_writer_threads_queue_in_the_process_not_in_sqlites_busy_handler(
+        state_root: Path) -> None:
+    """A second thread's write waits for the first one's commit on a lock: with a busy
+    timeout of 1 ms (SQLite's handler would give up), it still gets its turn."""
+    store.register_schema("test_store4", "CREATE TABLE IF NOT EXISTS t_store4 (n INTEGER)")
+    store.connect()
+    inside, done = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def first() -> None:
+        with store.transaction() as db:
+            db.execute("INSERT INTO t_store4 VALUES (1)")
+            inside.set()
+            done.wait(0.2)  # the second writer is queued meanwhile
+
+    def second() -> None:
+        inside.wait(5)
+        conn = store.sqlite3.connect(store.db_path(), timeout=0.001, isolation_level=None)
+        try:
+            with store.transaction(conn) as db:
+                db.execute("INSERT INTO t_store4 VALUES (2)")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert store.connect().execute("SELECT count(*) FROM t_store4").fetchone()[0] == 2
+
+
 def test_forked_child_may_not_open_a_connection(state_root: Path) -> None:
     """SQLite's process-wide state does not survive fork: a child of a process that used the
     store must refuse to open its own connection (it could read /dev/null as the database

@@ -20,13 +20,14 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from types import ModuleType
 
 from engine.networks.firewall import hostfw, probe
 from engine.networks.model import NetworkError
 from engine.networks.rules import HOST, Rule
+from engine.overlap import together
 
 BACKENDS = ("iptables", "nftables")
 _chosen: dict[str, ModuleType] = {}
@@ -53,22 +54,30 @@ def backend() -> ModuleType:
 
 
 def replace_rules(tag: str, rules: Sequence[Rule]) -> None:
-    """Drop every rule tagged ``tag``, then add ``rules`` (atomically per backend)."""
+    """Drop every rule tagged ``tag``, then add ``rules`` (atomically per backend). The
+    backend's tables and the host's iptables-nft chain are independent: written at once."""
     own = [r for r in rules if r.table != HOST]
-    backend().replace_rules(tag, own)
     host = [r for r in rules if r.table == HOST]
-    if host:
-        hostfw.replace(tag, host)
+    chosen = backend()
+    together(lambda: chosen.replace_rules(tag, own),
+             *([lambda: hostfw.replace(tag, host)] if host else []))
 
 
-def remove_tags(tags: Iterable[str], *, teardown_if_empty: bool = True) -> None:
+def remove_tags(tags: Iterable[str], *, teardown_if_empty: bool = True,
+                going: Collection[str] = ()) -> None:
     """Remove every rule carrying one of ``tags``; our chains/table go when nothing is left.
     The other backend is cleaned too when it holds rules of ours (``PYCOMPOSE_FIREWALL``
-    changed between ``up`` and ``down``), so ``down`` always cleans up."""
+    changed between ``up`` and ``down``), so ``down`` always cleans up. ``going``: bridges
+    being deleted meanwhile, which count as gone when telling leftovers of crashed
+    processes."""
     wanted = list(tags)
-    for module in (backend(), *_other_holding_ours()):
-        module.remove_tags(wanted, teardown_if_empty=teardown_if_empty)
-    hostfw.remove(wanted, teardown_if_empty=teardown_if_empty)
+
+    def own() -> None:
+        for module in (backend(), *_other_holding_ours()):
+            module.remove_tags(wanted, teardown_if_empty=teardown_if_empty, going=going)
+
+    together(own, lambda: hostfw.remove(wanted, teardown_if_empty=teardown_if_empty,
+                                        going=going))
 
 
 def list_tags() -> set[str]:

@@ -5,7 +5,7 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,17 +38,19 @@ def host_links() -> list[str]:
         return []
 
 
-def all_orphaned(interfaces: Callable[[], Iterable[str]], what: str) -> bool:
-    """No network of any state root is left: no ``pcbr-*`` bridge exists and none of
-    ``interfaces()`` (those our remaining rules name; asked only when no bridge is left)
-    exists. What remains then was left by
-    crashed processes (of any state root) and would never be removed otherwise. Callers hold
-    the backend's lock: a network being created has its bridge before its rules, and rebuilds
-    the base if it finds it gone."""
-    if any(name.startswith(BRIDGE_PREFIX) for name in host_links()):
+def all_orphaned(interfaces: Callable[[], Iterable[str]], what: str,
+                 going: Collection[str] = ()) -> bool:
+    """No network of any state root is left: no ``pcbr-*`` bridge exists (but those in
+    ``going``, being deleted by the caller meanwhile) and none of ``interfaces()`` (those our
+    remaining rules name; asked only when no bridge is left) exists. What remains then was
+    left by crashed processes (of any state root) and would never be removed otherwise.
+    Callers hold the backend's lock: a network being created has its bridge before its
+    rules, and rebuilds the base if it finds it gone."""
+    if any(name.startswith(BRIDGE_PREFIX) and name not in going for name in host_links()):
         return False
     for iface in interfaces():
-        if iface and os.path.exists(f"/sys/class/net/{iface.lstrip('!')}"):
+        name = iface.lstrip("!") if iface else ""
+        if name and name not in going and os.path.exists(f"/sys/class/net/{name}"):
             return False
     log.warning("removing pycompose %s rules left by crashed processes (no network left)", what)
     return True

@@ -16,7 +16,7 @@ import logging
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 from engine.networks.firewall import probe
@@ -63,7 +63,8 @@ def replace(tag: str, rules: Sequence[Rule]) -> None:
     log.debug("accepted %s's traffic in the host's iptables-nft %s chain", tag, parent)
 
 
-def remove(tags: Iterable[str], *, teardown_if_empty: bool = True) -> None:
+def remove(tags: Iterable[str], *, teardown_if_empty: bool = True,
+           going: Collection[str] = ()) -> None:
     """Remove the rules of ``tags``; drop our chain and its jump when nothing else is left."""
     if ALLOW not in _chains():
         return
@@ -72,7 +73,7 @@ def remove(tags: Iterable[str], *, teardown_if_empty: bool = True) -> None:
         ours, jumps = _current()
         left = [line for line in ours if _tag(line) not in wanted | {BASE_TAG}]
         if teardown_if_empty and (
-                not left or all_orphaned(lambda: _interfaces(left), "iptables-nft")):
+                not left or all_orphaned(lambda: _interfaces(left), "iptables-nft", going)):
             _restore([f":{ALLOW} - [0:0]", *("-D" + j[2:] for j in jumps), f"-X {ALLOW}"])
         else:
             base = [line for line in ours if _tag(line) == BASE_TAG]

@@ -12,7 +12,7 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -223,7 +223,8 @@ def replace_rules(tag: str, rules: Sequence[Rule]) -> None:
         batch.commit()
 
 
-def remove_tags(tags: Iterable[str], *, teardown_if_empty: bool = True) -> None:
+def remove_tags(tags: Iterable[str], *, teardown_if_empty: bool = True,
+                going: Collection[str] = ()) -> None:
     """Remove every rule carrying one of ``tags``; drop our chains when nothing else is left."""
     wanted = set(tags)
     with _locked():
@@ -231,7 +232,7 @@ def remove_tags(tags: Iterable[str], *, teardown_if_empty: bool = True) -> None:
         try:
             for table, chains in OUR_CHAINS.items():
                 _delete_tagged(batch, table, chains, wanted)
-            if teardown_if_empty and (_only_base_left(batch) or _all_orphaned(batch)):
+            if teardown_if_empty and (_only_base_left(batch) or _all_orphaned(batch, going)):
                 _teardown(batch)
         except BaseException:
             batch.close()
@@ -249,7 +250,7 @@ def _only_base_left(batch: _Batch) -> bool:
     return True
 
 
-def _all_orphaned(batch: _Batch) -> bool:
+def _all_orphaned(batch: _Batch, going: Collection[str]) -> bool:
     def names() -> list[str]:
         found = []
         for table, chains in OUR_CHAINS.items():
@@ -260,7 +261,7 @@ def _all_orphaned(batch: _Batch) -> bool:
                               for i in (rule.in_interface, rule.out_interface) if i]
         return found
 
-    return all_orphaned(names, "iptables")
+    return all_orphaned(names, "iptables", going)
 
 
 def _teardown(batch: _Batch) -> None:

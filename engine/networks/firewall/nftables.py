@@ -9,7 +9,7 @@ network of every state root is gone.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,8 @@ def replace_rules(tag: str, rules: Sequence[Rule]) -> None:
         nftlib.run(cmds, what="apply nftables rules")
 
 
-def remove_tags(tags: Iterable[str], *, teardown_if_empty: bool = True) -> None:
+def remove_tags(tags: Iterable[str], *, teardown_if_empty: bool = True,
+                going: Collection[str] = ()) -> None:
     """Remove every rule carrying one of ``tags``; drop the table when nothing else is left."""
     wanted = set(tags)
     with host_lock(lock_path(NFT_LOCK)):
@@ -77,7 +78,8 @@ def remove_tags(tags: Iterable[str], *, teardown_if_empty: bool = True) -> None:
         if not any(r.comment in wanted for r in refs) and not teardown_if_empty:
             return
         left = [r for r in refs if r.comment not in wanted | {BASE_TAG}]
-        if teardown_if_empty and refs and (not left or all_orphaned(_interfaces, "nftables")):
+        if teardown_if_empty and refs and (
+                not left or all_orphaned(_interfaces, "nftables", going)):
             table = {"family": FAMILY, "name": TABLE}
             cmds: list[Json] = [{"add": {"table": table}}, {"delete": {"table": table}}]
         else:

@@ -121,15 +121,17 @@ def test_host_rules_go_to_the_host_chain_the_rest_to_the_backend(
     fake = SimpleNamespace(
         __name__="engine.networks.firewall.iptables",
         replace_rules=lambda tag, rs: calls.append(("backend", [r.table for r in rs])),
-        remove_tags=lambda tags, teardown_if_empty: calls.append(("backend-rm", tags)))
+        remove_tags=lambda tags, teardown_if_empty, going: calls.append(
+            ("backend-rm", tags, going)))
     monkeypatch.setitem(firewall._chosen, "module", fake)
     monkeypatch.setattr(probe, "nft_rules", lambda family, table: [])  # nothing in nftables
     monkeypatch.setattr(hostfw, "replace", lambda tag, rs: calls.append(
         ("host", [r.table for r in rs])))
-    monkeypatch.setattr(hostfw, "remove", lambda tags, teardown_if_empty: calls.append(
-        ("host-rm", tags)))
+    monkeypatch.setattr(hostfw, "remove", lambda tags, teardown_if_empty, going: calls.append(
+        ("host-rm", tags, going)))
     firewall.replace_rules("t", rules.network_rules("a" * 64, "pcbr-a", "10.0.0.0/24",
                                                     internal=False))
+    calls.sort(key=lambda c: c[0])  # the backend and the host chain are written at once
     assert calls[0][0] == "backend" and rules.HOST not in calls[0][1]
     assert calls[1] == ("host", [rules.HOST] * 4)
     calls.clear()
@@ -137,8 +139,9 @@ def test_host_rules_go_to_the_host_chain_the_rest_to_the_backend(
                                                  host_port=1, container_port=2,
                                                  protocol="tcp"))
     assert [c[0] for c in calls] == ["backend"]  # ports need nothing in the host chain
-    firewall.remove_tags(["t"])
-    assert calls[1:] == [("backend-rm", ["t"]), ("host-rm", ["t"])]
+    firewall.remove_tags(["t"], going=("pcbr-a",))
+    assert sorted(calls[1:]) == [("backend-rm", ["t"], ("pcbr-a",)),
+                                 ("host-rm", ["t"], ("pcbr-a",))]
 
 
 def test_probe_parses_a_chain_dump() -> None:

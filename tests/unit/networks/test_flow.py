@@ -158,12 +158,27 @@ def test_publish_records_ports_and_applies_one_batch(rec: Recorder,
         N.publish_ports("c5", [N.PortBinding(81, 8080)])
 
 
-def test_remove_network_deletes_the_bridge_before_its_rules(rec: Recorder) -> None:
-    N.create_network(N.NetworkSpec(name="p_r"))
+def test_remove_network_deletes_the_bridge_and_its_rules_at_once(rec: Recorder) -> None:
+    """The rules' removal runs while the bridge is deleted, told that bridge is going (so it
+    still tears our base chains down when no other pycompose bridge is left)."""
+    info = N.create_network(N.NetworkSpec(name="p_r"))
     rec.calls.clear()
     N.remove_network("p_r")
-    assert rec.names() == ["delete_link", "remove_tags"]
+    assert sorted(rec.names()) == ["delete_link", "remove_tags"]
+    calls = dict(rec.calls)
+    assert calls["delete_link"] == ((info.bridge,), {})
+    assert calls["remove_tags"] == (([rules_mod.network_tag(info.id)],),
+                                    {"going": (info.bridge,)})
     assert not N.network_exists("p_r")
+
+
+def test_a_failed_bridge_deletion_keeps_the_network_recorded(rec: Recorder) -> None:
+    N.create_network(N.NetworkSpec(name="p_f"))
+    rec.fail_on = "delete_link"
+    with pytest.raises(N.NetworkError, match="injected"):
+        N.remove_network("p_f")
+    assert "remove_tags" in rec.names()  # ran meanwhile; a later remove finishes
+    assert N.network_exists("p_f")
 
 
 def test_container_tags_are_unique_per_key_and_state_root(

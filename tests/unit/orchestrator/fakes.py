@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 
 class FakeOps:
@@ -145,8 +146,9 @@ class FakeBackend:
         self._call("create", req.name)
         return cid
 
-    def prepare_starts(self) -> None:
-        self._call("prepare-starts", "")
+    def prepare_starts(self, sandboxes: bool) -> Callable[[], None]:
+        self._call("prepare-starts", "sandboxes" if sandboxes else "")
+        return lambda: self._call("helpers-settled", "")
 
     def start_container(self, cid: str) -> None:
         self._call("start", self.containers[cid]["name"])

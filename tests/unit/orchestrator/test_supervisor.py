@@ -1,6 +1,8 @@
 """Supervisor core + socket protocol, with a fake container engine (no root)."""
 from __future__ import annotations
 
+import selectors
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 from compose.orchestrator import client, daemon, state
 from compose.orchestrator.health import HealthConfig
 from compose.orchestrator.restart import PolicyName, RestartPolicy
+from compose.orchestrator.supervisor import EventHub, Supervisor
 from tests.unit.orchestrator.fakes import FakeOps
 
 
@@ -116,3 +119,32 @@ def test_readoption_restarts_exited_always_container(state_root: Path) -> None:
     assert [e["event"] for e in events] == ["started"]
     sup.unwatch_all()
     ops.exit_container("web-1", 0)  # releases the waiting thread
+
+
+def test_server_wakes_on_shutdown_request_without_polling(
+        state_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``down`` waits for the supervisor to exit: its accept loop blocks in select without a
+    timeout and a shutdown request wakes it (no poll interval bounds the exit)."""
+    timeouts: list[float | None] = []
+    real = selectors.DefaultSelector.select
+
+    def select(self: selectors.BaseSelector, timeout: float | None = None) -> list:
+        timeouts.append(timeout)
+        return real(self, timeout)
+
+    monkeypatch.setattr(selectors.DefaultSelector, "select", select)
+    path = state_root / "srv.sock"
+    hub = EventHub()
+    server = daemon._Server(str(path), Supervisor("proj", FakeOps(), hub.publish), hub)
+    t = threading.Thread(target=server.serve_until_shutdown, daemon=True)
+    t.start()
+    with socket.socket(socket.AF_UNIX) as sock:  # requests are served while it runs
+        sock.connect(str(path))
+        sock.sendall(b'{"op": "ping"}\n')
+        assert b'"ok": true' in sock.makefile("rb").readline()
+    server.request_shutdown()
+    server.request_shutdown()  # twice is harmless
+    t.join(5)
+    assert not t.is_alive()
+    server.server_close()
+    assert timeouts and all(t is None for t in timeouts)

@@ -95,7 +95,7 @@ def test_second_up_changes_nothing_and_changed_service_is_recreated(
     again = Up(stack(), backend, UpOptions(wait_timeout=10)).run()
     # migrate exited (a one-shot): docker compose starts it again; nothing else changes
     assert [c for c in backend.calls if c[0] not in ("image", "network")] == [
-        ("prepare-starts", ""), ("start", "proj-migrate-1")]
+        ("prepare-starts", "sandboxes"), ("start", "proj-migrate-1"), ("helpers-settled", "")]
     assert again.failures() == []
     backend.calls.clear()
     changed = stack(web=svc("web", depends_on={"api": DependsOn()}, command=("serve", "2")))
@@ -113,6 +113,7 @@ def test_engine_helpers_are_warmed_only_when_something_will_start(
     calls = [c[0] for c in backend.calls]
     assert calls.count("prepare-starts") == 1
     assert calls.index("prepare-starts") < calls.index("create")
+    assert calls[-1] == "helpers-settled"  # nothing is left starting when up returns
     backend.calls.clear()
     Up(project, backend, UpOptions(wait_timeout=10)).run()  # everything runs already
     assert "prepare-starts" not in [c[0] for c in backend.calls]
@@ -121,6 +122,14 @@ def test_engine_helpers_are_warmed_only_when_something_will_start(
     Up(project, backend, UpOptions(no_start=True)).run()
     assert "prepare-starts" not in [c[0] for c in backend.calls]
     assert "create" in [c[0] for c in backend.calls]
+
+
+def test_no_dns_daemon_is_warmed_for_services_without_their_own_netns(
+        env: tuple[FakeOps, FakeBackend]) -> None:
+    ops, backend = env
+    project = Project("proj", "/tmp", {"web": svc("web", network_mode="host")})
+    Up(project, backend, UpOptions(wait_timeout=10)).run()
+    assert ("prepare-starts", "") in backend.calls
 
 
 def test_service_healthy_without_healthcheck_fails_once_it_runs(

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import errno
 import tempfile
+from pathlib import Path
 
 import pyseccomp
 import pytest
@@ -64,3 +65,32 @@ def test_compiled_program_is_cached_bpf() -> None:
     a = compile_bpf(DENY_PROFILE)
     assert a is compile_bpf(dict(DENY_PROFILE))
     assert len(a) % 8 == 0 and len(a) > 8 * 10  # whole sock_filter instructions
+
+
+def test_compiled_program_is_kept_on_disk_for_the_next_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each container start is a new shim process: the program compiled once per state root
+    is read back, not compiled again; a damaged file is compiled again."""
+    from engine.runtime import seccomp
+
+    seccomp._CACHE.clear()
+    cache = tmp_path / "cache"
+    first = seccomp.compile_bpf(DENY_PROFILE, cache)
+    [kept] = cache.iterdir()
+    assert kept.read_bytes() == first
+    seccomp._CACHE.clear()  # as in a new process
+
+    def no_compile(profile: object) -> bytes:
+        raise AssertionError("compiled again")
+
+    real = seccomp._compile
+    monkeypatch.setattr(seccomp, "_compile", no_compile)
+    assert seccomp.compile_bpf(DENY_PROFILE, cache) == first
+    other = {**DENY_PROFILE, "defaultAction": "SCMP_ACT_ERRNO"}
+    with pytest.raises(AssertionError, match="compiled again"):
+        seccomp.compile_bpf(other, cache)  # another profile, another file
+    monkeypatch.setattr(seccomp, "_compile", real)
+    seccomp._CACHE.clear()
+    kept.write_bytes(b"\0" * 7)  # not whole instructions
+    assert seccomp.compile_bpf(DENY_PROFILE, cache) == first
+    assert kept.read_bytes() == first

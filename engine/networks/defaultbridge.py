@@ -9,8 +9,11 @@ the host's resolvers and no names.
 from __future__ import annotations
 
 import logging
+import os
+import time
 
 from engine.errors import Conflict, EngineError, NotFound
+from engine.networks import state
 from engine.networks.model import NetworkSpec
 from engine.networks.network import create_network, inspect_network, network_exists
 from engine.networks.network import remove_network as _remove_network
@@ -23,14 +26,41 @@ DEFAULT_BRIDGE_LABEL = "io.pycompose.default-bridge"
 
 
 def ensure_default_bridge() -> None:
-    """Create the default bridge unless it exists (losing a creation race is fine)."""
-    if network_exists(DEFAULT_BRIDGE):
-        return
+    """Create the default bridge unless it exists (losing a creation race is fine), and
+    return once it is ready: two containers of one ``up`` meet here at the same moment, and
+    the second must not attach before the first has made the bridge and its rules."""
+    if not network_exists(DEFAULT_BRIDGE):
+        try:
+            create_network(NetworkSpec(name=DEFAULT_BRIDGE,
+                                       labels={DEFAULT_BRIDGE_LABEL: "true"}))
+            return
+        except EngineError:
+            if not network_exists(DEFAULT_BRIDGE):
+                raise
+    _wait_ready(DEFAULT_BRIDGE)
+
+
+def _wait_ready(name: str, within: float = 10.0) -> None:
+    """Wait while another thread or live process is still creating network ``name`` (a
+    creator that died leaves the row for connect's restore)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        row = state.find_network(state.db(), name)
+        if row is None or row["state"] == state.READY or not _alive(row["pid"]):
+            return
+        time.sleep(0.01)
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
     try:
-        create_network(NetworkSpec(name=DEFAULT_BRIDGE, labels={DEFAULT_BRIDGE_LABEL: "true"}))
-    except EngineError:
-        if not network_exists(DEFAULT_BRIDGE):
-            raise
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def release_default_bridge() -> bool:

@@ -80,7 +80,11 @@ def ensure_bridge(name: str, *, mtu: int, addrs: Sequence[Addr]) -> int:
         index = link_index(name)
         try:
             if index is None:
-                ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
+                try:
+                    ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
+                except NetlinkError as exc:
+                    if exc.code != errno.EEXIST:  # else another thread or process made it
+                        raise
                 index = link_index(name)
             assert index is not None
             for address, prefix in addrs:

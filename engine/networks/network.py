@@ -150,7 +150,10 @@ def restore_network(name_or_id: str) -> None:
     spec = spec_from_json(loads(row["spec"]))
     addrs = [(row[g], ipaddress.ip_network(row[s]).prefixlen)
              for g, s in (("gateway4", "subnet4"), ("gateway6", "subnet6")) if row[s]]
-    link.ensure_bridge(row["bridge"], mtu=row["mtu"], addrs=addrs)
+    with host_ipam_lock():  # a network being created right now gets its bridge under it
+        if link.link_exists(row["bridge"]):
+            return
+        link.ensure_bridge(row["bridge"], mtu=row["mtu"], addrs=addrs)
     plan4 = ipam.plan_subnet(IpamConfig(subnet=row["subnet4"], gateway=row["gateway4"]), 4, []) \
         if row["subnet4"] else None
     _configure_host(spec, row["id"], row["bridge"], plan4)

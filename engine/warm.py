@@ -21,8 +21,8 @@ import sys
 
 IDLE_ENV = "PYCOMPOSE_ENGINE_IDLE"  # seconds without a request before it exits; 0: never used
 DEFAULT_IDLE = 300.0  # while a project of the state root runs
-QUIET_IDLE = 15.0  # while none does (at most IDLE_ENV)
-LINGER_EMPTY = 1.0  # seconds it stays once a `down` left nothing running in the state root
+QUIET_IDLE = 5.0  # while none does (at most IDLE_ENV)
+LINGER_EMPTY = 0.5  # seconds it stays once a `down` left nothing running in the state root
 _INT = 4
 _MAX_FDS = 16
 _MAX_UNIX_PATH = 107

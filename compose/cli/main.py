@@ -247,8 +247,8 @@ def run() -> None:
             try:
                 sys.exit(warmclient.run(args))
             except warmclient.Absent as absent:
-                if absent.spawn and command not in NO_ENGINE_COMMANDS:
-                    warmclient.start_engine()
+                if absent.spawn and command not in (*NO_ENGINE_COMMANDS, "down"):
+                    warmclient.start_engine()  # (after a down, usually nothing is left to serve)
     sys.exit(main())
 
 

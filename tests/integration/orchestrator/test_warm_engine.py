@@ -193,3 +193,13 @@ def test_no_engine_when_switched_off(stack: Stack) -> None:
                        check=True, capture_output=True, timeout=30)
     time.sleep(0.5)
     assert engine_pid(stack.root) is None
+
+
+def test_a_down_run_in_process_starts_no_engine(stack: Stack) -> None:
+    stack.write(COMPOSE)
+    assert engine_pid(stack.root) is None
+    stack.run("down")  # no engine served it: it ran in-process
+    time.sleep(0.5)
+    assert engine_pid(stack.root) is None  # and left none behind to serve what is gone
+    stack.run("ps")
+    wait_for("an engine started by ps", lambda: engine_pid(stack.root) is not None)

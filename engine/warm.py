@@ -151,6 +151,24 @@ def read_line(sock: _socket.socket, buffer: bytearray) -> bytes:
 
 # -- used by the engine in a command the warm engine forked ----------------------------------
 
+def ask(request: dict[str, object], fds: list[int] | None = None,
+        timeout: float = 5.0) -> bytes | None:
+    """Send ``request`` to the warm engine that forked this command and return its reply
+    line; None when this command was not forked by one, or it is gone."""
+    if server_address is None:
+        return None
+    sock = connect(server_address, timeout)
+    if sock is None:
+        return None
+    try:
+        send_request(sock, request, fds or [])
+        return read_line(sock, bytearray())
+    except OSError:
+        return None
+    finally:
+        sock.close()
+
+
 def spawn_python(argv: list[str], env: dict[str, str], stdio: tuple[int, int, int],
                  pass_fds: tuple[int, ...] = ()) -> bool:
     """Run ``python <argv>`` (``-m module ...`` or ``[-S] -c code ...``) detached, in a new
@@ -158,34 +176,12 @@ def spawn_python(argv: list[str], env: dict[str, str], stdio: tuple[int, int, in
     the same numbers; returns once the launched process has been started (it is not waited
     for). False when this command was not forked by a warm engine (or it is gone): the caller
     then starts a fresh interpreter itself."""
-    if server_address is None:
-        return False
-    sock = connect(server_address, 5.0)
-    if sock is None:
-        return False
-    try:
-        send_request(sock, {"op": "spawn", "argv": list(argv), "env": dict(env),
-                            "targets": [0, 1, 2, *pass_fds]}, [*stdio, *pass_fds])
-        reply = read_line(sock, bytearray())
-    except OSError:
-        return False
-    finally:
-        sock.close()
+    reply = ask({"op": "spawn", "argv": list(argv), "env": dict(env),
+                 "targets": [0, 1, 2, *pass_fds]}, [*stdio, *pass_fds])
     return reply == b"ok"
 
 
 def linger() -> None:
     """Nothing of this state root runs any more: let the warm engine exit soon after its
     last command instead of after the full idle timeout."""
-    if server_address is None:
-        return
-    sock = connect(server_address, 2.0)
-    if sock is None:
-        return
-    try:
-        send_request(sock, {"op": "linger"}, [])
-        read_line(sock, bytearray())
-    except OSError:
-        pass
-    finally:
-        sock.close()
+    ask({"op": "linger"}, timeout=2.0)

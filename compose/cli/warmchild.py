@@ -27,13 +27,8 @@ def become_command(close: Callable[[], None], address: str, request: dict[str, A
     for fd in fds:
         if fd > 2:
             os.close(fd)
-    _default_signals()
     os.umask(int(request.get("umask", 0o022)))
-    os.environ.clear()
-    os.environ.update({str(k): str(v) for k, v in dict(request.get("env", {})).items()})
-    time.tzset()  # the caller's TZ, not the engine's
-    os.chdir(str(request.get("cwd", "/")))
-    _reopen_stdio()
+    _take_environment(request, str(request.get("cwd", "/")))
     args = [str(a) for a in request["args"]]
     sys.argv = [str(request.get("argv0", "pycompose")), *args]
     proctitle.set_cmdline([sys.executable, *sys.argv])
@@ -62,12 +57,7 @@ def become_daemon(close: Callable[[], None], request: dict[str, Any], fds: list[
         if low < keep:  # (an empty range would reach close_range as "up to the maximum")
             os.closerange(low, keep)  # everything else the engine had open goes
         low = keep + 1
-    _default_signals()
-    os.environ.clear()
-    os.environ.update({str(k): str(v) for k, v in dict(request.get("env", {})).items()})
-    time.tzset()  # the caller's TZ, not the engine's
-    os.chdir("/")
-    _reopen_stdio()
+    _take_environment(request, "/")
     argv = [str(a) for a in request["argv"]]
     proctitle.set_cmdline([sys.executable, *argv])
     while argv and argv[0] not in ("-m", "-c") and argv[0].startswith("-"):
@@ -87,6 +77,17 @@ def become_daemon(close: Callable[[], None], request: dict[str, Any], fds: list[
     except SystemExit as exc:
         return _exit_code(exc)
     return 0
+
+
+def _take_environment(request: dict[str, Any], cwd: str) -> None:
+    """Default signal handlers, the requester's environment (and time zone), ``cwd``, and
+    fresh ``sys.std*`` over the descriptors now at 0-2."""
+    _default_signals()
+    os.environ.clear()
+    os.environ.update({str(k): str(v) for k, v in dict(request.get("env", {})).items()})
+    time.tzset()  # the caller's TZ, not the engine's
+    os.chdir(cwd)
+    _reopen_stdio()
 
 
 def _exit_code(exc: SystemExit) -> int:

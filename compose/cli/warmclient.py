@@ -38,6 +38,7 @@ def state_root() -> str | None:
     """The state root as root sees it, or None when warm engines are not used here."""
     if os.geteuid() != 0 or warm.idle_seconds() <= 0:
         return None
+    # engine.paths.state_root's rule for root (not imported: it loads pathlib)
     return os.environ.get("PYCOMPOSE_ROOT") or "/var/lib/pycompose"
 
 

@@ -87,15 +87,5 @@ def learn(names: object) -> None:
 def report_new_modules() -> None:
     """In a command child: tell the engine which modules this command had to import."""
     new = sorted(set(sys.modules) - _known)
-    if not new or warm.server_address is None:
-        return
-    sock = warm.connect(warm.server_address, 1.0)
-    if sock is None:
-        return
-    try:
-        warm.send_request(sock, {"op": "learn", "modules": new}, [])
-        warm.read_line(sock, bytearray())
-    except OSError:
-        pass
-    finally:
-        sock.close()
+    if new:
+        warm.ask({"op": "learn", "modules": new}, timeout=1.0)

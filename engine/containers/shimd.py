@@ -207,18 +207,19 @@ def _reap(proc: subprocess.Popen[bytes], timeout: float) -> None:
 
 def prepare() -> None:
     """Load what every shim needs before any is forked, so each starts warm: the shim and exec
-    modules, the built-in runtime, and the BPF program of the default seccomp profile (32 ms
-    to build with libseccomp, cached per profile in the runtime's memory)."""
+    modules, the built-in runtime, and the BPF program of the default seccomp profile in the
+    runtime's memory (from its on-disk cache, or 32 ms of libseccomp once)."""
     from engine.containers import execution, shim  # noqa: F401
     from engine.containers.runtimes import builtin_available
 
     if not builtin_available():  # imports engine.runtime (seccomp, cgroups) when it exists
         return
     from engine.containers.security import effective_caps, seccomp_profile
-    from engine.runtime import seccomp
+    from engine.runtime import BuiltinRuntime, seccomp
 
     try:
-        seccomp.compile_bpf(seccomp_profile(effective_caps((), (), False)))
+        seccomp.compile_bpf(seccomp_profile(effective_caps((), (), False)),
+                            BuiltinRuntime().seccomp_cache)
     except Exception as exc:  # noqa: BLE001 - each shim then compiles it (and reports errors)
         sys.stderr.write(f"shimd: default seccomp profile not precompiled: {exc!r}\n")
 

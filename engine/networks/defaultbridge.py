@@ -9,7 +9,6 @@ the host's resolvers and no names.
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 from engine.errors import Conflict, EngineError, NotFound
@@ -46,21 +45,10 @@ def _wait_ready(name: str, within: float = 10.0) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         row = state.find_network(state.db(), name)
-        if row is None or row["state"] == state.READY or not _alive(row["pid"]):
+        if row is None or row["state"] == state.READY or not row["pid"] \
+                or not state.pid_alive(row["pid"]):
             return
         time.sleep(0.01)
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def release_default_bridge() -> bool:

@@ -45,8 +45,8 @@ UNUSED_EXIT_S = 5.0  # idle with no sandbox at all for this long: exit
 # Rendered answers are cached per (sandbox, query minus id); 0 disables (to benchmark the
 # dnspython path). The cache is dropped on every sync, so it never outlives a change.
 def cache_limit() -> int:
-    """The answer cache's size (read when used: a daemon forked by the warm engine has the
-    environment of the command that started it, not of the engine's own start)."""
+    """The answer cache's size (read by each daemon when it starts, not at import: a daemon
+    forked by the warm engine has the environment of the command that started it)."""
     return int(os.environ.get("PYCOMPOSE_DNSD_CACHE", "50000"))
 
 
@@ -93,6 +93,7 @@ class Daemon:
         self.listeners: dict[str, Listener] = {}
         self.directory = Directory({}, {})
         self.cache: dict[tuple[str, bytes], Answer] = {}
+        self.cache_limit = cache_limit()
         self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="dns-forward")
         self.upstreams = upstream.configured_upstreams()
         self.stopping = False
@@ -208,9 +209,8 @@ class Daemon:
         name, rdtype = resolver.question_key(msg)
         count = min(max(zone.count(name, rdtype), 1), MAX_VARIANTS)
         entry = Answer(msg, zone, [first[2:]] + [None] * (count - 1), -1)
-        limit = cache_limit()
-        if limit:
-            if len(self.cache) >= limit:
+        if self.cache_limit:
+            if len(self.cache) >= self.cache_limit:
                 self.cache.clear()
             self.cache[(cid, data[2:])] = entry
         return entry

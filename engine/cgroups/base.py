@@ -111,6 +111,10 @@ class CgroupDriver(Protocol):
     def add_process(self, path: str, pid: int) -> None:
         """Move ``pid`` into the cgroup."""
 
+    def join_self(self, path: str) -> None:
+        """Move the calling process, which must be single-threaded (a freshly forked child),
+        into the cgroup."""
+
     def freeze(self, path: str) -> None:
         """Freeze every task and return once the kernel reports the cgroup frozen."""
 

@@ -114,6 +114,10 @@ class V2Driver:
         """Move ``pid`` into the cgroup."""
         fs.write_value(self._dir(path) / "cgroup.procs", pid)
 
+    def join_self(self, path: str) -> None:
+        """Move the calling process into the cgroup (v2 moves whole processes only)."""
+        fs.write_value(self._dir(path) / "cgroup.procs", 0)
+
     def freeze(self, path: str) -> None:
         """Write cgroup.freeze=1 and wait for cgroup.events to say frozen."""
         d = self._dir(path)

@@ -73,6 +73,9 @@ class NullDriver:
     def add_process(self, path: str, pid: int) -> None:
         """Nothing to join."""
 
+    def join_self(self, path: str) -> None:
+        """Nothing to join."""
+
     def freeze(self, path: str) -> None:
         """Freezing needs the freezer cgroup."""
         raise MissingPrivilege(f"cannot pause: {NO_CGROUP}", step="pause", obj=path)

@@ -2,8 +2,9 @@
 
 Runs in forked children of the caller (see engine.runtime.sync for the protocol):
 
-* ``bootstrap`` (process A): joins/creates namespaces, then forks the init and exits, so the init
-  is PID 1 of the new pid namespace and is re-parented to the caller's subreaper.
+* ``bootstrap`` (process A): joins the cgroup, joins/creates namespaces, then forks the init
+  and exits, so the init is PID 1 of the new pid namespace and is re-parented to the caller's
+  subreaper.
 * ``container_init`` (process B): [wait for createRuntime/prestart hooks], mounts, devices,
   pivot_root, hostname, sysctls, read-only then masked paths, read-only root, rlimits, user,
   capabilities, no_new_privs, seccomp (before the user switch when no_new_privs is off, like
@@ -22,6 +23,7 @@ import termios
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from engine.errors import EngineError
 from engine.runtime import process as proc_steps
 from engine.runtime import rootfs
 from engine.runtime import syscalls as sc
@@ -41,6 +43,7 @@ class InitContext:
     console: socket.socket | None = None
     state_dir_fd: int | None = None
     fifo_fd: int | None = None
+    join_cgroup: Callable[[], None] | None = None  # moves the (single-threaded) caller in
     warnings: list[str] = field(default_factory=list)
 
 
@@ -279,7 +282,11 @@ def bootstrap(ctx: InitContext, cid: str) -> None:
     assert ctx.sock is not None
     code = 1
     try:
-        expect(ctx.sock, Msg.GO, "bootstrap", cid)
+        if ctx.join_cgroup is not None:  # before any namespace: a new cgroup namespace is
+            try:                         # rooted at the cgroup its creator is in
+                ctx.join_cgroup()
+            except EngineError as e:
+                raise StepFailed("cgroup", str(e)) from e
         try:
             enter_namespaces(ctx.plan, ctx.sock, ctx.s, cid)
         except OSError as e:
@@ -313,11 +320,12 @@ def container_init(ctx: InitContext) -> None:
         os._exit(code)
 
 
-def exec_bootstrap(ctx: InitContext, init_pid: int, cgroup_add: Callable[[int], None]) -> None:
+def exec_bootstrap(ctx: InitContext, init_pid: int) -> None:
     """Process A of exec: join the cgroup and every namespace of the init, fork, exit."""
     code = 1
     try:
-        cgroup_add(os.getpid())
+        if ctx.join_cgroup is not None:
+            ctx.join_cgroup()
         for fd, nstype in open_namespaces(ctx.plan, init_pid):
             ctx.s.setns(fd, nstype)
             os.close(fd)

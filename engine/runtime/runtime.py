@@ -116,8 +116,10 @@ class BuiltinRuntime:
         console = _connect_console(console_socket) if plan.process.terminal else None
         parent, child = pair()
         dir_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        cgroups, cgroup_path = self.cgroups, plan.cgroup_path
         ctx = init_mod.InitContext(plan=plan, process=plan.process, s=sc.LinuxSyscalls(),
-                                   sock=child, console=console, state_dir_fd=dir_fd)
+                                   sock=child, console=console, state_dir_fd=dir_fd,
+                                   join_cgroup=lambda: cgroups.join_self(cgroup_path))
         pid_a = fork_child(lambda: init_mod.bootstrap(ctx, cid), stdio,
                             {child.fileno(), dir_fd, *([console.fileno()] if console else [])})
         child.close()
@@ -141,8 +143,6 @@ class BuiltinRuntime:
         init_pid = 0
         hooks_pending = ready = False
         try:
-            self.cgroups.add_process(plan.cgroup_path, pid_a)
-            send(sock, Msg.GO)
             while True:
                 msg = recv(sock, "create", cid)
                 kind = msg["type"]
@@ -296,14 +296,11 @@ class BuiltinRuntime:
             seccomp.compile_bpf(plan.seccomp, self.seccomp_cache)
         console = _connect_console(console_socket) if proc.terminal else None
         parent, child = pair()
+        cgroups = self.cgroups
         ctx = init_mod.InitContext(plan=plan, process=proc, s=sc.LinuxSyscalls(), sock=child,
-                                   console=console)
-        cg = self.cgroups
-
-        def add(pid: int) -> None:
-            cg.add_process(st.cgroup_path, pid)
-
-        pid_a = fork_child(lambda: init_mod.exec_bootstrap(ctx, st.pid, add),
+                                   console=console,
+                                   join_cgroup=lambda: cgroups.join_self(st.cgroup_path))
+        pid_a = fork_child(lambda: init_mod.exec_bootstrap(ctx, st.pid),
                             (stdin, stdout, stderr),
                             {child.fileno(), *([console.fileno()] if console else [])})
         child.close()

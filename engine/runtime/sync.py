@@ -4,9 +4,9 @@ packet, so no framing is needed).
 create::
 
     parent                          bootstrap (A)                     init (B, PID 1)
-      fork A ──────────────────────▶ wait GO
-      put A in the cgroup
-      send GO ─────────────────────▶ setns / unshare(user)
+      fork A ──────────────────────▶ join the cgroup (itself: see
+                                     CgroupDriver.join_self)
+                                     setns / unshare(user)
                       ◀──────────── USERNS (only with a user namespace)
       write uid_map/gid_map
       send MAPPED ─────────────────▶ unshare(rest), fork B ─────────▶

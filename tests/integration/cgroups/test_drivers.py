@@ -1,6 +1,7 @@
 """cgroup drivers on the real kernel: v1 here, v2 on the controller-less unified hierarchy."""
 from __future__ import annotations
 
+import os
 import secrets
 import signal
 import subprocess
@@ -90,3 +91,40 @@ def test_v2_driver_on_unified_hierarchy(cg_path: str, sleeper: subprocess.Popen[
     assert sleeper.wait(timeout=5) == -signal.SIGKILL
     drv.delete(cg_path)
     assert not drv.exists(cg_path)
+
+
+def test_join_self_moves_a_forked_child_into_every_hierarchy(cg_path: str) -> None:
+    """The runtime's bootstrap process joins its container's cgroup itself (v1: by writing
+    itself to each hierarchy's ``tasks``). Every hierarchy the driver uses must then list it,
+    and so must its children."""
+    drv = cgroups.driver()
+    drv.create(cg_path, {})
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        code = 1
+        try:
+            os.close(r)
+            drv.join_self(cg_path)
+            grandchild = subprocess.Popen(["sleep", "60"])
+            os.write(w, str(grandchild.pid).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r) as f:
+        grandchild = int(f.read() or 0)
+    assert os.waitpid(pid, 0)[1] == 0 and grandchild
+    lines = Path(f"/proc/{grandchild}/cgroup").read_text().splitlines()
+    wanted = {*drv.hierarchies} if isinstance(drv, V1Driver) else set()
+    got = {}
+    for line in lines:
+        _, names, path = line.split(":", 2)
+        for name in names.split(",") or [""]:
+            got[name.removeprefix("name=")] = path
+    for name in wanted:
+        assert got.get(name) == f"/{cg_path}", (name, lines)
+    if not isinstance(drv, V1Driver) or drv.unified:
+        assert got.get("") == f"/{cg_path}", lines  # the v2 (or hybrid unified) hierarchy
+    assert drv.pids(cg_path) == [grandchild]
+    drv.kill_all(cg_path, signal.SIGKILL)

@@ -29,6 +29,9 @@ _MAX_UNIX_PATH = 107
 
 # Set in a command forked by the warm engine: its address (daemons are then forked by it).
 server_address: str | None = None
+# Set in a daemon the warm engine forked: it is detached already (its own session; the engine
+# reaps it), so its entry point must not fork again to detach.
+detached = False
 
 
 def idle_seconds() -> float:
@@ -109,7 +112,8 @@ def send_request(sock: _socket.socket, request: dict[str, object], fds: list[int
 def recv_request(sock: _socket.socket) -> tuple[dict[str, object], list[int]]:
     """Receive one request and the descriptors attached to it (the caller owns them)."""
     space = _socket.CMSG_SPACE(_MAX_FDS * _INT)
-    head, ancillary, _, _ = sock.recvmsg(_INT, space)
+    # close-on-exec: a process the engine spawns meanwhile must not hold a caller's pipes
+    head, ancillary, _, _ = sock.recvmsg(_INT, space, _socket.MSG_CMSG_CLOEXEC)
     fds: list[int] = []
     for level, kind, data in ancillary:
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:

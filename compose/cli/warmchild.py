@@ -46,6 +46,7 @@ def become_daemon(close: Callable[[], None], request: dict[str, Any], fds: list[
     import fcntl
 
     close()
+    warm.detached = True
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 256) for fd in fds]
     for fd in fds:
         os.close(fd)

@@ -10,9 +10,10 @@ format):
   directory, environment, umask and arguments, then :func:`compose.cli.main.main`. The server
   forwards the signals the client relays, kills the child if the client dies (as a killed CLI
   stops), and reports the exit status. It stays single-threaded, so forking is safe.
-- ``spawn`` (from such a child): fork a detached process (new session, double fork) that runs
-  ``python -m module`` or ``python -c code`` with the given descriptors: the project supervisor,
-  the DNS daemon and the shim fork server start without an interpreter of their own.
+- ``spawn`` (from such a child): fork a detached process (new session; the engine reaps it)
+  that runs ``python -m module`` or ``python -c code`` with the given descriptors: the project
+  supervisor, the DNS daemon and the shim fork server start without an interpreter of their
+  own.
 - ``linger``: nothing of the state root runs any more; exit soon after the last command.
 
 The server holds no engine state: containers belong to their shims, and the daemons it forked
@@ -30,6 +31,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from compose.cli import warmchild, warmpreload
@@ -59,6 +61,9 @@ class Server:
         self.idle = warm.idle_seconds()
         self.limit = self.idle
         self.running: dict[int, _Running] = {}  # by pidfd
+        self.daemons: dict[int, int] = {}  # pidfd -> pid of a daemon forked for a command
+        self.shimd: tuple[int, int] | None = None  # (pidfd, pid) of the shim server it keeps
+        self.lifeline = -1  # write end of that server's lifeline pipe (only we hold it)
         self.last = time.monotonic()
         self.watch = TreeWatch(warm.tree())
         self.stale = False
@@ -78,7 +83,9 @@ class Server:
                     return None
                 wait = min(_TICK, left)
             watching = not self.stale and self.watch.fileno() >= 0
-            watched = [self.listener, *self.running, *([self.watch] if watching else []),
+            watched = [self.listener, *self.running, *self.daemons,
+                       *([self.shimd[0]] if self.shimd else []),
+                       *([self.watch] if watching else []),
                        *(r.conn for r in self.running.values() if not r.client_gone)]
             try:
                 ready = select.select(watched, [], [], wait)[0]
@@ -115,7 +122,14 @@ class Server:
             except OSError:
                 return None
             return self._accept(conn)
-        if isinstance(item, int):
+        if isinstance(item, int) and item in self.daemons:
+            os.waitpid(self.daemons.pop(item), 0)
+            os.close(item)
+        elif self.shimd is not None and item == self.shimd[0]:
+            os.waitpid(self.shimd[1], 0)  # stopped, or another server held the state root
+            os.close(item)
+            self.shimd = None
+        elif isinstance(item, int):
             self._reap(item)
         else:
             self._from_client(item)
@@ -166,6 +180,7 @@ class Server:
         if _hung_up(conn):  # the client gave up waiting and runs the command itself
             return None, False
         self.last, self.limit = time.monotonic(), self.idle
+        self.keep_shim_server()
         pid = os.fork()
         if pid == 0:
             streams = list(fds)
@@ -188,18 +203,19 @@ class Server:
         if not isinstance(targets, list) or len(targets) != len(fds) or len(fds) < 3:
             conn.sendall(b"E\n")
             return None
-        pid = os.fork()
+        pid = os.fork()  # one fork (each costs ~4 ms of this big process): the engine reaps
         if pid == 0:
             try:
                 os.setsid()
-                if os.fork() != 0:
-                    os._exit(0)
             except BaseException:
                 os._exit(127)
             streams = list(fds)
             fds.clear()
             return lambda: warmchild.become_daemon(self.close_for_child, request, streams)
-        os.waitpid(pid, 0)
+        try:
+            self.daemons[os.pidfd_open(pid)] = pid
+        except OSError:  # gone already: reap it now
+            os.waitpid(pid, 0)
         conn.sendall(b"ok\n")
         return None
 
@@ -232,15 +248,45 @@ class Server:
             pass
         entry.conn.close()
 
+    def keep_shim_server(self) -> None:
+        """Have a shim fork server of our own running (started in the background when there
+        is none; see :func:`engine.containers.shimd.spawn_for_engine`)."""
+        from engine.containers import shimd
+
+        if self.shimd is not None or not os.path.isdir(self.root):
+            return
+        root = Path(self.root)
+        if shimd.server_running(root):
+            return  # one a command started in-process serves until its idle timeout
+        if self.lifeline >= 0:  # the pipe of a server that went
+            os.close(self.lifeline)
+        read_end, self.lifeline = os.pipe()  # both close-on-exec
+        try:
+            pid = shimd.spawn_for_engine(root, warm.tree(), read_end)
+            self.shimd = (os.pidfd_open(pid), pid)
+        except OSError as exc:
+            sys.stderr.write(f"warm engine: shim server not started: {exc!r}\n")
+        finally:
+            os.close(read_end)
+
     def close_for_child(self) -> None:
         """In a forked child: drop the server's descriptors."""
         self.listener.close()
         self.watch.close()
         os.close(self.lock)
+        if self.lifeline >= 0:  # the kept shim server must see EOF when the engine goes
+            os.close(self.lifeline)
+            self.lifeline = -1
+        if self.shimd is not None:
+            os.close(self.shimd[0])
+            self.shimd = None
         for entry in self.running.values():
             entry.conn.close()
             os.close(entry.pidfd)
         self.running.clear()
+        for pidfd in self.daemons:
+            os.close(pidfd)
+        self.daemons.clear()
 
 
 def _hung_up(conn: Any) -> bool:
@@ -305,13 +351,14 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     server_ref: list[Server] = []
     signal.signal(signal.SIGTERM, lambda *_: _stop(server_ref))
+    server = Server(root, listener, lock)
+    server.keep_shim_server()  # its interpreter starts while this one preloads
+    server_ref.append(server)
     warmpreload.preload()
     import gc
 
     gc.collect()
     gc.freeze()  # children's collections leave the preloaded objects (and their pages) alone
-    server = Server(root, listener, lock)
-    server_ref.append(server)
     job = server.serve()
     if job is None:
         _unlink(addr)

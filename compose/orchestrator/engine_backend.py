@@ -181,7 +181,7 @@ class EngineBackend:
             from engine import warm
             from engine.containers import shimd
 
-            shimd.stop_server()
+            shimd.stop_server(keep_engines=True)  # the warm engine's own goes with it
             warm.linger()  # the warm engine, if this command runs in one, goes soon after
         networks.stop_idle_dns()
 

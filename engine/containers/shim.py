@@ -76,7 +76,7 @@ def spawn(cid: str, runtime_name: str, lock_fd: int) -> dict[str, Any]:
 def _exec_shim(cid: str, runtime_name: str, fds: tuple[int, int]) -> None:
     """Double-fork; the grandchild (new session, stdio on /dev/null and shim.log) exec's a
     fresh interpreter at once: only system calls between fork and exec."""
-    argv = _shim_argv(cid, runtime_name, *map(str, fds))
+    argv = shim_argv(cid, runtime_name, *map(str, fds))
     env = _shim_env()
     log_path = paths.container_dir(cid) / "shim.log"
     pid = os.fork()
@@ -132,7 +132,7 @@ def _redirect_stdio(log_path: Path) -> None:
     os.close(err)
 
 
-def _shim_argv(*args: str) -> list[str]:
+def shim_argv(*args: str) -> list[str]:
     # -S skips site (and the editable-install finder, ~30 ms); _shim_env's PYTHONPATH, with
     # the source tree first, finds everything the shim imports.
     return [sys.executable, "-S", "-m", "engine.containers.shim", *args]

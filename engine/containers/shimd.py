@@ -9,9 +9,10 @@ milliseconds. It exits after a short idle period.
 
 Protocol on the socket ``<state root>/run/shimd.sock``: one JSON request
 ``{"cid", "runtime", "env"}`` with two SCM_RIGHTS descriptors, the start-report socket and the
-caller's container lock; the server double-forks the shim (it keeps no children, and closes its
-copies of both descriptors) and answers ``ok``. Only callers with the server's own uid are
-served (SO_PEERCRED). Any failure before ``ok`` makes the caller fall back to exec'ing the shim.
+caller's container lock; the server forks the shim in a new session (reaping it once it
+exits; shims outlive the server), closes its copies of both descriptors and answers ``ok``.
+Only callers with the server's own uid are served (SO_PEERCRED). Any failure before ``ok``
+makes the caller fall back to exec'ing the shim.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ _CHECK_EVERY = 2.0
 _REPLY_TIMEOUT = 10.0
 _START_TIMEOUT = 10.0
 _MAIN = "import sys; from engine.containers import shimd; shimd.main(sys.argv)"
+ENGINE_OWNED = "engine-owned"  # the last argument of a server the warm engine keeps
 
 # Servers this process began starting with start_early(): state root -> the starting server
 # (its process and the read end of its ready pipe), then whether it came up.
@@ -74,10 +76,11 @@ def request_shim(cid: str, runtime_name: str, fds: tuple[int, int]) -> bool:
             return False
 
 
-def stop_server(root: Path | None = None) -> bool:
+def stop_server(root: Path | None = None, *, keep_engines: bool = False) -> bool:
     """Ask the fork server of ``root`` (default: the state root) to exit and wait until its
-    process is gone; True if one ran. Shims it started are not affected (they are not its
-    children)."""
+    process is gone; True if one ran and went. Shims it started are not affected. With
+    ``keep_engines``, a server the warm engine keeps (:func:`spawn_for_engine`) stays: it goes
+    with the engine."""
     from engine.containers import procinfo
 
     sock = _connect(root or state_root())
@@ -88,9 +91,10 @@ def stop_server(root: Path | None = None) -> bool:
         pid = struct.unpack("3i", creds)[0]
         started = procinfo.start_time(pid)
         try:
-            sock.sendall(json.dumps({"op": "exit"}).encode())
+            sock.sendall(json.dumps({"op": "exit", "keep_engines": keep_engines}).encode())
             sock.settimeout(_REPLY_TIMEOUT)
-            sock.recv(16)
+            if sock.recv(16) == b"kept":
+                return False
         except OSError:
             pass
     # Its answer comes before its interpreter has shut down: "down" leaves no process of ours.
@@ -151,6 +155,34 @@ def _await_early(root: Path) -> bool:
 def _start_server(root: Path) -> bool:
     """Start a server for ``root`` (detached); True once one listens (ours or a rival's)."""
     return _wait_ready(*_spawn_server(root))
+
+
+def spawn_for_engine(root: Path, tree: str, lifeline: int) -> int:
+    """Start a fork server for the warm engine of ``root`` and return its pid (the engine
+    reaps it; it is not waited for). It is a fresh interpreter that imports only what shims
+    need (~21 MB against the engine's ~68): every shim, and the two processes the runtime
+    forks per container, is forked from it, and a fork's cost (page tables, copy-on-write
+    faults, the teardown at exec and exit) grows with the parent's memory. It serves until
+    ``lifeline`` (the read end of a pipe whose write end only the engine holds) reports EOF,
+    that is until the engine is gone; ``down`` leaves it to the engine (``keep_engines``)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tree, *filter(None, sys.path)])}
+    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        log_fd = os.open(root / "shimd.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                         | os.O_CLOEXEC, 0o600)
+    except OSError:
+        log_fd = devnull
+    try:
+        actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
+                   (os.POSIX_SPAWN_DUP2, log_fd, 2), (os.POSIX_SPAWN_DUP2, devnull, 3),
+                   (os.POSIX_SPAWN_DUP2, lifeline, 4)]
+        return os.posix_spawn(sys.executable, [sys.executable, "-S", "-c", _MAIN, str(root),
+                                               "3", "4", ENGINE_OWNED],
+                              env, file_actions=actions, setsid=True)
+    finally:
+        os.close(devnull)
+        if log_fd != devnull:
+            os.close(log_fd)
 
 
 def _spawn_server(root: Path) -> tuple[subprocess.Popen[bytes] | None, int]:
@@ -224,8 +256,9 @@ def prepare() -> None:
         sys.stderr.write(f"shimd: default seccomp profile not precompiled: {exc!r}\n")
 
 
-def serve(root: Path, ready_fd: int) -> None:
-    """Listen for requests until idle for ``_IDLE_EXIT`` seconds."""
+def serve(root: Path, ready_fd: int, lifeline: int | None = None) -> None:
+    """Listen for requests until idle for ``_IDLE_EXIT`` seconds, or, with a ``lifeline``,
+    until it reports EOF (the warm engine that keeps this server is gone)."""
     prepare()
 
     path = _address(root)
@@ -251,7 +284,7 @@ def serve(root: Path, ready_fd: int) -> None:
             return  # whoever started it was killed meanwhile: nobody waits for this server
         finally:
             os.close(ready_fd)
-        _serve(root, server)
+        _serve(root, server, lifeline)
     finally:
         try:
             path.unlink()  # still ours: the lock is held until this process ends
@@ -260,16 +293,22 @@ def serve(root: Path, ready_fd: int) -> None:
         server.close()
 
 
-def _serve(root: Path, server: socket.socket) -> None:
+def _serve(root: Path, server: socket.socket, lifeline: int | None) -> None:
     serving, last = True, time.monotonic()
-    while serving and time.monotonic() - last < _IDLE_EXIT and root.is_dir():
-        if not select.select([server], [], [], _CHECK_EVERY)[0]:
+    idle = float("inf") if lifeline is not None else _IDLE_EXIT
+    watched: list[Any] = [server, *([lifeline] if lifeline is not None else [])]
+    while serving and time.monotonic() - last < idle and root.is_dir():
+        _reap_shims()
+        ready = select.select(watched, [], [], _CHECK_EVERY)[0]
+        if lifeline in ready:
+            return  # the engine is gone (only it held the pipe's other end)
+        if not ready:
             continue  # idle: look again whether the state root still exists (tests remove it)
         last = time.monotonic()
         conn, _ = server.accept()
         with conn:
             try:
-                serving = _handle(conn)
+                serving = _handle(conn, kept=lifeline is not None)
                 if not serving:  # gone before the caller hears so
                     server.close()
                     conn.sendall(b"ok")
@@ -277,8 +316,9 @@ def _serve(root: Path, server: socket.socket) -> None:
                 sys.stderr.write(f"shimd: request failed: {exc!r}\n")
 
 
-def _handle(conn: socket.socket) -> bool:
-    """Serve one request; False when asked to exit."""
+def _handle(conn: socket.socket, kept: bool) -> bool:
+    """Serve one request; False when asked to exit (``kept``: this server goes with the warm
+    engine, and stays when asked with ``keep_engines``)."""
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     if struct.unpack("3i", creds)[1] != os.geteuid():
         return True  # only the engine's own user may have shims forked
@@ -289,6 +329,9 @@ def _handle(conn: socket.socket) -> bool:
             return True
         request = json.loads(data)
         if request.get("op") == "exit":
+            if kept and request.get("keep_engines"):
+                conn.sendall(b"kept")
+                return True
             return False
         if len(fds) != 2:
             raise ValueError("expected two descriptors")
@@ -301,30 +344,48 @@ def _handle(conn: socket.socket) -> bool:
 
 
 def _fork_shim(request: dict[str, Any], report_fd: int, lock_fd: int) -> None:
-    """Double-fork: the grandchild becomes the shim (new session, the caller's environment)."""
-    from engine.containers.shim import become_shim  # imported by serve() before any fork
+    """Fork the shim (new session, the caller's environment). One fork, not two: each costs
+    ~4 ms here and the server forks every shim in turn; the server reaps its shims
+    (:func:`_reap_shims`) and they outlive it."""
+    from engine import proctitle
+    from engine.containers.shim import become_shim, shim_argv  # (imported before any fork)
 
-    pid = os.fork()
-    if pid == 0:
+    if os.fork() == 0:
         try:
             os.setsid()
-            if os.fork() == 0:
-                os.environ.clear()
-                os.environ.update(request["env"])
-                become_shim(request["cid"], request["runtime"], report_fd, lock_fd)
+            proctitle.set_cmdline(shim_argv(request["cid"], request["runtime"]))
+            os.environ.clear()
+            os.environ.update(request["env"])
+            become_shim(request["cid"], request["runtime"], report_fd, lock_fd)
         finally:
             os._exit(0)
-    os.waitpid(pid, 0)
+
+
+def _reap_shims() -> None:
+    """Collect the shims that have exited (without blocking)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def main(argv: list[str]) -> None:
-    """``python -c _MAIN ROOT READY_FD``: daemonize, then serve."""
-    root, ready_fd = Path(argv[-2]), int(argv[-1])
-    if os.fork() > 0:
-        os._exit(0)
+    """``python -c _MAIN ROOT READY_FD``: daemonize, then serve. ``python -c _MAIN ROOT
+    READY_FD LIFELINE_FD engine-owned``: the warm engine's server (started detached, reaped by
+    the engine), until the lifeline reports EOF."""
+    if argv[-1] == ENGINE_OWNED:
+        root, ready_fd, lifeline = Path(argv[-4]), int(argv[-3]), int(argv[-2])
+        os.closerange(5, os.sysconf("SC_OPEN_MAX"))  # nothing else of the engine's is ours
+        os.set_inheritable(lifeline, False)  # never into a shim
+    else:
+        root, ready_fd, lifeline = Path(argv[-2]), int(argv[-1]), None
+        if not warm.detached and os.fork() > 0:  # (the warm engine forked us detached already)
+            os._exit(0)
     os.chdir("/")
     try:
-        serve(root, ready_fd)
+        serve(root, ready_fd, lifeline)
     finally:
         os._exit(0)
-

@@ -22,6 +22,7 @@ import signal
 import socket
 import sys
 
+from engine import warm
 from engine.networks import dns_control
 from engine.paths import ensure_dir
 from engine.unixaddr import unix_address
@@ -30,10 +31,12 @@ log = logging.getLogger(__name__)
 
 
 def _daemonize() -> None:
-    """Fork once more so the spawner can reap our parent; detach stdin."""
-    if os.fork() > 0:
-        os._exit(0)
-    os.setsid()
+    """Fork once more so the spawner can reap our parent (unless the warm engine forked us
+    detached already); detach stdin."""
+    if not warm.detached:
+        if os.fork() > 0:
+            os._exit(0)
+        os.setsid()
     os.chdir("/")  # do not pin the spawner's working directory
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)

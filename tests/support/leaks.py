@@ -81,8 +81,9 @@ def leaks(root: Path, seen: Seen) -> list[str]:
     out += [f"process {p}" for p in processes(root, seen.containers)]
     out += [f"socket {s}" for s in _unix_sockets(root)]
     run = root / "run"
-    out += [f"run file {p.name}" for p in run.iterdir()  # (the warm engine's is not a leak)
-            if p.suffix in (".pid", ".sock") and not p.name.startswith("engine-")
+    engines = _engine_files(root)
+    out += [f"run file {p.name}" for p in run.iterdir()  # (the warm engine's are not leaks)
+            if p.suffix in (".pid", ".sock") and p.name not in engines
             ] if run.is_dir() else []
     out += [f"row {r}" for r in _rows(root)]
     return out
@@ -115,6 +116,29 @@ def _rules(root: Path, seen: Seen) -> list[str]:
     return [ln for ln in dump.splitlines() if any(t in ln for t in tags)]
 
 
+KEPT_SHIM_SERVER = b"engine-owned"  # engine.containers.shimd.ENGINE_OWNED
+
+
+def kept_shim_server(root: Path) -> bool:
+    """True while the warm engine of ``root`` keeps a shim fork server."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmd[-2:-1] == [KEPT_SHIM_SERVER] and str(root).encode() in cmd:
+            return True
+    return False
+
+
+def _engine_files(root: Path) -> set[str]:
+    """The warm engine's own files in ``run/`` (its socket; the kept shim server's)."""
+    run = root / "run"
+    names = {p.name for p in run.iterdir() if p.name.startswith("engine-")} if run.is_dir() \
+        else set()
+    return names | ({"shimd.sock"} if kept_shim_server(root) else set())
+
+
 def processes(root: Path, cids: set[str]) -> list[str]:
     mark = f"PYCOMPOSE_ROOT={root}".encode()
     found = []
@@ -127,8 +151,9 @@ def processes(root: Path, cids: set[str]) -> list[str]:
             cg = Path(f"/proc/{pid}/cgroup").read_text()
         except OSError:
             continue
-        if b"compose.cli.warmserver" in cmd:
-            continue  # the warm engine: it exits on its own (test_warm_engine.py checks when)
+        if b"compose.cli.warmserver" in cmd or KEPT_SHIM_SERVER in cmd:
+            continue  # the warm engine and the shim server it keeps: they exit on their own
+                      # (test_warm_engine.py checks when)
         if mark in env or str(root).encode() in cmd or any(c in cg for c in cids):
             found.append(f"{pid} {cmd[:90].decode(errors='replace')}")
     return found
@@ -138,8 +163,9 @@ def _unix_sockets(root: Path) -> list[str]:
     found = []
     for ln in Path("/proc/net/unix").read_text().splitlines()[1:]:
         parts = ln.split()
-        if "/run/engine-" in parts[-1]:
-            continue  # the warm engine's socket: it goes with the engine (test_warm_engine.py)
+        if "/run/engine-" in parts[-1] or (
+                parts[-1].endswith("/run/shimd.sock") and kept_shim_server(root)):
+            continue  # the warm engine's sockets: they go with it (test_warm_engine.py)
         if len(parts) >= 8 and parts[7].startswith(str(root)):
             found.append(parts[7])
     return found

@@ -16,6 +16,7 @@ import pytest
 
 from engine import warm
 from tests.integration.orchestrator.conftest import IMAGE, SLEEPER, Stack
+from tests.support.leaks import kept_shim_server
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -68,6 +69,18 @@ def warm_up(stack: Stack) -> int:
 def cli(stack: Stack, *args: str, **kw: object) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "compose.cli.main", "-p", stack.name, *args],
                             cwd=stack.dir, env=stack.env(), text=True, **kw)  # type: ignore[call-overload]
+
+
+def zombies_of(parent: int) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and fields[0] == b"Z":
+            found.append(int(pid))
+    return found
 
 
 def children_of(parent: int, needle: bytes) -> list[int]:
@@ -157,12 +170,15 @@ def test_killing_the_engine_stops_no_container_and_the_next_command_works(
     stack.write(COMPOSE)
     engine = warm_up(stack)
     stack.run("up", "-d")
-    # the daemons it forked are detached from it and show their own command lines
+    # the daemons it forked (once) are in sessions of their own, show their own command
+    # lines, and outlive it
     supervisor = int((stack.root / "run" / f"project-{stack.name}.pid").read_text().split()[0])
     assert b"compose.orchestrator.daemon" in _cmdline(supervisor)
-    assert _ppid(supervisor) != engine
+    assert _ppid(supervisor) == engine and os.getsid(supervisor) == supervisor
     os.kill(engine, signal.SIGKILL)
     wait_for("the engine to die", lambda: engine_pid(stack.root) is None)
+    wait_for("its daemon to be re-parented", lambda: _ppid(supervisor) != engine)
+    assert b"compose.orchestrator.daemon" in _cmdline(supervisor)
     ps = stack.run("ps", "--format", "{{.Service}} {{.State}}")
     assert ps.stdout.split() == ["a", "running"]
     assert stack.run("exec", "-T", "a", "echo", "still here").stdout == "still here\n"
@@ -171,12 +187,18 @@ def test_killing_the_engine_stops_no_container_and_the_next_command_works(
 
 def test_it_goes_soon_after_a_down_that_left_nothing_and_when_idle(stack: Stack) -> None:
     stack.write(COMPOSE)
-    warm_up(stack)
+    engine = warm_up(stack)
     stack.run("up", "-d")
     stack.run("down", "-t", "1")
+    # the daemons down ended were its children: it reaped them at once (no zombie waits for
+    # its exit, half a second later)
+    wait_for("the engine to reap its daemons", lambda: not zombies_of(engine), within=0.3)
     wait_for("the engine to go after down", lambda: engine_pid(stack.root) is None, within=4)
     sock = Path(warm.address(str(stack.root)))
     assert not sock.exists()  # it takes its socket along
+    # and the shim fork server it kept
+    wait_for("its shim server to go", lambda: not kept_shim_server(stack.root), within=3)
+    assert not (stack.root / "run" / "shimd.sock").exists()
     assert (sock.parent.stat().st_mode & 0o777) == 0o700  # which only root could reach
     env = {**stack.env(), "PYCOMPOSE_ENGINE_IDLE": "1"}
     subprocess.run([sys.executable, "-m", "compose.cli.main", "ps"], cwd=stack.dir, env=env,
@@ -203,3 +225,42 @@ def test_a_down_run_in_process_starts_no_engine(stack: Stack) -> None:
     assert engine_pid(stack.root) is None  # and left none behind to serve what is gone
     stack.run("ps")
     wait_for("an engine started by ps", lambda: engine_pid(stack.root) is not None)
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_shims_come_from_the_engines_slim_shim_server(stack: Stack) -> None:
+    """The engine keeps a shim fork server that is a fresh, small interpreter: every shim
+    (and the runtime's processes per container) is forked from it, not from the engine's
+    much larger memory. `down` leaves it to the engine; if it is stopped, the next command
+    brings a new one, which holds none of that command's descriptors (the caller would wait
+    for the end of its output until the server went)."""
+    from engine.containers import shimd
+
+    stack.write(COMPOSE)
+    engine = warm_up(stack)
+    wait_for("the kept shim server", lambda: kept_shim_server(stack.root))
+    server = children_of(engine, b"engine-owned")
+    assert len(server) == 1 and os.getsid(server[0]) == server[0]
+    stack.run("up", "-d")
+    shim_pids = children_of(server[0], b"")
+    assert len(shim_pids) == 1  # the container's shim
+    assert _rss_kb(server[0]) * 2 < _rss_kb(engine), (_rss_kb(server[0]), _rss_kb(engine))
+    assert shimd.stop_server(stack.root, keep_engines=True) is False  # what down does
+    assert children_of(engine, b"engine-owned") == server
+    assert shimd.stop_server(stack.root) is True  # stopped for good: the engine reaps it
+    wait_for("the engine to reap it", lambda: not zombies_of(engine), within=2)
+    started = time.monotonic()
+    assert stack.run("exec", "-T", "a", "true").returncode == 0  # the shim outlived it
+    assert time.monotonic() - started < 2.5  # not held until the new server went
+    wait_for("a new kept shim server", lambda: children_of(engine, b"engine-owned"))
+    new = children_of(engine, b"engine-owned")[0]
+    wait_for("it to listen", lambda: shimd.server_running(stack.root))
+    pipes = {fd: os.readlink(f"/proc/{new}/fd/{fd}") for fd in os.listdir(f"/proc/{new}/fd")}
+    assert [fd for fd, target in pipes.items() if target.startswith("pipe:")] == ["4"], pipes
+    stack.run("down", "-t", "1")

@@ -200,3 +200,43 @@ def test_the_client_of_a_warm_engine_loads_next_to_nothing(tmp_path: Path) -> No
     assert got and got[0]["args"] == ["ps", "-a"] and got[0]["cwd"] == str(tmp_path)
     extra = set(modules) - set(bare)
     assert extra <= CLIENT_MODULES, sorted(extra - CLIENT_MODULES)
+
+
+def test_the_installed_command_imports_no_more_than_the_client(tmp_path: Path) -> None:
+    """The `pycompose` command itself is a plain script (compose/cli/bin/pycompose), not a
+    console-script wrapper, which would import `re` (~7 ms) before anything else."""
+    import socket
+    import threading
+
+    from engine import warm
+
+    launcher = Path(sys.prefix) / "bin" / "pycompose"
+    assert launcher.read_text().splitlines()[0].startswith("#!")  # installed by tests/setup.sh
+    root = tmp_path / "state"
+    (root / "run").mkdir(parents=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(warm.address(str(root)))
+    listener.listen(1)
+
+    def engine() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            _, fds = warm.recv_request(conn)  # type: ignore[arg-type]
+            for fd in fds:
+                os.close(fd)
+            conn.sendall(b"P1\nX3\n")
+
+    server = threading.Thread(target=engine, daemon=True)
+    server.start()
+    env = {"PATH": "/usr/bin:/bin", "PYCOMPOSE_ROOT": str(root)}
+    try:
+        out = subprocess.run([sys.executable, "-X", "importtime", str(launcher), "ps"],
+                             cwd=tmp_path, capture_output=True, text=True, env=env)
+    finally:
+        server.join(10)
+        listener.close()
+    assert out.returncode == 3, out.stderr[-2000:]  # the (fake) engine ran it
+    imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "compose.cli.warmclient" in imported
+    assert not imported & {"re", "compose.cli.app", "typer", "engine.paths"}, sorted(imported)

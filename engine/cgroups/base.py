@@ -111,9 +111,14 @@ class CgroupDriver(Protocol):
     def add_process(self, path: str, pid: int) -> None:
         """Move ``pid`` into the cgroup."""
 
-    def join_self(self, path: str) -> None:
+    def join_self(self, path: str, *, v2: bool = True) -> None:
         """Move the calling process, which must be single-threaded (a freshly forked child),
-        into the cgroup."""
+        into the cgroup (``v2=False``: not in the v2 hierarchy, see :meth:`v2_dir`)."""
+
+    def v2_dir(self, path: str) -> Path | None:
+        """The cgroup's directory in the v2 hierarchy (on a hybrid host the controller-less
+        ``unified`` one), where a child can be born with clone3's CLONE_INTO_CGROUP instead of
+        being moved there; None without one."""
 
     def freeze(self, path: str) -> None:
         """Freeze every task and return once the kernel reports the cgroup frozen."""

@@ -122,7 +122,10 @@ class V1Driver:
         for d in self._dirs(path):
             fs.write_value(d / "cgroup.procs", pid)
 
-    def join_self(self, path: str) -> None:
+    def v2_dir(self, path: str) -> Path | None:
+        return self.unified / clean_path(path) if self.unified else None
+
+    def join_self(self, path: str, *, v2: bool = True) -> None:
         """Move the calling single-threaded process into the cgroup in every hierarchy.
 
         In the v1 hierarchies it writes ``0`` (itself) to ``tasks``, not its pid to
@@ -131,12 +134,12 @@ class V1Driver:
         other move ran in the last few. Moving only the calling thread skips that lock, and
         for a single-threaded process the thread is the whole process (0.1 ms per
         hierarchy). The controller-less v2 hierarchy has no such path, so it pays one grace
-        period.
+        period (the runtime avoids it: its children are born there, see ``v2_dir``).
         """
         rel = clean_path(path)
         for h in self.hierarchies.values():
             fs.write_value(h / rel / "tasks", 0)
-        if self.unified:
+        if self.unified and v2:
             fs.write_value(self.unified / rel / "cgroup.procs", 0)
 
     def freeze(self, path: str) -> None:

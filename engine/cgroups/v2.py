@@ -114,9 +114,13 @@ class V2Driver:
         """Move ``pid`` into the cgroup."""
         fs.write_value(self._dir(path) / "cgroup.procs", pid)
 
-    def join_self(self, path: str) -> None:
+    def join_self(self, path: str, *, v2: bool = True) -> None:
         """Move the calling process into the cgroup (v2 moves whole processes only)."""
-        fs.write_value(self._dir(path) / "cgroup.procs", 0)
+        if v2:
+            fs.write_value(self._dir(path) / "cgroup.procs", 0)
+
+    def v2_dir(self, path: str) -> Path | None:
+        return self._dir(path)
 
     def freeze(self, path: str) -> None:
         """Write cgroup.freeze=1 and wait for cgroup.events to say frozen."""

@@ -73,8 +73,12 @@ class NullDriver:
     def add_process(self, path: str, pid: int) -> None:
         """Nothing to join."""
 
-    def join_self(self, path: str) -> None:
+    def join_self(self, path: str, *, v2: bool = True) -> None:
         """Nothing to join."""
+
+    def v2_dir(self, path: str) -> Path | None:
+        """No cgroup."""
+        return None
 
     def freeze(self, path: str) -> None:
         """Freezing needs the freezer cgroup."""

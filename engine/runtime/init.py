@@ -15,6 +15,7 @@ Nothing here returns to the caller's code: every path ends in execve or ``os._ex
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
@@ -43,7 +44,8 @@ class InitContext:
     console: socket.socket | None = None
     state_dir_fd: int | None = None
     fifo_fd: int | None = None
-    join_cgroup: Callable[[], None] | None = None  # moves the (single-threaded) caller in
+    join_cgroup: Callable[[bool], None] | None = None  # moves the caller in (v2 too?)
+    cgroup_v2_dir: str | None = None  # where the next process is born (see _fork_into_cgroup)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -262,9 +264,10 @@ def setup_stdio(stdin: int | None, stdout: int | None, stderr: int | None) -> No
             os.dup2(src, dst)
 
 
-def enter_namespaces(plan: InitPlan, sock: socket.socket, s: sc.Syscalls, cid: str) -> None:
+def enter_namespaces(plan: InitPlan, sock: socket.socket, s: sc.Syscalls, cid: str,
+                     keep: int = 0) -> None:
     """Join namespaces given by path, create a user namespace (parent writes the maps), then
-    unshare the rest. Order: user first, so the others are owned by it."""
+    unshare the rest but ``keep`` (flags). Order: user first, so the others are owned by it."""
     for kind, path in plan.namespaces:
         if path is not None:
             s.setns(path, NS_FLAGS[kind])
@@ -274,7 +277,7 @@ def enter_namespaces(plan: InitPlan, sock: socket.socket, s: sc.Syscalls, cid: s
         expect(sock, Msg.MAPPED, "user namespace", cid)
         s.setresgid(0)
         s.setresuid(0)
-    s.unshare(plan.new_ns_flags())
+    s.unshare(plan.new_ns_flags() & ~keep)
 
 
 def bootstrap(ctx: InitContext, cid: str) -> None:
@@ -282,17 +285,27 @@ def bootstrap(ctx: InitContext, cid: str) -> None:
     assert ctx.sock is not None
     code = 1
     try:
+        # The init is born in the cgroup's v2 directory: no wait for the kernel's lock there.
+        v2_fd = _open_v2_dir(ctx)
         if ctx.join_cgroup is not None:  # before any namespace: a new cgroup namespace is
             try:                         # rooted at the cgroup its creator is in
-                ctx.join_cgroup()
+                ctx.join_cgroup(v2_fd is None)
             except EngineError as e:
                 raise StepFailed("cgroup", str(e)) from e
+        # so the init makes its cgroup namespace itself, once it is in every hierarchy
+        cgroupns = ctx.plan.new_ns_flags() & sc.CLONE_NEWCGROUP if v2_fd is not None else 0
         try:
-            enter_namespaces(ctx.plan, ctx.sock, ctx.s, cid)
+            enter_namespaces(ctx.plan, ctx.sock, ctx.s, cid, keep=cgroupns)
         except OSError as e:
             raise StepFailed("namespaces", str(e)) from e
-        pid = os.fork()  # the child is PID 1 of the new pid namespace
+        pid = _fork_into_cgroup(ctx, v2_fd)  # PID 1 of the new pid namespace
         if pid == 0:
+            if cgroupns:
+                try:
+                    ctx.s.unshare(cgroupns)
+                except OSError as e:
+                    report_error(ctx, StepFailed("namespaces", str(e)))
+                    os._exit(1)
             container_init(ctx)
         send(ctx.sock, Msg.PID, pid=pid)
         code = 0
@@ -324,12 +337,13 @@ def exec_bootstrap(ctx: InitContext, init_pid: int) -> None:
     """Process A of exec: join the cgroup and every namespace of the init, fork, exit."""
     code = 1
     try:
+        v2_fd = _open_v2_dir(ctx)
         if ctx.join_cgroup is not None:
-            ctx.join_cgroup()
+            ctx.join_cgroup(v2_fd is None)
         for fd, nstype in open_namespaces(ctx.plan, init_pid):
             ctx.s.setns(fd, nstype)
             os.close(fd)
-        pid = os.fork()
+        pid = _fork_into_cgroup(ctx, v2_fd)
         if pid == 0:
             exec_init(ctx)
         assert ctx.sock is not None
@@ -339,6 +353,44 @@ def exec_bootstrap(ctx: InitContext, init_pid: int) -> None:
         report_error(ctx, StepFailed("exec setns", str(e)))
     finally:
         os._exit(code)
+
+
+def _open_v2_dir(ctx: InitContext) -> int | None:
+    """The cgroup's v2 directory, opened while the host's mounts are still ours (None: the
+    next process is not born there; see :func:`_fork_into_cgroup`)."""
+    if ctx.cgroup_v2_dir is None or ctx.plan.new_user_ns():  # a new user namespace's root
+        return None                                         # may not write the host's cgroups
+    try:
+        return os.open(ctx.cgroup_v2_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as e:
+        raise StepFailed("cgroup", f"{ctx.cgroup_v2_dir}: {e.strerror}") from e
+
+
+def _fork_into_cgroup(ctx: InitContext, v2_fd: int | None) -> int:
+    """Fork the next process, born in the cgroup's v2 directory ``v2_fd`` (clone3
+    CLONE_INTO_CGROUP) when there is one; where the kernel cannot (before Linux 5.7), join it
+    through the descriptor (the host's paths may be gone: exec has entered the container's
+    mounts) and fork plainly."""
+    if v2_fd is None:
+        return os.fork()
+    try:
+        try:
+            return sc.fork_into_cgroup(v2_fd)
+        except OSError as e:
+            if e.errno not in (errno.ENOSYS, errno.E2BIG, errno.EINVAL):
+                raise StepFailed("cgroup", f"clone into {ctx.cgroup_v2_dir}: {e.strerror}") \
+                    from e
+        try:
+            procs = os.open("cgroup.procs", os.O_WRONLY | os.O_CLOEXEC, dir_fd=v2_fd)
+            try:
+                os.write(procs, b"0")
+            finally:
+                os.close(procs)
+        except OSError as e:
+            raise StepFailed("cgroup", f"joining {ctx.cgroup_v2_dir}: {e.strerror}") from e
+        return os.fork()
+    finally:
+        os.close(v2_fd)  # (in the child as well)
 
 
 def open_namespaces(plan: InitPlan, init_pid: int) -> list[tuple[int, int]]:

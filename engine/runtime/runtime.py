@@ -117,9 +117,11 @@ class BuiltinRuntime:
         parent, child = pair()
         dir_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         cgroups, cgroup_path = self.cgroups, plan.cgroup_path
+        v2_dir = cgroups.v2_dir(cgroup_path)
         ctx = init_mod.InitContext(plan=plan, process=plan.process, s=sc.LinuxSyscalls(),
                                    sock=child, console=console, state_dir_fd=dir_fd,
-                                   join_cgroup=lambda: cgroups.join_self(cgroup_path))
+                                   join_cgroup=lambda v2: cgroups.join_self(cgroup_path, v2=v2),
+                                   cgroup_v2_dir=str(v2_dir) if v2_dir else None)
         pid_a = fork_child(lambda: init_mod.bootstrap(ctx, cid), stdio,
                             {child.fileno(), dir_fd, *([console.fileno()] if console else [])})
         child.close()
@@ -297,9 +299,11 @@ class BuiltinRuntime:
         console = _connect_console(console_socket) if proc.terminal else None
         parent, child = pair()
         cgroups = self.cgroups
+        v2_dir = cgroups.v2_dir(st.cgroup_path)
         ctx = init_mod.InitContext(plan=plan, process=proc, s=sc.LinuxSyscalls(), sock=child,
                                    console=console,
-                                   join_cgroup=lambda: cgroups.join_self(st.cgroup_path))
+                                   join_cgroup=lambda v2: cgroups.join_self(st.cgroup_path, v2=v2),
+                                   cgroup_v2_dir=str(v2_dir) if v2_dir else None)
         pid_a = fork_child(lambda: init_mod.exec_bootstrap(ctx, st.pid),
                             (stdin, stdout, stderr),
                             {child.fileno(), *([console.fileno()] if console else [])})

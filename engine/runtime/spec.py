@@ -132,6 +132,10 @@ class InitPlan:
     resources: dict[str, Any] = field(default_factory=dict)
     hooks: dict[str, Any] = field(default_factory=dict)
 
+    def new_user_ns(self) -> bool:
+        """True when the container gets a user namespace of its own."""
+        return any(k == "user" and p is None for k, p in self.namespaces)
+
     def has_ns(self, kind: str) -> bool:
         """True when the config lists namespace ``kind`` (new or joined)."""
         return any(k == kind for k, _ in self.namespaces)

@@ -46,6 +46,12 @@ GUEST_TESTS = (
     "tests/integration/runtime/test_resources.py::test_memory_limit_ends_in_oom_kill",
     "tests/integration/runtime/test_isolation.py::test_container_sees_its_own_cgroup",
     "tests/integration/orchestrator/test_cli_cgroups.py",
+    # the bootstrap's own cgroup join and the child born in the cgroup (clone3), for the init
+    # and for exec'd processes
+    "tests/integration/cgroups/test_drivers.py::test_join_self_moves_a_forked_child_into_every_hierarchy",
+    "tests/integration/cgroups/test_drivers.py::test_the_runtime_forks_a_child_born_in_the_v2_cgroup",
+    "tests/integration/runtime/test_lifecycle.py::test_exec_joins_namespaces_and_cgroup",
+    "tests/integration/containers/test_lifecycle.py::test_exec_runs_in_the_same_namespaces[builtin]",
 )
 
 

@@ -1,6 +1,7 @@
 """cgroup drivers on the real kernel: v1 here, v2 on the controller-less unified hierarchy."""
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import signal
@@ -8,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -128,3 +130,55 @@ def test_join_self_moves_a_forked_child_into_every_hierarchy(cg_path: str) -> No
         assert got.get("") == f"/{cg_path}", lines  # the v2 (or hybrid unified) hierarchy
     assert drv.pids(cg_path) == [grandchild]
     drv.kill_all(cg_path, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("kernel", ["clone3", "before 5.7"])
+def test_the_runtime_forks_a_child_born_in_the_v2_cgroup(
+        cg_path: str, kernel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runtime's bootstrap joins the v1 hierarchies and forks the init (or an exec'd
+    process) straight into the v2 (hybrid: unified) directory with clone3 CLONE_INTO_CGROUP,
+    so no move into it waits for the kernel's lock; a kernel without it (ENOSYS) gets a move
+    through the directory's descriptor, then a plain fork. Either way the child ends up in
+    every hierarchy."""
+    from types import SimpleNamespace
+
+    from engine.runtime import init as init_mod
+    from engine.runtime import syscalls as sc
+
+    drv = cgroups.driver()
+    v2_dir = drv.v2_dir(cg_path)
+    if v2_dir is None:
+        pytest.skip("no v2 hierarchy here")
+    drv.create(cg_path, {})
+    if kernel != "clone3":
+        def old_kernel(fd: int) -> int:
+            raise OSError(errno.ENOSYS, "clone3")
+        monkeypatch.setattr(sc, "fork_into_cgroup", old_kernel)
+    ctx: Any = SimpleNamespace(  # what the bootstrap's cgroup steps read of its context
+        plan=SimpleNamespace(new_user_ns=lambda: False), cgroup_v2_dir=str(v2_dir),
+        join_cgroup=lambda v2: drv.join_self(cg_path, v2=v2))
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - process A of the runtime; reports through the pipe
+        code = 1
+        try:
+            os.close(r)
+            v2_fd = init_mod._open_v2_dir(ctx)
+            assert ctx.join_cgroup is not None
+            ctx.join_cgroup(v2_fd is None)
+            child = init_mod._fork_into_cgroup(ctx, v2_fd)
+            if child == 0:  # process B
+                os.write(w, Path("/proc/self/cgroup").read_bytes())
+                os._exit(0)
+            os.waitpid(child, 0)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        lines = f.read().decode().splitlines()
+    assert os.waitpid(pid, 0)[1] == 0
+    paths = {line.split(":", 2)[1]: line.split(":", 2)[2] for line in lines}
+    assert paths.get("") == f"/{cg_path}", lines  # v2 / unified
+    if isinstance(drv, V1Driver):
+        assert paths.get("pids") == f"/{cg_path}" and paths.get("memory") == f"/{cg_path}"

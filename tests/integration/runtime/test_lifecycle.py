@@ -65,6 +65,9 @@ def test_exec_joins_namespaces_and_cgroup(env: Env) -> None:
         assert link == os.readlink(f"/proc/{pid}/ns/{ns}"), ns
         assert link != os.readlink(f"/proc/self/ns/{ns}"), ns
     assert f"pids:/pycompose/{cid}" in cgroup and f"memory:/pycompose/{cid}" in cgroup
+    if env.rt.cgroups.v2_dir(f"pycompose/{cid}") is not None:  # born there (clone3), as is
+        assert f"0::/pycompose/{cid}\n" in cgroup                 # the init:
+        assert f"0::/pycompose/{cid}\n" in Path(f"/proc/{pid}/cgroup").read_text()
     lines = out.splitlines()
     assert lines[0] == "exectest"
     assert lines[1].startswith("sleep")

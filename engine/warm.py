@@ -29,6 +29,9 @@ _MAX_UNIX_PATH = 107
 
 # Set in a command forked by the warm engine: its address (daemons are then forked by it).
 server_address: str | None = None
+# Set in a command forked by the warm engine: the pid of the shim fork server the engine keeps
+# (engine.containers.shimd.spawn_for_engine), which may still be starting.
+kept_shim_server: int | None = None
 # Set in a daemon the warm engine forked: it is detached already (its own session; the engine
 # reaps it), so its entry point must not fork again to detach.
 detached = False

@@ -183,6 +183,8 @@ class Server:
         self.keep_shim_server()
         pid = os.fork()
         if pid == 0:
+            # (the command waits for this server when it is still starting; see shimd)
+            warm.kept_shim_server = self.shimd[1] if self.shimd else None
             streams = list(fds)
             fds.clear()  # the child owns them now (the caller's finally must not close them)
             return lambda: warmchild.become_command(self.close_for_child, self.address, request,

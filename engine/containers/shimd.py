@@ -60,6 +60,8 @@ def request_shim(cid: str, runtime_name: str, fds: tuple[int, int]) -> bool:
     try:
         _await_early(root)  # settle a start begun early (at once when it is up already)
         sock = _connect(root)
+        if sock is None and _await_kept(root):
+            sock = _connect(root)
         if sock is None and _start_server(root):
             sock = _connect(root)
     except OSError:
@@ -135,10 +137,38 @@ def start_early() -> None:
             _early[root] = _wait_ready(*entry)  # came up (or failed) without being awaited
         if server_running(root):  # one that came up earlier may have been stopped since
             return                # (a long-lived caller: `down`, then `up` again)
+        if _kept_starting():
+            return  # the warm engine's own is coming up: request_shim waits for it
         try:
             _early[root] = _spawn_server(root)
         except OSError as exc:  # request_shim starts one (or falls back) when needed
             sys.stderr.write(f"shimd: early start failed: {exc!r}\n")
+
+
+def _kept_starting() -> bool:
+    """True while the shim server the warm engine keeps for this command is alive (it may still
+    be starting: a fresh interpreter takes ~0.1 s)."""
+    pid = warm.kept_shim_server
+    if pid is None:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _await_kept(root: Path) -> bool:
+    """Wait until the warm engine's shim server listens; False when there is none or it went
+    (another server held the state root, or it failed): the caller then starts one. Not
+    starting a second one meanwhile matters: the loser gives way, and a fork of the engine's
+    memory would serve every shim of the run."""
+    deadline = time.monotonic() + _START_TIMEOUT
+    while _kept_starting() and time.monotonic() < deadline:
+        if server_running(root):
+            return True
+        time.sleep(0.002)
+    return server_running(root)
 
 
 def _await_early(root: Path) -> bool:

@@ -263,4 +263,11 @@ def test_shims_come_from_the_engines_slim_shim_server(stack: Stack) -> None:
     wait_for("it to listen", lambda: shimd.server_running(stack.root))
     pipes = {fd: os.readlink(f"/proc/{new}/fd/{fd}") for fd in os.listdir(f"/proc/{new}/fd")}
     assert [fd for fd, target in pipes.items() if target.startswith("pipe:")] == ["4"], pipes
+    # a start while the engine's server is still starting waits for it (no second server)
+    assert shimd.stop_server(stack.root) is True
+    wait_for("the engine to reap it", lambda: not zombies_of(engine), within=2)
+    stack.run("up", "-d", "--force-recreate")
+    new = children_of(engine, b"engine-owned")[0]
+    assert len(children_of(new, b"engine.containers.shim")) == 1
+    assert children_of(engine, b"shimd") == [new]
     stack.run("down", "-t", "1")

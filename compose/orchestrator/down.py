@@ -66,10 +66,11 @@ def stop_containers(backend: Backend, containers: list[ContainerRef], timeout: f
     for c in containers:
         by_service.setdefault(c.labels.get(L.SERVICE, c.name), []).append(c)
 
+    state.mark_stopped_by_user(c.id for c in containers if c.running)  # (no restarts now)
+
     def act(service: str) -> None:
         for c in by_service.get(service, []):
             if c.running:
-                state.update(c.id, stopped_by_user=True)
                 report(c.name, "Stopping")
                 _pre_stop(backend, c, service, hooks, remove)
                 backend.stop_container(c.id, timeout)

@@ -8,7 +8,7 @@ works even while no supervisor runs.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from compose.orchestrator.health import HealthConfig
@@ -113,6 +113,17 @@ def update(container_id: str, **fields: object) -> None:
     with store.transaction() as conn:
         conn.execute(f"UPDATE supervised SET {cols} WHERE container_id = ?",
                      (*values, container_id))
+
+
+def mark_stopped_by_user(container_ids: Iterable[str]) -> None:
+    """Set ``stopped_by_user`` on these rows in one transaction (a stop or down of many
+    containers would otherwise queue one write per container before its first stop)."""
+    ids = list(container_ids)
+    if not ids:
+        return
+    with store.transaction() as conn:
+        conn.executemany("UPDATE supervised SET stopped_by_user = 1 WHERE container_id = ?",
+                         [(cid,) for cid in ids])
 
 
 def delete(container_id: str) -> None:

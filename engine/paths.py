@@ -23,14 +23,22 @@ DEFAULT_ROOT = "/var/lib/pycompose"
 ROOT_ENV = "PYCOMPOSE_ROOT"
 
 
+_DEFAULT = Path(DEFAULT_ROOT)
+_from_env: dict[str, Path] = {}  # PYCOMPOSE_ROOT value -> its Path (asked for on every store
+                                 # access: a Path a time showed in profiles)
+
+
 def state_root() -> Path:
     """Return the state root directory (not created)."""
     env = os.environ.get(ROOT_ENV)
     if env:
-        return Path(env)
+        root = _from_env.get(env)
+        if root is None:
+            root = _from_env[env] = Path(env)
+        return root
     from engine.rootless import detect
 
-    return detect.user_state_root() if detect.rootless() else Path(DEFAULT_ROOT)
+    return detect.user_state_root() if detect.rootless() else _DEFAULT
 
 
 def lock_dir() -> Path:

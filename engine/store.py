@@ -56,6 +56,9 @@ def db_path(root: Path | None = None) -> Path:
     return (root or state_root()) / "state.db"
 
 
+_db_paths: dict[Path, str] = {}  # state root -> its database's path (connect() runs per access)
+
+
 def connect(root: Path | None = None) -> sqlite3.Connection:
     """Return this thread's connection to the state database, creating tables as needed.
 
@@ -69,17 +72,20 @@ def connect(root: Path | None = None) -> sqlite3.Connection:
         raise RuntimeError("the state store cannot be used in a forked child of a process that "
                            "used it (SQLite state does not survive fork); exec a fresh "
                            "interpreter instead")
-    path = db_path(root)
+    base = root or state_root()
+    path = _db_paths.get(base)
+    if path is None:
+        path = _db_paths[base] = str(db_path(base))
     cache: dict[str, sqlite3.Connection] = _local.__dict__.setdefault("conns", {})
-    conn = cache.get(str(path))
-    if conn is None or not path.exists():
-        ensure_dir(path.parent)
+    conn = cache.get(path)
+    if conn is None or not os.path.exists(path):
+        ensure_dir(Path(path).parent)
         conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         conn.row_factory = sqlite3.Row
         _ensure_wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        cache[str(path)] = conn
+        cache[path] = conn
         _applied_by_conn[id(conn)] = set()  # a new connection may reuse a dead one's id
     _apply_schemas(conn)
     return conn

@@ -340,12 +340,24 @@ def exec_bootstrap(ctx: InitContext, init_pid: int) -> None:
         v2_fd = _open_v2_dir(ctx)
         if ctx.join_cgroup is not None:
             ctx.join_cgroup(v2_fd is None)
+        # Born in the cgroup from outside its cgroup namespace: inside it, the kernel refuses
+        # a cgroup above the namespace's root as the move's source (ENOENT on cgroup v2). The
+        # child joins that namespace itself.
+        cgroupns = None
         for fd, nstype in open_namespaces(ctx.plan, init_pid):
+            if v2_fd is not None and nstype == sc.CLONE_NEWCGROUP:
+                cgroupns = fd
+                continue
             ctx.s.setns(fd, nstype)
             os.close(fd)
         pid = _fork_into_cgroup(ctx, v2_fd)
         if pid == 0:
+            if cgroupns is not None:
+                ctx.s.setns(cgroupns, sc.CLONE_NEWCGROUP)
+                os.close(cgroupns)
             exec_init(ctx)
+        if cgroupns is not None:
+            os.close(cgroupns)
         assert ctx.sock is not None
         send(ctx.sock, Msg.PID, pid=pid)
         code = 0

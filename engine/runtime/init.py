@@ -15,7 +15,6 @@ Nothing here returns to the caller's code: every path ends in execve or ``os._ex
 """
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
 import socket
@@ -380,18 +379,17 @@ def _open_v2_dir(ctx: InitContext) -> int | None:
 
 def _fork_into_cgroup(ctx: InitContext, v2_fd: int | None) -> int:
     """Fork the next process, born in the cgroup's v2 directory ``v2_fd`` (clone3
-    CLONE_INTO_CGROUP) when there is one; where the kernel cannot (before Linux 5.7), join it
-    through the descriptor (the host's paths may be gone: exec has entered the container's
-    mounts) and fork plainly."""
+    CLONE_INTO_CGROUP) when there is one; where the kernel will not (before Linux 5.7: ENOSYS,
+    E2BIG, EINVAL; or a permission rule a move passes, as in a delegated subtree without root),
+    join it through the descriptor (the host's paths may be gone: exec has entered the
+    container's mounts) and fork plainly: a move's own errors are the ones reported."""
     if v2_fd is None:
         return os.fork()
     try:
         try:
             return sc.fork_into_cgroup(v2_fd)
-        except OSError as e:
-            if e.errno not in (errno.ENOSYS, errno.E2BIG, errno.EINVAL):
-                raise StepFailed("cgroup", f"clone into {ctx.cgroup_v2_dir}: {e.strerror}") \
-                    from e
+        except OSError:
+            pass
         try:
             procs = os.open("cgroup.procs", os.O_WRONLY | os.O_CLOEXEC, dir_fd=v2_fd)
             try:

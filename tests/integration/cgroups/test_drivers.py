@@ -132,14 +132,15 @@ def test_join_self_moves_a_forked_child_into_every_hierarchy(cg_path: str) -> No
     drv.kill_all(cg_path, signal.SIGKILL)
 
 
-@pytest.mark.parametrize("kernel", ["clone3", "before 5.7"])
+@pytest.mark.parametrize("kernel", ["clone3", "before 5.7", "refused"])
 def test_the_runtime_forks_a_child_born_in_the_v2_cgroup(
         cg_path: str, kernel: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The runtime's bootstrap joins the v1 hierarchies and forks the init (or an exec'd
     process) straight into the v2 (hybrid: unified) directory with clone3 CLONE_INTO_CGROUP,
     so no move into it waits for the kernel's lock; a kernel without it (ENOSYS) gets a move
     through the directory's descriptor, then a plain fork. Either way the child ends up in
-    every hierarchy."""
+    every hierarchy. So does a clone3 the kernel refuses for a rule a move passes (EACCES:
+    a delegated subtree without root)."""
     from types import SimpleNamespace
 
     from engine.runtime import init as init_mod
@@ -152,7 +153,7 @@ def test_the_runtime_forks_a_child_born_in_the_v2_cgroup(
     drv.create(cg_path, {})
     if kernel != "clone3":
         def old_kernel(fd: int) -> int:
-            raise OSError(errno.ENOSYS, "clone3")
+            raise OSError(errno.ENOSYS if kernel == "before 5.7" else errno.EACCES, "clone3")
         monkeypatch.setattr(sc, "fork_into_cgroup", old_kernel)
     ctx: Any = SimpleNamespace(  # what the bootstrap's cgroup steps read of its context
         plan=SimpleNamespace(new_user_ns=lambda: False), cgroup_v2_dir=str(v2_dir),

@@ -196,23 +196,36 @@ def spawn_for_engine(root: Path, tree: str, lifeline: int) -> int:
     ``lifeline`` (the read end of a pipe whose write end only the engine holds) reports EOF,
     that is until the engine is gone; ``down`` leaves it to the engine (``keep_engines``)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([tree, *filter(None, sys.path)])}
-    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    sources: list[int] = []  # above 4, so that no dup2 below overwrites a later one's source
+
+    def above(fd: int) -> int:
+        sources.append(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 5))
+        return sources[-1]
+
     try:
-        log_fd = os.open(root / "shimd.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND
-                         | os.O_CLOEXEC, 0o600)
-    except OSError:
-        log_fd = devnull
-    try:
-        actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
-                   (os.POSIX_SPAWN_DUP2, log_fd, 2), (os.POSIX_SPAWN_DUP2, devnull, 3),
-                   (os.POSIX_SPAWN_DUP2, lifeline, 4)]
+        devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            null = above(devnull)
+        finally:
+            os.close(devnull)
+        try:
+            log_fd = os.open(root / "shimd.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                             | os.O_CLOEXEC, 0o600)
+            try:
+                log = above(log_fd)
+            finally:
+                os.close(log_fd)
+        except OSError:
+            log = null
+        actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
+                   (os.POSIX_SPAWN_DUP2, log, 2), (os.POSIX_SPAWN_DUP2, null, 3),
+                   (os.POSIX_SPAWN_DUP2, above(lifeline), 4)]
         return os.posix_spawn(sys.executable, [sys.executable, "-S", "-c", _MAIN, str(root),
                                                "3", "4", ENGINE_OWNED],
                               env, file_actions=actions, setsid=True)
     finally:
-        os.close(devnull)
-        if log_fd != devnull:
-            os.close(log_fd)
+        for fd in sources:
+            os.close(fd)
 
 
 def _spawn_server(root: Path) -> tuple[subprocess.Popen[bytes] | None, int]:

@@ -9,6 +9,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -160,20 +162,19 @@ CLIENT_MODULES = {"compose", "compose.cli", "compose.cli.warmclient", "engine", 
                   "_socket", "marshal", "signal", "_signal", "_blake2", "__future__"}
 
 
-def test_the_client_of_a_warm_engine_loads_next_to_nothing(tmp_path: Path) -> None:
-    """A command handed to a warm engine costs the client a handful of modules: here a fake
-    engine (this test) accepts the request and answers with an exit code."""
+@contextmanager
+def fake_engine(root: Path, reply: bytes, got: list[dict[str, object]]) -> Iterator[None]:
+    """A warm engine for ``root`` (this test's thread) that takes one request, keeps it in
+    ``got`` and answers ``reply``."""
     import socket
     import threading
 
     from engine import warm
 
-    root = tmp_path / "state"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     (root / "run").mkdir(parents=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(warm.address(str(root)))
     listener.listen(1)
-    got: list[dict[str, object]] = []
 
     def engine() -> None:
         conn, _ = listener.accept()
@@ -182,19 +183,28 @@ def test_the_client_of_a_warm_engine_loads_next_to_nothing(tmp_path: Path) -> No
             for fd in fds:
                 os.close(fd)
             got.append(request)
-            conn.sendall(b"P1\nX7\n")
+            conn.sendall(reply)
 
     server = threading.Thread(target=engine, daemon=True)
     server.start()
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "PYCOMPOSE_ROOT": str(root)}
-    bare = subprocess.run([sys.executable, "-c", "import sys; print(' '.join(sys.modules))"],
-                          capture_output=True, text=True, check=True, env=env).stdout.split()
     try:
-        out = subprocess.run([sys.executable, "-c", CLIENT_SCRIPT, "ps", "-a"], cwd=tmp_path,
-                             capture_output=True, text=True, check=True, env=env)
+        yield
     finally:
         server.join(10)
         listener.close()
+
+
+def test_the_client_of_a_warm_engine_loads_next_to_nothing(tmp_path: Path) -> None:
+    """A command handed to a warm engine costs the client a handful of modules: here a fake
+    engine (this test) accepts the request and answers with an exit code."""
+    root = tmp_path / "state"
+    got: list[dict[str, object]] = []
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "PYCOMPOSE_ROOT": str(root)}
+    bare = subprocess.run([sys.executable, "-c", "import sys; print(' '.join(sys.modules))"],
+                          capture_output=True, text=True, check=True, env=env).stdout.split()
+    with fake_engine(root, b"P1\nX7\n", got):
+        out = subprocess.run([sys.executable, "-c", CLIENT_SCRIPT, "ps", "-a"], cwd=tmp_path,
+                             capture_output=True, text=True, check=True, env=env)
     code, *modules = out.stdout.split()
     assert code == "7"  # the engine's answer is the exit code
     assert got and got[0]["args"] == ["ps", "-a"] and got[0]["cwd"] == str(tmp_path)
@@ -205,36 +215,13 @@ def test_the_client_of_a_warm_engine_loads_next_to_nothing(tmp_path: Path) -> No
 def test_the_installed_command_imports_no_more_than_the_client(tmp_path: Path) -> None:
     """The `pycompose` command itself is a plain script (compose/cli/bin/pycompose), not a
     console-script wrapper, which would import `re` (~7 ms) before anything else."""
-    import socket
-    import threading
-
-    from engine import warm
-
     launcher = Path(sys.prefix) / "bin" / "pycompose"
     assert launcher.read_text().splitlines()[0].startswith("#!")  # installed by tests/setup.sh
     root = tmp_path / "state"
-    (root / "run").mkdir(parents=True)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(warm.address(str(root)))
-    listener.listen(1)
-
-    def engine() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            _, fds = warm.recv_request(conn)  # type: ignore[arg-type]
-            for fd in fds:
-                os.close(fd)
-            conn.sendall(b"P1\nX3\n")
-
-    server = threading.Thread(target=engine, daemon=True)
-    server.start()
     env = {"PATH": "/usr/bin:/bin", "PYCOMPOSE_ROOT": str(root)}
-    try:
+    with fake_engine(root, b"P1\nX3\n", []):
         out = subprocess.run([sys.executable, "-X", "importtime", str(launcher), "ps"],
                              cwd=tmp_path, capture_output=True, text=True, env=env)
-    finally:
-        server.join(10)
-        listener.close()
     assert out.returncode == 3, out.stderr[-2000:]  # the (fake) engine ran it
     imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines()
                 if line.startswith("import time:")}

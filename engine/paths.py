@@ -57,6 +57,52 @@ def ensure_dir(path: Path, mode: int = 0o711) -> Path:
     return path
 
 
+# ext4's FS_IOC_GETFLAGS/SETFLAGS (_IOR/_IOW('f', 1/2, long); the kernel reads an int) and
+# the "top of directory hierarchies" flag (chattr +T)
+_FS_IOC_GETFLAGS = 0x80086601
+_FS_IOC_SETFLAGS = 0x40086602
+_FS_TOPDIR_FL = 0x00020000
+_spread: set[Path] = set()  # directories this process has marked
+
+
+def ensure_spread_dir(path: Path, mode: int = 0o711) -> Path:
+    """Create ``path`` if missing: a directory of unrelated hierarchies (one subdirectory per
+    container, project or volume), marked for the filesystem as such and returned.
+
+    On ext4 the mark is ``chattr +T``: the Orlov allocator then puts each new subdirectory in
+    a block group of its own instead of its siblings' group. That matters where ext4 runs
+    without a journal (as on some VMs): every inode allocation there first steps over each
+    inode of the group deleted in the last minutes, one buffer lookup apiece. A ``down`` of
+    50 containers deletes ~1,100 inodes in one group and the next ``up`` stepped over them
+    ~1,100 times: a quarter of all its CPU time. Elsewhere the flag is harmless, and where it
+    cannot be set (another filesystem, no permission) nothing changes.
+    """
+    if path in _spread:
+        return path
+    ensure_dir(path, mode)
+    _mark_topdir(path)
+    _spread.add(path)
+    return path
+
+
+def _mark_topdir(path: Path) -> None:
+    import fcntl
+    import struct
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        flags = struct.unpack("=i", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(4)))[0]
+        if not flags & _FS_TOPDIR_FL:
+            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("=i", flags | _FS_TOPDIR_FL))
+    except OSError:
+        pass  # not ext4 (ENOTTY, EOPNOTSUPP) or not ours to change (EPERM): a hint only
+    finally:
+        os.close(fd)
+
+
 def lock_path(default: Path) -> Path:
     """``default`` (a lock under ``/run``) as root; rootless, the same name under lock_dir()."""
     from engine.rootless import detect

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from engine import naming, store
 from engine.errors import Conflict, EngineError, NotFound
-from engine.paths import ensure_dir, state_root
+from engine.paths import ensure_dir, ensure_spread_dir, state_root
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,7 @@ def create_volume(name: str | None = None, *, driver: str = "local",
                      "VALUES (?, ?, ?, ?, ?, ?)", (name, driver, store.dumps(options),
                                                    store.dumps(dict(labels or {})),
                                                    int(anonymous), time.time()))
+    ensure_spread_dir(state_root() / "volumes")
     ensure_dir(_data_dir(name), 0o755)
     return inspect_volume(name)
 

@@ -39,7 +39,7 @@ from engine import containers, images, networks
 from engine.containers import Mount, MountType
 from engine.errors import Conflict, NotFound
 from engine.overlap import together
-from engine.paths import ensure_dir, state_root
+from engine.paths import ensure_dir, ensure_spread_dir, state_root
 
 if TYPE_CHECKING:  # the create path's modules load with it: ps/exec/logs/down never need them
     from compose.orchestrator.translate import VolumeRequest, VolumesFrom
@@ -205,7 +205,10 @@ class EngineBackend:
         from compose.orchestrator.translate import container_spec, service_mounts
 
         svc, project = req.service, req.project
-        fdir = ensure_dir(files_dir(project.name, req.name), 0o755)
+        fdir = files_dir(project.name, req.name)
+        ensure_spread_dir(fdir.parent.parent.parent, 0o755)  # projects/
+        ensure_spread_dir(fdir.parent, 0o755)  # projects/<project>/containers/
+        ensure_dir(fdir, 0o755)
         vol_names = {k: v.name for k, v in project.volumes.items()}
         mounts = service_mounts(svc, vol_names, tuple(req.image.config.volumes),
                                 lambda r: self._volume_source(req, r),

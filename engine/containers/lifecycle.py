@@ -32,7 +32,7 @@ from engine.containers.states import check_transition
 from engine.containers.users import resolve_user
 from engine.errors import Conflict, EngineError, MissingPrivilege
 from engine.naming import new_id
-from engine.paths import ensure_dir
+from engine.paths import ensure_dir, ensure_spread_dir
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ def create(spec: ContainerSpec) -> ContainerInfo:
     cid = new_id()
     try:
         info = record.insert(cid, spec)  # write-ahead: the row exists before any file or mount
+        ensure_spread_dir(paths.containers_root())
         for d in (paths.container_dir(cid), paths.bundle_dir(cid)):
             ensure_dir(d, 0o710)
         ensure_dir(paths.upper_dir(cid), 0o755)

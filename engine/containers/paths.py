@@ -10,9 +10,14 @@ from engine.paths import state_root
 from engine.unixaddr import unix_address
 
 
+def containers_root() -> Path:
+    """``<state root>/containers``: one directory per container."""
+    return state_root() / "containers"
+
+
 def container_dir(cid: str) -> Path:
     """``<state root>/containers/<id>``."""
-    return state_root() / "containers" / cid
+    return containers_root() / cid
 
 
 def bundle_dir(cid: str) -> Path:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from engine.errors import EngineError, MissingPrivilege, NotFound
-from engine.paths import ensure_dir, state_root
+from engine.paths import ensure_dir, ensure_spread_dir, state_root
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class OciCliRuntime:
     def _run(self, step: str, cid: str, args: list[str], *, log_path: Path | None = None,
              stdin: int | None = None, stdout: int | None = None,
              stderr: int | None = None) -> str:
-        ensure_dir(self.root, 0o700)
+        ensure_spread_dir(self.root, 0o700)
         argv = [*self.prefix, self.binary, "--root", str(self.root)]
         if log_path is not None:
             argv += ["--log", str(log_path), "--log-format", "json"]

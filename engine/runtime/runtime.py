@@ -16,7 +16,7 @@ from typing import Any
 
 from engine import cgroups
 from engine.errors import Conflict, EngineError, MissingPrivilege, NotFound
-from engine.paths import ensure_dir, state_root
+from engine.paths import ensure_spread_dir, state_root
 from engine.runtime import init as init_mod
 from engine.runtime import seccomp
 from engine.runtime import spec as spec_mod
@@ -92,7 +92,7 @@ class BuiltinRuntime:
         if plan.seccomp is not None:  # errors here, and the init only loads it
             seccomp.compile_bpf(plan.seccomp, self.seccomp_cache)
         state_dir = self._dir(cid)
-        ensure_dir(self.root, 0o700)
+        ensure_spread_dir(self.root, 0o700)
         try:
             state_dir.mkdir(mode=0o711)
         except FileExistsError as e:

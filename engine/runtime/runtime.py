@@ -10,6 +10,7 @@ import select
 import shutil
 import signal
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -122,14 +123,19 @@ class BuiltinRuntime:
                                    sock=child, console=console, state_dir_fd=dir_fd,
                                    join_cgroup=lambda v2: cgroups.join_self(cgroup_path, v2=v2),
                                    cgroup_v2_dir=str(v2_dir) if v2_dir else None)
-        pid_a = fork_child(lambda: init_mod.bootstrap(ctx, cid), stdio,
-                            {child.fileno(), dir_fd, *([console.fileno()] if console else [])})
+        keep = {child.fileno(), dir_fd, *([console.fileno()] if console else [])}
+        init_pid = pid_a = 0
+        if init_mod.can_clone_init(plan) and threading.active_count() == 1:
+            with contextlib.suppress(OSError):  # refused: the bootstrap way says why
+                init_pid = init_mod.clone_init(ctx, cid, stdio, keep)
+        if not init_pid:
+            pid_a = fork_child(lambda: init_mod.bootstrap(ctx, cid), stdio, keep)
         child.close()
         os.close(dir_fd)
         if console:
             console.close()
         with parent:
-            init_pid = self._drive_create(cid, plan, parent, pid_a, bundle)
+            init_pid = self._drive_create(cid, plan, parent, pid_a, bundle, init_pid)
         st = RuntimeState(id=cid, pid=init_pid, bundle=str(bundle), rootfs=plan.rootfs,
                           cgroup_path=plan.cgroup_path, created=time.time(),
                           pid_start_time=proc_start_time(init_pid) or 0,
@@ -141,8 +147,9 @@ class BuiltinRuntime:
         return init_pid
 
     def _drive_create(self, cid: str, plan: spec_mod.InitPlan, sock: socket.socket,
-                      pid_a: int, bundle: Path) -> int:
-        init_pid = 0
+                      pid_a: int, bundle: Path, init_pid: int = 0) -> int:
+        """Serve the create's processes until the init is ready: A (``pid_a``; 0 when the
+        init was cloned directly, ``init_pid`` then) and the init."""
         hooks_pending = ready = False
         try:
             while True:
@@ -169,9 +176,10 @@ class BuiltinRuntime:
                 if ready and init_pid:  # A's PID and B's READY come from two processes:
                     return init_pid    # either may arrive first
         except BaseException:
-            with contextlib.suppress(OSError):
-                os.kill(pid_a, signal.SIGKILL)
-            reap(pid_a)
+            if pid_a:
+                with contextlib.suppress(OSError):
+                    os.kill(pid_a, signal.SIGKILL)
+                reap(pid_a)
             if init_pid:
                 with contextlib.suppress(OSError):
                     os.kill(init_pid, signal.SIGKILL)

@@ -416,9 +416,23 @@ def fork_into_cgroup(cgroup_fd: int) -> int:
     bootstrap processes are): the raw syscall skips Python's before-fork hooks, and the child
     runs the after-fork ones itself.
     """
+    return clone3_fork(0, cgroup_fd)
+
+
+def clone3_fork(flags: int, cgroup_fd: int | None = None) -> int:
+    """fork() with clone3 ``flags`` (namespaces to create: the child is born in them) and, with
+    ``cgroup_fd``, born in that cgroup v2 directory (see :func:`fork_into_cgroup`).
+
+    Returns 0 in the child and the child's pid in the parent; raises OSError (ENOSYS before
+    Linux 5.3, E2BIG/EINVAL where a field is unknown, EPERM, ...: the caller falls back).
+    Only for single-threaded callers, as :func:`fork_into_cgroup`.
+    """
     libc = _libc()
     libc.syscall.restype = ctypes.c_long
-    args = _CloneArgs(flags=CLONE_INTO_CGROUP, exit_signal=17, cgroup=cgroup_fd)  # SIGCHLD
+    if cgroup_fd is not None:
+        flags |= CLONE_INTO_CGROUP
+    args = _CloneArgs(flags=flags, exit_signal=17,  # SIGCHLD
+                      cgroup=cgroup_fd if cgroup_fd is not None else 0)
     pid = int(libc.syscall(ctypes.c_long(_SYS_CLONE3), ctypes.byref(args),
                            ctypes.c_size_t(ctypes.sizeof(args))))
     if pid < 0:

@@ -20,6 +20,7 @@ from engine.networks import rtdump
 from engine.networks.model import NetworkError
 from engine.networks.netlink import IPRoute, NetlinkError
 from engine.networks.netns import run_in_netns
+from engine.networks.rtnl import Rtnl, RtnlError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,18 +43,26 @@ def in_netns(path: Path, fn: Callable[[IPRoute], T]) -> T:
     but used from another thread talks to the *host*. So the socket is created, used and
     closed in the helper thread, and the thread's namespace is checked before any change.
     """
+    def body() -> T:
+        with IPRoute() as ipr:
+            return fn(ipr)
+
+    return _in_sandbox(path, body)
+
+
+def _in_sandbox(path: Path, fn: Callable[[], T]) -> T:
+    """Run ``fn()`` in a helper thread inside the namespace at ``path`` (checked first)."""
     want = os.stat(path).st_ino
 
     def body() -> T:
         if os.stat("/proc/thread-self/ns/net").st_ino != want:
             raise NetworkError("helper thread is not in the sandbox", step="setns", obj=str(path))
-        with IPRoute() as ipr:
-            return fn(ipr)
+        return fn()
 
     return run_in_netns(path, body)
 
 
-def _fail(step: str, obj: str, exc: NetlinkError) -> NetworkError:
+def _fail(step: str, obj: str, exc: NetlinkError | RtnlError) -> NetworkError:
     return NetworkError(f"{os.strerror(exc.code)} (netlink {exc.code})", step=step, obj=obj)
 
 
@@ -111,13 +120,13 @@ def link_exists(name: str) -> bool:
 
 def delete_link(name: str) -> bool:
     """Delete a host link by name; return False if it did not exist."""
-    with host_iproute() as ipr:
-        index = link_index(name)
-        if index is None:
-            return False
+    index = link_index(name)
+    if index is None:
+        return False
+    with Rtnl() as rtnl:
         try:
-            ipr.link("del", index=index)
-        except NetlinkError as exc:
+            rtnl.delete_link(index)
+        except RtnlError as exc:
             if exc.code != errno.ENODEV:
                 raise _fail("delete link", name, exc) from None
             return False
@@ -135,18 +144,16 @@ def create_veth(host_name: str, peer_name: str, *, netns: Path, bridge: str, mtu
                 mac: str) -> None:
     """Create a veth pair in one request: ``host_name`` enslaved to ``bridge`` and up,
     ``peer_name`` (with ``mac``) created directly inside the namespace at ``netns``."""
+    bridge_index = link_index(bridge)
+    if bridge_index is None:
+        raise NetworkError("bridge is missing", step="create veth", obj=bridge)
     fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        with host_iproute() as ipr:
-            bridge_index = link_index(bridge)
-            if bridge_index is None:
-                raise NetworkError("bridge is missing", step="create veth", obj=bridge)
-            try:
-                ipr.link("add", ifname=host_name, kind="veth", mtu=mtu, master=bridge_index,
-                         state="up", peer={"ifname": peer_name, "net_ns_fd": fd, "mtu": mtu,
-                                           "address": mac})
-            except NetlinkError as exc:
-                raise _fail("create veth", host_name, exc) from None
+        with Rtnl() as rtnl:
+            rtnl.add_veth(host_name, peer_name, peer_netns_fd=fd, master=bridge_index, mtu=mtu,
+                          peer_mac=mac)
+    except RtnlError as exc:
+        raise _fail("create veth", host_name, exc) from None
     finally:
         os.close(fd)
 
@@ -156,21 +163,26 @@ def configure_peer(netns: Path, ifname: str, *, addrs: Sequence[Addr],
     """Inside the namespace, in one netlink session: add the addresses, bring the interface
     up and point the default route(s) at ``gateways`` through it."""
 
-    def body(ipr: IPRoute) -> None:
+    def body() -> None:
         index = link_index(ifname)
         if index is None:
             raise NetworkError("interface missing in sandbox", step="configure", obj=ifname)
         try:
-            for address, prefix in addrs:
-                _add_addr(ipr, index, address, prefix)
-            ipr.link("set", index=index, state="up")
-            for gateway in gateways:
-                dst = "::/0" if ":" in gateway else "0.0.0.0/0"
-                ipr.route("replace", dst=dst, gateway=gateway, oif=index)
-        except NetlinkError as exc:
+            with Rtnl() as rtnl:
+                for address, prefix in addrs:
+                    try:
+                        rtnl.add_address(index, address, prefix,
+                                         IFA_F_NODAD if ":" in address else 0)
+                    except RtnlError as exc:
+                        if exc.code != errno.EEXIST:
+                            raise
+                rtnl.set_up(index)
+                for gateway in gateways:
+                    rtnl.replace_default_route(gateway, index)
+        except RtnlError as exc:
             raise _fail("configure endpoint", ifname, exc) from None
 
-    in_netns(netns, body)
+    _in_sandbox(netns, body)
 
 
 def replace_default_route(netns: Path, family: int, gateway: str | None, ifname: str) -> None:

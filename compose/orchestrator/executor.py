@@ -241,6 +241,7 @@ class Executor:
         """True when every condition holds; a reason string when one can never hold; else None."""
         run = self._runs[name]
         waiting = False
+        held: list[tuple[Dependency, ServiceRun | None]] = []
         for dep in self._nodes[name].deps:
             target = self._runs.get(dep.service)
             state = _condition_state(dep, target, self._describe(dep.service),
@@ -255,9 +256,16 @@ class Executor:
                 continue
             if state is None:
                 waiting = True
-            elif run.gated_by is None or _held_at(dep, target) >= _held_at_name(self, run):
-                run.gated_by = dep.service
-        return None if waiting else True
+            else:
+                held.append((dep, target))
+        if waiting:  # looked at again on the next change of a dependency
+            return None
+        best = _held_at_name(self, run)
+        for dep, target in held:
+            moment = _held_at(dep, target)
+            if run.gated_by is None or moment >= best:
+                run.gated_by, best = dep.service, moment
+        return True
 
 
 def _held_at_name(executor: Executor, run: ServiceRun) -> float:

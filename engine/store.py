@@ -107,29 +107,14 @@ def _ensure_wal(conn: sqlite3.Connection) -> None:
 
 
 def _apply_schemas(conn: sqlite3.Connection) -> None:
-    """Create the registered tables a connection has not seen yet. Each owner's DDL, once
-    applied, is recorded in ``store_schemas``: a later connection (every shim, every thread of
-    a daemon opens one) finds it there with one read instead of a write transaction."""
     done = _applied_by_conn.setdefault(id(conn), set())
     pending = [owner for owner in _SCHEMAS if owner not in done]
     if not pending:
         return
-    try:
-        applied = dict(conn.execute("SELECT owner, ddl FROM store_schemas").fetchall())
-    except sqlite3.OperationalError:  # a database from before this table
-        applied = {}
-    done.update(owner for owner in pending if applied.get(owner) == _SCHEMAS[owner])
-    pending = [owner for owner in pending if owner not in done]
-    if not pending:
-        return
     with transaction(conn):
-        conn.execute("CREATE TABLE IF NOT EXISTS store_schemas (owner TEXT PRIMARY KEY,"
-                     " ddl TEXT NOT NULL)")
         for owner in pending:
             for stmt in _split_sql(_SCHEMAS[owner]):
                 conn.execute(stmt)
-            conn.execute("INSERT OR REPLACE INTO store_schemas VALUES (?, ?)",
-                         (owner, _SCHEMAS[owner]))
     done.update(pending)
 
 

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -102,43 +100,3 @@ def test_forked_child_may_not_open_a_connection(state_root: Path) -> None:
     with store.transaction() as db:
         db.execute("INSERT INTO t_store4 VALUES (2)")
     assert store.connect().execute("SELECT count(*) FROM t_store4").fetchone()[0] == 2
-
-
-def test_a_new_connection_finds_applied_schemas_without_a_write(state_root: Path) -> None:
-    store.register_schema("test_store5", "CREATE TABLE IF NOT EXISTS t_store5 (k TEXT)")
-    store.connect()
-    blocker = sqlite3.connect(store.db_path(), isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # another process writing: a write would wait 30 s
-    took: list[float] = []
-
-    def fresh() -> None:  # a new thread: a new connection
-        t0 = time.monotonic()
-        store.connect().execute("SELECT count(*) FROM t_store5").fetchone()
-        took.append(time.monotonic() - t0)
-
-    try:
-        worker = threading.Thread(target=fresh)
-        worker.start()
-        worker.join(5)
-        assert took and took[0] < 2
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
-        worker.join()
-
-
-def test_a_changed_schema_is_applied_again(state_root: Path) -> None:
-    store.register_schema("test_store6", "CREATE TABLE IF NOT EXISTS t_store6a (k TEXT)")
-    store.connect()
-    store.register_schema("test_store6", "CREATE TABLE IF NOT EXISTS t_store6a (k TEXT);"
-                                         "CREATE TABLE IF NOT EXISTS t_store6b (k TEXT)")
-    names: list[str] = []
-
-    def fresh() -> None:
-        names.extend(r[0] for r in store.connect().execute(
-            "SELECT name FROM sqlite_master WHERE name LIKE 't_store6%'"))
-
-    worker = threading.Thread(target=fresh)
-    worker.start()
-    worker.join()
-    assert sorted(names) == ["t_store6a", "t_store6b"]

@@ -85,30 +85,31 @@ def link_index(name: str) -> int | None:
 
 def ensure_bridge(name: str, *, mtu: int, addrs: Sequence[Addr]) -> int:
     """Create (if missing) the bridge ``name`` with ``addrs``, set its MTU and bring it up."""
-    with host_iproute() as ipr:
+    with Rtnl() as rtnl:
         index = link_index(name)
         try:
             if index is None:
                 try:
-                    ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
-                except NetlinkError as exc:
+                    rtnl.add_link(name, "bridge", mtu=mtu)
+                except RtnlError as exc:
                     if exc.code != errno.EEXIST:  # else another thread or process made it
                         raise
                 index = link_index(name)
             assert index is not None
             for address, prefix in addrs:
-                _add_addr(ipr, index, address, prefix)
-            ipr.link("set", index=index, state="up", mtu=mtu)
-        except NetlinkError as exc:
+                _add_addr(rtnl, index, address, prefix)
+            rtnl.set_up(index, mtu=mtu)
+        except RtnlError as exc:
             raise _fail("create bridge", name, exc) from None
     return index
 
 
-def _add_addr(ipr: IPRoute, index: int, address: str, prefix: int) -> None:
-    flags = IFA_F_NODAD if ":" in address else 0
+def _add_addr(rtnl: Rtnl, index: int, address: str, prefix: int) -> None:
+    """Add the address (IPv6 without duplicate address detection); one already there is
+    fine."""
     try:
-        ipr.addr("add", index=index, address=address, prefixlen=prefix, flags=flags)
-    except NetlinkError as exc:
+        rtnl.add_address(index, address, prefix, IFA_F_NODAD if ":" in address else 0)
+    except RtnlError as exc:
         if exc.code != errno.EEXIST:
             raise
 
@@ -170,12 +171,7 @@ def configure_peer(netns: Path, ifname: str, *, addrs: Sequence[Addr],
         try:
             with Rtnl() as rtnl:
                 for address, prefix in addrs:
-                    try:
-                        rtnl.add_address(index, address, prefix,
-                                         IFA_F_NODAD if ":" in address else 0)
-                    except RtnlError as exc:
-                        if exc.code != errno.EEXIST:
-                            raise
+                    _add_addr(rtnl, index, address, prefix)
                 rtnl.set_up(index)
                 for gateway in gateways:
                     rtnl.replace_default_route(gateway, index)

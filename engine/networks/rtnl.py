@@ -110,9 +110,19 @@ class Rtnl:
                 + attr(IFLA_MASTER, _u32(master)) + attr(IFLA_LINKINFO, linkinfo))
         self.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body)
 
-    def set_up(self, index: int) -> None:
-        """Bring link ``index`` up."""
-        self.request(RTM_NEWLINK, 0, _IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, IFF_UP, IFF_UP))
+    def add_link(self, name: str, kind: str, *, mtu: int) -> None:
+        """Create link ``name`` of ``kind`` (``bridge``), down, with the kernel's defaults."""
+        body = (_IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + attr(IFLA_IFNAME, _name(name))
+                + attr(IFLA_MTU, _u32(mtu)) + attr(IFLA_LINKINFO, attr(IFLA_INFO_KIND,
+                                                                        kind.encode())))
+        self.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body)
+
+    def set_up(self, index: int, *, mtu: int | None = None) -> None:
+        """Bring link ``index`` up (and set its MTU)."""
+        body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, IFF_UP, IFF_UP)
+        if mtu is not None:
+            body += attr(IFLA_MTU, _u32(mtu))
+        self.request(RTM_NEWLINK, 0, body)
 
     def delete_link(self, index: int) -> None:
         """Delete link ``index`` (a veth takes its peer with it)."""

@@ -38,13 +38,16 @@ def ip(ns: Path, *args: str) -> list[dict]:
 
 def test_veth_addresses_route_and_removal(two_netns: tuple[Path, Path]) -> None:
     a, b = two_netns
-    subprocess.run(["nsenter", f"--net={a}", "ip", "link", "add", "br-t", "type", "bridge"],
-                   check=True)
 
     def in_a() -> None:
         fd = os.open(b, os.O_RDONLY | os.O_CLOEXEC)
         try:
             with Rtnl() as rtnl:
+                rtnl.add_link("br-t", "bridge", mtu=1400)
+                with pytest.raises(RtnlError) as twice:
+                    rtnl.add_link("br-t", "bridge", mtu=1400)
+                assert twice.value.code == errno.EEXIST
+                rtnl.set_up(socket.if_nametoindex("br-t"), mtu=1450)
                 rtnl.add_veth("vh-t", "vp-t", peer_netns_fd=fd,
                               master=socket.if_nametoindex("br-t"), mtu=1400,
                               peer_mac="02:42:0a:e7:00:02")
@@ -57,6 +60,9 @@ def test_veth_addresses_route_and_removal(two_netns: tuple[Path, Path]) -> None:
             os.close(fd)
 
     netns.run_in_netns(a, in_a)
+    bridge = ip(a, "link", "show", "br-t")[0]
+    assert bridge["linkinfo"]["info_kind"] == "bridge" and "UP" in bridge["flags"]
+    assert bridge["mtu"] == 1450  # set by the user: the kernel keeps it with smaller ports
     host = ip(a, "link", "show", "vh-t")[0]
     assert host["master"] == "br-t" and host["mtu"] == 1400 and "UP" in host["flags"]
     peer = ip(b, "link", "show", "vp-t")[0]

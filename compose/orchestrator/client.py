@@ -51,6 +51,58 @@ def request(project: str, op: str, **fields: Any) -> dict[str, Any]:
     return dict(json.loads(reply))
 
 
+# Each thread's open connection per project, for the requests every container start makes
+# (watch, publish): a connection per request cost the supervisor a handler thread each.
+_kept = threading.local()
+
+
+def _forget_kept() -> None:  # a forked child must not talk on its parent's connections
+    for sock, replies in getattr(_kept, "conns", {}).values():
+        replies.close()
+        sock.close()
+    _kept.__dict__.clear()
+
+
+os.register_at_fork(after_in_child=_forget_kept)
+
+
+def _kept_request(project: str, timeout: float, message: dict[str, Any]) -> dict[str, Any]:
+    """Send one request on this thread's kept connection to the project's supervisor and
+    return the reply. A connection found closed (the supervisor was restarted) is replaced
+    once: nothing on it reached a live supervisor. Raises OSError when none answers."""
+    conns: dict[str, tuple[socket.socket, Any]] = _kept.__dict__.setdefault("conns", {})
+    key = str(socket_path(project))  # (tests change the state root between supervisors)
+    payload = (json.dumps(message) + "\n").encode()
+    for attempt in (0, 1):
+        entry = conns.get(key)
+        if entry is None:
+            sock = _connect(project, timeout)
+            entry = conns[key] = (sock, sock.makefile("rb"))
+        sock, replies = entry
+        reply = b""
+        try:
+            sock.settimeout(timeout)
+            sock.sendall(payload)
+            reply = replies.readline()
+        except TimeoutError:  # it may have the request: never sent twice
+            _drop_kept(conns, key)
+            raise
+        except OSError:
+            if attempt:
+                _drop_kept(conns, key)
+                raise
+        if reply:
+            return dict(json.loads(reply))
+        _drop_kept(conns, key)
+    raise OSError("supervisor closed the connection")
+
+
+def _drop_kept(conns: dict[str, tuple[socket.socket, Any]], key: str) -> None:
+    sock, replies = conns.pop(key)
+    replies.close()
+    sock.close()
+
+
 def is_running(project: str) -> bool:
     """True when a supervisor answers on the project's socket."""
     try:
@@ -139,21 +191,20 @@ def publish(project: str, event: dict[str, Any]) -> None:
     supervisor, which fans it out to ``events`` subscribers like its own. Best effort: with
     no supervisor there is no subscriber either, and the event is dropped."""
     try:
-        with _connect(project, timeout=_PUBLISH_TIMEOUT) as sock:
-            sock.sendall((json.dumps({"op": "publish", "event": event}) + "\n").encode())
-            sock.makefile("rb").readline()
-    except OSError:
+        _kept_request(project, _PUBLISH_TIMEOUT, {"op": "publish", "event": event})
+    except (OSError, ValueError):
         pass
 
 
 def watch(project: str, container_id: str) -> None:
     """Ask the supervisor to (re)read a container's row and supervise it; when none answers
     (it was killed), start one: it re-adopts every container of the project."""
+    message = {"op": "watch", "container": container_id}
     try:
-        request(project, "watch", container=container_id)
+        _kept_request(project, _REQUEST_TIMEOUT, message)
     except OSError:
         ensure_supervisor(project)
-        request(project, "watch", container=container_id)
+        _kept_request(project, _REQUEST_TIMEOUT, message)
 
 
 def stop_supervisor(project: str, timeout: float = 10.0) -> None:

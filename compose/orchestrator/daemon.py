@@ -8,6 +8,7 @@ detached, see :mod:`compose.orchestrator.client`). Files under ``<state root>/ru
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -16,6 +17,7 @@ import selectors
 import socket
 import socketserver
 import sys
+import threading
 import time
 from typing import IO, Any
 
@@ -29,6 +31,16 @@ log = logging.getLogger(__name__)
 
 class _Handler(socketserver.StreamRequestHandler):
     server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.lock:
+            self.server.conns.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.lock:
+            self.server.conns.discard(self.connection)
+        super().finish()
 
     def handle(self) -> None:
         for raw in self.rfile:
@@ -86,6 +98,8 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.supervisor = supervisor
         self.hub = hub
         self.keep: list[socket.socket] = []
+        self.conns: set[socket.socket] = set()  # open client connections (kept ones too)
+        self.lock = threading.Lock()
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         super().__init__(path, _Handler)
 
@@ -109,6 +123,10 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     def server_close(self) -> None:
         super().server_close()
+        with self.lock:  # clients' kept connections end with this server, in-process too
+            for conn in self.conns:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
         for fd in (self._wake_r, self._wake_w):
             os.close(fd)
 

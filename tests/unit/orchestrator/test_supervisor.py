@@ -148,3 +148,42 @@ def test_server_wakes_on_shutdown_request_without_polling(
     assert not t.is_alive()
     server.server_close()
     assert timeouts and all(t is None for t in timeouts)
+
+
+def test_a_threads_watch_and_publish_requests_share_one_connection(
+        supervisor: tuple[FakeOps, client.Subscription],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ops, sub = supervisor
+    handled: list[int] = []
+    setup = daemon._Handler.setup
+
+    def counting(self: daemon._Handler) -> None:
+        handled.append(1)
+        setup(self)
+
+    monkeypatch.setattr(daemon._Handler, "setup", counting)
+    state.save(row("web-1"))
+    ops.add("web-1")
+    events = iter(sub)
+    for n in range(3):
+        client.publish("proj", {"event": "created", "container": f"c{n}"})
+    client.watch("proj", "web-1")
+    assert [next_event(events, "created")["container"] for _ in range(3)] == ["c0", "c1", "c2"]
+    assert handled == [1]  # one connection (and handler thread) for all four requests
+
+
+def test_a_kept_connection_to_a_restarted_supervisor_is_replaced(state_root: Path) -> None:
+    ops = FakeOps()
+    for _ in range(2):  # the second supervisor finds the first one's connection closed
+        ready_r, ready_w = __import__("os").pipe()
+        t = threading.Thread(target=daemon.serve, args=("proj", ops, ready_w), daemon=True)
+        t.start()
+        assert __import__("os").read(ready_r, 1) == b"1"
+        sub = client.Subscription("proj")
+        events = iter(sub)
+        client.publish("proj", {"event": "created", "container": "c"})
+        assert next_event(events, "created")["container"] == "c"
+        sub.close()
+        client.stop_supervisor("proj")
+        t.join(5)
+        assert not t.is_alive()

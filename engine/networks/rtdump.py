@@ -13,22 +13,18 @@ import socket
 import struct
 
 from engine.errors import EngineError
+from engine.networks.rtnl import HDR as _HDR
+from engine.networks.rtnl import IFA_ADDRESS, NETLINK_ROUTE, NLM_F_REQUEST, NLMSG_ERROR
+from engine.networks.rtnl import IFADDRMSG as _IFADDRMSG
+from engine.networks.rtnl import RTA as _RTATTR
+from engine.networks.rtnl import RTMSG as _RTMSG
 
-NETLINK_ROUTE = 0
 RTM_GETADDR = 22
 RTM_GETROUTE = 26
-NLM_F_REQUEST = 0x1
 NLM_F_DUMP = 0x300
-NLMSG_ERROR = 2
 NLMSG_DONE = 3
 RTA_DST = 1
-IFA_ADDRESS = 1
 
-_HDR = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
-_RTMSG = struct.Struct("=BBBBBBBBI")  # family, dst_len, src_len, tos, table, proto, scope,
-# type, flags
-_IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
-_RTATTR = struct.Struct("=HH")  # len, type
 _ADDR_LEN = {socket.AF_INET: 4, socket.AF_INET6: 16}
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

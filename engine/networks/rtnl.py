@@ -29,12 +29,13 @@ IFA_ADDRESS, IFA_LOCAL = 1, 2
 RTA_OIF, RTA_GATEWAY = 4, 5
 RT_TABLE_MAIN, RTPROT_STATIC, RT_SCOPE_UNIVERSE, RTN_UNICAST = 254, 4, 0, 1
 
-_HDR = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
-_IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
-_IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
-_RTMSG = struct.Struct("=BBBBBBBBI")  # family, dst_len, src_len, tos, table, protocol,
+# the message layouts (engine.networks.rtdump reads dumps with the same ones)
+HDR = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
+IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
+IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
+RTMSG = struct.Struct("=BBBBBBBBI")  # family, dst_len, src_len, tos, table, protocol,
 # scope, type, flags
-_RTA = struct.Struct("=HH")  # len, type
+RTA = struct.Struct("=HH")  # len, type
 
 
 class RtnlError(OSError):
@@ -47,8 +48,8 @@ class RtnlError(OSError):
 
 def attr(kind: int, payload: bytes) -> bytes:
     """One rtattr, padded to 4 bytes."""
-    size = _RTA.size + len(payload)
-    return _RTA.pack(size, kind) + payload + b"\0" * (-size % 4)
+    size = RTA.size + len(payload)
+    return RTA.pack(size, kind) + payload + b"\0" * (-size % 4)
 
 
 def _name(name: str) -> bytes:
@@ -82,58 +83,58 @@ class Rtnl:
     def request(self, kind: int, flags: int, body: bytes) -> None:
         """Send one request and raise :class:`RtnlError` if the kernel refuses it."""
         self.seq += 1
-        self.sock.send(_HDR.pack(_HDR.size + len(body), kind, NLM_F_REQUEST | NLM_F_ACK | flags,
+        self.sock.send(HDR.pack(HDR.size + len(body), kind, NLM_F_REQUEST | NLM_F_ACK | flags,
                                  self.seq, 0) + body)
         while True:
             data = self.sock.recv(65536)
             offset = 0
-            while offset + _HDR.size <= len(data):
-                size, mtype, _, seq, _ = _HDR.unpack_from(data, offset)
+            while offset + HDR.size <= len(data):
+                size, mtype, _, seq, _ = HDR.unpack_from(data, offset)
                 if mtype == NLMSG_ERROR and seq == self.seq:
-                    code = -struct.unpack_from("=i", data, offset + _HDR.size)[0]
+                    code = -struct.unpack_from("=i", data, offset + HDR.size)[0]
                     if code:
                         raise RtnlError(code)
                     return
-                offset += max(size + (-size % 4), _HDR.size)
+                offset += max(size + (-size % 4), HDR.size)
 
     def add_veth(self, name: str, peer: str, *, peer_netns_fd: int, master: int, mtu: int,
                  peer_mac: str) -> None:
         """Create the pair: ``name`` here, enslaved to ``master`` and up; ``peer`` (with
         ``peer_mac``, down) created in the namespace of ``peer_netns_fd``."""
-        peer_info = (_IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+        peer_info = (IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
                      + attr(IFLA_IFNAME, _name(peer)) + attr(IFLA_NET_NS_FD, _u32(peer_netns_fd))
                      + attr(IFLA_MTU, _u32(mtu)) + attr(IFLA_ADDRESS, _mac(peer_mac)))
         linkinfo = attr(IFLA_INFO_KIND, b"veth") + attr(
             IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer_info))
-        body = (_IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, IFF_UP, IFF_UP)
+        body = (IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, IFF_UP, IFF_UP)
                 + attr(IFLA_IFNAME, _name(name)) + attr(IFLA_MTU, _u32(mtu))
                 + attr(IFLA_MASTER, _u32(master)) + attr(IFLA_LINKINFO, linkinfo))
         self.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body)
 
     def add_link(self, name: str, kind: str, *, mtu: int) -> None:
         """Create link ``name`` of ``kind`` (``bridge``), down, with the kernel's defaults."""
-        body = (_IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + attr(IFLA_IFNAME, _name(name))
+        body = (IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + attr(IFLA_IFNAME, _name(name))
                 + attr(IFLA_MTU, _u32(mtu)) + attr(IFLA_LINKINFO, attr(IFLA_INFO_KIND,
                                                                         kind.encode())))
         self.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body)
 
     def set_up(self, index: int, *, mtu: int | None = None) -> None:
         """Bring link ``index`` up (and set its MTU)."""
-        body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, IFF_UP, IFF_UP)
+        body = IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, IFF_UP, IFF_UP)
         if mtu is not None:
             body += attr(IFLA_MTU, _u32(mtu))
         self.request(RTM_NEWLINK, 0, body)
 
     def delete_link(self, index: int) -> None:
         """Delete link ``index`` (a veth takes its peer with it)."""
-        self.request(RTM_DELLINK, 0, _IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, 0, 0))
+        self.request(RTM_DELLINK, 0, IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, 0, 0))
 
     def add_address(self, index: int, address: str, prefix: int, flags: int = 0) -> None:
         """Add ``address/prefix`` to link ``index`` (IPv4: as local and peer address, as
         ``ip addr add`` does; no broadcast)."""
         ip = ipaddress.ip_address(address)
         family = socket.AF_INET if ip.version == 4 else socket.AF_INET6
-        body = _IFADDRMSG.pack(family, prefix, flags, RT_SCOPE_UNIVERSE, index)
+        body = IFADDRMSG.pack(family, prefix, flags, RT_SCOPE_UNIVERSE, index)
         if family == socket.AF_INET:
             body += attr(IFA_LOCAL, ip.packed)
         body += attr(IFA_ADDRESS, ip.packed)
@@ -144,7 +145,7 @@ class Rtnl:
         link ``index`` (protocol static, created or replaced)."""
         ip = ipaddress.ip_address(gateway)
         family = socket.AF_INET if ip.version == 4 else socket.AF_INET6
-        body = (_RTMSG.pack(family, 0, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC, RT_SCOPE_UNIVERSE,
+        body = (RTMSG.pack(family, 0, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC, RT_SCOPE_UNIVERSE,
                             RTN_UNICAST, 0)
                 + attr(RTA_GATEWAY, ip.packed) + attr(RTA_OIF, _u32(index)))
         self.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, body)

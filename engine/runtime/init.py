@@ -267,9 +267,7 @@ def enter_namespaces(plan: InitPlan, sock: socket.socket, s: sc.Syscalls, cid: s
                      keep: int = 0) -> None:
     """Join namespaces given by path, create a user namespace (parent writes the maps), then
     unshare the rest but ``keep`` (flags). Order: user first, so the others are owned by it."""
-    for kind, path in plan.namespaces:
-        if path is not None:
-            s.setns(path, NS_FLAGS[kind])
+    join_given_namespaces(plan, s)
     if any(k == "user" and p is None for k, p in plan.namespaces):
         s.unshare(sc.CLONE_NEWUSER)
         send(sock, Msg.USERNS)
@@ -277,6 +275,13 @@ def enter_namespaces(plan: InitPlan, sock: socket.socket, s: sc.Syscalls, cid: s
         s.setresgid(0)
         s.setresuid(0)
     s.unshare(plan.new_ns_flags() & ~keep)
+
+
+def join_given_namespaces(plan: InitPlan, s: sc.Syscalls) -> None:
+    """Join the namespaces the plan gives by path."""
+    for kind, path in plan.namespaces:
+        if path is not None:
+            s.setns(path, NS_FLAGS[kind])
 
 
 def bootstrap(ctx: InitContext, cid: str) -> None:
@@ -352,9 +357,7 @@ def clone_init(ctx: InitContext, cid: str, stdio: tuple[int | None, ...], keep: 
             except EngineError as e:
                 raise StepFailed("cgroup", str(e)) from e
         try:
-            for kind, path in ctx.plan.namespaces:
-                if path is not None:
-                    ctx.s.setns(path, NS_FLAGS[kind])
+            join_given_namespaces(ctx.plan, ctx.s)
             if cgroupns:
                 ctx.s.unshare(cgroupns)
         except OSError as e:

@@ -93,14 +93,17 @@ def main() -> int:
     os.write(lock, f"{os.getpid()}\n".encode())
     signal.signal(signal.SIGTERM, _exit_on_signal)
     control = _listen()
-    _report(ready_fd, "ready")
+    heard = _report(ready_fd, "ready")
     daemon = None
     try:
         from engine.networks.dns_server import Daemon  # the slow imports, after "ready"
 
         daemon = Daemon(run_dir, control)
         daemon.sync()
-        daemon.stopping = False  # started for a sandbox that is about to be announced
+        if heard:  # started for a sandbox that is about to be announced
+            daemon.stopping = False
+        # else its spawner was killed (a killed `up`): with no sandbox it leaves now, as a
+        # `down` that ran before it listened could not tell it to
         daemon.serve()
     finally:
         if daemon is not None:
@@ -116,14 +119,17 @@ def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def _report(fd: int | None, word: str) -> None:
+def _report(fd: int | None, word: str) -> bool:
+    """Tell the spawner; False when it is gone (killed meanwhile)."""
     if fd is None:
-        return
+        return True
     try:
         os.write(fd, word.encode() + b"\n")
-    except OSError:  # the spawner was killed meanwhile: serve anyway, exit when unused
-        pass
-    os.close(fd)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 if __name__ == "__main__":

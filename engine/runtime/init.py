@@ -330,7 +330,7 @@ def can_clone_init(plan: InitPlan) -> bool:
                    for kind, path in plan.namespaces)
 
 
-def clone_init(ctx: InitContext, cid: str, stdio: tuple[int | None, ...], keep: set[int]) -> int:
+def clone_init(ctx: InitContext, stdio: tuple[int | None, ...], keep: set[int]) -> int:
     """Process B of create without a process A: clone3 the init into its new namespaces (and,
     where there is one, its v2 cgroup) from the caller, which must be single-threaded. Returns
     the init's pid; raises OSError when the kernel refuses the clone (the caller then takes
@@ -347,7 +347,6 @@ def clone_init(ctx: InitContext, cid: str, stdio: tuple[int | None, ...], keep: 
             os.close(v2_fd)  # (in the child as well)
     if pid:
         return pid
-    code = 1
     try:
         setup_stdio(*stdio)
         close_fds_except({0, 1, 2, *keep})
@@ -364,12 +363,12 @@ def clone_init(ctx: InitContext, cid: str, stdio: tuple[int | None, ...], keep: 
             raise StepFailed("namespaces", str(e)) from e
     except StepFailed as e:
         report_error(ctx, e)
-        os._exit(code)
+        os._exit(1)
     except BaseException as e:  # noqa: B036 - never unwind into the caller's stack
         report_error(ctx, StepFailed("init", repr(e)))
-        os._exit(code)
-    container_init(ctx)
-    os._exit(code)  # (container_init never returns)
+        os._exit(1)
+    container_init(ctx)  # never returns
+    os._exit(1)
 
 
 def container_init(ctx: InitContext) -> None:

@@ -127,7 +127,7 @@ class BuiltinRuntime:
         init_pid = pid_a = 0
         if init_mod.can_clone_init(plan) and threading.active_count() == 1:
             with contextlib.suppress(OSError):  # refused: the bootstrap way says why
-                init_pid = init_mod.clone_init(ctx, cid, stdio, keep)
+                init_pid = init_mod.clone_init(ctx, stdio, keep)
         if not init_pid:
             pid_a = fork_child(lambda: init_mod.bootstrap(ctx, cid), stdio, keep)
         child.close()

@@ -243,11 +243,14 @@ def _unlink_if_same(path: Path, fd: int) -> None:
 class Subscription:
     """A stream of supervisor events; iterate it on one thread, ``close()`` from any other."""
 
-    def __init__(self, project: str, since: float | None = None) -> None:
+    def __init__(self, project: str, since: float | None = None,
+                 until: float | None = None) -> None:
         self._sock = _connect(project, timeout=None)
         request: dict[str, Any] = {"op": "subscribe"}
         if since is not None:  # replay the supervisor's kept events from then on
             request["since"] = since
+        if until is not None:  # a time already past: the replay up to it, then end of stream
+            request["until"] = until
         self._sock.sendall(json.dumps(request).encode() + b"\n")
         self._stream = self._sock.makefile("rb")
         if not self._stream.readline():  # {"ok": true}: from here on no event is missed

@@ -73,9 +73,11 @@ class _Handler(socketserver.StreamRequestHandler):
                 self._reply({"ok": False, "error": "publish needs an event object"})
         elif op == "subscribe":
             self._reply({"ok": True})
-            since = req.get("since")
-            self.server.hub.add(self.connection,
-                                float(since) if isinstance(since, (int, float)) else None)
+            since, until = (float(v) if isinstance(v, (int, float)) else None
+                            for v in (req.get("since"), req.get("until")))
+            if not self.server.hub.add(self.connection, since, until):
+                self.connection.shutdown(socket.SHUT_WR)  # the replay was all: end of stream
+                return False
             self.server.keep.append(self.connection)
             self.rfile.read()  # park until the subscriber goes away
             return False

@@ -19,8 +19,9 @@ events until the client disconnects)::
     {"op": "watch", "container": ID}        -> {"ok": true}   (re-reads the store row)
     {"op": "publish", "event": {...}}       -> {"ok": true}   (fanned out to subscribers:
                                                lifecycle steps the CLI performs itself)
-    {"op": "subscribe", "since": EPOCH?}    -> {"ok": true}, then event lines (with "since",
-                                               first the kept recent ones from that time):
+    {"op": "subscribe", "since": EPOCH?,    -> {"ok": true}, then event lines (with "since",
+     "until": EPOCH?}                          first the kept recent ones from that time; an
+                                               "until" already past ends the stream there):
         {"event": "started|healthy|unhealthy|exited|restarting", "container": ID,
          "service": S, "name": N, "exit_code": C, "detail": TEXT, "time": EPOCH,
          "will_restart": BOOL}   (on "exited": the restart policy will start it again)
@@ -214,18 +215,24 @@ class EventHub:
         self._recent: collections.deque[tuple[float, bytes]] = collections.deque(
             maxlen=self.HISTORY)
 
-    def add(self, sock: socket.socket, since: float | None = None) -> None:
-        """Subscribe ``sock``; with ``since``, first replay the kept events from that time."""
+    def add(self, sock: socket.socket, since: float | None = None,
+            until: float | None = None) -> bool:
+        """Subscribe ``sock``; with ``since``, first replay the kept events from that time (up
+        to ``until``). False when the stream is complete already: ``until`` has passed, so
+        only the replay was wanted and ``sock`` was not subscribed."""
         with self._lock:
             if since is not None:
                 try:
                     for when, line in self._recent:
-                        if when >= since:
+                        if when >= since and (until is None or when <= until):
                             sock.sendall(line)
                 except OSError:
                     sock.close()
-                    return
+                    return False
+            if until is not None and until <= time.time():
+                return False
             self._subs.append(sock)
+            return True
 
     def publish(self, event: dict[str, Any]) -> None:
         line = (json.dumps(event) + "\n").encode()

@@ -187,3 +187,19 @@ def test_a_kept_connection_to_a_restarted_supervisor_is_replaced(state_root: Pat
         client.stop_supervisor("proj")
         t.join(5)
         assert not t.is_alive()
+
+
+def test_a_subscription_until_a_past_time_is_the_replay_up_to_it_then_ends(
+        supervisor: tuple[FakeOps, client.Subscription]) -> None:
+    for n, when in enumerate((100.0, 200.0, 300.0)):
+        client.publish("proj", {"event": "started", "container": f"c{n}", "time": when})
+    client.request("proj", "ping")  # the publishes are handled before the subscription
+    past = client.Subscription("proj", since=150.0, until=250.0)
+    assert [ev["container"] for ev in past] == ["c1"]  # the iteration ends by itself
+    past.close()
+    live = client.Subscription("proj", since=150.0)  # no until: replay, then it stays open
+    events = iter(live)
+    assert [next(events)["container"] for _ in range(2)] == ["c1", "c2"]
+    client.publish("proj", {"event": "started", "container": "c3"})
+    assert next(events)["container"] == "c3"
+    live.close()

@@ -28,9 +28,14 @@ def driver(root: Path = _ROOT) -> CgroupDriver:
         from engine.rootless.cgroups import rootless_driver
 
         return rootless_driver(root)
-    if (root / "cgroup.controllers").exists():
-        return V2Driver(delegated_root(root))
-    return V1Driver(root)
+    found = _drivers.get(root)
+    if found is None:  # (root's drivers depend on the mounts alone: probed once, ~0.1 ms)
+        found = _drivers[root] = (V2Driver(delegated_root(root))
+                                  if (root / "cgroup.controllers").exists() else V1Driver(root))
+    return found
+
+
+_drivers: dict[Path, CgroupDriver] = {}
 
 
 def list_paths(prefix: str = "pycompose", root: Path = _ROOT) -> list[str]:

@@ -286,12 +286,17 @@ def prepare() -> None:
     runtime's memory (from its on-disk cache, or 32 ms of libseccomp once)."""
     from engine.containers import execution, shim  # noqa: F401
     from engine.containers.runtimes import builtin_available
+    from engine.rootless import detect  # noqa: F401 - the cgroup driver's probe
 
     if not builtin_available():  # imports engine.runtime (seccomp, cgroups) when it exists
         return
+    from engine import cgroups
     from engine.containers.security import effective_caps, seccomp_profile
     from engine.runtime import BuiltinRuntime, seccomp
+    from engine.runtime.capabilities import last_cap
 
+    last_cap()
+    cgroups.driver()  # (probed once: the shims inherit it)
     try:
         seccomp.compile_bpf(seccomp_profile(effective_caps((), (), False)),
                             BuiltinRuntime().seccomp_cache)

@@ -24,12 +24,19 @@ DOCKER_DEFAULT = (
 
 
 def last_cap() -> int:
-    """The highest capability number this kernel knows."""
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
-    except OSError:
-        return len(NAMES) - 1
+    """The highest capability number this kernel knows (read once per process: shims and
+    inits forked by the shim server inherit it)."""
+    global _last_cap
+    if _last_cap is None:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap") as f:
+                _last_cap = int(f.read())
+        except OSError:
+            return len(NAMES) - 1
+    return _last_cap
+
+
+_last_cap: int | None = None
 
 
 def number(name: str) -> int:

@@ -35,6 +35,15 @@ def test_probe_picks_version(fake_v2: Path, tmp_path: Path) -> None:
     assert isinstance(d, V1Driver) and list(d.hierarchies) == ["memory"]
 
 
+def test_a_roots_probe_is_made_once(fake_v2: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.rootless import detect
+
+    monkeypatch.setattr(detect, "rootless", lambda: False)
+    first = driver(fake_v2)
+    (fake_v2 / "cgroup.controllers").unlink()  # (the mounts do not change under a process)
+    assert driver(fake_v2) is first
+
+
 def test_shares_to_weight() -> None:
     assert shares_to_weight(2) == 1
     assert shares_to_weight(262144) == 10000

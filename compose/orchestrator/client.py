@@ -249,8 +249,8 @@ class Subscription:
         request: dict[str, Any] = {"op": "subscribe"}
         if since is not None:  # replay the supervisor's kept events from then on
             request["since"] = since
-        if until is not None:  # a time already past: the replay up to it, then end of stream
-            request["until"] = until
+        if until is not None:  # the kept events up to it (all, without since); one already
+            request["until"] = until  # past ends the stream after them
         self._sock.sendall(json.dumps(request).encode() + b"\n")
         self._stream = self._sock.makefile("rb")
         if not self._stream.readline():  # {"ok": true}: from here on no event is missed

@@ -71,12 +71,13 @@ class _Handler(socketserver.StreamRequestHandler):
                 self._reply({"ok": True})
             else:
                 self._reply({"ok": False, "error": "publish needs an event object"})
-        elif op == "subscribe":
-            self._reply({"ok": True})
+        elif op == "subscribe":  # (the reply goes with the subscription: see EventHub.add)
             since, until = (float(v) if isinstance(v, (int, float)) else None
                             for v in (req.get("since"), req.get("until")))
-            if not self.server.hub.add(self.connection, since, until):
-                self.connection.shutdown(socket.SHUT_WR)  # the replay was all: end of stream
+            if not self.server.hub.add(self.connection, since, until,
+                                       greeting=(json.dumps({"ok": True}) + "\n").encode()):
+                with contextlib.suppress(OSError):  # (closed if the subscriber went away)
+                    self.connection.shutdown(socket.SHUT_WR)  # the replay was all: the end
                 return False
             self.server.keep.append(self.connection)
             self.rfile.read()  # park until the subscriber goes away

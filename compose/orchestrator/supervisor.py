@@ -20,8 +20,9 @@ events until the client disconnects)::
     {"op": "publish", "event": {...}}       -> {"ok": true}   (fanned out to subscribers:
                                                lifecycle steps the CLI performs itself)
     {"op": "subscribe", "since": EPOCH?,    -> {"ok": true}, then event lines (with "since",
-     "until": EPOCH?}                          first the kept recent ones from that time; an
-                                               "until" already past ends the stream there):
+     "until": EPOCH?}                          first the kept recent ones from that time, or
+                                               all of them with "until" alone; an "until"
+                                               already past ends the stream there):
         {"event": "started|healthy|unhealthy|exited|restarting", "container": ID,
          "service": S, "name": N, "exit_code": C, "detail": TEXT, "time": EPOCH,
          "will_restart": BOOL}   (on "exited": the restart policy will start it again)
@@ -216,19 +217,23 @@ class EventHub:
             maxlen=self.HISTORY)
 
     def add(self, sock: socket.socket, since: float | None = None,
-            until: float | None = None) -> bool:
-        """Subscribe ``sock``; with ``since``, first replay the kept events from that time (up
-        to ``until``). False when the stream is complete already: ``until`` has passed, so
+            until: float | None = None, greeting: bytes = b"") -> bool:
+        """Subscribe ``sock``: send ``greeting`` (the reply that tells the subscriber no event
+        is missed from then on: no publish comes between it and the subscription), and with
+        ``since`` or ``until`` replay the kept events from ``since`` (else all, like dockerd)
+        up to ``until``. False when the stream is complete already: ``until`` has passed, so
         only the replay was wanted and ``sock`` was not subscribed."""
+        if until is not None and since is None:
+            since = 0.0
         with self._lock:
-            if since is not None:
-                try:
-                    for when, line in self._recent:
-                        if when >= since and (until is None or when <= until):
-                            sock.sendall(line)
-                except OSError:
-                    sock.close()
-                    return False
+            try:
+                sock.sendall(greeting)
+                for when, line in self._recent if since is not None else ():
+                    if when >= since and (until is None or when <= until):
+                        sock.sendall(line)
+            except OSError:
+                sock.close()
+                return False
             if until is not None and until <= time.time():
                 return False
             self._subs.append(sock)

@@ -43,11 +43,11 @@ def events_command(
     end = parse_timestamp(until, "--until") if until else None
     _project, name = project_and_name(ctx, services or (), need_file=False)
     client.ensure_supervisor(name)
-    past = end is not None and end <= time.time()
-    # an --until already past: the supervisor replays up to it and ends the stream
-    sub = client.Subscription(name, since=start, until=end if past else None)
+    # with --until, like dockerd: the kept events up to it (from --since, else all), and the
+    # stream ends when the clock passes it (the supervisor ends one already past)
+    sub = client.Subscription(name, since=start, until=end)
     timer = None
-    if end is not None and not past:  # like docker: the stream ends when the clock passes it
+    if end is not None and end > time.time():
         timer = threading.Timer(max(0.0, end - time.time()), sub.close)
         timer.daemon = True
         timer.start()

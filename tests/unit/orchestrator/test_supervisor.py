@@ -197,6 +197,9 @@ def test_a_subscription_until_a_past_time_is_the_replay_up_to_it_then_ends(
     past = client.Subscription("proj", since=150.0, until=250.0)
     assert [ev["container"] for ev in past] == ["c1"]  # the iteration ends by itself
     past.close()
+    every = client.Subscription("proj", until=250.0)  # like dockerd: all kept ones up to it
+    assert [ev["container"] for ev in every] == ["c0", "c1"]
+    every.close()
     live = client.Subscription("proj", since=150.0)  # no until: replay, then it stays open
     events = iter(live)
     assert [next(events)["container"] for _ in range(2)] == ["c1", "c2"]

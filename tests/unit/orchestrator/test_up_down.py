@@ -80,7 +80,9 @@ def test_failing_migrate_blocks_api_and_web(env: tuple[FakeOps, FakeBackend]) ->
 
 def test_unhealthy_db_reason_carries_probe_output(env: tuple[FakeOps, FakeBackend]) -> None:
     ops, backend = env
-    ops.probe_results = [(1, "db: connection refused")] * 3
+    # (failing for the whole run: a script that ran out would turn it healthy 10 ms later,
+    # and an up that looked only then would see a healthy db)
+    ops.probe_results = [(1, "db: connection refused")] * 2000
     result = Up(stack(), backend, UpOptions(wait_timeout=10)).run()
     assert starts(backend) == ["proj-db-1"]
     assert result.runs["migrate"].reason == (  # docker names the container

@@ -223,13 +223,13 @@ class EventHub:
         ``since`` or ``until`` replay the kept events from ``since`` (else all, like dockerd)
         up to ``until``. False when the stream is complete already: ``until`` has passed, so
         only the replay was wanted and ``sock`` was not subscribed."""
-        if until is not None and since is None:
-            since = 0.0
+        start = 0.0 if since is None and until is not None else since
         with self._lock:
             try:
                 sock.sendall(greeting)
-                for when, line in self._recent if since is not None else ():
-                    if when >= since and (until is None or when <= until):
+                replay = self._recent if start is not None else ()
+                for when, line in replay:
+                    if when >= (start or 0.0) and (until is None or when <= until):
                         sock.sendall(line)
             except OSError:
                 sock.close()

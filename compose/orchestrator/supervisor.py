@@ -227,9 +227,8 @@ class EventHub:
         with self._lock:
             try:
                 sock.sendall(greeting)
-                replay = self._recent if start is not None else ()
-                for when, line in replay:
-                    if when >= (start or 0.0) and (until is None or when <= until):
+                for when, line in self._recent:
+                    if start is not None and start <= when and (until is None or when <= until):
                         sock.sendall(line)
             except OSError:
                 sock.close()

@@ -36,6 +36,7 @@ import collections
 import json
 import logging
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -204,11 +205,18 @@ class Supervisor:
         self._event(w, "started")
 
 
+_TIMEVAL = struct.Struct("@ll")  # struct timeval (seconds, microseconds)
+
+
 class EventHub:
     """Fans events out to subscribed sockets (a slow or dead subscriber is dropped) and keeps
     the last ``HISTORY`` events for ``events --since`` (dockerd keeps a log the same way)."""
 
     HISTORY = 1000
+    # A subscriber that stops reading (``events | less``, paused) fills its socket: a send
+    # that waits this long drops it, instead of stalling every publish (health, exits, the
+    # CLI's lifecycle events) behind it. dockerd gives a subscriber 100 ms per event.
+    SEND_TIMEOUT_S = 0.5
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -225,7 +233,9 @@ class EventHub:
         only the replay was wanted and ``sock`` was not subscribed."""
         start = 0.0 if since is None and until is not None else since
         with self._lock:
-            try:
+            try:  # (the kernel's send timeout: reads, where the handler parks, keep none)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _TIMEVAL.pack(
+                    int(self.SEND_TIMEOUT_S), int(self.SEND_TIMEOUT_S % 1 * 1_000_000)))
                 sock.sendall(greeting)
                 for when, line in self._recent:
                     if start is not None and start <= when and (until is None or when <= until):

@@ -1,6 +1,7 @@
 """Supervisor core + socket protocol, with a fake container engine (no root)."""
 from __future__ import annotations
 
+import json
 import selectors
 import socket
 import threading
@@ -206,3 +207,25 @@ def test_a_subscription_until_a_past_time_is_the_replay_up_to_it_then_ends(
     client.publish("proj", {"event": "started", "container": "c3"})
     assert next(events)["container"] == "c3"
     live.close()
+
+
+def test_a_subscriber_that_stops_reading_is_dropped_not_waited_for() -> None:
+    hub = EventHub()
+    stalled, stalled_peer = socket.socketpair()
+    reader, reader_peer = socket.socketpair()
+    with stalled, stalled_peer, reader, reader_peer:
+        assert hub.add(stalled) and hub.add(reader)
+        received = []
+        drain = threading.Thread(target=lambda: received.extend(
+            reader_peer.makefile("rb")), daemon=True)
+        drain.start()
+        big = {"event": "exited", "detail": "x" * 20_000}  # fills a socket in a few events
+        finished = threading.Event()
+        publisher = threading.Thread(target=lambda: (
+            [hub.publish({**big, "n": n}) for n in range(100)], finished.set()), daemon=True)
+        publisher.start()
+        assert finished.wait(10)  # (without the send timeout: blocked on the full socket)
+        assert stalled.fileno() == -1  # dropped (closed)
+        reader.shutdown(socket.SHUT_WR)  # the end of the reader's stream
+        drain.join(5)
+        assert [json.loads(line)["n"] for line in received] == list(range(100))

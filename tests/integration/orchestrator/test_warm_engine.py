@@ -58,11 +58,13 @@ def wait_for(what: str, check: object, within: float = 10.0) -> None:
 
 
 def warm_up(stack: Stack) -> int:
-    """Run a command (which starts the engine) and wait until the engine serves."""
+    """Run a command (which starts the engine) and wait until the engine serves (it listens
+    once it has preloaded)."""
     stack.run("ps")
     wait_for("the warm engine", lambda: engine_pid(stack.root) is not None)
     pid = engine_pid(stack.root)
     assert pid is not None
+    wait_for("it to listen", lambda: Path(warm.address(str(stack.root))).exists(), within=30)
     return pid
 
 
@@ -134,6 +136,34 @@ def test_a_command_runs_in_the_engine_with_the_callers_streams_place_and_environ
         wait_for("the exec command in the engine", lambda: children_of(engine, b"exec\0-T"))
     finally:
         assert slow.wait(30) == 0
+
+
+def test_it_preloads_at_idle_priority_and_serves_at_the_normal_one(stack: Stack) -> None:
+    """Its ~1 s preload takes only CPU that the command which started it (running in-process
+    meanwhile) leaves; it listens only after it, so no command waits for it; what it serves
+    and forks (commands, daemons, shims, containers) runs at the normal priority."""
+    stack.write(COMPOSE)
+    stack.run("ps")
+    wait_for("the warm engine", lambda: engine_pid(stack.root) is not None)
+    engine = engine_pid(stack.root)
+    assert engine is not None
+    sock = Path(warm.address(str(stack.root)))
+    assert not sock.exists()  # still preloading (it takes about a second)
+    assert os.sched_getscheduler(engine) == os.SCHED_IDLE
+    ps = stack.run("ps", "--format", "{{.Service}}")  # meanwhile: in-process, at once
+    assert ps.returncode == 0 and not children_of(engine, b"ps")
+    wait_for("it to listen", sock.exists, within=30)
+    assert os.sched_getscheduler(engine) == os.SCHED_OTHER
+    stack.run("up", "-d")
+    supervisor = int((stack.root / "run" / f"project-{stack.name}.pid").read_text().split()[0])
+    assert _ppid(supervisor) == engine  # served by the engine
+    server = children_of(engine, b"engine-owned")
+    shims = [p for s in server for p in children_of(s, b"")]
+    inits = [p for s in shims for p in children_of(s, b"")]
+    assert server and shims and inits and children_of(engine, b"dnsd")
+    served = [supervisor, *children_of(engine, b""), *server, *shims, *inits]
+    assert {os.sched_getscheduler(p) for p in served} == {os.SCHED_OTHER}
+    stack.run("down", "-t", "1")
 
 
 def test_signals_reach_the_command_and_a_killed_client_takes_it_along(stack: Stack) -> None:

@@ -6,9 +6,10 @@ streams, which are passed as file descriptors); this process forwards the signal
 or a caller sends it, and exits with the child's exit code. Only ``os``, ``sys``, ``_socket``,
 ``marshal`` and ``_signal`` (``signal`` would load ``enum``) are loaded here.
 
-No engine answering (none runs, or it is still starting: it listens only once it has preloaded
-everything): the caller runs the command in-process and :func:`start_engine` starts one in the
-background for the next command. Set ``PYCOMPOSE_ENGINE_IDLE=0`` to never use one.
+No engine answering: the caller runs the command in-process and :func:`start_engine` starts one
+in the background for the next command (one that is still starting answers once it has
+preloaded everything, and meanwhile at the normal priority: it has a command waiting).
+Set ``PYCOMPOSE_ENGINE_IDLE=0`` to never use one.
 Rootless users always run in-process (their commands join the rootless namespaces first).
 """
 from __future__ import annotations
@@ -126,8 +127,8 @@ def _die_like(signum: int) -> None:
 
 def start_engine() -> None:
     """Start a warm engine for this state root in the background (it preloads at idle
-    priority: :func:`compose.cli.warmserver._idle_priority`), unless one is starting already
-    (it holds its lock while it preloads); never fails the command that asked."""
+    priority while nobody waits: :func:`compose.cli.warmserver._idle_priority`), unless one
+    holds its lock already; never fails the command that asked."""
     from engine.proctitle import PADDING  # room for the command lines of forked processes
 
     root = state_root()
@@ -148,7 +149,7 @@ def start_engine() -> None:
 
 
 def _engine_starting(root: str) -> bool:
-    """True when an engine holds the state root's lock (starting: it listens once preloaded)."""
+    """True when an engine holds the state root's lock (it may not listen yet)."""
     import fcntl
 
     try:

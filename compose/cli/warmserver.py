@@ -2,9 +2,10 @@
 command that found none (:func:`compose.cli.warmclient.start_engine`), gone after an idle
 period; nothing needs to be installed or running beforehand.
 
-It takes its state root's lock first (a second one started at the same moment gives way at
-once), then imports the whole CLI and engine at idle priority, then listens and serves three
-requests (:mod:`engine.warm` has the wire format):
+It takes its state root's lock and binds its address first (a second one started at the same
+moment gives way at once), then imports the whole CLI and engine (at idle priority until a
+command waits for it: :func:`_idle_priority`), then serves three requests (:mod:`engine.warm`
+has the wire format):
 
 - ``run``: fork a child that becomes the command: the client's standard streams, working
   directory, environment, umask and arguments, then :func:`compose.cli.main.main`. The server
@@ -334,7 +335,7 @@ def main() -> int:
     root = state_root()
     if root is None:
         return 0
-    _lower_priority()
+    _lower_priority()  # (its own start-up too: the preload below keeps it)
     addr = warm.address(root)
     os.makedirs(os.path.dirname(addr), 0o700, exist_ok=True)
     lock = os.open(warm.lock_path(addr), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -342,11 +343,13 @@ def main() -> int:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return 0  # another one serves (or is starting for) this state root
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     try:
         os.unlink(addr)  # a killed engine's socket (the lock says it is gone)
     except FileNotFoundError:
         pass
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    warm.on_path(listener.bind, addr)
+    listener.listen(64)
     proctitle.set_cmdline([sys.executable, "-P", "-m", "compose.cli.warmserver", root])
     os.chdir("/")
     _log_to(root)
@@ -355,18 +358,15 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: _stop(server_ref))
     server = Server(root, listener, lock)
     server_ref.append(server)
-    with _idle_priority():
-        warmpreload.preload()
+    with _idle_priority(listener) as between:
+        warmpreload.preload(between)
         import gc
 
         gc.collect()
         gc.freeze()  # children's collections leave the preloaded objects (and their pages) alone
-    # Listening only now: a command that came meanwhile found no engine and ran in-process
-    # (as fast as waiting for the rest of the preload, and never stalled by a starved one);
-    # it started a shim server of its own, which serves until idle (else one starts now).
+    # After the preload, at the normal priority (a shim and its container inherit it); a
+    # command that ran in-process meanwhile may have started one that serves until idle.
     server.keep_shim_server()
-    warm.on_path(listener.bind, addr)
-    listener.listen(64)
     job = server.serve()
     if job is None:
         _unlink(addr)
@@ -388,26 +388,40 @@ def main() -> int:
 
 
 @contextmanager
-def _idle_priority() -> Iterator[None]:
+def _idle_priority(listener: Any) -> Iterator[Callable[[], None]]:
     """Run the engine's start-up (the preload: ~1 s of CPU) at the scheduler's idle priority
-    (``SCHED_IDLE``, from :func:`_lower_priority` on): the command that started it runs
-    in-process meanwhile, cold, and must keep its CPU (on two cores the preload made a cold
-    one-service ``up`` ~20 % slower). The normal policy comes back before the engine forks or
-    spawns anything (a command, a daemon, the shim server and so every container), since
-    children inherit it; restoring it cannot fail for root, and if it did the engine would
-    exit rather than serve."""
-    _lower_priority()
-    yield
+    (``SCHED_IDLE``, from :func:`_lower_priority` on) while nobody waits for it: the command
+    that started it runs in-process meanwhile, cold, and must keep its CPU (on two cores the
+    preload made a cold one-service ``up`` ~20 % slower). The block gets a check to call
+    between steps: once a command connects (it waits for the preload to end), the rest runs at
+    the normal priority, so a busy machine never starves an engine someone waits for. The
+    normal policy is back before the engine forks or spawns anything (a command, a daemon, the
+    shim server and so every container: children inherit it); restoring it cannot fail for
+    root, and if it did the engine would exit rather than serve."""
+    lowered = [_lower_priority()]
+
+    def between() -> None:
+        if lowered[0] and select.select([listener], [], [], 0)[0]:
+            _normal_priority()
+            lowered[0] = False
+
+    yield between
+    if lowered[0]:
+        _normal_priority()
+
+
+def _normal_priority() -> None:
     os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
-def _lower_priority() -> None:
+def _lower_priority() -> bool:
     """This process to the idle scheduling policy (posix_spawn cannot start it so: glibc takes
-    only the real-time policies and SCHED_OTHER)."""
+    only the real-time policies and SCHED_OTHER); False when it stays at the normal one."""
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     except OSError:
-        pass  # then it simply runs at the normal priority
+        return False
+    return True
 
 
 def _unlink(addr: str) -> None:

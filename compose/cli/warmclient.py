@@ -7,9 +7,7 @@ or a caller sends it, and exits with the child's exit code. Only ``os``, ``sys``
 ``marshal`` and ``_signal`` (``signal`` would load ``enum``) are loaded here.
 
 No engine answering: the caller runs the command in-process and :func:`start_engine` starts one
-in the background for the next command (one that is still starting answers once it has
-preloaded everything, and meanwhile at the normal priority: it has a command waiting).
-Set ``PYCOMPOSE_ENGINE_IDLE=0`` to never use one.
+in the background for the next command. Set ``PYCOMPOSE_ENGINE_IDLE=0`` to never use one.
 Rootless users always run in-process (their commands join the rootless namespaces first).
 """
 from __future__ import annotations
@@ -126,14 +124,10 @@ def _die_like(signum: int) -> None:
 
 
 def start_engine() -> None:
-    """Start a warm engine for this state root in the background (it preloads at idle
-    priority while nobody waits: :func:`compose.cli.warmserver._idle_priority`), unless one
-    holds its lock already; never fails the command that asked."""
+    """Start a warm engine for this state root in the background (it gives way at once when
+    another one won the race); never fails the command that asked."""
     from engine.proctitle import PADDING  # room for the command lines of forked processes
 
-    root = state_root()
-    if root is None or _engine_starting(root):
-        return
     try:
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     except OSError:
@@ -146,22 +140,3 @@ def start_engine() -> None:
         pass
     finally:
         os.close(devnull)
-
-
-def _engine_starting(root: str) -> bool:
-    """True when an engine holds the state root's lock (it may not listen yet)."""
-    import fcntl
-
-    try:
-        fd = os.open(warm.lock_path(warm.address(root)), os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)  # (releases a lock this probe took)
-    return False

@@ -6,16 +6,14 @@ commands it forked report they had to import anyway.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 
 from engine import warm
 
 _SKIP = ("compose.k8s", "compose.pytest_plugin")  # optional dependencies, never on a hot path
 
 
-def preload(between: Callable[[], None] = lambda: None) -> None:
-    """Import every module of the tree a command may use (the dataclass cache first), calling
-    ``between`` after each one."""
+def preload() -> None:
+    """Import every module of the tree a command may use (the dataclass cache first)."""
     import importlib
     import pkgutil
 
@@ -31,15 +29,12 @@ def preload(between: Callable[[], None] = lambda: None) -> None:
                 importlib.import_module(info.name)
             except Exception as exc:  # noqa: BLE001 - an optional dependency is missing
                 sys.stderr.write(f"warm engine: not preloaded: {info.name}: {exc!r}\n")
-            between()
     import typer  # noqa: F401 - the lean parser's stand-in is replaced by the real module
 
     learn(_HEAVY)
-    between()
     from engine.containers import shimd
 
     shimd.prepare()  # the shim fork server forked from here inherits it all
-    between()
     from compose.cli import app, lean, main
     from compose.config import validation
 

@@ -2,10 +2,9 @@
 command that found none (:func:`compose.cli.warmclient.start_engine`), gone after an idle
 period; nothing needs to be installed or running beforehand.
 
-It takes its state root's lock and binds its address first (a second one started at the same
-moment gives way at once), then imports the whole CLI and engine (at idle priority until a
-command waits for it: :func:`_idle_priority`), then serves three requests (:mod:`engine.warm`
-has the wire format):
+It binds its address first (a second one started at the same moment gives way at once), then
+imports the whole CLI and engine, then serves three requests (:mod:`engine.warm` has the wire
+format):
 
 - ``run``: fork a child that becomes the command: the client's standard streams, working
   directory, environment, umask and arguments, then :func:`compose.cli.main.main`. The server
@@ -30,8 +29,7 @@ import select
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -335,7 +333,6 @@ def main() -> int:
     root = state_root()
     if root is None:
         return 0
-    _lower_priority()  # (its own start-up too: the preload below keeps it)
     addr = warm.address(root)
     os.makedirs(os.path.dirname(addr), 0o700, exist_ok=True)
     lock = os.open(warm.lock_path(addr), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -357,16 +354,13 @@ def main() -> int:
     server_ref: list[Server] = []
     signal.signal(signal.SIGTERM, lambda *_: _stop(server_ref))
     server = Server(root, listener, lock)
+    server.keep_shim_server()  # its interpreter starts while this one preloads
     server_ref.append(server)
-    with _idle_priority(listener) as between:
-        warmpreload.preload(between)
-        import gc
+    warmpreload.preload()
+    import gc
 
-        gc.collect()
-        gc.freeze()  # children's collections leave the preloaded objects (and their pages) alone
-    # After the preload, at the normal priority (a shim and its container inherit it); a
-    # command that ran in-process meanwhile may have started one that serves until idle.
-    server.keep_shim_server()
+    gc.collect()
+    gc.freeze()  # children's collections leave the preloaded objects (and their pages) alone
     job = server.serve()
     if job is None:
         _unlink(addr)
@@ -385,43 +379,6 @@ def main() -> int:
         pass
     warmchild.finish(code)
     return 0  # not reached
-
-
-@contextmanager
-def _idle_priority(listener: Any) -> Iterator[Callable[[], None]]:
-    """Run the engine's start-up (the preload: ~1 s of CPU) at the scheduler's idle priority
-    (``SCHED_IDLE``, from :func:`_lower_priority` on) while nobody waits for it: the command
-    that started it runs in-process meanwhile, cold, and must keep its CPU (on two cores the
-    preload made a cold one-service ``up`` ~20 % slower). The block gets a check to call
-    between steps: once a command connects (it waits for the preload to end), the rest runs at
-    the normal priority, so a busy machine never starves an engine someone waits for. The
-    normal policy is back before the engine forks or spawns anything (a command, a daemon, the
-    shim server and so every container: children inherit it); restoring it cannot fail for
-    root, and if it did the engine would exit rather than serve."""
-    lowered = [_lower_priority()]
-
-    def between() -> None:
-        if lowered[0] and select.select([listener], [], [], 0)[0]:
-            _normal_priority()
-            lowered[0] = False
-
-    yield between
-    if lowered[0]:
-        _normal_priority()
-
-
-def _normal_priority() -> None:
-    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-
-
-def _lower_priority() -> bool:
-    """This process to the idle scheduling policy (posix_spawn cannot start it so: glibc takes
-    only the real-time policies and SCHED_OTHER); False when it stays at the normal one."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except OSError:
-        return False
-    return True
 
 
 def _unlink(addr: str) -> None:

@@ -179,8 +179,8 @@ def _exec_supervisor(project: str, ready_fd: int) -> None:
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     os.chdir("/")
-    os.execv(sys.executable, [sys.executable, "-m", "engine.launch",
-                              "compose.orchestrator.daemon", project, str(ready_fd)])
+    os.execv(sys.executable, [sys.executable, "-m", "compose.orchestrator.daemon", project,
+                              str(ready_fd)])
 
 
 _PUBLISH_TIMEOUT = 2.0  # an event is not worth stalling a lifecycle command for

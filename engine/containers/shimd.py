@@ -37,8 +37,7 @@ _IDLE_EXIT = 15.0  # seconds without a request before the server exits
 _CHECK_EVERY = 2.0
 _REPLY_TIMEOUT = 10.0
 _START_TIMEOUT = 10.0
-_MAIN = ("import sys; from engine import dataclass_cache; dataclass_cache.install(); "
-         "from engine.containers import shimd; shimd.main(sys.argv)")
+_MAIN = "import sys; from engine.containers import shimd; shimd.main(sys.argv)"
 ENGINE_OWNED = "engine-owned"  # the last argument of a server the warm engine keeps
 
 # Servers this process began starting with start_early(): state root -> the starting server

@@ -128,8 +128,7 @@ def spawn() -> str:
             if not warm.spawn_python(["-m", "engine.networks.dnsd"], env,
                                      (devnull.fileno(), logf.fileno(), logf.fileno()),
                                      (write_fd,)):
-                proc = subprocess.Popen([sys.executable, "-P", "-m", "engine.launch",
-                                         "engine.networks.dnsd"],
+                proc = subprocess.Popen([sys.executable, "-P", "-m", "engine.networks.dnsd"],
                                         env=env, stdin=subprocess.DEVNULL, stdout=logf,
                                         stderr=logf, pass_fds=(write_fd,),
                                         start_new_session=True, cwd="/")

@@ -138,36 +138,6 @@ def test_a_command_runs_in_the_engine_with_the_callers_streams_place_and_environ
         assert slow.wait(30) == 0
 
 
-def test_it_preloads_at_idle_priority_until_a_command_waits(stack: Stack) -> None:
-    """Its ~1 s preload takes only CPU that the command which started it (running in-process
-    meanwhile) leaves; once a command connects and waits, the rest runs at the normal
-    priority (a busy machine must not starve it), and what it serves and forks (commands,
-    daemons, shims, containers) runs at the normal priority."""
-    stack.write(COMPOSE)
-    stack.run("ps")
-    wait_for("the warm engine", lambda: engine_pid(stack.root) is not None)
-    engine = engine_pid(stack.root)
-    assert engine is not None
-    assert os.sched_getscheduler(engine) == os.SCHED_IDLE  # preloading, nobody waiting
-    sock = warm.connect(warm.address(str(stack.root)), 5.0)  # a command's first step
-    assert sock is not None
-    try:
-        wait_for("it to leave idle priority",
-                 lambda: os.sched_getscheduler(engine) == os.SCHED_OTHER)
-    finally:
-        sock.close()
-    stack.run("up", "-d")
-    supervisor = int((stack.root / "run" / f"project-{stack.name}.pid").read_text().split()[0])
-    assert _ppid(supervisor) == engine  # served by the engine
-    server = children_of(engine, b"engine-owned")
-    shims = [p for s in server for p in children_of(s, b"")]
-    inits = [p for s in shims for p in children_of(s, b"")]
-    assert server and shims and inits and children_of(engine, b"dnsd")
-    served = [engine, supervisor, *children_of(engine, b""), *server, *shims, *inits]
-    assert {os.sched_getscheduler(p) for p in served} == {os.SCHED_OTHER}
-    stack.run("down", "-t", "1")
-
-
 def test_signals_reach_the_command_and_a_killed_client_takes_it_along(stack: Stack) -> None:
     stack.write(COMPOSE.replace('"sh", "-c", "', '"sh", "-c", "echo hello; '))
     stack.run("up", "-d")

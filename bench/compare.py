@@ -147,16 +147,16 @@ def wait_engine_gone(tool: Tool, within: float = 30.0) -> None:
         return
     needle = b"compose.cli.warmserver\0" + root.encode() + b"\0"
     deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        running = False
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                running = running or needle in Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-        if not running:
-            return
+    while time.monotonic() < deadline and any(needle in _cmdline(pid) for pid in os.listdir(
+            "/proc") if pid.isdigit()):
         time.sleep(0.1)
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def make_rootfs_tar(work: Path) -> Path:

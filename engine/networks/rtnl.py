@@ -16,13 +16,15 @@ import socket
 import struct
 
 NETLINK_ROUTE = 0
-RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_NEWROUTE = 16, 17, 20, 24
+RTM_NEWLINK, RTM_DELLINK, RTM_SETLINK, RTM_NEWADDR, RTM_NEWROUTE = 16, 17, 19, 20, 24
 NLM_F_REQUEST, NLM_F_ACK = 0x1, 0x4
 NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x100, 0x200, 0x400
 NLMSG_ERROR = 2
 IFF_UP = 0x1
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO = 1, 3, 4, 10, 18
-IFLA_NET_NS_FD = 28
+IFLA_PROTINFO, IFLA_NET_NS_FD = 12, 28
+IFLA_BRPORT_MODE = 4  # hairpin
+NLA_F_NESTED = 0x8000
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 VETH_INFO_PEER = 1
 IFA_ADDRESS, IFA_LOCAL = 1, 2
@@ -110,6 +112,15 @@ class Rtnl:
                 + attr(IFLA_IFNAME, _name(name)) + attr(IFLA_MTU, _u32(mtu))
                 + attr(IFLA_MASTER, _u32(master)) + attr(IFLA_LINKINFO, linkinfo))
         self.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body)
+
+    def set_hairpin(self, index: int) -> None:
+        """Turn on hairpin mode of bridge port ``index`` (as ``bridge link set hairpin on``).
+        Unlike a write to its sysfs ``brport/hairpin_mode`` file, which retries the system call
+        in a busy loop while another process holds the kernel's rtnl lock, this request waits
+        for the lock."""
+        body = (IFINFOMSG.pack(socket.AF_BRIDGE, 0, index, 0, 0)
+                + attr(IFLA_PROTINFO | NLA_F_NESTED, attr(IFLA_BRPORT_MODE, b"\1")))
+        self.request(RTM_SETLINK, 0, body)
 
     def add_link(self, name: str, kind: str, *, mtu: int) -> None:
         """Create link ``name`` of ``kind`` (``bridge``), down, with the kernel's defaults."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from engine.errors import Conflict, NotFound
 from engine.naming import veth_name
-from engine.networks import dns_control, ipam, link, netns, ports, state, sysctl
+from engine.networks import dns_control, ipam, link, netns, ports, state
 from engine.networks.model import EndpointInfo, EndpointSpec, IpamConfig, NetworkError
 from engine.networks.network import restore_network, spec_from_json
 from engine.paths import state_root
@@ -101,7 +101,6 @@ def connect(container_id: str, network: str, spec: EndpointSpec | None = None) -
     try:
         link.create_veth(info.host_ifname, info.ifname, netns=path, bridge=net["bridge"],
                          mtu=net["mtu"], mac=info.mac)
-        sysctl.set_hairpin(info.host_ifname)
         addrs = [(a, p) for a, p in ((info.ipv4, info.prefix4), (info.ipv6, info.prefix6))
                  if a and p is not None]
         link.configure_peer(path, info.ifname, addrs=addrs,

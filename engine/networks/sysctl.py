@@ -1,4 +1,4 @@
-"""The few kernel knobs networking needs (/proc/sys and bridge-port sysfs writes).
+"""The few kernel knobs networking needs (/proc/sys writes).
 
 Host-wide changes are limited to ``net.ipv4.ip_forward=1`` (needed for outbound NAT and for
 published ports reached from other hosts; enabled only when a non-internal network is created,
@@ -47,13 +47,3 @@ def prepare_bridge(bridge: str) -> None:
     """Per-bridge settings: accept 127.0.0.1-sourced (DNATed, then masqueraded) packets so the
     host can reach published ports on localhost."""
     write(f"net.ipv4.conf.{bridge}.route_localnet", "1")
-
-
-def set_hairpin(port: str) -> None:
-    """Let a bridge port send frames back out the port they came in on (a container reaching
-    its own published port through the host address)."""
-    path = Path(f"/sys/class/net/{port}/brport/hairpin_mode")
-    try:
-        path.write_text("1")
-    except OSError as exc:
-        log.debug("hairpin mode on %s: %s", port, exc)

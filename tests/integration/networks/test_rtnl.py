@@ -51,6 +51,7 @@ def test_veth_addresses_route_and_removal(two_netns: tuple[Path, Path]) -> None:
                 rtnl.add_veth("vh-t", "vp-t", peer_netns_fd=fd,
                               master=socket.if_nametoindex("br-t"), mtu=1400,
                               peer_mac="02:42:0a:e7:00:02")
+                rtnl.set_hairpin(socket.if_nametoindex("vh-t"))
                 with pytest.raises(RtnlError) as exists:
                     rtnl.add_veth("vh-t", "vp-t2", peer_netns_fd=fd,
                                   master=socket.if_nametoindex("br-t"), mtu=1400,
@@ -65,6 +66,7 @@ def test_veth_addresses_route_and_removal(two_netns: tuple[Path, Path]) -> None:
     assert bridge["mtu"] == 1450  # set by the user: the kernel keeps it with smaller ports
     host = ip(a, "link", "show", "vh-t")[0]
     assert host["master"] == "br-t" and host["mtu"] == 1400 and "UP" in host["flags"]
+    assert host["linkinfo"]["info_slave_data"]["hairpin"] is True
     peer = ip(b, "link", "show", "vp-t")[0]
     assert peer["address"] == "02:42:0a:e7:00:02" and peer["mtu"] == 1400
     assert "UP" not in peer["flags"]

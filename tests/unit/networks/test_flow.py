@@ -59,7 +59,6 @@ def rec(state_root: Path, monkeypatch: pytest.MonkeyPatch) -> Recorder:
     monkeypatch.setattr(sysctl, "prepare_bridge", r.fake("prepare_bridge"))
     monkeypatch.setattr(sysctl, "ensure_bridge_netfilter", r.fake("bridge_netfilter"))
     monkeypatch.setattr(sysctl, "enable_ip_forward", r.fake("ip_forward"))
-    monkeypatch.setattr(sysctl, "set_hairpin", r.fake("set_hairpin"))
     monkeypatch.setattr(firewall, "replace_rules", r.fake("replace_rules"))
     monkeypatch.setattr(firewall, "remove_tags", r.fake("remove_tags"))
     monkeypatch.setattr(firewall, "published", lambda proto: set())
@@ -98,13 +97,13 @@ def test_connect_order_default_route_and_dns(rec: Recorder) -> None:
     N.create_sandbox("c1")
     rec.calls.clear()
     ep = N.connect("c1", "p_a", N.EndpointSpec(dns_names=("web",)))
-    assert rec.names() == ["create_veth", "set_hairpin", "configure_peer", "dns_sync"]
-    kwargs = rec.calls[2][1][1]
+    assert rec.names() == ["create_veth", "configure_peer", "dns_sync"]
+    kwargs = rec.calls[1][1][1]
     assert kwargs["gateways"] == [first.gateway4]
     assert kwargs["addrs"] == [(ep.ipv4, 20)]
     rec.calls.clear()
     N.connect("c1", "p_b")  # lower priority, later: the default route stays on p_a
-    assert rec.calls[2][1][1]["gateways"] == []
+    assert rec.calls[1][1][1]["gateways"] == []
     assert [e.ifname for e in N.endpoints("c1")] == ["eth0", "eth1"]
     with pytest.raises(Conflict):
         N.remove_network(second.name)

@@ -80,14 +80,15 @@ def connect(root: Path | None = None) -> sqlite3.Connection:
     conn = cache.get(path)
     if conn is None or not os.path.exists(path):
         ensure_dir(Path(path).parent)
+        if not os.path.exists(path):
+            _applied_by_path[path] = set()  # a new database: its tables are still to create
         conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         conn.row_factory = sqlite3.Row
         _ensure_wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         cache[path] = conn
-        _applied_by_conn[id(conn)] = set()  # a new connection may reuse a dead one's id
-    _apply_schemas(conn)
+    _apply_schemas(conn, path)
     return conn
 
 
@@ -106,8 +107,8 @@ def _ensure_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.01)
 
 
-def _apply_schemas(conn: sqlite3.Connection) -> None:
-    done = _applied_by_conn.setdefault(id(conn), set())
+def _apply_schemas(conn: sqlite3.Connection, path: str) -> None:
+    done = _applied_by_path.setdefault(path, set())
     pending = [owner for owner in _SCHEMAS if owner not in done]
     if not pending:
         return
@@ -118,8 +119,10 @@ def _apply_schemas(conn: sqlite3.Connection) -> None:
     done.update(pending)
 
 
-# Which owners' tables exist on each cached connection (keyed by id(conn)).
-_applied_by_conn: dict[int, set[str]] = {}
+# Which owners' tables this process has made sure of, per database file: a thread's first
+# connection then skips them (a 50-container ``down`` opens ~60 connections, one per thread,
+# and each such write transaction queues behind the others).
+_applied_by_path: dict[str, set[str]] = {}
 
 
 def _split_sql(ddl: str) -> list[str]:
@@ -168,5 +171,4 @@ def forget_connections() -> None:
     ``os._exit`` and must not open new ones either (:func:`connect` refuses)."""
     _abandoned.append(dict(_local.__dict__))
     _local.__dict__.clear()
-    _abandoned.append(dict(_applied_by_conn))
-    _applied_by_conn.clear()
+    _applied_by_path.clear()  # (the child opens none: kept consistent all the same)

@@ -167,14 +167,18 @@ def up_command(
                and (not targets or attach_dependencies or s in targets)]
     attached = [s for s in (attach or default) if s not in (no_attach or ())]
     cs = [c for c in containers_of(be, project.name, attached)]
-    if cs:  # docker compose announces the containers it follows, on stdout
-        terminal.line("Attaching to " + ", ".join(log_prefix(c) for c in sorted(
-            cs, key=lambda c: c.name)))
     try:
+        if cs:  # docker compose announces the containers it follows, on stdout
+            terminal.line("Attaching to " + ", ".join(log_prefix(c) for c in sorted(
+                cs, key=lambda c: c.name)))
         return _foreground(ctx, be, project.name, cs, timeout, abort_on_exit, abort_on_failure,
                            exit_code_from, LogPrinter(cs, colour=terminal.use_colour() and
                                                       not no_color, timestamps=timestamps,
                                                       prefix=not no_log_prefix), progress)
+    except KeyboardInterrupt:  # before the foreground loop took over Ctrl-C: stop all the same
+        terminal.line(_STOPPING)
+        _stop_all(be, project.name, timeout, progress)
+        return 130
     finally:
         if watcher is not None:
             watcher.stop()
@@ -236,20 +240,21 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
     from compose.orchestrator import client
 
     q: queue.Queue[Any] = queue.Queue()
-    sub = client.Subscription(name)
-    threading.Thread(target=_pump_exits, args=(sub, q), daemon=True, name="exits").start()
-    follow_logs(be, cs, q)
     running = {c.id: c for c in cs}
     codes: dict[str, int] = {}
     exited_at: dict[str, float] = {}
     down: set[str] = set()  # exited and not started again since
-    for c in be.list_containers(name):  # exited before we subscribed
-        if c.id in running and not c.running:
-            q.put(("exit", c.id, c.exit_code or 0, _will_restart(c), _finished(c)))
     interrupted = False
     aborted_with: int | None = None  # exit code of the container that stopped the stack
     streams = len(cs)  # log followers still open: drained before returning
-    try:
+    sub: client.Subscription | None = None
+    try:  # (a Ctrl-C while subscribing and following stops the stack too)
+        sub = client.Subscription(name)
+        threading.Thread(target=_pump_exits, args=(sub, q), daemon=True, name="exits").start()
+        follow_logs(be, cs, q)
+        for c in be.list_containers(name):  # exited before we subscribed
+            if c.id in running and not c.running:
+                q.put(("exit", c.id, c.exit_code or 0, _will_restart(c), _finished(c)))
         while running or streams:
             item = q.get()
             if item[0] == "log":
@@ -279,9 +284,10 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
                 streams += 1
     except KeyboardInterrupt:
         interrupted = True
-        terminal.line("Gracefully stopping... (press Ctrl+C again to force)")
+        terminal.line(_STOPPING)
     finally:
-        sub.close()
+        if sub is not None:
+            sub.close()
     _stop_all(be, name, timeout, progress)
     if exit_code_from:
         return codes.get(exit_code_from, _exit_code(be, name, exit_code_from))
@@ -350,6 +356,9 @@ def _pump_exits(sub: client.Subscription, q: queue.Queue[Any]) -> None:
                    bool(ev.get("will_restart")), float(ev.get("time") or 0)))
         elif ev.get("event") == "started":
             q.put(("started", ev["container"], float(ev.get("time") or 0)))
+
+
+_STOPPING = "Gracefully stopping... (press Ctrl+C again to force)"
 
 
 def _stop_all(be: Backend, name: str, timeout: float | None, progress: Progress) -> None:

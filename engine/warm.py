@@ -176,6 +176,23 @@ def ask(request: dict[str, object], fds: list[int] | None = None,
         sock.close()
 
 
+def tell(request: dict[str, object], address: str | None = None) -> None:
+    """Send ``request`` to the warm engine (by default the one that forked this command)
+    without waiting for it: it reads the request when it next looks (a reply-less request)."""
+    address = address or server_address
+    if address is None:
+        return
+    sock = connect(address, 0.5)
+    if sock is None:
+        return
+    try:
+        send_request(sock, request, [])
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
 def spawn_python(argv: list[str], env: dict[str, str], stdio: tuple[int, int, int],
                  pass_fds: tuple[int, ...] = ()) -> bool:
     """Run ``python <argv>`` (``-m module ...`` or ``[-S] -c code ...``) detached, in a new

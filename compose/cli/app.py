@@ -131,12 +131,12 @@ def _global_options(
 _prebuilt: dict[str, Any] = {}
 
 
-def prebuild() -> None:
-    """Build the click command of every command now (done by the warm engine before forking)."""
+def prebuild(name: str) -> None:
+    """Build the click command of command ``name`` now (the warm engine does it for every
+    command, between requests, before forking them)."""
     import typer.main
 
-    for name in COMMANDS:
-        _prebuilt[name] = typer.main.get_command(build_app([name]))
+    _prebuilt[name] = typer.main.get_command(build_app([name]))
 
 
 def run(argv: list[str]) -> Any:

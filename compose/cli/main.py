@@ -73,7 +73,7 @@ COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMANDS.values()))
 # Frequent commands parsed without typer (compose.cli.lean): a bad option value the command
 # itself finds (ps --status x) makes it run again through typer, which words the error; so a
 # command listed here raises such errors only before it changes anything (run: --pull).
-LEAN_COMMANDS = frozenset({"ps", "config", "exec", "run"})
+LEAN_COMMANDS = frozenset({"ps", "config", "exec", "run", "up", "down"})
 # Commands that never touch the engine: a non-root user runs them outside the rootless namespaces.
 NO_ENGINE_COMMANDS = frozenset({"config", "convert", "graph", "version"})
 
@@ -249,6 +249,9 @@ def run() -> None:
             except warmclient.Absent as absent:
                 if absent.spawn and command not in (*NO_ENGINE_COMMANDS, "down"):
                     warmclient.start_engine()  # (after a down, usually nothing is left to serve)
+                    code = main()
+                    warmclient.report_modules()
+                    sys.exit(code)
     sys.exit(main())
 
 

@@ -124,6 +124,11 @@ def _text_stream(fd: int, encoding: str, errors: str, line: bool) -> io.TextIOWr
     return io.TextIOWrapper(buffered, encoding=encoding, errors=errors, line_buffering=line)
 
 
+# In a command child: a duplicate of the client's connection, on which :func:`finish` writes
+# the exit line itself (the server, which writes it too once it reaps the child, may be busy).
+exit_line_fd = -1
+
+
 def finish(code: int) -> None:
     """End a forked child as an interpreter ends: non-daemon threads joined, atexit handlers
     run, streams flushed; without tearing down the inherited modules (os._exit)."""
@@ -139,7 +144,13 @@ def finish(code: int) -> None:
                 stream.flush()
             except (OSError, ValueError):
                 pass
-        os._exit(code & 0xFF if code >= 0 else 1)
+        status = code & 0xFF if code >= 0 else 1
+        if exit_line_fd >= 0:
+            try:
+                os.write(exit_line_fd, b"X%d\n" % status)  # after the output: the client ends
+            except OSError:
+                pass
+        os._exit(status)
 
 
 # -- start-up ----------------------------------------------------------------------------------

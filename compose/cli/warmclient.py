@@ -140,3 +140,14 @@ def start_engine() -> None:
         pass
     finally:
         os.close(devnull)
+
+
+def report_modules() -> None:
+    """After an in-process command that started an engine: tell it which modules this
+    command used, so that its preload loads those first (the next command is most likely
+    of the same kind: the ``down`` after an ``up``, a ``ps``). Never fails the command."""
+    root = state_root()
+    if root is not None:  # (not listening yet, after a short command: it keeps its own order)
+        warm.tell({"op": "learn", "modules": sorted(sys.modules), "first": True},
+                  warm.address(root))
+

@@ -2,18 +2,25 @@
 every module of the tree, the heavy modules the engine imports on first use, the compiled
 schema and click commands, the default seccomp program, the xtables extensions; and what the
 commands it forked report they had to import anyway.
+
+The preload runs in small steps (:func:`steps`: one module or one preparation each), so that
+the server can fork a command that arrived meanwhile between two steps instead of making it
+wait for the whole preload (about a second of CPU).
 """
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 
 from engine import warm
 
 _SKIP = ("compose.k8s", "compose.pytest_plugin")  # optional dependencies, never on a hot path
 
 
-def preload() -> None:
-    """Import every module of the tree a command may use (the dataclass cache first)."""
+def steps() -> Iterator[str]:
+    """Import every module of the tree a command may use (the dataclass cache first), then
+    prepare what commands would otherwise build each time; yields after each step (the name
+    of what it loaded)."""
     import importlib
     import pkgutil
 
@@ -25,30 +32,62 @@ def preload() -> None:
         for info in pkgutil.walk_packages(package.__path__, f"{top}."):
             if info.name.endswith("__main__") or info.name.startswith(_SKIP):
                 continue
-            try:
-                importlib.import_module(info.name)
-            except Exception as exc:  # noqa: BLE001 - an optional dependency is missing
-                sys.stderr.write(f"warm engine: not preloaded: {info.name}: {exc!r}\n")
+            if info.name not in sys.modules:
+                _load(info.name)
+                yield info.name
     import typer  # noqa: F401 - the lean parser's stand-in is replaced by the real module
 
-    learn(_HEAVY)
+    for name in _HEAVY:
+        if name not in sys.modules:
+            _load(name)
+            yield name
+    _known.update(sys.modules)
     from engine.containers import shimd
 
     shimd.prepare()  # the shim fork server forked from here inherits it all
+    yield "shimd"
     from compose.cli import app, lean, main
     from compose.config import validation
 
-    app.prebuild()
-    lean.prepare({name: main.COMMANDS[name] for name in main.LEAN_COMMANDS})
+    # what the frequent commands use first; the click commands (for the others) last
+    for name in sorted(main.LEAN_COMMANDS):
+        lean.prepare({name: main.COMMANDS[name]})
+        yield f"lean command {name}"
     validation._quick_check()  # the compose schema, compiled (~10 ms per command otherwise)
+    yield "schema check"
     validation._validator()
-    dataclass_cache.flush()  # now, not at the exit of every command forked from here
+    yield "schema validator"
     try:
         from engine.networks.firewall import iptables
 
         iptables.warm_up()
     except Exception as exc:  # noqa: BLE001 - no legacy iptables here: nothing to warm
         sys.stderr.write(f"warm engine: iptables extensions not loaded: {exc!r}\n")
+    yield "xtables"
+    for name in main.COMMANDS:
+        app.prebuild(name)
+        yield f"click command {name}"
+    dataclass_cache.flush()  # now, not at the exit of every command forked from here
+    _known.update(sys.modules)
+    yield "dataclass cache"
+    import gc
+
+    gc.unfreeze()  # (frozen step by step: see compose.cli.warmserver) the import garbage goes
+    gc.collect()
+    gc.freeze()  # children's collections leave the preloaded objects (and their pages) alone
+    yield "done"
+
+
+def _load(name: str) -> None:
+    """Import ``name``; one that fails (an optional dependency is missing, or a module loads
+    only in its own context) is reported and left out."""
+    import importlib
+
+    try:
+        importlib.import_module(name)
+    except Exception as exc:  # noqa: BLE001 - see above
+        _known.add(name)  # (commands need not report it again)
+        sys.stderr.write(f"warm engine: not preloaded: {name}: {exc!r}\n")
 
 
 # Third-party and standard modules the engine imports inside functions (on first use): loaded
@@ -63,29 +102,20 @@ _NEVER = ("__main__", "kubernetes", "compose.k8s", "compose.pytest_plugin", "pyt
 _known: set[str] = set()
 
 
-def learn(names: object) -> None:
-    """Import ``names`` (module names a command used) into the engine for later commands."""
-    import importlib
-
+def learning(names: object) -> Iterator[str]:
+    """Import ``names`` (module names a command used) into the engine for later commands,
+    yielding after each."""
     if not isinstance(names, list):
         return
-    before = len(sys.modules)
     for name in names:
-        if not isinstance(name, str) or name in sys.modules or name.startswith(_NEVER):
-            continue
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001 - a module that only loads in its context
-            sys.stderr.write(f"warm engine: not preloaded: {name}: {exc!r}\n")
+        if isinstance(name, str) and name not in sys.modules and not name.startswith(_NEVER):
+            _load(name)
+            yield name
     _known.update(sys.modules)
-    if len(sys.modules) != before:
-        import gc
-
-        gc.freeze()  # as after the preload: children's collections skip these objects
 
 
 def report_new_modules() -> None:
     """In a command child: tell the engine which modules this command had to import."""
-    new = sorted(set(sys.modules) - _known)
+    new = sorted(n for n in set(sys.modules) - _known if not n.startswith(_NEVER))
     if new:
-        warm.ask({"op": "learn", "modules": new}, timeout=1.0)
+        warm.tell({"op": "learn", "modules": new})

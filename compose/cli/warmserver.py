@@ -3,18 +3,26 @@ command that found none (:func:`compose.cli.warmclient.start_engine`), gone afte
 period; nothing needs to be installed or running beforehand.
 
 It binds its address first (a second one started at the same moment gives way at once), then
-imports the whole CLI and engine, then serves three requests (:mod:`engine.warm` has the wire
-format):
+serves while it imports the whole CLI and engine in small steps between requests (a command
+that arrives meanwhile is forked at once and imports what it still lacks itself). The preload
+(about a second of CPU) waits until the command that started the engine has ended, or for
+:data:`_PRELOAD_AFTER` seconds, so that it does not compete with that command for the CPU.
+It serves four requests (:mod:`engine.warm` has the wire format):
 
 - ``run``: fork a child that becomes the command: the client's standard streams, working
   directory, environment, umask and arguments, then :func:`compose.cli.main.main`. The server
   forwards the signals the client relays, kills the child if the client dies (as a killed CLI
-  stops), and reports the exit status. It stays single-threaded, so forking is safe.
+  stops), and reports the exit status when it reaps the child (the child has written its exit
+  line already when it ends normally: the client need not wait for a busy server). It stays
+  single-threaded, so forking is safe.
 - ``spawn`` (from such a child): fork a detached process (new session; the engine reaps it)
   that runs ``python -m module`` or ``python -c code`` with the given descriptors: the project
   supervisor, the DNS daemon and the shim fork server start without an interpreter of their
   own.
-- ``linger``: nothing of the state root runs any more; exit soon after the last command.
+- ``learn``: modules a finished command had to import, loaded for the next ones;
+- ``linger``: nothing of the state root runs any more; exit soon after the last command;
+- ``status``: where the preload is (``waiting``, ``loading``, ``done``) and how many modules
+  are loaded, as a JSON line.
 
 The server holds no engine state: containers belong to their shims, and the daemons it forked
 are detached from it, so killing it (even with SIGKILL) stops nothing but itself; the next
@@ -24,12 +32,13 @@ refuses further commands (``stale``) and exits.
 from __future__ import annotations
 
 import _socket
+import gc
 import os
 import select
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +49,7 @@ from engine import proctitle, warm
 
 _REQUEST_TIMEOUT = 2.0
 _TICK = 1.0
+_PRELOAD_AFTER = 3.0  # seconds: the longest the preload waits for the starting command to end
 
 
 @dataclass(slots=True)
@@ -68,6 +78,12 @@ class Server:
         self.watch = TreeWatch(warm.tree())
         self.stale = False
         self.stopping = False
+        # imports still to do, one module per step between requests: the preload, then what
+        # finished commands reported they had to import (``learn``)
+        self.preload = warmpreload.steps()
+        self.work: list[Iterator[str]] = [self.preload]
+        self.preload_at = self.last + _PRELOAD_AFTER
+        self.parent = _parent_pidfd()  # the command that started us, while it runs
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -82,15 +98,21 @@ class Server:
                 if left <= 0:
                     return None
                 wait = min(_TICK, left)
+            if self.work:
+                wait = 0 if self.parent < 0 else min(wait, self.preload_at - time.monotonic())
             watching = not self.stale and self.watch.fileno() >= 0
             watched = [self.listener, *self.running, *self.daemons,
                        *([self.shimd[0]] if self.shimd else []),
                        *([self.watch] if watching else []),
+                       *([self.parent] if self.parent >= 0 else []),
                        *(r.conn for r in self.running.values() if not r.client_gone)]
             try:
-                ready = select.select(watched, [], [], wait)[0]
+                ready = select.select(watched, [], [], max(wait, 0))[0]
             except InterruptedError:
                 continue
+            if not ready and self.work and (
+                    self.parent < 0 or time.monotonic() >= self.preload_at):
+                self._work_step()
             for item in ready:
                 job = self._ready(item)
                 if job is not None:
@@ -110,7 +132,34 @@ class Server:
             return self.idle
         return min(self.idle, warm.QUIET_IDLE)
 
+    def _work_step(self) -> None:
+        """Load the next module (the starting command has ended, or the wait for it is
+        over)."""
+        if self.parent >= 0:
+            self._parent_gone()
+        done = next(self.work[0], None) is None
+        gc.freeze()  # what it loaded: a command forked next does not collect (nor copy) it
+        if done:
+            self.work.pop(0)
+
+    def _status(self) -> bytes:
+        import json
+
+        phase = ("waiting" if self.parent >= 0 else "loading" if self.preload in self.work
+                 else "done")
+        return json.dumps({"preload": phase, "modules": len(sys.modules)}).encode() + b"\n"
+
+    def _parent_gone(self) -> None:
+        """The preload may begin: stop watching the starting command, and start the shim
+        server (its interpreter starts while this one preloads)."""
+        os.close(self.parent)
+        self.parent = -1
+        self.keep_shim_server()
+
     def _ready(self, item: Any) -> Callable[[], int] | None:
+        if isinstance(item, int) and item == self.parent:
+            self._parent_gone()
+            return None
         if item is self.watch:
             self.stale = self.watch.stale()
             return None
@@ -149,13 +198,16 @@ class Server:
                     return job
                 if op == "spawn":
                     return self._spawn(conn, request, fds)
-                if op == "learn":
-                    conn.sendall(b"ok\n")
-                    warmpreload.learn(request.get("modules"))
+                if op == "learn":  # (no reply: nobody waits; first: from our starting command)
+                    learning = warmpreload.learning(request.get("modules"))
+                    self.work.insert(0 if request.get("first") else len(self.work), learning)
                     return None
                 if op == "linger":
                     self.limit = min(self.limit, warm.LINGER_EMPTY)
                     conn.sendall(b"ok\n")
+                if op == "status":  # (a caller watching it keeps it, as a command would)
+                    self.last = max(self.last, time.monotonic())
+                    conn.sendall(self._status())
                 return None
             finally:
                 for fd in fds:
@@ -181,10 +233,14 @@ class Server:
             return None, False
         self.last, self.limit = time.monotonic(), self.idle
         self.keep_shim_server()
+        conn.sendall(b"P\n")  # before the fork: the command's own exit line must come after it
         pid = os.fork()
         if pid == 0:
             # (the command waits for this server when it is still starting; see shimd)
             warm.kept_shim_server = self.shimd[1] if self.shimd else None
+            # the command tells the client its exit code itself (see warmchild.finish), as soon
+            # as it is done, even while this server is busy with a step of its preload
+            warmchild.exit_line_fd = os.dup(conn.fileno())
             streams = list(fds)
             fds.clear()  # the child owns them now (the caller's finally must not close them)
             return lambda: warmchild.become_command(self.close_for_child, self.address, request,
@@ -196,7 +252,6 @@ class Server:
         pidfd = os.pidfd_open(pid)
         self.running[pidfd] = _Running(pid, pidfd, conn)
         conn.settimeout(None)
-        conn.sendall(b"P%d\n" % pid)
         return None, True
 
     def _spawn(self, conn: Any, request: dict[str, Any], fds: list[int]
@@ -276,6 +331,9 @@ class Server:
         self.listener.close()
         self.watch.close()
         os.close(self.lock)
+        if self.parent >= 0:
+            os.close(self.parent)
+            self.parent = -1
         if self.lifeline >= 0:  # the kept shim server must see EOF when the engine goes
             os.close(self.lifeline)
             self.lifeline = -1
@@ -353,14 +411,11 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     server_ref: list[Server] = []
     signal.signal(signal.SIGTERM, lambda *_: _stop(server_ref))
-    server = Server(root, listener, lock)
-    server.keep_shim_server()  # its interpreter starts while this one preloads
-    server_ref.append(server)
-    warmpreload.preload()
-    import gc
+    from engine import dataclass_cache
 
-    gc.collect()
-    gc.freeze()  # children's collections leave the preloaded objects (and their pages) alone
+    dataclass_cache.install()  # (also for the commands forked before the preload)
+    server = Server(root, listener, lock)
+    server_ref.append(server)
     job = server.serve()
     if job is None:
         _unlink(addr)
@@ -379,6 +434,22 @@ def main() -> int:
         pass
     warmchild.finish(code)
     return 0  # not reached
+
+
+def _parent_pidfd() -> int:
+    """A pidfd of the process that started this one (the command that found no engine), or
+    -1 when it has ended already."""
+    parent = os.getppid()
+    if parent <= 1:
+        return -1
+    try:
+        fd = os.pidfd_open(parent)
+    except OSError:
+        return -1
+    if os.getppid() != parent:  # it ended before the pidfd was taken: that may be another's
+        os.close(fd)
+        return -1
+    return fd
 
 
 def _unlink(addr: str) -> None:

@@ -5,12 +5,14 @@ idle and soon after a ``down`` that left nothing running.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,11 +60,13 @@ def wait_for(what: str, check: object, within: float = 10.0) -> None:
 
 
 def warm_up(stack: Stack) -> int:
-    """Run a command (which starts the engine) and wait until the engine serves."""
+    """Run a command (which starts the engine) and wait until the engine has preloaded."""
     stack.run("ps")
     wait_for("the warm engine", lambda: engine_pid(stack.root) is not None)
     pid = engine_pid(stack.root)
     assert pid is not None
+    wait_for("it to listen", lambda: Path(warm.address(str(stack.root))).exists(), within=30)
+    wait_for("its preload", lambda: preload_status(stack.root)["preload"] == "done", within=60)
     return pid
 
 
@@ -270,4 +274,67 @@ def test_shims_come_from_the_engines_slim_shim_server(stack: Stack) -> None:
     new = children_of(engine, b"engine-owned")[0]
     assert len(children_of(new, b"engine.containers.shim")) == 1
     assert children_of(engine, b"shimd") == [new]
+    stack.run("down", "-t", "1")
+
+
+def preload_status(root: Path) -> dict[str, Any]:
+    sock = warm.connect(warm.address(str(root)), 5.0)
+    assert sock is not None, "no warm engine answers"
+    try:
+        warm.send_request(sock, {"op": "status"}, [])
+        status: dict[str, Any] = json.loads(warm.read_line(sock, bytearray()))
+        return status
+    finally:
+        sock.close()
+
+
+def test_the_preload_waits_for_the_command_that_started_the_engine(stack: Stack) -> None:
+    # The first command runs in-process and starts the engine beside it; the engine's preload
+    # (about a second of CPU) must not compete with it, yet a command arriving meanwhile is
+    # served at once (by a fork that imports what it needs).
+    stack.write(COMPOSE)
+    up = cli(stack, "up", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        wait_for("the engine to listen", lambda: Path(warm.address(str(stack.root))).exists())
+        first = preload_status(stack.root)
+        assert first["preload"] == "waiting"
+        ps = stack.run("ps", "-a", "--format", "{{.Service}}")
+        assert ps.returncode == 0
+        assert up.stdout is not None
+        for line in up.stdout:  # the foreground up follows its container now
+            if line.startswith("Attaching to"):
+                break
+    finally:
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=60) == 130
+    wait_for("the preload", lambda: preload_status(stack.root)["preload"] == "done", within=60)
+    assert preload_status(stack.root)["modules"] > first["modules"] + 300
+    assert stack.run("ps", "-a", "--format", "{{.Service}} {{.State}}").stdout.split() == [
+        "a", "exited"]
+    stack.run("down", "-t", "1")
+
+
+# What an in-process `up` (the first command of a state root, or with no engine) must not load:
+# typer (up is parsed by compose.cli.lean), pyroute2 (~100 modules, asyncio among them), the
+# registry client with ssl, and the layer codecs; an image already in the store needs none.
+COLD_UP_MUST_NOT_LOAD = ("typer", "click", "pyroute2", "asyncio", "ssl", "http", "zstandard",
+                         "tarfile", "gzip", "engine.networks.netlink", "engine.images.registry")
+
+
+def test_an_in_process_up_loads_only_what_it_uses(stack: Stack) -> None:
+    stack.write(COMPOSE)
+    script = ("import json, sys; from compose.cli.main import main; code = main(sys.argv[1:]); "
+              "print(json.dumps({'code': code, 'modules': sorted(n for n, m in "
+              "sys.modules.items() if type(m).__name__ != '_LazyTyper')}))")  # (typer unused)
+    env = {**stack.env(), "PYCOMPOSE_ENGINE_IDLE": "0"}
+    out = subprocess.run([sys.executable, "-c", script, "-p", stack.name, "up", "-d"],
+                         cwd=stack.dir, env=env, capture_output=True, text=True, timeout=60)
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result["code"] == 0, out.stderr
+    assert "engine.networks.network" in result["modules"]  # it made the network itself
+    loaded = [m for m in result["modules"]
+              if any(m == n or m.startswith(n + ".") for n in COLD_UP_MUST_NOT_LOAD)]
+    assert loaded == []
+    ps = stack.run("ps", "--format", "{{.Service}} {{.State}}")
+    assert ps.stdout.split() == ["a", "running"]  # and the stack is up
     stack.run("down", "-t", "1")

@@ -9,15 +9,16 @@ import pytest
 
 from compose.cli import app as cli_app
 from compose.cli import lean
-from compose.cli.commands import config, ps
+from compose.cli.commands import config, down, ps, up
 from compose.cli.commands import exec as exec_
 from compose.cli.commands import run as run_
 from compose.cli.main import build_app, invoked_index
 
 COMMANDS: dict[str, Callable[..., Any]] = {
     "ps": ps.ps_command, "config": config.config_command, "exec": exec_.exec_command,
-    "run": run_.run_command}
-INTERSPERSED = {"ps": True, "config": True, "exec": False, "run": False}
+    "run": run_.run_command, "up": up.up_command, "down": down.down_command}
+INTERSPERSED = {"ps": True, "config": True, "exec": False, "run": False, "up": True,
+                "down": True}
 
 
 def typer_kwargs(argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -67,6 +68,14 @@ def lean_kwargs(argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     ["run", "--no-interactive", "--pull", "never", "--entrypoint", "sh", "-q", "web", "-c", "x"],
     ["run", "--cap-add", "NET_ADMIN", "--cap-drop=ALL", "--use-aliases", "--build", "web"],
     ["run", "-v", "/a:/b", "--volume", "data:/d", "--remove-orphans", "--labels", "a=b", "web"],
+    ["up"], ["up", "-d"], ["-p", "demo", "up", "-d", "--wait", "--wait-timeout", "30", "web"],
+    ["up", "--build", "--pull", "always", "--quiet-pull", "--scale", "web=3", "--scale=db=2"],
+    ["up", "--abort-on-container-exit", "--exit-code-from", "web", "-t", "2.5", "web", "db"],
+    ["up", "--no-deps", "--no-start", "--force-recreate", "-V", "--remove-orphans", "-y"],
+    ["up", "--attach", "a", "--no-attach", "b", "--timestamps", "--no-color", "--timings"],
+    ["up", "-w", "--attach-dependencies", "--no-log-prefix", "--quiet-build", "--no-build"],
+    ["down"], ["down", "-v", "--rmi", "local", "--remove-orphans", "-t", "1", "web"],
+    ["-p", "demo", "down", "--volumes", "--timeout=0"],
 ])
 def test_same_arguments_as_typer(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("COMPOSE_PROGRESS", "COMPOSE_ANSI", "COMPOSE_PARALLEL_LIMIT"):
@@ -88,7 +97,8 @@ def test_environment_defaults_as_typer(monkeypatch: pytest.MonkeyPatch) -> None:
     ["ps", "--", "web"], ["--parallel", "x", "ps"], ["ps", "--all=1"],
     ["exec", "-Ti", "web", "true"], ["exec", "--", "web", "true"], ["exec", "-T", "web"],
     ["exec", "--no-interactive=1", "web", "x"], ["run", "--bogus", "web"],
-    ["run", "-v"], ["run", "--rm"],
+    ["run", "-v"], ["run", "--rm"], ["up", "--menu"], ["up", "-dV"], ["up", "--scale"],
+    ["up", "-t", "x"], ["up", "--always-recreate-deps"], ["down", "--rmi"], ["down", "-h"],
 ])
 def test_steps_aside_for_typer(argv: list[str]) -> None:
     with pytest.raises(lean.Fallback):

@@ -13,9 +13,10 @@ Adding a command:
    until it matches what typer renders).
 
 How a command line runs: ``--help``/no arguments print :mod:`compose.cli.helptext`; a plain
-``ps``, ``config``, ``exec`` or ``run`` line is parsed by :mod:`compose.cli.lean` from the
-command's own typer declarations, without importing typer; anything else builds the typer
-application (:mod:`compose.cli.app`) with only the invoked command's module imported and registered.
+``ps``, ``config``, ``exec``, ``run``, ``up`` or ``down`` line is parsed by
+:mod:`compose.cli.lean` from the command's own typer declarations, without importing typer;
+anything else builds the typer application (:mod:`compose.cli.app`) with only the invoked
+command's module imported and registered.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ COMMANDS: dict[str, str] = {
 COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMANDS.values()))
 # Frequent commands parsed without typer (compose.cli.lean): a bad option value the command
 # itself finds (ps --status x) makes it run again through typer, which words the error; so a
-# command listed here raises such errors only before it changes anything (run: --pull).
+# command listed here raises such errors only before it changes anything (run: --pull; up:
+# --pull, --scale, COMPOSE_REMOVE_ORPHANS; down: COMPOSE_REMOVE_ORPHANS).
 LEAN_COMMANDS = frozenset({"ps", "config", "exec", "run", "up", "down"})
 # Commands that never touch the engine: a non-root user runs them outside the rootless namespaces.
 NO_ENGINE_COMMANDS = frozenset({"config", "convert", "graph", "version"})
@@ -127,11 +129,12 @@ def main(argv: list[str] | None = None) -> int:
             dataclass_cache.install()  # before any command module defines its dataclasses
             quick = _run_lean(args)
         if quick is not None:
-            return quick
-        from compose.cli import app
+            code = quick
+        else:
+            from compose.cli import app
 
-        result = app.run(args)
-        code = result if isinstance(result, int) else 0
+            result = app.run(args)
+            code = result if isinstance(result, int) else 0
         if code == 0 and invoked_command(args) == "down" and "engine.rootless.join" in sys.modules:
             sys.modules["engine.rootless.join"].release()  # the last project gone: stop the set
         return code

@@ -150,4 +150,3 @@ def report_modules() -> None:
     if root is not None:  # (not listening yet, after a short command: it keeps its own order)
         warm.tell({"op": "learn", "modules": sorted(sys.modules), "first": True},
                   warm.address(root))
-

@@ -98,8 +98,9 @@ class Server:
                 if left <= 0:
                     return None
                 wait = min(_TICK, left)
-            if self.work:
-                wait = 0 if self.parent < 0 else min(wait, self.preload_at - time.monotonic())
+            step_in = self._step_in()
+            if step_in is not None:
+                wait = min(wait, step_in)
             watching = not self.stale and self.watch.fileno() >= 0
             watched = [self.listener, *self.running, *self.daemons,
                        *([self.shimd[0]] if self.shimd else []),
@@ -107,11 +108,10 @@ class Server:
                        *([self.parent] if self.parent >= 0 else []),
                        *(r.conn for r in self.running.values() if not r.client_gone)]
             try:
-                ready = select.select(watched, [], [], max(wait, 0))[0]
+                ready = select.select(watched, [], [], wait)[0]
             except InterruptedError:
                 continue
-            if not ready and self.work and (
-                    self.parent < 0 or time.monotonic() >= self.preload_at):
+            if not ready and self._step_in() == 0:
                 self._work_step()
             for item in ready:
                 job = self._ready(item)
@@ -131,6 +131,13 @@ class Server:
         if any(n.startswith("project-") and n.endswith(".pid") for n in names):
             return self.idle
         return min(self.idle, warm.QUIET_IDLE)
+
+    def _step_in(self) -> float | None:
+        """Seconds until the next import may run (0: now; None: nothing left to import): at
+        once when the starting command has ended, else once the wait for it is over."""
+        if not self.work:
+            return None
+        return 0.0 if self.parent < 0 else max(0.0, self.preload_at - time.monotonic())
 
     def _work_step(self) -> None:
         """Load the next module (the starting command has ended, or the wait for it is

@@ -10,6 +10,7 @@ import logging
 import shutil
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from compose.config.model import Project
@@ -25,6 +26,7 @@ from engine.paths import state_root
 log = logging.getLogger(__name__)
 
 Reporter = Callable[[str, str], None]
+_REMOVERS = 16  # containers removed at once (as many as the executor stops)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +62,26 @@ def stop_containers(backend: Backend, containers: list[ContainerRef], timeout: f
 
     ``pre_stop`` hooks in ``hooks`` run first; one that fails stops that container's service
     (docker compose's ``stop``), except when removing (``down`` always cleans up: the failure
-    is reported and the container stopped anyway)."""
+    is reported and the container stopped anyway).
+
+    The order holds for stopping: a service is stopped once every dependent is. Removing a
+    stopped container (its rootfs, sandbox and veth: more time than the stop itself) is off
+    that path; it runs beside the stops of the services it depended on, and every removal has
+    ended when this returns."""
     hooks = hooks or {}
     by_service: dict[str, list[ContainerRef]] = {}
     for c in containers:
         by_service.setdefault(c.labels.get(L.SERVICE, c.name), []).append(c)
 
     state.mark_stopped_by_user(c.id for c in containers if c.running)  # (no restarts now)
+    removals: list[tuple[str, Future[None]]] = []
+    removers = ThreadPoolExecutor(_REMOVERS, thread_name_prefix="rm") if remove else None
+
+    def removal(c: ContainerRef) -> None:
+        report(c.name, "Removing")
+        backend.remove_container(c.id)
+        state.delete(c.id)
+        report(c.name, "Removed")
 
     def act(service: str) -> None:
         for c in by_service.get(service, []):
@@ -78,14 +93,21 @@ def stop_containers(backend: Backend, containers: list[ContainerRef], timeout: f
             elif not remove:  # docker compose's stop reports a stopped container stopped too
                 report(c.name, "Stopping")
                 report(c.name, "Stopped")
-            if remove:
-                report(c.name, "Removing")
-                backend.remove_container(c.id)
-                state.delete(c.id)
-                report(c.name, "Removed")
+            if removers is not None:
+                removals.append((service, removers.submit(removal, c)))
 
-    runs = Executor(_nodes_from_labels(containers), act, reverse=True).run()
-    return [r.reason for r in runs.values() if r.outcome is Outcome.FAILED]
+    try:
+        runs = Executor(_nodes_from_labels(containers), act, reverse=True).run()
+    finally:
+        if removers is not None:
+            removers.shutdown(wait=True)
+    failures = [r.reason for r in runs.values() if r.outcome is Outcome.FAILED]
+    for service, done in removals:
+        exc = done.exception()
+        if exc is not None:
+            log.debug("removing a container of %s failed", service, exc_info=exc)
+            failures.append(f"{service} failed: {exc}")
+    return failures
 
 
 def _pre_stop(backend: Backend, c: ContainerRef, service: str, hooks: Hooks,

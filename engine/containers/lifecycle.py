@@ -177,7 +177,19 @@ def _resolve_shared_namespaces(spec: ContainerSpec) -> ContainerSpec:
 
 
 def host_facts() -> HostFacts:
-    """Probe what the bundle depends on from this host."""
+    """What the bundle depends on from this host: probed once per process and ``PATH`` (each
+    probe is some 40 stat calls, most of them the search for an init binary)."""
+    path = os.environ.get("PATH")
+    facts = _host_facts.get(path)
+    if facts is None:
+        facts = _host_facts[path] = _probe_host()
+    return facts
+
+
+_host_facts: dict[str | None, HostFacts] = {}
+
+
+def _probe_host() -> HostFacts:
     cg = Path("/sys/fs/cgroup")
     unified = (cg / "cgroup.controllers").exists()
     v2 = cg.joinpath("cgroup.controllers").read_text().split() if unified else []

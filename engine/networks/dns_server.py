@@ -42,6 +42,7 @@ DNS_IP = "127.0.0.11"
 MAX_VARIANTS = 16
 ORPHAN_CHECK_S = 60.0  # idle interval after which we check that someone can still use us
 UNUSED_EXIT_S = 5.0  # idle with no sandbox at all for this long: exit
+_CONTROL_BATCH = 64  # control requests answered together at most
 # Rendered answers are cached per (sandbox, query minus id); 0 disables (to benchmark the
 # dnspython path). The cache is dropped on every sync, so it never outlives a change.
 def cache_limit() -> int:
@@ -103,25 +104,56 @@ class Daemon:
     # -- control -----------------------------------------------------------------------------
 
     def on_control(self) -> None:
-        conn, _ = self.control.accept()
-        with conn:
-            conn.settimeout(10)
-            data = b""
-            try:
-                while not data.endswith(b"\n"):
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-            except OSError:
-                return
-            if not data:  # a liveness probe (dns_control._listening) connects and closes
-                return
-            reply = self.handle(json.loads(data))
-            try:
-                conn.sendall(json.dumps(reply).encode() + b"\n")
-            except OSError as exc:  # the client gave up; keep serving
-                log.debug("control reply: %s", exc)
+        """Answer the control requests waiting: the one that woke us and those queued behind
+        it. ``up`` connects many containers at once, each asking for a ``sync``; one read of
+        the store answers every ``sync`` of the batch (each read is of every endpoint, so one
+        per request made a 50-container ``up`` cost 50² row reads here)."""
+        batch = []
+        first = self._take(self.control.accept()[0])
+        if first is not None:
+            batch.append(first)
+        self.control.setblocking(False)
+        try:
+            while len(batch) < _CONTROL_BATCH:
+                try:
+                    conn, _ = self.control.accept()
+                except BlockingIOError:
+                    break
+                item = self._take(conn)
+                if item is not None:
+                    batch.append(item)
+        finally:
+            self.control.setblocking(True)
+        synced = self.handle({"op": "sync"}) if any(r.get("op") == "sync" for _, r in batch) \
+            else None
+        for conn, request in batch:
+            with conn:
+                reply = synced if request.get("op") == "sync" else self.handle(request)
+                try:
+                    conn.sendall(json.dumps(reply).encode() + b"\n")
+                except OSError as exc:  # the client gave up; keep serving
+                    log.debug("control reply: %s", exc)
+
+    @staticmethod
+    def _take(conn: socket.socket) -> tuple[socket.socket, dict[str, object]] | None:
+        """Read one request line; None (the connection closed) for a liveness probe
+        (dns_control._listening connects and closes) or a client that went away."""
+        conn.settimeout(10)
+        data = b""
+        try:
+            while not data.endswith(b"\n"):
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            if data:
+                request = json.loads(data)
+                if isinstance(request, dict):
+                    return conn, request
+        except (OSError, ValueError):
+            pass
+        conn.close()
+        return None
 
     def handle(self, request: dict[str, object]) -> dict[str, object]:
         op = request.get("op")

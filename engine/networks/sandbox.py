@@ -163,7 +163,7 @@ def _lease(subnet: str | None, gateway: str | None, cfg: IpamConfig | None,
                         ip_range=cfg.ip_range if cfg else None,
                         aux_addresses=cfg.aux_addresses if cfg else {})
     plan = ipam.plan_subnet(config, ipaddress.ip_network(subnet).version, [])
-    used = [ipaddress.ip_address(a) for a in leased]
+    used = ipam.address_numbers(leased)
     addr = ipam.check_static(plan, static, used) if static else ipam.allocate_address(plan, used)
     return str(addr)
 

@@ -89,3 +89,39 @@ def test_allocation_never_repeats_or_hits_reserved(used_octets: list[int]) -> No
     assert got not in leased and got not in plan.reserved
     assert got in plan.subnet and got not in (plan.subnet.network_address,
                                               plan.subnet.broadcast_address)
+
+
+def _lowest_free_by_objects(plan: ipam.SubnetPlan, leased: list[ipaddress.IPv4Address
+                                                              | ipaddress.IPv6Address]) -> str:
+    """The allocation rule spelled with address objects (what the integer walk must match):
+    the range's hosts() (every address of a range of two or fewer), minus leases, reserved
+    addresses and the subnet's network (and, IPv4 below /31, broadcast) address."""
+    span = plan.ip_range
+    candidates = iter(span) if span.num_addresses <= 2 else span.hosts()
+    sub = plan.subnet
+    unusable = ({sub.network_address, sub.broadcast_address}
+                if sub.version == 4 and sub.prefixlen < 31 else {sub.network_address})
+    for a in candidates:
+        if a not in leased and a not in plan.reserved and a in sub and a not in unusable:
+            return str(a)
+    return "full"
+
+
+@pytest.mark.parametrize("subnet, ip_range", [
+    ("10.213.8.0/24", None), ("10.213.8.0/24", "10.213.8.128/28"),
+    ("10.213.8.0/30", None), ("10.213.8.0/24", "10.213.8.6/31"),
+    ("10.213.8.0/24", "10.213.8.7/32"), ("fd70:1::/64", None), ("fd70:1::/64", "fd70:1::/126"),
+    ("fd70:1::/64", "fd70:1::/127"),
+])
+@given(st.lists(st.integers(min_value=0, max_value=20), max_size=12))
+def test_allocation_by_integers_matches_the_address_rule(subnet: str, ip_range: str | None,
+                                                       offsets: list[int]) -> None:
+    plan = ipam.plan_subnet(IpamConfig(subnet=subnet, ip_range=ip_range), net(subnet).version,
+                            [])
+    start = net(ip_range or subnet).network_address
+    leased = [start + o for o in offsets]
+    try:
+        got = str(ipam.allocate_address(plan, ipam.address_numbers(map(str, leased))))
+    except NetworkError:
+        got = "full"
+    assert got == _lowest_free_by_objects(plan, leased)

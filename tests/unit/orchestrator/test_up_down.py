@@ -163,13 +163,58 @@ def test_down_removes_everything_but_external(env: tuple[FakeOps, FakeBackend]) 
     backend.calls.clear()
     failures = run_down(stack(), "proj", backend, DownOptions(volumes=True))
     assert failures == []
-    rm = [obj for what, obj in backend.calls if what == "rm"]
-    assert rm.index("proj-web-1") < rm.index("proj-api-1") < rm.index("proj-db-1")
+    stops = [obj for what, obj in backend.calls if what == "stop"]
+    assert stops.index("proj-web-1") < stops.index("proj-api-1") < stops.index("proj-db-1")
+    for name in stops:  # each removed after its own stop
+        assert backend.calls.index(("stop", name)) < backend.calls.index(("rm", name))
     assert backend.containers == {} and backend.networks == set()
     assert backend.volumes == {"shared"}
     assert state.for_project("proj") == []
     # nothing of the project remains: the engine's helper processes are told to go
     assert getattr(backend, "idle_helpers_stopped", 0) == 1
+
+
+def test_down_stops_a_dependency_while_its_dependents_are_still_being_removed(
+        env: tuple[FakeOps, FakeBackend], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The order binds the stops (dependents first); removing a stopped container is off that
+    path, and ``down`` returns once every removal has ended."""
+    ops, backend = env
+    Up(stack(), backend, UpOptions(wait_timeout=10)).run()
+    db_stopped = threading.Event()
+    stop, remove = backend.stop_container, backend.remove_container
+
+    def stop_then_tell(cid: str, timeout: float | None) -> None:
+        name = backend.containers[cid]["name"]
+        stop(cid, timeout)
+        if name == "proj-db-1":
+            db_stopped.set()
+
+    def remove_web_once_db_stopped(cid: str) -> None:
+        if backend.containers[cid]["name"] == "proj-web-1" and not db_stopped.wait(5):
+            raise AssertionError("db waited for web's removal")
+        remove(cid)
+
+    monkeypatch.setattr(backend, "stop_container", stop_then_tell)
+    monkeypatch.setattr(backend, "remove_container", remove_web_once_db_stopped)
+    assert run_down(stack(), "proj", backend, DownOptions()) == []
+    assert backend.containers == {} and backend.networks == set()
+
+
+def test_down_reports_a_failed_removal_and_goes_on(env: tuple[FakeOps, FakeBackend],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    ops, backend = env
+    Up(stack(), backend, UpOptions(wait_timeout=10)).run()
+    remove = backend.remove_container
+
+    def fail_for_api(cid: str) -> None:
+        if backend.containers[cid]["name"] == "proj-api-1":
+            raise RuntimeError("device busy")
+        remove(cid)
+
+    monkeypatch.setattr(backend, "remove_container", fail_for_api)
+    failures = run_down(stack(), "proj", backend, DownOptions())
+    assert failures == ["api failed: device busy"]
+    assert [c["name"] for c in backend.containers.values()] == ["proj-api-1"]
 
 
 def test_recreated_dependency_restarts_restart_true_dependents(

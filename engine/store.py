@@ -10,8 +10,10 @@ bridge / veth / mount / cgroup, so a cleanup after a crash finds it.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -108,15 +110,43 @@ def _ensure_wal(conn: sqlite3.Connection) -> None:
 
 
 def _apply_schemas(conn: sqlite3.Connection, path: str) -> None:
+    """Create what this process's modules declared and the database lacks. When every table
+    and index they name exists already (one read of ``sqlite_master``), no write transaction
+    is taken: every shim, supervisor and command opens the store, and each such transaction
+    queued behind the other writers of a busy ``up``."""
     done = _applied_by_path.setdefault(path, set())
     pending = [owner for owner in _SCHEMAS if owner not in done]
     if not pending:
         return
-    with transaction(conn):
-        for owner in pending:
-            for stmt in _split_sql(_SCHEMAS[owner]):
-                conn.execute(stmt)
+    names = [_declared_names(_SCHEMAS[owner]) for owner in pending]
+    missing = pending
+    if all(n is not None for n in names):
+        present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        missing = [owner for owner, n in zip(pending, names, strict=True)
+                   if not n or not n <= present]
+    if missing:
+        with transaction(conn):
+            for owner in missing:
+                for stmt in _split_sql(_SCHEMAS[owner]):
+                    conn.execute(stmt)
     done.update(pending)
+
+
+_CREATE = re.compile(r"CREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX)\s+IF\s+NOT\s+EXISTS\s+(\w+)\b",
+                     re.IGNORECASE)
+
+
+@functools.cache
+def _declared_names(ddl: str) -> frozenset[str] | None:
+    """The tables and indexes ``ddl`` creates; None when a statement is anything but a
+    ``CREATE TABLE/INDEX IF NOT EXISTS`` (then it is always run)."""
+    names = set()
+    for stmt in _split_sql(ddl):
+        match = _CREATE.match(stmt)
+        if match is None:
+            return None
+        names.add(match.group(1))
+    return frozenset(names)
 
 
 # Which owners' tables this process has made sure of, per database file: a thread's first

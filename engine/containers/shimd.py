@@ -282,8 +282,8 @@ def _reap(proc: subprocess.Popen[bytes], timeout: float) -> None:
 
 def prepare() -> None:
     """Load what every shim needs before any is forked, so each starts warm: the shim and exec
-    modules, the built-in runtime, and the BPF program of the default seccomp profile in the
-    runtime's memory (from its on-disk cache, or 32 ms of libseccomp once)."""
+    modules, the built-in runtime with its libc, and the BPF program of the default seccomp
+    profile in the runtime's memory (from its on-disk cache, or 32 ms of libseccomp once)."""
     from engine.containers import execution, shim  # noqa: F401
     from engine.containers.runtimes import builtin_available
     from engine.rootless import detect  # noqa: F401 - the cgroup driver's probe
@@ -294,8 +294,10 @@ def prepare() -> None:
     from engine.containers.security import effective_caps, seccomp_profile
     from engine.runtime import BuiltinRuntime, seccomp
     from engine.runtime.capabilities import last_cap
+    from engine.runtime.syscalls import LinuxSyscalls
 
     last_cap()
+    LinuxSyscalls()  # libc found and loaded once (a scan of the library directory per shim)
     cgroups.driver()  # (probed once: the shims inherit it)
     try:
         seccomp.compile_bpf(seccomp_profile(effective_caps((), (), False)),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -100,3 +101,38 @@ def test_forked_child_may_not_open_a_connection(state_root: Path) -> None:
     with store.transaction() as db:
         db.execute("INSERT INTO t_store4 VALUES (2)")
     assert store.connect().execute("SELECT count(*) FROM t_store4").fetchone()[0] == 2
+
+
+def _connect_in_a_new_thread() -> threading.Thread:
+    """A first connection of another thread, with this process's record of applied schemas
+    forgotten (as in a freshly started shim); returns the thread, started."""
+    store._applied_by_path.clear()
+    opened = threading.Thread(target=store.connect, daemon=True)
+    opened.start()
+    return opened
+
+
+def test_a_connection_takes_no_write_lock_when_every_table_exists(state_root: Path) -> None:
+    store.register_schema("test_store_ro", "CREATE TABLE IF NOT EXISTS t_ro (k TEXT);"
+                          " CREATE INDEX IF NOT EXISTS t_ro_k ON t_ro(k)")
+    store.connect()
+    writer = sqlite3.connect(store.db_path())
+    writer.execute("BEGIN IMMEDIATE")  # another process writing all along
+    try:
+        opened = _connect_in_a_new_thread()
+        opened.join(5)
+        assert not opened.is_alive(), "the new connection waited for the write lock"
+    finally:
+        writer.rollback()
+        writer.close()
+
+
+def test_a_missing_table_is_created_and_other_ddl_always_runs(state_root: Path) -> None:
+    store.connect()
+    store.register_schema("test_store_late", "CREATE TABLE IF NOT EXISTS t_late (k TEXT)")
+    store.register_schema("test_store_other", "CREATE TABLE IF NOT EXISTS t_other (k TEXT);"
+                          " CREATE VIEW IF NOT EXISTS v_other AS SELECT k FROM t_other")
+    assert store._declared_names("CREATE VIEW IF NOT EXISTS v AS SELECT 1") is None
+    _connect_in_a_new_thread().join(5)
+    names = {r[0] for r in store.connect().execute("SELECT name FROM sqlite_master")}
+    assert {"t_late", "t_other", "v_other"} <= names

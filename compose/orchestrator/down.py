@@ -88,7 +88,10 @@ def stop_containers(backend: Backend, containers: list[ContainerRef], timeout: f
             if c.running:
                 report(c.name, "Stopping")
                 _pre_stop(backend, c, service, hooks, remove)
-                backend.stop_container(c.id, timeout)
+                # when removing, its DNS names go with its sandbox in the removal, which
+                # starts at once; withdrawn here first, that write queued behind the
+                # removals of the level before and held up the next level's stops
+                backend.stop_container(c.id, timeout, withdraw_names=not remove)
                 report(c.name, "Stopped")
             elif not remove:  # docker compose's stop reports a stopped container stopped too
                 report(c.name, "Stopping")

@@ -349,10 +349,12 @@ class EngineBackend:
         _set_active(info.name, True)
         _announce("started", info)
 
-    def stop_container(self, cid: str, timeout: float | None) -> None:
+    def stop_container(self, cid: str, timeout: float | None, *,
+                       withdraw_names: bool = True) -> None:
         info = containers.inspect(cid)
         containers.stop(cid, timeout)
-        _set_active(info.name, False)
+        if withdraw_names:  # (a write that queues behind every other writer, and a DNS sync)
+            _set_active(info.name, False)
         _announce("stopped", info)
 
     def kill_container(self, cid: str, signal: str) -> None:

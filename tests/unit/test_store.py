@@ -136,3 +136,37 @@ def test_a_missing_table_is_created_and_other_ddl_always_runs(state_root: Path) 
     _connect_in_a_new_thread().join(5)
     names = {r[0] for r in store.connect().execute("SELECT name FROM sqlite_master")}
     assert {"t_late", "t_other", "v_other"} <= names
+
+
+def test_writers_of_two_processes_queue_on_the_lock_not_in_sqlites_busy_handler(
+        state_root: Path) -> None:
+    """Another process holds a write transaction for a while; this one's write waits on the
+    database's queue lock and gets its turn, although its busy timeout is 1 ms (SQLite's
+    handler alone would give up)."""
+    import subprocess
+    import sys
+
+    store.register_schema("test_store_xp", "CREATE TABLE IF NOT EXISTS t_xp (n INTEGER)")
+    conn = store.connect()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys, time\n"
+            "from engine import store\n"
+            "store.register_schema('test_store_xp',\n"
+            "                      'CREATE TABLE IF NOT EXISTS t_xp (n INTEGER)')\n"
+            "with store.transaction() as db:\n"
+            "    db.execute('INSERT INTO t_xp VALUES (1)')\n"
+            "    print('in', flush=True)\n"
+            "    time.sleep(0.3)\n")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "in\n"
+        conn.execute("PRAGMA busy_timeout = 1")
+        try:
+            with store.transaction(conn) as db:
+                db.execute("INSERT INTO t_xp VALUES (2)")
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {store._BUSY_TIMEOUT_MS}")
+    finally:
+        assert holder.wait(10) == 0
+    assert [r[0] for r in conn.execute("SELECT n FROM t_xp ORDER BY n")] == [1, 2]

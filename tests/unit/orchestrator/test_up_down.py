@@ -167,6 +167,7 @@ def test_down_removes_everything_but_external(env: tuple[FakeOps, FakeBackend]) 
     assert stops.index("proj-web-1") < stops.index("proj-api-1") < stops.index("proj-db-1")
     for name in stops:  # each removed after its own stop
         assert backend.calls.index(("stop", name)) < backend.calls.index(("rm", name))
+    assert sorted(backend.names_kept) == sorted(stops)  # (names go with each sandbox)
     assert backend.containers == {} and backend.networks == set()
     assert backend.volumes == {"shared"}
     assert state.for_project("proj") == []
@@ -183,9 +184,9 @@ def test_down_stops_a_dependency_while_its_dependents_are_still_being_removed(
     db_stopped = threading.Event()
     stop, remove = backend.stop_container, backend.remove_container
 
-    def stop_then_tell(cid: str, timeout: float | None) -> None:
+    def stop_then_tell(cid: str, timeout: float | None, **kw: bool) -> None:
         name = backend.containers[cid]["name"]
-        stop(cid, timeout)
+        stop(cid, timeout, **kw)
         if name == "proj-db-1":
             db_stopped.set()
 

@@ -211,6 +211,9 @@ def _queue_lock(conn: sqlite3.Connection) -> int | None:
     fd = _queue_fds.get(path)
     try:
         if fd is None:
+            for other in _queue_fds.values():  # one state root at a time (tests switch
+                os.close(other)                # roots); none is locked: we hold _writers
+            _queue_fds.clear()
             fd = _queue_fds[path] = os.open(path + "-queue",
                                             os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)

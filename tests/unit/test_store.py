@@ -170,3 +170,30 @@ def test_writers_of_two_processes_queue_on_the_lock_not_in_sqlites_busy_handler(
     finally:
         assert holder.wait(10) == 0
     assert [r[0] for r in conn.execute("SELECT n FROM t_xp ORDER BY n")] == [1, 2]
+
+
+def test_switching_state_roots_keeps_one_queue_descriptor(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that moves between state roots (the test suite does, a thousand times) keeps
+    the queue lock file of the current one open only."""
+    import os
+
+    def queue_files() -> list[str]:
+        found = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                target = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue  # (the listing's own descriptor)
+            if target.endswith("state.db-queue"):
+                found.append(target)
+        return found
+
+    store.register_schema("test_store_roots", "CREATE TABLE IF NOT EXISTS t_roots (n INTEGER)")
+    for n in range(6):
+        root = tmp_path / f"root{n}"
+        root.mkdir()
+        monkeypatch.setenv("PYCOMPOSE_ROOT", str(root))
+        with store.transaction() as db:
+            db.execute("INSERT INTO t_roots VALUES (1)")
+        assert queue_files() == [str(root / "state.db-queue")]

@@ -57,6 +57,14 @@ _conn_paths: dict[int, str] = {}  # id(connection) -> its database file, recorde
 def _fresh_writers_lock() -> None:  # a forked child has none of its parent's other threads
     global _writers
     _writers = threading.Lock()
+    # nor its queue lock: a copy of the descriptor would keep a lock the parent holds alive
+    # past the parent's death for as long as the child runs
+    for fd in _queue_fds.values():
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _queue_fds.clear()
 
 
 os.register_at_fork(after_in_child=_fresh_writers_lock)
@@ -205,7 +213,7 @@ def _queue_lock(conn: sqlite3.Connection) -> int | None:
     path = _conn_paths.get(id(conn))
     if path is None:
         return None
-    if _queue_pid != os.getpid():  # inherited over fork: the parent's, not ours
+    if _queue_pid != os.getpid():  # (a child forked other than by os.fork)
         _queue_fds.clear()
         _queue_pid = os.getpid()
     fd = _queue_fds.get(path)

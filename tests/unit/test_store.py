@@ -197,3 +197,24 @@ def test_switching_state_roots_keeps_one_queue_descriptor(tmp_path: Path,
         with store.transaction() as db:
             db.execute("INSERT INTO t_roots VALUES (1)")
         assert queue_files() == [str(root / "state.db-queue")]
+
+
+def test_a_forked_child_does_not_keep_the_queue_lock(state_root: Path) -> None:
+    """The child of a process inside a write transaction closes its copy of the queue lock
+    descriptor: otherwise the lock would outlive the parent while the child runs."""
+    import os
+
+    store.register_schema("test_store_fork", "CREATE TABLE IF NOT EXISTS t_fork (n INTEGER)")
+    with store.transaction() as db:
+        db.execute("INSERT INTO t_fork VALUES (1)")
+        pid = os.fork()
+        if pid == 0:
+            kept = 0
+            for fd in os.listdir("/proc/self/fd"):
+                try:
+                    kept += os.readlink(f"/proc/self/fd/{fd}").endswith("state.db-queue")
+                except OSError:
+                    pass
+            os._exit(kept)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

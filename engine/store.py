@@ -48,9 +48,9 @@ _QUEUE_TIMEOUT_S = _BUSY_TIMEOUT_MS / 1000
 # path). An flock waiter is woken the moment the lock is free, and the lock goes with its
 # holder's death. It only orders writers: SQLite's own locking still guarantees consistency
 # (a writer that could not queue, or a connection this module did not open, goes straight to
-# BEGIN IMMEDIATE). Descriptors are per process (a forked child opens its own).
+# BEGIN IMMEDIATE). Descriptors are per process: a child forked with os.fork closes its
+# copies (below); one made otherwise cannot use the store at all (connect() refuses).
 _queue_fds: dict[str, int] = {}
-_queue_pid = 0
 _conn_paths: dict[int, str] = {}  # id(connection) -> its database file, recorded by connect()
 
 
@@ -173,8 +173,8 @@ def _declared_names(ddl: str) -> frozenset[str] | None:
 
 
 # Which owners' tables this process has made sure of, per database file: a thread's first
-# connection then skips them (a 50-container ``down`` opens ~60 connections, one per thread,
-# and each such write transaction queues behind the others).
+# connection then skips even the read of sqlite_master (a 50-container ``down`` opens ~60
+# connections, one per thread).
 _applied_by_path: dict[str, set[str]] = {}
 
 
@@ -209,13 +209,9 @@ def transaction(conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Conn
 def _queue_lock(conn: sqlite3.Connection) -> int | None:
     """Take this database's cross-process writer queue (see ``_queue_fds``); its descriptor,
     or None when there is none to take (the write then meets the others in SQLite)."""
-    global _queue_pid
     path = _conn_paths.get(id(conn))
     if path is None:
         return None
-    if _queue_pid != os.getpid():  # (a child forked other than by os.fork)
-        _queue_fds.clear()
-        _queue_pid = os.getpid()
     fd = _queue_fds.get(path)
     try:
         if fd is None:

@@ -89,7 +89,8 @@ volumes:
     ro = subprocess.run([sys.executable, "-m", "compose.cli.main", "-p", sc.name, "run", "--rm",
                          "--no-deps", "-v", ".:/foo:ro", "back", "touch", "/foo/x"],
                         cwd=sc.dir, env=sc.env(), capture_output=True, text=True, timeout=90)
-    assert ro.returncode != 0 and not (sc.dir / "x").exists()
+    assert ro.returncode == 1 and not (sc.dir / "x").exists()
+    assert "Read-only file system" in ro.stderr, (ro.stdout, ro.stderr)
     named = _run_full(sc, "run", "--rm", "--no-deps", "-v", "data:/data", "--labels", "k=v",
                       "back", "sh", "-c", "echo kept > /data/f; cat /data/f")
     assert named.stdout == "kept\n"

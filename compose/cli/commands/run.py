@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -162,11 +163,12 @@ def run_command(
     if detach:
         terminal.line(cname)
         return 0
-    code: int | None = None
+    detached = False
     try:
         code = _attach(be, cid, interactive)
+        detached = code is None
     finally:
-        if rm and code is not None:
+        if rm and not detached:  # also when the attach failed: --rm leaves nothing behind
             remove_one_off(be, cid)
     if code is None:  # detach keys: the container keeps running
         terminal.error("read escape sequence")
@@ -186,5 +188,7 @@ def _attach(be: Backend, cid: str, interactive: bool) -> int | None:
     except NotRunning:
         pass
     for ln in be.logs(cid, follow=False, since=None, tail=None):
-        terminal.line(ln.text.rstrip("\n"))
+        stream = sys.stderr if ln.stream == "stderr" else sys.stdout  # each on its own
+        stream.write(ln.text.rstrip("\n") + "\n")
+        stream.flush()
     return be.wait_container(cid)

@@ -109,8 +109,17 @@ def compile_bpf(profile: dict[str, Any], cache_dir: Path | None = None) -> bytes
     return data
 
 
+# libseccomp's binary-tree layout (SCMP_FLTATR_CTL_OPTIMIZE 2): a longer program than the
+# default linear one (1237 against 991 instructions for docker's default profile) but a
+# syscall takes a few comparisons instead of scanning the list, and so does the kernel's
+# action-cache pass over every syscall number when the filter is attached: loading it took
+# about 0.8 ms instead of 1.4-1.9 ms per container here.
+_OPTIMIZE = 2
+
+
 def _compile(profile: dict[str, Any]) -> bytes:
     flt = build_filter(profile, set_nnp=False)
+    flt.set_attr(sc.Attr.CTL_OPTIMIZE, _OPTIMIZE)
     with tempfile.TemporaryFile() as f:
         flt.export_bpf(f)
         f.seek(0)
@@ -126,7 +135,8 @@ def _cache_name(key: str) -> str:
         lib += f":{st.st_size}:{st.st_mtime_ns}"
     except OSError:
         pass
-    digest = hashlib.sha256("\0".join((key, lib, os.uname().machine)).encode()).hexdigest()
+    digest = hashlib.sha256("\0".join((key, lib, os.uname().machine, f"optimize={_OPTIMIZE}")
+                                      ).encode()).hexdigest()
     return f"{digest[:40]}.bpf"
 
 

@@ -23,10 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
 from compose.config.positions import KeyPath, Position, PositionMap, format_key_path
+from compose.config.pyyaml import MappingNode, Node, ScalarNode, SequenceNode, yaml
 from compose.errors import ConfigError
 
 try:  # libyaml does the scanning and composing in C; fall back to pure Python without it.

@@ -266,3 +266,31 @@ def test_bom_and_crlf_line_endings() -> None:
 
 def test_document_marker_only_is_empty() -> None:
     assert load_yaml("---\n", "c.yaml") == (None, {})
+
+
+def test_pyyaml_is_loaded_without_compiling_its_printable_check() -> None:
+    """compose.config.pyyaml defers PyYAML's NON_PRINTABLE pattern (~4 ms at import) to its
+    first use; the pure-Python reader still refuses a control character, and nothing else
+    of ``re`` is changed."""
+    import subprocess
+    import sys
+
+    code = """
+import re
+real = re.compile
+import compose.config.yamlload
+import yaml, yaml.reader
+assert re.compile is real
+assert type(yaml.reader.Reader.NON_PRINTABLE).__name__ == "CompiledOnUse"
+try:
+    yaml.load("a: b\\x07", Loader=yaml.SafeLoader)
+except yaml.reader.ReaderError as exc:
+    assert "special characters are not allowed" in str(exc)
+else:
+    raise AssertionError("accepted")
+assert yaml.safe_load("a: é") == {"a": "é"}
+print("ok")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.stdout == "ok\n", proc.stderr

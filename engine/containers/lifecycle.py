@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from engine import store
 from engine.containers import paths, procinfo, record, rootfs, shim
 from engine.containers.bundle import HostFacts, build_config, signal_number
 from engine.containers.query import not_lost as _not_lost
@@ -250,6 +251,7 @@ def wait(ref: str, timeout: float | None = None) -> ExitStatus:
     info = refresh(cid)
     if info.state in _ACTIVE:
         row = record.raw(cid)
+        store.lend()  # (no connection held while blocked)
         if procinfo.alive(row["shim_pid"], row["shim_start"]):
             done = procinfo.wait_exit(row["shim_pid"], row["shim_start"], timeout)
         else:

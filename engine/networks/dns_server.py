@@ -59,16 +59,35 @@ class Listener:
     tcp: socket.socket
 
 
-def open_sockets(path: str) -> tuple[socket.socket, socket.socket]:
-    """Create the UDP and TCP sockets inside the sandbox at ``path``."""
+def open_sockets(path: str, prefer: tuple[int, int] = (0, 0)
+                 ) -> tuple[socket.socket, socket.socket]:
+    """Create the UDP and TCP sockets inside the sandbox at ``path``, on the ``prefer``red
+    ports when they are free there (else on any: 0)."""
+
+    def bound(kind: int, port: int) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, kind)
+        try:
+            if kind == socket.SOCK_STREAM:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((DNS_IP, port))
+            except OSError:
+                if not port:
+                    raise
+                sock.bind((DNS_IP, 0))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def body() -> tuple[socket.socket, socket.socket]:
-        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        udp.bind((DNS_IP, 0))
-        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        tcp.bind((DNS_IP, 0))
-        tcp.listen(64)
+        udp = bound(socket.SOCK_DGRAM, prefer[0])
+        try:
+            tcp = bound(socket.SOCK_STREAM, prefer[1])
+            tcp.listen(64)
+        except BaseException:
+            udp.close()
+            raise
         return udp, tcp
 
     udp, tcp = run_in_netns(path, body)
@@ -92,6 +111,7 @@ class Daemon:
         self.run_dir = run_dir
         self.sel = selectors.DefaultSelector()
         self.listeners: dict[str, Listener] = {}
+        self.ports = (0, 0)  # (udp, tcp) the listeners take where free (open_listener)
         self.directory = Directory({}, {})
         self.cache: dict[tuple[str, bytes], Answer] = {}
         self.cache_limit = cache_limit()
@@ -183,13 +203,18 @@ class Daemon:
             self.stopping = True
 
     def open_listener(self, cid: str, path: str) -> None:
-        udp, tcp = open_sockets(path)
+        # Every sandbox's sockets on the same two ports (each netns has its own port space):
+        # the redirect rules are then the same in all of them, and built once (iptables).
+        udp, tcp = open_sockets(path, self.ports)
+        ports = (udp.getsockname()[1], tcp.getsockname()[1])
         try:
-            firewall.apply_dns_redirect(Path(path), udp.getsockname()[1], tcp.getsockname()[1])
+            firewall.apply_dns_redirect(Path(path), *ports)
         except Exception:
             udp.close()
             tcp.close()
             raise
+        if self.ports == (0, 0):
+            self.ports = ports
         self.listeners[cid] = Listener(cid, path, udp, tcp)
         self.sel.register(udp, selectors.EVENT_READ, ("udp", cid))
         self.sel.register(tcp, selectors.EVENT_READ, ("tcp", cid))

@@ -168,3 +168,29 @@ def test_container_dns_servers_are_its_upstreams(netenv: NetEnv) -> None:
         assert [e.dns_names for e in N.endpoints(network=net.name)] == [("me",)]
     finally:
         own.close()
+
+
+def _dns_ports(path: Path) -> set[tuple[str, int]]:
+    """The ports bound on 127.0.0.11 inside the sandbox (its /proc/thread-self/net tables)."""
+    def read() -> set[tuple[str, int]]:
+        found = set()
+        for proto in ("udp", "tcp"):
+            with open(f"/proc/thread-self/net/{proto}") as table:
+                for line in list(table)[1:]:
+                    local = line.split()[1]
+                    if local.startswith("0B00007F:"):  # 127.0.0.11, little-endian
+                        found.add((proto, int(local.split(":")[1], 16)))
+        return found
+
+    return run_in_netns(path, read)
+
+
+def test_every_sandbox_gets_its_dns_sockets_on_the_same_ports(stack: dict) -> None:  # type: ignore[type-arg]
+    """One pair of ports in every sandbox (their redirect rules are then the same, and built
+    once); each still answers."""
+    ports = {cid: _dns_ports(path) for cid, path in stack["paths"].items()}
+    first = next(iter(ports.values()))
+    assert {p for p, _ in first} == {"udp", "tcp"}
+    assert all(found == first for found in ports.values()), ports
+    for path in stack["paths"].values():
+        assert addresses(query(path, "proj-worker-2")) == [stack["eps"][1].ipv4]

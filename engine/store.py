@@ -159,7 +159,9 @@ class _Held:
 def lend() -> None:
     """This thread is about to block for long (a wait for a container's exit): its
     connections go to the pool meanwhile, and its next :func:`connect` takes one again. A
-    supervisor's 50 exit watchers then share a few connections instead of holding 50."""
+    supervisor's 50 exit watchers then share a few connections instead of holding 50. The
+    caller must not be iterating a cursor of its connection (its read would hold a snapshot
+    that the next borrower would read in)."""
     held = _local.__dict__.get("held")
     if held is None:
         return

@@ -8,7 +8,6 @@ import struct
 import tempfile
 
 import pyseccomp
-import pytest
 
 from engine.containers.security import DEFAULT_CAPS, seccomp_profile
 from engine.runtime import seccomp
@@ -93,7 +92,6 @@ def test_the_tree_layout_decides_every_syscall_as_the_linear_one() -> None:
     assert _run(tree, 250, AUDIT_ARCH["x86_64"], (0,) * 6) != pyseccomp.ALLOW  # keyctl
 
 
-@pytest.mark.parametrize("arch", [0xDEADBEEF])
-def test_an_unknown_architecture_is_not_allowed(arch: int) -> None:
+def test_an_unknown_architecture_is_not_allowed() -> None:
     tree = seccomp.compile_bpf(seccomp_profile(list(DEFAULT_CAPS)))
-    assert _run(tree, 39, arch, (0,) * 6) != pyseccomp.ALLOW
+    assert _run(tree, 39, 0xDEADBEEF, (0,) * 6) != pyseccomp.ALLOW

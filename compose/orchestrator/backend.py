@@ -7,6 +7,7 @@ walk over the graph is unit-tested with a recording fake, and the real implement
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -71,6 +72,12 @@ class NotRunning(ComposeError):
     """The container is not running (``attach`` to an exited one)."""
 
 
+class Removals(Protocol):
+    """What :meth:`Backend.removing_together` yields."""
+
+    def flush_in_background(self) -> None: ...  # start deleting what the removals left
+
+
 class Backend(Protocol):
     """Engine operations, all blocking; errors are EngineError/ComposeError subclasses."""
 
@@ -97,6 +104,8 @@ class Backend(Protocol):
     # with its sandbox)
     def kill_container(self, cid: str, signal: str) -> None: ...
     def remove_container(self, cid: str) -> None: ...
+    # removing many containers: their veths are deleted together, by the end of this
+    def removing_together(self) -> AbstractContextManager[Removals]: ...
     def stop_idle_helpers(self) -> None: ...  # engine helper processes, once unused
     def pause_container(self, cid: str) -> None: ...
     def unpause_container(self, cid: str) -> None: ...

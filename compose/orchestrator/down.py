@@ -149,12 +149,14 @@ def _run_down(project: Project | None, name: str, backend: Backend, opts: DownOp
         containers = [c for c in containers if c not in orphans]
     if opts.services:
         containers = select(containers, with_dependents(containers, opts.services))
-    failures = stop_containers(backend, containers, opts.timeout, report, remove=True,
-                               hooks=project_hooks(project))
-    remaining = backend.list_containers(name)
-    if not remaining:
-        client.stop_supervisor(name)
-    failures += _remove_networks(project, name, backend, report, busy=bool(remaining))
+    with backend.removing_together() as together:
+        failures = stop_containers(backend, containers, opts.timeout, report, remove=True,
+                                   hooks=project_hooks(project))
+        together.flush_in_background()  # the veths left, beside the bridges' removal
+        remaining = backend.list_containers(name)
+        if not remaining:
+            client.stop_supervisor(name)
+        failures += _remove_networks(project, name, backend, report, busy=bool(remaining))
     if not remaining and backend.release_default_bridge():
         report("Network bridge", "Removed")  # the host-wide default one, once nobody uses it
     if opts.volumes:

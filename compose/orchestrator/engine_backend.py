@@ -13,6 +13,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from compose.orchestrator.backend import (
     ImageInfo,
     NotRunning,
     Progress,
+    Removals,
 )
 from compose.orchestrator.imagespec import image_name
 from engine import containers, images, networks
@@ -383,6 +385,12 @@ class EngineBackend:
         if project:
             shutil.rmtree(files_dir(project, info.name), ignore_errors=True)
         _announce("destroyed", info)
+
+    def removing_together(self) -> AbstractContextManager[Removals]:
+        """The removals inside it leave their veths to one deletion, started by
+        ``flush_in_background`` and waited for at its end (or to the kernel's teardown of
+        each netns, whichever comes first): see ``engine.networks.dellink``."""
+        return networks.deferred_deletes()
 
     def pause_container(self, cid: str) -> None:
         containers.pause(cid)

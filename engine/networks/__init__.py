@@ -43,6 +43,7 @@ _EXPORTS = {
     "engine.networks.sandbox": ("connect", "create_sandbox", "disconnect", "endpoints",
                                 "remove_sandbox", "sandbox_path", "set_endpoint_active"),
     "engine.networks.dns_control": ("stop_idle_dns",),
+    "engine.networks.dellink": ("deferred_deletes",),
     "engine.networks.sweeper": ("cleanup_all", "sweep"),
 }
 
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
         ensure_default_bridge,
         release_default_bridge,
     )
+    from engine.networks.dellink import deferred_deletes
     from engine.networks.dns_control import stop_idle_dns
     from engine.networks.model import (
         EndpointInfo,
@@ -93,7 +95,8 @@ __all__ = [
     "DEFAULT_BRIDGE", "ensure_default_bridge", "release_default_bridge",
     "EMBEDDED_DNS", "EndpointInfo", "EndpointSpec", "IpamConfig", "IpamSpec", "NetworkError",
     "NetworkInfo", "NetworkSpec", "PortBinding", "cleanup_all", "connect", "create_network",
-    "create_sandbox", "disconnect", "endpoints", "inspect_network", "list_networks",
+    "create_sandbox", "deferred_deletes", "disconnect", "endpoints", "inspect_network",
+    "list_networks",
     "network_exists", "publish_ports", "published_ports", "remove_network", "remove_sandbox",
     "restore_network",
     "sandbox_path", "set_endpoint_active", "stop_idle_dns", "sweep", "unpublish_ports",

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from engine.networks import rtdump
+from engine.networks import dellink, rtdump
 from engine.networks.model import NetworkError
 from engine.networks.netns import run_in_netns
 from engine.networks.rtnl import Rtnl, RtnlError
@@ -127,14 +127,16 @@ def link_exists(name: str) -> bool:
     return os.path.exists(f"/sys/class/net/{name}")
 
 
-def delete_link(name: str) -> bool:
-    """Delete a host link by name; return False if it did not exist."""
+def delete_link(name: str, doomed: bool = False) -> bool:
+    """Delete a host link by name (together with those other threads delete meanwhile: see
+    :mod:`.dellink`, which also says what ``doomed`` means); return False if it did not
+    exist."""
     index = link_index(name)
     if index is None:
         return False
     with Rtnl() as rtnl:
         try:
-            rtnl.delete_link(index)
+            dellink.delete(rtnl, index, doomed)
         except RtnlError as exc:
             if exc.code != errno.ENODEV:
                 raise _fail("delete link", name, exc) from None

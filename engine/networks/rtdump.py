@@ -14,11 +14,13 @@ import struct
 
 from engine.errors import EngineError
 from engine.networks.rtnl import HDR as _HDR
-from engine.networks.rtnl import IFA_ADDRESS, NETLINK_ROUTE, NLM_F_REQUEST, NLMSG_ERROR
+from engine.networks.rtnl import IFA_ADDRESS, IFLA_GROUP, NETLINK_ROUTE, NLM_F_REQUEST, NLMSG_ERROR
 from engine.networks.rtnl import IFADDRMSG as _IFADDRMSG
+from engine.networks.rtnl import IFINFOMSG as _IFINFOMSG
 from engine.networks.rtnl import RTA as _RTATTR
 from engine.networks.rtnl import RTMSG as _RTMSG
 
+RTM_GETLINK = 18
 RTM_GETADDR = 22
 RTM_GETROUTE = 26
 NLM_F_DUMP = 0x300
@@ -53,6 +55,17 @@ def address_subnets() -> list[Network]:
     return out
 
 
+def link_groups() -> set[int]:
+    """The device group of every link in the calling thread's network namespace."""
+    out = set()
+    for body in _dump(RTM_GETLINK, _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0),
+                      step="read links"):
+        group = _attribute(body, _IFINFOMSG.size, IFLA_GROUP)
+        if group is not None and len(group) == 4:
+            out.add(struct.unpack("=I", group)[0])
+    return out
+
+
 def _attribute(body: bytes, offset: int, wanted: int) -> bytes | None:
     while offset + _RTATTR.size <= len(body):
         length, kind = _RTATTR.unpack_from(body, offset)
@@ -64,7 +77,7 @@ def _attribute(body: bytes, offset: int, wanted: int) -> bytes | None:
     return None
 
 
-def _dump(kind: int, payload: bytes) -> list[bytes]:
+def _dump(kind: int, payload: bytes, step: str = "read routes") -> list[bytes]:
     """The bodies of the messages a ``kind`` dump request returns."""
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
                        NETLINK_ROUTE) as sock:
@@ -79,7 +92,7 @@ def _dump(kind: int, payload: bytes) -> list[bytes]:
             while offset + _HDR.size <= len(data):
                 length, mtype, _, mseq, _ = _HDR.unpack_from(data, offset)
                 if length < _HDR.size:
-                    raise EngineError("malformed netlink reply", step="read routes")
+                    raise EngineError("malformed netlink reply", step=step)
                 body = data[offset + _HDR.size:offset + length]
                 offset += (length + 3) & ~3
                 if mseq != seq:
@@ -90,6 +103,6 @@ def _dump(kind: int, payload: bytes) -> list[bytes]:
                     code = -struct.unpack_from("=i", body)[0]
                     if code:
                         raise EngineError(f"netlink dump failed: {os.strerror(code)}",
-                                          step="read routes")
+                                          step=step)
                     return bodies
                 bodies.append(body)

@@ -22,7 +22,7 @@ NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x100, 0x200, 0x400
 NLMSG_ERROR = 2
 IFF_UP = 0x1
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO = 1, 3, 4, 10, 18
-IFLA_PROTINFO, IFLA_NET_NS_FD = 12, 28
+IFLA_PROTINFO, IFLA_GROUP, IFLA_NET_NS_FD = 12, 27, 28
 IFLA_BRPORT_MODE = 4  # hairpin
 NLA_F_NESTED = 0x8000
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
@@ -139,6 +139,19 @@ class Rtnl:
     def delete_link(self, index: int) -> None:
         """Delete link ``index`` (a veth takes its peer with it)."""
         self.request(RTM_DELLINK, 0, IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, 0, 0))
+
+    def set_group(self, index: int, group: int) -> None:
+        """Put link ``index`` in device group ``group`` (as ``ip link set ... group``)."""
+        self.request(RTM_NEWLINK, 0, IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, 0, 0)
+                     + attr(IFLA_GROUP, _u32(group)))
+
+    def delete_group(self, group: int) -> None:
+        """Delete every link of device group ``group`` in one request (as ``ip link delete
+        group``): the kernel unregisters them as one batch. It refuses (EOPNOTSUPP) without
+        deleting any when one of them cannot be deleted, and answers ENODEV when none is in
+        the group."""
+        self.request(RTM_DELLINK, 0, IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+                     + attr(IFLA_GROUP, _u32(group)))
 
     def add_address(self, index: int, address: str, prefix: int, flags: int = 0) -> None:
         """Add ``address/prefix`` to link ``index`` (IPv4: as local and peer address, as

@@ -75,7 +75,7 @@ def remove_sandbox(container_id: str) -> None:
                       (state.REMOVING, os.getpid(), container_id))
     ports.unpublish_ports(container_id)
     for ep in state.endpoints_of(conn, container_id):
-        link.delete_link(ep["host_ifname"])
+        link.delete_link(ep["host_ifname"], doomed=True)  # (the netns goes below)
     with state.write() as wconn:
         wconn.execute("DELETE FROM net_endpoints WHERE container_id = ?", (container_id,))
     dns_control.sync(start=False)  # closes the daemon's sockets in this netns

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 
 class FakeOps:
@@ -178,7 +179,18 @@ class FakeBackend:
     def stop_idle_helpers(self) -> None:
         self.idle_helpers_stopped = getattr(self, "idle_helpers_stopped", 0) + 1
 
+    def removing_together(self) -> AbstractContextManager[_Removals]:
+        return nullcontext(_Removals(self))
+
     def remove_container(self, cid: str) -> None:
         self._call("rm", self.containers[cid]["name"])
         with self.lock:
             del self.containers[cid]
+
+
+class _Removals:
+    def __init__(self, backend: FakeBackend) -> None:
+        self.backend = backend
+
+    def flush_in_background(self) -> None:
+        self.backend.removal_flushes = getattr(self.backend, "removal_flushes", 0) + 1

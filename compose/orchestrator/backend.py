@@ -99,9 +99,10 @@ class Backend(Protocol):
     # start soon (``sandboxes``: some in their own netns): warm engine helpers now; the
     # returned function waits for those still starting (before the command returns)
     def stop_container(self, cid: str, timeout: float | None, *,
-                       withdraw_names: bool = True) -> None: ...
-    # (``withdraw_names=False``: the caller removes the container next, and its names go
-    # with its sandbox)
+                       removing: bool = False) -> None: ...
+    # (``removing``: the caller removes the container next: its names go with its sandbox,
+    # and the stop may return once its processes are gone, before its shim's teardown,
+    # which the removal waits for)
     def kill_container(self, cid: str, signal: str) -> None: ...
     def remove_container(self, cid: str) -> None: ...
     # removing many containers: their veths are deleted together, by the end of this

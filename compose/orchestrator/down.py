@@ -81,10 +81,12 @@ def stop_containers(backend: Backend, containers: list[ContainerRef], timeout: f
     removals: list[tuple[str, Future[None]]] = []
     removers = ThreadPoolExecutor(_REMOVERS, thread_name_prefix="rm") if remove else None
 
+    removed: list[str] = []
+
     def removal(c: ContainerRef) -> None:
         report(c.name, "Removing")
         backend.remove_container(c.id)
-        state.delete(c.id)
+        removed.append(c.id)
         report(c.name, "Removed")
 
     def act(service: str) -> None:
@@ -93,9 +95,10 @@ def stop_containers(backend: Backend, containers: list[ContainerRef], timeout: f
                 report(c.name, "Stopping")
                 _pre_stop(backend, c, service, hooks, remove)
                 # when removing, its DNS names go with its sandbox in the removal, which
-                # starts at once; withdrawn here first, that write queued behind the
-                # removals of the level before and held up the next level's stops
-                backend.stop_container(c.id, timeout, withdraw_names=not remove)
+                # starts at once (withdrawn here first, that write queued behind the
+                # removals of the level before and held up the next level's stops), and
+                # the next level's stops need not wait for its shim's teardown
+                backend.stop_container(c.id, timeout, removing=remove)
                 report(c.name, "Stopped")
             elif not remove:  # docker compose's stop reports a stopped container stopped too
                 report(c.name, "Stopping")
@@ -108,6 +111,7 @@ def stop_containers(backend: Backend, containers: list[ContainerRef], timeout: f
     finally:
         if removers is not None:
             removers.shutdown(wait=True)
+            state.forget(removed)  # one write, not one each behind the removals' own
     failures = [r.reason for r in runs.values() if r.outcome is Outcome.FAILED]
     for service, done in removals:
         exc = done.exception()

@@ -352,10 +352,10 @@ class EngineBackend:
         _announce("started", info)
 
     def stop_container(self, cid: str, timeout: float | None, *,
-                       withdraw_names: bool = True) -> None:
+                       removing: bool = False) -> None:
         info = containers.inspect(cid)
-        containers.stop(cid, timeout)
-        if withdraw_names:  # (a write that queues behind every other writer, and a DNS sync)
+        containers.stop(cid, timeout, settled=not removing)
+        if not removing:  # (a write that queues behind every other writer, and a DNS sync)
             _set_active(info.name, False)
         _announce("stopped", info)
 

@@ -128,5 +128,12 @@ def mark_stopped_by_user(container_ids: Iterable[str]) -> None:
 
 def delete(container_id: str) -> None:
     """Forget a container (after it is removed)."""
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM supervised WHERE container_id = ?", (container_id,))
+    forget([container_id])
+
+
+def forget(container_ids: Iterable[str]) -> None:
+    """Forget these containers (after they are removed) in one transaction."""
+    ids = [(cid,) for cid in container_ids]
+    if ids:
+        with store.transaction() as conn:
+            conn.executemany("DELETE FROM supervised WHERE container_id = ?", ids)

@@ -152,6 +152,9 @@ def _apply(container_id: str) -> None:
 
 def unpublish_ports(container_id: str, network_id: str | None = None) -> None:
     """Remove the container's published ports (only those on ``network_id`` if given)."""
+    if state.db().execute("SELECT 1 FROM net_ports WHERE container_id = ? LIMIT 1",
+                          (container_id,)).fetchone() is None:
+        return  # (most containers publish none: no write queued behind the others)
     with state.write() as conn:
         if network_id is None:
             cur = conn.execute("DELETE FROM net_ports WHERE container_id = ?", (container_id,))

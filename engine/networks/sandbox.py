@@ -73,14 +73,16 @@ def remove_sandbox(container_id: str) -> None:
     with state.write() as wconn:  # write-ahead: a sweep finishes this if we die midway
         wconn.execute("UPDATE net_sandboxes SET state = ?, pid = ? WHERE container_id = ?",
                       (state.REMOVING, os.getpid(), container_id))
+        # no longer ready: out of the DNS daemon's directory (its names, its sockets)
+        wconn.execute("UPDATE net_endpoints SET state = ? WHERE container_id = ?",
+                      (state.REMOVING, container_id))
     ports.unpublish_ports(container_id)
     for ep in state.endpoints_of(conn, container_id):
         link.delete_link(ep["host_ifname"], doomed=True)  # (the netns goes below)
-    with state.write() as wconn:
-        wconn.execute("DELETE FROM net_endpoints WHERE container_id = ?", (container_id,))
     dns_control.sync(start=False)  # closes the daemon's sockets in this netns
     netns.remove_netns(Path(row["path"]))
     with state.write() as wconn:
+        wconn.execute("DELETE FROM net_endpoints WHERE container_id = ?", (container_id,))
         wconn.execute("DELETE FROM net_sandboxes WHERE container_id = ?", (container_id,))
 
 

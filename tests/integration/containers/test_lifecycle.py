@@ -190,6 +190,41 @@ def test_killed_shim_leaves_the_container_running_and_discoverable(engine) -> No
     assert containers.inspect(info.id).state is State.EXITED
 
 
+@pytest.mark.parametrize("script, grace, code", [
+    ("trap 'exit 3' TERM; echo ready; sleep 30 & wait", 5, 3),
+    ("trap '' TERM; echo ready; while :; do sleep 0.05; done", 0.3, 137),
+])
+def test_an_unsettled_stop_returns_once_every_process_is_gone(engine, wait_for, script: str,
+                                                               grace: float, code: int) -> None:
+    """``settled=False`` (``down``, which removes the container next): the stop returns when
+    the init (and with it every process of the container's PID namespace) is gone, before
+    the shim's teardown; a removal or wait after it finds the exit recorded."""
+    info = engine.run(engine.spec("unsettled", script, stop_grace_period=grace))
+    _wait_log(engine, wait_for, info.id, "ready")
+    row = record.raw(info.id)
+    assert containers.stop(info.id, settled=False) is None
+    assert not procinfo.alive(row["pid"], row["pid_start"])
+    cgroup = paths.cgroup_path(info.id)
+    assert not driver().exists(cgroup) or not driver().pids(cgroup)
+    assert containers.wait(info.id).code == code  # the shim's record, once it is done
+    containers.delete(info.id)  # stopped: no force needed
+    assert not paths.container_dir(info.id).exists()
+
+
+def test_a_forced_removal_right_after_an_unsettled_stop(engine, wait_for) -> None:
+    """What ``down`` does: the removal finds the container still running (its shim is
+    finishing) or just exited, whichever side of the shim's record it lands on."""
+    script = "trap 'exit 0' TERM; echo ready; sleep 30 & wait"
+    infos = [engine.run(engine.spec(f"rm-after-stop-{i}", script)) for i in range(6)]
+    for info in infos:
+        _wait_log(engine, wait_for, info.id, "ready")
+    for info in infos:
+        containers.stop(info.id, settled=False)
+        containers.delete(info.id, force=True)
+        assert not paths.container_dir(info.id).exists()
+        assert not driver().exists(paths.cgroup_path(info.id))
+
+
 def test_delete_leaves_no_mount_cgroup_or_process(engine) -> None:
     info = engine.run(engine.spec("doomed", "sleep 30"))
     pid_start = record.raw(info.id)["pid_start"]

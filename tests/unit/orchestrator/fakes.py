@@ -159,9 +159,9 @@ class FakeBackend:
             threading.Timer(0.05, self.ops.exit_container, (cid, code)).start()
 
     def stop_container(self, cid: str, timeout, *,  # type: ignore[no-untyped-def]
-                       withdraw_names: bool = True) -> None:
+                       removing: bool = False) -> None:
         self._call("stop", self.containers[cid]["name"])
-        if not withdraw_names:  # down: the removal that follows withdraws them
+        if removing:  # down: the removal that follows withdraws them
             self.names_kept = [*getattr(self, "names_kept", []), self.containers[cid]["name"]]
         if self.ops.is_running(cid):
             self.ops.exit_container(cid, 137)

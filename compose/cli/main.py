@@ -241,6 +241,9 @@ def _report(exc: Exception, verbose: bool) -> int:
 def run() -> None:
     """Console-script entry point (``pycompose``): the command runs in the state root's warm
     engine when one serves (:mod:`compose.cli.warmclient`), else in this process."""
+    import atexit
+
+    atexit.register(_end_without_teardown)  # first registered: it runs after all the others
     args = sys.argv[1:]
     command = invoked_command(args)
     if command is not None and "--help" not in args and "-h" not in args:
@@ -254,8 +257,34 @@ def run() -> None:
                     warmclient.start_engine()  # (after a down, usually nothing is left to serve)
                     code = main()
                     warmclient.report_modules()
-                    sys.exit(code)
-    sys.exit(main())
+                    _exit_in_process(code)
+    _exit_in_process(main())
+
+
+_in_process_code: list[int] = []  # the exit code of a command that ran in this process
+
+
+def _exit_in_process(code: int) -> None:
+    _in_process_code.append(code)
+    sys.exit(code)
+
+
+def _end_without_teardown() -> None:
+    """After a command that ran in this process, once Python has joined its threads and run
+    the other exit handlers (logging's, weakref finalizers): flush the standard streams and
+    end the process, skipping the interpreter's teardown. Freeing every module and object of a
+    cold ``up`` took 50-60 ms (about a tenth of the command); the kernel frees the memory at
+    once, and SQLite's write-ahead log needs no close. Any other way out (an uncaught
+    exception, the thin client's exit) ends as Python ends."""
+    if not _in_process_code:
+        return
+    code = _in_process_code[-1]
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: what Python's own exit would meet
+            code = code or 120
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -173,7 +173,7 @@ def fake_engine(root: Path, reply: bytes, got: list[dict[str, object]]) -> Itera
 
     (root / "run").mkdir(parents=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(warm.address(str(root)))
+    warm.on_path(listener.bind, warm.address(str(root)))  # (a long tmp_path under xdist)
     listener.listen(1)
 
     def engine() -> None:

@@ -24,6 +24,11 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False  # (typing is not loaded: the thin client's path imports this module)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import NoReturn
+
 # Nothing else at module level: `pycompose --help` runs on os and sys alone.
 
 # Command name -> module in compose.cli.commands (listing order is the help's order).
@@ -241,9 +246,6 @@ def _report(exc: Exception, verbose: bool) -> int:
 def run() -> None:
     """Console-script entry point (``pycompose``): the command runs in the state root's warm
     engine when one serves (:mod:`compose.cli.warmclient`), else in this process."""
-    import atexit
-
-    atexit.register(_end_without_teardown)  # first registered: it runs after all the others
     args = sys.argv[1:]
     command = invoked_command(args)
     if command is not None and "--help" not in args and "-h" not in args:
@@ -257,34 +259,32 @@ def run() -> None:
                     warmclient.start_engine()  # (after a down, usually nothing is left to serve)
                     code = main()
                     warmclient.report_modules()
-                    _exit_in_process(code)
-    _exit_in_process(main())
+                    end_without_teardown(code)
+    end_without_teardown(main())
 
 
-_in_process_code: list[int] = []  # the exit code of a command that ran in this process
+def end_without_teardown(code: int, last: Callable[[int], None] | None = None) -> NoReturn:
+    """End as the interpreter would (non-daemon threads joined, exit handlers run, standard
+    streams flushed; ``last(status)`` then), but without tearing down its modules: freeing
+    every module and object of a cold ``up`` took 50-60 ms, and the kernel frees the memory at
+    once (SQLite's write-ahead log needs no close). The command run in this process, and a
+    command child of the warm engine, end here."""
+    status = code & 0xFF if code >= 0 else 1
+    try:
+        if "threading" in sys.modules:
+            sys.modules["threading"]._shutdown()  # type: ignore[attr-defined]
+        import atexit
 
-
-def _exit_in_process(code: int) -> None:
-    _in_process_code.append(code)
-    sys.exit(code)
-
-
-def _end_without_teardown() -> None:
-    """After a command that ran in this process, once Python has joined its threads and run
-    the other exit handlers (logging's, weakref finalizers): flush the standard streams and
-    end the process, skipping the interpreter's teardown. Freeing every module and object of a
-    cold ``up`` took 50-60 ms (about a tenth of the command); the kernel frees the memory at
-    once, and SQLite's write-ahead log needs no close. Any other way out (an uncaught
-    exception, the thin client's exit) ends as Python ends."""
-    if not _in_process_code:
-        return
-    code = _in_process_code[-1]
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe: what Python's own exit would meet
-            code = code or 120
-    os._exit(code)
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe or stream: nothing more to say
+                pass
+        if last is not None:
+            last(status)
+        os._exit(status)
 
 
 if __name__ == "__main__":

@@ -130,27 +130,18 @@ exit_line_fd = -1
 
 
 def finish(code: int) -> None:
-    """End a forked child as an interpreter ends: non-daemon threads joined, atexit handlers
-    run, streams flushed; without tearing down the inherited modules (os._exit)."""
-    try:
-        if "threading" in sys.modules:
-            sys.modules["threading"]._shutdown()  # type: ignore[attr-defined]
-        import atexit
+    """End a forked child as an interpreter ends, without tearing down the inherited modules;
+    the exit line goes after the output (the client ends when it reads it)."""
+    from compose.cli.main import end_without_teardown
 
-        atexit._run_exitfuncs()
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        status = code & 0xFF if code >= 0 else 1
+    def exit_line(status: int) -> None:
         if exit_line_fd >= 0:
             try:
-                os.write(exit_line_fd, b"X%d\n" % status)  # after the output: the client ends
+                os.write(exit_line_fd, b"X%d\n" % status)
             except OSError:
                 pass
-        os._exit(status)
+
+    end_without_teardown(code, exit_line)
 
 
 # -- start-up ----------------------------------------------------------------------------------

@@ -295,10 +295,10 @@ def stop(ref: str, timeout: float | None = None, *, settled: bool = True
 
     Stopping a container that is not running is a no-op (returns None), as in docker.
     ``settled=False`` returns (None) once the container's init has exited, which in its own
-    PID namespace means every process of it: its shim may still be tearing it down and
-    recording the exit, which any later operation on it waits for. ``down`` stops the next
-    level of services then (each shim's teardown and store write took 5-30 ms of every
-    level's stop)."""
+    PID namespace (not ``pid: host`` or another's) means every process of it: its shim may
+    still be tearing it down and recording the exit, which any later operation on it waits
+    for. ``down`` stops the next level of services then (each shim's teardown and store
+    write took 5-30 ms of every level's stop)."""
     cid = record.get(ref).id
     with locked(cid):
         info = refresh(cid)
@@ -310,7 +310,8 @@ def stop(ref: str, timeout: float | None = None, *, settled: bool = True
         _signal_unless_gone(cid, runtime, signal_number(spec.stop_signal), all=False)
         if info.state is State.PAUSED:
             _resume_for_exit(cid, runtime)
-        until_gone = wait if settled else _wait_init
+        # the init's exit ends every process only in a PID namespace of the container's own
+        until_gone = wait if settled or spec.pid_mode != "private" else _wait_init
         try:
             return until_gone(cid, grace)
         except EngineError:

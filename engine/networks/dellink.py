@@ -81,16 +81,26 @@ def delete(rtnl: Rtnl, index: int, doomed: bool = False) -> None:
     request of its own would (``ENODEV``: it is gone already). A ``doomed`` link, inside
     :func:`deferred_deletes`, is only moved into the deferral's group."""
     ns = _netns()
-    with _lock:
-        space = _namespaces.setdefault(ns, _Namespace())
-        if doomed and _deferring:
-            batch = space.deferred = space.deferred or _Batch(_free_group())
-            deferred = True
-        else:
-            batch = space.open = space.open or _Batch(_free_group())
-            deferred = False
-        batch.moving += 1
-    _move(rtnl, batch, index)
+    joined: _Batch | None = None
+    try:  # (an interrupt between joining and leaving would stall the batch's deletion)
+        with _lock:
+            space = _namespaces.setdefault(ns, _Namespace())
+            if doomed and _deferring:
+                batch = space.deferred = space.deferred or _Batch(_free_group())
+                deferred = True
+            else:
+                batch = space.open = space.open or _Batch(_free_group())
+                deferred = False
+            batch.moving += 1
+            joined = batch
+        rtnl.set_group(index, batch.group)
+        with _lock:
+            batch.members.append(index)
+    finally:
+        if joined is not None:
+            with _lock:
+                joined.moving -= 1
+                _moved.notify_all()
     if deferred:
         return
     with space.delete_lock:
@@ -140,7 +150,7 @@ def deferred_deletes() -> Iterator[Deferral]:
         batch = _take_deferred(here) if last else None
         deferral._finish()
         if batch is not None:
-            _flush(batch)
+            _flush_or_warn(batch)
         if last:
             with _lock:
                 for space in _namespaces.values():
@@ -154,17 +164,6 @@ def _take_deferred(ns: int) -> _Batch | None:
             return None
         batch, space.deferred = space.deferred, None
         return batch
-
-
-def _move(rtnl: Rtnl, batch: _Batch, index: int) -> None:
-    try:
-        rtnl.set_group(index, batch.group)
-        with _lock:
-            batch.members.append(index)
-    finally:
-        with _lock:
-            batch.moving -= 1
-            _moved.notify_all()
 
 
 def _commit(rtnl: Rtnl, space: _Namespace, batch: _Batch) -> None:

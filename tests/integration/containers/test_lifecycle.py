@@ -211,6 +211,20 @@ def test_an_unsettled_stop_returns_once_every_process_is_gone(engine, wait_for, 
     assert not paths.container_dir(info.id).exists()
 
 
+def test_an_unsettled_stop_of_a_host_pid_container_waits_for_its_shim(engine,
+                                                                       wait_for) -> None:
+    """With ``pid: host`` the init's exit does not end its children: the stop then waits for
+    the shim, whose teardown kills what is left, and the exit is recorded when it returns."""
+    script = "sleep 300 & trap 'exit 0' TERM; echo ready; wait"
+    info = engine.run(engine.spec("host-pid", script, pid_mode="host"))
+    _wait_log(engine, wait_for, info.id, "ready")
+    containers.stop(info.id, settled=False)
+    assert containers.inspect(info.id).state is State.EXITED
+    cgroup = paths.cgroup_path(info.id)
+    assert not driver().exists(cgroup) or not driver().pids(cgroup)
+    containers.delete(info.id)
+
+
 def test_a_forced_removal_right_after_an_unsettled_stop(engine, wait_for) -> None:
     """What ``down`` does: the removal finds the container still running (its shim is
     finishing) or just exited, whichever side of the shim's record it lands on."""

@@ -199,6 +199,7 @@ def test_down_stops_a_dependency_while_its_dependents_are_still_being_removed(
     monkeypatch.setattr(backend, "remove_container", remove_web_once_db_stopped)
     assert run_down(stack(), "proj", backend, DownOptions()) == []
     assert backend.containers == {} and backend.networks == set()
+    assert backend.removal_flushes == 1  # the veths left go beside the networks' removal
 
 
 def test_down_reports_a_failed_removal_and_goes_on(env: tuple[FakeOps, FakeBackend],

@@ -171,8 +171,7 @@ def _commit(rtnl: Rtnl, space: _Namespace, batch: _Batch) -> None:
     with _lock:
         if space.open is batch:
             space.open = None
-        while batch.moving:
-            _moved.wait()
+    _await_moves(batch)
     try:
         rtnl.delete_group(batch.group)
     except RtnlError as exc:
@@ -189,9 +188,7 @@ def _flush_or_warn(batch: _Batch) -> None:
 
 def _flush(batch: _Batch) -> None:
     """Delete what is left of a deferral's group (the namespace teardowns took the rest)."""
-    with _lock:
-        while batch.moving:
-            _moved.wait()
+    _await_moves(batch)
     with Rtnl() as rtnl:
         try:
             rtnl.delete_group(batch.group)
@@ -205,6 +202,13 @@ def _flush(batch: _Batch) -> None:
             except RtnlError as exc:
                 if exc.code != errno.ENODEV:
                     log.warning("deleting link %d: %s", index, exc)
+
+
+def _await_moves(batch: _Batch) -> None:
+    """Wait until every member that joined ``batch`` has moved its link into the group."""
+    with _lock:
+        while batch.moving:
+            _moved.wait()
 
 
 def _netns() -> int:

@@ -110,8 +110,44 @@ def connect(root: Path | None = None) -> sqlite3.Connection:
         if conn is None:
             conn = _open(path)
         cache[path] = conn
+        _used_recently(path, cache)
     _apply_schemas(conn, path)
     return conn
+
+
+# The databases this process keeps connections to, the most recently taken last. A process
+# that goes through many state roots (a test session, a program making throwaway stacks with
+# the Python API) otherwise kept each one's descriptors (the database, its -wal and -shm, for
+# each pooled connection) open for good: a test session reached descriptor 1024.
+_MAX_DATABASES = 4
+_recent: dict[str, None] = {}
+
+
+def _used_recently(path: str, cache: dict[str, sqlite3.Connection]) -> None:
+    """Note that this thread took a connection to ``path``. Past :data:`_MAX_DATABASES`, the
+    least recently taken database is let go: the idle connections of ended threads to it
+    close, and each thread closes its own at its next new connection (one inside a
+    transaction is only dropped; the garbage collector closes it). A caller still holding a
+    connection to it across four other databases' first use would find it closed: only a
+    program that switches state roots can, and it connects again."""
+    with _pool_lock:
+        _recent.pop(path, None)
+        _recent[path] = None
+        idle: list[sqlite3.Connection] = []
+        while len(_recent) > _MAX_DATABASES:
+            oldest = next(iter(_recent))
+            del _recent[oldest]
+            idle += _pool.pop(oldest, [])
+            _applied_by_path.pop(oldest, None)
+        gone = [other for other in cache if other not in _recent]
+    for other in gone:
+        conn = cache.pop(other)
+        _conn_paths.pop(id(conn), None)
+        if not conn.in_transaction:
+            conn.close()
+    for conn in idle:
+        _conn_paths.pop(id(conn), None)
+        conn.close()
 
 
 def _open(path: str) -> sqlite3.Connection:
@@ -188,8 +224,8 @@ def _release(path: str, conn: sqlite3.Connection) -> None:
             conn.close()
             return
         with _pool_lock:
-            idle = _pool.setdefault(path, [])
-            if len(idle) < _POOL_MAX:
+            idle = _pool.setdefault(path, []) if path in _recent else []
+            if path in _recent and len(idle) < _POOL_MAX:
                 idle.append(conn)
                 return
         conn.close()

@@ -34,7 +34,6 @@ from __future__ import annotations
 import _socket
 import gc
 import os
-import select
 import signal
 import sys
 import time
@@ -46,6 +45,7 @@ from typing import Any
 from compose.cli import warmchild, warmpreload
 from compose.cli.warmwatch import TreeWatch
 from engine import proctitle, warm
+from engine.fdwait import readable
 
 _REQUEST_TIMEOUT = 2.0
 _TICK = 1.0
@@ -108,7 +108,7 @@ class Server:
                        *([self.parent] if self.parent >= 0 else []),
                        *(r.conn for r in self.running.values() if not r.client_gone)]
             try:
-                ready = select.select(watched, [], [], wait)[0]
+                ready = readable(watched, wait)
             except InterruptedError:
                 continue
             if not ready and self._step_in() == 0:
@@ -358,7 +358,7 @@ class Server:
 
 def _hung_up(conn: Any) -> bool:
     """True when the client closed its end (nothing more will come from it)."""
-    if not select.select([conn], [], [], 0)[0]:
+    if not readable([conn], 0):
         return False
     try:
         return conn.recv(1, _socket.MSG_PEEK) == b""

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import ctypes
 import os
-import select
 import struct
+
+from engine.fdwait import readable
 
 _IN_NONBLOCK = os.O_NONBLOCK
 _IN_CLOEXEC = os.O_CLOEXEC
@@ -70,7 +71,7 @@ class TreeWatch:
         if self.fd < 0:
             self.seen_change = changed(self.stamps)
             return self.seen_change
-        while select.select([self.fd], [], [], 0)[0]:
+        while readable([self.fd], 0):
             try:
                 data = os.read(self.fd, 65536)
             except BlockingIOError:

@@ -18,6 +18,7 @@ from typing import Any
 
 from compose.errors import ComposeError
 from compose.orchestrator.runpaths import pid_path, run_dir, socket_path
+from engine.fdwait import readable
 from engine.paths import ensure_dir
 from engine.unixaddr import unix_address
 
@@ -76,6 +77,7 @@ def _kept_request(project: str, timeout: float, message: dict[str, Any]) -> dict
     for attempt in (0, 1):
         entry = conns.get(key)
         if entry is None:
+            _drop_closed(conns)
             sock = _connect(project, timeout)
             entry = conns[key] = (sock, sock.makefile("rb"))
         sock, replies = entry
@@ -95,6 +97,14 @@ def _kept_request(project: str, timeout: float, message: dict[str, Any]) -> dict
             return dict(json.loads(reply))
         _drop_kept(conns, key)
     raise OSError("supervisor closed the connection")
+
+
+def _drop_closed(conns: dict[str, tuple[socket.socket, Any]]) -> None:
+    """Close the kept connections whose supervisor has gone (``down`` stopped it): between
+    requests nothing arrives on one but its end. A long-lived process (the Python API, a test
+    session) otherwise kept one per project it ever used."""
+    for key in [key for key, (sock, _) in conns.items() if readable([sock], 0)]:
+        _drop_kept(conns, key)
 
 
 def _drop_kept(conns: dict[str, tuple[socket.socket, Any]], key: str) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import signal
 import socket
 import tempfile
@@ -24,6 +23,7 @@ from typing import Any
 from engine.containers import frames, paths, security, terminal
 from engine.containers.users import resolve_user
 from engine.errors import Conflict, EngineError
+from engine.fdwait import readable
 
 _MAX_REQUEST = 1 << 20
 _KILL_GRACE = 10.0  # seconds for the shim to reap a process it killed
@@ -120,7 +120,7 @@ class _Replies:
         """The next line; None when ``timeout`` passed or ``wake`` became readable first."""
         while b"\n" not in self.buffer:
             watched = [self.sock] + ([wake] if wake >= 0 else [])
-            ready, _, _ = select.select(watched, [], [], timeout)
+            ready = readable(watched, timeout)
             if self.sock not in ready:
                 return None
             chunk = self.sock.recv(4096)

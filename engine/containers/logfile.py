@@ -7,7 +7,6 @@ import ctypes
 import json
 import os
 import re
-import select
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -15,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.containers.spec import LogLine
+from engine.fdwait import readable
 
 MAX_LINE = 16 * 1024  # docker splits longer lines too
 
@@ -160,7 +160,7 @@ class _FileWatch:
 
     def wait(self, timeout: float, exit_fd: int | None = None) -> None:
         """Block until the file changes, ``exit_fd`` is readable or ``timeout``; drain."""
-        select.select([self.fd] + ([] if exit_fd is None else [exit_fd]), [], [], timeout)
+        readable([self.fd] + ([] if exit_fd is None else [exit_fd]), timeout)
         try:
             while os.read(self.fd, 4096):
                 pass

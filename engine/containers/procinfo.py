@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import select
 
 from engine.containers import paths
 from engine.containers.spec import Process
+from engine.fdwait import readable
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def wait_exit(pid: int, started: int, timeout: float | None) -> bool:
     try:
         if not alive(pid, started):  # recycled between the check and the open
             return True
-        ready, _, _ = select.select([fd], [], [], timeout)
+        ready = readable([fd], timeout)
         return bool(ready)
     finally:
         os.close(fd)

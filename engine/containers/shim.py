@@ -32,7 +32,6 @@ import ctypes
 import json
 import logging
 import os
-import select
 import selectors
 import signal
 import socket
@@ -50,6 +49,7 @@ from engine.containers.sessions import Sessions
 from engine.containers.spec import State
 from engine.containers.stdio import ContainerIO, read_output
 from engine.errors import EngineError, NotFound
+from engine.fdwait import readable
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def _exec_shim(cid: str, runtime_name: str, fds: tuple[int, int]) -> None:
 
 
 def _read_report(sock: socket.socket) -> dict[str, Any]:
-    ready, _, _ = select.select([sock], [], [], _REPORT_TIMEOUT)
+    ready = readable([sock], _REPORT_TIMEOUT)
     if not ready:  # the runtime hangs; the shim records the outcome if it ever finishes
         return {"ok": False, "exit_code": 128,
                 "error": f"the runtime did not start the container in {_REPORT_TIMEOUT}s"}

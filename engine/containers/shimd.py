@@ -19,7 +19,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import select
 import socket
 import struct
 import subprocess
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import warm
+from engine.fdwait import readable
 from engine.paths import ensure_dir, state_root
 from engine.unixaddr import unix_address
 
@@ -132,7 +132,7 @@ def start_early() -> None:
     with _early_lock:
         entry = _early.get(root)
         if isinstance(entry, tuple):
-            if not select.select([entry[1]], [], [], 0)[0]:
+            if not readable([entry[1]], 0):
                 return  # still starting: request_shim awaits it
             _early[root] = _wait_ready(*entry)  # came up (or failed) without being awaited
         if server_running(root):  # one that came up earlier may have been stopped since
@@ -258,7 +258,7 @@ def _wait_ready(proc: subprocess.Popen[bytes] | None, read_fd: int) -> bool:
     in growing steps, up to 50 ms, between looks). ``proc`` is None when the warm engine
     forked the server (nothing to reap here)."""
     with os.fdopen(read_fd, "rb") as ready:
-        word = ready.read() if select.select([ready], [], [], _START_TIMEOUT)[0] else b""
+        word = ready.read() if readable([ready], _START_TIMEOUT) else b""
     if proc is not None:
         _reap(proc, _START_TIMEOUT)  # the server forks once; this reaps the first process
     return word in (b"ready", b"busy")
@@ -272,7 +272,7 @@ def _reap(proc: subprocess.Popen[bytes], timeout: float) -> None:
         proc.poll()
         return
     try:
-        select.select([fd], [], [], timeout)
+        readable([fd], timeout)
     finally:
         os.close(fd)
     proc.poll()
@@ -349,7 +349,7 @@ def _serve(root: Path, server: socket.socket, lifeline: int | None) -> None:
     watched: list[Any] = [server, *([lifeline] if lifeline is not None else [])]
     while serving and time.monotonic() - last < idle and root.is_dir():
         _reap_shims()
-        ready = select.select(watched, [], [], _CHECK_EVERY)[0]
+        ready = readable(watched, _CHECK_EVERY)
         if lifeline in ready:
             return  # the engine is gone (only it held the pipe's other end)
         if not ready:

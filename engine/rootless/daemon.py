@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import selectors
 import signal
 import socket
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import EngineError
+from engine.fdwait import readable
 from engine.rootless import forwards, hostnet, nsutil, pause, subids
 
 PAUSE_PID = "pause.pid"
@@ -206,7 +206,7 @@ def wait_gone(pid: int, timeout: float = 5.0) -> None:
     except ProcessLookupError:
         return
     try:
-        select.select([fd], [], [], timeout)
+        readable([fd], timeout)
     finally:
         os.close(fd)
 

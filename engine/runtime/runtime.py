@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import select
 import shutil
 import signal
 import socket
@@ -17,6 +16,7 @@ from typing import Any
 
 from engine import cgroups
 from engine.errors import Conflict, EngineError, MissingPrivilege, NotFound
+from engine.fdwait import readable
 from engine.paths import ensure_spread_dir, state_root
 from engine.runtime import init as init_mod
 from engine.runtime import seccomp
@@ -206,7 +206,7 @@ class BuiltinRuntime:
         fifo = self._dir(cid) / FIFO
         fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
-            while not select.select([fd], [], [], 0.1)[0]:
+            while not readable([fd], 0.1):
                 if not is_alive(st):
                     raise EngineError("container init exited before start", step="start",
                                       obj=cid)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import select
 import signal
 import struct
 import subprocess
@@ -18,6 +17,8 @@ import termios
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from engine.fdwait import readable
 
 
 class PtyTerm:
@@ -60,7 +61,7 @@ class PtyTerm:
                                      f"{self.output[-2000:]!r}")
 
     def _read(self, timeout: float) -> bool:
-        ready, _, _ = select.select([self.master], [], [], timeout)
+        ready = readable([self.master], timeout)
         if not ready:
             return False
         try:

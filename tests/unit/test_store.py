@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -282,3 +283,35 @@ def test_pooled_connections_to_a_removed_database_are_dropped(state_root: Path) 
     assert _in_thread(store.connect) is not stale
     assert stale not in store._pool.get(path, [])
     assert Path(path).exists()
+
+
+def _database_descriptors() -> set[str]:
+    """The state databases (and their -wal/-shm) this process has descriptors open to."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if "state.db" in target:
+            found.add(target.split("/state.db")[0])
+    return found
+
+
+def test_a_process_going_through_many_state_roots_keeps_few_open(tmp_path: Path) -> None:
+    """A test session or a program making throwaway stacks goes through many state roots:
+    connections (this thread's and the idle ones of ended threads) to the least recently used
+    databases are closed, so descriptors stay bounded; using such a root again reopens it."""
+    roots = [tmp_path / f"root{i}" for i in range(store._MAX_DATABASES + 3)]
+    first = store.connect(roots[0])
+    first.execute("CREATE TABLE IF NOT EXISTS t_many (k TEXT)")
+    first.execute("INSERT INTO t_many VALUES ('kept')")
+    for root in roots:
+        store.connect(root)
+        _in_thread(lambda r=root: store.connect(r))  # an ended thread's idle connection
+    mine = {p for p in _database_descriptors() if p.startswith(str(tmp_path))}
+    assert mine == {str(r) for r in roots[-store._MAX_DATABASES:]}
+    with pytest.raises(sqlite3.ProgrammingError):
+        first.execute("SELECT 1")  # closed when let go
+    again = store.connect(roots[0])
+    assert again.execute("SELECT k FROM t_many").fetchall()[0][0] == "kept"

@@ -2,8 +2,6 @@
 (in-thread) supervisor, as the orchestrator's own unit tests use (issue 13)."""
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +20,8 @@ from compose.api import (
 )
 from compose.api.errors import translated
 from compose.cli.main import main
-from compose.orchestrator import client, daemon
-from tests.unit.orchestrator.fakes import FakeBackend, FakeOps
+from compose.orchestrator import client
+from tests.unit.orchestrator.fakes import FakeBackend, FakeOps, serve_in_thread
 
 STACK = """
 name: proj
@@ -67,10 +65,7 @@ def fake(state_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     (tmp_path / "compose.yaml").write_text(STACK)
     monkeypatch.chdir(tmp_path)
     ops = FakeOps()
-    r, w = os.pipe()
-    t = threading.Thread(target=daemon.serve, args=("proj", ops, w), daemon=True)
-    t.start()
-    assert os.read(r, 1) == b"1"
+    t = serve_in_thread(ops)
     yield ops, Backend(ops)
     client.stop_supervisor("proj")
     t.join(5)

@@ -2,13 +2,26 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from engine.containers import logfile
+
+_opened: list[int] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_writers() -> Iterator[None]:
+    yield
+    while _opened:
+        os.close(_opened.pop())
 
 
 def _writer(path: Path, stream: str = "stdout") -> logfile.LineWriter:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    _opened.append(fd)
     return logfile.LineWriter(fd, stream)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.containers import shimd
+from engine.fdwait import readable
 
 
 def _launch(script: str) -> tuple[subprocess.Popen[bytes], int]:
@@ -59,13 +60,11 @@ def test_an_early_start_nobody_awaited_is_settled_not_left_pending(root: Path) -
     """The ready pipe and the first process of an early start are released even when no
     request came through the pending path (the server was up by then): a later start_early
     reaps it and starts nothing while the server runs."""
-    import select
-
     shimd.start_early()
     entry = shimd._early[root]
     assert isinstance(entry, tuple)
     proc, read_fd = entry
-    assert select.select([read_fd], [], [], 10)[0]  # the server reported
+    assert readable([read_fd], 10)  # the server reported
     shimd.start_early()
     assert shimd._early[root] is True
     assert proc.returncode == 0

@@ -1,6 +1,7 @@
 """Fakes for orchestrator unit tests: a container engine that runs nothing."""
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -194,3 +195,18 @@ class _Removals:
 
     def flush_in_background(self) -> None:
         self.backend.removal_flushes = getattr(self.backend, "removal_flushes", 0) + 1
+
+
+def serve_in_thread(ops: FakeOps, project: str = "proj") -> threading.Thread:
+    """Run ``project``'s supervisor (over ``ops``) in a thread of this process; returns the
+    thread once the supervisor listens. Stop it with ``client.stop_supervisor``."""
+    from compose.orchestrator import daemon
+
+    ready_r, ready_w = os.pipe()
+    try:
+        t = threading.Thread(target=daemon.serve, args=(project, ops, ready_w), daemon=True)
+        t.start()
+        assert os.read(ready_r, 1) == b"1"
+    finally:
+        os.close(ready_r)
+    return t

@@ -14,16 +14,13 @@ from compose.orchestrator import client, daemon, state
 from compose.orchestrator.health import HealthConfig
 from compose.orchestrator.restart import PolicyName, RestartPolicy
 from compose.orchestrator.supervisor import EventHub, Supervisor
-from tests.unit.orchestrator.fakes import FakeOps
+from tests.unit.orchestrator.fakes import FakeOps, serve_in_thread
 
 
 @pytest.fixture
 def supervisor(state_root: Path) -> Iterator[tuple[FakeOps, client.Subscription]]:
     ops = FakeOps()
-    ready_r, ready_w = __import__("os").pipe()
-    t = threading.Thread(target=daemon.serve, args=("proj", ops, ready_w), daemon=True)
-    t.start()
-    assert __import__("os").read(ready_r, 1) == b"1"
+    t = serve_in_thread(ops)
     sub = client.Subscription("proj")
     yield ops, sub
     sub.close()
@@ -176,10 +173,7 @@ def test_a_threads_watch_and_publish_requests_share_one_connection(
 def test_a_kept_connection_to_a_restarted_supervisor_is_replaced(state_root: Path) -> None:
     ops = FakeOps()
     for _ in range(2):  # the second supervisor finds the first one's connection closed
-        ready_r, ready_w = __import__("os").pipe()
-        t = threading.Thread(target=daemon.serve, args=("proj", ops, ready_w), daemon=True)
-        t.start()
-        assert __import__("os").read(ready_r, 1) == b"1"
+        t = serve_in_thread(ops)
         sub = client.Subscription("proj")
         events = iter(sub)
         client.publish("proj", {"event": "created", "container": "c"})
@@ -188,6 +182,26 @@ def test_a_kept_connection_to_a_restarted_supervisor_is_replaced(state_root: Pat
         client.stop_supervisor("proj")
         t.join(5)
         assert not t.is_alive()
+
+
+def test_a_kept_connection_to_a_stopped_supervisor_is_closed_at_the_next_new_one(
+        state_root: Path) -> None:
+    """A long-lived process (the Python API, a test session) goes through many projects: the
+    kept connection to one whose supervisor ``down`` stopped is closed when this thread next
+    opens one, instead of staying open for the life of the process."""
+    ops = FakeOps()
+    t = serve_in_thread(ops, "first")
+    client.publish("first", {"event": "created", "container": "c"})
+    first = client._kept.conns[str(client.socket_path("first"))][0]
+    client.stop_supervisor("first")
+    t.join(5)
+    assert first.fileno() >= 0  # nothing has looked yet
+    t = serve_in_thread(ops, "second")
+    client.publish("second", {"event": "created", "container": "c"})
+    assert first.fileno() == -1
+    assert list(client._kept.conns) == [str(client.socket_path("second"))]
+    client.stop_supervisor("second")
+    t.join(5)
 
 
 def test_a_subscription_until_a_past_time_is_the_replay_up_to_it_then_ends(

@@ -1,7 +1,6 @@
 """up/down walks with a fake backend and a real (in-thread) supervisor over its socket."""
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from compose.config.model import DependsOn, Healthcheck, Network, Project, Service, Volume
-from compose.orchestrator import client, daemon, state
+from compose.orchestrator import client, state
 from compose.orchestrator.convergence import RecreatePolicy
 from compose.orchestrator.down import DownOptions, run_down
 from compose.orchestrator.executor import Outcome, critical_path
 from compose.orchestrator.up import Up, UpOptions
-from tests.unit.orchestrator.fakes import FakeBackend, FakeOps
+from tests.unit.orchestrator.fakes import FakeBackend, FakeOps, serve_in_thread
 
 
 def svc(name: str, **kw: object) -> Service:
@@ -41,10 +40,7 @@ def stack(**overrides: Service) -> Project:
 @pytest.fixture
 def env(state_root: Path) -> Iterator[tuple[FakeOps, FakeBackend]]:
     ops = FakeOps()
-    r, w = os.pipe()
-    t = threading.Thread(target=daemon.serve, args=("proj", ops, w), daemon=True)
-    t.start()
-    assert os.read(r, 1) == b"1"
+    t = serve_in_thread(ops)
     backend = FakeBackend(ops)
     backend.exit_on_start["migrate"] = 0
     yield ops, backend

@@ -49,6 +49,7 @@ class VolumeError(EngineError):
 
 @dataclass(frozen=True, slots=True)
 class Volume:
+    """A named volume, as recorded."""
     name: str
     driver: str
     mountpoint: Path

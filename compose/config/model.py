@@ -35,6 +35,7 @@ class PortConfig:
 
 @dataclass(frozen=True, slots=True)
 class BindOptions:
+    """A bind mount's ``bind:`` options."""
     propagation: str | None = None
     create_host_path: bool = True
     selinux: str | None = None
@@ -43,6 +44,7 @@ class BindOptions:
 
 @dataclass(frozen=True, slots=True)
 class VolumeOptions:
+    """A volume mount's ``volume:`` options."""
     nocopy: bool = False
     subpath: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -50,6 +52,7 @@ class VolumeOptions:
 
 @dataclass(frozen=True, slots=True)
 class TmpfsOptions:
+    """A tmpfs mount's ``tmpfs:`` options."""
     size: int | None = None  # bytes
     mode: int | None = None  # permission bits
 
@@ -71,6 +74,7 @@ class VolumeMount:
 
 @dataclass(frozen=True, slots=True)
 class DependsOn:
+    """One entry of a service's ``depends_on``: the condition to wait for."""
     condition: str = "service_started"  # service_started / _healthy / _completed_successfully
     restart: bool = False
     required: bool = True
@@ -78,6 +82,7 @@ class DependsOn:
 
 @dataclass(frozen=True, slots=True)
 class Healthcheck:
+    """A service's ``healthcheck`` (durations in seconds)."""
     test: tuple[str, ...] | None = None  # ("CMD", ...), ("CMD-SHELL", "..."), ("NONE",)
     interval: float | None = None
     timeout: float | None = None
@@ -89,12 +94,14 @@ class Healthcheck:
 
 @dataclass(frozen=True, slots=True)
 class Ulimit:
+    """One resource limit of ``ulimits``."""
     soft: int
     hard: int
 
 
 @dataclass(frozen=True, slots=True)
 class Logging:
+    """A service's ``logging`` driver and its options."""
     driver: str | None = None
     options: Mapping[str, str] = field(default_factory=dict)
 
@@ -138,6 +145,7 @@ class Hook:
 
 @dataclass(frozen=True, slots=True)
 class ResourceSpec:
+    """``deploy.resources.limits`` or ``reservations``."""
     cpus: float | None = None
     memory: int | None = None  # bytes
     pids: int | None = None
@@ -146,6 +154,7 @@ class ResourceSpec:
 
 @dataclass(frozen=True, slots=True)
 class RestartPolicy:
+    """``deploy.restart_policy``."""
     condition: str | None = None  # none | on-failure | any
     delay: float | None = None
     max_attempts: int | None = None
@@ -154,6 +163,7 @@ class RestartPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Deploy:
+    """A service's ``deploy`` section."""
     mode: str | None = None
     replicas: int | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -191,6 +201,7 @@ class ServiceFileRef:
 
 @dataclass(frozen=True, slots=True)
 class Device:
+    """One entry of a service's ``devices``."""
     source: str
     target: str
     permissions: str = "rwm"
@@ -296,6 +307,7 @@ class Service:
 
 @dataclass(frozen=True, slots=True)
 class IpamPool:
+    """One address pool of a network's ``ipam.config``."""
     subnet: str | None = None
     ip_range: str | None = None
     gateway: str | None = None
@@ -304,6 +316,7 @@ class IpamPool:
 
 @dataclass(frozen=True, slots=True)
 class Ipam:
+    """A network's ``ipam`` section."""
     driver: str | None = None
     config: tuple[IpamPool, ...] = ()
     options: Mapping[str, str] = field(default_factory=dict)

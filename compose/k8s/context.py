@@ -29,6 +29,7 @@ class ConvertOptions:
 
 @dataclass(slots=True)
 class Context:
+    """What one conversion to Kubernetes manifests works on, and the warnings it gathers."""
     project: Project
     options: ConvertOptions
     warnings: list[str] = field(default_factory=list)

@@ -75,6 +75,7 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """What ``up`` does to each container, and the orphans it found."""
     steps: tuple[Step, ...]
     orphans: tuple[ObservedContainer, ...]
 

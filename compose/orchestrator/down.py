@@ -35,6 +35,7 @@ _REMOVERS = 8
 
 @dataclass(frozen=True, slots=True)
 class DownOptions:
+    """The options of ``down``."""
     volumes: bool = False
     rmi: str | None = None  # "local" | "all"
     remove_orphans: bool = False

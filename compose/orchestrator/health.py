@@ -49,6 +49,7 @@ class HealthConfig:
 
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
+    """One health probe's exit code, output and times."""
     exit_code: int
     output: str
     started: float

@@ -31,6 +31,7 @@ class PolicyName(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class RestartPolicy:
+    """A container's restart policy, as the supervisor applies it."""
     name: PolicyName = PolicyName.NO
     max_retries: int = 0  # 0 = unlimited (on-failure only)
     delay: float = BACKOFF_START
@@ -47,6 +48,7 @@ class RestartState:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """Whether to restart an exited container, after which delay, and the state after."""
     restart: bool
     delay: float = 0.0
     state: RestartState = RestartState()

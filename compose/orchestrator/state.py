@@ -34,6 +34,7 @@ CREATE INDEX IF NOT EXISTS supervised_project ON supervised(project)
 
 @dataclass(frozen=True, slots=True)
 class Supervised:
+    """A container the project's supervisor watches (its row in the store)."""
     container_id: str
     project: str
     service: str

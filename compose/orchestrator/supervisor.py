@@ -71,6 +71,7 @@ class ContainerOps(Protocol):
 
 @dataclass(slots=True)
 class _Watch:
+    """The supervisor's watch over one container's current run."""
     row: state.Supervised
     stop: threading.Event
     started: float  # wall clock of the current run (health start_period counts from here)

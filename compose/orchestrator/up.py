@@ -48,6 +48,7 @@ Reporter = Callable[[str, str], None]  # (object name, status) → progress outp
 
 @dataclass(frozen=True, slots=True)
 class UpOptions:
+    """The options of ``up``."""
     services: tuple[str, ...] = ()
     no_deps: bool = False
     build: bool = False
@@ -68,6 +69,8 @@ class UpOptions:
 
 @dataclass(slots=True)
 class UpResult:
+    """What ``up`` did: each service's run, and when its image was ready and its containers
+    were created."""
     runs: dict[str, ServiceRun]
     image_ready: dict[str, float]
     created: dict[str, float]

@@ -48,6 +48,7 @@ _STREAM_KIND = {"stdout": frames.STDOUT, "stderr": frames.STDERR}
 
 @dataclass
 class ExecJob:
+    """An exec process whose client connection the session relays."""
     conn: socket.socket
     pid: int
     decoder: frames.Decoder = field(default_factory=frames.Decoder)
@@ -55,6 +56,7 @@ class ExecJob:
 
 @dataclass
 class Client:
+    """An attached client of a container's session."""
     conn: socket.socket
     stdin: bool
     stdin_once: bool

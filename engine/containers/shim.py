@@ -161,6 +161,7 @@ def _scrub_fds(keep: set[int]) -> None:
 
 @dataclass
 class _Status:
+    """The container init's pid and, once it exited, its wait status."""
     init_pid: int = 0
     init_status: int | None = None
 

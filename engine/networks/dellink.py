@@ -44,6 +44,7 @@ _FIRST_GROUP = 1 << 24  # device groups people name (/etc/iproute2/group) are sm
 
 @dataclass
 class _Batch:
+    """Links moved into one device group, deleted together."""
     group: int
     moving: int = 0  # members between joining and their move into the group
     members: list[int] = field(default_factory=list)  # their link indexes
@@ -53,6 +54,7 @@ class _Batch:
 
 @dataclass
 class _Namespace:
+    """The group-commit state of one network namespace."""
     delete_lock: threading.Lock = field(default_factory=threading.Lock)
     open: _Batch | None = None  # the group commit's batch that callers join
     deferred: _Batch | None = None  # the deferral's batch

@@ -53,6 +53,7 @@ def cache_limit() -> int:
 
 @dataclass(slots=True)
 class Listener:
+    """The DNS sockets the server listens on inside one container."""
     container_id: str
     path: str
     udp: socket.socket

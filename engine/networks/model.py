@@ -36,6 +36,7 @@ class IpamConfig:
 
 @dataclass(frozen=True, slots=True)
 class IpamSpec:
+    """A network's address management: its driver and pools."""
     driver: str = "default"
     configs: tuple[IpamConfig, ...] = ()
 
@@ -57,6 +58,7 @@ class NetworkSpec:
 
 @dataclass(frozen=True, slots=True)
 class NetworkInfo:
+    """A network, as recorded."""
     id: str
     name: str
     bridge: str
@@ -90,6 +92,7 @@ class EndpointSpec:
 
 @dataclass(frozen=True, slots=True)
 class EndpointInfo:
+    """A container's attachment to a network, as recorded."""
     container_id: str
     network_id: str
     network_name: str

@@ -117,3 +117,19 @@ def test_the_cli_installs_it(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=env)
     assert out.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_inspect_and_copy_load_only_when_dataclasses_needs_them() -> None:
+    """``dataclasses`` gets stand-ins for ``inspect`` and ``copy`` (~5 ms of imports in every
+    interpreter); a class without a docstring and ``asdict`` of nested values still work, and
+    load the real modules then."""
+    code = ("import sys\nfrom engine import dataclass_cache\nimport dataclasses\n"
+            "print('inspect' in sys.modules, 'copy' in sys.modules)\n"
+            "@dataclasses.dataclass\nclass A:\n    x: int\n    y: list\n"
+            "print(A.__doc__)\nprint(dataclasses.asdict(A(1, [[2]])))\n"
+            "print(dataclasses.inspect is sys.modules['inspect'],"
+            " dataclasses.copy is sys.modules['copy'])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+    assert out.stdout.splitlines() == [
+        "False False", "A(x: int, y: list)", "{'x': 1, 'y': [[2]]}", "True True"]

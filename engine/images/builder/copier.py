@@ -24,12 +24,14 @@ class CopyError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Source:
+    """One source file or directory of a copy."""
     rel: str      # path relative to the source root ("" for the root itself)
     path: Path    # absolute path
 
 
 @dataclass(frozen=True, slots=True)
 class CopyOptions:
+    """The options of a ``COPY``/``ADD``."""
     chown: tuple[int, int] | None = None
     chmod: int | None = None
     extract_archives: bool = False

@@ -8,6 +8,7 @@ from pathlib import Path
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """One pattern of a ``.dockerignore`` file."""
     regex: re.Pattern[str]
     exclude: bool
     pattern: str

@@ -68,6 +68,7 @@ class Instruction:
 
 @dataclass(frozen=True, slots=True)
 class Dockerfile:
+    """A parsed Dockerfile: its instructions and escape character."""
     instructions: tuple[Instruction, ...]
     escape: str = "\\"
     file: str = "Dockerfile"

@@ -35,6 +35,7 @@ _HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io",
 
 @dataclass(frozen=True, slots=True)
 class RegistrySettings:
+    """Registry mirrors and the registries reached without TLS checks."""
     mirrors: dict[str, tuple[str, ...]]
     insecure: frozenset[str]
 

@@ -32,6 +32,7 @@ FAMILIES = {1: "inet", 2: "ip", 7: "bridge", 10: "ip6"}
 
 @dataclass(frozen=True, slots=True)
 class Chain:
+    """A firewall chain found on the host."""
     family: str
     table: str
     name: str
@@ -47,6 +48,7 @@ def nft_chains() -> list[Chain]:
 
 @dataclass(frozen=True, slots=True)
 class RuleRef:
+    """A rule found in a chain: its handle and comment."""
     chain: str
     handle: int
     comment: str | None

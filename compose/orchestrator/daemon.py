@@ -152,6 +152,7 @@ def serve(project: str, ops: ContainerOps, ready_fd: int | None = None) -> None:
     with unix_address(sock) as address:
         server = _Server(address, sup, hub)
     _signal_ready(ready_fd)
+    threading.Thread(target=_prepare, args=(ops,), name="prepare", daemon=True).start()
     try:
         sup.adopt_all()
     except Exception:  # keep serving: the CLI can still watch containers one by one
@@ -165,6 +166,15 @@ def serve(project: str, ops: ContainerOps, ready_fd: int | None = None) -> None:
         sock.unlink(missing_ok=True)
         pid_path(project).unlink(missing_ok=True)
         lock.close()
+
+
+def _prepare(ops: ContainerOps) -> None:
+    """Load the engine calls beside the serving (the ``up`` that started this supervisor
+    pings it, then hands it its first container once that started)."""
+    try:
+        ops.prepare()
+    except Exception:  # the first request imports what it needs instead
+        log.exception("preparing the engine calls failed")
 
 
 def _lock_pid_file(project: str, patience: float = 10.0) -> IO[str] | None:

@@ -22,6 +22,15 @@ class EngineContainerOps:
     def note_restart(self, cid: str) -> None:
         containers.note_restart(cid)
 
+    def prepare(self) -> None:
+        """Import the engine modules behind these calls and open the store: a supervisor
+        does it once it is ready, while the ``up`` that started it still prepares networks
+        and containers, instead of in the first ``watch`` it serves (~20 ms on the path of
+        the first container's start)."""
+        _ = (containers.inspect, containers.wait, containers.start, containers.exec_output,
+             networks.set_endpoint_active)  # (each name's first use imports its module)
+        self.is_running("")  # (no such container: reads the store once)
+
     def is_running(self, cid: str) -> bool:
         try:
             info = containers.inspect(cid)

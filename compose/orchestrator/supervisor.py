@@ -67,6 +67,7 @@ class ContainerOps(Protocol):
     def is_running(self, cid: str) -> bool: ...
     def probe(self, cid: str, argv: tuple[str, ...], timeout: float) -> tuple[int, str] | None:
         ...  # None when the probe timed out
+    def prepare(self) -> None: ...  # load what the calls above need, before the first one
 
 
 @dataclass(slots=True)

@@ -314,6 +314,32 @@ def test_the_preload_waits_for_the_command_that_started_the_engine(stack: Stack)
     stack.run("down", "-t", "1")
 
 
+def test_the_preload_gives_way_to_a_new_command_but_not_for_good(stack: Stack) -> None:
+    # A command that comes while the engine preloads (the `down` right after a first `up`)
+    # runs without the preload competing for the CPU for its first seconds; a long one (`up`
+    # attached to its logs) does not keep the engine from loading.
+    stack.write(COMPOSE)
+    assert stack.run("ps").returncode == 0  # in-process: starts the engine, then ends
+    wait_for("the engine to listen", lambda: Path(warm.address(str(stack.root))).exists())
+    up = cli(stack, "up", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert up.stdout is not None
+        for line in up.stdout:  # the engine's child runs the attached up now
+            if line.startswith("Attaching to"):
+                break
+        paused = preload_status(stack.root)
+        assert paused["preload"] == "loading"
+        time.sleep(0.5)
+        assert preload_status(stack.root)["modules"] == paused["modules"]
+        wait_for("the preload", lambda: preload_status(stack.root)["preload"] == "done",
+                 within=60)
+        assert up.poll() is None  # done while the command still ran
+    finally:
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=60) == 130
+    stack.run("down", "-t", "1")
+
+
 # What an in-process `up` (the first command of a state root, or with no engine) must not load:
 # typer (up is parsed by compose.cli.lean), pyroute2 (~100 modules, asyncio among them), the
 # registry client with ssl, and the layer codecs; an image already in the store needs none.

@@ -17,6 +17,10 @@ class FakeOps:
         self.runs: dict[str, int] = {}
         self.probe_results: list[tuple[int, str]] = []
         self.starts: list[str] = []
+        self.prepared = False
+
+    def prepare(self) -> None:
+        self.prepared = True
 
     def add(self, cid: str, running: bool = True) -> None:
         with self.cond:

@@ -5,6 +5,7 @@ import json
 import selectors
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,6 +45,10 @@ def next_event(events: Iterator[dict], kind: str) -> dict:
 
 def test_ping_and_unknown_op(supervisor: tuple[FakeOps, client.Subscription]) -> None:
     assert client.is_running("proj")
+    deadline = time.monotonic() + 5
+    while not supervisor[0].prepared and time.monotonic() < deadline:  # (beside the serving)
+        time.sleep(0.01)
+    assert supervisor[0].prepared  # the engine calls are loaded without waiting for a request
     assert client.request("proj", "bogus") == {"ok": False, "error": "unknown op 'bogus'"}
 
 

@@ -6,8 +6,7 @@ It binds its address first (a second one started at the same moment gives way at
 serves while it imports the whole CLI and engine in small steps between requests (a command
 that arrives meanwhile is forked at once and imports what it still lacks itself). The preload
 (about a second of CPU) waits until the command that started the engine has ended, or for
-:data:`_PRELOAD_AFTER` seconds, so that it does not compete with that command for the CPU; it
-also pauses for the first :data:`_YIELD_TO_COMMAND` seconds of each command it forks.
+:data:`_PRELOAD_AFTER` seconds, so that it does not compete with that command for the CPU.
 It serves four requests (:mod:`engine.warm` has the wire format):
 
 - ``run``: fork a child that becomes the command: the client's standard streams, working
@@ -51,7 +50,6 @@ from engine.fdwait import readable
 _REQUEST_TIMEOUT = 2.0
 _TICK = 1.0
 _PRELOAD_AFTER = 3.0  # seconds: the longest the preload waits for the starting command to end
-_YIELD_TO_COMMAND = 2.0  # seconds: the longest the preload pauses for a command child
 
 
 @dataclass(slots=True)
@@ -62,7 +60,6 @@ class _Running:
     pidfd: int
     conn: Any
     client_gone: bool = False
-    started: float = 0.0  # monotonic
 
 
 class Server:
@@ -137,18 +134,10 @@ class Server:
 
     def _step_in(self) -> float | None:
         """Seconds until the next import may run (0: now; None: nothing left to import): at
-        once when the starting command has ended, else once the wait for it is over. The
-        preload also gives way to a command child for its first :data:`_YIELD_TO_COMMAND`
-        seconds: on two cores it competed with that command and the helpers it starts (the
-        ``down`` right after a first ``up``); a long one (``up`` attached to the logs) does
-        not hold it back for good."""
+        once when the starting command has ended, else once the wait for it is over."""
         if not self.work:
             return None
-        now = time.monotonic()
-        start = now if self.parent < 0 else self.preload_at
-        for run in self.running.values():
-            start = max(start, run.started + _YIELD_TO_COMMAND)
-        return max(0.0, start - now)
+        return 0.0 if self.parent < 0 else max(0.0, self.preload_at - time.monotonic())
 
     def _work_step(self) -> None:
         """Load the next module (the starting command has ended, or the wait for it is
@@ -268,7 +257,7 @@ class Server:
         except OSError:
             pass  # the child did it first (or already ran out)
         pidfd = os.pidfd_open(pid)
-        self.running[pidfd] = _Running(pid, pidfd, conn, started=time.monotonic())
+        self.running[pidfd] = _Running(pid, pidfd, conn)
         conn.settimeout(None)
         return None, True
 

@@ -314,29 +314,18 @@ def test_the_preload_waits_for_the_command_that_started_the_engine(stack: Stack)
     stack.run("down", "-t", "1")
 
 
-def test_the_preload_gives_way_to_a_new_command_but_not_for_good(stack: Stack) -> None:
-    # A command that comes while the engine preloads (the `down` right after a first `up`)
-    # runs without the preload competing for the CPU for its first seconds; a long one (`up`
-    # attached to its logs) does not keep the engine from loading.
+def test_the_preload_goes_on_while_a_command_runs(stack: Stack) -> None:
+    # Scripts run command after command: the preload must go on beside a running command,
+    # not wait for a gap between commands (a version that paused it for each command's
+    # first seconds left the engine half loaded through a series of up/down cycles: +18 % of
+    # CPU per 50-service down).
     stack.write(COMPOSE)
     assert stack.run("ps").returncode == 0  # in-process: starts the engine, then ends
     wait_for("the engine to listen", lambda: Path(warm.address(str(stack.root))).exists())
-    up = cli(stack, "up", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
-        assert up.stdout is not None
-        for line in up.stdout:  # the engine's child runs the attached up now
-            if line.startswith("Attaching to"):
-                break
-        paused = preload_status(stack.root)
-        assert paused["preload"] == "loading"
-        time.sleep(0.5)
-        assert preload_status(stack.root)["modules"] == paused["modules"]
-        wait_for("the preload", lambda: preload_status(stack.root)["preload"] == "done",
-                 within=60)
-        assert up.poll() is None  # done while the command still ran
-    finally:
-        up.send_signal(signal.SIGINT)
-        assert up.wait(timeout=60) == 130
+    before = preload_status(stack.root)
+    assert stack.run("up", "-d").returncode == 0
+    after = preload_status(stack.root)
+    assert after["preload"] == "done" or after["modules"] > before["modules"] + 300
     stack.run("down", "-t", "1")
 
 

@@ -30,6 +30,8 @@ class _OnFirstUse(types.ModuleType):
     replaces it in ``dataclasses``; nothing else ever sees it."""
 
     def __getattr__(self, attr: str) -> Any:
+        if sys.modules.get(self.__name__) is self:  # (asked while dataclasses still loads)
+            del sys.modules[self.__name__]
         real = __import__(self.__name__)
         setattr(sys.modules["dataclasses"], self.__name__, real)
         return getattr(real, attr)

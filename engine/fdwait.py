@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-_WATCH = select.POLLIN | select.POLLPRI
+_LONGEST_MS = 2**31 - 1  # poll's limit (~24.8 days): a longer wait ends there
 
 
 def _fd(item: Any) -> int:
@@ -31,7 +31,7 @@ def readable(items: Sequence[Any], timeout: float | None) -> list[Any]:
     poller = select.poll()
     fds = [_fd(item) for item in items]
     for fd in set(fds):
-        poller.register(fd, _WATCH)
-    wait = None if timeout is None else max(0, math.ceil(timeout * 1000))
+        poller.register(fd, select.POLLIN)  # (hang-ups and errors come without asking)
+    wait = None if timeout is None else min(_LONGEST_MS, max(0, math.ceil(timeout * 1000)))
     ready = {fd for fd, _ in poller.poll(wait)}
     return [item for item, fd in zip(items, fds, strict=True) if fd in ready]

@@ -111,6 +111,8 @@ def connect(root: Path | None = None) -> sqlite3.Connection:
             conn = _open(path)
         cache[path] = conn
         _used_recently(path, cache)
+    elif _newest[0] != path:  # (a process with one database never takes the lock here)
+        _used_recently(path, cache)
     _apply_schemas(conn, path)
     return conn
 
@@ -121,18 +123,20 @@ def connect(root: Path | None = None) -> sqlite3.Connection:
 # each pooled connection) open for good: a test session reached descriptor 1024.
 _MAX_DATABASES = 4
 _recent: dict[str, None] = {}
+_newest: list[str | None] = [None]  # its last key, read without the lock
 
 
 def _used_recently(path: str, cache: dict[str, sqlite3.Connection]) -> None:
     """Note that this thread took a connection to ``path``. Past :data:`_MAX_DATABASES`, the
     least recently taken database is let go: the idle connections of ended threads to it
     close, and each thread closes its own at its next new connection (one inside a
-    transaction is only dropped; the garbage collector closes it). A caller still holding a
-    connection to it across four other databases' first use would find it closed: only a
-    program that switches state roots can, and it connects again."""
+    transaction at a later one). A caller still holding a connection to it across four
+    other databases' use would find it closed: only a program that switches state roots
+    can, and it connects again."""
     with _pool_lock:
         _recent.pop(path, None)
         _recent[path] = None
+        _newest[0] = path
         idle: list[sqlite3.Connection] = []
         while len(_recent) > _MAX_DATABASES:
             oldest = next(iter(_recent))
@@ -141,13 +145,13 @@ def _used_recently(path: str, cache: dict[str, sqlite3.Connection]) -> None:
             _applied_by_path.pop(oldest, None)
         gone = [other for other in cache if other not in _recent]
     for other in gone:
-        conn = cache.pop(other)
-        _conn_paths.pop(id(conn), None)
-        if not conn.in_transaction:
-            conn.close()
+        conn = cache[other]
+        if conn.in_transaction:  # still in use by this thread: let go at a later new one
+            continue
+        del cache[other]
+        _close(conn)
     for conn in idle:
-        _conn_paths.pop(id(conn), None)
-        conn.close()
+        _close(conn)
 
 
 def _open(path: str) -> sqlite3.Connection:
@@ -221,16 +225,21 @@ def _release(path: str, conn: sqlite3.Connection) -> None:
             _abandoned.append(conn)
             return
         if conn.in_transaction:  # (a thread that died inside one: nothing may reuse it)
-            conn.close()
+            _close(conn)
             return
         with _pool_lock:
             idle = _pool.setdefault(path, []) if path in _recent else []
             if path in _recent and len(idle) < _POOL_MAX:
                 idle.append(conn)
                 return
-        conn.close()
+        _close(conn)
     except Exception:  # noqa: BLE001 - a finalizer (interpreter shutdown included)
         pass
+
+
+def _close(conn: sqlite3.Connection) -> None:
+    _conn_paths.pop(id(conn), None)
+    conn.close()
 
 
 def _ensure_wal(conn: sqlite3.Connection) -> None:

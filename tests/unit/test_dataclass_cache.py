@@ -133,3 +133,15 @@ def test_inspect_and_copy_load_only_when_dataclasses_needs_them() -> None:
                          check=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
     assert out.stdout.splitlines() == [
         "False False", "A(x: int, y: list)", "{'x': 1, 'y': [[2]]}", "True True"]
+
+
+def test_a_stand_in_asked_while_dataclasses_loads_gives_the_real_module() -> None:
+    """Another thread importing ``copy`` while ``dataclasses`` is being imported gets a
+    stand-in; using it then loads the real module instead of recursing."""
+    code = ("import sys\nfrom engine.dataclass_cache import _OnFirstUse\n"
+            "stand_in = sys.modules['copy'] = _OnFirstUse('copy')\n"
+            "sys.modules['dataclasses'] = type(sys)('dataclasses')\n"
+            "print(stand_in.deepcopy([[1]]), sys.modules['copy'] is not stand_in)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+    assert out.stdout.split() == ["[[1]]", "True"]

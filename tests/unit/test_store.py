@@ -315,3 +315,18 @@ def test_a_process_going_through_many_state_roots_keeps_few_open(tmp_path: Path)
         first.execute("SELECT 1")  # closed when let go
     again = store.connect(roots[0])
     assert again.execute("SELECT k FROM t_many").fetchall()[0][0] == "kept"
+
+
+def test_a_database_in_use_through_a_cached_connection_stays_recent(tmp_path: Path) -> None:
+    """Recency counts every use, not only new connections: a root this thread keeps using is
+    not the one let go when others come and go in other threads."""
+    roots = [tmp_path / f"root{i}" for i in range(store._MAX_DATABASES + 1)]
+    mine = store.connect(roots[0])
+    for root in roots[1:-1]:
+        _in_thread(lambda r=root: store.connect(r))
+    assert store.connect(roots[0]) is mine  # a cached connection, used again
+    _in_thread(lambda: store.connect(roots[-1]))  # one more database: one goes
+    assert str(store.db_path(roots[0])) in store._recent
+    assert str(store.db_path(roots[1])) not in store._recent
+    mine.execute("SELECT 1")
+

@@ -227,9 +227,9 @@ def _release(path: str, conn: sqlite3.Connection) -> None:
         if conn.in_transaction:  # (a thread that died inside one: nothing may reuse it)
             _close(conn)
             return
-        with _pool_lock:
-            idle = _pool.setdefault(path, []) if path in _recent else []
-            if path in _recent and len(idle) < _POOL_MAX:
+        with _pool_lock:  # (not for a database let go meanwhile)
+            idle = _pool.setdefault(path, []) if path in _recent else None
+            if idle is not None and len(idle) < _POOL_MAX:
                 idle.append(conn)
                 return
         _close(conn)

@@ -45,8 +45,7 @@ def wait_exit(pid: int, started: int, timeout: float | None) -> bool:
     try:
         if not alive(pid, started):  # recycled between the check and the open
             return True
-        ready = readable([fd], timeout)
-        return bool(ready)
+        return bool(readable([fd], timeout))
     finally:
         os.close(fd)
 

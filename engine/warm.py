@@ -15,6 +15,7 @@ both ends also check the other's uid (``SO_PEERCRED``).
 from __future__ import annotations
 
 import _socket
+import _thread
 import marshal
 import os
 import sys
@@ -23,12 +24,18 @@ IDLE_ENV = "PYCOMPOSE_ENGINE_IDLE"  # seconds without a request before it exits;
 DEFAULT_IDLE = 300.0  # while a project of the state root runs
 QUIET_IDLE = 5.0  # while none does (at most IDLE_ENV)
 LINGER_EMPTY = 0.5  # seconds it stays once a `down` left nothing running in the state root
+READY_FD = 3  # where an engine started by a command finds its ready pipe (see warmserver)
 _INT = 4
 _MAX_FDS = 16
 _MAX_UNIX_PATH = 107
 
 # Set in a command forked by the warm engine: its address (daemons are then forked by it).
+# Also set in a command that found no engine and started one (:func:`use_starting`).
 server_address: str | None = None
+# In such a command: the read end of the starting engine's ready pipe, until it has been read.
+_starting = -1
+_starting_lock = _thread.allocate_lock()
+_START_WAIT = 2.0  # seconds: the longest a command waits for the engine it started to listen
 # Set in a command forked by the warm engine: the pid of the shim fork server the engine keeps
 # (engine.containers.shimd.spawn_for_engine), which may still be starting.
 kept_shim_server: int | None = None
@@ -158,12 +165,45 @@ def read_line(sock: _socket.socket, buffer: bytearray) -> bytes:
 
 # -- used by the engine in a command the warm engine forked ----------------------------------
 
+def use_starting(addr: str, ready_fd: int) -> None:
+    """This command (run in-process: no engine answered) has just started the engine at
+    ``addr``, which writes to ``ready_fd``'s pipe once it listens: the daemons the command
+    starts are forked by that engine too (:func:`spawn_python`), which spares each one an
+    interpreter start-up and the imports the engine has made; the first request waits for it
+    to listen."""
+    global server_address, _starting
+    server_address, _starting = addr, ready_fd
+
+
+def _await_starting() -> None:
+    """Wait (once, for every thread) until the engine this command started listens, or has
+    given up: its ready pipe says ``ready`` or ends (another engine won the race for the state
+    root, or it failed: the connection then reaches that other one, or nothing)."""
+    global _starting
+    if _starting < 0:
+        return
+    from engine.fdwait import readable
+
+    with _starting_lock:
+        if _starting < 0:
+            return
+        try:
+            if readable([_starting], _START_WAIT):
+                os.read(_starting, 16)
+        except OSError:
+            pass
+        finally:
+            os.close(_starting)
+            _starting = -1
+
+
 def ask(request: dict[str, object], fds: list[int] | None = None,
         timeout: float = 5.0) -> bytes | None:
-    """Send ``request`` to the warm engine that forked this command and return its reply
-    line; None when this command was not forked by one, or it is gone."""
+    """Send ``request`` to the warm engine that forked this command (or that it started) and
+    return its reply line; None when there is none, or it is gone."""
     if server_address is None:
         return None
+    _await_starting()
     sock = connect(server_address, timeout)
     if sock is None:
         return None

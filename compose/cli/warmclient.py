@@ -125,21 +125,36 @@ def _die_like(signum: int) -> None:
 
 def start_engine() -> None:
     """Start a warm engine for this state root in the background (it gives way at once when
-    another one won the race); never fails the command that asked."""
+    another one won the race); never fails the command that asked. This command's own
+    daemons (project supervisor, DNS daemon, shim fork server) are then forked by it
+    (:func:`engine.warm.use_starting`)."""
     from engine.proctitle import PADDING  # room for the command lines of forked processes
 
     try:
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     except OSError:
         return
+    ready_read = ready_write = -1
     try:
-        argv = [sys.executable, "-P", "-m", "compose.cli.warmserver", PADDING]
+        ready_read, ready_write = os.pipe2(os.O_CLOEXEC)
+        argv = [sys.executable, "-P", "-m", "compose.cli.warmserver", str(warm.READY_FD),
+                PADDING]
         os.posix_spawn(sys.executable, argv, os.environ, setsid=True,
-                       file_actions=[(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)])
+                       file_actions=[*((os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)),
+                                     (os.POSIX_SPAWN_DUP2, ready_write, warm.READY_FD)])
     except OSError:
-        pass
+        if ready_read >= 0:
+            os.close(ready_read)
+        return
     finally:
         os.close(devnull)
+        if ready_write >= 0:
+            os.close(ready_write)
+    root = state_root()
+    if root is not None:
+        warm.use_starting(warm.address(root), ready_read)
+    else:
+        os.close(ready_read)
 
 
 def report_modules() -> None:

@@ -395,6 +395,7 @@ def main() -> int:
 
     from compose.cli.warmclient import state_root
 
+    ready = _ready_pipe()  # the starting command waits on it to have its daemons forked here
     root = state_root()
     if root is None:
         return 0
@@ -412,6 +413,7 @@ def main() -> int:
         pass
     warm.on_path(listener.bind, addr)
     listener.listen(64)
+    _tell_ready(ready)
     proctitle.set_cmdline([sys.executable, "-P", "-m", "compose.cli.warmserver", root])
     os.chdir("/")
     _log_to(root)
@@ -441,6 +443,32 @@ def main() -> int:
         pass
     warmchild.finish(code)
     return 0  # not reached
+
+
+def _ready_pipe() -> int:
+    """The ready pipe the starting command gave (``warmserver <fd>``: see
+    :func:`compose.cli.warmclient.start_engine`), or -1. Close-on-exec from now on, and never
+    in a forked child: the command sees the pipe end when this process listens or exits."""
+    if len(sys.argv) < 2 or not sys.argv[1].isdigit():
+        return -1
+    fd = int(sys.argv[1])
+    try:
+        os.set_inheritable(fd, False)
+    except OSError:
+        return -1
+    return fd
+
+
+def _tell_ready(fd: int) -> None:
+    """Tell the starting command this engine listens (it forks the command's daemons)."""
+    if fd < 0:
+        return
+    try:
+        os.write(fd, b"ready")
+    except OSError:
+        pass  # the command has ended (or no longer waits): nothing to tell
+    finally:
+        os.close(fd)
 
 
 def _parent_pidfd() -> int:

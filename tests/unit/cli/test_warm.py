@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -176,3 +178,52 @@ def test_a_process_can_take_the_command_line_it_would_have_had() -> None:
                  and data.strip(b"\0").count(b"\0") == 2 else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def _serve_once_later(addr: str, ready_w: int, delay: float) -> threading.Thread:
+    """An engine that takes ``delay`` to listen, says so on its ready pipe, then answers one
+    request with ``ok``."""
+    def engine() -> None:
+        time.sleep(delay)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(addr)
+            listener.listen(1)
+            os.write(ready_w, b"ready")
+            os.close(ready_w)
+            conn, _ = listener.accept()
+            with conn:
+                request, fds = warm.recv_request(conn)
+                assert request == {"op": "spawn"} and fds == []
+                conn.sendall(b"ok\n")
+
+    thread = threading.Thread(target=engine, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_command_waits_for_the_engine_it_started_before_asking_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    addr = str(tmp_path / "engine.sock")
+    ready_r, ready_w = os.pipe()
+    monkeypatch.setattr(warm, "server_address", None)
+    monkeypatch.setattr(warm, "_starting", -1)
+    warm.use_starting(addr, ready_r)
+    engine = _serve_once_later(addr, ready_w, 0.3)
+    assert warm.ask({"op": "spawn"}) == b"ok"  # not None: it waited for the engine to listen
+    engine.join(5)
+    assert warm._starting == -1
+    with pytest.raises(OSError):
+        os.fstat(ready_r)  # read once, then closed
+
+
+def test_an_engine_that_gave_up_leaves_the_command_to_start_its_own_daemons(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ready_r, ready_w = os.pipe()
+    monkeypatch.setattr(warm, "server_address", None)
+    monkeypatch.setattr(warm, "_starting", -1)
+    warm.use_starting(str(tmp_path / "nobody.sock"), ready_r)
+    os.close(ready_w)  # the engine exited without listening (or another one won the race)
+    start = time.monotonic()
+    assert warm.spawn_python(["-m", "x"], {}, (0, 1, 2)) is False  # the caller falls back
+    assert time.monotonic() - start < warm._START_WAIT
+    assert warm._starting == -1

@@ -20,7 +20,8 @@ It serves four requests (:mod:`engine.warm` has the wire format):
   supervisor, the DNS daemon and the shim fork server start without an interpreter of their
   own.
 - ``learn``: modules a finished command had to import, loaded for the next ones;
-- ``linger``: nothing of the state root runs any more; exit soon after the last command;
+- ``linger``: nothing of the state root runs any more; exit soon after the last command (no
+  reply, like ``learn``: the ``down`` that tells it need not wait for a step of the preload);
 - ``status``: where the preload is (``waiting``, ``loading``, ``done``) and how many modules
   are loaded, as a JSON line.
 
@@ -209,9 +210,8 @@ class Server:
                     learning = warmpreload.learning(request.get("modules"))
                     self.work.insert(0 if request.get("first") else len(self.work), learning)
                     return None
-                if op == "linger":
+                if op == "linger":  # (no reply either: a busy engine would hold up a `down`)
                     self.limit = min(self.limit, warm.LINGER_EMPTY)
-                    conn.sendall(b"ok\n")
                 if op == "status":  # (a caller watching it keeps it, as a command would)
                     self.last = max(self.last, time.monotonic())
                     conn.sendall(self._status())

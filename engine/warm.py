@@ -238,8 +238,8 @@ def spawn_python(argv: list[str], env: dict[str, str], stdio: tuple[int, int, in
     """Run ``python <argv>`` (``-m module ...`` or ``[-S] -c code ...``) detached, in a new
     session, as a fork of the warm engine, with ``stdio`` as its fds 0-2 and ``pass_fds`` at
     the same numbers; returns once the launched process has been started (it is not waited
-    for). False when this command was not forked by a warm engine (or it is gone): the caller
-    then starts a fresh interpreter itself."""
+    for). False when this command was neither forked by a warm engine nor started one (or it
+    is gone): the caller then starts a fresh interpreter itself."""
     reply = ask({"op": "spawn", "argv": list(argv), "env": dict(env),
                  "targets": [0, 1, 2, *pass_fds]}, [*stdio, *pass_fds])
     return reply == b"ok"

@@ -170,7 +170,7 @@ def _answers_soon(project: str, within: float = 5.0) -> bool:
 
 def _spawn_warm(project: str, ready_fd: int) -> bool:
     """Have the warm engine fork the supervisor (no interpreter start-up); False when this
-    command does not run in one."""
+    command neither runs in one nor has just started one."""
     from engine import warm
 
     if warm.server_address is None:

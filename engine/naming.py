@@ -14,8 +14,9 @@ All names begin with a prefix that nothing else on a host uses, so a sweep can f
 """
 from __future__ import annotations
 
-import hashlib
-import secrets
+import os
+
+from engine.digest import sha256_hex
 
 BRIDGE_PREFIX = "pcbr-"
 VETH_PREFIX = "pcv"
@@ -28,7 +29,7 @@ def new_id() -> str:
     digits (it is the container's default hostname, and a resolver takes an all-digit name
     for a malformed IPv4 address: ``hostname -i`` said "Unknown host" for 1 id in ~280)."""
     while True:
-        obj_id = secrets.token_hex(32)
+        obj_id = os.urandom(32).hex()  # (what secrets.token_hex does)
         if not obj_id[:12].isdigit():
             return obj_id
 
@@ -45,5 +46,5 @@ def bridge_name(network_id: str) -> str:
 
 def veth_name(container_id: str, network_id: str) -> str:
     """Return the host-side veth name for a container's endpoint on a network."""
-    digest = hashlib.sha256(f"{container_id}:{network_id}".encode()).hexdigest()
+    digest = sha256_hex(f"{container_id}:{network_id}")
     return VETH_PREFIX + digest[:11]

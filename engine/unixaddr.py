@@ -8,11 +8,12 @@ kept short by :func:`short_name`.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from engine.digest import sha256_hex
 
 MAX_PATH = 107  # sun_path is 108 bytes with its terminating NUL
 MAX_NAME = 64
@@ -39,4 +40,4 @@ def short_name(prefix: str, key: str, suffix: str) -> str:
     name = f"{prefix}{key}{suffix}"
     if len(os.fsencode(name)) <= MAX_NAME:
         return name
-    return f"{prefix}{hashlib.sha256(key.encode()).hexdigest()[:24]}{suffix}"
+    return f"{prefix}{sha256_hex(key)[:24]}{suffix}"

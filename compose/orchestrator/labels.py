@@ -30,25 +30,25 @@ _HASH_EXCLUDED = ("build", "pull_policy", "scale", "depends_on", "profiles")
 
 def config_hash(raw: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON of a service's normalized config, minus scale/replicas."""
-    import hashlib  # here: the CLI imports this module for the label names on every start
+    from engine.digest import sha256_hex  # (the CLI imports this module for the label names)
 
     data = {k: v for k, v in raw.items() if k not in _HASH_EXCLUDED}
     deploy = data.get("deploy")
     if isinstance(deploy, Mapping) and "replicas" in deploy:
         data["deploy"] = {k: v for k, v in deploy.items() if k != "replicas"}
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_jsonable)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256_hex(text)
 
 
 def volume_hash(volume: Any) -> str:
     """sha256 of what defines a named volume (name, driver, options, labels): a volume whose
     recorded hash differs no longer matches the compose file (docker compose's check)."""
-    import hashlib
+    from engine.digest import sha256_hex
 
     data = {"name": volume.name, "driver": volume.driver or "local",
             "driver_opts": dict(volume.driver_opts), "labels": dict(volume.labels)}
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256_hex(text)
 
 
 def _jsonable(value: Any) -> Any:

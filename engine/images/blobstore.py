@@ -7,7 +7,6 @@ both end with one good copy (rename replaces atomically with identical content).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -87,6 +86,8 @@ def read_json_blob(digest: str) -> Any:
 
 def put_bytes(data: bytes) -> str:
     """Store ``data`` and return its digest."""
+    import hashlib  # (here: reading the store, as every `up` does, needs no OpenSSL)
+
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     if not has_blob(digest):
         ingest_chunks([data], expected_digest=digest, expected_size=len(data))
@@ -134,6 +135,8 @@ def ingest_file(path: Path, *, expected_digest: str | None = None) -> str:
 
 def _write_hashed(fd: int, chunks: Iterable[bytes],
                   on_progress: Callable[[int], None] | None) -> str:
+    import hashlib
+
     h = hashlib.sha256()
     with os.fdopen(fd, "wb") as out:
         for chunk in chunks:

@@ -6,7 +6,6 @@ packing an overlay upper dir.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import shutil
@@ -14,7 +13,7 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from engine import store
 from engine.errors import EngineError
@@ -57,6 +56,14 @@ def layers_dir() -> Path:
     return blobstore.images_root() / "layers"
 
 
+def _sha256() -> Any:
+    """A hashlib SHA-256 object (OpenSSL's, fast on layers), imported when a layer is read or
+    written: every `up` imports this module, few of them touch a layer."""
+    import hashlib
+
+    return hashlib.sha256()
+
+
 def layer_path(diff_id: str) -> Path:
     """Directory holding the unpacked layer with uncompressed digest ``diff_id``."""
     return layers_dir() / blobstore.check_digest(diff_id)
@@ -67,7 +74,7 @@ class _HashingReader(io.RawIOBase):
 
     def __init__(self, inner: IO[bytes]) -> None:
         self.inner = inner
-        self.hash = hashlib.sha256()
+        self.hash = _sha256()
         self.count = 0
 
     def readable(self) -> bool:
@@ -108,7 +115,7 @@ def open_uncompressed(raw: IO[bytes]) -> IO[bytes]:
 
 def compute_diff_id(blob_digest: str) -> str:
     """The sha256 of a stored layer blob's uncompressed content."""
-    h = hashlib.sha256()
+    h = _sha256()
     with blobstore.open_blob(blob_digest) as raw, open_uncompressed(raw) as plain:
         while chunk := plain.read(blobstore.CHUNK):
             h.update(chunk)
@@ -333,7 +340,7 @@ def pack_dir(root: Path, out: IO[bytes]) -> None:
 class _HashingWriter(io.RawIOBase):
     def __init__(self, inner: IO[bytes]) -> None:
         self.inner = inner
-        self.hash = hashlib.sha256()
+        self.hash = _sha256()
         self.size = 0
 
     def writable(self) -> bool:

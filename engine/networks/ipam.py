@@ -7,7 +7,7 @@ is only handed out when it overlaps neither a route the host already has nor ano
 from __future__ import annotations
 
 import ipaddress
-import secrets
+import os
 import socket
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -154,7 +154,7 @@ def mac_for(ipv4: str | None) -> str:
     if ipv4:
         tail = ipaddress.IPv4Address(ipv4).packed
     else:
-        tail = secrets.token_bytes(4)
+        tail = os.urandom(4)  # (what secrets.token_bytes does)
     return ":".join(f"{b:02x}" for b in (0x02, 0x42, *tail))
 
 

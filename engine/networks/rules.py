@@ -27,9 +27,9 @@ of our bridges for anything else is dropped if it enters another of our bridges.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
+from engine.digest import sha256_hex
 from engine.naming import CHAIN_PREFIX
 from engine.paths import state_root
 
@@ -78,7 +78,7 @@ def container_tag(container_id: str) -> str:
     key endpoints by container name, and names of one project share a long prefix), and two
     state roots may both have a container called ``web``.
     """
-    digest = hashlib.sha256(f"{state_root()}\0{container_id}".encode()).hexdigest()
+    digest = sha256_hex(f"{state_root()}\0{container_id}")
     return f"{TAG_PREFIX}ctr:{digest[:16]}"
 
 

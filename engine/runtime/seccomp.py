@@ -7,7 +7,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -16,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from engine.digest import sha256_hex
 from engine.errors import EngineError
 from engine.libfind import quick_find_library
 from engine.paths import ensure_dir
@@ -135,8 +135,7 @@ def _cache_name(key: str) -> str:
         lib += f":{st.st_size}:{st.st_mtime_ns}"
     except OSError:
         pass
-    digest = hashlib.sha256("\0".join((key, lib, os.uname().machine, f"optimize={_OPTIMIZE}")
-                                      ).encode()).hexdigest()
+    digest = sha256_hex("\0".join((key, lib, os.uname().machine, f"optimize={_OPTIMIZE}")))
     return f"{digest[:40]}.bpf"
 
 

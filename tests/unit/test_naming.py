@@ -12,6 +12,7 @@ def test_ids_are_64_hex() -> None:
 
 
 def test_an_all_digit_short_id_is_drawn_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    draws = iter(["495947477305" + "0" * 52, "4959474773a5" + "0" * 52])
-    monkeypatch.setattr(naming.secrets, "token_hex", lambda n: next(draws))
+    draws = iter([bytes.fromhex("495947477305" + "0" * 52),
+                  bytes.fromhex("4959474773a5" + "0" * 52)])
+    monkeypatch.setattr(naming.os, "urandom", lambda n: next(draws))
     assert naming.new_id().startswith("4959474773a5")

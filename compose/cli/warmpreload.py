@@ -92,8 +92,10 @@ def _load(name: str) -> None:
 
 # Third-party and standard modules the engine imports inside functions (on first use): loaded
 # up front so that no command pays for them. Anything else a command imports is reported by it
-# when it ends (:func:`_report_new_modules`) and loaded between commands.
-_HEAVY = ["iptc", "pyroute2.iproute.linux", "pyroute2.netlink.exceptions", "networkx",
+# when it ends (:func:`_report_new_modules`) and loaded between commands. Not networkx: no
+# command builds a networkx graph (compose.graph is plain Python; ServiceGraph.to_networkx is
+# for API users), and it took ~90 ms of the preload, beside the commands after a first one.
+_HEAVY = ["iptc", "pyroute2.iproute.linux", "pyroute2.netlink.exceptions",
           "jsonschema", "jsonschema.exceptions", "dns.message", "dns.rdatatype", "pyseccomp",
           "watchfiles", "yaml._yaml", "typer._click.exceptions", "typer._coercion", "tarfile",
           "sqlite3", "subprocess", "difflib", "secrets", "urllib.request", "http.client",

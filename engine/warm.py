@@ -245,6 +245,14 @@ def spawn_python(argv: list[str], env: dict[str, str], stdio: tuple[int, int, in
     return reply == b"ok"
 
 
+def keep_shim_server() -> int | None:
+    """Have the warm engine start the shim fork server it keeps (see
+    :func:`engine.containers.shimd.spawn_for_engine`) unless one runs; the pid of the kept
+    server, which may still be starting, or None (no engine, or another server runs)."""
+    reply = ask({"op": "keep_shims"})
+    return int(reply) if reply is not None and reply.isdigit() else None
+
+
 def linger() -> None:
     """Nothing of this state root runs any more: let the warm engine exit soon after its
     last command instead of after the full idle timeout. Not waited for: the engine reads it

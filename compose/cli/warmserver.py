@@ -20,6 +20,9 @@ It serves four requests (:mod:`engine.warm` has the wire format):
   supervisor, the DNS daemon and the shim fork server start without an interpreter of their
   own.
 - ``learn``: modules a finished command had to import, loaded for the next ones;
+- ``keep_shims``: start the shim fork server this engine keeps, unless one runs, and answer
+  its pid (the command that started the engine asks: its shims come from that server, which
+  then serves the commands after it too);
 - ``linger``: nothing of the state root runs any more; exit soon after the last command (no
   reply, like ``learn``: the ``down`` that tells it need not wait for a step of the preload);
 - ``status``: where the preload is (``waiting``, ``loading``, ``done``) and how many modules
@@ -85,6 +88,7 @@ class Server:
         self.work: list[Iterator[str]] = [self.preload]
         self.preload_at = self.last + _PRELOAD_AFTER
         self.parent = _parent_pidfd()  # the command that started us, while it runs
+        self.grown = False  # a step of the preload has run (a fork of us now costs more)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -146,6 +150,7 @@ class Server:
         if self.parent >= 0:
             self._parent_gone()
         done = next(self.work[0], None) is None
+        self.grown = True
         gc.freeze()  # what it loaded: a command forked next does not collect (nor copy) it
         if done:
             self.work.pop(0)
@@ -210,6 +215,9 @@ class Server:
                     learning = warmpreload.learning(request.get("modules"))
                     self.work.insert(0 if request.get("first") else len(self.work), learning)
                     return None
+                if op == "keep_shims":  # (from a command this engine did not fork: see shimd)
+                    self.keep_shim_server()
+                    conn.sendall(b"%d\n" % self.shimd[1] if self.shimd else b"none\n")
                 if op == "linger":  # (no reply either: a busy engine would hold up a `down`)
                     self.limit = min(self.limit, warm.LINGER_EMPTY)
                 if op == "status":  # (a caller watching it keeps it, as a command would)
@@ -314,7 +322,9 @@ class Server:
 
     def keep_shim_server(self) -> None:
         """Have a shim fork server of our own running (started in the background when there
-        is none; see :func:`engine.containers.shimd.spawn_for_engine`)."""
+        is none: a fork of this process while no preload step has made it bigger than a fresh
+        interpreter, which it then skips; else see
+        :func:`engine.containers.shimd.spawn_for_engine`)."""
         from engine.containers import shimd
 
         if self.shimd is not None or not os.path.isdir(self.root):
@@ -326,12 +336,45 @@ class Server:
             os.close(self.lifeline)
         read_end, self.lifeline = os.pipe()  # both close-on-exec
         try:
-            pid = shimd.spawn_for_engine(root, warm.tree(), read_end)
+            if self.grown:
+                pid = shimd.spawn_for_engine(root, warm.tree(), read_end)
+            else:
+                pid = self._fork_shim_server(root, read_end)
             self.shimd = (os.pidfd_open(pid), pid)
         except OSError as exc:
             sys.stderr.write(f"warm engine: shim server not started: {exc!r}\n")
         finally:
             os.close(read_end)
+
+    def _fork_shim_server(self, root: Path, lifeline: int) -> int:
+        """Fork the kept shim server (as :func:`~engine.containers.shimd.spawn_for_engine`
+        starts it: ready pipe on /dev/null at 3, ``lifeline`` at 4, stderr to its log)."""
+        from engine.containers import shimd
+
+        fds = [os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC) for _ in range(3)]
+        try:
+            fds.insert(2, os.open(root / "shimd.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                                  | os.O_CLOEXEC, 0o600))
+        except OSError:
+            fds.insert(2, os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC))
+        fds.append(os.dup(lifeline))
+        try:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.setsid()
+                    request = {"argv": ["-S", "-c", shimd.MAIN, str(root), "3", "4",
+                                        shimd.ENGINE_OWNED],
+                               "env": dict(os.environ), "targets": [0, 1, 2, 3, 4]}
+                    streams = list(fds)
+                    fds.clear()
+                    warmchild.become_daemon(self.close_for_child, request, streams)
+                finally:
+                    os._exit(1)
+            return pid
+        finally:
+            for fd in fds:
+                os.close(fd)
 
     def close_for_child(self) -> None:
         """In a forked child: drop the server's descriptors."""

@@ -37,7 +37,7 @@ _IDLE_EXIT = 15.0  # seconds without a request before the server exits
 _CHECK_EVERY = 2.0
 _REPLY_TIMEOUT = 10.0
 _START_TIMEOUT = 10.0
-_MAIN = "import sys; from engine.containers import shimd; shimd.main(sys.argv)"
+MAIN = "import sys; from engine.containers import shimd; shimd.main(sys.argv)"
 ENGINE_OWNED = "engine-owned"  # the last argument of a server the warm engine keeps
 
 # Servers this process began starting with start_early(): state root -> the starting server
@@ -137,12 +137,27 @@ def start_early() -> None:
             _early[root] = _wait_ready(*entry)  # came up (or failed) without being awaited
         if server_running(root):  # one that came up earlier may have been stopped since
             return                # (a long-lived caller: `down`, then `up` again)
-        if _kept_starting():
+        if _kept_starting() or _engine_keeps():
             return  # the warm engine's own is coming up: request_shim waits for it
         try:
             _early[root] = _spawn_server(root)
         except OSError as exc:  # request_shim starts one (or falls back) when needed
             sys.stderr.write(f"shimd: early start failed: {exc!r}\n")
+
+
+def _engine_keeps() -> bool:
+    """Have the warm engine this command talks to start the server it keeps, when it has
+    none (the command that started that engine; a command forked by an engine whose kept
+    server went): True once it has one for this command to wait for. Not forking a server
+    of our own matters beyond this command: the kept one survives ``down``, so the ``up``
+    after it finds it running instead of waiting for a new one."""
+    if warm.server_address is None or warm.kept_shim_server is not None:
+        return False
+    pid = warm.keep_shim_server()
+    if pid is None:
+        return False
+    warm.kept_shim_server = pid
+    return True
 
 
 def _kept_starting() -> bool:
@@ -184,6 +199,8 @@ def _await_early(root: Path) -> bool:
 
 def _start_server(root: Path) -> bool:
     """Start a server for ``root`` (detached); True once one listens (ours or a rival's)."""
+    if _engine_keeps():
+        return _await_kept(root)
     return _wait_ready(*_spawn_server(root))
 
 
@@ -220,7 +237,7 @@ def spawn_for_engine(root: Path, tree: str, lifeline: int) -> int:
         actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
                    (os.POSIX_SPAWN_DUP2, log, 2), (os.POSIX_SPAWN_DUP2, null, 3),
                    (os.POSIX_SPAWN_DUP2, above(lifeline), 4)]
-        return os.posix_spawn(sys.executable, [sys.executable, "-S", "-c", _MAIN, str(root),
+        return os.posix_spawn(sys.executable, [sys.executable, "-S", "-c", MAIN, str(root),
                                                "3", "4", ENGINE_OWNED],
                               env, file_actions=actions, setsid=True)
     finally:
@@ -234,7 +251,7 @@ def _spawn_server(root: Path) -> tuple[subprocess.Popen[bytes] | None, int]:
     read_fd, write_fd = os.pipe()
     tree = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([tree, *filter(None, sys.path)])}
-    argv = ["-S", "-c", _MAIN, str(root), str(write_fd)]
+    argv = ["-S", "-c", MAIN, str(root), str(write_fd)]
     try:
         with open(root / "shimd.log", "ab") as log_file, open(os.devnull, "rb") as devnull:
             proc: subprocess.Popen[bytes] | None = None
@@ -423,7 +440,7 @@ def _reap_shims() -> None:
 
 
 def main(argv: list[str]) -> None:
-    """``python -c _MAIN ROOT READY_FD``: daemonize, then serve. ``python -c _MAIN ROOT
+    """``python -c MAIN ROOT READY_FD``: daemonize, then serve. ``python -c MAIN ROOT
     READY_FD LIFELINE_FD engine-owned``: the warm engine's server (started detached, reaped by
     the engine), until the lifeline reports EOF."""
     if argv[-1] == ENGINE_OWNED:

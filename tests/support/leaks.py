@@ -123,10 +123,11 @@ def kept_shim_server(root: Path) -> bool:
     """True while the warm engine of ``root`` keeps a shim fork server."""
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            # (a server forked by the engine has the engine's argument area: NUL-padded)
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
         except OSError:
             continue
-        if cmd[-2:-1] == [KEPT_SHIM_SERVER] and str(root).encode() in cmd:
+        if cmd[-1:] == [KEPT_SHIM_SERVER] and str(root).encode() in cmd:
             return True
     return False
 

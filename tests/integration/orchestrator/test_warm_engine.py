@@ -292,16 +292,30 @@ def test_a_first_up_has_its_daemons_forked_by_the_engine_it_starts(stack: Stack)
     # No engine answers the first command: it runs in-process and starts one. The project
     # supervisor, the DNS daemon and the shim fork server it needs are forks of that engine
     # (its children), not interpreters of their own (those were init's children, after their
-    # double fork): each spared ~50 ms of CPU, on two cores beside the command.
+    # double fork): each spared ~50 ms of CPU, on two cores beside the command. The shim
+    # server is the one the engine keeps, so the `up` after a `down` finds it running.
+    from engine.containers import shimd
+
     stack.write(COMPOSE)
     assert engine_pid(stack.root) is None
     assert stack.run("up", "-d").returncode == 0
     engine = engine_pid(stack.root)
     assert engine is not None
-    for daemon in (b"compose.orchestrator.daemon", b"engine.networks.dnsd", b"shimd.main"):
+    for daemon in (b"compose.orchestrator.daemon", b"engine.networks.dnsd", b"engine-owned"):
         assert len(children_of(engine, daemon)) == 1, daemon
+    server = children_of(engine, b"engine-owned")[0]
+    assert os.getsid(server) == server
+    pipes = [fd for fd in os.listdir(f"/proc/{server}/fd")
+             if os.readlink(f"/proc/{server}/fd/{fd}").startswith("pipe:")]
+    assert pipes == ["4"]  # its lifeline only: nothing of the engine's or the command's
+    assert len(children_of(server, b"engine.containers.shim")) == 1
     ps = stack.run("ps", "--format", "{{.Service}} {{.State}}")
     assert ps.stdout.split() == ["a", "running"]
+    stack.run("down", "-t", "1")
+    assert shimd.server_running(stack.root)  # kept through the down, with the engine
+    stack.run("up", "-d")
+    assert children_of(engine, b"engine-owned") == [server]
+    assert len(children_of(server, b"engine.containers.shim")) == 1
     stack.run("down", "-t", "1")
 
 

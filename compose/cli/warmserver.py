@@ -7,7 +7,7 @@ serves while it imports the whole CLI and engine in small steps between requests
 that arrives meanwhile is forked at once and imports what it still lacks itself). The preload
 (about a second of CPU) waits until the command that started the engine has ended, or for
 :data:`_PRELOAD_AFTER` seconds, so that it does not compete with that command for the CPU.
-It serves four requests (:mod:`engine.warm` has the wire format):
+It serves these requests (:mod:`engine.warm` has the wire format):
 
 - ``run``: fork a child that becomes the command: the client's standard streams, working
   directory, environment, umask and arguments, then :func:`compose.cli.main.main`. The server

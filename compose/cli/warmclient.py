@@ -130,6 +130,9 @@ def start_engine() -> None:
     (:func:`engine.warm.use_starting`)."""
     from engine.proctitle import PADDING  # room for the command lines of forked processes
 
+    root = state_root()
+    if root is None:
+        return
     try:
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     except OSError:
@@ -150,11 +153,7 @@ def start_engine() -> None:
         os.close(devnull)
         if ready_write >= 0:
             os.close(ready_write)
-    root = state_root()
-    if root is not None:
-        warm.use_starting(warm.address(root), ready_read)
-    else:
-        os.close(ready_read)
+    warm.use_starting(warm.address(root), ready_read)
 
 
 def report_modules() -> None:

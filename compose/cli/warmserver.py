@@ -347,25 +347,18 @@ class Server:
             os.close(read_end)
 
     def _fork_shim_server(self, root: Path, lifeline: int) -> int:
-        """Fork the kept shim server (as :func:`~engine.containers.shimd.spawn_for_engine`
-        starts it: ready pipe on /dev/null at 3, ``lifeline`` at 4, stderr to its log)."""
+        """Fork the kept shim server, set up as
+        :func:`~engine.containers.shimd.spawn_for_engine` starts it."""
         from engine.containers import shimd
 
-        fds = [os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC) for _ in range(3)]
-        try:
-            fds.insert(2, os.open(root / "shimd.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND
-                                  | os.O_CLOEXEC, 0o600))
-        except OSError:
-            fds.insert(2, os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC))
-        fds.append(os.dup(lifeline))
+        fds = shimd.engine_server_fds(root, lifeline)
         try:
             pid = os.fork()
             if pid == 0:
                 try:
                     os.setsid()
-                    request = {"argv": ["-S", "-c", shimd.MAIN, str(root), "3", "4",
-                                        shimd.ENGINE_OWNED],
-                               "env": dict(os.environ), "targets": [0, 1, 2, 3, 4]}
+                    request = {"argv": shimd.engine_server_argv(root), "env": dict(os.environ),
+                               "targets": [0, 1, 2, 3, 4]}
                     streams = list(fds)
                     fds.clear()
                     warmchild.become_daemon(self.close_for_child, request, streams)

@@ -213,36 +213,52 @@ def spawn_for_engine(root: Path, tree: str, lifeline: int) -> int:
     ``lifeline`` (the read end of a pipe whose write end only the engine holds) reports EOF,
     that is until the engine is gone; ``down`` leaves it to the engine (``keep_engines``)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([tree, *filter(None, sys.path)])}
-    sources: list[int] = []  # above 4, so that no dup2 below overwrites a later one's source
-
-    def above(fd: int) -> int:
-        sources.append(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 5))
-        return sources[-1]
-
+    fds = engine_server_fds(root, lifeline)
     try:
-        devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-        try:
-            null = above(devnull)
-        finally:
-            os.close(devnull)
-        try:
-            log_fd = os.open(root / "shimd.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND
-                             | os.O_CLOEXEC, 0o600)
-            try:
-                log = above(log_fd)
-            finally:
-                os.close(log_fd)
-        except OSError:
-            log = null
-        actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
-                   (os.POSIX_SPAWN_DUP2, log, 2), (os.POSIX_SPAWN_DUP2, null, 3),
-                   (os.POSIX_SPAWN_DUP2, above(lifeline), 4)]
-        return os.posix_spawn(sys.executable, [sys.executable, "-S", "-c", MAIN, str(root),
-                                               "3", "4", ENGINE_OWNED],
+        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
+        return os.posix_spawn(sys.executable, [sys.executable, *engine_server_argv(root)],
                               env, file_actions=actions, setsid=True)
     finally:
-        for fd in sources:
+        for fd in fds:
             os.close(fd)
+
+
+def engine_server_argv(root: Path) -> list[str]:
+    """The interpreter arguments of the server the warm engine keeps for ``root`` (ready
+    pipe at 3, lifeline at 4)."""
+    return ["-S", "-c", MAIN, str(root), "3", "4", ENGINE_OWNED]
+
+
+def engine_server_fds(root: Path, lifeline: int) -> list[int]:
+    """New descriptors for that server's 0-4, all above 4 and distinct (the caller closes
+    them): /dev/null, /dev/null, its log (/dev/null if it cannot be opened), /dev/null for the
+    ready pipe nobody reads, and ``lifeline``."""
+    fds: list[int] = []
+
+    def keep(fd: int) -> None:
+        try:
+            fds.append(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 5))
+        finally:
+            os.close(fd)
+
+    def null() -> int:
+        return os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+
+    try:
+        keep(null())
+        keep(null())
+        try:
+            keep(os.open(root / "shimd.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                         | os.O_CLOEXEC, 0o600))
+        except OSError:
+            keep(null())
+        keep(null())
+        keep(os.dup(lifeline))
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return fds
 
 
 def _spawn_server(root: Path) -> tuple[subprocess.Popen[bytes] | None, int]:

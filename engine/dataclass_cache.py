@@ -18,39 +18,14 @@ import atexit
 import marshal
 import os
 import sys
-import types
 from typing import Any
 
+from engine.lazy import import_sparing
 
-class _OnFirstUse(types.ModuleType):
-    """Stands in for a module that ``dataclasses`` imports but uses only on rare paths:
-    ``inspect`` (the docstring of a class without one) and ``copy`` (``asdict`` of nested
-    values). Importing them cost every interpreter ~5 ms (``inspect`` loads ``ast``, ``dis``,
-    ``tokenize`` ...). The first attribute asked of it imports the real module, which then
-    replaces it in ``dataclasses``; nothing else ever sees it."""
-
-    def __getattr__(self, attr: str) -> Any:
-        if sys.modules.get(self.__name__) is self:  # (asked while dataclasses still loads)
-            del sys.modules[self.__name__]
-        real = __import__(self.__name__)
-        setattr(sys.modules["dataclasses"], self.__name__, real)
-        return getattr(real, attr)
-
-
-def _import_dataclasses() -> types.ModuleType:
-    stand_ins = {name: _OnFirstUse(name) for name in ("inspect", "copy")
-                 if name not in sys.modules and "dataclasses" not in sys.modules}
-    sys.modules.update(stand_ins)
-    try:
-        import dataclasses
-    finally:
-        for name, module in stand_ins.items():
-            if sys.modules.get(name) is module:
-                del sys.modules[name]
-    return dataclasses
-
-
-dataclasses = _import_dataclasses()
+# ``inspect`` serves the docstring of a class without one, ``copy`` ``asdict`` of nested
+# values; importing them cost every interpreter ~5 ms (``inspect`` loads ``ast``, ``dis``,
+# ``tokenize`` ...).
+dataclasses = import_sparing("dataclasses", ("inspect", "copy"))
 
 try:  # hashlib would load OpenSSL (~3 ms) for the same function
     from _blake2 import blake2b

@@ -1,8 +1,11 @@
-"""Lazy package exports (PEP 562): a package names what it exports and where, and a name's
-module is imported on first use, so a command pays only for the parts it touches."""
+"""Paying for a module only when it is used: lazy package exports (PEP 562), where a package
+names what it exports and where and a name's module is imported on first use; and stand-ins
+for the modules a standard module imports but uses only on rare paths."""
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,3 +29,37 @@ def lazy_exports(namespace: dict[str, Any], exports: Mapping[str, tuple[str, ...
         return value
 
     return resolve
+
+
+class OnFirstUse(types.ModuleType):
+    """Stands in for module ``name`` in the namespace of ``importer``, which imports it but
+    uses it only on rare paths. The first attribute asked of it imports the real module, which
+    then replaces it there; nothing else ever sees it."""
+
+    def __init__(self, name: str, importer: str) -> None:
+        super().__init__(name)
+        self._importer = importer
+
+    def __getattr__(self, attr: str) -> Any:
+        if sys.modules.get(self.__name__) is self:  # (asked while the importer still loads)
+            del sys.modules[self.__name__]
+        real = importlib.import_module(self.__name__)
+        setattr(sys.modules[self._importer], self.__name__, real)
+        return getattr(real, attr)
+
+
+def import_sparing(importer: str, rare: tuple[str, ...]) -> types.ModuleType:
+    """Import ``importer`` (unless it is loaded) with stand-ins (:class:`OnFirstUse`) for
+    the top-level modules ``rare`` that are not loaded yet; other importers still get the
+    real modules."""
+    loaded = sys.modules.get(importer)
+    if loaded is not None:
+        return loaded
+    stand_ins = {name: OnFirstUse(name, importer) for name in rare if name not in sys.modules}
+    sys.modules.update(stand_ins)
+    try:
+        return importlib.import_module(importer)
+    finally:
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]

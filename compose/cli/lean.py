@@ -16,7 +16,7 @@ parsing is tested per command.
 """
 from __future__ import annotations
 
-import ast
+import _ast as ast  # the parser's nodes; ast.py (unparse, literal_eval) costs ~2 ms more
 import os
 import sys
 import types
@@ -121,17 +121,19 @@ def _read_params(fn: Callable[..., Any]) -> list[Param]:
 def _param(name: str, text: str, default: Any, required: bool) -> Param:
     if text == "typer.Context":
         return Param(name, "context")
-    node = ast.parse(text, mode="eval").body
-    if not (isinstance(node, ast.Subscript) and ast.unparse(node.value) == "Annotated"
+    tree = compile(text, "<annotation>", "eval", ast.PyCF_ONLY_AST)
+    assert isinstance(tree, ast.Expression)
+    node = tree.body
+    if not (isinstance(node, ast.Subscript) and _unparse(node.value) == "Annotated"
             and isinstance(node.slice, ast.Tuple) and len(node.slice.elts) == 2):
         raise Fallback(name)
     base, decl = node.slice.elts
-    if isinstance(decl, ast.Call) and ast.unparse(decl.func) == "rejected":
+    if isinstance(decl, ast.Call) and _unparse(decl.func) == "rejected":
         # a docker flag pycompose refuses: never in the lean parser's flags, so giving it
         # falls back to typer, which prints the refusal; absent, the default is passed
         return Param(name, "rejected", default=default)
-    scalar, many = _type_of(ast.unparse(base))
-    if not isinstance(decl, ast.Call) or ast.unparse(decl.func) not in (
+    scalar, many = _type_of(_unparse(base))
+    if not isinstance(decl, ast.Call) or _unparse(decl.func) not in (
             "typer.Option", "typer.Argument"):
         raise Fallback(name)
     keywords = {k.arg: k.value for k in decl.keywords}
@@ -143,7 +145,7 @@ def _param(name: str, text: str, default: Any, required: bool) -> Param:
     if set(keywords) - {"help", "metavar", "envvar", "hidden", "show_default"}:
         raise Fallback(name)  # parsers, callbacks, bounds...: typer's job
     envvar = _literal(keywords["envvar"]) if "envvar" in keywords else None
-    if ast.unparse(decl.func) == "typer.Argument":
+    if _unparse(decl.func) == "typer.Argument":
         if decl.args or scalar == "bool":
             raise Fallback(name)
         return Param(name, "argument", scalar, many, default=default, required=required)
@@ -167,11 +169,26 @@ def _flags(name: str, decls: list[str], scalar: str) -> tuple[tuple[str, ...], t
     return tuple(on), tuple(off)
 
 
-def _literal(node: ast.expr) -> Any:
-    value = ast.literal_eval(node)
-    if not isinstance(value, str):
-        raise Fallback(ast.unparse(node))
-    return value
+def _literal(node: ast.expr) -> str:
+    if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+        raise Fallback(_unparse(node))
+    return node.value
+
+
+def _unparse(node: ast.expr) -> str:
+    """The source text of the names and types an annotation is made of (``typer.Option``,
+    ``list[str] | None``); anything else reads as ``?``, which no check accepts."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_unparse(node.value)}.{node.attr}"
+    if isinstance(node, ast.Subscript):
+        return f"{_unparse(node.value)}[{_unparse(node.slice)}]"
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return f"{_unparse(node.left)} | {_unparse(node.right)}"
+    if isinstance(node, ast.Constant) and node.value is None:
+        return "None"
+    return "?"
 
 
 def _type_of(text: str) -> tuple[str, bool]:

@@ -5,11 +5,17 @@ broken-pipe handling live in one place. Logging goes to stderr through :func:`se
 """
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
+
+from engine.lazy import import_sparing
+
+# logging formats an exception with traceback (which loads linecache, tokenize, textwrap:
+# ~2.5 ms); a command that logs none need not load it
+import_sparing("logging", ("traceback",))
+import logging  # noqa: E402
 
 _ANSI = {"auto": None, "never": False, "always": True}
 _COLOURS = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "bold": "1", "dim": "2"}

@@ -14,15 +14,29 @@ from typing import Any
 
 from compose.config.model import Project
 
-# Plain scalars that YAML 1.1 or 1.2 would read as something other than a string.
-_NEEDS_QUOTES = re.compile(
-    r"""^(?:[-+]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d+)(?:[eE][-+]?\d+)?|0[xXoObB][\da-fA-F_]+
-        |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)
-        |y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE
-        |on|On|ON|off|Off|OFF|null|Null|NULL|~|[-+]?\d+(?::[0-5]?\d)+(?:\.\d*)?
-        |\d{4}-\d\d?-\d\d?.*|<<|=|)$""",
-    re.VERBOSE,
-)
+# Plain scalars that YAML 1.1 or 1.2 would read as something other than a string: these
+# words, and numbers, infinities, sexagesimals and dates (compiled when a scalar could be one).
+_SPECIAL_WORDS = frozenset(
+    "y Y yes Yes YES n N no No NO true True TRUE false False FALSE on On ON off Off OFF "
+    "null Null NULL ~ << =".split()) | {""}
+_NUMBER_START = frozenset("0123456789+-.")
+_NUMBER_LIKE = r"""(?:[-+]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d+)(?:[eE][-+]?\d+)?|0[xXoObB][\da-fA-F_]+
+    |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|[-+]?\d+(?::[0-5]?\d)+(?:\.\d*)?
+    |\d{4}-\d\d?-\d\d?.*)\Z"""
+_number_like: re.Pattern[str] | None = None
+
+
+def _needs_quotes(text: str) -> bool:
+    global _number_like
+    if text in _SPECIAL_WORDS:
+        return True
+    if text[0] not in _NUMBER_START:
+        return False
+    if _number_like is None:
+        _number_like = re.compile(_NUMBER_LIKE, re.VERBOSE)
+    return _number_like.match(text) is not None
+
+
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
 
@@ -30,7 +44,7 @@ _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0
 def _plain_ok(text: str) -> bool:
     """Whether ``text`` can be written as a plain (unquoted) block scalar and read back as
     the same string."""
-    if _NEEDS_QUOTES.match(text) or text != text.strip() or "\n" in text:
+    if _needs_quotes(text) or text != text.strip() or "\n" in text:
         return False
     first = text[0]
     if first in _INDICATORS and not (first in "-?:" and len(text) > 1 and text[1] != " "):

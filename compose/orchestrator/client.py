@@ -14,10 +14,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from compose.errors import ComposeError
-from compose.orchestrator.runpaths import pid_path, run_dir, socket_path
+from compose.orchestrator.runpaths import log_path, pid_path, run_dir, socket_path
 from engine.fdwait import readable
 from engine.paths import ensure_dir
 from engine.unixaddr import unix_address
@@ -136,24 +136,46 @@ def ensure_supervisor(project: str) -> None:
 def _start_supervisor(project: str) -> None:
     ensure_dir(run_dir(), 0o700)
     read_fd, write_fd = os.pipe()
-    if not _spawn_warm(project, write_fd):
-        pid = os.fork()
-        if pid == 0:  # first child: new session, fork again: the supervisor is no session leader
-            try:
-                os.close(read_fd)
-                os.setsid()
-                if os.fork() != 0:
-                    os._exit(0)
-                _exec_supervisor(project, write_fd)
-            finally:
-                os._exit(127)
-        os.waitpid(pid, 0)
-    os.close(write_fd)
+    # its standard error goes to its log: a failure before its logging is set up is kept too
+    log_fd = os.open(log_path(project), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
+                     0o600)
+    try:
+        if not _spawn_warm(project, write_fd, log_fd):
+            pid = os.fork()
+            if pid == 0:  # first child: new session, fork again: the supervisor is no leader
+                try:
+                    os.close(read_fd)
+                    os.setsid()
+                    if os.fork() != 0:
+                        os._exit(0)
+                    _exec_supervisor(project, write_fd, log_fd)
+                finally:
+                    os._exit(127)
+            os.waitpid(pid, 0)
+    finally:
+        os.close(write_fd)
+        os.close(log_fd)
     with os.fdopen(read_fd, "rb") as ready:
         ok = ready.read(1)
-    if ok != b"1" or not _answers_soon(project):
-        raise SupervisorError(f"could not start the supervisor of project {project!r} (see "
-                              f"{run_dir() / ('project-' + project + '.log')})")
+    if ok != b"1":
+        _failed_to_start(project, "it ended before it was ready")
+    if not _answers_soon(project):
+        _failed_to_start(project, "it did not answer within 5 s")
+
+
+def _failed_to_start(project: str, why: str) -> NoReturn:
+    """Raise the error for a supervisor that did not start, with the end of its log (the
+    reason is there; a test's state root may be gone before anyone reads the file)."""
+    path = log_path(project)
+    try:
+        with open(path, "rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 2000))
+            tail = log.read().decode(errors="replace").splitlines()[-8:]
+    except OSError:
+        tail = []
+    last = "".join(f"\n  | {line}" for line in tail)
+    raise SupervisorError(f"could not start the supervisor of project {project!r}: {why} "
+                          f"(log: {path}){last}")
 
 
 def _answers_soon(project: str, within: float = 5.0) -> bool:
@@ -168,7 +190,7 @@ def _answers_soon(project: str, within: float = 5.0) -> bool:
     return True
 
 
-def _spawn_warm(project: str, ready_fd: int) -> bool:
+def _spawn_warm(project: str, ready_fd: int, log_fd: int) -> bool:
     """Have the warm engine fork the supervisor (no interpreter start-up); False when this
     command neither runs in one nor has just started one."""
     from engine import warm
@@ -178,16 +200,17 @@ def _spawn_warm(project: str, ready_fd: int) -> bool:
     devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     try:
         return warm.spawn_python(["-m", "compose.orchestrator.daemon", project, str(ready_fd)],
-                                 dict(os.environ), (devnull, devnull, devnull), (ready_fd,))
+                                 dict(os.environ), (devnull, devnull, log_fd), (ready_fd,))
     finally:
         os.close(devnull)
 
 
-def _exec_supervisor(project: str, ready_fd: int) -> None:
+def _exec_supervisor(project: str, ready_fd: int, log_fd: int) -> None:
     os.set_inheritable(ready_fd, True)
     devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
+    for fd in (0, 1):
         os.dup2(devnull, fd)
+    os.dup2(log_fd, 2)
     os.chdir("/")
     os.execv(sys.executable, [sys.executable, "-m", "compose.orchestrator.daemon", project,
                               str(ready_fd)])

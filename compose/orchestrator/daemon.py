@@ -21,7 +21,7 @@ import threading
 import time
 from typing import IO, Any
 
-from compose.orchestrator.runpaths import pid_path, run_dir, socket_path
+from compose.orchestrator.runpaths import log_path, pid_path, run_dir, socket_path
 from compose.orchestrator.supervisor import ContainerOps, EventHub, Supervisor
 from engine.paths import ensure_dir
 from engine.unixaddr import unix_address
@@ -202,6 +202,8 @@ def _lock_pid_file(project: str, patience: float = 10.0) -> IO[str] | None:
         except FileNotFoundError:
             pass
         lock.close()
+    log.warning("the pid file of %s stayed locked by a supervisor that does not answer "
+                "(%.0f s)", project, patience)
     return None
 
 
@@ -220,7 +222,7 @@ def main(argv: list[str]) -> None:
     project = argv[0]
     ready_fd = int(argv[1]) if len(argv) > 1 else None
     ensure_dir(run_dir(), 0o700)
-    logging.basicConfig(filename=str(run_dir() / f"project-{project}.log"), level=logging.INFO,
+    logging.basicConfig(filename=str(log_path(project)), level=logging.INFO,
                         format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
     from compose.orchestrator.engine_ops import EngineContainerOps
 

@@ -22,3 +22,9 @@ def socket_path(project: str) -> Path:
 
 def pid_path(project: str) -> Path:
     return run_dir() / f"project-{project}.pid"
+
+
+def log_path(project: str) -> Path:
+    """The supervisor's log: its own records, and its standard error (a failure before its
+    logging is set up)."""
+    return run_dir() / f"project-{project}.log"

@@ -138,8 +138,8 @@ def test_inspect_and_copy_load_only_when_dataclasses_needs_them() -> None:
 def test_a_stand_in_asked_while_dataclasses_loads_gives_the_real_module() -> None:
     """Another thread importing ``copy`` while ``dataclasses`` is being imported gets a
     stand-in; using it then loads the real module instead of recursing."""
-    code = ("import sys\nfrom engine.dataclass_cache import _OnFirstUse\n"
-            "stand_in = sys.modules['copy'] = _OnFirstUse('copy')\n"
+    code = ("import sys\nfrom engine.lazy import OnFirstUse\n"
+            "stand_in = sys.modules['copy'] = OnFirstUse('copy', 'dataclasses')\n"
             "sys.modules['dataclasses'] = type(sys)('dataclasses')\n"
             "print(stand_in.deepcopy([[1]]), sys.modules['copy'] is not stand_in)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

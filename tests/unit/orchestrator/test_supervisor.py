@@ -248,3 +248,20 @@ def test_a_subscriber_that_stops_reading_is_dropped_not_waited_for() -> None:
         reader.shutdown(socket.SHUT_WR)  # the end of the reader's stream
         drain.join(5)
         assert [json.loads(line)["n"] for line in received] == list(range(100))
+
+
+def test_a_supervisor_that_fails_to_start_is_reported_with_its_error_output(
+        state_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the supervisor wrote on its standard error before it could log (an import
+    failing, say) reaches its log and the error the command reports: a test's state root is
+    often gone before anyone can read the file."""
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\necho 'ModuleNotFoundError: no module named x' >&2\nexit 3\n")
+    python.chmod(0o755)
+    monkeypatch.setattr("sys.executable", str(python))
+    with pytest.raises(client.SupervisorError) as failed:
+        client.ensure_supervisor("broken")
+    message = str(failed.value)
+    assert "it ended before it was ready" in message
+    assert "| ModuleNotFoundError: no module named x" in message
+    assert "ModuleNotFoundError" in client.log_path("broken").read_text()

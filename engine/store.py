@@ -50,7 +50,10 @@ _QUEUE_TIMEOUT_S = _BUSY_TIMEOUT_MS / 1000
 # (a writer that could not queue, or a connection this module did not open, goes straight to
 # BEGIN IMMEDIATE). Descriptors are per process: a child forked with os.fork closes its
 # copies (below); one made otherwise cannot use the store at all (connect() refuses).
-_queue_fds: dict[str, int] = {}
+# path -> (descriptor, st_dev, st_ino): a forked child closes a descriptor only while it is
+# still that file (another thread may have closed it and had its number reused just before
+# the fork: a pipe being handed to a daemon, once)
+_queue_fds: dict[str, tuple[int, int, int]] = {}
 _conn_paths: dict[int, str] = {}  # id(connection) -> its database file, recorded by connect()
 
 
@@ -59,9 +62,11 @@ def _fresh_writers_lock() -> None:  # a forked child has none of its parent's ot
     _writers = threading.Lock()
     # nor its queue lock: a copy of the descriptor would keep a lock the parent holds alive
     # past the parent's death for as long as the child runs
-    for fd in _queue_fds.values():
+    for fd, dev, ino in _queue_fds.values():
         try:
-            os.close(fd)
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) == (dev, ino):
+                os.close(fd)
         except OSError:
             pass
     _queue_fds.clear()
@@ -337,14 +342,17 @@ def _queue_lock(conn: sqlite3.Connection) -> int | None:
     path = _conn_paths.get(id(conn))
     if path is None:
         return None
-    fd = _queue_fds.get(path)
+    entry = _queue_fds.get(path)
     try:
-        if fd is None:
-            for other in _queue_fds.values():  # one state root at a time (tests switch
-                os.close(other)                # roots); none is locked: we hold _writers
-            _queue_fds.clear()
-            fd = _queue_fds[path] = os.open(path + "-queue",
-                                            os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        if entry is None:
+            stale = list(_queue_fds.values())  # one state root at a time (tests switch roots);
+            _queue_fds.clear()                 # none is locked: we hold _writers
+            for other, _, _ in stale:
+                os.close(other)
+            fd = os.open(path + "-queue", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            st = os.fstat(fd)
+            entry = _queue_fds[path] = (fd, st.st_dev, st.st_ino)
+        fd = entry[0]
         fcntl.flock(fd, fcntl.LOCK_EX)
     except OSError:
         return None

@@ -5,6 +5,7 @@ listens, so the CLI never sleeps-and-retries.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -149,6 +150,9 @@ def _start_supervisor(project: str) -> None:
                     if os.fork() != 0:
                         os._exit(0)
                     _exec_supervisor(project, write_fd, log_fd)
+                except BaseException as exc:  # (nothing else would ever say why)
+                    with contextlib.suppress(OSError):
+                        os.write(log_fd, f"starting the supervisor failed: {exc!r}\n".encode())
                 finally:
                     os._exit(127)
             os.waitpid(pid, 0)

@@ -221,6 +221,32 @@ def test_a_forked_child_does_not_keep_the_queue_lock(state_root: Path) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+def test_a_forked_child_leaves_a_reused_queue_descriptor_number_alone(
+        state_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thread that switched state roots closed the old queue descriptor; before it forgot
+    the number, another thread's ``os.pipe()`` got that number and forked a child (a
+    supervisor being started). The child must not close the pipe: it then exited before it
+    could say it was ready (a CI run failed so)."""
+    queue = os.open(state_root / "old-queue", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    st = os.fstat(queue)
+    monkeypatch.setitem(store._queue_fds, "old", (queue, st.st_dev, st.st_ino))
+    read_end, write_end = os.pipe()
+    os.dup2(read_end, queue)  # the number is the pipe's now: the queue file is closed
+    try:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.fstat(queue)
+                os._exit(0)
+            except OSError:
+                os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        for fd in (read_end, write_end, queue):
+            os.close(fd)
+
+
 def _in_thread(fn):  # type: ignore[no-untyped-def]
     out: list[object] = []
     t = threading.Thread(target=lambda: out.append(fn()))

@@ -255,8 +255,9 @@ def run() -> None:
             try:
                 sys.exit(warmclient.run(args))
             except warmclient.Absent as absent:
+                # (after a down, usually nothing is left to serve)
                 if absent.spawn and command not in (*NO_ENGINE_COMMANDS, "down"):
-                    warmclient.start_engine()  # (after a down, usually nothing is left to serve)
+                    warmclient.start_engine(command)
                     code = main()
                     warmclient.report_modules()
                     end_without_teardown(code)

@@ -66,7 +66,11 @@ def become_daemon(close: Callable[[], None], request: dict[str, Any], fds: list[
     try:
         if len(argv) >= 2 and argv[0] == "-m":
             import runpy
+            import warnings
 
+            # the engine has imported the module (its preload): run as __main__ all the same
+            warnings.filterwarnings("ignore", r".* found in sys\.modules after import of package",
+                                    RuntimeWarning, "runpy")
             sys.argv = [argv[1], *argv[2:]]
             runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
         elif len(argv) >= 2 and argv[0] == "-c":

@@ -123,11 +123,12 @@ def _die_like(signum: int) -> None:
     os._exit(128 + signum)
 
 
-def start_engine() -> None:
+def start_engine(command: str) -> None:
     """Start a warm engine for this state root in the background (it gives way at once when
     another one won the race); never fails the command that asked. This command's own
     daemons (project supervisor, DNS daemon, shim fork server) are then forked by it
-    (:func:`engine.warm.use_starting`)."""
+    (:func:`engine.warm.use_starting`); told which ``command`` started it, the engine
+    prepares them while the command loads its project."""
     from engine.proctitle import PADDING  # room for the command lines of forked processes
 
     root = state_root()
@@ -141,7 +142,7 @@ def start_engine() -> None:
     try:
         ready_read, ready_write = os.pipe2(os.O_CLOEXEC)
         argv = [sys.executable, "-P", "-m", "compose.cli.warmserver", str(warm.READY_FD),
-                PADDING]
+                f"--for={command}", PADDING]
         os.posix_spawn(sys.executable, argv, os.environ, setsid=True,
                        file_actions=[*((os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)),
                                      (os.POSIX_SPAWN_DUP2, ready_write, warm.READY_FD)])

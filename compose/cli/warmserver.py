@@ -7,6 +7,10 @@ serves while it imports the whole CLI and engine in small steps between requests
 that arrives meanwhile is forked at once and imports what it still lacks itself). The preload
 (about a second of CPU) waits until the command that started the engine has ended, or for
 :data:`_PRELOAD_AFTER` seconds, so that it does not compete with that command for the CPU.
+Meanwhile, when that command is an ``up`` (or another that starts containers), the engine
+forks the shim server it keeps and imports what the project supervisor and the DNS daemon
+need (:func:`compose.cli.warmpreload.for_daemons`) while the command loads the project: the
+daemons it forks for the command then serve at once.
 It serves these requests (:mod:`engine.warm` has the wire format):
 
 - ``run``: fork a child that becomes the command: the client's standard streams, working
@@ -25,8 +29,9 @@ It serves these requests (:mod:`engine.warm` has the wire format):
   then serves the commands after it too);
 - ``linger``: nothing of the state root runs any more; exit soon after the last command (no
   reply, like ``learn``: the ``down`` that tells it need not wait for a step of the preload);
-- ``status``: where the preload is (``waiting``, ``loading``, ``done``) and how many modules
-  are loaded, as a JSON line.
+- ``status``: where the preload is (``waiting``, ``loading``, ``done``), how many modules
+  are loaded, and whether what the starting command's daemons need is (``for_daemons``:
+  ``loading``, ``done``, ``no``), as a JSON line.
 
 The server holds no engine state: containers belong to their shims, and the daemons it forked
 are detached from it, so killing it (even with SIGKILL) stops nothing but itself; the next
@@ -89,6 +94,12 @@ class Server:
         self.preload_at = self.last + _PRELOAD_AFTER
         self.parent = _parent_pidfd()  # the command that started us, while it runs
         self.grown = False  # a step of the preload has run (a fork of us now costs more)
+        # while that command runs: its daemons' imports, when it is one that will ask for them
+        # (the kept shim server first: forked while this process is still small)
+        self.early: Iterator[str] | None = (
+            self._for_daemons() if self.parent >= 0 and _starting_command()
+            in warmpreload.DAEMON_COMMANDS else None)
+        self.early_done = False
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -140,13 +151,27 @@ class Server:
     def _step_in(self) -> float | None:
         """Seconds until the next import may run (0: now; None: nothing left to import): at
         once when the starting command has ended, else once the wait for it is over."""
+        if self.early is not None:
+            return 0.0
         if not self.work:
             return None
         return 0.0 if self.parent < 0 else max(0.0, self.preload_at - time.monotonic())
 
+    def _for_daemons(self) -> Iterator[str]:
+        self.keep_shim_server()
+        yield "shim server"
+        for step in warmpreload.for_daemons():
+            self.grown = True
+            gc.freeze()
+            yield step
+
     def _work_step(self) -> None:
         """Load the next module (the starting command has ended, or the wait for it is
-        over)."""
+        over); while that command runs, the next of its daemons' imports."""
+        if self.early is not None:
+            if next(self.early, None) is None:
+                self.early, self.early_done = None, True
+            return
         if self.parent >= 0:
             self._parent_gone()
         done = next(self.work[0], None) is None
@@ -160,7 +185,10 @@ class Server:
 
         phase = ("waiting" if self.parent >= 0 else "loading" if self.preload in self.work
                  else "done")
-        return json.dumps({"preload": phase, "modules": len(sys.modules)}).encode() + b"\n"
+        daemons = ("loading" if self.early is not None else "done" if self.early_done
+                   else "no")
+        return json.dumps({"preload": phase, "modules": len(sys.modules),
+                           "for_daemons": daemons}).encode() + b"\n"
 
     def _parent_gone(self) -> None:
         """The preload may begin: stop watching the starting command, and start the shim
@@ -479,6 +507,12 @@ def main() -> int:
         pass
     warmchild.finish(code)
     return 0  # not reached
+
+
+def _starting_command() -> str | None:
+    """The command that started this engine (``warmserver <fd> --for=<command>``)."""
+    given = sys.argv[2] if len(sys.argv) > 2 else ""
+    return given.removeprefix("--for=") if given.startswith("--for=") else None
 
 
 def _ready_pipe() -> int:

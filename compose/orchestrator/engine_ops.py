@@ -5,6 +5,13 @@ from engine import containers, networks
 from engine.errors import NotFound
 
 
+def load_calls() -> None:
+    """Import the engine modules behind these calls (each name's first use imports its
+    module); the warm engine does it before it forks a supervisor for a starting ``up``."""
+    _ = (containers.inspect, containers.wait, containers.start, containers.exec_output,
+         networks.set_endpoint_active)
+
+
 class EngineContainerOps:
     """ContainerOps backed by the real engine."""
 
@@ -27,8 +34,7 @@ class EngineContainerOps:
         does it once it is ready, while the ``up`` that started it still prepares networks
         and containers, instead of in the first ``watch`` it serves (~20 ms on the path of
         the first container's start)."""
-        _ = (containers.inspect, containers.wait, containers.start, containers.exec_output,
-             networks.set_endpoint_active)  # (each name's first use imports its module)
+        load_calls()
         self.is_running("")  # (no such container: reads the store once)
 
     def is_running(self, cid: str) -> bool:

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 def load_resolver() -> None:
     """Import the wire-format code (dnspython, ~0.1 s). Deferred until the first query or the
-    first idle moment: the control requests that start-up keeps ``connect`` waiting for (open
-    the sandbox's sockets, DNAT) do not need it."""
+    first idle moment once a sandbox is served: the control requests that start-up keeps
+    ``connect`` waiting for (open the sandbox's sockets, DNAT) do not need it."""
     global resolver
     from engine.networks import resolver
 
@@ -321,7 +321,8 @@ class Daemon:
         loaded = False
         while not self.stopping:
             events = self.sel.select(timeout=self._idle_check(loaded))
-            if not loaded and (not events or any(k.data[0] != "control" for k, _ in events)):
+            if not loaded and ((not events and self.listeners)
+                               or any(k.data[0] != "control" for k, _ in events)):
                 load_resolver()  # control requests first: connect is waiting on them
                 loaded = True
                 if not events:
@@ -339,10 +340,12 @@ class Daemon:
                     self.on_control()
 
     def _idle_check(self, loaded: bool) -> float:
-        """How long to wait for events before looking whether we are still needed: briefly
-        while nothing serves yet (started for a sandbox about to be announced, whose creator
-        may have been killed), rarely once sandboxes are served."""
-        if not loaded:
+        """How long to wait for events before looking whether we are still needed (rarely
+        while sandboxes are served; with none, a while: started for a sandbox about to be
+        announced, whose creator may have been killed), or, once a sandbox is served, before
+        the resolver is loaded at the first idle moment. Not before: the import took ~30 ms of
+        CPU, and the ``connect`` of a starting ``up`` waited for it behind its ``sync``."""
+        if not loaded and self.listeners:
             return 0.02
         return ORPHAN_CHECK_S if self.listeners else UNUSED_EXIT_S
 

@@ -329,6 +329,10 @@ def test_the_preload_waits_for_the_command_that_started_the_engine(stack: Stack)
         wait_for("the engine to listen", lambda: Path(warm.address(str(stack.root))).exists())
         first = preload_status(stack.root)
         assert first["preload"] == "waiting"
+        # what the up's supervisor and DNS daemon need is loaded meanwhile (not the preload)
+        wait_for("the daemons' imports",
+                 lambda: preload_status(stack.root)["for_daemons"] == "done")
+        assert preload_status(stack.root)["preload"] == "waiting"
         ps = stack.run("ps", "-a", "--format", "{{.Service}}")
         assert ps.returncode == 0
         assert up.stdout is not None
@@ -343,6 +347,16 @@ def test_the_preload_waits_for_the_command_that_started_the_engine(stack: Stack)
     assert stack.run("ps", "-a", "--format", "{{.Service}} {{.State}}").stdout.split() == [
         "a", "exited"]
     stack.run("down", "-t", "1")
+
+
+def test_an_engine_a_ps_started_loads_nothing_for_daemons_beside_it(stack: Stack) -> None:
+    # Only a command that will have the engine fork a supervisor and a DNS daemon gets their
+    # imports done beside it: a ps that starts the engine leaves the CPU to itself.
+    stack.write(COMPOSE)
+    assert engine_pid(stack.root) is None
+    assert stack.run("ps").returncode == 0
+    assert engine_pid(stack.root) is not None
+    assert preload_status(stack.root)["for_daemons"] == "no"
 
 
 def test_the_preload_goes_on_while_a_command_runs(stack: Stack) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,6 +14,8 @@ import pytest
 
 from compose.cli import warmclient, warmserver, warmwatch
 from engine import proctitle, warm
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_a_request_and_its_descriptors_cross_a_socket() -> None:
@@ -227,3 +231,22 @@ def test_an_engine_that_gave_up_leaves_the_command_to_start_its_own_daemons(
     assert warm.spawn_python(["-m", "x"], {}, (0, 1, 2)) is False  # the caller falls back
     assert time.monotonic() - start < warm._START_WAIT
     assert warm._starting == -1
+
+
+def test_the_daemons_imports_are_theirs_alone() -> None:
+    """What an engine loads for the supervisor and the DNS daemon of the ``up`` that started
+    it: their modules, the engine calls the supervisor makes, the firewall backend of the DNS
+    redirect; not the resolver (loaded once a sandbox is served), the CLI or the orchestrator's
+    ``up``, which would only make the daemons forked from it bigger."""
+    code = ("import sys\nfrom compose.cli import warmpreload\n"
+            "steps = list(warmpreload.for_daemons())\n"
+            "print(' '.join(steps))\n"
+            "print(' '.join(m for m in ('compose.orchestrator.daemon',"
+            " 'engine.containers.lifecycle', 'engine.networks.dns_server', 'dns', 'typer',"
+            " 'yaml', 'compose.orchestrator.up') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+    steps, loaded = out.stdout.splitlines()
+    assert steps.split()[-1] == "firewall" and "supervisor" in steps
+    assert loaded.split() == ["compose.orchestrator.daemon", "engine.containers.lifecycle",
+                              "engine.networks.dns_server"]

@@ -39,6 +39,20 @@ def test_dns_server_defers_dnspython_until_queries() -> None:
     assert out.split() == ["False", "True"]
 
 
+def test_dns_server_loads_dnspython_at_idle_only_once_it_serves_a_sandbox() -> None:
+    """Before any sandbox, the daemon waits for one (and the ``sync`` that announces it) with
+    nothing to import: a ``connect`` waited behind that import. Serving one, the first idle
+    moment loads it, before the container's first query."""
+    from engine.networks import dns_server
+
+    daemon = object.__new__(dns_server.Daemon)
+    daemon.listeners = {}
+    assert daemon._idle_check(False) == dns_server.UNUSED_EXIT_S
+    daemon.listeners = {"c1": object()}  # type: ignore[dict-item]
+    assert daemon._idle_check(False) < 0.1
+    assert daemon._idle_check(True) == dns_server.ORPHAN_CHECK_S
+
+
 def test_dns_daemon_never_locks_an_unlinked_pid_file(state_root: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from engine.networks import dns_control, dnsd

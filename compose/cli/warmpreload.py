@@ -142,7 +142,10 @@ _HEAVY = ["iptc", "pyroute2.iproute.linux", "pyroute2.netlink.exceptions",
           "watchfiles", "yaml._yaml", "typer._click.exceptions", "typer._coercion", "tarfile",
           "sqlite3", "subprocess", "difflib", "secrets", "urllib.request", "http.client",
           "zstandard", "ctypes.util"]
-_NEVER = ("__main__", "kubernetes", "compose.k8s", "compose.pytest_plugin", "pytest", "_pytest")
+# (``_cython_3_3_1`` and the like: the shared module Cython extensions register in sys.modules,
+# which no import statement can load)
+_NEVER = ("__main__", "kubernetes", "compose.k8s", "compose.pytest_plugin", "pytest", "_pytest",
+          "_cython_")
 _known: set[str] = set()
 
 

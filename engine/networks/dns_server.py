@@ -318,15 +318,20 @@ class Daemon:
 
     # -- main loop ---------------------------------------------------------------------------
     def serve(self) -> None:
-        loaded = False
+        loaded = False  # the resolver is imported (or being imported: see below)
+        ready = False  # ... and this thread has it
         while not self.stopping:
             events = self.sel.select(timeout=self._idle_check(loaded))
-            if not loaded and ((not events and self.listeners)
-                               or any(k.data[0] != "control" for k, _ in events)):
-                load_resolver()  # control requests first: connect is waiting on them
+            if not ready and any(k.data[0] != "control" for k, _ in events):
+                load_resolver()  # a query: it needs the resolver (waits for one being loaded)
+                loaded = ready = True
+            elif not loaded and not events and self.listeners:
+                # the first idle moment once a sandbox is served: load it beside the serving,
+                # whose next control requests (``start`` marks the endpoint active) would wait
+                # ~20 ms behind the import; a query meanwhile waits for it (the import lock)
+                threading.Thread(target=load_resolver, name="resolver", daemon=True).start()
                 loaded = True
-                if not events:
-                    continue
+                continue
             if not events and self.orphaned():
                 log.info("state root or every sandbox is gone; exiting")
                 return

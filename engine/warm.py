@@ -36,6 +36,10 @@ server_address: str | None = None
 _starting = -1
 _starting_lock = _thread.allocate_lock()
 _START_WAIT = 2.0  # seconds: the longest a command waits for the engine it started to listen
+# Set in such a command when the engine it started was told that it starts containers: that
+# engine starts the shim fork server it keeps first thing (nobody need ask it while it is busy
+# preparing the command's daemons).
+starting_keeps_shims = False
 # Set in a command forked by the warm engine: the pid of the shim fork server the engine keeps
 # (engine.containers.shimd.spawn_for_engine), which may still be starting.
 kept_shim_server: int | None = None
@@ -165,14 +169,14 @@ def read_line(sock: _socket.socket, buffer: bytearray) -> bytes:
 
 # -- used by the engine in a command the warm engine forked ----------------------------------
 
-def use_starting(addr: str, ready_fd: int) -> None:
+def use_starting(addr: str, ready_fd: int, keeps_shims: bool = False) -> None:
     """This command (run in-process: no engine answered) has just started the engine at
     ``addr``, which writes to ``ready_fd``'s pipe once it listens: the daemons the command
     starts are forked by that engine too (:func:`spawn_python`), which spares each one an
     interpreter start-up and the imports the engine has made; the first request waits for it
-    to listen."""
-    global server_address, _starting
-    server_address, _starting = addr, ready_fd
+    to listen. ``keeps_shims``: see :data:`starting_keeps_shims`."""
+    global server_address, _starting, starting_keeps_shims
+    server_address, _starting, starting_keeps_shims = addr, ready_fd, keeps_shims
 
 
 def _await_starting() -> None:

@@ -123,6 +123,13 @@ def _die_like(signum: int) -> None:
     os._exit(128 + signum)
 
 
+# Commands that have the engine they start fork a project supervisor and the DNS daemon
+# (``up`` and what starts containers): while such a command runs, the engine starts the shim
+# server it keeps and loads what those daemons need before they can serve
+# (:func:`compose.cli.warmpreload.for_daemons`).
+DAEMON_COMMANDS = frozenset({"up", "run", "start", "restart"})
+
+
 def start_engine(command: str) -> None:
     """Start a warm engine for this state root in the background (it gives way at once when
     another one won the race); never fails the command that asked. This command's own
@@ -154,7 +161,7 @@ def start_engine(command: str) -> None:
         os.close(devnull)
         if ready_write >= 0:
             os.close(ready_write)
-    warm.use_starting(warm.address(root), ready_read)
+    warm.use_starting(warm.address(root), ready_read, command in DAEMON_COMMANDS)
 
 
 def report_modules() -> None:

@@ -79,10 +79,6 @@ def steps() -> Iterator[str]:
     yield "done"
 
 
-# Commands that have the engine they start fork a project supervisor and the DNS daemon
-# (``up`` and what starts containers): while such a command runs, the engine loads what
-# those daemons need before they can serve (:func:`for_daemons`).
-DAEMON_COMMANDS = frozenset({"up", "run", "start", "restart"})
 
 
 def for_daemons() -> Iterator[str]:
@@ -99,10 +95,10 @@ def for_daemons() -> Iterator[str]:
     try:
         from compose.orchestrator import engine_ops
 
-        engine_ops.load_calls()
+        for call in engine_ops.calls_loaded():  # (a step each: ~20 ms in all)
+            yield f"supervisor call {call}"
     except Exception as exc:  # noqa: BLE001 - the supervisor then imports them itself
         sys.stderr.write(f"warm engine: supervisor calls not loaded: {exc!r}\n")
-    yield "supervisor calls"
     for name in ("engine.networks.dnsd", "engine.networks.dns_server"):
         if name not in sys.modules:
             _load(name)

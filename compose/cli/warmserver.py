@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from compose.cli import warmchild, warmpreload
+from compose.cli.warmclient import DAEMON_COMMANDS
 from compose.cli.warmwatch import TreeWatch
 from engine import proctitle, warm
 from engine.fdwait import readable
@@ -98,7 +99,7 @@ class Server:
         # (the kept shim server first: forked while this process is still small)
         self.early: Iterator[str] | None = (
             self._for_daemons() if self.parent >= 0 and _starting_command()
-            in warmpreload.DAEMON_COMMANDS else None)
+            in DAEMON_COMMANDS else None)
         self.early_done = False
 
     # -- the loop ------------------------------------------------------------------------------

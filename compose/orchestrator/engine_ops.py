@@ -1,15 +1,27 @@
 """The supervisor's engine calls (ContainerOps) over engine.containers."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from engine import containers, networks
 from engine.errors import NotFound
 
 
 def load_calls() -> None:
     """Import the engine modules behind these calls (each name's first use imports its
-    module); the warm engine does it before it forks a supervisor for a starting ``up``."""
-    _ = (containers.inspect, containers.wait, containers.start, containers.exec_output,
-         networks.set_endpoint_active)
+    module)."""
+    for _ in calls_loaded():
+        pass
+
+
+def calls_loaded() -> Iterator[str]:
+    """:func:`load_calls` one call at a time (the warm engine answers requests in between,
+    while it prepares a starting ``up``'s supervisor): each name once it is loaded."""
+    for name in ("inspect", "wait", "start", "exec_output"):
+        getattr(containers, name)
+        yield name
+    _ = networks.set_endpoint_active
+    yield "set_endpoint_active"
 
 
 class EngineContainerOps:

@@ -70,3 +70,24 @@ def test_an_early_start_nobody_awaited_is_settled_not_left_pending(root: Path) -
     assert proc.returncode == 0
     with pytest.raises(OSError):
         os.fstat(read_fd)  # closed (ours, not a descriptor number someone reuses later)
+
+
+def test_a_command_whose_starting_engine_keeps_a_server_neither_asks_nor_forks_early(
+        root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``up`` that started the warm engine (which starts the server it keeps first thing)
+    does not wait for that engine's answer while it prepares the up's daemons: nothing is
+    asked or started early; the first shim request asks for the kept server then."""
+    from engine import warm
+
+    asked: list[str] = []
+    monkeypatch.setattr(warm, "server_address", str(root / "engine.sock"))
+    monkeypatch.setattr(warm, "starting_keeps_shims", True)
+    monkeypatch.setattr(warm, "kept_shim_server", None)
+    monkeypatch.setattr(warm, "keep_shim_server", lambda: asked.append("keep_shims"))
+    shimd.start_early()
+    assert asked == []
+    assert root not in shimd._early
+    assert not shimd.server_running(root)
+    monkeypatch.setattr(warm, "starting_keeps_shims", False)
+    shimd.start_early()  # any other command with an engine asks it
+    assert asked == ["keep_shims"]

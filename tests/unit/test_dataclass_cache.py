@@ -95,6 +95,17 @@ def test_a_damaged_cache_file_is_ignored_and_replaced(cache_file: Path) -> None:
     assert probe(cache_file, "cache")["compiled_now"] == 0
 
 
+def test_a_truncated_cache_file_is_ignored_and_replaced(cache_file: Path) -> None:
+    """The index is read first and the blobs sliced on demand: an index pointing past the
+    end of a cut file counts as no cache at all, never as a wrong code object."""
+    assert probe(cache_file, "cache")["compiled_now"] != 0
+    data = cache_file.read_bytes()
+    cache_file.write_bytes(data[:len(data) - 100])
+    result = probe(cache_file, "cache")
+    assert result["eq"] is True and result["compiled_now"] != 0
+    assert probe(cache_file, "cache")["compiled_now"] == 0
+
+
 def test_nothing_is_written_at_exit_when_bytecode_writing_is_off(tmp_path: Path) -> None:
     code = ("import dataclasses, sys\nfrom engine import dataclass_cache\n"
             "dataclass_cache._PATH = sys.argv[1]\ndataclass_cache.install()\n"

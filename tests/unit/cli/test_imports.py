@@ -232,3 +232,16 @@ def test_the_installed_command_imports_no_more_than_the_client(tmp_path: Path) -
                 if line.startswith("import time:")}
     assert "compose.cli.warmclient" in imported
     assert not imported & {"re", "compose.cli.app", "typer", "engine.paths"}, sorted(imported)
+
+
+def test_an_engine_starts_on_little_and_spares_dataclasses_its_rare_imports() -> None:
+    """The warm engine a cold command starts shares the CPU with that command: its own
+    modules load neither ``dataclasses`` nor what that would bring (``inspect``, ``ast``),
+    and ``dataclasses`` comes with stand-ins once the engine installs the method cache."""
+    code = ("import sys\nimport compose.cli.warmserver\n"
+            "print(' '.join(m for m in ('dataclasses', 'inspect', 'ast') if m in sys.modules))\n"
+            "from engine import dataclass_cache\ndataclass_cache.install()\n"
+            "print(type(sys.modules['dataclasses'].inspect).__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+    assert out.stdout.splitlines() == ["", "OnFirstUse"]

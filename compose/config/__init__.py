@@ -7,7 +7,6 @@ Pure: no root, no engine, no subprocess.
 """
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -25,12 +24,13 @@ from compose.config.environment import project_environment
 from compose.config.model import Project
 from compose.config.positions import Position, PositionMap
 from compose.errors import ConfigError
+from engine.lazy import logger
 
 if TYPE_CHECKING:
     from compose.config.include import IncludeSpec
     from compose.config.profiles import ProfileSelection
 
-log = logging.getLogger(__name__)
+log = logger(__name__)  # (logging loads when a warning is logged)
 
 
 @dataclass(frozen=True, slots=True)

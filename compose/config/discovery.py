@@ -6,15 +6,15 @@ or a parent, plus the first matching override file next to it.
 """
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from compose.errors import ConfigError
+from engine.lazy import logger
 
-log = logging.getLogger(__name__)
+log = logger(__name__)  # (logging loads when a warning is logged)
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 OVERRIDE_FILES = (

@@ -8,7 +8,6 @@ is an error.
 """
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -16,8 +15,9 @@ from typing import Any
 from compose.config.positions import KeyPath, PositionMap, find_position, format_key_path
 from compose.config.yamlload import Override
 from compose.errors import ConfigError
+from engine.lazy import logger
 
-log = logging.getLogger(__name__)
+log = logger(__name__)  # (logging loads when a warning is logged)
 
 Lookup = Callable[[str], str | None]
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

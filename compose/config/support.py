@@ -7,7 +7,6 @@ The loader records them on the project instead of failing, so that ``config``, `
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +14,9 @@ from typing import Any
 from compose.config.positions import KeyPath, PositionMap, find_position, format_key_path
 from compose.config.support_table import NO_EFFECT, REJECTED, VALUE_RULES
 from compose.errors import ConfigError
+from engine.lazy import logger
 
-log = logging.getLogger(__name__)
+log = logger(__name__)  # (logging loads when a warning is logged)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,61 @@
+"""Logging is set up by the CLI (compose.cli.terminal.setup_logging) without being loaded:
+a command that logs nothing never imports it; the first import of it, from anywhere, ends
+configured as asked, with traceback loaded only when an exception is formatted."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+PROBE = """
+import sys
+from compose.cli import terminal
+terminal.setup_logging(sys.argv[1] == "-v")
+print("logging" in sys.modules)
+import logging
+root = logging.getLogger()
+print(type(sys.modules["traceback"]).__name__ if "traceback" in sys.modules else "absent",
+      logging.getLevelName(root.level), [h.get_name() for h in root.handlers])
+logging.getLogger("compose.x").warning("not set: %s", "TAG")
+logging.getLogger("engine.y").debug("created %s", "net")
+try:
+    1 / 0
+except ZeroDivisionError:
+    logging.getLogger("engine.y").exception("failed")
+print("traceback" in sys.modules and type(sys.modules["traceback"]).__name__)
+"""
+
+
+def _probe(flag: str) -> tuple[list[str], str]:
+    out = subprocess.run([sys.executable, "-c", PROBE, flag], capture_output=True, text=True,
+                         check=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+    return out.stdout.splitlines(), out.stderr
+
+
+def test_the_first_import_of_logging_ends_configured() -> None:
+    stdout, stderr = _probe("")
+    assert stdout[0] == "False"  # set up, not loaded
+    assert stdout[1] == "absent WARNING ['pycompose']"
+    assert stdout[2] == "module"  # the real traceback, once an exception was formatted
+    lines = stderr.splitlines()
+    assert lines[0] == "WARN not set: TAG"
+    assert lines[1] == "ERROR failed"
+    assert "ZeroDivisionError: division by zero" in stderr
+    assert "created net" not in stderr
+
+
+def test_verbose_logs_debug_lines_too() -> None:
+    stdout, stderr = _probe("-v")
+    assert stdout[1] == "absent DEBUG ['pycompose']"
+    assert "DEBUG created net" in stderr.splitlines()
+
+
+def test_a_logger_of_the_config_loader_is_a_lazy_stand_in() -> None:
+    code = ("import sys\nimport compose.config.interpolation as m\n"
+            "print('logging' in sys.modules, m.log.name)\n"
+            "m.log.warning('x')\nprint('logging' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+    assert out.stdout.splitlines() == ["False compose.config.interpolation", "True"]
+    assert out.stderr.strip() == "x"  # (no handler of ours here: logging's last resort)

@@ -38,9 +38,8 @@ _starting_lock = _thread.allocate_lock()
 _START_WAIT = 2.0  # seconds: the longest a command waits for the engine it started to listen
 # Set in such a command when the engine it started was told that it starts containers: that
 # engine starts the shim fork server it keeps first thing (nobody need ask it while it is busy
-# preparing the command's daemons), and loads the firewall backend (the command has the
-# engine apply its rules: engine.networks.firewall.replace_rules).
-starting_for_containers = False
+# preparing the command's daemons).
+starting_keeps_shims = False
 # Set in a command forked by the warm engine: the pid of the shim fork server the engine keeps
 # (engine.containers.shimd.spawn_for_engine), which may still be starting.
 kept_shim_server: int | None = None
@@ -170,21 +169,21 @@ def read_line(sock: _socket.socket, buffer: bytearray) -> bytes:
 
 # -- used by the engine in a command the warm engine forked ----------------------------------
 
-def use_starting(addr: str, ready_fd: int, for_containers: bool = False) -> None:
+def use_starting(addr: str, ready_fd: int, keeps_shims: bool = False) -> None:
     """This command (run in-process: no engine answered) has just started the engine at
     ``addr``, which writes to ``ready_fd``'s pipe once it listens: the daemons the command
     starts are forked by that engine too (:func:`spawn_python`), which spares each one an
     interpreter start-up and the imports the engine has made; the first request waits for it
-    to listen. ``for_containers``: see :data:`starting_for_containers`."""
-    global server_address, _starting, starting_for_containers
-    server_address, _starting, starting_for_containers = addr, ready_fd, for_containers
+    to listen. ``keeps_shims``: see :data:`starting_keeps_shims`."""
+    global server_address, _starting, starting_keeps_shims
+    server_address, _starting, starting_keeps_shims = addr, ready_fd, keeps_shims
 
 
 def _await_starting() -> None:
     """Wait (once, for every thread) until the engine this command started listens, or has
     given up: its ready pipe says ``ready`` or ends (another engine won the race for the state
     root, or it failed: the connection then reaches that other one, or nothing)."""
-    global _starting, starting_for_containers
+    global _starting
     if _starting < 0:
         return
     from engine.fdwait import readable
@@ -192,27 +191,14 @@ def _await_starting() -> None:
     with _starting_lock:
         if _starting < 0:
             return
-        word = b""
         try:
             if readable([_starting], _START_WAIT):
-                word = os.read(_starting, 16)
+                os.read(_starting, 16)
         except OSError:
             pass
         finally:
             os.close(_starting)
             _starting = -1
-            if not word.startswith(b"ready"):  # not ours: it prepares nothing for us
-                starting_for_containers = False
-
-
-def started_for_containers() -> bool:
-    """True when this command started the warm engine as one that starts containers (see
-    :data:`starting_for_containers`) and that engine listens (it did not give way to
-    another one, which prepared nothing for this command); waits for it to listen."""
-    if not starting_for_containers:
-        return False
-    _await_starting()
-    return starting_for_containers
 
 
 def ask(request: dict[str, object], fds: list[int] | None = None,

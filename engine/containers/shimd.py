@@ -137,7 +137,7 @@ def start_early() -> None:
             _early[root] = _wait_ready(*entry)  # came up (or failed) without being awaited
         if server_running(root):  # one that came up earlier may have been stopped since
             return                # (a long-lived caller: `down`, then `up` again)
-        if _kept_starting() or warm.starting_for_containers or _engine_keeps():
+        if _kept_starting() or warm.starting_keeps_shims or _engine_keeps():
             return  # the warm engine's own is coming up: request_shim waits for it
         try:
             _early[root] = _spawn_server(root)

@@ -18,15 +18,12 @@ when it has a FORWARD chain (hostfw.py): that is where docker's DROP policy live
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from engine import warm
-from engine.errors import EngineError, MissingPrivilege
 from engine.networks.firewall import hostfw, probe
 from engine.networks.model import NetworkError
 from engine.networks.rules import HOST, Rule
@@ -58,19 +55,7 @@ def backend() -> ModuleType:
 
 def replace_rules(tag: str, rules: Sequence[Rule]) -> None:
     """Drop every rule tagged ``tag``, then add ``rules`` (atomically per backend). The
-    backend's tables and the host's iptables-nft chain are independent: written at once.
-
-    In the command that started the warm engine to start containers (the first ``up`` after
-    a pause), a fork of that engine does it: the engine has loaded the backend while the
-    command loaded its project, and loading it here (python-iptables and its extensions)
-    took 9-20 ms of the command's first network."""
-    if "module" not in _chosen and warm.started_for_containers() and _replace_in_engine(
-            tag, rules):
-        return
-    _replace_here(tag, rules)
-
-
-def _replace_here(tag: str, rules: Sequence[Rule]) -> None:
+    backend's tables and the host's iptables-nft chain are independent: written at once."""
     own = [r for r in rules if r.table != HOST]
     host = [r for r in rules if r.table == HOST]
     chosen = backend()
@@ -129,62 +114,3 @@ def published(protocol: str) -> set[tuple[str, int]]:
 def apply_dns_redirect(netns: Path, udp_port: int, tcp_port: int) -> None:
     """Inside the sandbox at ``netns``: DNAT 127.0.0.11:53 (udp, tcp) to our real ports."""
     backend().apply_dns_redirect(netns, udp_port, tcp_port)
-
-
-# What the engine's fork runs (argv: the tag, the rules as JSON); it says how it went on fd 1.
-_IN_ENGINE = ("import sys\nfrom engine.networks import firewall\n"
-              "sys.exit(firewall.replace_for_command(sys.argv[1], sys.argv[2]))")
-_ERRORS: dict[str, type[EngineError]] = {
-    cls.__name__: cls for cls in (EngineError, NetworkError, MissingPrivilege)}
-
-
-def _replace_in_engine(tag: str, rules: Sequence[Rule]) -> bool:
-    """:func:`replace_rules` in a process forked by the warm engine, with this process's
-    environment (the same backend is chosen) and standard error; True once done there, False
-    when the engine cannot take it or its process ended without a word (the caller does it
-    here: a replace can be done again). An error met there is raised here."""
-    data = json.dumps([{name: getattr(rule, name) for name in rule.__slots__}
-                       for rule in rules])
-    read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
-    try:
-        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-        try:
-            started = warm.spawn_python(["-c", _IN_ENGINE, tag, data], dict(os.environ),
-                                        (null, write_fd, 2))
-        finally:
-            os.close(null)
-            os.close(write_fd)
-        answer = _read_all(read_fd) if started else b""
-    finally:
-        os.close(read_fd)
-    if not answer:
-        return False
-    reply = json.loads(answer)
-    if "error" in reply:
-        raise _ERRORS.get(reply.get("kind"), NetworkError)(
-            reply["error"], step=reply.get("step"), obj=reply.get("obj"))
-    return True
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def replace_for_command(tag: str, data: str) -> int:
-    """In the engine's fork (:func:`_replace_in_engine`): replace the rules and report on
-    fd 1 (``{"ok": true}``, or the error's kind, message, step and object)."""
-    reply: dict[str, object] = {"ok": True}
-    try:
-        _replace_here(tag, [Rule(**fields) for fields in json.loads(data)])
-    except EngineError as exc:
-        kind = next((c.__name__ for c in type(exc).__mro__ if c.__name__ in _ERRORS),
-                    "EngineError")
-        reply = {"error": exc.message, "kind": kind, "step": exc.step, "obj": exc.obj}
-    except Exception as exc:  # noqa: BLE001 - reported to the command, which raises it
-        reply = {"error": f"{type(exc).__name__}: {exc}", "kind": "NetworkError",
-                 "step": "apply firewall rules", "obj": tag}
-    os.write(1, json.dumps(reply).encode())
-    return 0 if "ok" in reply else 1

@@ -81,13 +81,13 @@ def test_a_command_whose_starting_engine_keeps_a_server_neither_asks_nor_forks_e
 
     asked: list[str] = []
     monkeypatch.setattr(warm, "server_address", str(root / "engine.sock"))
-    monkeypatch.setattr(warm, "starting_for_containers", True)
+    monkeypatch.setattr(warm, "starting_keeps_shims", True)
     monkeypatch.setattr(warm, "kept_shim_server", None)
     monkeypatch.setattr(warm, "keep_shim_server", lambda: asked.append("keep_shims"))
     shimd.start_early()
     assert asked == []
     assert root not in shimd._early
     assert not shimd.server_running(root)
-    monkeypatch.setattr(warm, "starting_for_containers", False)
+    monkeypatch.setattr(warm, "starting_keeps_shims", False)
     shimd.start_early()  # any other command with an engine asks it
     assert asked == ["keep_shims"]

@@ -165,21 +165,13 @@ def flush() -> None:
 def save(path: str | None = None) -> None:
     """Write what is known (the file's entries, this process's new ones) atomically; a
     read-only location is left alone."""
+    from engine import cachefile
+
     path = path or _PATH
     merged = {**_load(path).items(), **_codes.items(), **_added}
     if len(merged) > _MAX_ENTRIES:  # stale declarations pile up: keep what this run used
         merged = {k: v for k, v in merged.items() if k in _used or k in _added}
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "wb") as f:
-            f.write(_encode(merged))
-        os.replace(tmp, path)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    cachefile.write(path, _encode(merged))
     _added.clear()
 
 

@@ -48,9 +48,12 @@ if ! .venv/bin/python -c "import compose, engine, pytest, hypothesis" 2>/dev/nul
   .venv/bin/python -m compileall -q -j0 .venv/lib/python3*/site-packages >/dev/null 2>&1 || true
   touch .venv/.installed
 fi
-# Compiled dataclass methods (engine/dataclass_cache.py), written even under
-# PYTHONDONTWRITEBYTECODE like the bytecode above; refreshed by every run (~1 s).
-.venv/bin/python -m engine.dataclass_cache >/dev/null
+# Compiled dataclass methods and regular expressions (engine/dataclass_cache.py,
+# engine/regex_cache.py), written even under PYTHONDONTWRITEBYTECODE like the bytecode above;
+# refreshed by every run (~1 s). The patterns compiled on first use come from one `config`.
+.venv/bin/python -m engine.regex_cache >/dev/null
+PYTHONDONTWRITEBYTECODE= .venv/bin/pycompose -f examples/stacks/app/compose.yaml config \
+  >/dev/null 2>&1 || true
 # Bytecode of pycompose's own modules, as an installed package has: where
 # PYTHONDONTWRITEBYTECODE is set, every command would otherwise compile them from source
 # (~40 ms of a `config` with no engine running). Only changed files are compiled again.

@@ -131,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
             _enter_rootless(args)
         if quick is None:
             _resume_gc_later()  # (not before: joining the rootless namespaces needs one thread)
+            from engine import regex_cache
+
+            regex_cache.install()  # before anything compiles a pattern (dataclasses does)
             from engine import dataclass_cache
 
             dataclass_cache.install()  # before any command module defines its dataclasses

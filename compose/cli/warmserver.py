@@ -486,8 +486,9 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     server_ref: list[Server] = []
     signal.signal(signal.SIGTERM, lambda *_: _stop(server_ref))
-    from engine import dataclass_cache
+    from engine import dataclass_cache, regex_cache
 
+    regex_cache.install()
     dataclass_cache.install()  # (also for the commands forked before the preload)
     server = Server(root, listener, lock)
     server_ref.append(server)

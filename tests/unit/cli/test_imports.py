@@ -81,10 +81,11 @@ def test_help_runs_on_the_standard_library_alone(project: Path) -> None:
 def test_config_imports_stay_light(project: Path) -> None:
     modules = imported_by("config", "-q", cwd=project, root=project / "state")
     assert not heavy_in(modules)
-    # the engine package only for the dataclass method cache every command installs (and the
-    # stand-ins of engine.lazy it and logging are imported with)
+    # the engine package only for the dataclass method and pattern caches every command
+    # installs (and the stand-ins of engine.lazy dataclasses and logging are imported with)
     assert not any((m.split(".")[0] == "engine"
-                    and m not in ("engine", "engine.dataclass_cache", "engine.lazy"))
+                    and m not in ("engine", "engine.dataclass_cache", "engine.regex_cache",
+                                  "engine.lazy"))
                    or m.startswith("compose.orchestrator") for m in modules)
     # the lean parser reads annotations with the parser's nodes alone; nothing formats a
     # traceback; dataclasses' rare helpers stay unloaded (each a few ms of start-up); nothing

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from compose.errors import GraphError
 
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
 if TYPE_CHECKING:
+    from typing import Any
+
     import networkx as nx
 
     from compose.config.model import Project

@@ -18,9 +18,12 @@ import atexit
 import marshal
 import os
 import sys
-from typing import Any
 
 from engine.lazy import import_sparing
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
 
 # ``inspect`` serves the docstring of a class without one, ``copy`` ``asdict`` of nested
 # values; importing them cost every interpreter ~5 ms (``inspect`` loads ``ast``, ``dis``,

@@ -8,10 +8,11 @@ import importlib
 import sys
 import types
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
 if TYPE_CHECKING:
     from logging import Logger
+    from typing import Any
 
 
 def lazy_exports(namespace: dict[str, Any], exports: Mapping[str, tuple[str, ...]],

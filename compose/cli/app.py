@@ -7,7 +7,6 @@ Imported only when a command runs through typer (everything but the top-level he
 from __future__ import annotations
 
 import importlib
-from typing import Annotated, Any
 
 import typer
 
@@ -15,6 +14,12 @@ from compose.cli import fastparams, terminal
 from compose.cli.context import CliContext
 from compose.cli.main import COMMANDS, invoked_command
 from compose.cli.options import rejected
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Annotated, Any
+else:
+    from compose.cli.options import Annotated  # (see there: typing stays unloaded)
 
 PROGRESS_MODES = ("auto", "tty", "plain", "json", "quiet")
 ANSI_MODES = ("auto", "never", "always")

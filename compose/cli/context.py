@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
 if TYPE_CHECKING:
     from compose.config import LoadOptions
     from compose.config.model import Project

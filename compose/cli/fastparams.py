@@ -11,10 +11,12 @@ does nothing and typer keeps working as shipped.
 from __future__ import annotations
 
 import types
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path: typer's path loads it)
+if TYPE_CHECKING:
+    from typing import Any
 
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
@@ -35,6 +37,8 @@ def _scalar(annotation: Any) -> Any | None:
     """``str``/``int``/``float``/``bool`` for ``X`` or ``X | None``, else None."""
     if annotation in _SCALARS:
         return annotation
+    import typing
+
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(args) == 1 and args[0] in _SCALARS:
@@ -47,6 +51,8 @@ def _converter(annotation: Any) -> tuple[Any, bool] | None:
     scalar = _scalar(annotation)
     if scalar is not None:
         return scalar, False
+    import typing
+
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         annotation = args[0] if len(args) == 1 else annotation

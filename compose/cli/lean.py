@@ -22,7 +22,11 @@ import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 _SCALARS: dict[str, Callable[[str], Any]] = {"str": str, "int": int, "float": float}
 

@@ -4,20 +4,39 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 
 import typer
 
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
 if TYPE_CHECKING:
+    from typing import Any
+
     from compose.config.model import Project
 
 REJECTED_ATTR = "__pycompose_rejected__"
 
 
+class _Annotated:
+    """``typing.Annotated`` for the commands' typer declarations, without loading ``typing``
+    (~2 ms of a `config` run in-process): the lean parser (compose.cli.lean) reads those
+    annotations as text; typer and ``inspect`` evaluate them, and subscripting this gives the
+    real ``Annotated[...]`` then. A module uses it as
+    ``if TYPE_CHECKING: from typing import Annotated`` / ``else: from compose.cli.options
+    import Annotated``."""
+
+    def __getitem__(self, params: Any) -> Any:
+        import typing
+
+        return typing.Annotated[params]
+
+
+Annotated = _Annotated()
+
+
 def rejected(*names: str, reason: str, takes_value: bool = False) -> Any:
     """A typer option that fails with ``NAME is not supported by pycompose: REASON`` when it
     is given. ``reason`` is kept on the callback for the README's flag table."""
-    def check(ctx: typer.Context, param: Any, value: Any) -> Any:
+    def check(ctx: typer.Context, param: object, value: object) -> object:  # (typer reads it)
         if value not in (None, False, (), []):
             flag = next((n for n in names if n.startswith("--")), names[0])
             raise typer.BadParameter(f"not supported by pycompose: {reason}",
@@ -65,7 +84,7 @@ NOOP_ATTR = "__pycompose_noop__"
 def noop(*names: str, reason: str) -> Any:
     """A docker flag that has nothing to change in pycompose (e.g. ``--yes``: pycompose never
     prompts). Accepted, and ``reason`` says why in ``--help`` and the README's flag table."""
-    def keep(value: Any) -> Any:
+    def keep(value: object) -> object:  # (typer reads its annotations)
         return value
 
     setattr(keep, NOOP_ATTR, reason)

@@ -9,9 +9,12 @@ import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Any, TextIO
 
 from engine.lazy import OnFirstUse
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 _ANSI = {"auto": None, "never": False, "always": True}
 _COLOURS = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "bold": "1", "dim": "2"}

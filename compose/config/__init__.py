@@ -12,7 +12,6 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
 
 from compose.config.discovery import (
     STDIN,
@@ -26,7 +25,10 @@ from compose.config.positions import Position, PositionMap
 from compose.errors import ConfigError
 from engine.lazy import logger
 
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
 if TYPE_CHECKING:
+    from typing import IO, Any
+
     from compose.config.include import IncludeSpec
     from compose.config.profiles import ProfileSelection
 

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from compose.config import model as m
 from compose.config.develop import develop_config
 from compose.config.units import parse_duration, parse_size
 from compose.errors import ConfigError
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def build_project(canonical: Mapping[str, Any], lenient: bool = False, **extra: Any) -> m.Project:

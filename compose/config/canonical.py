@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from compose.config.model import Project
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Plain scalars that YAML 1.1 or 1.2 would read as something other than a string: these
 # words, and numbers, infinities, sexagesimals and dates (compiled when a scalar could be one).

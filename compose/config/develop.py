@@ -9,9 +9,12 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from compose.config.syntax import resolve_host_path
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
 
 ACTIONS = ("sync", "sync+restart", "sync+exec", "restart", "rebuild")
 

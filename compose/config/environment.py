@@ -11,12 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 from compose.config.interpolation import InterpolationError, substitute
 from compose.config.merge import as_mapping
 from compose.config.syntax import resolve_host_path
 from compose.errors import ConfigError
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
 
 Lookup = Callable[[str], str | None]
 _KEY = re.compile(r"[A-Za-z0-9_.\-\[\]]+")

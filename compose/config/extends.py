@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
 
 from compose.config.interpolation import config_error_at
 from compose.config.merge import merge_value
@@ -12,8 +11,13 @@ from compose.config.paths import absolute, rebase_document
 from compose.config.positions import PositionMap
 from compose.errors import ConfigError
 
-# path of a compose file -> (interpolated, validated document, positions)
-DocumentReader = Callable[[str], tuple[dict[str, Any], PositionMap]]
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
+
+    # path of a compose file -> (interpolated, validated document, positions)
+    DocumentReader = Callable[[str], tuple[dict[str, Any], PositionMap]]
+
 _Key = tuple[str, str]  # (file, service)
 
 

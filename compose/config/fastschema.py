@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
 
-Check = Callable[[Any], bool]
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
+
+    Check = Callable[[Any], bool]
 
 _IGNORED = frozenset({"$schema", "$id", "$defs", "$comment", "title", "description",
                       "x-hint", "default", "examples", "deprecated"})

@@ -3,9 +3,12 @@ ServiceHook and ServiceProviderConfig)."""
 from __future__ import annotations
 
 import shlex
-from typing import Any
 
 from compose.config.merge import as_mapping
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
 
 HOOK_ORDER = ("command", "image", "user", "privileged", "working_dir", "environment",
               "per_replica")

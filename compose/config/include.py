@@ -7,11 +7,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from compose.config.interpolation import config_error_at
 from compose.config.positions import PositionMap
 from compose.errors import ConfigError
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
+
+    SubLoader = Callable[["IncludeSpec", tuple[str, ...]], tuple[dict[str, Any], PositionMap]]
 
 RESOURCES = ("services", "networks", "volumes", "secrets", "configs")
 
@@ -26,7 +31,6 @@ class IncludeSpec:
 
 
 # (spec, chain of including files) -> merged document of the included application
-SubLoader = Callable[[IncludeSpec, tuple[str, ...]], tuple[dict[str, Any], PositionMap]]
 
 
 def parse_includes(doc: dict[str, Any], filename: str, positions: PositionMap,

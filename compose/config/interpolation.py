@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from compose.config.positions import KeyPath, PositionMap, find_position, format_key_path
 from compose.config.yamlload import Override
 from compose.errors import ConfigError
 from engine.lazy import logger
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
 
 log = logger(__name__)  # (logging loads when a warning is logged)
 

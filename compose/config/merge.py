@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable
-from typing import Any
 
 from compose.config.yamlload import Override, Reset
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
 
 Path = tuple[str, ...]
 

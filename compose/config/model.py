@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from compose.config.support import Unsupported
 
 from compose.config.develop import Develop
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from compose.config.support import Unsupported
 
 EMPTY: Mapping[str, Any] = {}
 

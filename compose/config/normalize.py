@@ -11,7 +11,6 @@ import posixpath
 import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 from compose.config.develop import normalize_develop
 from compose.config.environment import file_labels, resolve_build_args, service_environment
@@ -28,6 +27,10 @@ from compose.config.syntax import (
 )
 from compose.config.units import parse_duration, parse_size
 from compose.errors import ConfigError
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
 
 DURATION_KEYS = ("interval", "timeout", "start_period", "start_interval")
 SIZE_KEYS = ("mem_limit", "mem_reservation", "memswap_limit", "shm_size")

@@ -6,7 +6,11 @@ against their own directory; rebasing them to absolute paths before merging keep
 from __future__ import annotations
 
 import os
-from typing import Any
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 _URL_PREFIXES = ("http://", "https://", "git://", "git@", "github.com/", "ssh://")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any
 
 _re_compile = re.compile
 _NON_PRINTABLE_START = "[^\x09\x0A\x0D\x20-\x7E"
@@ -41,5 +40,9 @@ if "yaml" not in sys.modules:
 
 import yaml  # noqa: E402  (already loaded above: this only binds the name)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode  # noqa: E402
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["MappingNode", "Node", "ScalarNode", "SequenceNode", "yaml"]

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from typing import Any
 
 from compose.config.positions import KeyPath
 from compose.config.walk import entries, get_in, has_interpolation
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
 
 Problem = tuple[KeyPath, str]
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from compose.config.positions import KeyPath
 from compose.config.units import (
@@ -20,6 +19,10 @@ from compose.config.units import (
     pull_refresh_interval,
 )
 from compose.config.walk import entries, get_in, has_interpolation
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
 
 Problem = tuple[KeyPath, str]
 

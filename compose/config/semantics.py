@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from compose.config.positions import KeyPath, PositionMap, error_at
 from compose.config.semantic_resources import check_resources, check_static_addresses
 from compose.config.semantic_values import check_service_values
 from compose.config.walk import entries, has_interpolation
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
 
 Problem = tuple[KeyPath, str]
 

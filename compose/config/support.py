@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from compose.config.positions import KeyPath, PositionMap, find_position, format_key_path
 from compose.config.support_table import NO_EFFECT, REJECTED, VALUE_RULES
 from compose.errors import ConfigError
 from engine.lazy import logger
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
 
 log = logger(__name__)  # (logging loads when a warning is logged)
 

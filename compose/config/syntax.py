@@ -6,7 +6,11 @@ with a sentence on bad input; callers attach file/line/key path.
 from __future__ import annotations
 
 import os
-from typing import Any
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 VOLUME_MODES = frozenset({"ro", "rw", "z", "Z", "nocopy", "consistent", "cached", "delegated",
                           "shared", "rshared", "slave", "rslave", "private", "rprivate"})

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from functools import cache
-from typing import TYPE_CHECKING, Any
 
 from compose.config.positions import (
     KeyPath,
@@ -24,7 +23,10 @@ from compose.config.yamlload import Override, Reset
 from compose.errors import ConfigError
 from compose.schema import load_compose_schema
 
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
 if TYPE_CHECKING:
+    from typing import Any
+
     from jsonschema import Draft202012Validator, ValidationError
 
 __all__ = ["check_semantics", "validate_schema", "strip_markers"]

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from compose.config.positions import KeyPath
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def get_in(data: Any, path: KeyPath) -> Any:

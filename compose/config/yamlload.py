@@ -21,11 +21,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from compose.config.positions import KeyPath, Position, PositionMap, format_key_path
 from compose.config.pyyaml import MappingNode, Node, ScalarNode, SequenceNode, yaml
 from compose.errors import ConfigError
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Any
 
 try:  # libyaml does the scanning and composing in C; fall back to pure Python without it.
     from yaml._yaml import CParser as _Parser

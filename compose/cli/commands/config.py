@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from compose.cli import terminal
 from compose.cli.options import rejected
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    from typing import Annotated
+else:
+    from compose.cli.options import Annotated  # (see there: typing stays unloaded)
 
 
 def register(app: typer.Typer) -> None:

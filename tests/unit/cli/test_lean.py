@@ -131,3 +131,18 @@ def test_lazy_typer_loads_on_first_use() -> None:
         assert not isinstance(sys.modules["typer"], lean._LazyTyper)
     finally:
         sys.modules["typer"] = saved
+
+
+def test_the_commands_annotated_is_typings_once_evaluated() -> None:
+    """compose.cli.options.Annotated (typing stays unloaded on the lean path) gives typer and
+    inspect the real ``typing.Annotated`` when they evaluate a declaration."""
+    import inspect
+    import typing
+
+    from compose.cli import options
+    from compose.cli.commands.config import config_command
+
+    marker = object()
+    assert options.Annotated[int, marker] == typing.Annotated[int, marker]
+    hint = inspect.signature(config_command, eval_str=True).parameters["quiet"].annotation
+    assert typing.get_origin(hint) is typing.Annotated and typing.get_args(hint)[0] is bool

@@ -4,9 +4,9 @@
 ``_sre`` builds the matcher from the resulting code: 34 patterns, ~3 ms, of a ``config`` run
 in-process (PyYAML's resolvers, the compose file's syntax checks, the standard library's own),
 paid again by every helper interpreter. The code depends only on the pattern, its flags and
-the interpreter's ``_sre`` (``MAGIC``), so :func:`install` keeps it, keyed by pattern and
-flags, in one marshal file in this package's ``__pycache__`` (the rules of
-:mod:`engine.dataclass_cache`: written at exit only when bytecode may be written;
+the interpreter (its ``_sre``'s ``MAGIC``, its exact version), so :func:`install` keeps it,
+keyed by pattern and flags, in one marshal file in this package's ``__pycache__`` (the rules
+of :mod:`engine.dataclass_cache`: written at exit only when bytecode may be written;
 ``python -m engine.regex_cache`` does it explicitly). Only the parse and compile step is
 cached: ``_sre.compile`` builds the pattern from the same arguments ``re`` would give it, and
 ``re``'s own per-process cache is untouched. Active only on the interpreter versions whose
@@ -24,6 +24,9 @@ from re import _compiler, _parser  # type: ignore[attr-defined]
 
 _SUPPORTED = ((3, 11), (3, 12), (3, 13))
 _MAX_ENTRIES = 4096
+# The code format is _sre's (MAGIC); the exact interpreter too, so that a compiler fix in a
+# patch release is never shadowed by code an older one made.
+_MADE_FOR = (_sre.MAGIC, sys.hexversion)
 _PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__",
                      f"regex-code.{sys.implementation.cache_tag}.marshal")
 
@@ -80,10 +83,10 @@ def _load(path: str) -> dict[tuple[str | bytes, int], bytes]:
     for another ``_sre``)."""
     try:
         with open(path, "rb") as f:
-            magic, entries = marshal.load(f)
+            made_for, entries = marshal.load(f)
     except (OSError, EOFError, ValueError, TypeError):
         return {}
-    if magic != _sre.MAGIC or not isinstance(entries, dict):
+    if made_for != _MADE_FOR or not isinstance(entries, dict):
         return {}
     return entries
 
@@ -103,7 +106,7 @@ def save(path: str | None = None) -> None:
     merged = {**_load(path), **_known, **_added}
     if len(merged) > _MAX_ENTRIES:  # patterns of old code pile up: keep what this run used
         merged = {k: v for k, v in merged.items() if k in _used}
-    cachefile.write(path, marshal.dumps((_sre.MAGIC, merged)))
+    cachefile.write(path, marshal.dumps((_MADE_FOR, merged)))
     _known.update(_added)
     _added.clear()
 

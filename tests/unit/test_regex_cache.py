@@ -77,9 +77,9 @@ def test_a_damaged_or_foreign_cache_file_is_ignored_and_replaced(cache_file: Pat
     result = probe(cache_file, "cache")
     assert result["results"] == plain["results"] and result["compiled_now"] != 0
     assert probe(cache_file, "cache")["compiled_now"] == 0
-    # made for another _sre (its code format): not used
-    magic, entries = marshal.loads(cache_file.read_bytes())
-    cache_file.write_bytes(marshal.dumps((magic - 1, entries)))
+    # made for another _sre (its code format) or interpreter: not used
+    (magic, version), entries = marshal.loads(cache_file.read_bytes())
+    cache_file.write_bytes(marshal.dumps(((magic, version - 1), entries)))
     result = probe(cache_file, "cache")
     assert result["results"] == plain["results"] and result["compiled_now"] != 0
 

@@ -5,7 +5,6 @@ Each check runs in a fresh interpreter (installing the cache patches the process
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.support import fresh
 
 # Defines a few dataclasses the ways the code base does, then reports how they behave.
 PROBE = """
@@ -60,11 +60,7 @@ print(json.dumps(out))
 
 
 def probe(cache_file: Path, mode: str, env: dict[str, str] | None = None) -> dict[str, object]:
-    run_env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), **(env or {})}
-    out = subprocess.run([sys.executable, "-c", PROBE, str(cache_file), mode],
-                         capture_output=True, text=True, check=True, env=run_env)
-    result: dict[str, object] = json.loads(out.stdout)
-    return result
+    return fresh.run_json(PROBE, str(cache_file), mode, env=env)
 
 
 @pytest.fixture

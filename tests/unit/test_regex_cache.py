@@ -4,7 +4,6 @@ Each check runs in a fresh interpreter (installing the cache patches the process
 with the cache file in a temporary directory."""
 from __future__ import annotations
 
-import json
 import marshal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.support import fresh
 
 # Compiles patterns of many kinds, then reports how they behave.
 PROBE = """
@@ -47,11 +47,7 @@ print(json.dumps(out))
 
 
 def probe(cache_file: Path, mode: str, env: dict[str, str] | None = None) -> dict[str, object]:
-    run_env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), **(env or {})}
-    out = subprocess.run([sys.executable, "-c", PROBE, str(cache_file), mode],
-                         capture_output=True, text=True, check=True, env=run_env)
-    result: dict[str, object] = json.loads(out.stdout)
-    return result
+    return fresh.run_json(PROBE, str(cache_file), mode, env=env)
 
 
 @pytest.fixture

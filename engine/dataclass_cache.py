@@ -99,6 +99,7 @@ def _encode(entries: dict[bytes, bytes]) -> bytes:
 
 _codes = _Codes()  # what the file had when this process installed the cache
 _added: dict[bytes, bytes] = {}  # compiled by this process
+_unsaved: set[bytes] = set()  # of those, not written yet
 _used: set[bytes] = set()
 
 
@@ -138,6 +139,7 @@ def _create_fn(name: str, args: list[str], body: list[str], *,
         # dont_inherit: compiled as dataclasses would, without this module's __future__ flags
         code = compile(txt, "<string>", "exec", dont_inherit=True)
         _added[key] = marshal.dumps(code)
+        _unsaved.add(key)
     else:
         code = marshal.loads(blob)
     _used.add(key)
@@ -161,7 +163,7 @@ def _save_at_exit() -> None:
 
 def flush() -> None:
     """Write what this process compiled anew, if anything (and bytecode may be written)."""
-    if _added and not sys.dont_write_bytecode:
+    if _unsaved and not sys.dont_write_bytecode:
         save()
 
 
@@ -175,7 +177,7 @@ def save(path: str | None = None) -> None:
     if len(merged) > _MAX_ENTRIES:  # stale declarations pile up: keep what this run used
         merged = {k: v for k, v in merged.items() if k in _used or k in _added}
     cachefile.write(path, _encode(merged))
-    _added.clear()
+    _unsaved.clear()
 
 
 def warm() -> int:

@@ -9,8 +9,9 @@ keyed by pattern and flags, in one marshal file in this package's ``__pycache__`
 of :mod:`engine.dataclass_cache`: written at exit only when bytecode may be written;
 ``python -m engine.regex_cache`` does it explicitly). Only the parse and compile step is
 cached: ``_sre.compile`` builds the pattern from the same arguments ``re`` would give it, and
-``re``'s own per-process cache is untouched. Active only on the interpreter versions whose
-``re._compiler.compile`` this mirrors.
+``re``'s own per-process cache is untouched (the parser's warnings about a pattern, such as
+"possible nested set", come when it is first compiled, not again). Active only on the
+interpreter versions whose ``re._compiler.compile`` this mirrors.
 """
 from __future__ import annotations
 
@@ -24,17 +25,19 @@ from re import _compiler, _parser  # type: ignore[attr-defined]
 
 _SUPPORTED = ((3, 11), (3, 12), (3, 13))
 _MAX_ENTRIES = 4096
-# The code format is _sre's (MAGIC); the exact interpreter too, so that a compiler fix in a
-# patch release is never shadowed by code an older one made.
-_MADE_FOR = (_sre.MAGIC, sys.hexversion)
+# The file's format (1), the code format (_sre's MAGIC) and the exact interpreter, so that a
+# compiler fix in a patch release is never shadowed by code an older one made.
+_MADE_FOR = (1, _sre.MAGIC, sys.hexversion)
 _PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__",
                      f"regex-code.{sys.implementation.cache_tag}.marshal")
 
-# (pattern, flags) -> marshal of _sre.compile's arguments after the pattern (unmarshalled when
-# used): what the file had, and what this process compiled anew.
-_known: dict[tuple[str | bytes, int], bytes] = {}
-_added: dict[tuple[str | bytes, int], bytes] = {}
-_used: set[tuple[str | bytes, int]] = set()
+# (is bytes, pattern, flags) -> marshal of _sre.compile's arguments after the pattern
+# (unmarshalled when used): what the file had, and what this process compiled anew. (The type
+# comes first: "a" and b"a" hash alike, and are never compared.)
+_Key = tuple[bool, str | bytes, int]
+_known: dict[_Key, bytes] = {}
+_added: dict[_Key, bytes] = {}
+_used: set[_Key] = set()
 _original = _compiler.compile
 
 
@@ -55,9 +58,14 @@ def install() -> bool:
 def _compile(p: object, flags: int = 0) -> re.Pattern[str]:
     """``re._compiler.compile``, with the parse and compile of a string pattern looked up
     first."""
-    if not isinstance(p, (str, bytes)) or flags & _compiler.SRE_FLAG_DEBUG:
+    if type(p) is str:  # (exactly: a subclass is not marshalled)
+        key: _Key = (False, p, int(flags))
+    elif type(p) is bytes:
+        key = (True, p, int(flags))
+    else:
         return _original(p, flags)  # type: ignore[no-any-return]
-    key = (p, int(flags))
+    if flags & _compiler.SRE_FLAG_DEBUG:
+        return _original(p, flags)  # type: ignore[no-any-return]
     _used.add(key)
     blob = _added.get(key) or _known.get(key)
     if blob is None:
@@ -78,7 +86,7 @@ def _compile(p: object, flags: int = 0) -> re.Pattern[str]:
                         dict(groupindex), indexgroup_t)
 
 
-def _load(path: str) -> dict[tuple[str | bytes, int], bytes]:
+def _load(path: str) -> dict[_Key, bytes]:
     """The entries of the cache file at ``path`` (none when it is missing, unreadable or made
     for another ``_sre``)."""
     try:

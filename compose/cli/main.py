@@ -295,6 +295,7 @@ def _resume_gc(after: float) -> None:
     import time
 
     time.sleep(after)
+    gc.collect()  # (what is garbage already must not be frozen with the rest)
     gc.freeze()
     gc.enable()
 

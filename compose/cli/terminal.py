@@ -87,33 +87,33 @@ def setup_logging(verbose: bool) -> None:
     ends (:class:`_WhenLoggingLoads`)."""
     logging = sys.modules.get("logging")
     if logging is not None:
-        _configure(logging, verbose)
+        _configure(logging, verbose, sys.stderr)
         return
     for finder in sys.meta_path:
         if isinstance(finder, _WhenLoggingLoads):
-            finder.verbose = verbose
+            finder.verbose, finder.stream = verbose, sys.stderr
             return
-    sys.meta_path.insert(0, _WhenLoggingLoads(verbose))
+    sys.meta_path.insert(0, _WhenLoggingLoads(verbose, sys.stderr))
 
 
 class _WhenLoggingLoads:
-    """At the head of ``sys.meta_path`` until ``logging`` is imported: it has the other
-    finders find it, and its loader run with a stand-in for ``traceback`` (formatting an
-    exception needs it; it loads ``linecache``, ``tokenize``, ``textwrap``: ~2.5 ms), then
-    configures it as :func:`setup_logging` was asked."""
+    """In ``sys.meta_path`` until ``logging`` has been imported: it has the other finders
+    find it, and its loader run with a stand-in for ``traceback`` (formatting an exception
+    needs it; it loads ``linecache``, ``tokenize``, ``textwrap``: ~2.5 ms), then configures it
+    as :func:`setup_logging` was asked."""
 
-    def __init__(self, verbose: bool) -> None:
+    def __init__(self, verbose: bool, stream: TextIO) -> None:
         self.verbose = verbose
+        self.stream = stream
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
         if name != "logging":
             return None
-        sys.meta_path.remove(self)
         for finder in sys.meta_path:
-            find = getattr(finder, "find_spec", None)
+            find = None if finder is self else getattr(finder, "find_spec", None)
             spec = find(name, path, target) if find is not None else None
             if spec is not None and spec.loader is not None:
-                spec.loader = _ConfiguringLoader(spec.loader, self.verbose)
+                spec.loader = _ConfiguringLoader(spec.loader, self)
                 return spec
         return None
 
@@ -121,9 +121,9 @@ class _WhenLoggingLoads:
 class _ConfiguringLoader:
     """``logging``'s own loader, configuring the module once it has run."""
 
-    def __init__(self, loader: Any, verbose: bool) -> None:
+    def __init__(self, loader: Any, finder: _WhenLoggingLoads) -> None:
         self.loader = loader
-        self.verbose = verbose
+        self.finder = finder
 
     def __getattr__(self, attr: str) -> Any:  # get_source, is_package... as the loader has
         return getattr(self.loader, attr)
@@ -140,11 +140,13 @@ class _ConfiguringLoader:
         finally:
             if stand_in is not None and sys.modules.get("traceback") is stand_in:
                 del sys.modules["traceback"]
-        _configure(module, self.verbose)
+        if self.finder in sys.meta_path:
+            sys.meta_path.remove(self.finder)
+        _configure(module, self.finder.verbose, self.finder.stream)
 
 
-def _configure(logging: Any, verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def _configure(logging: Any, verbose: bool, stream: TextIO) -> None:
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(_formatter(logging))
     handler.set_name("pycompose")
     root = logging.getLogger()

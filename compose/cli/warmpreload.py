@@ -69,6 +69,9 @@ def steps() -> Iterator[str]:
         app.prebuild(name)
         yield f"click command {name}"
     dataclass_cache.flush()  # now, not at the exit of every command forked from here
+    from engine import regex_cache
+
+    regex_cache.flush()  # (the same)
     _known.update(sys.modules)
     yield "dataclass cache"
     import gc

@@ -74,8 +74,8 @@ def test_a_damaged_or_foreign_cache_file_is_ignored_and_replaced(cache_file: Pat
     assert result["results"] == plain["results"] and result["compiled_now"] != 0
     assert probe(cache_file, "cache")["compiled_now"] == 0
     # made for another _sre (its code format) or interpreter: not used
-    (magic, version), entries = marshal.loads(cache_file.read_bytes())
-    cache_file.write_bytes(marshal.dumps(((magic, version - 1), entries)))
+    (form, magic, version), entries = marshal.loads(cache_file.read_bytes())
+    cache_file.write_bytes(marshal.dumps(((form, magic, version - 1), entries)))
     result = probe(cache_file, "cache")
     assert result["results"] == plain["results"] and result["compiled_now"] != 0
 
@@ -90,7 +90,7 @@ def test_nothing_is_written_at_exit_when_bytecode_writing_is_off(tmp_path: Path)
                    env={**base, "PYTHONDONTWRITEBYTECODE": "1"})
     assert not target.exists()
     subprocess.run([sys.executable, "-c", code, str(target)], check=True, env=base)
-    assert ("^pycompose-[0-9]+$", 0) in marshal.loads(target.read_bytes())[1]
+    assert (False, "^pycompose-[0-9]+$", 0) in marshal.loads(target.read_bytes())[1]
 
 
 def test_the_cli_installs_it(tmp_path: Path) -> None:
@@ -102,3 +102,24 @@ def test_the_cli_installs_it(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=env)
     assert out.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_the_same_text_as_str_and_bytes_and_a_str_subclass(tmp_path: Path) -> None:
+    """``"ab+"`` and ``b"ab+"`` hash alike: their entries are told apart by type first (no
+    str/bytes comparison: ``-bb`` makes one an error); a subclass of str is compiled as usual
+    and left out of the file (marshal refuses it)."""
+    code = ("import re, sys\nfrom engine import regex_cache\n"
+            "regex_cache._PATH = sys.argv[1]\nregex_cache.install()\n"
+            "class S(str):\n    pass\n"
+            "print(re.compile('ab+').match('abb').group(),"
+            " repr(re.compile(b'ab+').match(b'abb').group()),"
+            " re.compile(S('x+')).match('xx').group())\n"
+            "regex_cache.save()\n"
+            "texts = {False: 'ab+', True: b'ab+'}\n"
+            "print(sorted(k[0] for k in regex_cache._load(sys.argv[1]) if k[1] == texts[k[0]]))\n")
+    target = tmp_path / "r.marshal"
+    for _ in range(2):  # compiled, then from the file
+        out = subprocess.run([sys.executable, "-bb", "-W", "error", "-c", code, str(target)],
+                             capture_output=True, text=True, check=True,
+                             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+        assert out.stdout.splitlines() == ["abb b'abb' xx", "[False, True]"], out.stderr

@@ -24,12 +24,17 @@ command = m.main
 def main(*args):
     code = command(*args)
     time.sleep(float(os.environ["WAIT"]))
+    before = len(collections)
+    for _ in range(5000):  # cyclic garbage: young collections, if the collector runs
+        cycle = []
+        cycle.append(cycle)
+    later = len(collections) - before
     pid = os.fork()
     if pid == 0:
         os._exit(0 if gc.isenabled() else 1)
     forked = os.waitpid(pid, 0)[1] == 0
-    sys.stderr.write(f"probe {len(collections)} {gc.isenabled()} {gc.get_freeze_count() > 0}"
-                     f" {forked}\\n")
+    sys.stderr.write(f"probe {before} {gc.isenabled()} {gc.get_freeze_count() > 0}"
+                     f" {forked} {later}\\n")
     return code
 
 m.main = main
@@ -56,8 +61,8 @@ def _probe(tmp_path: Path, pause: float, wait: float) -> list[str]:
 def test_a_short_command_collects_nothing_and_its_children_collect(tmp_path: Path) -> None:
     """``config`` (some 30 young collections before the pause, none to free) ends within the
     pause without one; a process forked meanwhile has the collector on."""
-    collections, enabled, frozen, forked = _probe(tmp_path, pause=30.0, wait=0.0)
-    assert collections == "0"
+    collections, enabled, frozen, forked, later = _probe(tmp_path, pause=30.0, wait=0.0)
+    assert collections == "0" and later == "0"
     assert enabled == "False" and frozen == "False"
     assert forked == "True"
 
@@ -65,6 +70,8 @@ def test_a_short_command_collects_nothing_and_its_children_collect(tmp_path: Pat
 def test_a_longer_command_collects_after_the_pause(tmp_path: Path) -> None:
     """Once the pause is over the collector runs again, with the objects made while the
     command started frozen out of its way."""
-    collections, enabled, frozen, forked = _probe(tmp_path, pause=0.05, wait=1.0)
+    collections, enabled, frozen, forked, later = _probe(tmp_path, pause=0.05, wait=1.0)
     assert enabled == "True" and frozen == "True"
+    assert int(collections) >= 1  # the collection before the freeze
+    assert int(later) > 0  # and young collections as usual
     assert forked == "True"

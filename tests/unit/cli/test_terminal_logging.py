@@ -59,3 +59,15 @@ def test_a_logger_of_the_config_loader_is_a_lazy_stand_in() -> None:
                          check=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
     assert out.stdout.splitlines() == ["False compose.config.interpolation", "True"]
     assert out.stderr.strip() == "x"  # (no handler of ours here: logging's last resort)
+
+
+def test_a_look_up_of_logging_that_does_not_import_it_leaves_the_set_up_pending() -> None:
+    code = ("import importlib.util, sys\nfrom compose.cli import terminal\n"
+            "terminal.setup_logging(False)\n"
+            "assert importlib.util.find_spec('logging') is not None\n"
+            "print('logging' in sys.modules)\n"
+            "import logging\n"
+            "print([h.get_name() for h in logging.getLogger().handlers])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+    assert out.stdout.splitlines() == ["False", "['pycompose']"]

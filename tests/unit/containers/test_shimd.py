@@ -88,6 +88,8 @@ def test_a_command_whose_starting_engine_keeps_a_server_neither_asks_nor_forks_e
     assert asked == []
     assert root not in shimd._early
     assert not shimd.server_running(root)
+    spawned: list[Path] = []
+    monkeypatch.setattr(shimd, "_spawn_server", lambda r: spawned.append(r) or True)
     monkeypatch.setattr(warm, "starting_keeps_shims", False)
-    shimd.start_early()  # any other command with an engine asks it
-    assert asked == ["keep_shims"]
+    shimd.start_early()  # any other command with an engine asks it (here it has none to keep)
+    assert asked == ["keep_shims"] and spawned == [root]

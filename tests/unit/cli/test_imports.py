@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.support import fresh
 
 SCRIPT = """
 import json, sys
@@ -246,6 +247,5 @@ def test_an_engine_starts_on_little_and_spares_dataclasses_its_rare_imports() ->
             "print(' '.join(m for m in ('dataclasses', 'inspect', 'ast') if m in sys.modules))\n"
             "from engine import dataclass_cache\ndataclass_cache.install()\n"
             "print(type(sys.modules['dataclasses'].inspect).__name__)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+    out = fresh.run(code)
     assert out.stdout.splitlines() == ["", "OnFirstUse"]

@@ -3,10 +3,7 @@ a command that logs nothing never imports it; the first import of it, from anywh
 configured as asked, with traceback loaded only when an exception is formatted."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from tests.conftest import REPO
+from tests.support import fresh
 
 PROBE = """
 import sys
@@ -28,8 +25,7 @@ print("traceback" in sys.modules and type(sys.modules["traceback"]).__name__)
 
 
 def _probe(flag: str) -> tuple[list[str], str]:
-    out = subprocess.run([sys.executable, "-c", PROBE, flag], capture_output=True, text=True,
-                         check=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+    out = fresh.run(PROBE, flag)
     return out.stdout.splitlines(), out.stderr
 
 
@@ -55,8 +51,7 @@ def test_a_logger_of_the_config_loader_is_a_lazy_stand_in() -> None:
     code = ("import sys\nimport compose.config.interpolation as m\n"
             "print('logging' in sys.modules, m.log.name)\n"
             "m.log.warning('x')\nprint('logging' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+    out = fresh.run(code)
     assert out.stdout.splitlines() == ["False compose.config.interpolation", "True"]
     assert out.stderr.strip() == "x"  # (no handler of ours here: logging's last resort)
 
@@ -68,6 +63,5 @@ def test_a_look_up_of_logging_that_does_not_import_it_leaves_the_set_up_pending(
             "print('logging' in sys.modules)\n"
             "import logging\n"
             "print([h.get_name() for h in logging.getLogger().handlers])\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+    out = fresh.run(code)
     assert out.stdout.splitlines() == ["False", "['pycompose']"]

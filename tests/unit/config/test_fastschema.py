@@ -111,3 +111,24 @@ def test_valid_and_invalid_examples() -> None:
 def test_unknown_keyword_is_never_accepted() -> None:
     check = compile_schema({"type": "object", "minProperties": 1})
     assert not check({"a": 1}) and not check({})
+
+
+def test_a_property_schema_is_compiled_when_an_instance_first_has_it() -> None:
+    read: list[str] = []
+
+    class Watched(dict[str, Any]):
+        """A schema node that records when the compiler reads its keywords."""
+
+        def __iter__(self) -> Any:
+            read.append(self["type"])
+            return super().__iter__()
+
+    check = compile_schema({"type": "object", "properties": {"a": Watched(type="string")},
+                            "patternProperties": {"^x-": Watched(type="integer")},
+                            "additionalProperties": False})
+    assert read == []
+    assert check({}) and not check({"b": 1}) and read == []
+    assert not check({"a": 1}) and "string" in read and "integer" not in read
+    count = len(read)
+    assert check({"a": "s"}) and check({"a": "t"}) and len(read) == count  # compiled once
+    assert check({"x-1": 2}) and not check({"x-1": "2"}) and "integer" in read

@@ -11,10 +11,10 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from compose.config.discovery import (
     STDIN,
+    absolute,
     discover_files,
     project_directory,
     resolve_project_name,
@@ -56,11 +56,11 @@ class _Context:
     """Resolved inputs shared by the pipeline steps."""
 
     options: LoadOptions
-    cwd: Path
+    cwd: str
     os_env: Mapping[str, str]
     env: dict[str, str]
     files: list[str]
-    project_dir: Path
+    project_dir: str
     # Parsed YAML per file (the project name is read before the files are interpolated, and
     # stdin can be read only once).
     parsed: dict[str, tuple[list[tuple[Any, PositionMap]], str]] = field(default_factory=dict)
@@ -102,21 +102,20 @@ def _load(options: LoadOptions) -> Project:
 
 
 def _prepare(options: LoadOptions) -> _Context:
-    cwd = Path(options.working_dir or os.getcwd())
+    cwd = os.path.normpath(options.working_dir or os.getcwd())
     os_env = dict(os.environ if options.environ is None else options.environ)
     names = list(options.env_files) or [
         f for f in os_env.get("COMPOSE_ENV_FILES", "").split(",") if f.strip()]
-    env_files = [Path(os.path.join(cwd, f.strip())) for f in names]
+    env_files = [os.path.join(cwd, f.strip()) for f in names]
     use_dotenv = not env_files and not _truthy(os_env.get("COMPOSE_DISABLE_ENV_FILE"))
     # Like docker compose: the first .env is the one of --project-directory, else of the first
     # -f file's directory, else of the working directory; it may set COMPOSE_FILE. Default
     # files are searched from --project-directory (else the working directory) upwards.
-    first_dir = Path(os.path.join(cwd, options.project_directory or "."))
+    first_dir = os.path.normpath(os.path.join(cwd, options.project_directory or "."))
     if not options.project_directory and options.files and options.files[0] != STDIN:
-        first_dir = Path(os.path.join(cwd, os.path.expanduser(options.files[0]))).parent
+        first_dir = os.path.dirname(absolute(options.files[0], cwd))
     env = project_environment(os_env, env_files, first_dir, use_dotenv)
-    search = Path(os.path.join(cwd, options.project_directory)) if options.project_directory \
-        else cwd
+    search = os.path.join(cwd, options.project_directory) if options.project_directory else cwd
     files = discover_files(list(options.files), env, cwd, search)
     project_dir = project_directory(options.project_directory, files, cwd)
     if project_dir != first_dir and use_dotenv:
@@ -209,7 +208,8 @@ def _read_text(path: str, ctx: _Context) -> tuple[str, str]:
         stream = ctx.options.stdin or sys.stdin
         return stream.read(), "<stdin>"
     try:
-        return Path(path).read_text(encoding="utf-8"), path
+        with open(path, encoding="utf-8") as f:
+            return f.read(), path
     except FileNotFoundError:
         raise ConfigError(f"compose file {path} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -234,7 +234,7 @@ def _load_application(files: list[str], env: Mapping[str, str], ctx: _Context,
     positions: PositionMap = {}
     for path in files:
         doc, doc_positions = read(path)
-        base = str(ctx.project_dir) if not chain else os.path.dirname(path)
+        base = ctx.project_dir if not chain else os.path.dirname(path)
         doc = resolve_includes(doc, path, doc_positions, base, load_included, chain)
         doc = resolve_extends(doc, doc_positions, path, read)
         merged = merge_documents(merged, doc)
@@ -249,11 +249,11 @@ def _load_included(spec: IncludeSpec, ctx: _Context, chain: tuple[str, ...],
     positions of its keys (so that later checks name the included file's lines)."""
     from compose.config.paths import rebase_document
 
-    project_dir = Path(spec.project_directory)
-    own = project_environment(ctx.os_env, [Path(f) for f in spec.env_files], project_dir)
+    project_dir = spec.project_directory
+    own = project_environment(ctx.os_env, list(spec.env_files), project_dir)
     env = {**own, **parent_env}
     merged, positions = _load_application(list(spec.paths), env, ctx, chain)
-    return rebase_document(merged, str(project_dir)), positions
+    return rebase_document(merged, project_dir), positions
 
 
 def _select_profiles(
@@ -302,7 +302,7 @@ def _build(canonical: dict[str, Any], ctx: _Context, selection: ProfileSelection
     return build_project(
         canonical,
         lenient=not ctx.options.interpolate,
-        working_dir=str(ctx.project_dir),
+        working_dir=ctx.project_dir,
         environment=ctx.env,
         profiles=selection.active,
         all_profiles=selection.all_profiles,

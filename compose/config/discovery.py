@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 
 from compose.errors import ConfigError
 from engine.lazy import logger
+
+TYPE_CHECKING = False  # (typing is not loaded on the config path)
+if TYPE_CHECKING:
+    StrPath = str | os.PathLike[str]
 
 log = logger(__name__)  # (logging loads when a warning is logged)
 
@@ -27,59 +30,70 @@ _VALID_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 def discover_files(
-    files: list[str], env: Mapping[str, str], working_dir: Path, search: Path | None = None
+    files: list[str], env: Mapping[str, str], working_dir: StrPath, search: StrPath | None = None
 ) -> list[str]:
     """Return the compose files to load, as absolute paths (``-`` kept for stdin). ``-f`` and
     ``COMPOSE_FILE`` paths are relative to ``working_dir``; default files are searched from
     ``search`` (the project directory when given; default ``working_dir``) upwards."""
     if files:
-        return [f if f == STDIN else str(_absolute(f, working_dir)) for f in files]
+        return [f if f == STDIN else absolute(f, working_dir) for f in files]
     from_env = env.get("COMPOSE_FILE")
     if from_env:
         separator = env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
-        return [str(_absolute(f, working_dir)) for f in from_env.split(separator) if f]
+        return [absolute(f, working_dir) for f in from_env.split(separator) if f]
     return find_default_files(search or working_dir)
 
 
-def find_default_files(start: Path) -> list[str]:
+def find_default_files(start: StrPath) -> list[str]:
     """The default compose file in ``start`` or its nearest parent, plus its override file."""
-    for directory in (start, *start.parents):
+    start = os.path.normpath(start)
+    for directory in _self_and_parents(start):
         found = _first_existing(directory, DEFAULT_FILES)
         if found is None:
             continue
-        if sum((directory / n).is_file() for n in DEFAULT_FILES) > 1:
+        if sum(os.path.isfile(os.path.join(directory, n)) for n in DEFAULT_FILES) > 1:
             log.warning("Found multiple config files with supported names in %s; using %s",
-                        directory, found.name)
+                        directory, os.path.basename(found))
         override = _first_existing(directory, OVERRIDE_FILES)
-        paths = [str(found)] + ([str(override)] if override is not None else [])
-        return paths
+        return [found] + ([override] if override is not None else [])
     raise ConfigError(
         f"no configuration file provided: not found (looked for {', '.join(DEFAULT_FILES)} in "
         f"{start} and its parents)"
     )
 
 
-def _first_existing(directory: Path, names: tuple[str, ...]) -> Path | None:
+def _self_and_parents(directory: str) -> list[str]:
+    """``directory`` (normalized) and its parents up to the root (``.`` for a relative one)."""
+    out = [directory]
+    while True:
+        parent = os.path.dirname(out[-1]) or "."
+        if parent == out[-1]:
+            return out
+        out.append(parent)
+
+
+def _first_existing(directory: str, names: tuple[str, ...]) -> str | None:
     for name in names:
-        candidate = directory / name
-        if candidate.is_file():
+        candidate = os.path.join(directory, name)
+        if os.path.isfile(candidate):
             return candidate
     return None
 
 
-def _absolute(path: str, base: Path) -> Path:
-    expanded = Path(os.path.expanduser(path))
-    return Path(os.path.normpath(expanded if expanded.is_absolute() else base / expanded))
+def absolute(path: str, base: StrPath) -> str:
+    """``path`` (``~`` expanded) made absolute against ``base``, lexically normalized."""
+    return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
 
 
-def project_directory(explicit: str | None, files: list[str], working_dir: Path) -> Path:
-    """``--project-directory``, else the directory of the first file (cwd for stdin)."""
+def project_directory(explicit: str | None, files: list[str], working_dir: StrPath) -> str:
+    """``--project-directory``, else the directory of the first file (cwd for stdin); a
+    normalized path."""
     if explicit:
-        return _absolute(explicit, working_dir)
+        return absolute(explicit, working_dir)
     first = files[0] if files else STDIN
     if first == STDIN:
-        return working_dir
-    return Path(first).parent
+        return os.path.normpath(working_dir)
+    return os.path.dirname(os.path.normpath(first))
 
 
 def normalize_project_name(name: str) -> str:
@@ -91,7 +105,7 @@ def resolve_project_name(
     explicit: str | None,
     env: Mapping[str, str],
     top_level_name: str | None,
-    project_dir: Path,
+    project_dir: StrPath,
 ) -> str:
     """Project name by precedence: ``-p``, ``COMPOSE_PROJECT_NAME``, ``name:``, directory."""
     if explicit:
@@ -104,7 +118,8 @@ def resolve_project_name(
     for candidate in (env.get("COMPOSE_PROJECT_NAME"), top_level_name):
         if candidate:
             return _checked(normalize_project_name(candidate), candidate)
-    return _checked(normalize_project_name(project_dir.name), project_dir.name)
+    directory = os.path.basename(os.path.normpath(project_dir))
+    return _checked(normalize_project_name(directory), directory)
 
 
 def _checked(name: str, original: str) -> str:

@@ -8,9 +8,9 @@ earlier in the same file.
 """
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from compose.config.interpolation import InterpolationError, substitute
 from compose.config.merge import as_mapping
@@ -20,6 +20,8 @@ from compose.errors import ConfigError
 TYPE_CHECKING = False  # (typing is not loaded on the config path)
 if TYPE_CHECKING:
     from typing import Any
+
+    from compose.config.discovery import StrPath
 
 Lookup = Callable[[str], str | None]
 _KEY = re.compile(r"[A-Za-z0-9_.\-\[\]]+")
@@ -171,12 +173,14 @@ def parse_raw_env(text: str) -> dict[str, str]:
 
 
 def read_env_file(
-    path: Path, lookup: Lookup | None = None, fmt: str | None = None,
+    path: StrPath, lookup: Lookup | None = None, fmt: str | None = None,
     fallback: Lookup | None = None,
 ) -> dict[str, str]:
     """Read and parse one env file; a missing or unreadable file is a ConfigError."""
+    path = os.fspath(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
     except FileNotFoundError:
         raise ConfigError(f"env file {path} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -185,18 +189,20 @@ def read_env_file(
         return parse_raw_env(text)
     if fmt not in (None, "", "dotenv"):
         raise ConfigError(f"env file {path}: unsupported format {fmt!r} (use 'raw' or omit it)")
-    return parse_dotenv(text, str(path), lookup, fallback)
+    return parse_dotenv(text, path, lookup, fallback)
 
 
 def project_environment(
-    os_env: Mapping[str, str], env_files: list[Path], default_dir: Path, dotenv: bool = True
+    os_env: Mapping[str, str], env_files: list[StrPath], default_dir: StrPath,
+    dotenv: bool = True,
 ) -> dict[str, str]:
     """The interpolation environment: ``--env-file`` files (or ``<dir>/.env`` unless
     ``dotenv`` is off) under the process environment, which wins."""
-    files = env_files or [p for p in [default_dir / ".env"] if dotenv and p.is_file()]
+    files = env_files or [p for p in [os.path.join(default_dir, ".env")]
+                          if dotenv and os.path.isfile(p)]
     merged: dict[str, str] = {}
     for path in files:
-        if not path.is_dir():
+        if not os.path.isdir(path):
             merged.update(read_env_file(path, os_env.get, None, dict(merged).get))
     return {**merged, **os_env}
 
@@ -210,8 +216,8 @@ def service_environment(
     env_files = svc.get("env_file") or []
     for entry in [env_files] if isinstance(env_files, (str, dict)) else env_files:
         spec = {"path": entry} if isinstance(entry, str) else dict(entry)
-        path = Path(resolve_host_path(str(spec["path"]), base))
-        if not path.exists() and spec.get("required", True) is False:
+        path = resolve_host_path(str(spec["path"]), base)
+        if not os.path.exists(path) and spec.get("required", True) is False:
             continue
         merged.update(read_env_file(path, env.get, spec.get("format")))
     for key, value in (as_mapping(svc.get("environment") or {}) or {}).items():
@@ -223,7 +229,7 @@ def file_labels(files: list[str], env: Mapping[str, str], labels: dict[str, Any]
     """Labels from ``label_file`` files (dotenv syntax) under the ``labels`` mapping."""
     merged: dict[str, Any] = {}
     for path in files:
-        merged.update(read_env_file(Path(path), env.get))
+        merged.update(read_env_file(path, env.get))
     return {**merged, **labels}
 
 

@@ -7,10 +7,10 @@ is folded into ``environment``, the ``default`` network and real resource names 
 from __future__ import annotations
 
 import functools
+import os
 import posixpath
 import shlex
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from compose.config.develop import normalize_develop
 from compose.config.environment import file_labels, resolve_build_args, service_environment
@@ -32,6 +32,8 @@ TYPE_CHECKING = False  # (typing is not loaded on the config path)
 if TYPE_CHECKING:
     from typing import Any
 
+    from compose.config.discovery import StrPath
+
 DURATION_KEYS = ("interval", "timeout", "start_period", "start_interval")
 SIZE_KEYS = ("mem_limit", "mem_reservation", "memswap_limit", "shm_size")
 LIST_KEYS = ("dns", "dns_search", "tmpfs", "env_file", "label_file")
@@ -39,14 +41,14 @@ _URL_PREFIXES = ("http://", "https://", "git://", "git@", "github.com/", "ssh://
 
 
 def normalize_project(
-    data: Mapping[str, Any], name: str, working_dir: Path, env: Mapping[str, str],
+    data: Mapping[str, Any], name: str, working_dir: StrPath, env: Mapping[str, str],
     positions: PositionMap | None = None, strict: bool = True,
 ) -> dict[str, Any]:
     """Return the canonical mapping: ``name`` first, then services, networks, volumes, …
 
     With ``strict`` off (files read without interpolation) values that cannot be parsed are
     kept as written instead of being reported."""
-    base = str(working_dir)
+    base = os.fspath(working_dir)
     services = {
         key: normalize_service(key, svc or {}, base, env, positions or {}, strict)
         for key, svc in sorted((data.get("services") or {}).items())

@@ -4,7 +4,6 @@ Part of :func:`compose.config.semantics.check_semantics`; problems carry absolut
 """
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 
 from compose.config.positions import KeyPath
@@ -12,10 +11,13 @@ from compose.config.walk import entries, get_in, has_interpolation
 
 TYPE_CHECKING = False  # (typing is not loaded on the config path)
 if TYPE_CHECKING:
+    import ipaddress
     from typing import Any
 
+    IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# (ipaddress, ~1 ms to import, loads when a file has an address or a subnet to check)
 Problem = tuple[KeyPath, str]
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Keys that describe how to create a resource, so they make no sense on an external one.
 _CREATION_KEYS = {
@@ -78,6 +80,8 @@ def _network(value: Any) -> IPNetwork | str | None:
     """The parsed CIDR, None when unset or uninterpolated, or a problem sentence."""
     if value is None or has_interpolation(value):
         return None
+    import ipaddress
+
     try:
         return ipaddress.ip_network(str(value), strict=False)
     except ValueError:
@@ -91,6 +95,8 @@ def _within(inner: IPNetwork, outer: IPNetwork) -> bool:
 def _address_problem(value: Any, subnet: IPNetwork | None) -> str | None:
     if has_interpolation(value):
         return None
+    import ipaddress
+
     try:
         address = ipaddress.ip_address(str(value))
     except ValueError:
@@ -120,6 +126,8 @@ def check_static_addresses(project: dict, service: str, svc: dict) -> Iterator[P
 
 
 def _static_problem(value: Any, version: int, subnets: list[Any], external: bool) -> str | None:
+    import ipaddress
+
     try:
         address = ipaddress.ip_address(str(value))
     except ValueError:

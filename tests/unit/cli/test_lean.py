@@ -119,6 +119,37 @@ def test_unsupported_declarations_step_aside() -> None:
             lean.params_of(fn)
 
 
+@pytest.mark.parametrize("annotation", [
+    "Annotated[bool, typer.Option(FLAG)]",  # a name the module does not have
+    "Annotated[bool, typer.Option(0)]", "Annotated[str, typer.Option('--x', envvar=1)]",
+    "Annotated[list[bool], typer.Option('--x')]", "Annotated[None | str, typer.Option('--x')]",
+    "Annotated[str | int, typer.Option('--x')]", "Annotated[dict[str, str], typer.Option('--x')]",
+    "Annotated[str]", "Annotated[str, typer.Option('--x'), 1]", "Annotated[str, 'a doc']",
+    "Annotated[str, typer.Option('--x')", "str", "Annotated[bool, typer.Argument()]",
+])
+def test_declarations_it_does_not_read_step_aside(annotation: str) -> None:
+    def command(ctx: Any, x: Any = None) -> None: ...
+    command.__annotations__ = {"ctx": "typer.Context", "x": annotation}
+    with pytest.raises(lean.Fallback):
+        lean.params_of(command)
+
+
+def test_declarations_are_read_in_their_module() -> None:
+    def command(ctx: Any, x: Any = None, y: Any = (), z: Any = False) -> None: ...
+    command.__annotations__ = {
+        "ctx": "typer.Context",
+        "x": "Annotated[int | None, typer.Option('-x', '--ex', envvar=VAR, help=HELP)]",
+        "y": "Annotated[list[str] | None, typer.Argument(metavar='Y')]",
+        "z": "Annotated[bool, typer.Option('--zed/--no-zed')]"}
+    with_names = functools.partial(lean._param, namespace={"VAR": "X_VAR", "HELP": "h"})
+    x, y, z = (with_names(name, command.__annotations__[name], default, False)
+               for name, default in (("x", None), ("y", ()), ("z", False)))
+    assert x == lean.Param("x", "option", "int", False, ("-x", "--ex"), (), "X_VAR", None)
+    assert y == lean.Param("y", "argument", "str", True, default=())
+    assert z == lean.Param("z", "option", "bool", False, ("--zed",), ("--no-zed",),
+                           default=False)
+
+
 def test_lazy_typer_loads_on_first_use() -> None:
     import sys
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from compose.config.interpolation import InterpolationError, substitute
 from compose.config.merge import as_mapping
@@ -193,7 +193,7 @@ def read_env_file(
 
 
 def project_environment(
-    os_env: Mapping[str, str], env_files: list[StrPath], default_dir: StrPath,
+    os_env: Mapping[str, str], env_files: Sequence[StrPath], default_dir: StrPath,
     dotenv: bool = True,
 ) -> dict[str, str]:
     """The interpolation environment: ``--env-file`` files (or ``<dir>/.env`` unless

@@ -50,7 +50,8 @@ if ! .venv/bin/python -c "import compose, engine, pytest, hypothesis" 2>/dev/nul
 fi
 # Compiled dataclass methods and regular expressions (engine/dataclass_cache.py,
 # engine/regex_cache.py), written even under PYTHONDONTWRITEBYTECODE like the bytecode above;
-# refreshed by every run (~1 s). The patterns compiled on first use come from one `config`.
+# refreshed by every run (~1 s). The patterns compiled on first use, and the parsed schema
+# (schema/__init__.py), come from one `config`.
 .venv/bin/python -m engine.regex_cache >/dev/null
 PYTHONDONTWRITEBYTECODE= .venv/bin/pycompose -f examples/stacks/app/compose.yaml config \
   >/dev/null 2>&1 || true

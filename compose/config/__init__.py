@@ -218,9 +218,8 @@ def _read_text(path: str, ctx: _Context) -> tuple[str, str]:
 
 def _load_application(files: list[str], env: Mapping[str, str], ctx: _Context,
                       chain: tuple[str, ...]) -> tuple[dict[str, Any], PositionMap]:
-    """Read, include, extend and merge a list of files into one mapping."""
-    from compose.config.extends import resolve_extends
-    from compose.config.include import resolve_includes
+    """Read, include, extend and merge a list of files into one mapping (the include and
+    extends modules load for the files that use them)."""
     from compose.config.merge import merge_documents
 
     def read(path: str) -> tuple[dict[str, Any], PositionMap]:
@@ -235,8 +234,16 @@ def _load_application(files: list[str], env: Mapping[str, str], ctx: _Context,
     for path in files:
         doc, doc_positions = read(path)
         base = ctx.project_dir if not chain else os.path.dirname(path)
-        doc = resolve_includes(doc, path, doc_positions, base, load_included, chain)
-        doc = resolve_extends(doc, doc_positions, path, read)
+        if "include" in doc:
+            from compose.config.include import resolve_includes
+
+            doc = resolve_includes(doc, path, doc_positions, base, load_included, chain)
+        services = doc.get("services")
+        if isinstance(services, dict) and any(isinstance(s, dict) and "extends" in s
+                                              for s in services.values()):
+            from compose.config.extends import resolve_extends
+
+            doc = resolve_extends(doc, doc_positions, path, read)
         merged = merge_documents(merged, doc)
         positions.update(doc_positions)
     return merged, positions

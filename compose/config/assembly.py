@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from compose.config import model as m
-from compose.config.develop import develop_config
 from compose.config.units import parse_duration, parse_size
 from compose.errors import ConfigError
 
@@ -132,11 +131,19 @@ def build_service(name: str, s: Mapping[str, Any]) -> m.Service:
         logging=m.Logging(s["logging"].get("driver"), _strs(s["logging"].get("options")))
         if s.get("logging") else None,
         mac_address=s.get("mac_address"),
-        develop=develop_config(s.get("develop")),
+        develop=_develop(s.get("develop")),
         post_start=tuple(_hook(h) for h in s.get("post_start") or ()),
         pre_stop=tuple(_hook(h) for h in s.get("pre_stop") or ()),
         raw=s,
     )
+
+
+def _develop(value: Mapping[str, Any] | None) -> Any:
+    if not value:
+        return None
+    from compose.config.develop import develop_config  # (few files have one)
+
+    return develop_config(value)
 
 
 def _hook(h: Mapping[str, Any]) -> m.Hook:

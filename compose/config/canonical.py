@@ -7,7 +7,6 @@ go-yaml does), multi-line strings as literal blocks; or JSON with two-space inde
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 
@@ -144,6 +143,8 @@ def render_yaml(data: Any, step: int = 2) -> str:
 
 def render_json(data: Any) -> str:
     """JSON text with two-space indentation."""
+    import json  # (~1 ms: YAML output does without it)
+
     return json.dumps(_plain(data), indent=2, ensure_ascii=False) + "\n"
 
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from compose.config.develop import Develop
-
 TYPE_CHECKING = False  # (typing is not loaded on the config path)
 if TYPE_CHECKING:
     from typing import Any
 
+    from compose.config.develop import Develop  # (loaded when a service has `develop`)
     from compose.config.support import Unsupported
 
 EMPTY: Mapping[str, Any] = {}

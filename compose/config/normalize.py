@@ -7,14 +7,13 @@ is folded into ``environment``, the ``default`` network and real resource names 
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import posixpath
 import shlex
 from collections.abc import Callable, Mapping
 
-from compose.config.develop import normalize_develop
 from compose.config.environment import file_labels, resolve_build_args, service_environment
-from compose.config.hookforms import normalize_hooks, normalize_provider
 from compose.config.interpolation import config_error_at
 from compose.config.merge import as_mapping
 from compose.config.positions import PositionMap
@@ -335,6 +334,14 @@ def _resource(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _on_use(module: str, name: str) -> Callable[[Any, str], Any]:
+    """``module.name``, imported when a service first has the key (the newer keys' modules
+    serve few files)."""
+    def fix(value: Any, base: str) -> Any:
+        return getattr(importlib.import_module(module), name)(value, base)
+    return fix
+
+
 _FIXERS: dict[str, Callable[[Any, str], Any]] = {
     "build": _build,
     "command": _command,
@@ -353,15 +360,15 @@ _FIXERS: dict[str, Callable[[Any, str], Any]] = {
     "networks": _service_networks,
     "deploy": _deploy,
     "devices": lambda v, _b: [parse_device(d) for d in v],
-    "provider": normalize_provider,
-    "post_start": normalize_hooks,
-    "pre_stop": normalize_hooks,
-    "pre_start": normalize_hooks,
+    "provider": _on_use("compose.config.hookforms", "normalize_provider"),
+    "post_start": _on_use("compose.config.hookforms", "normalize_hooks"),
+    "pre_stop": _on_use("compose.config.hookforms", "normalize_hooks"),
+    "pre_start": _on_use("compose.config.hookforms", "normalize_hooks"),
     "expose": lambda v, _b: [str(p) for p in v],
     "cpus": lambda v, _b: float(v),
     "label_file": lambda v, b: [resolve_host_path(p, b)
                                 for p in ([v] if isinstance(v, str) else v)],
-    "develop": normalize_develop,
+    "develop": _on_use("compose.config.develop", "normalize_develop"),
 }
 
 # Mappings docker compose prints with sorted keys (Go maps).

@@ -6,7 +6,6 @@ later (schema, semantics, interpolation) look the path up to name the exact line
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from compose.errors import ConfigError
@@ -41,6 +40,8 @@ def format_key_path(path: KeyPath) -> str:
         if isinstance(part, int):
             out.append(f"[{part}]")
         elif _needs_quotes(part):
+            import json  # (a rare key: ~1 ms to load)
+
             out.append(f"[{json.dumps(part, ensure_ascii=False)}]")
         elif out:
             out.append(f".{part}")

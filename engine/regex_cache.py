@@ -91,7 +91,7 @@ def _load(path: str) -> dict[_Key, bytes]:
     for another ``_sre``)."""
     try:
         with open(path, "rb") as f:
-            made_for, entries = marshal.load(f)
+            made_for, entries = marshal.loads(f.read())  # (marshal.load(f) reads in pieces)
     except (OSError, EOFError, ValueError, TypeError):
         return {}
     if made_for != _MADE_FOR or not isinstance(entries, dict):

@@ -27,7 +27,7 @@ def load_compose_schema() -> dict:
     stamp = (1, stat.st_mtime_ns, stat.st_size)  # (1: this cache's format)
     try:
         with open(_CACHE_PATH, "rb") as f:
-            cached_stamp, schema = marshal.load(f)
+            cached_stamp, schema = marshal.loads(f.read())  # (marshal.load(f): 4x slower)
         if cached_stamp == stamp and isinstance(schema, dict):
             return schema
     except (OSError, EOFError, ValueError, TypeError):

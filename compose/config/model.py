@@ -11,12 +11,35 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from engine.lazy import lazy_exports
+
 TYPE_CHECKING = False  # (typing is not loaded on the config path)
 if TYPE_CHECKING:
     from typing import Any
 
     from compose.config.develop import Develop  # (loaded when a service has `develop`)
+    from compose.config.model_options import BindOptions as BindOptions
+    from compose.config.model_options import BuildConfig as BuildConfig
+    from compose.config.model_options import Deploy as Deploy
+    from compose.config.model_options import Device as Device
+    from compose.config.model_options import FileObject as FileObject
+    from compose.config.model_options import Hook as Hook
+    from compose.config.model_options import Ipam as Ipam
+    from compose.config.model_options import IpamPool as IpamPool
+    from compose.config.model_options import Logging as Logging
+    from compose.config.model_options import ResourceSpec as ResourceSpec
+    from compose.config.model_options import RestartPolicy as RestartPolicy
+    from compose.config.model_options import ServiceFileRef as ServiceFileRef
+    from compose.config.model_options import TmpfsOptions as TmpfsOptions
+    from compose.config.model_options import Ulimit as Ulimit
+    from compose.config.model_options import VolumeOptions as VolumeOptions
     from compose.config.support import Unsupported
+
+# The optional sections' classes, defined when first asked for (see model_options).
+__getattr__ = lazy_exports(globals(), {"compose.config.model_options": (
+    "BindOptions", "BuildConfig", "Deploy", "Device", "FileObject", "Hook", "Ipam", "IpamPool",
+    "Logging", "ResourceSpec", "RestartPolicy", "ServiceFileRef", "TmpfsOptions", "Ulimit",
+    "VolumeOptions")})
 
 EMPTY: Mapping[str, Any] = {}
 
@@ -32,30 +55,6 @@ class PortConfig:
     mode: str = "ingress"
     name: str | None = None
     app_protocol: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BindOptions:
-    """A bind mount's ``bind:`` options."""
-    propagation: str | None = None
-    create_host_path: bool = True
-    selinux: str | None = None
-    recursive: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class VolumeOptions:
-    """A volume mount's ``volume:`` options."""
-    nocopy: bool = False
-    subpath: str | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class TmpfsOptions:
-    """A tmpfs mount's ``tmpfs:`` options."""
-    size: int | None = None  # bytes
-    mode: int | None = None  # permission bits
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,87 +93,6 @@ class Healthcheck:
 
 
 @dataclass(frozen=True, slots=True)
-class Ulimit:
-    """One resource limit of ``ulimits``."""
-    soft: int
-    hard: int
-
-
-@dataclass(frozen=True, slots=True)
-class Logging:
-    """A service's ``logging`` driver and its options."""
-    driver: str | None = None
-    options: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class BuildConfig:
-    """``build:``; ``context`` is absolute for local paths (it may not exist: that only fails
-    at build time), or a URL kept as written."""
-
-    context: str
-    dockerfile: str | None = None
-    dockerfile_inline: str | None = None
-    args: Mapping[str, str | None] = field(default_factory=dict)
-    labels: Mapping[str, str] = field(default_factory=dict)
-    target: str | None = None
-    network: str | None = None
-    shm_size: int | None = None
-    extra_hosts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    no_cache: bool = False
-    pull: bool = False
-    tags: tuple[str, ...] = ()
-    platforms: tuple[str, ...] = ()
-    cache_from: tuple[str, ...] = ()
-    cache_to: tuple[str, ...] = ()
-    additional_contexts: Mapping[str, str] = field(default_factory=dict)
-    secrets: tuple[ServiceFileRef, ...] = ()
-    ulimits: Mapping[str, Ulimit] = field(default_factory=dict)
-    raw: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Hook:
-    """A ``post_start``/``pre_stop`` command, run in the service's container like an exec."""
-
-    command: tuple[str, ...]
-    user: str | None = None
-    privileged: bool = False
-    working_dir: str | None = None
-    environment: Mapping[str, str | None] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceSpec:
-    """``deploy.resources.limits`` or ``reservations``."""
-    cpus: float | None = None
-    memory: int | None = None  # bytes
-    pids: int | None = None
-    devices: tuple[Mapping[str, Any], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class RestartPolicy:
-    """``deploy.restart_policy``."""
-    condition: str | None = None  # none | on-failure | any
-    delay: float | None = None
-    max_attempts: int | None = None
-    window: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Deploy:
-    """A service's ``deploy`` section."""
-    mode: str | None = None
-    replicas: int | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
-    limits: ResourceSpec | None = None
-    reservations: ResourceSpec | None = None
-    restart_policy: RestartPolicy | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
 class ServiceNetwork:
     """A service's attachment to one network."""
 
@@ -187,25 +105,6 @@ class ServiceNetwork:
     priority: int = 0
     gw_priority: int = 0
     driver_opts: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceFileRef:
-    """A service's use of a top-level secret or config (long syntax)."""
-
-    source: str
-    target: str | None = None
-    uid: str | None = None
-    gid: str | None = None
-    mode: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    """One entry of a service's ``devices``."""
-    source: str
-    target: str
-    permissions: str = "rwm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,23 +206,6 @@ class Service:
 
 
 @dataclass(frozen=True, slots=True)
-class IpamPool:
-    """One address pool of a network's ``ipam.config``."""
-    subnet: str | None = None
-    ip_range: str | None = None
-    gateway: str | None = None
-    aux_addresses: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Ipam:
-    """A network's ``ipam`` section."""
-    driver: str | None = None
-    config: tuple[IpamPool, ...] = ()
-    options: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
 class Network:
     """A top-level network; ``name`` is the real engine name (``<project>_<key>`` by default)."""
 
@@ -351,23 +233,6 @@ class Volume:
     driver_opts: Mapping[str, str] = field(default_factory=dict)
     external: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
-    raw: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class FileObject:
-    """A top-level secret or config: from ``file`` (absolute), ``environment`` or ``content``."""
-
-    key: str
-    name: str
-    file: str | None = None
-    environment: str | None = None
-    content: str | None = None
-    external: bool = False
-    labels: Mapping[str, str] = field(default_factory=dict)
-    driver: str | None = None
-    driver_opts: Mapping[str, str] = field(default_factory=dict)
-    template_driver: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -101,7 +101,8 @@ def test_config_imports_stay_light(project: Path) -> None:
     # the schema is read parsed from its cache, YAML is written without json; the modules of
     # keys this file does not use stay unloaded
     assert not {"json", "compose.config.develop", "compose.config.include",
-                "compose.config.extends", "compose.config.hookforms"} & modules
+                "compose.config.extends", "compose.config.hookforms",
+                "compose.config.model_options"} & modules
     assert "compose.config.fastschema" in modules  # validated, without jsonschema
     assert "compose.cli.commands.config" in modules
     assert "compose.cli.commands.graph" not in modules  # only the invoked command is built

@@ -279,3 +279,26 @@ def test_several_documents_in_one_file_merge_in_order(tmp_path: Path) -> None:
     """)
     a = load_in(tmp_path).services["a"]
     assert (a.image, a.user, a.environment) == ("x", "nobody", {"A": "1", "B": "2"})
+
+
+def test_the_optional_sections_classes_load_with_the_first_file_using_one(
+        tmp_path: Path) -> None:
+    from tests.support import fresh
+
+    write(tmp_path, "plain.yaml", "services:\n  a:\n    image: x\n")
+    write(tmp_path, "deploy.yaml", "services:\n  a:\n    image: x\n    deploy: {replicas: 2}\n")
+    probe = """
+import json, sys
+from compose.config import LoadOptions, load
+from compose.config import model
+plain = load(LoadOptions(files=(sys.argv[1],)))
+before = "compose.config.model_options" in sys.modules
+project = load(LoadOptions(files=(sys.argv[2],)))
+deploy = project.services["a"].deploy
+from compose.config.model import Deploy
+from compose.config import model_options
+print(json.dumps({"before": before, "replicas": deploy.replicas,
+                  "same": type(deploy) is Deploy is model.Deploy is model_options.Deploy}))
+"""
+    out = fresh.run_json(probe, str(tmp_path / "plain.yaml"), str(tmp_path / "deploy.yaml"))
+    assert out == {"before": False, "replicas": 2, "same": True}

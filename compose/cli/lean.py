@@ -4,9 +4,9 @@ For the commands run most often (``LEAN_COMMANDS`` in :mod:`compose.cli.main`), 
 is parsed here from the same typer declarations the command module already has: with
 ``from __future__ import annotations`` a parameter's annotation is a string such as
 ``Annotated[bool, typer.Option('-a', '--all', help=...)]``, evaluated with stand-ins that record
-the declaration (:func:`_evaluated`). typer itself
-is registered as a lazy stand-in module (:class:`_LazyTyper`), so the command modules'
-``import typer`` costs nothing until an attribute of it is used.
+the declaration (:func:`_evaluated`). typer itself is registered as a lazy stand-in module
+(:class:`_LazyTyper`), so the command modules' ``import typer`` costs nothing until an
+attribute of it is used.
 
 Only the plain success path is handled: long and short options with a value (``--x v``,
 ``--x=v``), flags, repeated list options, arguments, ``COMPOSE_*`` environment defaults.

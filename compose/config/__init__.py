@@ -257,7 +257,7 @@ def _load_included(spec: IncludeSpec, ctx: _Context, chain: tuple[str, ...],
     from compose.config.paths import rebase_document
 
     project_dir = spec.project_directory
-    own = project_environment(ctx.os_env, list(spec.env_files), project_dir)
+    own = project_environment(ctx.os_env, spec.env_files, project_dir)
     env = {**own, **parent_env}
     merged, positions = _load_application(list(spec.paths), env, ctx, chain)
     return rebase_document(merged, project_dir), positions

@@ -24,12 +24,9 @@ _Key = tuple[str, str]  # (file, service)
 def resolve_extends(
     doc: dict[str, Any], positions: PositionMap, filename: str, read: DocumentReader
 ) -> dict[str, Any]:
-    """Return ``doc`` with every service's ``extends`` resolved (and removed)."""
-    services = doc.get("services")
-    if not isinstance(services, dict) or not any(
-        isinstance(s, dict) and "extends" in s for s in services.values()
-    ):
-        return doc
+    """Return ``doc`` with every service's ``extends`` resolved (and removed); the loader
+    calls it for a file whose services use ``extends``."""
+    services = doc["services"]
     resolver = _Resolver(read)
     resolver.documents[filename] = (doc, positions)
     resolved = {name: resolver.service(filename, name, ()) for name in services}

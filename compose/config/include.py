@@ -61,9 +61,8 @@ def resolve_includes(
     doc: dict[str, Any], filename: str, positions: PositionMap, base: str,
     load: SubLoader, chain: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Return ``doc`` without ``include`` and with the included resources added."""
-    if "include" not in doc:
-        return doc
+    """Return ``doc`` without ``include`` and with the included resources added (the loader
+    calls it for a file that has ``include``)."""
     out = {k: v for k, v in doc.items() if k != "include"}
     for index, spec in enumerate(parse_includes(doc, filename, positions, base)):
         for path in spec.paths:

@@ -9,29 +9,10 @@ import os
 from engine.containers import paths
 from engine.containers.spec import Process
 from engine.fdwait import readable
+from engine.procstat import alive as alive  # (re-exported)
+from engine.procstat import start_time as start_time
 
 log = logging.getLogger(__name__)
-
-
-def start_time(pid: int) -> int:
-    """The process's start time in clock ticks since boot (0 if gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return 0
-    return int(stat.rsplit(")", 1)[1].split()[19])
-
-
-def alive(pid: int, started: int) -> bool:
-    """True when ``pid`` still is the process that started at ``started`` (and not a zombie)."""
-    if pid <= 0 or start_time(pid) != started:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def wait_exit(pid: int, started: int, timeout: float | None) -> bool:

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine import warm
+from engine import procstat, warm
 from engine.fdwait import readable
 from engine.paths import ensure_dir, state_root
 from engine.unixaddr import unix_address
@@ -166,11 +166,7 @@ def _kept_starting() -> bool:
     pid = warm.kept_shim_server
     if pid is None:
         return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return False
+    return procstat.running(pid)
 
 
 def _await_kept(root: Path) -> bool:

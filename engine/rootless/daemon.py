@@ -21,6 +21,7 @@ from typing import Any
 
 from engine.errors import EngineError
 from engine.fdwait import readable
+from engine.procstat import start_time
 from engine.rootless import forwards, hostnet, nsutil, pause, subids
 
 PAUSE_PID = "pause.pid"
@@ -45,7 +46,7 @@ def main(argv: list[str]) -> int:
     except EngineError as e:
         print(f"error {e}", flush=True)
         return 1
-    (ns_dir / PAUSE_PID).write_text(f"{pid} {forwards.start_time(pid)}\n")
+    (ns_dir / PAUSE_PID).write_text(f"{pid} {start_time(pid)}\n")
     (ns_dir / DAEMON_PID).write_text(f"{os.getpid()}\n")
     print(f"ready {pid}", flush=True)
     _detach_stdio(ns_dir)

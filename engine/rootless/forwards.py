@@ -32,15 +32,6 @@ class Forward:
         return f"{self.protocol}/{self.host_ip}/{self.host_port}"
 
 
-def start_time(pid: int) -> int:
-    """Start time of ``pid`` in clock ticks (0 if gone): tells a reused pid apart."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0
-    return int(stat.rsplit(")", 1)[1].split()[19])
-
-
 class Table:
     """Published ports per container, kept in step with the pause process."""
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from engine.errors import EngineError
 from engine.paths import ROOT_ENV, ensure_dir, state_root
+from engine.procstat import running, start_time
 from engine.rootless import detect, nsutil, subids
 from engine.rootless.daemon import DAEMON_PID, PASTA_PID, PAUSE_PID, SOCKET, wait_gone
-from engine.rootless.forwards import start_time
 
 log = logging.getLogger(__name__)
 
@@ -91,16 +91,9 @@ def alive_pause(ns_dir: Path) -> int:
         pid = int(pid_text)
     except (OSError, ValueError):
         return 0
-    if start_time(pid) != int(started) or not (ns_dir / SOCKET).exists() or _zombie(pid):
+    if start_time(pid) != int(started) or not (ns_dir / SOCKET).exists() or not running(pid):
         return 0
     return pid
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
-    except (OSError, IndexError):
-        return True
 
 
 def _clear_stale(ns_dir: Path) -> None:

@@ -18,6 +18,7 @@ from engine import cgroups
 from engine.errors import Conflict, EngineError, MissingPrivilege, NotFound
 from engine.fdwait import readable
 from engine.paths import ensure_spread_dir, state_root
+from engine.procstat import live_start
 from engine.runtime import init as init_mod
 from engine.runtime import seccomp
 from engine.runtime import spec as spec_mod
@@ -38,7 +39,6 @@ from engine.runtime.state import (
     Status,
     check_allowed,
     is_alive,
-    proc_start_time,
 )
 from engine.runtime.sync import Msg, pair, recv, send
 
@@ -138,7 +138,7 @@ class BuiltinRuntime:
             init_pid = self._drive_create(cid, plan, parent, pid_a, bundle, init_pid)
         st = RuntimeState(id=cid, pid=init_pid, bundle=str(bundle), rootfs=plan.rootfs,
                           cgroup_path=plan.cgroup_path, created=time.time(),
-                          pid_start_time=proc_start_time(init_pid) or 0,
+                          pid_start_time=live_start(init_pid) or 0,
                           annotations=dict(config.get("annotations") or {}),
                           namespaces=[list(n) for n in plan.namespaces])
         st.save(state_dir)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import Conflict, NotFound
+from engine.procstat import live_start
 
 OCI_VERSION = "1.0.2"
 FIFO = "exec.fifo"
@@ -72,18 +73,6 @@ class RuntimeState:
         return cls(**data)
 
 
-def proc_start_time(pid: int) -> int | None:
-    """Start time (clock ticks since boot) of ``pid``, None if gone or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return None
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
-
-
 def is_alive(st: RuntimeState) -> bool:
     """True when the container init still runs (same pid AND same start time: no pid reuse)."""
-    return st.pid > 0 and proc_start_time(st.pid) == st.pid_start_time
+    return st.pid > 0 and live_start(st.pid) == st.pid_start_time

@@ -147,6 +147,10 @@ class CgroupDriver(Protocol):
     def delete(self, path: str) -> None:
         """Remove the cgroup (its processes must be gone)."""
 
+    def prune(self, path: str) -> None:
+        """Remove the cgroup ``path`` if it is empty (no cgroup, no process in it) and no
+        cgroup is being created meanwhile; else leave it (a parent other cgroups still use)."""
+
     def list_paths(self, prefix: str) -> list[str]:
         """Every cgroup below ``prefix``, relative to the hierarchy root."""
 

@@ -5,10 +5,13 @@ reads as ``cgroup write: /sys/fs/cgroup/memory/pycompose/x/memory.limit_in_bytes
 """
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import logging
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from engine.errors import EngineError
@@ -100,3 +103,44 @@ def remove_dir(path: Path, timeout: float = 2.0) -> None:
                 raise EngineError(e.strerror or str(e), step="cgroup delete",
                                   obj=str(path)) from e
             time.sleep(0.005)
+
+
+def remove_empty(path: Path) -> bool:
+    """rmdir a cgroup unless it still has a child or a process; True once it is gone."""
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        return True
+    except OSError as e:
+        if e.errno in (errno.EBUSY, errno.ENOTEMPTY):
+            return False
+        raise EngineError(e.strerror or str(e), step="cgroup delete", obj=str(path)) from e
+    return True
+
+
+@contextlib.contextmanager
+def tree_lock(root: Path, *, exclusive: bool = False) -> Iterator[bool]:
+    """flock on the hierarchy's root directory, which is never removed.
+
+    Creating a cgroup (its parents included) holds it shared; removing a parent left empty
+    holds it alone and does not wait for it (yields False when a creation is under way,
+    which will use the parent). So a parent is never removed between a creation making it
+    and placing the new cgroup in it."""
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:  # (unreadable root: creating goes on unguarded, removing is skipped)
+        fd = -1
+    try:
+        held = fd >= 0 and _flock(fd, exclusive)
+        yield held or (fd < 0 and not exclusive)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _flock(fd: int, exclusive: bool) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
+    except BlockingIOError:
+        return False
+    return True

@@ -47,11 +47,12 @@ class V1Driver:
 
     def create(self, path: str, resources: dict[str, Any]) -> None:
         """Create the cgroup in every hierarchy and apply the OCI resources."""
-        for d in self._dirs(path):
-            if "cpuset" in self.hierarchies and d.is_relative_to(self.hierarchies["cpuset"]):
-                self._make_cpuset(d)
-            else:
-                fs.make_dir(d)
+        with fs.tree_lock(self.root):
+            for d in self._dirs(path):
+                if "cpuset" in self.hierarchies and d.is_relative_to(self.hierarchies["cpuset"]):
+                    self._make_cpuset(d)
+                else:
+                    fs.make_dir(d)
         self.apply(path, Resources.from_oci(resources))
 
     def update(self, path: str, resources: dict[str, Any]) -> None:
@@ -218,6 +219,14 @@ class V1Driver:
         """Remove the cgroup from every hierarchy (its processes must be gone)."""
         for d in self._dirs(path):
             fs.remove_dir(d)
+
+    def prune(self, path: str) -> None:
+        """Remove ``path`` from every hierarchy if no cgroup or process is left in it (nor one
+        being created); one hierarchy still using it ends the attempt."""
+        with fs.tree_lock(self.root, exclusive=True) as alone:
+            for d in self._dirs(path) if alone else ():
+                if not fs.remove_empty(d):
+                    return
 
     def list_paths(self, prefix: str) -> list[str]:
         """All cgroups below ``prefix`` in any hierarchy."""

@@ -63,8 +63,9 @@ class V2Driver:
     def create(self, path: str, resources: dict[str, Any]) -> None:
         """Create the cgroup, enable controllers on its ancestors, apply resources."""
         d = self._dir(path)
-        self._enable_controllers(d.parent)
-        fs.make_dir(d)
+        with fs.tree_lock(self.root):
+            self._enable_controllers(d.parent)
+            fs.make_dir(d)
         self.apply(path, Resources.from_oci(resources))
 
     def update(self, path: str, resources: dict[str, Any]) -> None:
@@ -188,6 +189,12 @@ class V2Driver:
         except EngineError as e:  # the kernel frees it with the cgroup anyway
             log.debug("device program of %s not detached: %s", path, e)
         fs.remove_dir(d)
+
+    def prune(self, path: str) -> None:
+        """Remove ``path`` if no cgroup or process is left in it (nor one being created)."""
+        with fs.tree_lock(self.root, exclusive=True) as alone:
+            if alone:
+                fs.remove_empty(self._dir(path))
 
     def list_paths(self, prefix: str) -> list[str]:
         """All cgroups below ``prefix``."""

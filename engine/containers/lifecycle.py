@@ -32,7 +32,7 @@ from engine.containers.spec import ContainerInfo, ContainerSpec, ExitStatus, Mou
 from engine.containers.states import check_transition
 from engine.containers.users import resolve_user
 from engine.errors import Conflict, EngineError, MissingPrivilege
-from engine.naming import new_id
+from engine.naming import CGROUP_PARENT, new_id
 from engine.paths import ensure_dir, ensure_spread_dir
 
 log = logging.getLogger(__name__)
@@ -420,7 +420,8 @@ def _remove_everything(cid: str, runtime_name: str) -> None:
 
 def remove_cgroup(cid: str) -> None:
     """Kill whatever is left in the container's cgroup (a shim killed mid-create leaves an
-    init the runtime has no state for), then remove it."""
+    init the runtime has no state for), then remove it, and the parent of every container's
+    cgroup once the last one is gone."""
     from engine.cgroups import driver
 
     drv = driver()
@@ -429,6 +430,7 @@ def remove_cgroup(cid: str) -> None:
         if drv.pids(path):
             drv.kill_all(path, signal.SIGKILL)
         drv.delete(path)
+    drv.prune(CGROUP_PARENT)
 
 
 def inspect(ref: str) -> ContainerInfo:

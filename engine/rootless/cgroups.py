@@ -113,6 +113,9 @@ class NullDriver:
     def delete(self, path: str) -> None:
         """Nothing to delete."""
 
+    def prune(self, path: str) -> None:
+        """Nothing to remove."""
+
     def list_paths(self, prefix: str) -> list[str]:
         """None."""
         return []

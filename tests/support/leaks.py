@@ -25,6 +25,8 @@ class Seen:
     names: set[str] = field(default_factory=set)  # container names (sandbox keys)
     networks: dict[str, str] = field(default_factory=dict)  # id -> bridge
     veths: set[str] = field(default_factory=set)
+    # hierarchies that had a pycompose/ parent before the cycle (its containers' or a test's)
+    parents_before: set[str] = field(default_factory=lambda: set(_parents()))
 
     def sample(self, db: Path) -> None:
         if not db.exists():
@@ -77,6 +79,9 @@ def leaks(root: Path, seen: Seen) -> list[str]:
     out += [f"bridge {b}" for b in seen.networks.values() if b in links]
     out += [f"veth {v}" for v in _possible_veths(seen) if v in links]
     out += [f"cgroup {p}" for p in _cgroups(seen.containers)]
+    out += [f"cgroup {h}/pycompose (empty: no container is left in it)"
+            for h, children in _parents().items()
+            if not children and h not in seen.parents_before]
     out += [f"iptables {r}" for r in _rules(root, seen)]
     out += [f"process {p}" for p in processes(root, seen.containers)]
     out += [f"socket {s}" for s in _unix_sockets(root)]
@@ -102,6 +107,17 @@ def _cgroups(cids: set[str]) -> list[str]:
         for cid in cids:
             if (hier / "pycompose" / cid).is_dir():
                 found.append(f"{hier.name}/pycompose/{cid[:12]}")
+    return found
+
+
+def _parents() -> dict[str, int]:
+    """Each hierarchy's pycompose/ parent: how many cgroups are in it."""
+    base = Path("/sys/fs/cgroup")
+    found = {}
+    for hier in [base, *base.iterdir()] if base.is_dir() else []:
+        parent = hier / "pycompose"
+        if parent.is_dir():
+            found[hier.name] = sum(p.is_dir() for p in parent.iterdir())
     return found
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from engine import cgroups
-from engine.cgroups import V1Driver, V2Driver
+from engine.cgroups import V1Driver, V2Driver, fs
 
 pytestmark = pytest.mark.root
 
@@ -34,6 +34,7 @@ def cg_path() -> Iterator[str]:
             drv.kill_all(path, signal.SIGKILL)
             time.sleep(0.05)
             drv.delete(path)
+        drv.prune("pycompose")
     assert path not in cgroups.list_paths()
 
 
@@ -183,3 +184,47 @@ def test_the_runtime_forks_a_child_born_in_the_v2_cgroup(
     assert paths.get("") == f"/{cg_path}", lines  # v2 / unified
     if isinstance(drv, V1Driver):
         assert paths.get("pids") == f"/{cg_path}" and paths.get("memory") == f"/{cg_path}"
+
+
+def _drivers() -> list[tuple[Any, list[Path]]]:
+    """This host's driver and, when mounted, a v2 driver on the unified hierarchy, each with
+    the hierarchy roots it writes to."""
+    drv = cgroups.driver()
+    found: list[tuple[Any, list[Path]]] = [
+        (drv, list(drv.hierarchies.values()) + ([drv.unified] if drv.unified else []))
+        if isinstance(drv, V1Driver) else (drv, [drv.root])]
+    if (UNIFIED / "cgroup.procs").exists():
+        found.append((V2Driver(UNIFIED), [UNIFIED]))
+    return found
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_a_parent_goes_with_its_last_cgroup_but_never_under_a_creation(which: int) -> None:
+    """``prune``: the parent of the containers' cgroups is removed once nothing is in it,
+    and not while another cgroup is being created (which holds the hierarchy's lock)."""
+    drivers = _drivers()
+    if which >= len(drivers):
+        pytest.skip("no unified hierarchy mounted")
+    drv, roots = drivers[which]
+    parent = f"pycompose-test-{secrets.token_hex(4)}"
+    a, b = f"{parent}/a", f"{parent}/b"
+    try:
+        drv.create(a, {})
+        drv.create(b, {})
+        drv.delete(a)
+        drv.prune(parent)
+        assert all((r / parent).is_dir() for r in roots)  # b is still in it
+        drv.delete(b)
+        lock_root = drv.root
+        with fs.tree_lock(lock_root) as held:  # a creation under way (another process's)
+            assert held
+            drv.prune(parent)
+        assert all((r / parent).is_dir() for r in roots)
+        drv.prune(parent)
+        assert not any((r / parent).exists() for r in roots)
+        drv.prune(parent)  # already gone: nothing to do
+    finally:
+        for path in (a, b, parent):
+            for r in roots:
+                if (r / path).is_dir():
+                    os.rmdir(r / path)

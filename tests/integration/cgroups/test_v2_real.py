@@ -40,6 +40,7 @@ def cg_path(v2: V2Driver) -> Iterator[str]:
         v2.kill_all(path, signal.SIGKILL)
         time.sleep(0.1)
         v2.delete(path)
+    v2.prune("pycompose")
     assert not v2.exists(path)
 
 

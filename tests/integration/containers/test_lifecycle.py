@@ -15,6 +15,7 @@ from engine.cgroups import driver
 from engine.containers import paths, procinfo, record
 from engine.containers.spec import Resources, State
 from engine.errors import Conflict, NotFound
+from engine.naming import CGROUP_PARENT
 
 pytestmark = pytest.mark.root
 
@@ -249,6 +250,8 @@ def test_delete_leaves_no_mount_cgroup_or_process(engine) -> None:
     containers.delete(info.id, force=True)
     assert not _mounted(rootfs_dir)
     assert not driver().exists(paths.cgroup_path(info.id))
+    # the parent of the containers' cgroups goes with the last of them
+    assert not driver().exists(CGROUP_PARENT) or driver().list_paths(CGROUP_PARENT)
     assert not procinfo.alive(info.pid, pid_start)
     assert not paths.container_dir(info.id).exists()
     with pytest.raises(NotFound):

@@ -125,6 +125,7 @@ def env(overlay_rootfs: Path, tmp_path: Path, subreaper: None) -> Iterator[Env]:
             pass
     leaks = [p for p in cgroups.list_paths("pycompose") if p.split("/")[-1] in e.ids]
     assert leaks == [], f"cgroups left: {leaks}"
+    cgroups.driver().prune("pycompose")  # (the engine does, with its last container)
     assert not any((tmp_path / "state" / cid).exists() for cid in e.ids)
     assert mounts_under(overlay_rootfs / "bundle" / "rootfs") == \
         [str(overlay_rootfs / "bundle" / "rootfs")]

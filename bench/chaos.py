@@ -162,7 +162,7 @@ def _kill(proc: subprocess.Popen[str], root: Path, kind: str) -> None:
 
 
 def _bucket(point: str) -> str:
-    """``Container chaos-svc03-1  Creating`` -> ``Container Creating``."""
+    """``Container chaos-svc03-1 Creating`` -> ``Container Creating``."""
     words = point.split()
     if len(words) >= 3 and words[0] in ("Container", "Network", "Volume", "Image"):
         return f"{words[0]} {' '.join(words[2:])}"

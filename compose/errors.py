@@ -43,7 +43,7 @@ class ComposeError(Exception):
 class ConfigError(ComposeError):
     """A compose file could not be loaded: syntax, schema, interpolation, references."""
 
-    exit_code = 15  # docker compose exits 15 on an invalid compose file
+    # (docker compose exits 1; it exited 15 before 2.33, when exit codes named error kinds)
 
 
 class GraphError(ComposeError):

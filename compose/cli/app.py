@@ -12,7 +12,7 @@ import typer
 
 from compose.cli import fastparams, terminal
 from compose.cli.context import CliContext
-from compose.cli.main import COMMANDS, invoked_command
+from compose.cli.main import COMMANDS, invoked_command, invoked_index
 from compose.cli.options import rejected
 
 TYPE_CHECKING = False  # (typing is not loaded on the config path)
@@ -151,7 +151,56 @@ def run(argv: list[str]) -> Any:
         import typer.main
 
         command = typer.main.get_command(build_app(argv))
-    return command.main(args=argv, prog_name="pycompose", standalone_mode=False)
+    return command.main(args=go_bools(command, argv), prog_name="pycompose",
+                        standalone_mode=False)
+
+
+def go_bools(group: Any, argv: list[str]) -> list[str]:
+    """``--flag=true`` / ``--flag=false`` for a boolean flag, as docker compose's Go flags
+    take them (``up --menu=false``): the flag itself, its ``--no-`` form, or nothing (false is
+    the default). Only the global options and the command's own options are rewritten, never
+    an argument (nor, for ``run``/``exec``, anything from the command to run on)."""
+    at = invoked_index(argv)
+    command = group.commands.get(argv[at]) if at is not None else None
+    out: list[str] = []
+    scope, interspersed = group, True
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--" or (not interspersed and not arg.startswith("-")):
+            return out + argv[i - 1:]
+        if at is not None and i - 1 == at:
+            scope = command or group
+            interspersed = bool(getattr(command, "allow_interspersed_args", True))
+            out.append(arg)
+            continue
+        name, eq, value = arg.partition("=")
+        option = _option(scope, name) if name.startswith("--") else None
+        if option is not None and eq and option.is_flag and not option.count:
+            truth = value.strip().lower()
+            if truth in ("1", "t", "true", "0", "f", "false"):
+                wanted = truth in ("1", "t", "true")
+                if name in option.secondary_opts:
+                    wanted = not wanted
+                if wanted:
+                    out.append(option.opts[0])
+                elif option.secondary_opts:
+                    out.append(option.secondary_opts[0])
+                continue
+        elif option is not None and not eq and not option.is_flag and i < len(argv):
+            out.append(arg)
+            arg = argv[i]  # (its value, whatever it looks like)
+            i += 1
+        out.append(arg)
+    return out
+
+
+def _option(command: Any, name: str) -> Any:
+    for param in getattr(command, "params", ()):
+        if name in getattr(param, "opts", ()) or name in getattr(param, "secondary_opts", ()):
+            return param if param.param_type_name == "option" else None
+    return None
 
 
 def build_app(argv: list[str] | None = None) -> typer.Typer:

@@ -252,9 +252,11 @@ def parse(params: list[Param], argv: list[str], interspersed: bool = True) -> di
         flag, eq, inline = arg.partition("=")
         p = by_flag[flag]
         if p.scalar == "bool":
-            if eq:
+            truth = inline.strip().lower()
+            if eq and truth not in ("1", "t", "true", "0", "f", "false"):
                 raise Fallback(arg)
-            values[p.name] = flag not in p.off_flags
+            # (--flag=false, as Go flags take it: the flag's opposite)
+            values[p.name] = (flag not in p.off_flags) is (truth not in ("0", "f", "false"))
             continue
         if not eq:
             if i >= len(argv):

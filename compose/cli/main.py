@@ -227,7 +227,7 @@ def _report(exc: Exception, verbose: bool) -> int:
 
     if isinstance(exc, ClickException):
         exc.show()
-        return exc.exit_code
+        return 1  # docker compose: 1 for a bad flag or argument as for any failure (click: 2)
     if isinstance(exc, typer.Exit):
         return exc.exit_code
     if isinstance(exc, typer.Abort):

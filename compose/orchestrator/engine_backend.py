@@ -276,11 +276,12 @@ class EngineBackend:
             obj = _file_object(project.secrets, ref, svc, "secret")
             target = ref.target or ref.source
             target = target if target.startswith("/") else f"/run/secrets/{target}"
-            mounts.append(_materialize(obj, ref, fdir / "secrets", target, 0o444))
+            mounts.append(_materialize(ref, fdir / "secrets", target, 0o444,
+                                       _content(project, obj, ref, "secret")))
         for ref in svc.configs:
             obj = _file_object(project.configs, ref, svc, "config")
-            mounts.append(_materialize(obj, ref, fdir / "configs", ref.target or f"/{ref.source}",
-                                       0o444))
+            mounts.append(_materialize(ref, fdir / "configs", ref.target or f"/{ref.source}",
+                                       0o444, _content(project, obj, ref, "config")))
         for name in ("resolv.conf", "hosts"):
             (fdir / name).touch()
         return tuple(mounts)
@@ -526,17 +527,26 @@ def _file_object(objs: Any, ref: ServiceFileRef, svc: Service, kind: str) -> Fil
     return obj  # type: ignore[no-any-return]
 
 
-def _materialize(obj: FileObject, ref: ServiceFileRef, where: Path, target: str,
-                 default_mode: int) -> Mount:
+def _content(project: Project, obj: FileObject, ref: ServiceFileRef, kind: str) -> bytes:
+    """What a secret/config holds: its file, its ``content``, or the variable named by its
+    ``environment`` in the project's environment (the shell over ``.env``), as docker
+    compose reads it: an unset one is an error."""
+    if obj.file is not None:
+        return Path(obj.file).read_bytes()
+    if obj.environment is not None:
+        value = project.environment.get(obj.environment)
+        if value is None:
+            raise ComposeError(f'environment variable "{obj.environment}" required by {kind} '
+                               f'"{ref.source}" is not set')
+        return value.encode()
+    return (obj.content or "").encode()
+
+
+def _materialize(ref: ServiceFileRef, where: Path, target: str, default_mode: int,
+                 data: bytes) -> Mount:
     """Write a secret/config for one container (own copy: mode/uid/gid are per use)."""
     ensure_dir(where, 0o700)
     path = where / ref.source
-    if obj.file is not None:
-        data = Path(obj.file).read_bytes()
-    elif obj.environment is not None:
-        data = os.environ.get(obj.environment, "").encode()
-    else:
-        data = (obj.content or "").encode()
     path.write_bytes(data)
     os.chmod(path, ref.mode if ref.mode is not None else default_mode)
     if os.geteuid() == 0:

@@ -2,7 +2,7 @@
 dependency's condition, and what ``up --wait`` waits for.
 
 For every ``depends_on`` entry with ``service_healthy`` or ``service_completed_successfully``
-(not ``service_started``), compose prints ``Container <dep>  Waiting`` for each container of the
+(not ``service_started``), compose prints ``Container <dep> Waiting`` for each container of the
 dependency, then ``Healthy`` / ``Exited`` when the condition holds, or ``Error`` when it never
 will; once per waiting dependent. Pure: fed executor events, writes through a reporter.
 """

@@ -297,11 +297,18 @@ class Up:
         for n, kind in kinds.items():
             verdict = wait_verdict(n, kind, runs[n], now)
             goal = "complete" if kind is WaitKind.COMPLETED else kind.value
-            status, reason = verdict or ("Error", f"timed out waiting for {n} to be {goal}")
+            status, reason = verdict or ("Error", self._timed_out(n, goal))
             for cname in self.names.get(n, ()):
                 self.report(cname, status)
             if reason:
                 runs[n].outcome, runs[n].reason = Outcome.FAILED, reason
+
+    def _timed_out(self, name: str, goal: str) -> str:
+        """Docker compose's words for a --wait-timeout that ran out (the service named too)."""
+        from compose.config.syntax import format_duration
+
+        timeout = format_duration(self.opts.wait_timeout or 0)
+        return f"application not healthy after {timeout}: {name} is not {goal} yet"
 
     # -- preparation ---------------------------------------------------------------------------
 

@@ -58,11 +58,12 @@ def build_config(cid: str, spec: ContainerSpec, user: ResolvedUser, host: HostFa
     if not spec.argv:
         raise EngineError("no command specified", step="create", obj=spec.name)
     caps = effective_caps(spec.cap_add, spec.cap_drop, spec.privileged)
+    hostname = spec.hostname or cid[:12]
     return {
         "ociVersion": OCI_VERSION,
-        "process": _process(spec, user, caps, host),
+        "process": _process(spec, user, caps, host, hostname),
         "root": {"path": rootfs, "readonly": spec.read_only},
-        "hostname": spec.hostname or cid[:12],
+        "hostname": hostname,
         "domainname": spec.domainname,
         "mounts": default_mounts(spec) + [_user_mount(m) for m in spec.mounts] + _init_mount(
             spec, host),
@@ -72,7 +73,7 @@ def build_config(cid: str, spec: ContainerSpec, user: ResolvedUser, host: HostFa
 
 
 def _process(spec: ContainerSpec, user: ResolvedUser, caps: list[str],
-             host: HostFacts) -> dict[str, Any]:
+             host: HostFacts, hostname: str) -> dict[str, Any]:
     argv = list(spec.argv)
     if spec.init:
         if host.init_binary is None:
@@ -85,7 +86,7 @@ def _process(spec: ContainerSpec, user: ResolvedUser, caps: list[str],
                  **({"additionalGids": list(user.additional_gids)}
                     if user.additional_gids else {})},
         "args": argv,
-        "env": process_env(spec.env, spec.hostname, user.home, spec.tty),
+        "env": process_env(spec.env, hostname, user.home, spec.tty),
         "cwd": spec.working_dir or "/",
         "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
         "rlimits": rlimits(spec.ulimits, spec.name),

@@ -45,7 +45,7 @@ services:
     optional = sc.up("-d", "foo", timeout=60)
     assert (f'optional dependency "bar" failed to start: container {sc.name}-bar-1 has no '
             "healthcheck configured") in optional.stderr
-    assert f"Container {sc.name}-foo-1  Started" in optional.stderr
+    assert f"Container {sc.name}-foo-1 Started" in optional.stderr
 
 
 def test_changed_volume_definition_is_recreated_on_up_yes(scenario: Scenario) -> None:
@@ -71,7 +71,7 @@ volumes:
     assert "doesn't match configuration in compose file" in kept.stderr
     assert sc.run("exec", "app", "cat", "/my_vol/f").stdout == "kept\n"
     renewed = sc.up("-d", "-y")
-    assert f"Volume {sc.name}_my_vol  Removed" in renewed.stderr
+    assert f"Volume {sc.name}_my_vol Removed" in renewed.stderr
     assert sc.run("exec", "app", "ls", "/my_vol").stdout == ""
     labels = sc.engine("from engine import volumes; print([v.labels.get('foo') for v in "
                        f"volumes.list_volumes() if v.name == '{sc.name}_my_vol'])")

@@ -62,7 +62,7 @@ services:
         wait_for(lambda: any(e["action"] == "health_status: healthy" for e in seen),
                  10, f"db's healthy event in {seen}")
     assert re.search(rf"{sc.name}-db-1\s+Healthy", up.stderr), up.stderr
-    assert up.stderr.index("app-1  Started") > up.stderr.index("db-1  Healthy")
+    assert up.stderr.index("app-1 Started") > up.stderr.index("db-1 Healthy")
     # the dependency's healthy time (events, wall clock) on the host's uptime clock
     healthy = event_time(seen, "db", "health_status: healthy").timestamp() - uptime_offset()
     (ready,) = marks(sc, "db", "READY")

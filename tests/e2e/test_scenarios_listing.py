@@ -53,11 +53,11 @@ volumes:
     assert sc.run("unpause", "db", check=False).returncode == 1
 
     stopped = sc.run("stop", "job")  # already exited: docker still reports it stopped
-    assert f"Container {sc.name}-job-1  Stopped" in stopped.stderr
+    assert f"Container {sc.name}-job-1 Stopped" in stopped.stderr
 
     restarted = sc.run("restart", "db").stderr  # docker's events: Restarting, Started
-    assert f"Container {sc.name}-db-1  Restarting" in restarted
-    assert f"Container {sc.name}-db-1  Started" in restarted and "Stopping" not in restarted
+    assert f"Container {sc.name}-db-1 Restarting" in restarted
+    assert f"Container {sc.name}-db-1 Started" in restarted and "Stopping" not in restarted
 
     table = sc.run("images").stdout.splitlines()
     assert table[0].split() == ["CONTAINER", "REPOSITORY", "TAG", "PLATFORM", "IMAGE", "ID",

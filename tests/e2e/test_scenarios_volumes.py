@@ -57,7 +57,7 @@ volumes:
     assert sc.sh("db", "cat /var/lib/db/file", check=True).stdout == "persisted\n"
 
     down_v = sc.run("down", "-v", "-t", "1")
-    assert f"Volume {vol}  Removed" in down_v.stderr
+    assert f"Volume {vol} Removed" in down_v.stderr
     assert volumes(sc) == {}  # the named one and the anonymous /scratch
     assert not Path(mountpoint).exists()
 

@@ -86,7 +86,9 @@ class Progress:
             elif self.mode == "tty":
                 self._redraw(f"{kind} {rest}", status)
             else:
-                sys.stderr.write(f" {kind} {rest}  {status}\n")
+                # docker: Fprintln("", id, text, details): a space between each, details
+                # empty here, hence the trailing one
+                sys.stderr.write(f" {kind} {rest} {status} \n")
             sys.stderr.flush()
 
     def _redraw(self, key: str, status: str) -> None:

@@ -70,11 +70,11 @@ def _kill(stack: Stack, proc: subprocess.Popen[str], victim: str) -> None:
 
 
 @pytest.mark.parametrize(("marker", "victim"), [
-    ("_default  Created", "cli"),
-    ("-1  Created", "cli"),
-    ("  Starting", "cli"),
-    ("  Started", "cli"),
-    ("  Starting", "supervisor"),
+    ("_default Created", "cli"),
+    ("-1 Created", "cli"),
+    (" Starting", "cli"),
+    (" Started", "cli"),
+    (" Starting", "supervisor"),
 ], ids=["network-created", "container-created", "starting", "started", "supervisor"])
 def test_down_after_up_killed_leaves_nothing(stack: Stack, marker: str, victim: str) -> None:
     stack.write(_compose())
@@ -95,7 +95,7 @@ def test_down_after_up_killed_leaves_nothing(stack: Stack, marker: str, victim: 
 def test_up_again_after_a_killed_up_converges(stack: Stack) -> None:
     """The next ``up`` after a kill mid-start adopts or replaces what the killed one left."""
     stack.write(_compose())
-    _up_killed_at(stack, "  Starting", "cli", Seen())
+    _up_killed_at(stack, " Starting", "cli", Seen())
     stack.run("up", "-d")
     rows = [json.loads(r) for r in stack.run("ps", "--format", "json").stdout.splitlines()]
     assert sorted((r["Service"], r["State"]) for r in rows) == [

@@ -40,7 +40,7 @@ volumes:
     name: {ext}
 """)
     up = stack.run("up", "-d", "--wait")
-    assert f"Volume {stack.name}_data  Created" in up.stderr
+    assert f"Volume {stack.name}_data Created" in up.stderr
     # a new named volume is first filled from the image's content at its mount path
     passwd = stack.run("exec", "-T", "app", "cat", "/etc/passwd").stdout
     assert passwd.startswith("root:x:0:0:")
@@ -108,13 +108,14 @@ services:
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert "Gracefully stopping..." in out
-    assert f"Container {stack.name}-web-1  Stopped" in err
+    assert f"Container {stack.name}-web-1 Stopped" in err
     assert stack.run("ps").stdout.splitlines()[1:] == []
 
 
 @pytest.mark.root
 def test_secrets_configs_and_dns_by_service_name(stack: Stack) -> None:
     (stack.dir / "token.txt").write_text("s3cret\n")
+    (stack.dir / ".env").write_text("API_KEY=from-dotenv\n")  # docker: the project env
     stack.write(f"""
 services:
   api:
@@ -126,6 +127,7 @@ services:
     depends_on: [api]
     secrets:
       - token
+      - key
     configs:
       - source: motd
         target: /etc/motd
@@ -133,12 +135,18 @@ services:
 secrets:
   token:
     file: ./token.txt
+  key:
+    environment: API_KEY
 configs:
   motd:
     content: hello from config
 """)
     stack.run("up", "-d", "--wait")
     assert stack.run("exec", "-T", "web", "cat", "/run/secrets/token").stdout == "s3cret\n"
+    assert stack.run("exec", "-T", "web", "cat", "/run/secrets/key").stdout == "from-dotenv"
+    # docker sets HOSTNAME to the container's hostname (its short id by default)
+    host = stack.run("exec", "-T", "web", "hostname").stdout.strip()
+    assert stack.run("exec", "-T", "web", "sh", "-c", "echo $HOSTNAME").stdout.strip() == host
     out = stack.run("exec", "-T", "web", "stat", "-c", "%a %n", "/etc/motd").stdout
     assert out.strip() == "440 /etc/motd"
     assert stack.run("exec", "-T", "web", "cat", "/etc/motd").stdout == "hello from config"
@@ -170,14 +178,14 @@ services:
                             text=True)
     assert proc.stderr is not None
     for line in proc.stderr:  # the CLI is waiting for db to turn healthy: kill it there
-        if f"{stack.name}-db-1  Started" in line:
+        if f"{stack.name}-db-1 Started" in line:
             break
     proc.kill()
     proc.wait(10)
     ps = stack.run("ps", "-a", "--format", "json").stdout.splitlines()
     assert [json.loads(r)["Service"] for r in ps] == ["db"]
     down = stack.run("down", "-v", "-t", "1")
-    assert f"Container {stack.name}-db-1  Removed" in down.stderr
+    assert f"Container {stack.name}-db-1 Removed" in down.stderr
 
 
 @pytest.mark.root

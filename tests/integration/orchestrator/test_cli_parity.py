@@ -32,8 +32,8 @@ volumes:
     proc = stack.run("run", "--rm", "--no-deps", "job", "sh", "-c",
                      "echo kept > /data/x; cat /data/x")
     assert proc.stdout == "kept\n"
-    assert f"Network {stack.name}_back  Created" in proc.stderr
-    assert f"Volume {stack.name}_data  Created" in proc.stderr
+    assert f"Network {stack.name}_back Created" in proc.stderr
+    assert f"Volume {stack.name}_data Created" in proc.stderr
     again = stack.run("run", "--rm", "job", "cat", "/data/x")  # the volume persists
     assert again.stdout == "kept\n"
     assert "Created" not in again.stderr
@@ -106,17 +106,17 @@ services:
     up = stack.run("up", "-d", "--wait", "--wait-timeout", "30", check=False)
     db, migrate = f"{stack.name}-db-1", f"{stack.name}-migrate-1"
     lines = up.stderr.splitlines()
-    for expected in (f" Container {db}  Waiting", f" Container {db}  Healthy",
-                     f" Container {migrate}  Waiting", f" Container {migrate}  Exited"):
+    for expected in (f" Container {db} Waiting ", f" Container {db} Healthy ",
+                     f" Container {migrate} Waiting ", f" Container {migrate} Exited "):
         assert expected in lines, up.stderr
-    assert lines.index(f" Container {db}  Healthy") < lines.index(
-        f" Container {migrate}  Started")
+    assert lines.index(f" Container {db} Healthy ") < lines.index(
+        f" Container {migrate} Started ")
     # --wait: oneshot exited (no one needs it completed) -> failure; migrate is fine
     assert up.returncode == 1
     assert "oneshot exited with code 0" in up.stderr
     assert "migrate" not in up.stderr.split(" Container")[-1]
     again = stack.run("up", "-d", "--wait", "api")  # api and its dependencies: all fine
-    assert f" Container {stack.name}-api-1  Healthy" in again.stderr.splitlines()
+    assert f" Container {stack.name}-api-1 Healthy " in again.stderr.splitlines()
 
 
 @pytest.mark.root

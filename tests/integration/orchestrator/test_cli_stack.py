@@ -106,7 +106,7 @@ def test_three_level_stack_lifecycle(stack: Stack) -> None:
     assert recreated == {f"{stack.name}-web-1"}
 
     down = stack.run("down", "-v", "-t", "1")
-    assert f"Network {stack.name}_default  Removed" in down.stderr
+    assert f"Network {stack.name}_default Removed" in down.stderr
 
 
 @pytest.mark.root

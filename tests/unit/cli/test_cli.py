@@ -93,20 +93,21 @@ def test_graph_formats(project: Path, capsys: pytest.CaptureFixture[str]) -> Non
                                                               "dot")[1]
 
 
-def test_config_error_is_one_line_with_exit_15(project: Path,
+def test_config_error_is_one_line_with_exit_1(project: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     write(project, "compose.yaml", "services:\n  web:\n    image: x\n    bogus: 1\n")
     code, out, err = run(capsys, "config")
-    assert code == 15 and out == ""
+    assert code == 1 and out == ""
     assert err.count("\n") == 1 and "compose.yaml:4" in err and "Traceback" not in err
 
 
 def test_usage_errors(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "nosuchcommand")[0] == 2
-    assert run(capsys, "--dry-run", "config")[0] == 2
-    assert run(capsys, "config", "--format", "xml")[0] == 2
+    # docker compose exits 1 for a bad command, flag or flag value, as for any failure
+    assert run(capsys, "nosuchcommand")[0] == 1
+    assert run(capsys, "--dry-run", "config")[0] == 1
+    assert run(capsys, "config", "--format", "xml")[0] == 1
     code, _, err = run(capsys, "-p", "Bad Name", "config")
-    assert code == 15 and "invalid project name" in err
+    assert code == 1 and "invalid project name" in err
 
 
 def test_file_option_and_env_file(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -135,7 +136,7 @@ def test_dollar_escaped_variables_and_environment(project: Path,
               - ALT=${ALT:+x}
     """)
     code, out, err = run(capsys, "config")
-    assert code == 15 and "NEED" in err  # required variable missing
+    assert code == 1 and "NEED" in err  # required variable missing
     write(project, ".env", "NEED=yes\n")
     code, out, _ = run(capsys, "config")
     assert code == 0 and "echo $$HOME" in out  # escaped again: output is a valid file
@@ -182,7 +183,7 @@ def test_only_the_invoked_command_is_built() -> None:
 def test_verbose_shows_the_traceback(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(project, "compose.yaml", "services:\n  web:\n    image: x\n    bogus: 1\n")
     code, _, err = run(capsys, "-v", "config")
-    assert code == 15 and "Traceback" in err and "bogus" in err.splitlines()[-1]
+    assert code == 1 and "Traceback" in err and "bogus" in err.splitlines()[-1]
 
 
 def test_build_makes_a_shared_image_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -208,3 +209,29 @@ def test_build_makes_a_shared_image_once(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.chdir(tmp_path)
     assert main(["build", "-q"]) == 0
     assert built == [("shared:1",), ("demo-c",)]
+
+
+def test_boolean_flags_take_go_style_values(project: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """``--flag=true|false`` as docker compose's Go flags take them (``up --menu=false``)."""
+    write(project, "compose.yaml", "services:\n  x:\n    image: img:${TAG:-1}\n")
+    code, out, _ = run(capsys, "config", "--no-interpolate=true")
+    assert code == 0 and "img:${TAG:-1}" in out
+    code, out, _ = run(capsys, "config", "--no-interpolate=false")
+    assert code == 0 and "img:1" in out
+    code, out, _ = run(capsys, "config", "--quiet=false")
+    assert code == 0 and "img:1" in out
+    assert run(capsys, "config", "--quiet=maybe")[0] == 1
+    code, _, err = run(capsys, "up", "--menu=true")  # there is no menu to turn on
+    assert code == 1 and "not supported by pycompose" in err
+
+
+def test_go_style_values_are_rewritten_only_in_options() -> None:
+    from typer.main import get_command
+
+    from compose.cli.app import build_app, go_bools
+
+    group = get_command(build_app(["run"]))
+    argv = ["run", "--rm=false", "-e", "--x=true", "svc", "ls", "--all=false"]
+    assert go_bools(group, argv) == ["run", "-e", "--x=true", "svc", "ls", "--all=false"]
+    assert go_bools(group, ["run", "--rm=true", "svc"]) == ["run", "--rm", "svc"]

@@ -81,4 +81,4 @@ def test_list_flag_precedence_and_bad_format(project: Path,
     _, out, _ = run(capsys, "config", "--profiles", "--hash", "test")
     assert out.startswith("test ") and len(out.split()[1]) == 64  # --hash wins over --profiles
     code, _, err = run(capsys, "config", "--format", "toml")
-    assert code == 2 and "yaml or json" in err
+    assert code == 1 and "yaml or json" in err

@@ -57,6 +57,6 @@ def test_a_large_output_arrives_whole_and_the_handlers_run(tmp_path: Path) -> No
 
 def test_a_failing_command_keeps_its_exit_code_and_message(tmp_path: Path) -> None:
     out = _run(tmp_path, "-f", "missing.yaml", "config")
-    assert out.returncode == 15, out.stderr
+    assert out.returncode == 1, out.stderr
     assert "missing.yaml" in out.stderr and "not found" in out.stderr
     assert "handler ran" in out.stderr and "torn down" not in out.stderr

@@ -60,6 +60,8 @@ def test_defaults_match_docker() -> None:
     assert proc["env"][0].startswith("PATH=/usr/local/sbin")
     assert "HOME=/root" in proc["env"]
     assert c["hostname"] == CID[:12]
+    assert f"HOSTNAME={CID[:12]}" in proc["env"]  # docker: the hostname, the id by default
+    assert "HOSTNAME=db" in _config(hostname="db")["process"]["env"]
     assert c["linux"]["cgroupsPath"] == f"/pycompose/{CID}"
     assert c["linux"]["maskedPaths"] == list(MASKED_PATHS)
     assert "/proc/sysrq-trigger" in c["linux"]["readonlyPaths"]

@@ -38,7 +38,8 @@ def test_progress_modes(capsys: pytest.CaptureFixture[str]) -> None:
     Progress("json")("p-db-1", "Started")
     Progress("quiet")("p-db-1", "Started")
     err = capsys.readouterr().err.splitlines()
-    assert err == [" Container p-db-1  Started", " Network p_default  Created",
+    # docker's plain lines: Fprintln("", id, text, details), so one space and a trailing one
+    assert err == [" Container p-db-1 Started ", " Network p_default Created ",
                    '{"id": "Container p-db-1", "status": "Started"}']
 
 

@@ -72,3 +72,14 @@ def test_inline_build_secret_is_its_content() -> None:
     project = _project(app=BuildConfig(context="/w", secrets=(ServiceFileRef("inline"),)))
     assert build_spec(project, project.services["app"]).secrets == (
         BuildSecret("inline", content=b"x"),)
+
+
+def test_an_environment_secret_reads_the_project_environment() -> None:
+    from compose.orchestrator.engine_backend import _content
+
+    project = Project("p", "/w", {}, environment={"TOKEN": "from-dotenv"})
+    ref = ServiceFileRef(source="tok")
+    assert _content(project, FileObject("tok", "p_tok", environment="TOKEN"), ref,
+                    "secret") == b"from-dotenv"
+    with pytest.raises(ComposeError, match='variable "NOPE" required by secret "tok"'):
+        _content(project, FileObject("tok", "p_tok", environment="NOPE"), ref, "secret")

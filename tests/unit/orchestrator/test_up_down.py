@@ -449,3 +449,15 @@ def test_changed_volume_is_kept_with_a_warning_or_recreated_with_yes(
     backend.calls.clear()
     Up(relabelled, backend, UpOptions(wait_timeout=10, recreate_volumes=True)).run()
     assert ("rm-volume", "proj_data") not in backend.calls  # it matches now
+
+
+def test_a_wait_timeout_that_runs_out_is_reported_in_docker_compose_words(
+        env: tuple[FakeOps, FakeBackend]) -> None:
+    ops, backend = env
+    ops.probe_results = [(1, "not yet")] * 2000  # still in its start period: "starting"
+    slow = Healthcheck(test=("CMD", "ready"), interval=0.01, retries=1000, start_period=60)
+    project = Project("proj", "/tmp", {"db": svc("db", healthcheck=slow)},
+                      networks={"default": Network("default", "proj_default")})
+    result = Up(project, backend, UpOptions(wait=True, wait_timeout=0.5)).run()
+    assert result.runs["db"].outcome is Outcome.FAILED
+    assert result.runs["db"].reason.startswith("application not healthy after 500ms")

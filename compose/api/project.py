@@ -248,7 +248,7 @@ class Project:
         cs = self._containers([service] if service else [])
         with translated():
             lines = merged_logs(self._be(), cs, since=since, tail=tail)
-        return _text(t for _, _, t in lines)
+        return _text(t for _, _, t, _ in lines)
 
     def port(self, service: str, container_port: int, *, protocol: str = "tcp",
              index: int | None = None) -> PortAddress:

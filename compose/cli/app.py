@@ -187,6 +187,8 @@ def go_bools(group: Any, argv: list[str]) -> list[str]:
                     out.append(option.opts[0])
                 elif option.secondary_opts:
                     out.append(option.secondary_opts[0])
+                elif "--no-tty" in option.opts and _option(scope, "--tty") is not None:
+                    out.append("--tty")  # an explicit --no-tty=false asks for a terminal
                 continue
         elif option is not None and not eq and not option.is_flag and i < len(argv):
             out.append(arg)

@@ -283,7 +283,8 @@ def _normalize(data: dict[str, Any], name: str, ctx: _Context,
     from compose.config.normalize import normalize_project
 
     return normalize_project(data, name, ctx.project_dir, ctx.env, positions,
-                             strict=ctx.options.interpolate)
+                             strict=ctx.options.interpolate,
+                             targets=tuple(t for t in ctx.options.services if t != "*"))
 
 
 def _check_graph(project: Project, positions: PositionMap) -> None:

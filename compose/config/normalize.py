@@ -41,16 +41,21 @@ _URL_PREFIXES = ("http://", "https://", "git://", "git@", "github.com/", "ssh://
 
 def normalize_project(
     data: Mapping[str, Any], name: str, working_dir: StrPath, env: Mapping[str, str],
-    positions: PositionMap | None = None, strict: bool = True,
+    positions: PositionMap | None = None, strict: bool = True, targets: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Return the canonical mapping: ``name`` first, then services, networks, volumes, …
 
     With ``strict`` off (files read without interpolation) values that cannot be parsed are
-    kept as written instead of being reported."""
+    kept as written instead of being reported. With ``targets`` (the services a command
+    names), a service outside them and their dependencies may name an env file that is
+    missing: like docker compose, only the services a command uses need theirs."""
     base = os.fspath(working_dir)
+    raw = data.get("services") or {}
+    wanted = needed_services(raw, targets) if targets else None
     services = {
-        key: normalize_service(key, svc or {}, base, env, positions or {}, strict)
-        for key, svc in sorted((data.get("services") or {}).items())
+        key: normalize_service(key, svc or {}, base, env, positions or {}, strict,
+                               env_files=wanted is None or key in wanted)
+        for key, svc in sorted(raw.items())
     }
     out: dict[str, Any] = {"name": name, "services": services}
     networks = _named_resources(data.get("networks"), name, _NETWORK_ORDER)
@@ -95,9 +100,30 @@ def _file_objects(section: Any, project: str, base: str) -> dict[str, Any]:
     return out
 
 
+def needed_services(services: Mapping[str, Any], targets: tuple[str, ...]) -> set[str]:
+    """``targets`` and what they depend on (depends_on, links, ``service:`` network mode,
+    volumes_from), transitively, read from the raw service mappings."""
+    seen: set[str] = set()
+    todo = [t for t in targets if t in services]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        svc = services.get(name) or {}
+        deps = list(as_mapping(svc.get("depends_on") or {}))
+        deps += [str(link).split(":")[0] for link in svc.get("links") or ()]
+        mode = str(svc.get("network_mode") or "")
+        deps += [mode[len("service:"):]] if mode.startswith("service:") else []
+        deps += [str(v).split(":")[0] for v in svc.get("volumes_from") or ()
+                 if not str(v).startswith("container:")]
+        todo += [d for d in deps if d in services]
+    return seen
+
+
 def normalize_service(
     name: str, svc: Mapping[str, Any], base: str, env: Mapping[str, str],
-    positions: PositionMap | None = None, strict: bool = True,
+    positions: PositionMap | None = None, strict: bool = True, env_files: bool = True,
 ) -> dict[str, Any]:
     """One service in canonical long syntax (keys in docker compose's order)."""
     out: dict[str, Any] = dict(svc)
@@ -111,7 +137,11 @@ def normalize_service(
     try:
         out["environment"] = service_environment(svc, base, env)
     except ConfigError as exc:
-        raise _error(name, "env_file", exc, positions) from None
+        if env_files:
+            raise _error(name, "env_file", exc, positions) from None
+        # a service the command does not use: its environment without the env files
+        out["environment"] = service_environment(
+            {k: v for k, v in svc.items() if k != "env_file"}, base, env)
     out.pop("env_file", None)
     if out.get("label_file"):
         try:

@@ -53,11 +53,12 @@ def pick_container(be: Backend, name: str, service: str, index: int | None) -> C
 
 
 def merged_logs(be: Backend, cs: list[ContainerRef], *, since: str | None,
-                tail: int | None) -> list[tuple[str, ContainerRef, str]]:
-    """Every line of every container, merged in time order (RFC 3339 sorts as text)."""
+                tail: int | None) -> list[tuple[str, ContainerRef, str, str]]:
+    """Every line of every container as (time, container, text, stream), merged in time
+    order (RFC 3339 sorts as text)."""
     from engine.errors import LogsNotSupported
 
-    out: list[tuple[str, ContainerRef, str]] = []
+    out: list[tuple[str, ContainerRef, str, str]] = []
     for c in cs:
         try:
             lines = list(be.logs(c.id, follow=False, since=since, tail=tail))
@@ -65,6 +66,6 @@ def merged_logs(be: Backend, cs: list[ContainerRef], *, since: str | None,
             log.warning("Can't retrieve logs for \"%s\": Error response from daemon: %s", c.name,
                         exc.message)
             continue
-        out.extend((ln.time, c, ln.text) for ln in lines)
+        out.extend((ln.time, c, ln.text, ln.stream) for ln in lines)
     out.sort(key=lambda t: t[0])
     return out

@@ -49,9 +49,21 @@ def with_build_inputs(project: Project, names: list[str]) -> list[str]:
 
 
 def image_waves(project: Project, groups: dict[str, list[str]]) -> list[list[list[str]]]:
-    """Image groups in waves: a group's build inputs are ready in an earlier wave."""
+    """Image groups in waves: a group's build inputs are ready in an earlier wave. So are
+    the images its building services depend on (``depends_on``) when those are built too:
+    docker compose builds in dependency order, so ``FROM`` may name such an image."""
     owner = {n: img for img, group in groups.items() for n in group}
-    needs = {img: {owner[d] for n in group for d in context_services(project.services[n])
+    built = {n for group in groups.values() for n in group
+             if project.services[n].build is not None}
+
+    def inputs(name: str) -> set[str]:
+        svc = project.services[name]
+        found = set(context_services(svc))
+        if name in built:
+            found |= {d for d in svc.depends_on if d in built}
+        return found
+
+    needs = {img: {owner[d] for n in group for d in inputs(n)
                    if d in owner and owner[d] != img} for img, group in groups.items()}
     waves: list[list[list[str]]] = []
     done: set[str] = set()

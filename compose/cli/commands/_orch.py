@@ -145,24 +145,30 @@ class LogPrinter:
             head = f"{self.colours.get(c.id, '')}{head}\x1b[0m"
         return head + body
 
-    def print(self, c: ContainerRef, time: str, text: str) -> None:
-        terminal.line(self.format(c, time, text.rstrip("\n")))
+    def print(self, c: ContainerRef, time: str, text: str, stream: str = "stdout") -> None:
+        """One line, on stderr when the container wrote it there (as docker compose)."""
+        line = self.format(c, time, text.rstrip("\n"))
+        if stream == "stderr":
+            terminal.status(line)
+        else:
+            terminal.line(line)
 
 
 def follow_logs(be: Backend, cs: list[ContainerRef], q: queue.Queue[Any], *,
                 since: str | None = None, tail: int | None = None) -> list[threading.Thread]:
-    """One thread per container pushing ("log", c, time, text) then ("eof", c) to ``q``."""
+    """One thread per container pushing ("log", c, time, text, stream) then ("eof", c) to
+    ``q``."""
     from engine.errors import LogsNotSupported
 
     def pump(c: ContainerRef) -> None:
         try:
             for ln in be.logs(c.id, follow=True, since=since, tail=tail):
-                q.put(("log", c, ln.time, ln.text))
+                q.put(("log", c, ln.time, ln.text, ln.stream))
         except LogsNotSupported as exc:  # logging.driver none: nothing to follow
             log.warning("Can't retrieve logs for \"%s\": Error response from daemon: %s", c.name,
                         exc.message)
         except Exception as exc:  # a removed container ends its stream
-            q.put(("log", c, "", f"(log stream ended: {exc})"))
+            q.put(("log", c, "", f"(log stream ended: {exc})", "stdout"))
         q.put(("eof", c))
 
     threads = [threading.Thread(target=pump, args=(c,), daemon=True, name=f"logs-{c.name}")

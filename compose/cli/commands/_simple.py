@@ -16,10 +16,19 @@ if TYPE_CHECKING:
 
 
 def targets(ctx: typer.Context, services: list[str] | None, *, running: bool | None = None,
-            need_file: bool = False) -> tuple[Backend, str, list[ContainerRef], Progress]:
-    """Backend, project name, the selected containers and a progress printer."""
+            need_file: bool = False, with_deps: bool = False,
+            ) -> tuple[Backend, str, list[ContainerRef], Progress]:
+    """Backend, project name, the selected containers and a progress printer; with
+    ``with_deps``, the named services' dependencies' containers too (``start``)."""
     project, name = _load(ctx, services or (), need_file=need_file)
     check_services(project, services or ())
+    if with_deps and services and project is not None:
+        from compose.orchestrator.project import with_dependencies
+
+        services = with_dependencies(project, services)
+    if not services and project is not None:
+        # docker compose: the model's services, not other files' containers of the project
+        services = list(project.services)
     be = backend()
     cs = containers_of(be, name, services or ())
     if running is True:

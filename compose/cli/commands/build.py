@@ -1,6 +1,7 @@
 """``pycompose build``: build the services that have a ``build:`` section."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Annotated
 
@@ -54,7 +55,7 @@ def build_command(
         from compose.orchestrator.project import with_dependencies as closure
 
         services = list(closure(project, services))
-    extra = dict(a.partition("=")[::2] for a in build_arg or ())
+    extra = build_args(build_arg or (), project.environment)
     todo: dict[str, BuildSpec] = {}
     names: dict[str, str] = {}
     selected = [s.name for s in select_services(project, services)]
@@ -82,3 +83,17 @@ def build_command(
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix="build") as pool:
             for future in [pool.submit(one, image) for image in images]:
                 future.result()  # the first failure is raised, after the others finished
+
+
+def build_args(given: Iterable[str], environment: Mapping[str, str]) -> dict[str, str]:
+    """``--build-arg K=V`` values; a bare ``K`` takes the project environment's value (the
+    shell's over ``.env``) and is left out when that has none, as in docker compose."""
+    out: dict[str, str] = {}
+    for arg in given:
+        key, eq, value = arg.partition("=")
+        if eq:
+            out[key] = value
+        elif key in environment:
+            out[key] = environment[key]
+    return out
+

@@ -91,7 +91,10 @@ def config_command(
         targets = ()
     if variables:
         no_interpolate = True
-    project = ctx.obj.load_project(services=targets, interpolate=not no_interpolate)
+    hashed = tuple(h.strip() for h in (hash_services or "").split(",") if h.strip())
+    # (the services a command uses: only their env files must exist, as in docker compose)
+    used = targets or (hashed if "*" not in hashed else ())
+    project = ctx.obj.load_project(services=used, interpolate=not no_interpolate)
     unknown = [s for s in targets if s not in project.services]
     if unknown:
         raise ComposeError(f"no such service: {unknown[0]}")

@@ -25,13 +25,16 @@ def register(app: typer.Typer) -> None:
                 context_settings={"allow_interspersed_args": False})(exec_command)
 
 
-def want_tty(no_tty: bool, tty: bool) -> bool:
+NOT_A_TTY = "the input device is not a TTY (use -T to run without one)"  # docker exec's
+
+
+def want_tty(no_tty: bool, tty: bool, refusal: str = NOT_A_TTY) -> bool:
     """docker's rule: a pseudo-terminal when stdin and stdout are terminals, unless ``-T``;
-    ``-t`` without a terminal on stdin is docker's "the input device is not a TTY"."""
+    ``-t`` without a terminal on stdin is refused with ``refusal``."""
     if no_tty:
         return False
     if tty and not sys.stdin.isatty():
-        raise ComposeError("the input device is not a TTY (use -T to run without one)")
+        raise ComposeError(refusal)
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 

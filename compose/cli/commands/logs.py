@@ -62,9 +62,9 @@ def logs_command(
     printer = LogPrinter(cs, colour=terminal.use_colour() and not no_color,
                          timestamps=timestamps, prefix=not no_prefix)
     if not follow:
-        for time, c, text in merged_logs(be, cs, since=since, tail=n_tail):
+        for time, c, text, stream in merged_logs(be, cs, since=since, tail=n_tail):
             if until is None or time <= until:
-                printer.print(c, time, text)
+                printer.print(c, time, text, stream)
         return 0
     watch = _Watch(name, tuple(services or ()), index)
     return _follow(be, cs, printer, since, n_tail, until, watch)
@@ -137,5 +137,5 @@ def _follow(be: Backend, cs: list[ContainerRef], printer: LogPrinter, since: str
         if item[0] == "eof":
             open_streams -= 1
         elif until is None or item[2] <= until:
-            printer.print(item[1], item[2], item[3])
+            printer.print(item[1], item[2], item[3], item[4])
     return 0

@@ -20,6 +20,10 @@ if TYPE_CHECKING:  # the orchestrator is imported when the command runs, not for
     from compose.orchestrator.backend import Backend
 
 
+_NO_TERMINAL = ("cannot attach stdin to a TTY-enabled container because stdin is not a "
+                "terminal")  # docker compose run's words
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``run`` command to ``app``."""
     app.command("run", help="Run a one-off command on a service.",
@@ -147,7 +151,8 @@ def run_command(
     # kept open unless --no-interactive
     from compose.cli.commands.exec import want_tty
 
-    svc = dataclasses.replace(svc, tty=want_tty(no_tty, tty), stdin_open=interactive)
+    svc = dataclasses.replace(svc, tty=want_tty(no_tty, tty, _NO_TERMINAL),
+                              stdin_open=interactive)
     cname = name or f"{project.name}-{service}-run-{secrets.token_hex(6)}"
     cid = create_one_off(project, be, svc, name=cname, command=command,
                          use_aliases=use_aliases, progress=progress,

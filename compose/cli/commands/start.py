@@ -39,7 +39,8 @@ def start_command(
     """Start the services' existing containers."""
     from compose.orchestrator import client
 
-    be, name, cs, progress = targets(ctx, services)
+    # docker compose starts what the named services depend on too
+    be, name, cs, progress = targets(ctx, services, with_deps=True)
     hooks = hooks_of(ctx, services)
     if not wait:
         return start_containers(be, name, cs, progress, hooks)

@@ -7,7 +7,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -145,6 +145,7 @@ def up_command(
                      renew_anon_volumes=renew_anon_volumes, parallel=ctx.obj.parallel)
     be = backend()
     progress = Progress(ctx.obj.progress)
+    began = time.time()
     result = Up(project, be, opts, quiet_steps(progress, pull=quiet_pull,
                                                 build=quiet_build)).run()
     if timings:
@@ -174,10 +175,11 @@ def up_command(
         return _foreground(ctx, be, project.name, cs, timeout, abort_on_exit, abort_on_failure,
                            exit_code_from, LogPrinter(cs, colour=terminal.use_colour() and
                                                       not no_color, timestamps=timestamps,
-                                                      prefix=not no_log_prefix), progress)
+                                                      prefix=not no_log_prefix), progress,
+                           began, targets or tuple(project.services))
     except KeyboardInterrupt:  # before the foreground loop took over Ctrl-C: stop all the same
         terminal.line(_STOPPING)
-        _stop_all(be, project.name, timeout, progress)
+        _stop_all(be, project.name, timeout, progress, targets or project.services)
         return 130
     finally:
         if watcher is not None:
@@ -236,7 +238,10 @@ def gate_time(run: ServiceRun, gate: ServiceRun | None) -> float | None:
 
 def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRef],
                 timeout: float | None, abort_on_exit: bool, abort_on_failure: bool,
-                exit_code_from: str | None, printer: LogPrinter, progress: Progress) -> int:
+                exit_code_from: str | None, printer: LogPrinter, progress: Progress,
+                since: float, services: Collection[str]) -> int:
+    """Follow ``cs``'s output from ``since`` (when this up began) until they exit, the
+    stack aborts or Ctrl-C; then stop the project (docker compose's attached up)."""
     from compose.orchestrator import client
 
     q: queue.Queue[Any] = queue.Queue()
@@ -247,28 +252,44 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
     interrupted = False
     aborted_with: int | None = None  # exit code of the container that stopped the stack
     streams = len(cs)  # log followers still open: drained before returning
+    open_by = {c.id: 1 for c in cs}  # each container's open followers
+    deferred: dict[str, Any] = {}  # exits waiting for the last lines of their run
+    released: set[str] = set()  # (exits put back once their lines are in)
     sub: client.Subscription | None = None
     try:  # (a Ctrl-C while subscribing and following stops the stack too)
         sub = client.Subscription(name)
         threading.Thread(target=_pump_exits, args=(sub, q), daemon=True, name="exits").start()
-        follow_logs(be, cs, q)
+        # docker attaches to this up's output only: earlier runs' lines are not replayed
+        follow_logs(be, cs, q, since=dt.datetime.fromtimestamp(since, dt.UTC).isoformat())
         for c in be.list_containers(name):  # exited before we subscribed
             if c.id in running and not c.running:
                 q.put(("exit", c.id, c.exit_code or 0, _will_restart(c), _finished(c)))
         while running or streams:
             item = q.get()
             if item[0] == "log":
-                printer.print(item[1], item[2], item[3])
+                printer.print(item[1], item[2], item[3], item[4])
             elif item[0] == "eof":
                 streams -= 1
+                open_by[item[1].id] -= 1
+                if open_by[item[1].id] <= 0 and item[1].id in deferred:
+                    released.add(item[1].id)
+                    q.put(deferred.pop(item[1].id))
+            elif (item[0] == "exit" and open_by.get(item[1], 0) > 0
+                  and item[1] not in released and not (abort_on_exit or abort_on_failure)):
+                deferred[item[1]] = item  # "exited with code" after the run's last line
+            elif item[0] == "started" and item[1] in deferred:  # its exit first, then this
+                released.add(item[1])
+                q.put(deferred.pop(item[1]))
+                q.put(item)
             elif item[0] == "exit" and item[1] in running and item[1] not in down:
+                released.discard(item[1])
                 down.add(item[1])  # the same exit may be seen in the listing and as an event
                 c = running[item[1]]
                 codes[c.labels.get(L.SERVICE, "")] = item[2]
                 terminal.line(f"{log_prefix(c)} exited with code {item[2]}")
                 if abort_on_exit or (abort_on_failure and item[2] != 0):
                     aborted_with = _settle_abort(q, running, down, codes, c, item[2],
-                                                 abort_on_failure)
+                                                 abort_on_failure, item[4])
                     terminal.line("Aborting on container exit...")
                     break
                 if not item[3]:  # a restart policy brings it back: stay attached
@@ -279,16 +300,17 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
                 # the new run's lines are those after the previous exit (the container may
                 # print before the "started" event is even published)
                 when = exited_at.get(item[1]) or item[2]
-                since = dt.datetime.fromtimestamp(when, dt.UTC).isoformat()
-                follow_logs(be, [running[item[1]]], q, since=since)
+                after = dt.datetime.fromtimestamp(when, dt.UTC).isoformat()
+                follow_logs(be, [running[item[1]]], q, since=after)
                 streams += 1
+                open_by[item[1]] += 1
     except KeyboardInterrupt:
         interrupted = True
         terminal.line(_STOPPING)
     finally:
         if sub is not None:
             sub.close()
-    _stop_all(be, name, timeout, progress)
+    _stop_all(be, name, timeout, progress, services)
     if exit_code_from:
         return codes.get(exit_code_from, _exit_code(be, name, exit_code_from))
     if aborted_with is not None:  # docker compose: the code of the container that aborted
@@ -301,13 +323,13 @@ ABORT_SETTLE = 0.2  # seconds: exits this close to the first one count as simult
 
 def _settle_abort(q: queue.Queue[Any], running: dict[str, ContainerRef], down: set[str],
                   codes: dict[str, int], first: ContainerRef, code: int,
-                  failures_only: bool) -> int:
+                  failures_only: bool, finished: float) -> int:
     """The exit code ``up --abort-on-container-exit`` returns. docker returns the code of the
     first exit it observes, which for containers exiting together depends on scheduling; here
     exits seen within ``ABORT_SETTLE`` of the first are simultaneous and the rule is
     deterministic: a failure (non-zero code) wins over success, then the first by service
     name and replica number."""
-    exits = [(first, code)]
+    exits = [(first, code, finished)]
     deadline = time.monotonic() + ABORT_SETTLE
     while (left := deadline - time.monotonic()) > 0:
         try:
@@ -320,9 +342,18 @@ def _settle_abort(q: queue.Queue[Any], running: dict[str, ContainerRef], down: s
             codes[c.labels.get(L.SERVICE, "")] = item[2]
             terminal.line(f"{log_prefix(c)} exited with code {item[2]}")
             if not failures_only or item[2] != 0:
-                exits.append((c, item[2]))
-    exits.sort(key=lambda e: (e[1] == 0, e[0].labels.get(L.SERVICE, ""), number(e[0])))
-    return exits[0][1]
+                exits.append((c, item[2], item[4]))
+    # (a container started after the earliest exit, e.g. one waiting for it to complete,
+    # did not exit together with it: docker's first exit is the earliest)
+    earliest = min((e[2] for e in exits if e[2]), default=0.0)
+    together = [e for e in exits if not earliest or e[2] == earliest
+                or (e[2] - earliest <= ABORT_SETTLE and _started(e[0]) <= earliest)]
+    together.sort(key=lambda e: (e[1] == 0, e[0].labels.get(L.SERVICE, ""), number(e[0])))
+    return together[0][1]
+
+
+def _started(c: ContainerRef) -> float:
+    return parse_time(c.started_at).timestamp() if c.started_at else 0.0
 
 
 def _will_restart(c: ContainerRef) -> bool:
@@ -361,13 +392,20 @@ def _pump_exits(sub: client.Subscription, q: queue.Queue[Any]) -> None:
 _STOPPING = "Gracefully stopping... (press Ctrl+C again to force)"
 
 
-def _stop_all(be: Backend, name: str, timeout: float | None, progress: Progress) -> None:
-    """Stop the project; a second Ctrl-C while stopping kills everything."""
+def _stop_all(be: Backend, name: str, timeout: float | None, progress: Progress,
+              services: Collection[str]) -> None:
+    """Stop this up's services (those it was given, else the model's; not their
+    dependencies, other files' services or one-offs: docker compose stops
+    ``Create.Services``); a second Ctrl-C while stopping kills them."""
     from compose.orchestrator.down import stop_containers
+
+    def ours() -> list[ContainerRef]:
+        return [c for c in be.list_containers(name) if c.running
+                and c.labels.get(L.SERVICE) in services and c.labels.get(L.ONEOFF) != "True"]
 
     # Stopping runs on a thread: the executor's pool waits for its stop actions before an
     # interrupt of this thread could surface, so a second ^C would wait out the grace period.
-    running = [c for c in be.list_containers(name) if c.running]
+    running = ours()
     stopper = threading.Thread(target=stop_containers, args=(be, running, timeout, progress),
                                name="stop", daemon=True)
     stopper.start()
@@ -375,7 +413,7 @@ def _stop_all(be: Backend, name: str, timeout: float | None, progress: Progress)
         stopper.join()
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        for c in be.list_containers(name):
+        for c in ours():
             if c.running:
                 try:
                     be.kill_container(c.id, "SIGKILL")

@@ -78,6 +78,29 @@ services:
 
 
 @pytest.mark.root
+def test_abort_returns_the_earliest_exit_not_one_that_started_after_it(stack: Stack) -> None:
+    """docker compose's TestCascadeStop: ``fail`` starts only once ``exit`` completed, so
+    the stack aborts on exit's 0, not on fail's 111."""
+    stack.write(f"""
+services:
+  running:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+  exit:
+    image: {IMAGE}
+    command: ["sh", "-c", "true"]
+    depends_on: [running]
+  fail:
+    image: {IMAGE}
+    command: ["sh", "-c", "exit 111"]
+    depends_on:
+      exit: {{condition: service_completed_successfully}}
+""")
+    up = stack.run("up", "--abort-on-container-exit", "-t", "1", check=False)
+    assert up.returncode == 0, up.stdout + up.stderr
+
+
+@pytest.mark.root
 def test_rejected_flags_say_so(stack: Stack) -> None:
     stack.write(f"services:\n  a:\n    image: {IMAGE}\n")
     out = stack.run("up", "--menu", check=False)
@@ -139,6 +162,59 @@ services:
     cname = out.stdout.strip()
     label = stack.run("ps", "-a", "--format", '{{.Name}} {{.Label "extra"}}').stdout
     assert f"{cname} yes" in label.splitlines()
+
+
+@pytest.mark.root
+def test_start_of_a_service_starts_its_dependencies_and_nothing_else(stack: Stack) -> None:
+    """docker compose's TestStartSingleServiceAndDependency: ``create`` then ``start app``
+    starts app's dependency chain; a service outside it stays created."""
+    stack.write(f"""
+services:
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+    depends_on: [mid]
+  mid:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+    depends_on: [base]
+  base:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+  other:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+""")
+    stack.run("create")
+    stack.run("start", "app")
+    rows = [json.loads(r) for r in stack.run("ps", "-a", "--format", "json").stdout.splitlines()]
+    assert {r["Service"]: r["State"] for r in rows} == {
+        "app": "running", "mid": "running", "base": "running", "other": "created"}
+
+
+@pytest.mark.root
+def test_commands_without_services_act_on_the_files_services_only(stack: Stack) -> None:
+    """docker compose's TestStartStopMultipleFiles: two files brought up in one project; a
+    ``stop`` with the first file stops its services and leaves the other file's running."""
+    (stack.dir / "other.yaml").write_text(f"""
+services:
+  extra:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+""")
+    stack.write(f"""
+services:
+  main:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+""")
+    stack.run("-f", "compose.yaml", "up", "-d")
+    stack.run("-f", "other.yaml", "up", "-d")
+    stopped = stack.run("-f", "compose.yaml", "stop")
+    assert f"{stack.name}-extra-1" not in stopped.stderr
+    rows = [json.loads(r) for r in stack.run("ps", "-a", "--format", "json").stdout.splitlines()]
+    assert {r["Service"]: r["State"] for r in rows} == {"main": "exited", "extra": "running"}
+    stack.run("-f", "compose.yaml", "-f", "other.yaml", "down", "-t", "1")
 
 
 @pytest.mark.root

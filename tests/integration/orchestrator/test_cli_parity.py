@@ -154,3 +154,38 @@ volumes:
     netns = {stack.run("exec", "-T", s, "readlink", "/proc/self/ns/net").stdout
              for s in ("app", "side")}
     assert len(netns) == 1  # side joined app's network namespace
+
+
+@pytest.mark.root
+def test_an_attached_up_shows_this_run_only_and_the_exit_after_its_output(stack: Stack) -> None:
+    """docker attaches without the container's past logs: a third ``up`` of a one-shot
+    prints its line once, and ``exited with code`` after it."""
+    stack.write(f"""
+services:
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo hello"]
+""")
+    for _ in range(3):
+        up = stack.run("--ansi", "never", "up")
+    lines = up.stdout.splitlines()
+    said = [ln for ln in lines if ln.endswith("| hello")]
+    assert len(said) == 1, up.stdout
+    assert lines.index(said[0]) < lines.index("app-1 exited with code 0"), up.stdout
+
+
+@pytest.mark.root
+def test_container_stderr_reaches_our_stderr_in_logs_and_up(stack: Stack) -> None:
+    """docker compose's TestStdoutStderr: a container's stderr lines are written to stderr,
+    its stdout lines to stdout, by an attached ``up`` and by ``logs``."""
+    stack.write(f"""
+services:
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo to-out; echo to-err >&2"]
+""")
+    up = stack.run("--ansi", "never", "up")
+    assert "to-out" in up.stdout and "to-err" not in up.stdout, up.stdout
+    assert "app-1  | to-err" in up.stderr, up.stderr
+    logs = stack.run("--ansi", "never", "logs")
+    assert logs.stdout.strip() == "app-1  | to-out" and "app-1  | to-err" in logs.stderr

@@ -214,6 +214,11 @@ def test_exec_privileged_and_tty_flags(stack: Stack) -> None:
     assert int(full.split()[1], 16) & (1 << 21)  # CAP_SYS_ADMIN, not in docker's default set
     proc = stack.run("exec", "-t", "web", "true", check=False)  # stdin is not a terminal
     assert proc.returncode != 0 and "the input device is not a TTY" in proc.stderr
+    proc = stack.run("run", "--rm", "--tty", "web", "true", check=False)  # docker's run words
+    assert proc.returncode == 1 and "cannot attach stdin to a TTY-enabled container because " \
+        "stdin is not a terminal" in proc.stderr, proc.stderr
+    proc = stack.run("run", "--rm", "--no-tty=false", "web", "true", check=False)
+    assert proc.returncode == 1 and "stdin is not a terminal" in proc.stderr, proc.stderr
 
 
 def test_second_ctrl_c_kills_what_the_first_is_stopping(stack: Stack) -> None:

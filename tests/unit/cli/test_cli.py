@@ -235,3 +235,5 @@ def test_go_style_values_are_rewritten_only_in_options() -> None:
     argv = ["run", "--rm=false", "-e", "--x=true", "svc", "ls", "--all=false"]
     assert go_bools(group, argv) == ["run", "-e", "--x=true", "svc", "ls", "--all=false"]
     assert go_bools(group, ["run", "--rm=true", "svc"]) == ["run", "--rm", "svc"]
+    # docker: an explicit --no-tty=false asks for a terminal
+    assert go_bools(group, ["run", "--no-tty=false", "svc"]) == ["run", "--tty", "svc"]

@@ -59,3 +59,13 @@ def test_pull_flag_replaces_every_pull_policy() -> None:
 def test_restart_takes_dependents_with_restart_true() -> None:
     assert restart_dependents(_project(), ["db"]) == ["db", "api", "web"]
     assert restart_dependents(_project(), ["web"]) == ["web"]
+
+
+def test_a_bare_build_arg_takes_the_project_environment() -> None:
+    """docker compose: ``--build-arg FOO`` resolves FOO from the project environment and is
+    left out when that has no FOO."""
+    from compose.cli.commands.build import build_args
+
+    env = {"FOO": "BAR", "EMPTY": ""}
+    assert build_args(["FOO", "X=1", "EMPTY", "UNSET", "Y="], env) == {
+        "FOO": "BAR", "X": "1", "EMPTY": "", "Y": ""}

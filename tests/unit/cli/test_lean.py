@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import typer.main
 
 from compose.cli import app as cli_app
 from compose.cli import lean
@@ -36,7 +37,9 @@ def typer_kwargs(argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     app.registered_callback.callback = spy("global", cli_app._global_options)  # type: ignore
     for info in app.registered_commands:
         info.callback = spy("command", info.callback)  # type: ignore[arg-type]
-    app(args=argv, prog_name="pycompose", standalone_mode=False)  # type: ignore[operator]
+    command = typer.main.get_command(app)
+    command.main(args=cli_app.go_bools(command, argv), prog_name="pycompose",
+                 standalone_mode=False)
     return seen["global"], seen["command"]
 
 
@@ -76,6 +79,8 @@ def lean_kwargs(argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     ["up", "-w", "--attach-dependencies", "--no-log-prefix", "--quiet-build", "--no-build"],
     ["down"], ["down", "-v", "--rmi", "local", "--remove-orphans", "-t", "1", "web"],
     ["-p", "demo", "down", "--volumes", "--timeout=0"],
+    ["ps", "--all=1"], ["ps", "--all=false"], ["exec", "--no-interactive=true", "web", "x"],
+    ["up", "--detach=false", "--build=TRUE"],  # Go-style values of boolean flags
 ])
 def test_same_arguments_as_typer(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("COMPOSE_PROGRESS", "COMPOSE_ANSI", "COMPOSE_PARALLEL_LIMIT"):
@@ -94,9 +99,9 @@ def test_environment_defaults_as_typer(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("argv", [
     ["ps", "-h"], ["ps", "--help"], ["ps", "-aq"], ["ps", "--bogus"], ["ps", "--format"],
-    ["ps", "--", "web"], ["--parallel", "x", "ps"], ["ps", "--all=1"],
+    ["ps", "--", "web"], ["--parallel", "x", "ps"], ["ps", "--all=yes"],
     ["exec", "-Ti", "web", "true"], ["exec", "--", "web", "true"], ["exec", "-T", "web"],
-    ["exec", "--no-interactive=1", "web", "x"], ["run", "--bogus", "web"],
+    ["exec", "--no-interactive=x", "web", "x"], ["run", "--bogus", "web"],
     ["run", "-v"], ["run", "--rm"], ["up", "--menu"], ["up", "-dV"], ["up", "--scale"],
     ["up", "-t", "x"], ["up", "--always-recreate-deps"], ["down", "--rmi"], ["down", "-h"],
 ])

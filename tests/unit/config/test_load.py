@@ -118,6 +118,23 @@ def test_required_env_file_missing_is_located(tmp_path: Path) -> None:
     assert info.value.key_path == "services.a.env_file"
 
 
+def test_only_the_services_a_command_uses_need_their_env_files(tmp_path: Path) -> None:
+    """docker compose's TestUnusedMissingEnvFile: ``up a`` works while b names a missing
+    env file; a command that uses b (directly or as a dependency) fails on it."""
+    write(tmp_path, "compose.yaml", """
+services:
+  a: {image: x, environment: [A=1]}
+  b: {image: x, env_file: [/does/not/exist.env], environment: [B=1]}
+  c: {image: x, depends_on: [b]}
+""")
+    project = load_in(tmp_path, services=["a"])
+    assert project.services["a"].environment == {"A": "1"}
+    assert project.services["b"].environment == {"B": "1"}  # never used by this command
+    for used in (["b"], ["c"], []):
+        with pytest.raises(ConfigError, match="exist.env"):
+            load_in(tmp_path, services=used)
+
+
 @pytest.mark.parametrize(("text", "line", "fragment"), [
     ("services:\n  a:\n    image: [x\n", 4, ""),  # YAML syntax error (unclosed flow)
     ("services:\n  a:\n    image: x\n    image: y\n", 4, "image"),  # duplicate key

@@ -83,3 +83,21 @@ def test_an_environment_secret_reads_the_project_environment() -> None:
                     "secret") == b"from-dotenv"
     with pytest.raises(ComposeError, match='variable "NOPE" required by secret "tok"'):
         _content(project, FileObject("tok", "p_tok", environment="NOPE"), ref, "secret")
+
+
+def test_a_built_dependency_is_built_in_an_earlier_wave() -> None:
+    """docker compose's TestBuildImageDependencies: ``service`` builds ``FROM base`` and
+    depends on base, which is built too; a pulled dependency does not hold a build back."""
+    from compose.config.model import DependsOn
+
+    ctx = BuildConfig(context="/w")
+    services = {
+        "base": Service("base", image="base", build=ctx, raw={}),
+        "service": Service("service", build=ctx, raw={}, depends_on={"base": DependsOn()}),
+        "db": Service("db", image="db", raw={}),
+        "api": Service("api", build=ctx, raw={}, depends_on={"db": DependsOn()}),
+    }
+    project = Project("p", "/w", services)
+    waves = image_waves(project, image_groups(project, list(services)))
+    assert [sorted(g[0] for g in wave) for wave in waves] == [["api", "base", "db"],
+                                                               ["service"]]

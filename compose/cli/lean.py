@@ -255,6 +255,8 @@ def parse(params: list[Param], argv: list[str], interspersed: bool = True) -> di
             truth = inline.strip().lower()
             if eq and truth not in ("1", "t", "true", "0", "f", "false"):
                 raise Fallback(arg)
+            if eq and truth in ("0", "f", "false") and not p.off_flags:
+                raise Fallback(arg)  # (compose.cli.app.go_bools knows what that one means)
             # (--flag=false, as Go flags take it: the flag's opposite)
             values[p.name] = (flag not in p.off_flags) is (truth not in ("0", "f", "false"))
             continue

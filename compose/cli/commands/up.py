@@ -343,17 +343,19 @@ def _settle_abort(q: queue.Queue[Any], running: dict[str, ContainerRef], down: s
             terminal.line(f"{log_prefix(c)} exited with code {item[2]}")
             if not failures_only or item[2] != 0:
                 exits.append((c, item[2], item[4]))
-    # (a container started after the earliest exit, e.g. one waiting for it to complete,
-    # did not exit together with it: docker's first exit is the earliest)
-    earliest = min((e[2] for e in exits if e[2]), default=0.0)
-    together = [e for e in exits if not earliest or e[2] == earliest
-                or (e[2] - earliest <= ABORT_SETTLE and _started(e[0]) <= earliest)]
+    # (a container that waited for the earliest exit to complete started after it: it did
+    # not exit together with it, and docker's first exit is the earliest)
+    earliest = min(exits, key=lambda e: e[2] or float("inf"))
+    service = earliest[0].labels.get(L.SERVICE, "")
+    together = [e for e in exits if e is earliest or not _waited_for(e[0], service)]
     together.sort(key=lambda e: (e[1] == 0, e[0].labels.get(L.SERVICE, ""), number(e[0])))
     return together[0][1]
 
 
-def _started(c: ContainerRef) -> float:
-    return parse_time(c.started_at).timestamp() if c.started_at else 0.0
+def _waited_for(c: ContainerRef, service: str) -> bool:
+    """Whether ``c``'s service starts only once ``service`` completed successfully."""
+    return any(d.split(":")[:2] == [service, "service_completed_successfully"]
+               for d in c.labels.get(L.DEPENDS_ON, "").split(","))
 
 
 def _will_restart(c: ContainerRef) -> bool:

@@ -79,8 +79,8 @@ def lean_kwargs(argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     ["up", "-w", "--attach-dependencies", "--no-log-prefix", "--quiet-build", "--no-build"],
     ["down"], ["down", "-v", "--rmi", "local", "--remove-orphans", "-t", "1", "web"],
     ["-p", "demo", "down", "--volumes", "--timeout=0"],
-    ["ps", "--all=1"], ["ps", "--all=false"], ["exec", "--no-interactive=true", "web", "x"],
-    ["up", "--detach=false", "--build=TRUE"],  # Go-style values of boolean flags
+    ["ps", "--all=1"], ["exec", "--no-interactive=true", "web", "x"],
+    ["up", "--detach", "--build=TRUE"],  # Go-style values of boolean flags
 ])
 def test_same_arguments_as_typer(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("COMPOSE_PROGRESS", "COMPOSE_ANSI", "COMPOSE_PARALLEL_LIMIT"):
@@ -99,7 +99,8 @@ def test_environment_defaults_as_typer(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("argv", [
     ["ps", "-h"], ["ps", "--help"], ["ps", "-aq"], ["ps", "--bogus"], ["ps", "--format"],
-    ["ps", "--", "web"], ["--parallel", "x", "ps"], ["ps", "--all=yes"],
+    ["ps", "--", "web"], ["--parallel", "x", "ps"], ["ps", "--all=yes"], ["ps", "--all=false"],
+    ["run", "--no-tty=false", "web"],  # (false: what it means is typer's path's business)
     ["exec", "-Ti", "web", "true"], ["exec", "--", "web", "true"], ["exec", "-T", "web"],
     ["exec", "--no-interactive=x", "web", "x"], ["run", "--bogus", "web"],
     ["run", "-v"], ["run", "--rm"], ["up", "--menu"], ["up", "-dV"], ["up", "--scale"],

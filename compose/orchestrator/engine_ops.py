@@ -41,6 +41,12 @@ class EngineContainerOps:
     def note_restart(self, cid: str) -> None:
         containers.note_restart(cid)
 
+    def remove(self, cid: str) -> None:
+        """Remove an exited one-off container with its network endpoints (``run --rm -d``)."""
+        from compose.orchestrator.engine_backend import EngineBackend
+
+        EngineBackend().remove_container(cid)
+
     def prepare(self) -> None:
         """Import the engine modules behind these calls and open the store: a supervisor
         does it once it is ready, while the ``up`` that started it still prepares networks

@@ -40,6 +40,17 @@ def config_hash(raw: Mapping[str, Any]) -> str:
     return sha256_hex(text)
 
 
+def service_hash(project: Any, svc: Any) -> str:
+    """The service's config hash (the label, ``config --hash``), covering also the names of
+    the named volumes it mounts where they are not the default ``<project>_<key>``: a
+    container whose volume is now another one (``external: true, name: ${VOL}``) is
+    recreated, as docker compose recreates it."""
+    names = {m.source: project.volumes[m.source].name for m in svc.volumes
+             if m.type == "volume" and m.source in project.volumes
+             and project.volumes[m.source].name != f"{project.name}_{m.source}"}
+    return config_hash({**svc.raw, "x-volume-names": names} if names else svc.raw)
+
+
 def volume_hash(volume: Any) -> str:
     """sha256 of what defines a named volume (name, driver, options, labels): a volume whose
     recorded hash differs no longer matches the compose file (docker compose's check)."""

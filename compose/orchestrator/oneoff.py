@@ -87,10 +87,12 @@ def with_volumes(svc: Service, extra: Sequence[VolumeMount]) -> Service:
 
 def create_one_off(project: Project, be: Backend, svc: Service, *, name: str,
                    command: Sequence[str] | None, use_aliases: bool,
-                   progress: Progress, pull: str = "missing", build: bool = False) -> str:
+                   progress: Progress, pull: str = "missing", build: bool = False,
+                   auto_remove: bool = False) -> str:
     """Create (not start) the one-off container ``name`` of ``svc``; its id. The image
     (``pull`` policy, built when ``build``), the service's networks and volumes are made
-    ready first, and the supervisor runs."""
+    ready first, and the supervisor runs; with ``auto_remove`` (``run --rm -d``) it removes
+    the container once it exits."""
     check_supported(svc)
     image = be.ensure_image(project, svc, pull=pull, build=build, progress=progress)
     with project_lock(project.name):  # like compose: the service's networks and volumes
@@ -103,7 +105,7 @@ def create_one_off(project: Project, be: Backend, svc: Service, *, name: str,
                                             use_aliases=use_aliases))
     state.save(state.Supervised(cid, project.name, svc.name, name,
                                 resolve_healthcheck(svc.healthcheck, image.config.healthcheck),
-                                RestartPolicy()))
+                                RestartPolicy(auto_remove=auto_remove)))
     client.ensure_supervisor(project.name)
     return cid
 

@@ -40,7 +40,7 @@ def desired(project: Project, names: Iterable[str], image_ids: Mapping[str, str]
                 refs.append(mode.split(":", 1)[1])
         refs += [r.split(":", 1)[0] for r in svc.volumes_from if not r.startswith("container:")]
         out.append(DesiredService(
-            name=name, config_hash=L.config_hash(svc.raw),
+            name=name, config_hash=L.service_hash(project, svc),
             scale=scale.get(name, svc.replicas()), image_id=image_ids.get(name),
             restart_on=tuple(d for d, spec in svc.depends_on.items() if spec.restart),
             references=tuple(refs)))
@@ -55,7 +55,7 @@ def container_labels(project: Project, svc: Service, number: int, image_id: str,
         L.SERVICE: svc.name,
         L.NUMBER: str(number),
         L.ONEOFF: "True" if oneoff else "False",
-        L.CONFIG_HASH: L.config_hash(svc.raw),
+        L.CONFIG_HASH: L.service_hash(project, svc),
         L.WORKING_DIR: project.working_dir,
         L.CONFIG_FILES: ",".join(project.compose_files),
         L.VERSION: L.COMPOSE_VERSION,

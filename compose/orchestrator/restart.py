@@ -36,6 +36,7 @@ class RestartPolicy:
     max_retries: int = 0  # 0 = unlimited (on-failure only)
     delay: float = BACKOFF_START
     window: float = 0.0
+    auto_remove: bool = False  # run --rm -d: removed once it exits (docker's AutoRemove)
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,12 +61,13 @@ def _health_from_json(text: str | None) -> HealthConfig | None:
 
 def _restart_to_json(p: RestartPolicy) -> str:
     return store.dumps({"name": p.name.value, "max_retries": p.max_retries, "delay": p.delay,
-                        "window": p.window})
+                        "window": p.window, **({"auto_remove": True} if p.auto_remove else {})})
 
 
 def _restart_from_json(text: str) -> RestartPolicy:
     d = store.loads(text)
-    return RestartPolicy(PolicyName(d["name"]), d["max_retries"], d["delay"], d["window"])
+    return RestartPolicy(PolicyName(d["name"]), d["max_retries"], d["delay"], d["window"],
+                         bool(d.get("auto_remove")))
 
 
 def _from_row(row: Mapping[str, object]) -> Supervised:

@@ -64,6 +64,7 @@ class ContainerOps(Protocol):
     def wait(self, cid: str) -> int: ...  # blocks until the container exits; exit code
     def start(self, cid: str) -> None: ...
     def note_restart(self, cid: str) -> None: ...  # count a policy restart (RestartCount)
+    def remove(self, cid: str) -> None: ...  # a one-off container of run --rm -d, exited
     def is_running(self, cid: str) -> bool: ...
     def probe(self, cid: str, argv: tuple[str, ...], timeout: float) -> tuple[int, str] | None:
         ...  # None when the probe timed out
@@ -182,6 +183,9 @@ class Supervisor:
                         if row is not None else None)
             will_restart = decision is not None and decision.restart
             self._event(w, "exited", exit_code=code, will_restart=will_restart)
+            if row is not None and row.restart.auto_remove:
+                self._remove(w)
+                return
             if decision is None or not decision.restart:
                 return
             rs = decision.state
@@ -195,6 +199,14 @@ class Supervisor:
             self._event(w, "restarting", detail=f"restart {rs.count}")
             self._restart_now(w)
             self._start_health(w)
+
+    def _remove(self, w: _Watch) -> None:
+        """``run --rm -d``: the exited container goes, as docker's AutoRemove does."""
+        try:
+            self.ops.remove(w.row.container_id)
+        except Exception as exc:  # e.g. a down removing it at the same time
+            log.info("auto-remove of %s: %s", w.row.name, exc)
+        state.delete(w.row.container_id)
 
     def _restart_now(self, w: _Watch) -> None:
         try:

@@ -149,7 +149,7 @@ def _hashes(project: object, selection: str) -> str:
     """``service hash`` lines, the hash the orchestrator labels containers with."""
     from compose.config.model import Project
     from compose.errors import ComposeError
-    from compose.orchestrator.labels import config_hash
+    from compose.orchestrator.labels import service_hash
 
     assert isinstance(project, Project)
     names = (
@@ -160,7 +160,8 @@ def _hashes(project: object, selection: str) -> str:
     missing = [n for n in names if n not in project.services]
     if missing:
         raise ComposeError(f"no such service: {missing[0]}")
-    return "".join(f"{n} {config_hash(project.services[n].raw)}\n" for n in sorted(names))
+    return "".join(f"{n} {service_hash(project, project.services[n])}\n"
+                   for n in sorted(names))
 
 
 def _variables(project: object, fmt: str) -> str:

@@ -156,7 +156,8 @@ def run_command(
     cname = name or f"{project.name}-{service}-run-{secrets.token_hex(6)}"
     cid = create_one_off(project, be, svc, name=cname, command=command,
                          use_aliases=use_aliases, progress=progress,
-                         pull=svc.pull_policy or "missing", build=build and svc.build is not None)
+                         pull=svc.pull_policy or "missing", build=build and svc.build is not None,
+                         auto_remove=rm and detach)
     be.start_container(cid)
     client.watch(project.name, cid)
     try:  # docker compose runs the service's post_start hooks for `run` too

@@ -104,7 +104,7 @@ def up_command(
                                         "rebuild/refresh containers when files change "
                                         "(develop.watch).")] = False,
     menu: Annotated[bool, rejected("--menu", reason="pycompose has no interactive navigation "
-                                   "menu")] = False,
+                                   "menu (--menu=false is accepted)")] = False,
     always_recreate_deps: Annotated[bool, rejected("--always-recreate-deps",
                                                    reason="dependencies are recreated only "
                                                    "when their configuration diverged")

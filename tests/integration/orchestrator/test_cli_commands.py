@@ -218,6 +218,29 @@ services:
 
 
 @pytest.mark.root
+def test_a_detached_run_rm_container_is_removed_when_it_exits(stack: Stack) -> None:
+    """docker compose's TestComposeRunRmStopSignal: ``run --rm -d`` leaves no container once
+    the one-off exits (docker's AutoRemove)."""
+    import time
+
+    stack.write(f"""
+services:
+  job:
+    image: {IMAGE}
+    command: ["sh", "-c", "{SLEEPER}"]
+""")
+    name = stack.run("run", "--rm", "-d", "job", "sh", "-c", "sleep 1").stdout.strip()
+    listed = stack.run("ps", "-a", "--format", "{{.Name}}").stdout.split()
+    assert name in listed
+    deadline = time.monotonic() + 20
+    while name in listed and time.monotonic() < deadline:
+        time.sleep(0.2)
+        listed = stack.run("ps", "-a", "--format", "{{.Name}}").stdout.split()
+    assert name not in listed
+    stack.run("down", "-t", "1")
+
+
+@pytest.mark.root
 def test_export_and_commit(stack: Stack) -> None:
     import tarfile
 

@@ -17,6 +17,7 @@ class FakeOps:
         self.runs: dict[str, int] = {}
         self.probe_results: list[tuple[int, str]] = []
         self.starts: list[str] = []
+        self.removed: list[str] = []
         self.prepared = False
 
     def prepare(self) -> None:
@@ -53,6 +54,11 @@ class FakeOps:
 
     def note_restart(self, cid: str) -> None:
         pass
+
+    def remove(self, cid: str) -> None:
+        with self.cond:
+            self.removed.append(cid)
+            self.cond.notify_all()
 
     def probe(self, cid: str, argv: tuple[str, ...], timeout: float) -> tuple[int, str] | None:
         with self.cond:

@@ -88,3 +88,20 @@ def test_container_names_must_be_unique_among_the_selected_services() -> None:
                                            "use by service a"):
         check_container_names(p, ["a", "b", "c"])
     check_container_names(p, ["a", "c"])  # `up a`: b is not part of it
+
+
+def test_a_service_hash_follows_the_names_of_its_non_default_volumes() -> None:
+    """docker compose's TestUpSwitchVolumes: switching an external volume's name recreates
+    the container; a default-named volume leaves the plain config hash alone."""
+    from compose.config.model import Volume, VolumeMount
+
+    def with_volume(name: str) -> Project:
+        svc = Service("app", image="x", raw={"image": "x", "volumes": ["v:/v"]},
+                      volumes=(VolumeMount("volume", "/v", source="v"),))
+        return Project("p", "/w", {"app": svc}, volumes={"v": Volume("v", name)})
+
+    one, two, default = with_volume("ext-1"), with_volume("ext-2"), with_volume("p_v")
+    hashes = [L.service_hash(p, p.services["app"]) for p in (one, two, default)]
+    assert hashes[0] != hashes[1]
+    assert hashes[2] == L.config_hash(default.services["app"].raw)
+    assert container_labels(one, one.services["app"], 1, "sha256:i")[L.CONFIG_HASH] == hashes[0]

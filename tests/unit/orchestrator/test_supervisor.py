@@ -107,6 +107,26 @@ def test_user_stop_is_not_restarted(supervisor: tuple[FakeOps, client.Subscripti
     assert ops.starts == []
 
 
+def test_an_auto_remove_container_is_removed_once_it_exits(
+        supervisor: tuple[FakeOps, client.Subscription]) -> None:
+    """``run --rm -d``: docker's AutoRemove; the row round-trips through the store."""
+    ops, sub = supervisor
+    ops.add("job-run-1")
+    state.save(row("job-run-1", restart=RestartPolicy(auto_remove=True)))
+    stored = state.get("job-run-1")
+    assert stored is not None and stored.restart.auto_remove
+    client.watch("proj", "job-run-1")
+    events = iter(sub)
+    ops.exit_container("job-run-1", 0)
+    next_event(events, "exited")
+    with ops.cond:
+        assert ops.cond.wait_for(lambda: ops.removed == ["job-run-1"], 5)
+    deadline = time.monotonic() + 5
+    while state.get("job-run-1") is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert state.get("job-run-1") is None and ops.starts == []
+
+
 def test_readoption_restarts_exited_always_container(state_root: Path) -> None:
     ops = FakeOps()
     ops.add("web-1", running=False)

@@ -22,7 +22,7 @@ from compose.orchestrator import project as proj
 from compose.orchestrator.backend import Backend, CreateRequest, Progress
 from compose.orchestrator.health import resolve_healthcheck
 from compose.orchestrator.lock import project_lock
-from compose.orchestrator.prepare import prepare_networks_and_volumes
+from compose.orchestrator.prepare import prepare_networks_and_volumes, with_build_inputs
 from compose.orchestrator.restart import RestartPolicy
 from compose.orchestrator.translate import check_supported
 
@@ -94,6 +94,11 @@ def create_one_off(project: Project, be: Backend, svc: Service, *, name: str,
     ready first, and the supervisor runs; with ``auto_remove`` (``run --rm -d``) it removes
     the container once it exits."""
     check_supported(svc)
+    # the images its build uses (additional_contexts: service:NAME) first, as up does
+    for dep in with_build_inputs(project, [svc.name])[:-1]:
+        source = project.services[dep]
+        be.ensure_image(project, source, pull=source.pull_policy or "missing",
+                        build=build and source.build is not None, progress=progress)
     image = be.ensure_image(project, svc, pull=pull, build=build, progress=progress)
     with project_lock(project.name):  # like compose: the service's networks and volumes
         # (those of the one-off service: ``run -v`` may name a volume the service does not)

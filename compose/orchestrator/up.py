@@ -221,6 +221,8 @@ class Up:
         self.project.require_supported(names)
         for n in names:
             check_supported(self.project.services[n])
+        if self.opts.no_deps:
+            self._check_shared(names)
         nodes = proj.nodes(self.project, names)
         if self.opts.no_start:
             nodes = [type(n)(n.name) for n in nodes]
@@ -251,6 +253,23 @@ class Up:
                 events.join()           # that follows a failed up at once; so would a
                 settle()                # DNS daemon
         return UpResult(runs, self.image_ready, self.created, self.containers, plan, self.t0)
+
+    def _check_shared(self, names: list[str]) -> None:
+        """``--no-deps``: a service sharing another's volumes or namespaces needs that
+        service's container, which this up does not create (docker compose's check)."""
+        present = {c.labels.get(L.SERVICE) for c in self.backend.list_containers(
+            self.project.name) if c.labels.get(L.ONEOFF) != "True"}
+        for n in names:
+            svc = self.project.services[n]
+            shared = [(r.split(":", 1)[0], "volume") for r in svc.volumes_from
+                      if not r.startswith("container:")]
+            shared += [(mode.split(":", 1)[1], what) for mode, what in (
+                (svc.network_mode, "network namespace"), (svc.ipc, "IPC namespace"))
+                if mode and mode.startswith("service:")]
+            for dep, what in shared:
+                if dep not in names and dep not in present:
+                    raise ComposeError(f"cannot share {what} with service {dep}: "
+                                       "container missing")
 
     def _start_helpers_early(self, names: list[str]) -> Callable[[], None]:
         """Unless every service already runs, let the engine begin starting what container

@@ -58,7 +58,8 @@ def ps_command(
                                                      help="Filter by status.")] = None,
     fmt: Annotated[str, typer.Option("--format", metavar="FORMAT",
                                      help="table, json, or a Go template ('table TEMPLATE' "
-                                     "adds a header row).")] = "table",
+                                     "adds a header row); default: the docker CLI config's "
+                                     "psFormat, else table.")] = "",
     filter_: Annotated[str | None, typer.Option("--filter", metavar="KEY=VALUE",
                                                 help="Filter services by a property "
                                                 "(supported filters: status).")] = None,
@@ -89,6 +90,7 @@ def ps_command(
     elif not all_:
         cs = [c for c in cs if c.running]
     cs = sorted(cs, key=lambda c: c.name)  # docker compose lists them by name
+    fmt = fmt or _configured_format() or "table"
     if quiet:
         for c in cs:
             terminal.line(c.id)
@@ -200,3 +202,18 @@ def _table_row(project: Project | None, c: ContainerRef, trunc: bool = True) -> 
     return [c.name, image_of(project, c), quoted_command(c.command, trunc),
             c.labels.get(L.SERVICE, ""), human_since(c.created), status_text(c),
             ports_column(_publishers(project, c))]
+
+
+def _configured_format() -> str:
+    """``psFormat`` of the docker CLI's config.json (``$DOCKER_CONFIG``, else ~/.docker),
+    which docker compose uses when no --format is given."""
+    import os
+
+    base = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    try:
+        with open(os.path.join(base, "config.json"), encoding="utf-8") as f:
+            value = json.load(f).get("psFormat")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
+

@@ -61,3 +61,27 @@ def test_build_secret_named_contexts_and_heredoc(stack: Stack) -> None:
     logs = stack.run("logs", "--no-color", "--no-log-prefix", "app").stdout
     assert logs.split()[:3] == ["note-from-extra", "ok", "from-heredoc"]
     assert "tok-123" not in logs  # the build secret is neither in the image nor mounted
+
+
+def test_run_builds_the_images_its_build_uses_first(stack: Stack) -> None:
+    """docker compose's TestComposeRunBuild: ``run`` of a service whose build uses another
+    service's image (``service:base``) builds that image first, on a fresh project."""
+    if not Path("/bin/busybox").exists():
+        pytest.skip("busybox-static missing")
+    shutil.copy2("/bin/busybox", stack.dir / "busybox")
+    (stack.dir / "base.Dockerfile").write_text(BASE_DF)
+    stack.write("""\
+services:
+  app:
+    build:
+      context: .
+      dockerfile_inline: "FROM base\\nRUN echo built-on-base > /b\\n"
+      additional_contexts:
+        base: service:base
+  base:
+    build: {context: ., dockerfile: base.Dockerfile}
+    image: runbuild-base
+""")
+    out = stack.run("run", "--rm", "-T", "app", "cat", "/b")
+    assert out.stdout == "built-on-base\n", out.stdout + out.stderr
+    stack.run("down", "--rmi", "all")

@@ -69,3 +69,15 @@ def test_a_bare_build_arg_takes_the_project_environment() -> None:
     env = {"FOO": "BAR", "EMPTY": ""}
     assert build_args(["FOO", "X=1", "EMPTY", "UNSET", "Y="], env) == {
         "FOO": "BAR", "X": "1", "EMPTY": "", "Y": ""}
+
+
+def test_ps_takes_the_docker_cli_configs_ps_format(tmp_path, monkeypatch) -> None:
+    """docker compose's PsHonorsPsFormat: ``psFormat`` of config.json when no --format."""
+    from compose.cli.commands.ps import _configured_format
+
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    assert _configured_format() == ""  # no config.json
+    (tmp_path / "config.json").write_text('{"psFormat": "table {{.Name}}"}')
+    assert _configured_format() == "table {{.Name}}"
+    (tmp_path / "config.json").write_text("not json")
+    assert _configured_format() == ""

@@ -461,3 +461,20 @@ def test_a_wait_timeout_that_runs_out_is_reported_in_docker_compose_words(
     result = Up(project, backend, UpOptions(wait=True, wait_timeout=0.5)).run()
     assert result.runs["db"].outcome is Outcome.FAILED
     assert result.runs["db"].reason.startswith("application not healthy after 500ms")
+
+
+def test_no_deps_refuses_to_share_with_a_missing_container(
+        env: tuple[FakeOps, FakeBackend]) -> None:
+    """docker compose's TestNoDepsVolumeFrom / TestNoDepsNetworkMode."""
+    from compose.errors import ComposeError
+
+    ops, backend = env
+    for field, what in (({"volumes_from": ("db",)}, "volume"),
+                        ({"network_mode": "service:db"}, "network namespace")):
+        project = Project("proj", "/tmp", {"db": svc("db"), "app": svc("app", **field)},
+                          networks={"default": Network("default", "proj_default")})
+        with pytest.raises(ComposeError, match=f"cannot share {what} with service db: "
+                           "container missing"):
+            Up(project, backend, UpOptions(services=("app",), no_deps=True)).run()
+    Up(project, backend, UpOptions(services=("db",))).run()  # db's container exists now
+    Up(project, backend, UpOptions(services=("app",), no_deps=True)).run()

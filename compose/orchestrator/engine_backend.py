@@ -207,6 +207,8 @@ class EngineBackend:
         from compose.orchestrator.translate import container_spec, service_mounts
 
         svc, project = req.service, req.project
+        if req.command is not None:  # run's COMMAND replaces the CMD; the entrypoint stays
+            svc = _replace(svc, command=req.command)
         fdir = files_dir(project.name, req.name)
         ensure_spread_dir(fdir.parent.parent.parent, 0o755)  # projects/
         ensure_spread_dir(fdir.parent, 0o755)  # projects/<project>/containers/
@@ -222,8 +224,6 @@ class EngineBackend:
                               layers=req.image.layers, labels=req.labels, mounts=mounts,
                               netns_path=netns, extra_mounts=extra,
                               service_container=lambda s: project.container_name(s, 1))
-        if req.command is not None:
-            spec = _replace(spec, argv=req.command)
         info = containers.create(spec)
         try:
             self._plumb(project, svc, req.name, info.id, fdir, req.use_aliases)

@@ -1,6 +1,7 @@
 """``pycompose build``: build the services that have a ``build:`` section."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Annotated
@@ -67,8 +68,13 @@ def build_command(
                                                     extra_args=extra)
         names[image_name(project, svc)] = svc.name
 
+    building: dict[int, str] = {}  # thread -> the service it builds (for RUN output)
+    if not quiet and not ctx.obj.verbose:  # (with -v, the log shows it already)
+        _show_run_output(building)
+
     def one(image: str) -> None:
         spec, name = todo[image], names[image]
+        building[threading.get_ident()] = name
         if not quiet:
             terminal.line(f"{name} Building")
         img = build(spec, progress=progress_printer(f" {name}", quiet))
@@ -83,6 +89,25 @@ def build_command(
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix="build") as pool:
             for future in [pool.submit(one, image) for image in images]:
                 future.result()  # the first failure is raised, after the others finished
+
+
+def _show_run_output(building: dict[int, str]) -> None:
+    """Print what RUN steps write, ``service | Dockerfile:LINE: text``, as docker compose's
+    plain build output shows it (the builder logs it at INFO, below what is shown)."""
+    import logging
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            name = building.get(record.thread or 0, "")
+            terminal.line(f"{name} | {record.getMessage()}" if name else record.getMessage())
+
+    runlog = logging.getLogger("engine.images.builder.runstep")
+    if not any(isinstance(h, Lines) or h.get_name() == "run-output" for h in runlog.handlers):
+        handler = Lines(logging.INFO)
+        handler.set_name("run-output")
+        runlog.addHandler(handler)
+    runlog.setLevel(logging.INFO)
+    runlog.propagate = False
 
 
 def build_args(given: Iterable[str], environment: Mapping[str, str]) -> dict[str, str]:

@@ -75,7 +75,7 @@ services:
   app:
     build:
       context: .
-      dockerfile_inline: "FROM base\\nRUN echo built-on-base > /b\\n"
+      dockerfile_inline: "FROM base\\nRUN echo built-on-base | tee /b\\n"
       additional_contexts:
         base: service:base
   base:
@@ -84,4 +84,6 @@ services:
 """)
     out = stack.run("run", "--rm", "-T", "app", "cat", "/b")
     assert out.stdout == "built-on-base\n", out.stdout + out.stderr
+    built = stack.run("build", "--no-cache", "app")  # RUN output is shown, as docker does
+    assert "app | Dockerfile (inline):2: built-on-base" in built.stdout, built.stdout
     stack.run("down", "--rmi", "all")

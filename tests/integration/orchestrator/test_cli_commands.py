@@ -241,6 +241,23 @@ services:
 
 
 @pytest.mark.root
+def test_run_command_replaces_the_command_and_keeps_the_entrypoint(stack: Stack) -> None:
+    """``run SERVICE COMMAND``: COMMAND replaces the service's command (the CMD); the
+    entrypoint stays, as in docker compose."""
+    stack.write(f"""
+services:
+  app:
+    image: {IMAGE}
+    entrypoint: ["echo", "entry"]
+    command: ["default"]
+""")
+    assert stack.run("run", "--rm", "-T", "app", "given", "args").stdout == "entry given args\n"
+    assert stack.run("run", "--rm", "-T", "app").stdout == "entry default\n"
+    assert stack.run("run", "--rm", "-T", "--entrypoint", "echo", "app", "x").stdout == "x\n"
+    stack.run("down", "-t", "1")
+
+
+@pytest.mark.root
 def test_export_and_commit(stack: Stack) -> None:
     import tarfile
 

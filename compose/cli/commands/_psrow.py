@@ -113,7 +113,8 @@ def networks_of(project: Project | None, service: str) -> list[str]:
     svc = project.services[service]
     if svc.network_mode:
         return [svc.network_mode] if svc.network_mode in ("host", "none") else []
-    return [project.networks[n].name if n in project.networks else n for n in svc.networks]
+    keys = list(svc.networks) or ["default"]  # (no networks: key, the project's default)
+    return [project.networks[n].name if n in project.networks else n for n in keys]
 
 
 @dataclass(frozen=True, slots=True)

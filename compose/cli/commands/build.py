@@ -39,7 +39,8 @@ def build_command(
     print_: Annotated[bool, rejected("--print", reason="no bake file")] = False,
     provenance: Annotated[str | None, rejected("--provenance", reason="no attestations",
                                                takes_value=True)] = None,
-    push: Annotated[bool, rejected("--push", reason="use pycompose push after build")] = False,
+    push: Annotated[bool, typer.Option("--push", help="Push the services' images once "
+                                       "built (unnamed ones are skipped).")] = False,
     sbom: Annotated[str | None, rejected("--sbom", reason="no attestations",
                                          takes_value=True)] = None,
     ssh: Annotated[str | None, rejected("--ssh", reason="no SSH agent forwarding in builds",
@@ -89,6 +90,12 @@ def build_command(
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix="build") as pool:
             for future in [pool.submit(one, image) for image in images]:
                 future.result()  # the first failure is raised, after the others finished
+    if push:
+        from compose.cli.commands.push import push_images
+
+        pushed = [n for n in selected if project.services[n].build is not None]
+        if pushed and push_images(project, pushed, quiet=quiet, ignore_failures=False):
+            raise typer.Exit(1)
 
 
 def _show_run_output(building: dict[int, str]) -> None:

@@ -1,13 +1,16 @@
 """``pycompose push``: push the images of the project's services."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from compose.cli import terminal
 from compose.cli.commands._imageutil import progress_printer, select_services
 from compose.cli.options import rejected
+
+if TYPE_CHECKING:
+    from compose.config.model import Project
 
 
 def register(app: typer.Typer) -> None:
@@ -24,10 +27,19 @@ def push_command(
                                            "explicitly")] = False,
 ) -> None:
     """Push each service's ``image:`` (and extra ``build.tags``) that exists locally."""
+    project = ctx.obj.load_project(services=tuple(services or ()))
+    failed = push_images(project, services, quiet=quiet, ignore_failures=ignore_failures)
+    if failed and not ignore_failures:
+        raise typer.Exit(1)
+
+
+def push_images(project: Project, services: list[str] | None, *, quiet: bool,
+                ignore_failures: bool) -> list[str]:
+    """Push the named services' images (services without ``image:`` are skipped, as docker
+    compose skips unnamed images); the services whose push failed."""
     from engine.errors import EngineError
     from engine.images import push
 
-    project = ctx.obj.load_project(services=tuple(services or ()))
     failed = []
     for svc in select_services(project, services):
         if not svc.image:
@@ -44,5 +56,4 @@ def push_command(
                 continue
             if not quiet:
                 terminal.line(f"{svc.name} Pushed {digest}")
-    if failed and not ignore_failures:
-        raise typer.Exit(1)
+    return failed

@@ -251,8 +251,7 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
     down: set[str] = set()  # exited and not started again since
     interrupted = False
     aborted_with: int | None = None  # exit code of the container that stopped the stack
-    streams = len(cs)  # log followers still open: drained before returning
-    open_by = {c.id: 1 for c in cs}  # each container's open followers
+    open_by = {c.id: 1 for c in cs}  # each container's open log followers (drained first)
     deferred: dict[str, Any] = {}  # exits waiting for the last lines of their run
     released: set[str] = set()  # (exits put back once their lines are in)
     sub: client.Subscription | None = None
@@ -264,12 +263,15 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
         for c in be.list_containers(name):  # exited before we subscribed
             if c.id in running and not c.running:
                 q.put(("exit", c.id, c.exit_code or 0, _will_restart(c), _finished(c)))
-        while running or streams:
+        # docker follows the up's own services to their end (--attach-dependencies shows
+        # the dependencies' output, but their running on does not keep the up attached)
+        watched = {c.id for c in cs if c.labels.get(L.SERVICE) in services} or set(running)
+        while (any(cid in running for cid in watched)
+               or any(open_by.get(cid, 0) > 0 for cid in watched)):
             item = q.get()
             if item[0] == "log":
                 printer.print(item[1], item[2], item[3], item[4])
             elif item[0] == "eof":
-                streams -= 1
                 open_by[item[1].id] -= 1
                 if open_by[item[1].id] <= 0 and item[1].id in deferred:
                     released.add(item[1].id)
@@ -302,7 +304,6 @@ def _foreground(ctx: typer.Context, be: Backend, name: str, cs: list[ContainerRe
                 when = exited_at.get(item[1]) or item[2]
                 after = dt.datetime.fromtimestamp(when, dt.UTC).isoformat()
                 follow_logs(be, [running[item[1]]], q, since=after)
-                streams += 1
                 open_by[item[1]] += 1
     except KeyboardInterrupt:
         interrupted = True

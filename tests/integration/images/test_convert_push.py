@@ -34,3 +34,20 @@ def test_convert_push_names_images_by_digest(state_root: Path, tmp_path: Path,
               for d in docs if d["kind"] == "Deployment"}
     assert images == {"api": f"{registry.host}/shop/app@{digest}",
                       "worker": f"{registry.host}/shop/app@{digest}"}
+
+
+def test_build_push_pushes_named_images_and_skips_unnamed_ones(
+        state_root: Path, tmp_path: Path, registry: Registry) -> None:
+    """docker compose's LocalComposeBuild ``build --push``: the built image that has a name
+    reaches the registry; a service without ``image:`` is built and not pushed."""
+    proj = tmp_path / "proj"
+    (proj / "app").mkdir(parents=True)
+    shutil.copy2("/bin/busybox", proj / "app" / "busybox")
+    (proj / "app" / "Dockerfile").write_text("FROM scratch\nCOPY busybox /bin/busybox\n")
+    image = f"{registry.host}/shop/pushed:1"
+    (proj / "compose.yaml").write_text(
+        f"name: shop\nservices:\n  api:\n    image: {image}\n    build: ./app\n"
+        "  unnamed:\n    build: ./app\n")
+    assert main(["-f", str(proj / "compose.yaml"), "build", "--push"]) == 0
+    pushed = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{image}"))
+    assert pushed["Digest"].startswith("sha256:")

@@ -258,6 +258,29 @@ services:
 
 
 @pytest.mark.root
+def test_attach_dependencies_up_ends_with_the_named_service(stack: Stack) -> None:
+    """docker compose's StopWithDependenciesAttached: ``up --attach-dependencies foo`` shows
+    bar's output too, returns once foo exits, and leaves bar running (it stops the named
+    services only)."""
+    stack.write(f"""
+services:
+  foo:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo hello"]
+    depends_on: [bar]
+  bar:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo bar-up; {SLEEPER}"]
+""")
+    up = stack.run("--ansi", "never", "up", "--attach-dependencies", "foo", timeout=60)
+    assert "foo-1  | hello" in up.stdout and "bar-1  | bar-up" in up.stdout, up.stdout
+    assert "foo-1 exited with code 0" in up.stdout
+    rows = [json.loads(r) for r in stack.run("ps", "-a", "--format", "json").stdout.splitlines()]
+    assert {r["Service"]: r["State"] for r in rows} == {"foo": "exited", "bar": "running"}
+    stack.run("down", "-t", "1")
+
+
+@pytest.mark.root
 def test_export_and_commit(stack: Stack) -> None:
     import tarfile
 

@@ -93,3 +93,18 @@ def test_mounts_names_volumes_and_skips_engine_files() -> None:
             {"type": "bind", "source": "/r/projects/p/containers/p-web-1/hosts"},
             {"type": "tmpfs", "source": ""}]
     assert mounts_of(spec, "/r") == (["p_data", "/home/u/src"], 1)
+
+
+def test_networks_column_names_the_default_network_too() -> None:
+    """A service without ``networks:`` joins the project's default network: ps shows it."""
+    from compose.cli.commands._psrow import networks_of
+    from compose.config.model import Network, Project, ServiceNetwork
+
+    project = Project("p", "/w", {
+        "plain": Service("plain", image="x"),
+        "named": Service("named", image="x", networks={"back": ServiceNetwork()}),
+        "host": Service("host", image="x", network_mode="host"),
+    }, networks={"default": Network("default", "p_default"), "back": Network("back", "p_back")})
+    assert networks_of(project, "plain") == ["p_default"]
+    assert networks_of(project, "named") == ["p_back"]
+    assert networks_of(project, "host") == ["host"]

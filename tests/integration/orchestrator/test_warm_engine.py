@@ -369,7 +369,9 @@ def test_the_preload_goes_on_while_a_command_runs(stack: Stack) -> None:
     wait_for("the engine to listen", lambda: Path(warm.address(str(stack.root))).exists())
     before = preload_status(stack.root)
     assert before["preload"] != "done"  # (about a second of CPU from the end of that ps)
-    assert stack.run("up", "-d").returncode == 0
+    # a command that runs for 2 s: a paused preload gains nothing meanwhile, a running one
+    # its ~300 modules (an `up -d` of ~0.2 s was too short for that on a busy machine)
+    assert stack.run("run", "--rm", "-T", "a", "sleep", "2").returncode == 0
     assert preload_status(stack.root)["modules"] > before["modules"] + 300
     stack.run("down", "-t", "1")
 

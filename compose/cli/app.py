@@ -12,6 +12,7 @@ import typer
 
 from compose.cli import fastparams, terminal
 from compose.cli.context import CliContext
+from compose.cli.lean import go_bool
 from compose.cli.main import COMMANDS, invoked_command, invoked_index
 from compose.cli.options import rejected
 
@@ -178,9 +179,8 @@ def go_bools(group: Any, argv: list[str]) -> list[str]:
         name, eq, value = arg.partition("=")
         option = _option(scope, name) if name.startswith("--") else None
         if option is not None and eq and option.is_flag and not option.count:
-            truth = value.strip().lower()
-            if truth in ("1", "t", "true", "0", "f", "false"):
-                wanted = truth in ("1", "t", "true")
+            wanted = go_bool(value)
+            if wanted is not None:
                 if name in option.secondary_opts:
                     wanted = not wanted
                 if wanted:

@@ -230,6 +230,14 @@ def _type_of(name: str, base: Any) -> tuple[str, bool]:
     return scalar, many
 
 
+def go_bool(text: str) -> bool | None:
+    """A Go bool flag's value (``1``/``t``/``true``, ``0``/``f``/``false``, any case), None
+    for anything else."""
+    text = text.strip().lower()
+    return True if text in ("1", "t", "true") else False if text in ("0", "f", "false") \
+        else None
+
+
 def parse(params: list[Param], argv: list[str], interspersed: bool = True) -> dict[str, Any]:
     """Keyword arguments for the command function, as typer would pass them. Without
     ``interspersed`` (exec, run), everything from the first argument on is an argument."""
@@ -252,13 +260,11 @@ def parse(params: list[Param], argv: list[str], interspersed: bool = True) -> di
         flag, eq, inline = arg.partition("=")
         p = by_flag[flag]
         if p.scalar == "bool":
-            truth = inline.strip().lower()
-            if eq and truth not in ("1", "t", "true", "0", "f", "false"):
-                raise Fallback(arg)
-            if eq and truth in ("0", "f", "false") and not p.off_flags:
-                raise Fallback(arg)  # (compose.cli.app.go_bools knows what that one means)
+            truth = go_bool(inline) if eq else True
+            if truth is None or (truth is False and not p.off_flags):
+                raise Fallback(arg)  # (compose.cli.app.go_bools knows what =false means)
             # (--flag=false, as Go flags take it: the flag's opposite)
-            values[p.name] = (flag not in p.off_flags) is (truth not in ("0", "f", "false"))
+            values[p.name] = (flag not in p.off_flags) is truth
             continue
         if not eq:
             if i >= len(argv):

@@ -50,12 +50,12 @@ def rejected(*names: str, reason: str, takes_value: bool = False) -> Any:
 
 def parse_go_bool(value: str, flag: str) -> bool:
     """``true``/``false`` like a Go bool flag given with ``=``."""
-    text = value.strip().lower()
-    if text in ("1", "t", "true"):
-        return True
-    if text in ("0", "f", "false"):
-        return False
-    raise typer.BadParameter(f"invalid boolean {value!r}", param_hint=flag)
+    from compose.cli.lean import go_bool
+
+    truth = go_bool(value)
+    if truth is None:
+        raise typer.BadParameter(f"invalid boolean {value!r}", param_hint=flag)
+    return truth
 
 
 def env_flag(env: Mapping[str, str], name: str) -> bool:

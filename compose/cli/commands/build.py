@@ -109,7 +109,7 @@ def _show_run_output(building: dict[int, str]) -> None:
             terminal.line(f"{name} | {record.getMessage()}" if name else record.getMessage())
 
     runlog = logging.getLogger("engine.images.builder.runstep")
-    if not any(isinstance(h, Lines) or h.get_name() == "run-output" for h in runlog.handlers):
+    if not any(h.get_name() == "run-output" for h in runlog.handlers):
         handler = Lines(logging.INFO)
         handler.set_name("run-output")
         runlog.addHandler(handler)

@@ -417,9 +417,8 @@ def _stop_all(be: Backend, name: str, timeout: float | None, progress: Progress,
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         for c in ours():
-            if c.running:
-                try:
-                    be.kill_container(c.id, "SIGKILL")
-                except Exception as exc:
-                    terminal.error(f"{c.name}: {exc}")
+            try:
+                be.kill_container(c.id, "SIGKILL")
+            except Exception as exc:
+                terminal.error(f"{c.name}: {exc}")
         stopper.join(30)  # the stops end as their containers die
